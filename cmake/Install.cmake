@@ -1,0 +1,23 @@
+# cmake --install: headers, libraries and a package config, so that an outside project
+# can do find_package(dzc CONFIG) and link dzc::dzc.
+include(CMakePackageConfigHelpers)
+
+set_target_properties(dzc dzc_runtime PROPERTIES INSTALL_RPATH "$ORIGIN")
+install(TARGETS dzc dzc_runtime EXPORT dzcTargets
+  LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
+  ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
+  RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR}
+  INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+install(DIRECTORY runtime/include/dzc frontend/include/dzc
+  DESTINATION ${CMAKE_INSTALL_INCLUDEDIR} FILES_MATCHING PATTERN "*.h")
+install(FILES ${PROJECT_BINARY_DIR}/include/dzc/version.h
+  DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/dzc)
+
+set(DZC_CMAKE_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/dzc)
+install(EXPORT dzcTargets NAMESPACE dzc:: DESTINATION ${DZC_CMAKE_DIR})
+configure_package_config_file(cmake/dzcConfig.cmake.in
+  ${PROJECT_BINARY_DIR}/dzcConfig.cmake INSTALL_DESTINATION ${DZC_CMAKE_DIR})
+write_basic_package_version_file(${PROJECT_BINARY_DIR}/dzcConfigVersion.cmake
+  COMPATIBILITY SameMinorVersion)
+install(FILES ${PROJECT_BINARY_DIR}/dzcConfig.cmake ${PROJECT_BINARY_DIR}/dzcConfigVersion.cmake
+  DESTINATION ${DZC_CMAKE_DIR})

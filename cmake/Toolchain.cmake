@@ -1,0 +1,28 @@
+# Compiler settings shared by every target: warnings, ccache, lld, sanitizers.
+
+find_program(CCACHE_PROGRAM ccache)
+if(CCACHE_PROGRAM)
+  set(CMAKE_C_COMPILER_LAUNCHER ${CCACHE_PROGRAM})
+  set(CMAKE_CXX_COMPILER_LAUNCHER ${CCACHE_PROGRAM})
+endif()
+
+find_program(LLD_PROGRAM ld.lld)
+if(LLD_PROGRAM)
+  add_link_options(-fuse-ld=lld)
+endif()
+
+add_compile_options(-Wall -Wextra -Wno-unused-parameter)
+if(CMAKE_BUILD_TYPE STREQUAL "Release")
+  add_compile_options(-march=x86-64-v3)
+endif()
+
+if(DZ_SANITIZE)
+  message(STATUS "dzc: building with -fsanitize=${DZ_SANITIZE}")
+  add_compile_options(-fsanitize=${DZ_SANITIZE} -fno-omit-frame-pointer -fno-sanitize-recover=all)
+  add_link_options(-fsanitize=${DZ_SANITIZE})
+endif()
+
+# dz_target_defaults(target): include dirs and options common to our libraries.
+function(dz_target_defaults target)
+  target_compile_features(${target} PUBLIC cxx_std_20)
+endfunction()

@@ -1,0 +1,11 @@
+// dzc/dzc.h - the umbrella header: everything a user of dzc's eager API needs.
+//
+//   #include <dzc/dzc.h>
+//   namespace F = dz::functions;
+#pragma once
+
+#include <dzc/functions.h>
+#include <dzc/tensor.h>
+#include <dzc/utils.h>
+#include <dzc/variable.h>
+#include <dzc/version.h>

@@ -1,0 +1,78 @@
+// dzc/functions.h - dz::functions (F::), the differentiable functions of DeZero.
+//
+// Each returns a new Variable; each backward is written with these same functions, so
+// derivatives of any order work. Shapes broadcast as in NumPy; bad shapes or dtypes
+// throw dz::Error naming the function.
+#pragma once
+
+#include <dzc/variable.h>
+
+#include <optional>
+
+namespace dz::functions {
+
+// ---- elementwise math --------------------------------------------------------------
+Variable sin(const Variable &x);
+Variable cos(const Variable &x);
+Variable tanh(const Variable &x);
+Variable exp(const Variable &x);
+Variable log(const Variable &x);
+Variable square(const Variable &x);
+Variable sqrt(const Variable &x);
+Variable neg(const Variable &x);
+Variable pow(const Variable &x, double c);
+Variable add(const Variable &a, const Variable &b);
+Variable sub(const Variable &a, const Variable &b);
+Variable mul(const Variable &a, const Variable &b);
+Variable div(const Variable &a, const Variable &b);
+
+// ---- shapes -------------------------------------------------------------------------------
+Variable reshape(const Variable &x, const Shape &shape);
+Variable transpose(const Variable &x, std::vector<int64_t> axes = {}); // {} reverses axes
+Variable get_item(const Variable &x, const IndexList &index);
+/// The gradient of get_item: zeros of `in_shape` with gy added at the indexed places.
+Variable get_item_grad(const Variable &gy, const IndexList &index, const Shape &in_shape);
+Variable expand_dims(const Variable &x, int64_t axis);
+Variable flatten(const Variable &x); // (N, ...) -> (N, -1)
+
+// ---- reductions and broadcasting ------------------------------------------------------
+Variable sum(const Variable &x, std::vector<int64_t> axes = {}, bool keepdims = false);
+Variable sum_to(const Variable &x, const Shape &shape);
+Variable broadcast_to(const Variable &x, const Shape &shape);
+Variable average(const Variable &x, std::vector<int64_t> axes = {}, bool keepdims = false);
+Variable mean(const Variable &x, std::vector<int64_t> axes = {}, bool keepdims = false);
+Variable max(const Variable &x, std::vector<int64_t> axes = {}, bool keepdims = false);
+Variable min(const Variable &x, std::vector<int64_t> axes = {}, bool keepdims = false);
+Variable clip(const Variable &x, double x_min, double x_max);
+
+// ---- linear algebra ------------------------------------------------------------------------
+Variable matmul(const Variable &a, const Variable &b);
+/// op(a) @ op(b) with op = transpose of the last two axes when the flag is set, without
+/// materialising the transpose.
+Variable matmul(const Variable &a, const Variable &b, bool trans_a, bool trans_b);
+Variable linear(const Variable &x, const Variable &W, const std::optional<Variable> &b = std::nullopt);
+
+// ---- activations ----------------------------------------------------------------------------
+Variable sigmoid(const Variable &x);
+Variable relu(const Variable &x);
+Variable leaky_relu(const Variable &x, double slope = 0.2);
+Variable softmax(const Variable &x, int64_t axis = 1);
+Variable log_softmax(const Variable &x, int64_t axis = 1);
+
+// ---- losses and metrics -------------------------------------------------------------------
+Variable mean_squared_error(const Variable &x0, const Variable &x1);
+/// x: (N, C) scores; t: (N,) int64 class labels.
+Variable softmax_cross_entropy(const Variable &x, const Variable &t);
+/// x: scores, t: int labels 0/1 of the same size.
+Variable sigmoid_cross_entropy(const Variable &x, const Variable &t);
+/// p: probabilities in (0, 1), t: labels 0/1 of the same size.
+Variable binary_cross_entropy(const Variable &p, const Variable &t);
+/// Fraction of rows of y whose argmax equals t (not differentiable).
+Variable accuracy(const Variable &y, const Variable &t);
+
+// ---- regularisation ------------------------------------------------------------------------
+/// Inverted dropout in train mode (mask from the default generator), identity in test mode.
+Variable dropout(const Variable &x, double ratio = 0.5);
+Variable dropout(const Variable &x, double ratio, Generator &gen);
+
+} // namespace dz::functions

@@ -1,0 +1,685 @@
+// functions.cpp - the DeZero functions: each Function subclass has its forward (on
+// tensors) and its backward (on Variables, with these same functions) side by side.
+#include <dzc/functions.h>
+
+#include <cmath>
+#include <numeric>
+
+namespace dz::functions {
+
+namespace {
+
+Variable apply1(const std::shared_ptr<Function> &f, std::vector<Variable> inputs) {
+  return f->apply(std::move(inputs))[0];
+}
+
+template <typename Fn, typename... Args> Variable call1(std::vector<Variable> in, Args &&...a) {
+  return apply1(std::make_shared<Fn>(std::forward<Args>(a)...), std::move(in));
+}
+
+/// A constant (no creator) with x's shape, from a tensor mask.
+Variable constant(const Tensor &t) { return Variable(t); }
+
+/// The shape of a reduction's result with keepdims, for broadcasting gradients back.
+Shape keepdims_shape(const Shape &in, std::vector<int64_t> axes) {
+  int64_t nd = int64_t(in.size());
+  if (axes.empty())
+    return Shape(in.size(), 1);
+  Shape s = in;
+  for (int64_t a : axes) {
+    int64_t ax = a < 0 ? a + nd : a;
+    if (ax >= 0 && ax < nd)
+      s[size_t(ax)] = 1;
+  }
+  return s;
+}
+
+// ---- elementwise math ------------------------------------------------------------------------
+
+struct Sin : Function {
+  std::string name() const override { return "Sin"; }
+  std::vector<Tensor> forward(const std::vector<Tensor> &xs) override { return {dz::sin(xs[0])}; }
+  std::vector<Variable> backward(const std::vector<Variable> &gys) override {
+    return {gys[0] * cos(input(0))};
+  }
+};
+
+struct Cos : Function {
+  std::string name() const override { return "Cos"; }
+  std::vector<Tensor> forward(const std::vector<Tensor> &xs) override { return {dz::cos(xs[0])}; }
+  std::vector<Variable> backward(const std::vector<Variable> &gys) override {
+    return {gys[0] * -sin(input(0))};
+  }
+};
+
+struct Tanh : Function {
+  std::string name() const override { return "Tanh"; }
+  std::vector<Tensor> forward(const std::vector<Tensor> &xs) override {
+    return {dz::tanh(xs[0])};
+  }
+  std::vector<Variable> backward(const std::vector<Variable> &gys) override {
+    Variable y = output(0);
+    return {gys[0] * (1.0 - y * y)};
+  }
+};
+
+struct Exp : Function {
+  std::string name() const override { return "Exp"; }
+  std::vector<Tensor> forward(const std::vector<Tensor> &xs) override { return {dz::exp(xs[0])}; }
+  std::vector<Variable> backward(const std::vector<Variable> &gys) override {
+    return {gys[0] * output(0)};
+  }
+};
+
+struct Log : Function {
+  std::string name() const override { return "Log"; }
+  std::vector<Tensor> forward(const std::vector<Tensor> &xs) override { return {dz::log(xs[0])}; }
+  std::vector<Variable> backward(const std::vector<Variable> &gys) override {
+    return {gys[0] / input(0)};
+  }
+};
+
+struct Square : Function {
+  std::string name() const override { return "Square"; }
+  std::vector<Tensor> forward(const std::vector<Tensor> &xs) override {
+    return {dz::square(xs[0])};
+  }
+  std::vector<Variable> backward(const std::vector<Variable> &gys) override {
+    return {2.0 * input(0) * gys[0]};
+  }
+};
+
+struct Sqrt : Function {
+  std::string name() const override { return "Sqrt"; }
+  std::vector<Tensor> forward(const std::vector<Tensor> &xs) override {
+    return {dz::sqrt(xs[0])};
+  }
+  std::vector<Variable> backward(const std::vector<Variable> &gys) override {
+    return {gys[0] / (2.0 * output(0))};
+  }
+};
+
+struct Neg : Function {
+  std::string name() const override { return "Neg"; }
+  std::vector<Tensor> forward(const std::vector<Tensor> &xs) override { return {-xs[0]}; }
+  std::vector<Variable> backward(const std::vector<Variable> &gys) override { return {-gys[0]}; }
+};
+
+struct Pow : Function {
+  double c;
+  explicit Pow(double c_) : c(c_) {}
+  std::string name() const override { return "Pow"; }
+  std::vector<Tensor> forward(const std::vector<Tensor> &xs) override {
+    return {dz::pow(xs[0], c)};
+  }
+  std::vector<Variable> backward(const std::vector<Variable> &gys) override {
+    return {c * functions::pow(input(0), c - 1) * gys[0]};
+  }
+};
+
+/// Base of the binary arithmetic functions: records the input shapes and reduces the
+/// gradients of broadcast operands with sum_to.
+struct Binary : Function {
+  Shape s0, s1;
+  void record(const std::vector<Tensor> &xs) {
+    s0 = xs[0].shape();
+    s1 = xs[1].shape();
+  }
+  std::vector<Variable> reduce(Variable g0, Variable g1) const {
+    if (g0.defined() && g0.shape() != s0)
+      g0 = sum_to(g0, s0);
+    if (g1.defined() && g1.shape() != s1)
+      g1 = sum_to(g1, s1);
+    return {g0, g1};
+  }
+};
+
+struct Add : Binary {
+  std::string name() const override { return "Add"; }
+  std::vector<Tensor> forward(const std::vector<Tensor> &xs) override {
+    record(xs);
+    return {xs[0] + xs[1]};
+  }
+  std::vector<Variable> backward(const std::vector<Variable> &gys) override {
+    return reduce(gys[0], gys[0]);
+  }
+};
+
+struct Sub : Binary {
+  std::string name() const override { return "Sub"; }
+  std::vector<Tensor> forward(const std::vector<Tensor> &xs) override {
+    record(xs);
+    return {xs[0] - xs[1]};
+  }
+  std::vector<Variable> backward(const std::vector<Variable> &gys) override {
+    return reduce(gys[0], -gys[0]);
+  }
+};
+
+struct Mul : Binary {
+  std::string name() const override { return "Mul"; }
+  std::vector<Tensor> forward(const std::vector<Tensor> &xs) override {
+    record(xs);
+    return {xs[0] * xs[1]};
+  }
+  std::vector<Variable> backward(const std::vector<Variable> &gys) override {
+    return reduce(gys[0] * input(1), gys[0] * input(0));
+  }
+};
+
+struct Div : Binary {
+  std::string name() const override { return "Div"; }
+  std::vector<Tensor> forward(const std::vector<Tensor> &xs) override {
+    record(xs);
+    return {xs[0] / xs[1]};
+  }
+  std::vector<Variable> backward(const std::vector<Variable> &gys) override {
+    Variable x0 = input(0), x1 = input(1);
+    return reduce(gys[0] / x1, gys[0] * (-x0 / (x1 * x1)));
+  }
+};
+
+// ---- shapes -----------------------------------------------------------------------------------
+
+struct Reshape : Function {
+  Shape shape, x_shape;
+  explicit Reshape(Shape s) : shape(std::move(s)) {}
+  std::string name() const override { return "Reshape"; }
+  std::vector<Tensor> forward(const std::vector<Tensor> &xs) override {
+    x_shape = xs[0].shape();
+    return {xs[0].reshape(shape)};
+  }
+  std::vector<Variable> backward(const std::vector<Variable> &gys) override {
+    return {reshape(gys[0], x_shape)};
+  }
+};
+
+struct Transpose : Function {
+  std::vector<int64_t> axes;
+  explicit Transpose(std::vector<int64_t> a) : axes(std::move(a)) {}
+  std::string name() const override { return "Transpose"; }
+  std::vector<Tensor> forward(const std::vector<Tensor> &xs) override {
+    return {xs[0].transpose(axes)};
+  }
+  std::vector<Variable> backward(const std::vector<Variable> &gys) override {
+    if (axes.empty())
+      return {transpose(gys[0])};
+    int64_t n = int64_t(axes.size());
+    std::vector<int64_t> inv(axes.size());
+    for (int64_t i = 0; i < n; ++i)
+      inv[size_t((axes[size_t(i)] + n) % n)] = i;
+    return {transpose(gys[0], inv)};
+  }
+};
+
+struct GetItem : Function {
+  IndexList index;
+  Shape x_shape;
+  explicit GetItem(IndexList i) : index(std::move(i)) {}
+  std::string name() const override { return "GetItem"; }
+  std::vector<Tensor> forward(const std::vector<Tensor> &xs) override {
+    x_shape = xs[0].shape();
+    return {gather(xs[0], plan_index(x_shape, index))};
+  }
+  std::vector<Variable> backward(const std::vector<Variable> &gys) override {
+    return {get_item_grad(gys[0], index, x_shape)};
+  }
+};
+
+struct GetItemGrad : Function {
+  IndexList index;
+  Shape in_shape;
+  GetItemGrad(IndexList i, Shape s) : index(std::move(i)), in_shape(std::move(s)) {}
+  std::string name() const override { return "GetItemGrad"; }
+  std::vector<Tensor> forward(const std::vector<Tensor> &xs) override {
+    IndexPlan plan = plan_index(in_shape, index);
+    if (xs[0].shape() != plan.out_shape)
+      throw Error("get_item_grad: gradient of shape " + shape_str(xs[0].shape()) +
+                  " does not match the indexed shape " + shape_str(plan.out_shape));
+    return {scatter_add(plan, xs[0])};
+  }
+  std::vector<Variable> backward(const std::vector<Variable> &gys) override {
+    return {get_item(gys[0], index)};
+  }
+};
+
+// ---- reductions and broadcasting --------------------------------------------------------------
+
+struct Sum : Function {
+  std::vector<int64_t> axes;
+  bool keepdims;
+  Shape x_shape;
+  Sum(std::vector<int64_t> a, bool k) : axes(std::move(a)), keepdims(k) {}
+  std::string name() const override { return "Sum"; }
+  std::vector<Tensor> forward(const std::vector<Tensor> &xs) override {
+    x_shape = xs[0].shape();
+    return {xs[0].sum(axes, keepdims)};
+  }
+  std::vector<Variable> backward(const std::vector<Variable> &gys) override {
+    Variable gy = reshape(gys[0], keepdims_shape(x_shape, axes));
+    return {broadcast_to(gy, x_shape)};
+  }
+};
+
+struct SumTo : Function {
+  Shape shape, x_shape;
+  explicit SumTo(Shape s) : shape(std::move(s)) {}
+  std::string name() const override { return "SumTo"; }
+  std::vector<Tensor> forward(const std::vector<Tensor> &xs) override {
+    x_shape = xs[0].shape();
+    return {xs[0].sum_to(shape)};
+  }
+  std::vector<Variable> backward(const std::vector<Variable> &gys) override {
+    return {broadcast_to(gys[0], x_shape)};
+  }
+};
+
+struct BroadcastTo : Function {
+  Shape shape, x_shape;
+  explicit BroadcastTo(Shape s) : shape(std::move(s)) {}
+  std::string name() const override { return "BroadcastTo"; }
+  std::vector<Tensor> forward(const std::vector<Tensor> &xs) override {
+    x_shape = xs[0].shape();
+    return {xs[0].broadcast_to(shape)};
+  }
+  std::vector<Variable> backward(const std::vector<Variable> &gys) override {
+    return {sum_to(gys[0], x_shape)};
+  }
+};
+
+/// Max and Min: the gradient flows to every element equal to the result.
+struct Extremum : Function {
+  std::vector<int64_t> axes;
+  bool keepdims, is_max;
+  Extremum(std::vector<int64_t> a, bool k, bool mx) : axes(std::move(a)), keepdims(k), is_max(mx) {}
+  std::string name() const override { return is_max ? "Max" : "Min"; }
+  std::vector<Tensor> forward(const std::vector<Tensor> &xs) override {
+    return {is_max ? xs[0].max(axes, keepdims) : xs[0].min(axes, keepdims)};
+  }
+  std::vector<Variable> backward(const std::vector<Variable> &gys) override {
+    Variable x = input(0);
+    Shape ks = keepdims_shape(x.shape(), axes);
+    Tensor y = output(0).defined() ? output(0).data() : forward({x.data()})[0];
+    Tensor cond = (x.data() == y.reshape(ks)).to(x.dtype());
+    return {broadcast_to(reshape(gys[0], ks), x.shape()) * constant(cond)};
+  }
+};
+
+struct Clip : Function {
+  double lo, hi;
+  Clip(double l, double h) : lo(l), hi(h) {}
+  std::string name() const override { return "Clip"; }
+  std::vector<Tensor> forward(const std::vector<Tensor> &xs) override {
+    return {dz::clip(xs[0], lo, hi)};
+  }
+  std::vector<Variable> backward(const std::vector<Variable> &gys) override {
+    const Tensor &x = input(0).data();
+    Tensor mask = ((x >= lo).to(x.dtype())) * ((x <= hi).to(x.dtype()));
+    return {gys[0] * constant(mask)};
+  }
+};
+
+// ---- linear algebra -----------------------------------------------------------------------
+
+/// op(a) @ op(b) for 2-d or equal-batch 3-d operands; the gradients are again MatMuls
+/// with transpose flags, so no transposed copy is ever made.
+struct MatMul : Function {
+  bool ta, tb;
+  MatMul(bool a, bool b) : ta(a), tb(b) {}
+  std::string name() const override { return "MatMul"; }
+  std::vector<Tensor> forward(const std::vector<Tensor> &xs) override {
+    return {dz::matmul(xs[0], xs[1], ta, tb)};
+  }
+  std::vector<Variable> backward(const std::vector<Variable> &gys) override {
+    Variable a = input(0), b = input(1), g = gys[0];
+    if (!ta && !tb)
+      return {matmul(g, b, false, true), matmul(a, g, true, false)};
+    if (ta && !tb)
+      return {matmul(b, g, false, true), matmul(a, g, false, false)};
+    if (!ta && tb)
+      return {matmul(g, b, false, false), matmul(g, a, true, false)};
+    return {matmul(b, g, true, true), matmul(g, a, true, true)};
+  }
+};
+
+/// NumPy matmul with broadcast batch dimensions (ndim > 3 or unequal batches).
+struct BatchedMatMul : Function {
+  std::string name() const override { return "MatMul"; }
+  std::vector<Tensor> forward(const std::vector<Tensor> &xs) override {
+    return {dz::matmul(xs[0], xs[1])};
+  }
+  std::vector<Variable> backward(const std::vector<Variable> &gys) override {
+    Variable a = input(0), b = input(1), g = gys[0];
+    auto swap_last = [](const Variable &v) {
+      std::vector<int64_t> axes(size_t(v.ndim()));
+      std::iota(axes.begin(), axes.end(), 0);
+      std::swap(axes[axes.size() - 1], axes[axes.size() - 2]);
+      return transpose(v, axes);
+    };
+    return {sum_to(matmul(g, swap_last(b)), a.shape()), sum_to(matmul(swap_last(a), g), b.shape())};
+  }
+};
+
+struct Linear : Function {
+  std::string name() const override { return "Linear"; }
+  std::vector<Tensor> forward(const std::vector<Tensor> &xs) override {
+    return {dz::linear(xs[0], xs[1], xs.size() > 2 ? &xs[2] : nullptr)};
+  }
+  std::vector<Variable> backward(const std::vector<Variable> &gys) override {
+    Variable x = input(0), W = input(1), g = gys[0];
+    std::vector<Variable> gx{matmul(g, W, false, true), matmul(x, g, true, false)};
+    if (inputs().size() > 2)
+      gx.push_back(sum_to(g, input(2).shape()));
+    return gx;
+  }
+};
+
+// ---- activations ---------------------------------------------------------------------------
+
+struct Sigmoid : Function {
+  std::string name() const override { return "Sigmoid"; }
+  std::vector<Tensor> forward(const std::vector<Tensor> &xs) override {
+    return {dz::sigmoid(xs[0])};
+  }
+  std::vector<Variable> backward(const std::vector<Variable> &gys) override {
+    Variable y = output(0);
+    return {gys[0] * y * (1.0 - y)};
+  }
+};
+
+struct ReLU : Function {
+  std::string name() const override { return "ReLU"; }
+  std::vector<Tensor> forward(const std::vector<Tensor> &xs) override { return {dz::relu(xs[0])}; }
+  std::vector<Variable> backward(const std::vector<Variable> &gys) override {
+    const Tensor &x = input(0).data();
+    return {gys[0] * constant((x > 0.0).to(x.dtype()))};
+  }
+};
+
+struct LeakyReLU : Function {
+  double slope;
+  explicit LeakyReLU(double s) : slope(s) {}
+  std::string name() const override { return "LeakyReLU"; }
+  std::vector<Tensor> forward(const std::vector<Tensor> &xs) override {
+    const Tensor &x = xs[0];
+    return {where(x > 0.0, x, x * slope)};
+  }
+  std::vector<Variable> backward(const std::vector<Variable> &gys) override {
+    const Tensor &x = input(0).data();
+    Tensor mask = where(x > 0.0, ones({}, x.dtype()), full({}, slope, x.dtype()));
+    return {gys[0] * constant(mask)};
+  }
+};
+
+struct Softmax : Function {
+  int64_t axis;
+  explicit Softmax(int64_t a) : axis(a) {}
+  std::string name() const override { return "Softmax"; }
+  std::vector<Tensor> forward(const std::vector<Tensor> &xs) override {
+    return {dz::softmax(xs[0], axis)};
+  }
+  std::vector<Variable> backward(const std::vector<Variable> &gys) override {
+    Variable y = output(0);
+    Variable gx = y * gys[0];
+    return {gx - y * sum(gx, {axis}, true)};
+  }
+};
+
+struct LogSoftmax : Function {
+  int64_t axis;
+  explicit LogSoftmax(int64_t a) : axis(a) {}
+  std::string name() const override { return "LogSoftmax"; }
+  std::vector<Tensor> forward(const std::vector<Tensor> &xs) override {
+    return {xs[0] - dz::logsumexp(xs[0], axis, true)};
+  }
+  std::vector<Variable> backward(const std::vector<Variable> &gys) override {
+    Variable y = output(0);
+    return {gys[0] - exp(y) * sum(gys[0], {axis}, true)};
+  }
+};
+
+// ---- losses ---------------------------------------------------------------------------------
+
+struct MeanSquaredError : Function {
+  std::string name() const override { return "MeanSquaredError"; }
+  std::vector<Tensor> forward(const std::vector<Tensor> &xs) override {
+    Tensor diff = xs[0] - xs[1];
+    return {dz::square(diff).sum() / double(diff.ndim() ? diff.len() : 1)};
+  }
+  std::vector<Variable> backward(const std::vector<Variable> &gys) override {
+    Variable diff = input(0) - input(1);
+    Variable gy = broadcast_to(gys[0], diff.shape());
+    Variable gx0 = gy * diff * (2.0 / double(diff.ndim() ? diff.len() : 1));
+    Variable gx1 = -gx0;
+    if (gx0.shape() != input(0).shape())
+      gx0 = sum_to(gx0, input(0).shape());
+    if (gx1.shape() != input(1).shape())
+      gx1 = sum_to(gx1, input(1).shape());
+    return {gx0, gx1};
+  }
+};
+
+/// Checks labels for softmax_cross_entropy and returns them as int64, shape (N,).
+Tensor checked_labels(const Tensor &x, const Tensor &t) {
+  if (x.ndim() != 2)
+    throw Error("softmax_cross_entropy: scores must be 2-d (N, C), got shape " +
+                shape_str(x.shape()));
+  if (is_floating(t.dtype()) || t.dtype() == b8)
+    throw Error(std::string("softmax_cross_entropy: labels t must be integer class indices "
+                            "(int64), got dtype ") +
+                dtype_name(t.dtype()));
+  if (t.size() != x.shape(0))
+    throw Error("softmax_cross_entropy: " + std::to_string(t.size()) + " labels of shape " +
+                shape_str(t.shape()) + " for scores of shape " + shape_str(x.shape()) +
+                " (need one label per row: shape (" + std::to_string(x.shape(0)) + ",))");
+  Tensor ti = t.to(i64).reshape({x.shape(0)});
+  const int64_t *p = ti.data<int64_t>();
+  for (int64_t i = 0; i < ti.size(); ++i)
+    if (p[i] < 0 || p[i] >= x.shape(1))
+      throw Error("softmax_cross_entropy: label " + std::to_string(p[i]) + " at row " +
+                  std::to_string(i) + " is out of range for " + std::to_string(x.shape(1)) +
+                  " classes (valid: 0 to " + std::to_string(x.shape(1) - 1) + ")");
+  return ti;
+}
+
+struct SoftmaxCrossEntropy : Function {
+  Tensor t; // int64 labels (N,)
+  explicit SoftmaxCrossEntropy(Tensor labels) : t(std::move(labels)) {}
+  std::string name() const override { return "SoftmaxCrossEntropy"; }
+  std::vector<Tensor> forward(const std::vector<Tensor> &xs) override {
+    const Tensor &x = xs[0];
+    Tensor log_z = dz::logsumexp(x, 1, false).to(f64);
+    Tensor x64 = x.to(f64);
+    int64_t N = x.shape(0), C = x.shape(1);
+    const double *px = x64.data<double>(), *pz = log_z.data<double>();
+    const int64_t *pt = t.data<int64_t>();
+    double total = 0;
+    for (int64_t i = 0; i < N; ++i)
+      total += px[i * C + pt[i]] - pz[i];
+    return {Tensor::scalar(-total / double(std::max<int64_t>(N, 1)), x.dtype())};
+  }
+  std::vector<Variable> backward(const std::vector<Variable> &gys) override {
+    Variable x = input(0);
+    int64_t N = x.shape()[0], C = x.shape()[1];
+    Tensor onehot = zeros({N, C}, f64);
+    double *po = onehot.data<double>();
+    const int64_t *pt = t.data<int64_t>();
+    for (int64_t i = 0; i < N; ++i)
+      po[i * C + pt[i]] = 1;
+    Variable y = softmax(x, 1);
+    Variable scale = gys[0] * (1.0 / double(std::max<int64_t>(N, 1)));
+    return {(y - constant(onehot.to(x.dtype()))) * scale};
+  }
+};
+
+} // namespace
+
+// ---- public functions ---------------------------------------------------------------------
+
+Variable sin(const Variable &x) { return call1<Sin>({x}); }
+Variable cos(const Variable &x) { return call1<Cos>({x}); }
+Variable tanh(const Variable &x) { return call1<Tanh>({x}); }
+Variable exp(const Variable &x) { return call1<Exp>({x}); }
+Variable log(const Variable &x) { return call1<Log>({x}); }
+Variable square(const Variable &x) { return call1<Square>({x}); }
+Variable sqrt(const Variable &x) { return call1<Sqrt>({x}); }
+Variable neg(const Variable &x) { return call1<Neg>({x}); }
+Variable pow(const Variable &x, double c) { return call1<Pow>({x}, c); }
+Variable add(const Variable &a, const Variable &b) { return call1<Add>({a, b}); }
+Variable sub(const Variable &a, const Variable &b) { return call1<Sub>({a, b}); }
+Variable mul(const Variable &a, const Variable &b) { return call1<Mul>({a, b}); }
+Variable div(const Variable &a, const Variable &b) { return call1<Div>({a, b}); }
+
+Variable reshape(const Variable &x, const Shape &shape) {
+  if (x.shape() == shape)
+    return x;
+  return call1<Reshape>({x}, shape);
+}
+Variable transpose(const Variable &x, std::vector<int64_t> axes) {
+  return call1<Transpose>({x}, std::move(axes));
+}
+Variable get_item(const Variable &x, const IndexList &index) { return call1<GetItem>({x}, index); }
+Variable get_item_grad(const Variable &gy, const IndexList &index, const Shape &in_shape) {
+  return call1<GetItemGrad>({gy}, index, in_shape);
+}
+Variable expand_dims(const Variable &x, int64_t axis) {
+  return reshape(x, x.data().expand_dims(axis).shape());
+}
+Variable flatten(const Variable &x) {
+  if (x.ndim() < 1)
+    throw Error("flatten: needs at least one dimension (N, ...), got a 0-d tensor");
+  return reshape(x, {x.shape()[0], x.shape()[0] ? x.size() / x.shape()[0] : 0});
+}
+
+Variable sum(const Variable &x, std::vector<int64_t> axes, bool keepdims) {
+  return call1<Sum>({x}, std::move(axes), keepdims);
+}
+Variable sum_to(const Variable &x, const Shape &shape) {
+  if (x.shape() == shape)
+    return x;
+  return call1<SumTo>({x}, shape);
+}
+Variable broadcast_to(const Variable &x, const Shape &shape) {
+  if (x.shape() == shape)
+    return x;
+  return call1<BroadcastTo>({x}, shape);
+}
+Variable average(const Variable &x, std::vector<int64_t> axes, bool keepdims) {
+  Variable y = sum(x, axes, keepdims);
+  return y * (double(y.size()) / double(std::max<int64_t>(x.size(), 1)));
+}
+Variable mean(const Variable &x, std::vector<int64_t> axes, bool keepdims) {
+  return average(x, std::move(axes), keepdims);
+}
+Variable max(const Variable &x, std::vector<int64_t> axes, bool keepdims) {
+  return call1<Extremum>({x}, std::move(axes), keepdims, true);
+}
+Variable min(const Variable &x, std::vector<int64_t> axes, bool keepdims) {
+  return call1<Extremum>({x}, std::move(axes), keepdims, false);
+}
+Variable clip(const Variable &x, double x_min, double x_max) {
+  return call1<Clip>({x}, x_min, x_max);
+}
+
+Variable matmul(const Variable &a, const Variable &b, bool trans_a, bool trans_b) {
+  return call1<MatMul>({a, b}, trans_a, trans_b);
+}
+
+Variable matmul(const Variable &a, const Variable &b) {
+  if (a.ndim() == 0 || b.ndim() == 0)
+    throw Error("matmul: operands must have at least one dimension, got " +
+                shape_str(a.shape()) + " @ " + shape_str(b.shape()));
+  if (a.ndim() == 1 || b.ndim() == 1) {
+    // NumPy's rule for vectors: promote to a matrix, multiply, drop the added axis.
+    Variable a2 = a.ndim() == 1 ? reshape(a, {1, a.shape()[0]}) : a;
+    Variable b2 = b.ndim() == 1 ? reshape(b, {b.shape()[0], 1}) : b;
+    Variable y = matmul(a2, b2);
+    Shape out = y.shape();
+    if (b.ndim() == 1)
+      out.erase(out.end() - 1);
+    if (a.ndim() == 1)
+      out.erase(out.end() - (b.ndim() == 1 ? 1 : 2));
+    return reshape(y, out);
+  }
+  if (a.ndim() == b.ndim() && a.ndim() <= 3 && (a.ndim() == 2 || a.shape()[0] == b.shape()[0]))
+    return matmul(a, b, false, false);
+  return call1<BatchedMatMul>({a, b});
+}
+
+Variable linear(const Variable &x, const Variable &W, const std::optional<Variable> &b) {
+  if (b && b->defined())
+    return call1<Linear>({x, W, *b});
+  return call1<Linear>({x, W});
+}
+
+Variable sigmoid(const Variable &x) { return call1<Sigmoid>({x}); }
+Variable relu(const Variable &x) { return call1<ReLU>({x}); }
+Variable leaky_relu(const Variable &x, double slope) { return call1<LeakyReLU>({x}, slope); }
+Variable softmax(const Variable &x, int64_t axis) { return call1<Softmax>({x}, axis); }
+Variable log_softmax(const Variable &x, int64_t axis) { return call1<LogSoftmax>({x}, axis); }
+
+Variable mean_squared_error(const Variable &x0, const Variable &x1) {
+  broadcast_shapes(x0.shape(), x1.shape(), "mean_squared_error");
+  return call1<MeanSquaredError>({x0, x1});
+}
+
+Variable softmax_cross_entropy(const Variable &x, const Variable &t) {
+  Tensor labels = checked_labels(x.data(), t.data());
+  if (!is_floating(x.dtype()))
+    throw Error(std::string("softmax_cross_entropy: scores must be float32 or float64, got ") +
+                dtype_name(x.dtype()));
+  return call1<SoftmaxCrossEntropy>({x}, labels);
+}
+
+namespace {
+/// t as a constant of p's dtype and shape, for the binary losses.
+Variable binary_targets(const Variable &p, const Variable &t, const char *op) {
+  if (t.size() != p.size())
+    throw Error(std::string(op) + ": " + std::to_string(t.size()) + " targets of shape " +
+                shape_str(t.shape()) + " for inputs of shape " + shape_str(p.shape()) +
+                " (need one target per element)");
+  return Variable(t.data().to(p.dtype()).reshape(p.shape()));
+}
+
+Variable binary_loss(const Variable &p, const Variable &t) {
+  Variable tlog_p = t * log(p) + (1.0 - t) * log(1.0 - p);
+  return -1.0 * sum(tlog_p) / double(p.ndim() ? p.len() : 1);
+}
+} // namespace
+
+Variable sigmoid_cross_entropy(const Variable &x, const Variable &t) {
+  Variable tt = binary_targets(x, t, "sigmoid_cross_entropy");
+  Variable p = clip(sigmoid(x), 1e-15, 1.0);
+  return binary_loss(p, tt);
+}
+
+Variable binary_cross_entropy(const Variable &p, const Variable &t) {
+  Variable tt = binary_targets(p, t, "binary_cross_entropy");
+  return binary_loss(clip(p, 1e-15, 0.999), tt);
+}
+
+Variable accuracy(const Variable &y, const Variable &t) {
+  if (y.ndim() != 2 || t.size() != y.shape()[0])
+    throw Error("accuracy: need scores (N, C) and N labels, got " + shape_str(y.shape()) +
+                " and " + shape_str(t.shape()));
+  Tensor pred = y.data().argmax(1);
+  Tensor hit = (pred == t.data().to(i64).reshape(pred.shape())).to(f64);
+  DType dt = is_floating(y.dtype()) ? y.dtype() : f64;
+  return Variable(hit.mean().to(dt));
+}
+
+Variable dropout(const Variable &x, double ratio) {
+  return dropout(x, ratio, default_generator());
+}
+
+Variable dropout(const Variable &x, double ratio, Generator &gen) {
+  if (ratio < 0 || ratio >= 1)
+    throw Error("dropout: ratio must be in [0, 1), got " + std::to_string(ratio));
+  if (!Config::train())
+    return x;
+  DType dt = is_floating(x.dtype()) ? x.dtype() : f64;
+  Tensor mask = (rand(x.shape(), dt, gen) > ratio).to(dt) * (1.0 / (1.0 - ratio));
+  return x * Variable(mask);
+}
+
+} // namespace dz::functions

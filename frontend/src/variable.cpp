@@ -1,0 +1,263 @@
+// variable.cpp - Variable, Function::apply, the backward engine (generation order, each
+// function once, out-of-place accumulation), Config and the arithmetic operators.
+#include <dzc/functions.h>
+
+#include <algorithm>
+#include <ostream>
+#include <queue>
+#include <sstream>
+#include <unordered_set>
+
+namespace dz {
+
+namespace F = functions;
+
+// ---- Config -------------------------------------------------------------------------------
+
+namespace {
+bool g_enable_backprop = true;
+bool g_train = true;
+
+bool *config_slot(const std::string &name) {
+  if (name == "enable_backprop")
+    return &g_enable_backprop;
+  if (name == "train")
+    return &g_train;
+  throw Error("using_config: unknown setting '" + name +
+              "' (valid: 'enable_backprop', 'train')");
+}
+} // namespace
+
+bool Config::enable_backprop() { return g_enable_backprop; }
+bool Config::train() { return g_train; }
+void Config::set_enable_backprop(bool v) { g_enable_backprop = v; }
+void Config::set_train(bool v) { g_train = v; }
+
+UsingConfig::UsingConfig(const std::string &name, bool value) : slot_(config_slot(name)) {
+  old_ = *slot_;
+  *slot_ = value;
+}
+UsingConfig::~UsingConfig() { *slot_ = old_; }
+
+// ---- Variable -------------------------------------------------------------------------------
+
+namespace {
+const VariableNode &checked(const std::shared_ptr<VariableNode> &n, const char *what) {
+  if (!n)
+    throw Error(std::string(what) + ": the Variable is null (default-constructed)");
+  return *n;
+}
+} // namespace
+
+Variable::Variable(const Tensor &data, std::string name)
+    : node_(std::make_shared<VariableNode>()) {
+  node_->data = data;
+  node_->name = std::move(name);
+}
+
+Parameter::Parameter(const Tensor &data, std::string name) : Variable(data, std::move(name)) {
+  node()->is_param = true;
+}
+
+const Tensor &Variable::data() const { return checked(node_, "Variable::data").data; }
+void Variable::set_data(const Tensor &t) {
+  checked(node_, "Variable::set_data");
+  node_->data = t;
+}
+const std::string &Variable::name() const { return checked(node_, "Variable::name").name; }
+void Variable::set_name(std::string name) {
+  checked(node_, "Variable::set_name");
+  node_->name = std::move(name);
+}
+bool Variable::has_grad() const { return node_ && node_->grad.defined(); }
+Variable Variable::grad() const { return node_ ? node_->grad : Variable(); }
+void Variable::set_grad(const Variable &g) {
+  checked(node_, "Variable::set_grad");
+  node_->grad = g;
+}
+void Variable::cleargrad() {
+  if (node_)
+    node_->grad = Variable();
+}
+std::shared_ptr<Function> Variable::creator() const { return node_ ? node_->creator : nullptr; }
+void Variable::set_creator(const std::shared_ptr<Function> &f) {
+  checked(node_, "Variable::set_creator");
+  node_->creator = f;
+  node_->generation = f ? f->generation() + 1 : 0;
+}
+int Variable::generation() const { return node_ ? node_->generation : 0; }
+
+void Variable::backward(BackwardOptions opts) const {
+  checked(node_, "backward");
+  if (!node_->grad.defined()) {
+    NoGrad ng;
+    node_->grad = Variable(ones_like(node_->data));
+  }
+  auto later = [](const std::shared_ptr<Function> &a, const std::shared_ptr<Function> &b) {
+    return a->generation() < b->generation();
+  };
+  std::priority_queue<std::shared_ptr<Function>, std::vector<std::shared_ptr<Function>>,
+                      decltype(later)>
+      funcs(later);
+  std::unordered_set<const Function *> seen;
+  auto add_func = [&](const std::shared_ptr<Function> &f) {
+    if (f && seen.insert(f.get()).second)
+      funcs.push(f);
+  };
+  add_func(node_->creator);
+
+  while (!funcs.empty()) {
+    std::shared_ptr<Function> f = funcs.top();
+    funcs.pop();
+    std::vector<Variable> outputs(f->num_outputs()), gys(f->num_outputs());
+    for (size_t i = 0; i < outputs.size(); ++i) {
+      outputs[i] = f->output(i);
+      if (outputs[i].defined())
+        gys[i] = outputs[i].grad();
+    }
+    {
+      UsingConfig cfg("enable_backprop", opts.create_graph);
+      std::vector<Variable> gxs = f->backward(gys);
+      const auto &inputs = f->inputs();
+      if (gxs.size() != inputs.size())
+        throw Error("internal: backward of " + f->name() + " returned " +
+                    std::to_string(gxs.size()) + " gradients for " +
+                    std::to_string(inputs.size()) + " inputs");
+      for (size_t i = 0; i < inputs.size(); ++i) {
+        const Variable &x = inputs[i];
+        const Variable &gx = gxs[i];
+        if (!gx.defined())
+          continue;
+        if (gx.shape() != x.shape())
+          throw Error("internal: backward of " + f->name() + " gave a gradient of shape " +
+                      shape_str(gx.shape()) + " for input " + std::to_string(i) +
+                      " of shape " + shape_str(x.shape()));
+        // Out of place, so a gradient shared with another variable is never modified.
+        x.node()->grad = x.has_grad() ? x.grad() + gx : gx;
+        add_func(x.creator());
+      }
+    }
+    if (!opts.retain_grad)
+      for (auto &y : outputs)
+        if (y.defined())
+          y.node()->grad = Variable();
+  }
+}
+
+void Variable::unchain() const {
+  if (node_) {
+    node_->creator = nullptr;
+  }
+}
+
+void Variable::unchain_backward() const {
+  if (!node_ || !node_->creator)
+    return;
+  std::vector<std::shared_ptr<Function>> funcs{node_->creator};
+  std::unordered_set<const Function *> seen{node_->creator.get()};
+  while (!funcs.empty()) {
+    auto f = funcs.back();
+    funcs.pop_back();
+    for (const Variable &x : f->inputs()) {
+      if (auto c = x.creator(); c && seen.insert(c.get()).second)
+        funcs.push_back(c);
+      x.unchain();
+    }
+  }
+}
+
+Variable Variable::reshape(const Shape &shape) const { return F::reshape(*this, shape); }
+Variable Variable::transpose(std::vector<int64_t> axes) const {
+  return F::transpose(*this, std::move(axes));
+}
+Variable Variable::sum(std::vector<int64_t> axes, bool keepdims) const {
+  return F::sum(*this, std::move(axes), keepdims);
+}
+Variable Variable::max(std::vector<int64_t> axes, bool keepdims) const {
+  return F::max(*this, std::move(axes), keepdims);
+}
+Variable Variable::min(std::vector<int64_t> axes, bool keepdims) const {
+  return F::min(*this, std::move(axes), keepdims);
+}
+Variable Variable::matmul(const Variable &o) const { return F::matmul(*this, o); }
+Variable Variable::pow(double c) const { return F::pow(*this, c); }
+Variable Variable::operator[](const IndexList &index) const { return F::get_item(*this, index); }
+Variable Variable::to(Device dev) const {
+  if (dev == device())
+    return *this;
+  return Variable(data().to(dev), name());
+}
+
+// ---- Function ---------------------------------------------------------------------------------
+
+Variable Function::output(size_t i) const {
+  if (i >= outputs_.size())
+    return Variable();
+  return Variable(outputs_[i].lock());
+}
+
+std::vector<Variable> Function::apply(std::vector<Variable> inputs) {
+  std::vector<Tensor> xs;
+  xs.reserve(inputs.size());
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    if (!inputs[i].defined())
+      throw Error(name() + ": input " + std::to_string(i) + " is a null Variable");
+    xs.push_back(inputs[i].data());
+  }
+  std::vector<Tensor> ys = forward(xs);
+  std::vector<Variable> outputs;
+  outputs.reserve(ys.size());
+  for (auto &y : ys)
+    outputs.emplace_back(y);
+  if (Config::enable_backprop()) {
+    generation_ = 0;
+    for (const auto &x : inputs)
+      generation_ = std::max(generation_, x.generation());
+    auto self = shared_from_this();
+    for (auto &y : outputs) {
+      y.set_creator(self);
+      outputs_.push_back(y.node());
+    }
+    inputs_ = std::move(inputs);
+  }
+  return outputs;
+}
+
+// ---- operators -------------------------------------------------------------------------------
+
+namespace {
+/// A Python scalar next to a Variable: a constant of the Variable's float dtype.
+Variable scalar_for(const Variable &x, double v) {
+  return Variable(Tensor::scalar(v, is_floating(x.dtype()) ? x.dtype() : f64));
+}
+} // namespace
+
+Variable operator+(const Variable &a, const Variable &b) { return F::add(a, b); }
+Variable operator-(const Variable &a, const Variable &b) { return F::sub(a, b); }
+Variable operator*(const Variable &a, const Variable &b) { return F::mul(a, b); }
+Variable operator/(const Variable &a, const Variable &b) { return F::div(a, b); }
+Variable operator-(const Variable &a) { return F::neg(a); }
+Variable operator+(const Variable &a, double b) { return F::add(a, scalar_for(a, b)); }
+Variable operator-(const Variable &a, double b) { return F::sub(a, scalar_for(a, b)); }
+Variable operator*(const Variable &a, double b) { return F::mul(a, scalar_for(a, b)); }
+Variable operator/(const Variable &a, double b) { return F::div(a, scalar_for(a, b)); }
+Variable operator+(double a, const Variable &b) { return F::add(scalar_for(b, a), b); }
+Variable operator-(double a, const Variable &b) { return F::sub(scalar_for(b, a), b); }
+Variable operator*(double a, const Variable &b) { return F::mul(scalar_for(b, a), b); }
+Variable operator/(double a, const Variable &b) { return F::div(scalar_for(b, a), b); }
+Variable pow(const Variable &x, double c) { return F::pow(x, c); }
+
+std::ostream &operator<<(std::ostream &os, const Variable &v) {
+  if (!v.defined())
+    return os << "variable(None)";
+  std::string s = to_string(v.data());
+  std::string out;
+  for (char c : s) {
+    out += c;
+    if (c == '\n')
+      out += std::string(9, ' ');
+  }
+  return os << "variable(" << out << ")";
+}
+
+} // namespace dz

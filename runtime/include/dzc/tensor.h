@@ -1,0 +1,354 @@
+// dzc/tensor.h - dz::Tensor: an n-d array with a dtype, a shape, reference-counted
+// contiguous storage and a device tag, plus the CPU operations on it.
+//
+// Tensors are always contiguous (row-major). Copies of a Tensor share storage, as NumPy
+// views do; reshape shares storage; every other operation returns a new tensor.
+// Operations broadcast as NumPy does. Errors a user can cause throw dz::Error.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <initializer_list>
+#include <iosfwd>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace dz {
+
+/// Every error a user can cause: the message names the operation, what was wrong and
+/// what would be valid.
+class Error : public std::runtime_error {
+public:
+  using std::runtime_error::runtime_error;
+};
+
+enum class DType : uint8_t { f32, f64, i64, i32, u8, b8 };
+inline constexpr DType f32 = DType::f32;
+inline constexpr DType f64 = DType::f64;
+inline constexpr DType i64 = DType::i64;
+inline constexpr DType i32 = DType::i32;
+inline constexpr DType u8 = DType::u8;
+inline constexpr DType b8 = DType::b8; // bool, one byte per element
+
+size_t dtype_size(DType t);
+const char *dtype_name(DType t); // "float32", "float64", "int64", "int32", "uint8", "bool"
+bool is_floating(DType t);
+/// NumPy's promotion for two arrays: bool < uint8 < int32 < int64 < float32 < float64.
+DType promote(DType a, DType b);
+
+template <typename T> struct dtype_of;
+template <> struct dtype_of<float> { static constexpr DType value = f32; };
+template <> struct dtype_of<double> { static constexpr DType value = f64; };
+template <> struct dtype_of<int64_t> { static constexpr DType value = i64; };
+template <> struct dtype_of<int32_t> { static constexpr DType value = i32; };
+template <> struct dtype_of<uint8_t> { static constexpr DType value = u8; };
+template <> struct dtype_of<bool> { static constexpr DType value = b8; };
+
+struct Device {
+  enum class Kind : uint8_t { CPU, CUDA };
+  Kind kind = Kind::CPU;
+  int index = 0;
+  static Device cpu() { return {}; }
+  static Device cuda(int n = 0) { return {Kind::CUDA, n}; }
+  bool is_cpu() const { return kind == Kind::CPU; }
+  std::string str() const; // "cpu", "cuda:0"
+  bool operator==(const Device &) const = default;
+};
+
+using Shape = std::vector<int64_t>;
+std::string shape_str(const Shape &s); // "(2, 3)"
+int64_t shape_size(const Shape &s);
+/// NumPy broadcasting of two shapes; throws naming `op` when they are incompatible.
+Shape broadcast_shapes(const Shape &a, const Shape &b, const char *op);
+
+/// Counter-based Philox4x32-10 random stream: a (seed, offset) pair determines every
+/// draw, so CPU and (later) GPU kernels can produce the same numbers.
+class Generator {
+public:
+  explicit Generator(uint64_t seed = 0) : seed_(seed) {}
+  void manual_seed(uint64_t seed) { seed_ = seed, offset_ = 0; }
+  uint64_t seed() const { return seed_; }
+  uint64_t offset() const { return offset_; }
+  /// Reserves n 128-bit counters and returns the first; the caller draws from them.
+  uint64_t advance(uint64_t n) {
+    uint64_t o = offset_;
+    offset_ += n;
+    return o;
+  }
+
+private:
+  uint64_t seed_;
+  uint64_t offset_ = 0;
+};
+/// The process-wide generator used when no seed or Generator is given.
+Generator &default_generator();
+void manual_seed(uint64_t seed);
+/// Philox4x32-10 of counter `ctr` (128 bits as two u64) and key `seed`: four u32.
+void philox4x32(uint64_t ctr_lo, uint64_t ctr_hi, uint64_t seed, uint32_t out[4]);
+
+/// Raw memory of one tensor. CPU buffers come from a caching allocator.
+class Storage {
+public:
+  Storage(size_t bytes, Device dev);
+  ~Storage();
+  Storage(const Storage &) = delete;
+  Storage &operator=(const Storage &) = delete;
+  void *data() const { return data_; }
+  size_t bytes() const { return bytes_; }
+  Device device() const { return device_; }
+
+private:
+  void *data_ = nullptr;
+  size_t bytes_ = 0;
+  Device device_;
+};
+
+/// Statistics of the CPU caching allocator (for tests and benchmarks).
+struct AllocatorStats {
+  size_t allocated_bytes; // bytes held by live tensors
+  size_t cached_bytes;    // bytes kept for reuse
+  size_t hits, misses;
+};
+AllocatorStats allocator_stats();
+void empty_cache(); // gives cached blocks back to the system
+
+struct Slice {
+  std::optional<int64_t> start, stop;
+  int64_t step = 1;
+  Slice() = default;
+  Slice(std::optional<int64_t> start_, std::optional<int64_t> stop_, int64_t step_ = 1)
+      : start(start_), stop(stop_), step(step_) {}
+};
+struct EllipsisT {};
+inline constexpr EllipsisT Ellipsis{};
+struct NewAxisT {};
+inline constexpr NewAxisT NewAxis{};
+
+class Tensor;
+
+/// One entry of an index expression: an integer, a Slice, an integer index array
+/// (advanced indexing, arrays broadcast together as in NumPy), Ellipsis or NewAxis.
+class Index {
+public:
+  Index(int v) : v_(int64_t(v)) {}
+  Index(int64_t v) : v_(v) {}
+  Index(Slice s) : v_(s) {}
+  Index(EllipsisT e) : v_(e) {}
+  Index(NewAxisT n) : v_(n) {}
+  Index(const Tensor &indices);
+  Index(std::vector<int64_t> indices);
+  Index(std::initializer_list<int64_t> indices) : Index(std::vector<int64_t>(indices)) {}
+  const auto &value() const { return v_; }
+
+private:
+  std::variant<int64_t, Slice, EllipsisT, NewAxisT, std::shared_ptr<const Tensor>> v_;
+};
+using IndexList = std::vector<Index>;
+
+/// The result of resolving an index expression against a shape: the output shape and,
+/// for every output element, the flat offset of the input element it reads.
+struct IndexPlan {
+  Shape in_shape, out_shape;
+  std::vector<int64_t> offsets;
+};
+IndexPlan plan_index(const Shape &shape, const IndexList &index);
+
+class Tensor {
+public:
+  Tensor(); // an empty float32 tensor of shape (0,)
+  Tensor(Shape shape, DType dtype, Device dev = Device::cpu()); // uninitialised
+
+  static Tensor from(const std::vector<double> &values, Shape shape, DType dtype = f64);
+  static Tensor from(const std::vector<double> &values) {
+    return from(values, {int64_t(values.size())});
+  }
+  static Tensor from_i64(const std::vector<int64_t> &values, Shape shape);
+  static Tensor from_i64(const std::vector<int64_t> &values) {
+    return from_i64(values, {int64_t(values.size())});
+  }
+  static Tensor scalar(double v, DType dtype = f64);
+  /// Copies `count` elements of `data` (of dtype `dtype`) into a new tensor.
+  static Tensor from_buffer(const void *data, Shape shape, DType dtype);
+
+  const Shape &shape() const { return shape_; }
+  int64_t shape(int axis) const;
+  int64_t ndim() const { return int64_t(shape_.size()); }
+  int64_t size() const { return numel_; }
+  int64_t len() const; // first dimension; error for 0-d
+  DType dtype() const { return dtype_; }
+  Device device() const { return storage_ ? storage_->device() : Device::cpu(); }
+  size_t nbytes() const { return size_t(numel_) * dtype_size(dtype_); }
+  bool defined() const { return storage_ != nullptr; }
+  /// True when both tensors use the same storage (a copy of the handle or a reshape).
+  bool shares_storage(const Tensor &o) const { return storage_ == o.storage_; }
+
+  void *raw() const { return storage_ ? static_cast<char *>(storage_->data()) + offset_ : nullptr; }
+  /// Typed access; throws dz::Error when T is not the tensor's dtype.
+  template <typename T> T *data() const {
+    check_dtype(dtype_of<T>::value, "Tensor::data");
+    return static_cast<T *>(raw());
+  }
+  /// The single value of a tensor of size 1, converted to T.
+  template <typename T> T item() const { return static_cast<T>(item_double()); }
+  double item_double() const;
+  /// Element `flat` (row-major) converted to double.
+  double at(int64_t flat) const;
+  std::vector<double> to_vector() const;
+
+  Tensor to(DType dtype) const; // astype (copy, or this tensor when already dtype)
+  Tensor astype(DType dtype) const { return to(dtype); }
+  Tensor to(Device dev) const;
+  Tensor copy() const;
+  Tensor reshape(Shape shape) const; // one -1 allowed; shares storage
+  Tensor transpose() const;          // reverse all axes
+  Tensor transpose(const std::vector<int64_t> &axes) const;
+  Tensor T() const { return transpose(); }
+  Tensor broadcast_to(const Shape &shape) const;
+  Tensor sum_to(const Shape &shape) const; // sums broadcast axes away (inverse of broadcast_to)
+  Tensor expand_dims(int64_t axis) const;
+  Tensor squeeze(int64_t axis) const;
+  Tensor operator[](const IndexList &index) const;
+  Tensor get_item(const IndexList &index) const { return (*this)[index]; }
+
+  // Reductions; empty `axes` means all axes; negative axes count from the end.
+  Tensor sum(const std::vector<int64_t> &axes = {}, bool keepdims = false) const;
+  Tensor mean(const std::vector<int64_t> &axes = {}, bool keepdims = false) const;
+  Tensor max(const std::vector<int64_t> &axes = {}, bool keepdims = false) const;
+  Tensor min(const std::vector<int64_t> &axes = {}, bool keepdims = false) const;
+  Tensor argmax(int64_t axis, bool keepdims = false) const; // int64 result
+  Tensor argmax() const;                                     // over the flattened tensor
+
+  Tensor matmul(const Tensor &o) const;
+
+  Tensor &operator+=(const Tensor &o);
+  Tensor &operator-=(const Tensor &o);
+  Tensor &operator*=(const Tensor &o);
+  Tensor &operator/=(const Tensor &o);
+  Tensor &operator+=(double v);
+  Tensor &operator-=(double v);
+  Tensor &operator*=(double v);
+  Tensor &operator/=(double v);
+
+  /// Fills every element with v (in place).
+  Tensor &fill_(double v);
+  /// Copies `src` (broadcast to this shape, converted to this dtype) into this tensor.
+  Tensor &copy_(const Tensor &src);
+
+  void check_dtype(DType expected, const char *op) const;
+
+private:
+  Tensor(std::shared_ptr<Storage> s, size_t offset, Shape shape, DType dtype);
+  std::shared_ptr<Storage> storage_;
+  size_t offset_ = 0; // bytes
+  Shape shape_;
+  DType dtype_ = f32;
+  int64_t numel_ = 0;
+};
+
+// ---- creation -------------------------------------------------------------------
+Tensor empty(const Shape &shape, DType dtype = f32);
+Tensor zeros(const Shape &shape, DType dtype = f32);
+Tensor ones(const Shape &shape, DType dtype = f32);
+Tensor full(const Shape &shape, double value, DType dtype = f32);
+Tensor zeros_like(const Tensor &t);
+Tensor ones_like(const Tensor &t);
+Tensor full_like(const Tensor &t, double value);
+Tensor arange(double stop, DType dtype = i64);
+Tensor arange(double start, double stop, double step = 1.0, DType dtype = i64);
+Tensor linspace(double start, double stop, int64_t num, DType dtype = f64);
+Tensor eye(int64_t n, DType dtype = f64);
+/// Random tensors from a Generator (or a fresh Generator seeded with `seed`).
+Tensor rand(const Shape &shape, DType dtype, Generator &gen);
+Tensor rand(const Shape &shape, DType dtype = f32, std::optional<uint64_t> seed = {});
+Tensor randn(const Shape &shape, DType dtype, Generator &gen);
+Tensor randn(const Shape &shape, DType dtype = f32, std::optional<uint64_t> seed = {});
+Tensor uniform(const Shape &shape, double low, double high, DType dtype, Generator &gen);
+Tensor uniform(const Shape &shape, double low, double high, DType dtype = f32,
+               std::optional<uint64_t> seed = {});
+
+// ---- elementwise (broadcasting) ---------------------------------------------------
+Tensor operator+(const Tensor &a, const Tensor &b);
+Tensor operator-(const Tensor &a, const Tensor &b);
+Tensor operator*(const Tensor &a, const Tensor &b);
+Tensor operator/(const Tensor &a, const Tensor &b);
+Tensor operator-(const Tensor &a);
+// A scalar takes the tensor's dtype (as a Python float does with a NumPy float32 array);
+// an integer tensor with a non-integral scalar becomes float64.
+Tensor operator+(const Tensor &a, double b);
+Tensor operator-(const Tensor &a, double b);
+Tensor operator*(const Tensor &a, double b);
+Tensor operator/(const Tensor &a, double b);
+Tensor operator+(double a, const Tensor &b);
+Tensor operator-(double a, const Tensor &b);
+Tensor operator*(double a, const Tensor &b);
+Tensor operator/(double a, const Tensor &b);
+Tensor pow(const Tensor &a, const Tensor &b);
+Tensor pow(const Tensor &a, double b);
+Tensor maximum(const Tensor &a, const Tensor &b);
+Tensor minimum(const Tensor &a, const Tensor &b);
+Tensor maximum(const Tensor &a, double b);
+Tensor minimum(const Tensor &a, double b);
+// Comparisons return bool tensors.
+Tensor operator==(const Tensor &a, const Tensor &b);
+Tensor operator!=(const Tensor &a, const Tensor &b);
+Tensor operator<(const Tensor &a, const Tensor &b);
+Tensor operator<=(const Tensor &a, const Tensor &b);
+Tensor operator>(const Tensor &a, const Tensor &b);
+Tensor operator>=(const Tensor &a, const Tensor &b);
+Tensor operator==(const Tensor &a, double b);
+Tensor operator<(const Tensor &a, double b);
+Tensor operator<=(const Tensor &a, double b);
+Tensor operator>(const Tensor &a, double b);
+Tensor operator>=(const Tensor &a, double b);
+/// cond ? a : b, all three broadcast together; cond is bool (or any dtype, nonzero = true).
+Tensor where(const Tensor &cond, const Tensor &a, const Tensor &b);
+Tensor clip(const Tensor &x, double lo, double hi);
+
+Tensor exp(const Tensor &x);
+Tensor log(const Tensor &x);
+Tensor sin(const Tensor &x);
+Tensor cos(const Tensor &x);
+Tensor tanh(const Tensor &x);
+Tensor sqrt(const Tensor &x);
+Tensor abs(const Tensor &x);
+Tensor square(const Tensor &x);
+Tensor sigmoid(const Tensor &x);
+Tensor relu(const Tensor &x);
+/// Sums the values of each row of a 2-d float tensor after exp(x - max) (logsumexp).
+Tensor logsumexp(const Tensor &x, int64_t axis, bool keepdims = true);
+Tensor softmax(const Tensor &x, int64_t axis);
+
+// ---- linear algebra (oneDNN for float32) ---------------------------------------------
+/// a @ b with NumPy matmul semantics for ndim >= 2 (batch dims broadcast) and 1-d operands.
+Tensor matmul(const Tensor &a, const Tensor &b);
+/// op(a) @ op(b) for 2-d (or batched 3-d with equal batch) operands, op = transpose
+/// when the flag is set; no transposed copy is made.
+Tensor matmul(const Tensor &a, const Tensor &b, bool trans_a, bool trans_b);
+/// x @ W + b in one GEMM (b broadcast over rows; may be undefined).
+Tensor linear(const Tensor &x, const Tensor &W, const Tensor *b);
+
+// ---- indexing ---------------------------------------------------------------------------
+Tensor gather(const Tensor &x, const IndexPlan &plan);
+/// zeros(plan.in_shape) with src added at plan.offsets; repeated offsets accumulate.
+Tensor scatter_add(const IndexPlan &plan, const Tensor &src);
+
+// ---- I/O and printing -----------------------------------------------------------------
+void save_npy(const std::string &path, const Tensor &t);
+Tensor load_npy(const std::string &path);
+/// The .npy encoding of a tensor (header + data) and its inverse; `what` names the
+/// source in error messages.
+std::string to_npy_bytes(const Tensor &t);
+Tensor from_npy_bytes(const std::string &bytes, const std::string &what);
+std::ostream &operator<<(std::ostream &os, const Tensor &t);
+std::string to_string(const Tensor &t);
+
+/// True when shapes are equal and |a - b| <= atol + rtol * |b| everywhere (NumPy's rule).
+bool allclose(const Tensor &a, const Tensor &b, double rtol = 1e-5, double atol = 1e-8);
+/// Largest |a - b| (after broadcasting).
+double max_abs_diff(const Tensor &a, const Tensor &b);
+
+} // namespace dz

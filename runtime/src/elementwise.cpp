@@ -1,0 +1,449 @@
+// elementwise.cpp - broadcasting elementwise CPU kernels: arithmetic, comparisons,
+// where, clip, unary math, softmax / logsumexp, and the closeness checks.
+#include "kernels.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+namespace dz {
+
+using namespace detail;
+
+namespace {
+
+/// Runs out[i] = op(a[i], b[i]) over the broadcast of a and b into `out` (whose shape
+/// is the broadcast shape). a and b have dtype T, out has dtype O. out may alias a.
+template <typename O, typename T, typename Op>
+void binary_loop(const Tensor &a, const Tensor &b, Tensor &out, Op op) {
+  int64_t n = out.size();
+  if (n == 0)
+    return;
+  const Shape &shape = out.shape();
+  auto plan = make_plan<3>(shape, {broadcast_strides(a.shape(), shape),
+                                   broadcast_strides(b.shape(), shape),
+                                   contiguous_strides(shape)});
+  const T *pa = static_cast<const T *>(a.raw());
+  const T *pb = static_cast<const T *>(b.raw());
+  O *po = static_cast<O *>(out.raw());
+  const int64_t rows = plan.outer(), inner = plan.inner();
+  const int64_t sa = plan.strides[0].back(), sb = plan.strides[1].back();
+  // Work items: (row, chunk of the inner loop), so one long row still splits over threads.
+  const int64_t chunk = rows >= 16 ? inner : std::min<int64_t>(inner, 16384);
+  const int64_t chunks = (inner + chunk - 1) / chunk;
+#pragma omp parallel for if (n > kParallelGrain)
+  for (int64_t w = 0; w < rows * chunks; ++w) {
+    int64_t r = w / chunks, j0 = (w % chunks) * chunk, j1 = std::min(inner, j0 + chunk);
+    auto off = plan.row_offsets(r);
+    const T *x = pa + off[0];
+    const T *y = pb + off[1];
+    O *o = po + off[2];
+    if (sa == 1 && sb == 1) {
+#pragma omp simd
+      for (int64_t j = j0; j < j1; ++j)
+        o[j] = op(x[j], y[j]);
+    } else if (sa == 1 && sb == 0) {
+      const T yv = y[0];
+#pragma omp simd
+      for (int64_t j = j0; j < j1; ++j)
+        o[j] = op(x[j], yv);
+    } else if (sa == 0 && sb == 1) {
+      const T xv = x[0];
+#pragma omp simd
+      for (int64_t j = j0; j < j1; ++j)
+        o[j] = op(xv, y[j]);
+    } else {
+      for (int64_t j = j0; j < j1; ++j)
+        o[j] = op(x[j * sa], y[j * sb]);
+    }
+  }
+}
+
+enum class Arith { Add, Sub, Mul, Div, Pow, Max, Min };
+enum class Cmp { Eq, Ne, Lt, Le, Gt, Ge };
+
+const char *arith_name(Arith k) {
+  switch (k) {
+  case Arith::Add:
+    return "add";
+  case Arith::Sub:
+    return "sub";
+  case Arith::Mul:
+    return "mul";
+  case Arith::Div:
+    return "div";
+  case Arith::Pow:
+    return "pow";
+  case Arith::Max:
+    return "maximum";
+  case Arith::Min:
+    return "minimum";
+  }
+  return "?";
+}
+
+template <typename T> void arith_loop(Arith k, const Tensor &a, const Tensor &b, Tensor &out) {
+  switch (k) {
+  case Arith::Add:
+    return binary_loop<T, T>(a, b, out, [](T x, T y) { return T(x + y); });
+  case Arith::Sub:
+    return binary_loop<T, T>(a, b, out, [](T x, T y) { return T(x - y); });
+  case Arith::Mul:
+    return binary_loop<T, T>(a, b, out, [](T x, T y) { return T(x * y); });
+  case Arith::Div:
+    return binary_loop<T, T>(a, b, out, [](T x, T y) { return T(x / y); });
+  case Arith::Pow:
+    return binary_loop<T, T>(a, b, out, [](T x, T y) { return T(std::pow(x, y)); });
+  case Arith::Max:
+    return binary_loop<T, T>(a, b, out, [](T x, T y) { return x > y || x != x ? x : y; });
+  case Arith::Min:
+    return binary_loop<T, T>(a, b, out, [](T x, T y) { return x < y || x != x ? x : y; });
+  }
+}
+
+DType arith_dtype(Arith k, DType a, DType b) {
+  DType dt = promote(a, b);
+  if ((k == Arith::Div || k == Arith::Pow) && !is_floating(dt))
+    return f64; // true division, as NumPy
+  if (dt == b8)
+    throw Error(std::string(arith_name(k)) +
+                ": not defined for two bool tensors (convert with astype first)");
+  return dt;
+}
+
+Tensor arith(Arith k, const Tensor &a0, const Tensor &b0) {
+  DType dt = arith_dtype(k, a0.dtype(), b0.dtype());
+  Shape shape = broadcast_shapes(a0.shape(), b0.shape(), arith_name(k));
+  Tensor a = a0.to(dt), b = b0.to(dt);
+  Tensor out(shape, dt);
+  visit_numeric(dt, arith_name(k), [&](auto tag) {
+    arith_loop<typename decltype(tag)::type>(k, a, b, out);
+  });
+  return out;
+}
+
+void arith_inplace(Arith k, Tensor &a, const Tensor &b0) {
+  DType dt = arith_dtype(k, a.dtype(), b0.dtype());
+  Shape shape = broadcast_shapes(a.shape(), b0.shape(), arith_name(k));
+  if (dt != a.dtype() || shape != a.shape())
+    throw Error(std::string("in-place ") + arith_name(k) + ": the result (" + shape_str(shape) +
+                ", " + dtype_name(dt) + ") does not fit the left operand (" +
+                shape_str(a.shape()) + ", " + dtype_name(a.dtype()) + ")");
+  Tensor b = b0.to(dt);
+  visit_numeric(dt, arith_name(k), [&](auto tag) {
+    arith_loop<typename decltype(tag)::type>(k, a, b, a);
+  });
+}
+
+Tensor compare(Cmp k, const Tensor &a0, const Tensor &b0) {
+  DType dt = promote(a0.dtype(), b0.dtype());
+  Shape shape = broadcast_shapes(a0.shape(), b0.shape(), "compare");
+  Tensor a = a0.to(dt), b = b0.to(dt);
+  Tensor out(shape, b8);
+  visit_dtype(dt, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    switch (k) {
+    case Cmp::Eq:
+      return binary_loop<bool, T>(a, b, out, [](T x, T y) { return x == y; });
+    case Cmp::Ne:
+      return binary_loop<bool, T>(a, b, out, [](T x, T y) { return x != y; });
+    case Cmp::Lt:
+      return binary_loop<bool, T>(a, b, out, [](T x, T y) { return x < y; });
+    case Cmp::Le:
+      return binary_loop<bool, T>(a, b, out, [](T x, T y) { return x <= y; });
+    case Cmp::Gt:
+      return binary_loop<bool, T>(a, b, out, [](T x, T y) { return x > y; });
+    case Cmp::Ge:
+      return binary_loop<bool, T>(a, b, out, [](T x, T y) { return x >= y; });
+    }
+  });
+  return out;
+}
+
+/// A Python-like scalar next to tensor t: it takes t's dtype, except that a
+/// non-integral value next to an integer tensor makes float64 (NumPy's rule).
+Tensor scalar_like(const Tensor &t, double v) {
+  DType dt = t.dtype();
+  if (!is_floating(dt)) {
+    bool integral = std::nearbyint(v) == v;
+    dt = integral ? (dt == b8 ? i64 : dt) : f64;
+  }
+  return Tensor::scalar(v, dt);
+}
+
+/// out = op(x) elementwise; integer inputs are computed in float64.
+template <typename Op> Tensor unary_float(const Tensor &x0, const char *name, Op op) {
+  Tensor x = is_floating(x0.dtype()) ? x0 : x0.to(f64);
+  Tensor out(x.shape(), x.dtype());
+  int64_t n = x.size();
+  visit_float(x.dtype(), name, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    const T *p = static_cast<const T *>(x.raw());
+    T *o = static_cast<T *>(out.raw());
+#pragma omp parallel for simd if (n > kParallelGrain)
+    for (int64_t i = 0; i < n; ++i)
+      o[i] = op(p[i]);
+  });
+  return out;
+}
+
+/// out = op(x) elementwise for every numeric dtype.
+template <typename Op> Tensor unary_numeric(const Tensor &x, const char *name, Op op) {
+  Tensor out(x.shape(), x.dtype());
+  int64_t n = x.size();
+  visit_numeric(x.dtype(), name, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    const T *p = static_cast<const T *>(x.raw());
+    T *o = static_cast<T *>(out.raw());
+#pragma omp parallel for simd if (n > kParallelGrain)
+    for (int64_t i = 0; i < n; ++i)
+      o[i] = op(p[i]);
+  });
+  return out;
+}
+
+} // namespace
+
+// ---- arithmetic -------------------------------------------------------------------------------
+
+Tensor operator+(const Tensor &a, const Tensor &b) { return arith(Arith::Add, a, b); }
+Tensor operator-(const Tensor &a, const Tensor &b) { return arith(Arith::Sub, a, b); }
+Tensor operator*(const Tensor &a, const Tensor &b) { return arith(Arith::Mul, a, b); }
+Tensor operator/(const Tensor &a, const Tensor &b) { return arith(Arith::Div, a, b); }
+Tensor pow(const Tensor &a, const Tensor &b) { return arith(Arith::Pow, a, b); }
+Tensor maximum(const Tensor &a, const Tensor &b) { return arith(Arith::Max, a, b); }
+Tensor minimum(const Tensor &a, const Tensor &b) { return arith(Arith::Min, a, b); }
+Tensor maximum(const Tensor &a, double b) { return maximum(a, scalar_like(a, b)); }
+Tensor minimum(const Tensor &a, double b) { return minimum(a, scalar_like(a, b)); }
+
+Tensor operator+(const Tensor &a, double b) { return a + scalar_like(a, b); }
+Tensor operator-(const Tensor &a, double b) { return a - scalar_like(a, b); }
+Tensor operator*(const Tensor &a, double b) { return a * scalar_like(a, b); }
+Tensor operator/(const Tensor &a, double b) { return a / scalar_like(a, b); }
+Tensor operator+(double a, const Tensor &b) { return scalar_like(b, a) + b; }
+Tensor operator-(double a, const Tensor &b) { return scalar_like(b, a) - b; }
+Tensor operator*(double a, const Tensor &b) { return scalar_like(b, a) * b; }
+Tensor operator/(double a, const Tensor &b) { return scalar_like(b, a) / b; }
+
+Tensor operator-(const Tensor &a) {
+  return unary_numeric(a, "neg", [](auto v) { return decltype(v)(-v); });
+}
+
+Tensor pow(const Tensor &a, double b) {
+  if (b == 2.0)
+    return square(a);
+  if (!is_floating(a.dtype()))
+    return pow(a, scalar_like(a, b));
+  return unary_float(a, "pow", [b](auto v) { return decltype(v)(std::pow(v, decltype(v)(b))); });
+}
+
+Tensor &Tensor::operator+=(const Tensor &o) {
+  arith_inplace(Arith::Add, *this, o);
+  return *this;
+}
+Tensor &Tensor::operator-=(const Tensor &o) {
+  arith_inplace(Arith::Sub, *this, o);
+  return *this;
+}
+Tensor &Tensor::operator*=(const Tensor &o) {
+  arith_inplace(Arith::Mul, *this, o);
+  return *this;
+}
+Tensor &Tensor::operator/=(const Tensor &o) {
+  arith_inplace(Arith::Div, *this, o);
+  return *this;
+}
+Tensor &Tensor::operator+=(double v) { return *this += scalar_like(*this, v); }
+Tensor &Tensor::operator-=(double v) { return *this -= scalar_like(*this, v); }
+Tensor &Tensor::operator*=(double v) { return *this *= scalar_like(*this, v); }
+Tensor &Tensor::operator/=(double v) { return *this /= scalar_like(*this, v); }
+
+// ---- comparisons, where, clip -------------------------------------------------------------
+
+Tensor operator==(const Tensor &a, const Tensor &b) { return compare(Cmp::Eq, a, b); }
+Tensor operator!=(const Tensor &a, const Tensor &b) { return compare(Cmp::Ne, a, b); }
+Tensor operator<(const Tensor &a, const Tensor &b) { return compare(Cmp::Lt, a, b); }
+Tensor operator<=(const Tensor &a, const Tensor &b) { return compare(Cmp::Le, a, b); }
+Tensor operator>(const Tensor &a, const Tensor &b) { return compare(Cmp::Gt, a, b); }
+Tensor operator>=(const Tensor &a, const Tensor &b) { return compare(Cmp::Ge, a, b); }
+Tensor operator==(const Tensor &a, double b) { return a == scalar_like(a, b); }
+Tensor operator<(const Tensor &a, double b) { return a < scalar_like(a, b); }
+Tensor operator<=(const Tensor &a, double b) { return a <= scalar_like(a, b); }
+Tensor operator>(const Tensor &a, double b) { return a > scalar_like(a, b); }
+Tensor operator>=(const Tensor &a, double b) { return a >= scalar_like(a, b); }
+
+Tensor where(const Tensor &cond0, const Tensor &a0, const Tensor &b0) {
+  DType dt = promote(a0.dtype(), b0.dtype());
+  Shape shape = broadcast_shapes(broadcast_shapes(cond0.shape(), a0.shape(), "where"),
+                                 b0.shape(), "where");
+  Tensor cond = cond0.dtype() == b8 ? cond0 : (cond0 != Tensor::scalar(0, cond0.dtype()));
+  Tensor a = a0.to(dt), b = b0.to(dt), out(shape, dt);
+  if (out.size() == 0)
+    return out;
+  auto plan = make_plan<4>(shape, {broadcast_strides(cond.shape(), shape),
+                                   broadcast_strides(a.shape(), shape),
+                                   broadcast_strides(b.shape(), shape),
+                                   contiguous_strides(shape)});
+  visit_dtype(dt, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    const bool *pc = static_cast<const bool *>(cond.raw());
+    const T *pa = static_cast<const T *>(a.raw());
+    const T *pb = static_cast<const T *>(b.raw());
+    T *po = static_cast<T *>(out.raw());
+    int64_t inner = plan.inner();
+    int64_t sc = plan.strides[0].back(), sa = plan.strides[1].back(),
+            sb = plan.strides[2].back();
+#pragma omp parallel for if (out.size() > kParallelGrain)
+    for (int64_t r = 0; r < plan.outer(); ++r) {
+      auto off = plan.row_offsets(r);
+      for (int64_t j = 0; j < inner; ++j)
+        po[off[3] + j] = pc[off[0] + j * sc] ? pa[off[1] + j * sa] : pb[off[2] + j * sb];
+    }
+  });
+  return out;
+}
+
+Tensor clip(const Tensor &x, double lo, double hi) {
+  if (lo > hi)
+    throw Error("clip: lower bound " + std::to_string(lo) + " is above upper bound " +
+                std::to_string(hi));
+  return unary_numeric(x, "clip", [lo, hi](auto v) {
+    using T = decltype(v);
+    return v < T(lo) ? T(lo) : (v > T(hi) ? T(hi) : v);
+  });
+}
+
+// ---- unary math ---------------------------------------------------------------------------
+
+Tensor exp(const Tensor &x) {
+  return unary_float(x, "exp", [](auto v) { return std::exp(v); });
+}
+Tensor log(const Tensor &x) {
+  return unary_float(x, "log", [](auto v) { return std::log(v); });
+}
+Tensor sin(const Tensor &x) {
+  return unary_float(x, "sin", [](auto v) { return std::sin(v); });
+}
+Tensor cos(const Tensor &x) {
+  return unary_float(x, "cos", [](auto v) { return std::cos(v); });
+}
+Tensor tanh(const Tensor &x) {
+  return unary_float(x, "tanh", [](auto v) { return std::tanh(v); });
+}
+Tensor sqrt(const Tensor &x) {
+  return unary_float(x, "sqrt", [](auto v) { return std::sqrt(v); });
+}
+Tensor sigmoid(const Tensor &x) {
+  return unary_float(x, "sigmoid", [](auto v) {
+    using T = decltype(v);
+    return T(0.5) * std::tanh(T(0.5) * v) + T(0.5); // stable for large |v|
+  });
+}
+Tensor abs(const Tensor &x) {
+  return unary_numeric(x, "abs", [](auto v) {
+    if constexpr (std::is_signed_v<decltype(v)>)
+      return v < 0 ? decltype(v)(-v) : v;
+    else
+      return v;
+  });
+}
+Tensor square(const Tensor &x) {
+  return unary_numeric(x, "square", [](auto v) { return decltype(v)(v * v); });
+}
+Tensor relu(const Tensor &x) {
+  return unary_numeric(x, "relu", [](auto v) { return v > 0 ? v : decltype(v)(0); });
+}
+
+// ---- softmax and logsumexp -------------------------------------------------------------------
+
+namespace {
+
+/// Row-wise kernel over the last axis of a contiguous tensor viewed as (rows, cols).
+/// Writes softmax (log_out = false) or logsumexp per row (log_out = true, out has `rows`).
+template <typename T>
+void softmax_rows(const T *x, T *out, int64_t rows, int64_t cols, bool lse_only) {
+#pragma omp parallel for if (rows * cols > kParallelGrain)
+  for (int64_t r = 0; r < rows; ++r) {
+    const T *xr = x + r * cols;
+    T m = -std::numeric_limits<T>::infinity();
+    for (int64_t j = 0; j < cols; ++j)
+      m = std::max(m, xr[j]);
+    if (lse_only) {
+      T s = 0;
+      for (int64_t j = 0; j < cols; ++j)
+        s += std::exp(xr[j] - m);
+      out[r] = m + std::log(s);
+    } else {
+      T *o = out + r * cols;
+      T s = 0;
+      for (int64_t j = 0; j < cols; ++j) {
+        o[j] = std::exp(xr[j] - m);
+        s += o[j];
+      }
+      T inv = T(1) / s;
+      for (int64_t j = 0; j < cols; ++j)
+        o[j] *= inv;
+    }
+  }
+}
+
+} // namespace
+
+Tensor softmax(const Tensor &x, int64_t axis) {
+  int64_t ax = normalize_axis(axis, x.ndim(), "softmax");
+  if (x.ndim() > 0 && ax == x.ndim() - 1 && is_floating(x.dtype())) {
+    Tensor out(x.shape(), x.dtype());
+    int64_t cols = x.shape().back();
+    visit_float(x.dtype(), "softmax", [&](auto tag) {
+      using T = typename decltype(tag)::type;
+      softmax_rows<T>(x.data<T>(), out.data<T>(), cols ? x.size() / cols : 0, cols, false);
+    });
+    return out;
+  }
+  Tensor e = exp(x - x.max({ax}, true));
+  return e / e.sum({ax}, true);
+}
+
+Tensor logsumexp(const Tensor &x, int64_t axis, bool keepdims) {
+  int64_t ax = normalize_axis(axis, x.ndim(), "logsumexp");
+  Shape kept = x.shape();
+  kept[size_t(ax)] = 1;
+  Tensor out;
+  if (ax == x.ndim() - 1 && is_floating(x.dtype())) {
+    out = Tensor(kept, x.dtype());
+    int64_t cols = x.shape().back();
+    visit_float(x.dtype(), "logsumexp", [&](auto tag) {
+      using T = typename decltype(tag)::type;
+      softmax_rows<T>(x.data<T>(), out.data<T>(), cols ? x.size() / cols : 0, cols, true);
+    });
+  } else {
+    Tensor m = x.max({ax}, true);
+    out = m + log(exp(x - m).sum({ax}, true));
+  }
+  if (!keepdims)
+    out = out.squeeze(ax);
+  return out;
+}
+
+// ---- closeness ---------------------------------------------------------------------------------
+
+bool allclose(const Tensor &a, const Tensor &b, double rtol, double atol) {
+  if (a.shape() != b.shape())
+    return false;
+  Tensor x = a.to(f64), y = b.to(f64);
+  const double *px = x.data<double>(), *py = y.data<double>();
+  for (int64_t i = 0; i < x.size(); ++i) {
+    if (std::isnan(px[i]) || std::isnan(py[i]))
+      return false;
+    if (std::abs(px[i] - py[i]) > atol + rtol * std::abs(py[i]))
+      return false;
+  }
+  return true;
+}
+
+double max_abs_diff(const Tensor &a, const Tensor &b) {
+  Tensor d = abs(a.to(f64) - b.to(f64));
+  return d.size() ? d.max().item<double>() : 0.0;
+}
+
+} // namespace dz

@@ -1,0 +1,123 @@
+// kernels.h - internal helpers of the CPU kernels: dtype dispatch, broadcast iteration
+// plans, parallel thresholds. Not installed.
+#pragma once
+
+#include <dzc/tensor.h>
+
+#include <array>
+#include <cstring>
+#include <string>
+#include <type_traits>
+
+namespace dz::detail {
+
+/// Elements below which a loop runs on one thread (thread start-up costs more).
+inline constexpr int64_t kParallelGrain = 32768;
+
+template <typename T> struct TypeTag { using type = T; };
+
+/// Calls fn(TypeTag<T>{}) for the C++ type of `dt`.
+template <typename Fn> decltype(auto) visit_dtype(DType dt, Fn &&fn) {
+  switch (dt) {
+  case DType::f32:
+    return fn(TypeTag<float>{});
+  case DType::f64:
+    return fn(TypeTag<double>{});
+  case DType::i64:
+    return fn(TypeTag<int64_t>{});
+  case DType::i32:
+    return fn(TypeTag<int32_t>{});
+  case DType::u8:
+    return fn(TypeTag<uint8_t>{});
+  case DType::b8:
+    return fn(TypeTag<bool>{});
+  }
+  throw Error("internal: unknown dtype");
+}
+
+/// The same for float32/float64 only; other dtypes throw naming `op`.
+template <typename Fn> decltype(auto) visit_float(DType dt, const char *op, Fn &&fn) {
+  switch (dt) {
+  case DType::f32:
+    return fn(TypeTag<float>{});
+  case DType::f64:
+    return fn(TypeTag<double>{});
+  default:
+    throw Error(std::string(op) + ": expected a float32 or float64 tensor, got " +
+                dtype_name(dt));
+  }
+}
+
+/// Numeric dtypes (everything but bool).
+template <typename Fn> decltype(auto) visit_numeric(DType dt, const char *op, Fn &&fn) {
+  if (dt == DType::b8)
+    throw Error(std::string(op) +
+                ": not defined for bool tensors (convert with astype first)");
+  return visit_dtype(dt, std::forward<Fn>(fn));
+}
+
+/// Row-major strides (in elements) of a contiguous tensor of `shape`.
+Shape contiguous_strides(const Shape &shape);
+/// Strides with which a contiguous tensor of `in` is read when broadcast to `out`
+/// (0 along broadcast axes). `in` must broadcast to `out`.
+Shape broadcast_strides(const Shape &in, const Shape &out);
+
+/// An n-ary strided iteration over an output shape, with adjacent dimensions merged
+/// where every operand allows it. The last dimension is the inner loop.
+template <size_t N> struct StridedPlan {
+  Shape shape;                    // merged output shape (at least one dimension)
+  std::array<Shape, N> strides;   // per operand, in elements
+  int64_t inner() const { return shape.back(); }
+  int64_t outer() const {
+    int64_t n = 1;
+    for (size_t i = 0; i + 1 < shape.size(); ++i)
+      n *= shape[i];
+    return n;
+  }
+  /// Element offsets of operand k at the start of outer row `row`.
+  std::array<int64_t, N> row_offsets(int64_t row) const {
+    std::array<int64_t, N> off{};
+    for (int64_t d = int64_t(shape.size()) - 2; d >= 0; --d) {
+      int64_t i = row % shape[d];
+      row /= shape[d];
+      for (size_t k = 0; k < N; ++k)
+        off[k] += i * strides[k][d];
+    }
+    return off;
+  }
+};
+
+template <size_t N>
+StridedPlan<N> make_plan(const Shape &out, const std::array<Shape, N> &strides) {
+  StridedPlan<N> p;
+  for (size_t d = 0; d < out.size(); ++d) {
+    if (out[d] == 1)
+      continue; // size-1 axes do not move any operand
+    bool merge = !p.shape.empty();
+    for (size_t k = 0; merge && k < N; ++k)
+      merge = p.strides[k].back() == strides[k][d] * out[d];
+    if (merge) {
+      p.shape.back() *= out[d];
+      for (size_t k = 0; k < N; ++k)
+        p.strides[k].back() = strides[k][d];
+    } else {
+      p.shape.push_back(out[d]);
+      for (size_t k = 0; k < N; ++k)
+        p.strides[k].push_back(strides[k][d]);
+    }
+  }
+  if (p.shape.empty()) {
+    p.shape.push_back(1);
+    for (size_t k = 0; k < N; ++k)
+      p.strides[k].push_back(0);
+  }
+  return p;
+}
+
+/// Copies `src` read with `src_strides` (elements) into a contiguous tensor of `out_shape`.
+Tensor strided_copy(const Tensor &src, const Shape &src_strides, const Shape &out_shape);
+
+/// Normalises an axis into [0, ndim); throws naming `op`.
+int64_t normalize_axis(int64_t axis, int64_t ndim, const char *op);
+
+} // namespace dz::detail

@@ -1,0 +1,171 @@
+// matmul.cpp - matrix products: float32 through oneDNN's sgemm, other dtypes through a
+// blocked loop; NumPy matmul semantics (1-d operands, broadcast batch dimensions) and a
+// transposed-operand form that the gradients use to avoid copies.
+#include "kernels.h"
+
+#include <oneapi/dnnl/dnnl.h>
+
+#include <algorithm>
+
+namespace dz {
+
+using namespace detail;
+
+namespace {
+
+/// C[M,N] = alpha * op(A) op(B) + beta * C, row-major; lda/ldb are the stored row lengths.
+template <typename T>
+void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const T *A, const T *B, T *C,
+          T beta) {
+  if constexpr (std::is_same_v<T, float>) {
+    int64_t lda = ta ? M : K, ldb = tb ? K : N;
+    dnnl_status_t st = dnnl_sgemm(ta ? 'T' : 'N', tb ? 'T' : 'N', M, N, K, 1.0f, A, lda, B,
+                                  ldb, beta, C, N);
+    if (st != dnnl_success)
+      throw Error("matmul: oneDNN sgemm failed with status " + std::to_string(int(st)));
+  } else {
+    auto a = [&](int64_t i, int64_t k) { return ta ? A[k * M + i] : A[i * K + k]; };
+    auto b = [&](int64_t k, int64_t j) { return tb ? B[j * K + k] : B[k * N + j]; };
+#pragma omp parallel for if (M * N * K > 262144)
+    for (int64_t i = 0; i < M; ++i) {
+      T *c = C + i * N;
+      if (beta == T(0))
+        std::fill(c, c + N, T(0));
+      for (int64_t k = 0; k < K; ++k) {
+        T av = a(i, k);
+        if (!tb) {
+          const T *brow = B + k * N;
+#pragma omp simd
+          for (int64_t j = 0; j < N; ++j)
+            c[j] += av * brow[j];
+        } else {
+          for (int64_t j = 0; j < N; ++j)
+            c[j] += av * b(k, j);
+        }
+      }
+    }
+  }
+}
+
+std::string operands(const Tensor &a, const Tensor &b) {
+  return shape_str(a.shape()) + " @ " + shape_str(b.shape());
+}
+
+} // namespace
+
+Tensor matmul(const Tensor &a0, const Tensor &b0, bool ta, bool tb) {
+  if (a0.ndim() < 2 || b0.ndim() < 2 || a0.ndim() > 3 || a0.ndim() != b0.ndim())
+    throw Error("matmul: transposed form needs two 2-d or two 3-d operands, got " +
+                operands(a0, b0));
+  DType dt = promote(a0.dtype(), b0.dtype());
+  Tensor a = a0.to(dt), b = b0.to(dt);
+  int64_t batch = a.ndim() == 3 ? a.shape(0) : 1;
+  if (a.ndim() == 3 && b.shape(0) != batch)
+    throw Error("matmul: batch sizes differ in " + operands(a, b));
+  int64_t M = ta ? a.shape(-1) : a.shape(-2), K = ta ? a.shape(-2) : a.shape(-1);
+  int64_t Kb = tb ? b.shape(-1) : b.shape(-2), N = tb ? b.shape(-2) : b.shape(-1);
+  if (K != Kb)
+    throw Error("matmul: inner dimensions differ: " + operands(a, b) +
+                (ta || tb ? std::string(" (with transposes a:") + (ta ? "T" : "N") + " b:" +
+                                (tb ? "T" : "N") + ")"
+                          : std::string()) +
+                " has K = " + std::to_string(K) + " vs " + std::to_string(Kb));
+  Shape out_shape = a.ndim() == 3 ? Shape{batch, M, N} : Shape{M, N};
+  Tensor out(out_shape, dt);
+  visit_numeric(dt, "matmul", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    if constexpr (std::is_same_v<T, float> || std::is_same_v<T, double> ||
+                  std::is_same_v<T, int64_t> || std::is_same_v<T, int32_t>) {
+      const T *pa = static_cast<const T *>(a.raw());
+      const T *pb = static_cast<const T *>(b.raw());
+      T *pc = static_cast<T *>(out.raw());
+      if (K == 0) {
+        std::fill(pc, pc + out.size(), T(0));
+        return;
+      }
+      for (int64_t i = 0; i < batch; ++i)
+        gemm<T>(ta, tb, M, N, K, pa + i * M * K, pb + i * K * N, pc + i * M * N, T(0));
+    } else {
+      throw Error(std::string("matmul: dtype ") + dtype_name(dt) + " is not supported");
+    }
+  });
+  return out;
+}
+
+Tensor matmul(const Tensor &a0, const Tensor &b0) {
+  if (a0.ndim() == 0 || b0.ndim() == 0)
+    throw Error("matmul: operands must have at least one dimension, got " + operands(a0, b0));
+  // 1-d operands: promote to matrices and drop the added axis afterwards (NumPy).
+  Tensor a = a0.ndim() == 1 ? a0.reshape({1, a0.shape(0)}) : a0;
+  Tensor b = b0.ndim() == 1 ? b0.reshape({b0.shape(0), 1}) : b0;
+  if (a.shape(-1) != b.shape(-2))
+    throw Error("matmul: inner dimensions differ: " + operands(a0, b0) + " (" +
+                std::to_string(a.shape(-1)) + " vs " + std::to_string(b.shape(-2)) + ")");
+  Tensor out;
+  if (a.ndim() == 2 && b.ndim() == 2) {
+    out = matmul(a, b, false, false);
+  } else {
+    // Broadcast the batch dimensions, then run one GEMM per batch.
+    Shape ba(a.shape().begin(), a.shape().end() - 2), bb(b.shape().begin(), b.shape().end() - 2);
+    Shape batch = broadcast_shapes(ba, bb, "matmul");
+    int64_t M = a.shape(-2), K = a.shape(-1), N = b.shape(-1), nb = shape_size(batch);
+    Shape sa = batch, sb = batch;
+    sa.insert(sa.end(), {M, K});
+    sb.insert(sb.end(), {K, N});
+    Tensor a3 = a.broadcast_to(sa).reshape({nb, M, K});
+    Tensor b3 = b.broadcast_to(sb).reshape({nb, K, N});
+    Shape os = batch;
+    os.insert(os.end(), {M, N});
+    out = matmul(a3, b3, false, false).reshape(os);
+  }
+  if (a0.ndim() == 1 || b0.ndim() == 1) {
+    Shape s = out.shape();
+    if (b0.ndim() == 1)
+      s.erase(s.end() - 1);
+    if (a0.ndim() == 1)
+      s.erase(s.end() - (b0.ndim() == 1 ? 1 : 2));
+    out = out.reshape(s);
+  }
+  return out;
+}
+
+Tensor linear(const Tensor &x0, const Tensor &W0, const Tensor *b0) {
+  if (x0.ndim() != 2 || W0.ndim() != 2 || x0.shape(1) != W0.shape(0))
+    throw Error("linear: x " + shape_str(x0.shape()) + " and W " + shape_str(W0.shape()) +
+                " do not fit (need x (N, K) and W (K, M))");
+  int64_t N = x0.shape(0), K = x0.shape(1), M = W0.shape(1);
+  if (b0 && b0->size() != M)
+    throw Error("linear: bias of shape " + shape_str(b0->shape()) + " does not match W " +
+                shape_str(W0.shape()) + " (need " + std::to_string(M) + " elements)");
+  DType dt = promote(x0.dtype(), W0.dtype());
+  if (b0)
+    dt = promote(dt, b0->dtype());
+  Tensor x = x0.to(dt), W = W0.to(dt), out({N, M}, dt);
+  visit_numeric(dt, "linear", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    if constexpr (std::is_same_v<T, float> || std::is_same_v<T, double>) {
+      T *o = static_cast<T *>(out.raw());
+      T beta = T(0);
+      if (b0) {
+        Tensor b = b0->to(dt);
+        const T *pb = static_cast<const T *>(b.raw());
+        for (int64_t i = 0; i < N; ++i)
+          std::copy(pb, pb + M, o + i * M);
+        beta = T(1);
+      } else if (K == 0) {
+        std::fill(o, o + N * M, T(0));
+      }
+      if (K > 0)
+        gemm<T>(false, false, N, M, K, static_cast<const T *>(x.raw()),
+                static_cast<const T *>(W.raw()), o, beta);
+    } else {
+      throw Error(std::string("linear: dtype ") + dtype_name(dt) +
+                  " is not supported (use float32 or float64)");
+    }
+  });
+  return out;
+}
+
+Tensor Tensor::matmul(const Tensor &o) const { return dz::matmul(*this, o); }
+
+} // namespace dz

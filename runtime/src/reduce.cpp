@@ -1,0 +1,223 @@
+// reduce.cpp - reductions over any set of axes with keepdims: sum, mean, max, min,
+// argmax.
+//
+// A reduction over several axes is done one run of adjacent reduced axes at a time. Each
+// step sees the input as (outer, reduced, inner) and runs one of two loops: a contiguous
+// reduction per output (inner == 1) or a row accumulation (inner > 1).
+#include "kernels.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+namespace dz {
+
+using namespace detail;
+
+namespace {
+
+enum class Red { Sum, Max, Min };
+
+/// Accumulator type: double for float32 sums (pairwise error is not worth it here), T
+/// otherwise; int64 for integer sums.
+template <typename T, Red R> struct Acc {
+  using type = T;
+};
+template <> struct Acc<float, Red::Sum> {
+  using type = double;
+};
+template <> struct Acc<int32_t, Red::Sum> {
+  using type = int64_t;
+};
+template <> struct Acc<uint8_t, Red::Sum> {
+  using type = int64_t;
+};
+template <> struct Acc<bool, Red::Sum> {
+  using type = int64_t;
+};
+
+template <Red R, typename A> inline A combine(A a, A b) {
+  if constexpr (R == Red::Sum)
+    return a + b;
+  else if constexpr (R == Red::Max)
+    return (a > b || a != a) ? a : b;
+  else
+    return (a < b || a != a) ? a : b;
+}
+
+/// Reduces x viewed as (outer, red, inner) over the middle axis into out (outer, inner).
+template <typename T, typename O, Red R>
+void reduce_3d(const T *x, O *out, int64_t outer, int64_t red, int64_t inner) {
+  using A = typename Acc<T, R>::type;
+  if (inner == 1) {
+#pragma omp parallel for if (outer * red > kParallelGrain)
+    for (int64_t o = 0; o < outer; ++o) {
+      const T *p = x + o * red;
+      A acc = A(p[0]);
+      for (int64_t r = 1; r < red; ++r)
+        acc = combine<R, A>(acc, A(p[r]));
+      out[o] = O(acc);
+    }
+    return;
+  }
+  // Rows: out[o, :] = combine over r of x[o, r, :]; parallel over (o, inner chunks).
+  const int64_t chunk = std::min<int64_t>(inner, 4096);
+  const int64_t chunks = (inner + chunk - 1) / chunk;
+#pragma omp parallel for if (outer * red * inner > kParallelGrain)
+  for (int64_t w = 0; w < outer * chunks; ++w) {
+    int64_t o = w / chunks, j0 = (w % chunks) * chunk, j1 = std::min(inner, j0 + chunk);
+    A acc[4096];
+    const T *p = x + o * red * inner;
+    for (int64_t j = j0; j < j1; ++j)
+      acc[j - j0] = A(p[j]);
+    for (int64_t r = 1; r < red; ++r) {
+      const T *row = p + r * inner;
+#pragma omp simd
+      for (int64_t j = j0; j < j1; ++j)
+        acc[j - j0] = combine<R, A>(acc[j - j0], A(row[j]));
+    }
+    O *dst = out + o * inner;
+    for (int64_t j = j0; j < j1; ++j)
+      dst[j] = O(acc[j - j0]);
+  }
+}
+
+/// The reduced axes of a tensor of rank `ndim` as a sorted, de-duplicated list
+/// (all axes when `axes` is empty).
+std::vector<int64_t> resolve_axes(const std::vector<int64_t> &axes, int64_t ndim,
+                                  const char *op) {
+  std::vector<int64_t> r;
+  if (axes.empty()) {
+    for (int64_t i = 0; i < ndim; ++i)
+      r.push_back(i);
+    return r;
+  }
+  for (int64_t a : axes) {
+    if (ndim == 0 && (a == 0 || a == -1))
+      continue;
+    r.push_back(normalize_axis(a, ndim, op));
+  }
+  std::sort(r.begin(), r.end());
+  if (std::adjacent_find(r.begin(), r.end()) != r.end())
+    throw Error(std::string(op) + ": axis repeated in " + shape_str(axes));
+  return r;
+}
+
+Shape reduced_shape(const Shape &s, const std::vector<int64_t> &axes, bool keepdims) {
+  Shape out;
+  for (int64_t i = 0; i < int64_t(s.size()); ++i) {
+    bool red = std::binary_search(axes.begin(), axes.end(), i);
+    if (!red)
+      out.push_back(s[size_t(i)]);
+    else if (keepdims)
+      out.push_back(1);
+  }
+  return out;
+}
+
+template <Red R> Tensor reduce(const Tensor &x, const std::vector<int64_t> &axes_in,
+                               bool keepdims, const char *op) {
+  auto axes = resolve_axes(axes_in, x.ndim(), op);
+  Shape out_shape = reduced_shape(x.shape(), axes, keepdims);
+  if (R != Red::Sum && x.size() == 0)
+    throw Error(std::string(op) + ": zero-size tensor of shape " + shape_str(x.shape()) +
+                " has no identity for this reduction");
+  DType out_dt = x.dtype();
+  if (R == Red::Sum && !is_floating(out_dt))
+    out_dt = i64;
+  if (x.size() == 0)
+    return zeros(out_shape, out_dt);
+  // Reduce one run of adjacent axes at a time, from the last run to the first, keeping
+  // dims so the remaining axis numbers stay valid.
+  Tensor cur = x;
+  size_t i = axes.size();
+  while (i > 0) {
+    size_t j = i - 1;
+    while (j > 0 && axes[j - 1] == axes[j] - 1)
+      --j;
+    int64_t first = axes[j], last = axes[i - 1];
+    const Shape &s = cur.shape();
+    int64_t outer = 1, red = 1, inner = 1;
+    for (int64_t d = 0; d < first; ++d)
+      outer *= s[size_t(d)];
+    for (int64_t d = first; d <= last; ++d)
+      red *= s[size_t(d)];
+    for (int64_t d = last + 1; d < int64_t(s.size()); ++d)
+      inner *= s[size_t(d)];
+    Shape ns = s;
+    for (int64_t d = first; d <= last; ++d)
+      ns[size_t(d)] = 1;
+    DType dt = (R == Red::Sum) ? out_dt : cur.dtype();
+    Tensor next(ns, dt);
+    visit_dtype(cur.dtype(), [&](auto tag) {
+      using T = typename decltype(tag)::type;
+      visit_dtype(dt, [&](auto otag) {
+        using O = typename decltype(otag)::type;
+        if constexpr (R == Red::Sum || std::is_same_v<T, O>)
+          reduce_3d<T, O, R>(static_cast<const T *>(cur.raw()), static_cast<O *>(next.raw()),
+                             outer, red, inner);
+      });
+    });
+    cur = next;
+    i = j;
+  }
+  return cur.reshape(out_shape);
+}
+
+} // namespace
+
+Tensor Tensor::sum(const std::vector<int64_t> &axes, bool keepdims) const {
+  return reduce<Red::Sum>(*this, axes, keepdims, "sum");
+}
+
+Tensor Tensor::mean(const std::vector<int64_t> &axes, bool keepdims) const {
+  auto ax = resolve_axes(axes, ndim(), "mean");
+  int64_t count = 1;
+  for (int64_t a : ax)
+    count *= shape_[size_t(a)];
+  Tensor s = (is_floating(dtype_) ? *this : to(f64)).sum(axes, keepdims);
+  return s / double(std::max<int64_t>(count, 1));
+}
+
+Tensor Tensor::max(const std::vector<int64_t> &axes, bool keepdims) const {
+  return reduce<Red::Max>(*this, axes, keepdims, "max");
+}
+
+Tensor Tensor::min(const std::vector<int64_t> &axes, bool keepdims) const {
+  return reduce<Red::Min>(*this, axes, keepdims, "min");
+}
+
+Tensor Tensor::argmax() const { return reshape({-1}).argmax(0); }
+
+Tensor Tensor::argmax(int64_t axis, bool keepdims) const {
+  int64_t ax = normalize_axis(axis, ndim(), "argmax");
+  if (ndim() == 0)
+    return zeros({}, i64);
+  if (shape_[size_t(ax)] == 0)
+    throw Error("argmax: axis " + std::to_string(axis) + " of shape " + shape_str(shape_) +
+                " is empty");
+  int64_t outer = 1, red = shape_[size_t(ax)], inner = 1;
+  for (int64_t d = 0; d < ax; ++d)
+    outer *= shape_[size_t(d)];
+  for (int64_t d = ax + 1; d < ndim(); ++d)
+    inner *= shape_[size_t(d)];
+  Tensor out(reduced_shape(shape_, {ax}, keepdims), i64);
+  int64_t *o = out.data<int64_t>();
+  visit_dtype(dtype_, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    const T *x = static_cast<const T *>(raw());
+#pragma omp parallel for if (size() > kParallelGrain)
+    for (int64_t oi = 0; oi < outer; ++oi)
+      for (int64_t j = 0; j < inner; ++j) {
+        const T *p = x + oi * red * inner + j;
+        int64_t best = 0;
+        for (int64_t r = 1; r < red; ++r)
+          if (p[r * inner] > p[best * inner])
+            best = r;
+        o[oi * inner + j] = best;
+      }
+  });
+  return out;
+}
+
+} // namespace dz

@@ -1,0 +1,594 @@
+// tensor.cpp - dz::Tensor core: dtypes, shapes, the caching allocator, creation
+// functions, dtype conversion and the shape operations (reshape, transpose, broadcast).
+#include "kernels.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <mutex>
+#include <numeric>
+#include <sstream>
+#include <unordered_map>
+
+namespace dz {
+
+using namespace detail;
+
+// ---- dtypes and shapes -------------------------------------------------------------------
+
+size_t dtype_size(DType t) {
+  switch (t) {
+  case DType::f32:
+  case DType::i32:
+    return 4;
+  case DType::f64:
+  case DType::i64:
+    return 8;
+  case DType::u8:
+  case DType::b8:
+    return 1;
+  }
+  return 0;
+}
+
+const char *dtype_name(DType t) {
+  switch (t) {
+  case DType::f32:
+    return "float32";
+  case DType::f64:
+    return "float64";
+  case DType::i64:
+    return "int64";
+  case DType::i32:
+    return "int32";
+  case DType::u8:
+    return "uint8";
+  case DType::b8:
+    return "bool";
+  }
+  return "?";
+}
+
+bool is_floating(DType t) { return t == DType::f32 || t == DType::f64; }
+
+DType promote(DType a, DType b) {
+  auto rank = [](DType t) {
+    switch (t) {
+    case DType::b8:
+      return 0;
+    case DType::u8:
+      return 1;
+    case DType::i32:
+      return 2;
+    case DType::i64:
+      return 3;
+    case DType::f32:
+      return 4;
+    case DType::f64:
+      return 5;
+    }
+    return 0;
+  };
+  return rank(a) >= rank(b) ? a : b;
+}
+
+std::string Device::str() const {
+  return kind == Kind::CPU ? "cpu" : "cuda:" + std::to_string(index);
+}
+
+std::string shape_str(const Shape &s) {
+  std::string r = "(";
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (i)
+      r += ", ";
+    r += std::to_string(s[i]);
+  }
+  if (s.size() == 1)
+    r += ",";
+  return r + ")";
+}
+
+int64_t shape_size(const Shape &s) {
+  int64_t n = 1;
+  for (int64_t d : s)
+    n *= d;
+  return n;
+}
+
+Shape broadcast_shapes(const Shape &a, const Shape &b, const char *op) {
+  size_t n = std::max(a.size(), b.size());
+  Shape out(n);
+  for (size_t i = 0; i < n; ++i) {
+    int64_t da = i < n - a.size() ? 1 : a[i - (n - a.size())];
+    int64_t db = i < n - b.size() ? 1 : b[i - (n - b.size())];
+    if (da != db && da != 1 && db != 1)
+      throw Error(std::string(op) + ": shapes " + shape_str(a) + " and " + shape_str(b) +
+                  " cannot be broadcast together (dimension " + std::to_string(i) +
+                  ": " + std::to_string(da) + " vs " + std::to_string(db) +
+                  "; sizes must match or one must be 1)");
+    out[i] = da == 1 ? db : da;
+  }
+  return out;
+}
+
+namespace detail {
+
+Shape contiguous_strides(const Shape &shape) {
+  Shape st(shape.size());
+  int64_t s = 1;
+  for (int64_t i = int64_t(shape.size()) - 1; i >= 0; --i) {
+    st[i] = s;
+    s *= shape[i];
+  }
+  return st;
+}
+
+Shape broadcast_strides(const Shape &in, const Shape &out) {
+  Shape st(out.size(), 0);
+  Shape cs = contiguous_strides(in);
+  size_t lead = out.size() - in.size();
+  for (size_t i = 0; i < in.size(); ++i)
+    st[lead + i] = in[i] == 1 ? 0 : cs[i];
+  return st;
+}
+
+int64_t normalize_axis(int64_t axis, int64_t ndim, const char *op) {
+  if (axis < -ndim || axis >= std::max<int64_t>(ndim, 1))
+    throw Error(std::string(op) + ": axis " + std::to_string(axis) +
+                " is out of range for a tensor with " + std::to_string(ndim) +
+                " dimensions (valid: " + std::to_string(-ndim) + " to " +
+                std::to_string(ndim - 1) + ")");
+  return axis < 0 ? axis + ndim : axis;
+}
+
+Tensor strided_copy(const Tensor &src, const Shape &src_strides, const Shape &out_shape) {
+  Tensor out(out_shape, src.dtype());
+  if (out.size() == 0)
+    return out;
+  auto plan = make_plan<2>(out_shape, {src_strides, contiguous_strides(out_shape)});
+  size_t es = dtype_size(src.dtype());
+  const char *s = static_cast<const char *>(src.raw());
+  char *d = static_cast<char *>(out.raw());
+  int64_t inner = plan.inner(), rows = plan.outer();
+  int64_t sin = plan.strides[0].back();
+  visit_dtype(src.dtype(), [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    const T *sp = reinterpret_cast<const T *>(s);
+    T *dp = reinterpret_cast<T *>(d);
+#pragma omp parallel for if (out.size() > kParallelGrain)
+    for (int64_t r = 0; r < rows; ++r) {
+      auto off = plan.row_offsets(r);
+      const T *a = sp + off[0];
+      T *o = dp + off[1];
+      if (sin == 1)
+        std::memcpy(o, a, size_t(inner) * es);
+      else if (sin == 0)
+        std::fill(o, o + inner, a[0]);
+      else
+        for (int64_t j = 0; j < inner; ++j)
+          o[j] = a[j * sin];
+    }
+  });
+  return out;
+}
+
+} // namespace detail
+
+// ---- caching allocator ---------------------------------------------------------------------
+//
+// Buffers of at least kCacheMin bytes are rounded up to one of eight size classes per
+// power of two and kept on free lists when released, so a training loop that frees and
+// re-allocates the same sizes every step touches no new pages. Small buffers use malloc.
+
+namespace {
+
+constexpr size_t kAlign = 64;
+constexpr size_t kCacheMin = 64 * 1024;
+
+size_t cache_limit() {
+  static const size_t limit = [] {
+    const char *e = std::getenv("DZ_CACHE_LIMIT_MB");
+    return e ? size_t(std::strtoull(e, nullptr, 10)) << 20 : size_t(2) << 30;
+  }();
+  return limit;
+}
+
+size_t size_class(size_t bytes) {
+  if (bytes < kCacheMin)
+    return (bytes + kAlign - 1) / kAlign * kAlign;
+  size_t p = size_t(1) << (63 - __builtin_clzll(bytes)); // highest power of two <= bytes
+  size_t step = std::max<size_t>(p / 8, 4096);
+  return (bytes + step - 1) / step * step;
+}
+
+class CachingAllocator {
+public:
+  void *allocate(size_t bytes) {
+    size_t sz = size_class(std::max<size_t>(bytes, 1));
+    if (sz >= kCacheMin) {
+      std::lock_guard<std::mutex> g(mu_);
+      auto it = free_.find(sz);
+      if (it != free_.end() && !it->second.empty()) {
+        void *p = it->second.back();
+        it->second.pop_back();
+        cached_ -= sz;
+        allocated_ += sz;
+        ++hits_;
+        return p;
+      }
+      ++misses_;
+    }
+    void *p = std::aligned_alloc(kAlign, sz);
+    if (!p)
+      throw Error("out of memory: could not allocate " + std::to_string(bytes) + " bytes");
+    std::lock_guard<std::mutex> g(mu_);
+    allocated_ += sz;
+    return p;
+  }
+
+  void release(void *p, size_t bytes) {
+    size_t sz = size_class(std::max<size_t>(bytes, 1));
+    {
+      std::lock_guard<std::mutex> g(mu_);
+      allocated_ -= sz;
+      if (sz >= kCacheMin && cached_ + sz <= cache_limit()) {
+        free_[sz].push_back(p);
+        cached_ += sz;
+        return;
+      }
+    }
+    std::free(p);
+  }
+
+  void empty() {
+    std::lock_guard<std::mutex> g(mu_);
+    for (auto &[sz, list] : free_)
+      for (void *p : list)
+        std::free(p);
+    free_.clear();
+    cached_ = 0;
+  }
+
+  AllocatorStats stats() {
+    std::lock_guard<std::mutex> g(mu_);
+    return {allocated_, cached_, hits_, misses_};
+  }
+
+private:
+  std::mutex mu_;
+  std::unordered_map<size_t, std::vector<void *>> free_;
+  size_t allocated_ = 0, cached_ = 0, hits_ = 0, misses_ = 0;
+};
+
+CachingAllocator &allocator() {
+  static auto *a = new CachingAllocator(); // never destroyed: tensors may outlive statics
+  return *a;
+}
+
+} // namespace
+
+AllocatorStats allocator_stats() { return allocator().stats(); }
+void empty_cache() { allocator().empty(); }
+
+Storage::Storage(size_t bytes, Device dev) : bytes_(bytes), device_(dev) {
+  if (!dev.is_cpu())
+    throw Error("device " + dev.str() +
+                " is not available: this build of dzc has no CUDA runtime yet");
+  data_ = allocator().allocate(bytes);
+}
+
+Storage::~Storage() { allocator().release(data_, bytes_); }
+
+// ---- Tensor ----------------------------------------------------------------------------------
+
+Tensor::Tensor() : Tensor(Shape{0}, f32) {}
+
+Tensor::Tensor(Shape shape, DType dtype, Device dev) : shape_(std::move(shape)), dtype_(dtype) {
+  for (int64_t d : shape_)
+    if (d < 0)
+      throw Error("Tensor: negative dimension in shape " + shape_str(shape_));
+  numel_ = shape_size(shape_);
+  storage_ = std::make_shared<Storage>(size_t(numel_) * dtype_size(dtype), dev);
+}
+
+Tensor::Tensor(std::shared_ptr<Storage> s, size_t offset, Shape shape, DType dtype)
+    : storage_(std::move(s)), offset_(offset), shape_(std::move(shape)), dtype_(dtype),
+      numel_(shape_size(shape_)) {}
+
+Tensor Tensor::from(const std::vector<double> &values, Shape shape, DType dtype) {
+  if (int64_t(values.size()) != shape_size(shape))
+    throw Error("Tensor::from: " + std::to_string(values.size()) +
+                " values do not fill shape " + shape_str(shape) + " (" +
+                std::to_string(shape_size(shape)) + " elements)");
+  Tensor t(std::move(shape), dtype);
+  visit_dtype(dtype, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    T *p = static_cast<T *>(t.raw());
+    for (size_t i = 0; i < values.size(); ++i)
+      p[i] = static_cast<T>(values[i]);
+  });
+  return t;
+}
+
+Tensor Tensor::from_i64(const std::vector<int64_t> &values, Shape shape) {
+  if (int64_t(values.size()) != shape_size(shape))
+    throw Error("Tensor::from_i64: " + std::to_string(values.size()) +
+                " values do not fill shape " + shape_str(shape));
+  return from_buffer(values.data(), std::move(shape), i64);
+}
+
+Tensor Tensor::scalar(double v, DType dtype) { return from({v}, {}, dtype); }
+
+Tensor Tensor::from_buffer(const void *data, Shape shape, DType dtype) {
+  Tensor t(std::move(shape), dtype);
+  if (t.nbytes())
+    std::memcpy(t.raw(), data, t.nbytes());
+  return t;
+}
+
+int64_t Tensor::shape(int axis) const {
+  return shape_[size_t(normalize_axis(axis, ndim(), "Tensor::shape"))];
+}
+
+int64_t Tensor::len() const {
+  if (shape_.empty())
+    throw Error("len() of a 0-d tensor is undefined (it has no first dimension)");
+  return shape_[0];
+}
+
+void Tensor::check_dtype(DType expected, const char *op) const {
+  if (dtype_ != expected)
+    throw Error(std::string(op) + ": tensor has dtype " + dtype_name(dtype_) + ", not " +
+                dtype_name(expected));
+}
+
+double Tensor::at(int64_t flat) const {
+  if (flat < 0 || flat >= numel_)
+    throw Error("Tensor::at: index " + std::to_string(flat) + " out of range for size " +
+                std::to_string(numel_));
+  return visit_dtype(dtype_, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    return double(static_cast<const T *>(raw())[flat]);
+  });
+}
+
+double Tensor::item_double() const {
+  if (numel_ != 1)
+    throw Error("item(): only a tensor with one element can be converted to a scalar, got "
+                "shape " + shape_str(shape_));
+  return at(0);
+}
+
+std::vector<double> Tensor::to_vector() const {
+  std::vector<double> v(static_cast<size_t>(numel_));
+  visit_dtype(dtype_, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    const T *p = static_cast<const T *>(raw());
+    for (int64_t i = 0; i < numel_; ++i)
+      v[size_t(i)] = double(p[i]);
+  });
+  return v;
+}
+
+Tensor Tensor::to(DType dtype) const {
+  if (dtype == dtype_)
+    return *this;
+  Tensor out(shape_, dtype);
+  int64_t n = numel_;
+  visit_dtype(dtype_, [&](auto in_tag) {
+    using S = typename decltype(in_tag)::type;
+    visit_dtype(dtype, [&](auto out_tag) {
+      using D = typename decltype(out_tag)::type;
+      const S *s = static_cast<const S *>(raw());
+      D *d = static_cast<D *>(out.raw());
+#pragma omp parallel for simd if (n > kParallelGrain)
+      for (int64_t i = 0; i < n; ++i)
+        d[i] = static_cast<D>(s[i]);
+    });
+  });
+  return out;
+}
+
+Tensor Tensor::to(Device dev) const {
+  if (dev == device())
+    return *this;
+  throw Error("Tensor::to: device " + dev.str() +
+              " is not available: this build of dzc has no CUDA runtime yet");
+}
+
+Tensor Tensor::copy() const {
+  Tensor out(shape_, dtype_);
+  if (nbytes())
+    std::memcpy(out.raw(), raw(), nbytes());
+  return out;
+}
+
+Tensor Tensor::reshape(Shape shape) const {
+  int64_t known = 1, infer = -1;
+  for (size_t i = 0; i < shape.size(); ++i) {
+    if (shape[i] == -1) {
+      if (infer >= 0)
+        throw Error("reshape: only one dimension can be -1, got " + shape_str(shape));
+      infer = int64_t(i);
+    } else if (shape[i] < 0) {
+      throw Error("reshape: invalid dimension " + std::to_string(shape[i]) + " in " +
+                  shape_str(shape));
+    } else {
+      known *= shape[i];
+    }
+  }
+  if (infer >= 0) {
+    if (known == 0 || numel_ % known != 0)
+      throw Error("reshape: cannot reshape a tensor of shape " + shape_str(shape_) + " (" +
+                  std::to_string(numel_) + " elements) into " + shape_str(shape));
+    shape[size_t(infer)] = numel_ / known;
+  } else if (known != numel_) {
+    throw Error("reshape: cannot reshape a tensor of shape " + shape_str(shape_) + " (" +
+                std::to_string(numel_) + " elements) into " + shape_str(shape) + " (" +
+                std::to_string(known) + " elements)");
+  }
+  return Tensor(storage_, offset_, std::move(shape), dtype_);
+}
+
+Tensor Tensor::transpose() const {
+  std::vector<int64_t> axes(shape_.size());
+  std::iota(axes.rbegin(), axes.rend(), 0);
+  return transpose(axes);
+}
+
+Tensor Tensor::transpose(const std::vector<int64_t> &axes) const {
+  if (axes.empty())
+    return transpose();
+  int64_t n = ndim();
+  std::vector<bool> seen(static_cast<size_t>(n), false);
+  std::string given = shape_str(Shape(axes.begin(), axes.end()));
+  if (int64_t(axes.size()) != n)
+    throw Error("transpose: axes " + given + " do not match a tensor of shape " +
+                shape_str(shape_) + " (need a permutation of " + std::to_string(n) +
+                " axes)");
+  Shape out_shape(static_cast<size_t>(n)), strides(static_cast<size_t>(n));
+  Shape cs = contiguous_strides(shape_);
+  for (int64_t i = 0; i < n; ++i) {
+    int64_t a = axes[size_t(i)] < 0 ? axes[size_t(i)] + n : axes[size_t(i)];
+    if (a < 0 || a >= n || seen[size_t(a)])
+      throw Error("transpose: axes " + given + " are not a permutation of 0.." +
+                  std::to_string(n - 1) + " for shape " + shape_str(shape_));
+    seen[size_t(a)] = true;
+    out_shape[size_t(i)] = shape_[size_t(a)];
+    strides[size_t(i)] = cs[size_t(a)];
+  }
+  return strided_copy(*this, strides, out_shape);
+}
+
+Tensor Tensor::broadcast_to(const Shape &shape) const {
+  if (shape == shape_)
+    return *this;
+  Shape b = broadcast_shapes(shape_, shape, "broadcast_to");
+  if (b != shape)
+    throw Error("broadcast_to: cannot broadcast shape " + shape_str(shape_) + " to " +
+                shape_str(shape));
+  return strided_copy(*this, broadcast_strides(shape_, shape), shape);
+}
+
+Tensor Tensor::sum_to(const Shape &shape) const {
+  if (shape == shape_)
+    return *this;
+  int64_t lead = ndim() - int64_t(shape.size());
+  if (lead < 0)
+    throw Error("sum_to: cannot sum shape " + shape_str(shape_) + " to the larger shape " +
+                shape_str(shape));
+  std::vector<int64_t> axes;
+  for (int64_t i = 0; i < lead; ++i)
+    axes.push_back(i);
+  for (size_t i = 0; i < shape.size(); ++i) {
+    int64_t d = shape_[size_t(lead) + i];
+    if (shape[i] == 1 && d != 1)
+      axes.push_back(lead + int64_t(i));
+    else if (shape[i] != d)
+      throw Error("sum_to: shape " + shape_str(shape_) + " does not broadcast from " +
+                  shape_str(shape));
+  }
+  if (axes.empty())
+    return reshape(shape);
+  return sum(axes, true).reshape(shape);
+}
+
+Tensor Tensor::expand_dims(int64_t axis) const {
+  int64_t a = axis < 0 ? axis + ndim() + 1 : axis;
+  if (a < 0 || a > ndim())
+    throw Error("expand_dims: axis " + std::to_string(axis) + " out of range for shape " +
+                shape_str(shape_));
+  Shape s = shape_;
+  s.insert(s.begin() + a, 1);
+  return reshape(s);
+}
+
+Tensor Tensor::squeeze(int64_t axis) const {
+  int64_t a = normalize_axis(axis, ndim(), "squeeze");
+  if (shape_[size_t(a)] != 1)
+    throw Error("squeeze: axis " + std::to_string(axis) + " of shape " + shape_str(shape_) +
+                " has size " + std::to_string(shape_[size_t(a)]) + ", not 1");
+  Shape s = shape_;
+  s.erase(s.begin() + a);
+  return reshape(s);
+}
+
+Tensor Tensor::operator[](const IndexList &index) const {
+  return gather(*this, plan_index(shape_, index));
+}
+
+Tensor &Tensor::fill_(double v) {
+  visit_dtype(dtype_, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    T *p = static_cast<T *>(raw());
+    std::fill(p, p + numel_, static_cast<T>(v));
+  });
+  return *this;
+}
+
+Tensor &Tensor::copy_(const Tensor &src) {
+  Tensor s = src.to(dtype_).broadcast_to(shape_);
+  if (nbytes() && s.raw() != raw())
+    std::memmove(raw(), s.raw(), nbytes());
+  return *this;
+}
+
+// ---- creation ---------------------------------------------------------------------------------
+
+Tensor empty(const Shape &shape, DType dtype) { return Tensor(shape, dtype); }
+Tensor zeros(const Shape &shape, DType dtype) {
+  Tensor t(shape, dtype);
+  if (t.nbytes())
+    std::memset(t.raw(), 0, t.nbytes());
+  return t;
+}
+Tensor ones(const Shape &shape, DType dtype) { return full(shape, 1.0, dtype); }
+Tensor full(const Shape &shape, double value, DType dtype) {
+  Tensor t(shape, dtype);
+  t.fill_(value);
+  return t;
+}
+Tensor zeros_like(const Tensor &t) { return zeros(t.shape(), t.dtype()); }
+Tensor ones_like(const Tensor &t) { return ones(t.shape(), t.dtype()); }
+Tensor full_like(const Tensor &t, double value) { return full(t.shape(), value, t.dtype()); }
+
+Tensor arange(double stop, DType dtype) { return arange(0, stop, 1, dtype); }
+
+Tensor arange(double start, double stop, double step, DType dtype) {
+  if (step == 0)
+    throw Error("arange: step must not be zero");
+  int64_t n = std::max<int64_t>(0, int64_t(std::ceil((stop - start) / step)));
+  Tensor t({n}, dtype);
+  visit_dtype(dtype, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    T *p = static_cast<T *>(t.raw());
+    for (int64_t i = 0; i < n; ++i)
+      p[i] = static_cast<T>(start + double(i) * step);
+  });
+  return t;
+}
+
+Tensor linspace(double start, double stop, int64_t num, DType dtype) {
+  if (num < 0)
+    throw Error("linspace: num must be non-negative, got " + std::to_string(num));
+  std::vector<double> v(static_cast<size_t>(num));
+  double step = num > 1 ? (stop - start) / double(num - 1) : 0;
+  for (int64_t i = 0; i < num; ++i)
+    v[size_t(i)] = start + double(i) * step;
+  if (num > 1)
+    v.back() = stop;
+  return Tensor::from(v, {num}, dtype);
+}
+
+Tensor eye(int64_t n, DType dtype) {
+  Tensor t = zeros({n, n}, dtype);
+  visit_dtype(dtype, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    T *p = static_cast<T *>(t.raw());
+    for (int64_t i = 0; i < n; ++i)
+      p[i * n + i] = T(1);
+  });
+  return t;
+}
+
+} // namespace dz

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# scripts/build.sh - installs the Debian packages dzc needs (when missing), configures with
+# Ninja and builds. Works from any directory.
+#
+# Usage: scripts/build.sh [--sanitize] [-DVAR=VALUE ...]
+#   (no flag)     Release build in build/ (or $DZ_BUILD_DIR)
+#   --sanitize    ASan + UBSan build (-O1 -g, asserts on) in build-asan/ (or $DZ_BUILD_DIR-asan)
+#   -DVAR=VALUE   extra CMake cache entries
+# Environment: DZ_BUILD_DIR, DZ_JOBS (parallel compile jobs, default: number of cores).
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+dz_parse_args "$@"
+
+bash "$DZ_ROOT/scripts/install-deps.sh"
+
+config=(-DCMAKE_BUILD_TYPE=Release)
+if [ "$DZ_SANITIZE_BUILD" = 1 ]; then
+  config=(
+    -DCMAKE_BUILD_TYPE=RelWithDebInfo
+    "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g"
+    "-DCMAKE_C_FLAGS_RELWITHDEBINFO=-O1 -g"
+    -DDZ_SANITIZE=address,undefined
+    -DDZ_BUILD_BENCH=OFF
+  )
+fi
+
+start=$SECONDS
+echo "build: configuring $DZ_BUILD_DIR"
+cmake -S "$DZ_ROOT" -B "$DZ_BUILD_DIR" -G Ninja "${config[@]}" "${DZ_CMAKE_ARGS[@]}"
+echo "build: building with $DZ_JOBS jobs"
+cmake --build "$DZ_BUILD_DIR" -j "$DZ_JOBS"
+echo "build: $DZ_BUILD_DIR is up to date ($((SECONDS - start)) s)"

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# scripts/run-example.sh - builds dzc (scripts/build.sh, which installs missing packages)
+# and runs an example model from models/. Works from any directory.
+#
+# Usage: scripts/run-example.sh [--sanitize] [-DVAR=VALUE ...] [MODEL [ARGS ...]]
+#   MODEL   a binary of build/models/: newton (default), linear_regression
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+
+build_args=()
+while [ $# -gt 0 ] && [ "${1#-}" != "$1" ]; do
+  build_args+=("$1"); shift
+done
+model="${1:-newton}"
+[ $# -gt 0 ] && shift
+
+bash "$DZ_ROOT/scripts/build.sh" "${build_args[@]}"
+dz_parse_args "${build_args[@]}"
+if [ "$DZ_SANITIZE_BUILD" = 1 ]; then
+  dz_sanitizer_env
+fi
+
+binary="$DZ_BUILD_DIR/models/$model"
+if [ ! -x "$binary" ]; then
+  echo "run-example: no model '$model'; built models:" >&2
+  ls "$DZ_BUILD_DIR/models" 2>/dev/null | grep -v -e '\.' -e CMakeFiles -e Makefile >&2 || true
+  exit 2
+fi
+echo "run-example: $binary $*"
+exec "$binary" "$@"

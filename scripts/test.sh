@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# scripts/test.sh - builds dzc (scripts/build.sh, which installs missing packages) and runs
+# every test through ctest. Works from any directory.
+#
+# Usage: scripts/test.sh [--sanitize] [-DVAR=VALUE ...] [-- CTEST_ARGS ...]
+#   --sanitize    build and test the ASan + UBSan build (build-asan/)
+#   -- ARGS       passed to ctest, e.g. `scripts/test.sh -- -R Backward`
+# Environment: DZ_BUILD_DIR, DZ_JOBS, DZ_TEST_JOBS (parallel tests, default 2).
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+
+build_args=()
+ctest_args=()
+while [ $# -gt 0 ]; do
+  if [ "$1" = "--" ]; then shift; ctest_args=("$@"); break; fi
+  build_args+=("$1"); shift
+done
+
+bash "$DZ_ROOT/scripts/build.sh" "${build_args[@]}"
+dz_parse_args "${build_args[@]}"
+if [ "$DZ_SANITIZE_BUILD" = 1 ]; then
+  dz_sanitizer_env
+fi
+
+start=$SECONDS
+ctest --test-dir "$DZ_BUILD_DIR" --output-on-failure --no-tests=error \
+  -j "${DZ_TEST_JOBS:-2}" "${ctest_args[@]}"
+echo "test: ctest took $((SECONDS - start)) s"
