@@ -25,8 +25,8 @@ if [ "$DZ_SANITIZE_BUILD" = 1 ]; then
 fi
 
 start=$SECONDS
-echo "build: configuring $DZ_BUILD_DIR"
-cmake -S "$DZ_ROOT" -B "$DZ_BUILD_DIR" -G Ninja "${config[@]}" "${DZ_CMAKE_ARGS[@]}"
+echo "build: configuring $DZ_BUILD"
+cmake -S "$DZ_ROOT" -B "$DZ_BUILD" -G Ninja "${config[@]}" "${DZ_CMAKE_ARGS[@]}"
 echo "build: building with $DZ_JOBS jobs"
-cmake --build "$DZ_BUILD_DIR" -j "$DZ_JOBS"
-echo "build: $DZ_BUILD_DIR is up to date ($((SECONDS - start)) s)"
+cmake --build "$DZ_BUILD" -j "$DZ_JOBS"
+echo "build: $DZ_BUILD is up to date ($((SECONDS - start)) s)"

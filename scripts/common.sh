@@ -4,7 +4,8 @@
 #   --sanitize        ASan + UBSan build (RelWithDebInfo) in "<build dir>-asan"
 #   -DVAR=VALUE ...   extra CMake cache entries, passed through to the configure step
 #
-# Environment: DZ_BUILD_DIR (default <repo>/build), DZ_JOBS (default: number of cores).
+# Environment: DZ_BUILD_DIR (default <repo>/build; relative to the caller's directory),
+# DZ_JOBS (default: number of cores).
 
 DZ_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 DZ_SANITIZE_BUILD=0
@@ -21,10 +22,13 @@ dz_parse_args() {
       *) echo "$(basename "$0"): unknown argument '$arg' (try --help)" >&2; exit 2 ;;
     esac
   done
-  DZ_BUILD_DIR="${DZ_BUILD_DIR:-$DZ_ROOT/build}"
-  case "$DZ_BUILD_DIR" in /*) ;; *) DZ_BUILD_DIR="$PWD/$DZ_BUILD_DIR" ;; esac
+  # DZ_BUILD: the absolute build folder of this invocation (DZ_BUILD_DIR is left as given,
+  # since the scripts call each other with the same environment).
+  DZ_BUILD="${DZ_BUILD_DIR:-$DZ_ROOT/build}"
+  case "$DZ_BUILD" in /*) ;; *) DZ_BUILD="$PWD/$DZ_BUILD" ;; esac
+  DZ_BUILD="${DZ_BUILD%/}"
   if [ "$DZ_SANITIZE_BUILD" = 1 ]; then
-    DZ_BUILD_DIR="${DZ_BUILD_DIR%/}-asan"
+    DZ_BUILD="$DZ_BUILD-asan"
   fi
   DZ_JOBS="${DZ_JOBS:-$(nproc)}"
 }

@@ -14,16 +14,16 @@ done
 model="${1:-newton}"
 [ $# -gt 0 ] && shift
 
-bash "$DZ_ROOT/scripts/build.sh" "${build_args[@]}"
 dz_parse_args "${build_args[@]}"
+bash "$DZ_ROOT/scripts/build.sh" "${build_args[@]}"
 if [ "$DZ_SANITIZE_BUILD" = 1 ]; then
   dz_sanitizer_env
 fi
 
-binary="$DZ_BUILD_DIR/models/$model"
+binary="$DZ_BUILD/models/$model"
 if [ ! -x "$binary" ]; then
   echo "run-example: no model '$model'; built models:" >&2
-  ls "$DZ_BUILD_DIR/models" 2>/dev/null | grep -v -e '\.' -e CMakeFiles -e Makefile >&2 || true
+  ls "$DZ_BUILD/models" 2>/dev/null | grep -v -e '\.' -e CMakeFiles -e Makefile >&2 || true
   exit 2
 fi
 echo "run-example: $binary $*"

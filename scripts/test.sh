@@ -16,13 +16,13 @@ while [ $# -gt 0 ]; do
   build_args+=("$1"); shift
 done
 
-bash "$DZ_ROOT/scripts/build.sh" "${build_args[@]}"
 dz_parse_args "${build_args[@]}"
+bash "$DZ_ROOT/scripts/build.sh" "${build_args[@]}"
 if [ "$DZ_SANITIZE_BUILD" = 1 ]; then
   dz_sanitizer_env
 fi
 
 start=$SECONDS
-ctest --test-dir "$DZ_BUILD_DIR" --output-on-failure --no-tests=error \
+ctest --test-dir "$DZ_BUILD" --output-on-failure --no-tests=error \
   -j "${DZ_TEST_JOBS:-2}" "${ctest_args[@]}"
 echo "test: ctest took $((SECONDS - start)) s"

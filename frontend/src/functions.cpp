@@ -331,14 +331,23 @@ struct MatMul : Function {
     return {dz::matmul(xs[0], xs[1], ta, tb)};
   }
   std::vector<Variable> backward(const std::vector<Variable> &gys) override {
+    bool need_a = needs_input_grad(0), need_b = needs_input_grad(1);
     Variable a = input(0), b = input(1), g = gys[0];
-    if (!ta && !tb)
-      return {matmul(g, b, false, true), matmul(a, g, true, false)};
-    if (ta && !tb)
-      return {matmul(b, g, false, true), matmul(a, g, false, false)};
-    if (!ta && tb)
-      return {matmul(g, b, false, false), matmul(g, a, true, false)};
-    return {matmul(b, g, true, true), matmul(g, a, true, true)};
+    Variable ga, gb;
+    if (!ta && !tb) {
+      ga = need_a ? matmul(g, b, false, true) : Variable();
+      gb = need_b ? matmul(a, g, true, false) : Variable();
+    } else if (ta && !tb) {
+      ga = need_a ? matmul(b, g, false, true) : Variable();
+      gb = need_b ? matmul(a, g, false, false) : Variable();
+    } else if (!ta && tb) {
+      ga = need_a ? matmul(g, b, false, false) : Variable();
+      gb = need_b ? matmul(g, a, true, false) : Variable();
+    } else {
+      ga = need_a ? matmul(b, g, true, true) : Variable();
+      gb = need_b ? matmul(g, a, true, true) : Variable();
+    }
+    return {ga, gb};
   }
 };
 
@@ -366,8 +375,10 @@ struct Linear : Function {
     return {dz::linear(xs[0], xs[1], xs.size() > 2 ? &xs[2] : nullptr)};
   }
   std::vector<Variable> backward(const std::vector<Variable> &gys) override {
+    bool need_x = needs_input_grad(0), need_W = needs_input_grad(1);
     Variable x = input(0), W = input(1), g = gys[0];
-    std::vector<Variable> gx{matmul(g, W, false, true), matmul(x, g, true, false)};
+    std::vector<Variable> gx{need_x ? matmul(g, W, false, true) : Variable(),
+                             need_W ? matmul(x, g, true, false) : Variable()};
     if (inputs().size() > 2)
       gx.push_back(sum_to(g, input(2).shape()));
     return gx;
@@ -615,8 +626,22 @@ Variable linear(const Variable &x, const Variable &W, const std::optional<Variab
 Variable sigmoid(const Variable &x) { return call1<Sigmoid>({x}); }
 Variable relu(const Variable &x) { return call1<ReLU>({x}); }
 Variable leaky_relu(const Variable &x, double slope) { return call1<LeakyReLU>({x}, slope); }
-Variable softmax(const Variable &x, int64_t axis) { return call1<Softmax>({x}, axis); }
-Variable log_softmax(const Variable &x, int64_t axis) { return call1<LogSoftmax>({x}, axis); }
+namespace {
+void check_axis(const Variable &x, int64_t axis, const char *op) {
+  if (axis < -x.ndim() || axis >= std::max<int64_t>(x.ndim(), 1))
+    throw Error(std::string(op) + ": axis " + std::to_string(axis) +
+                " is out of range for a tensor of shape " + shape_str(x.shape()));
+}
+} // namespace
+
+Variable softmax(const Variable &x, int64_t axis) {
+  check_axis(x, axis, "softmax");
+  return call1<Softmax>({x}, axis);
+}
+Variable log_softmax(const Variable &x, int64_t axis) {
+  check_axis(x, axis, "log_softmax");
+  return call1<LogSoftmax>({x}, axis);
+}
 
 Variable mean_squared_error(const Variable &x0, const Variable &x1) {
   broadcast_shapes(x0.shape(), x1.shape(), "mean_squared_error");

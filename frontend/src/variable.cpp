@@ -196,6 +196,11 @@ Variable Function::output(size_t i) const {
   return Variable(outputs_[i].lock());
 }
 
+bool Function::needs_input_grad(size_t i) const {
+  const Variable &x = inputs_.at(i);
+  return x.creator() != nullptr || x.node().use_count() > 1;
+}
+
 std::vector<Variable> Function::apply(std::vector<Variable> inputs) {
   std::vector<Tensor> xs;
   xs.reserve(inputs.size());

@@ -180,11 +180,19 @@ template <typename Op> Tensor unary_float(const Tensor &x0, const char *name, Op
     using T = typename decltype(tag)::type;
     const T *p = static_cast<const T *>(x.raw());
     T *o = static_cast<T *>(out.raw());
-#pragma omp parallel for simd if (n > kParallelGrain)
+#pragma omp parallel for simd if (n > kParallelGrainMath)
     for (int64_t i = 0; i < n; ++i)
       o[i] = op(p[i]);
   });
   return out;
+}
+
+/// exp that vectorises for float32 (fast_expf) and is std::exp for float64.
+template <typename T> inline T vexp(T v) {
+  if constexpr (std::is_same_v<T, float>)
+    return fast_expf(v);
+  else
+    return std::exp(v);
 }
 
 /// out = op(x) elementwise for every numeric dtype.
@@ -316,7 +324,7 @@ Tensor clip(const Tensor &x, double lo, double hi) {
 // ---- unary math ---------------------------------------------------------------------------
 
 Tensor exp(const Tensor &x) {
-  return unary_float(x, "exp", [](auto v) { return std::exp(v); });
+  return unary_float(x, "exp", [](auto v) { return vexp(v); });
 }
 Tensor log(const Tensor &x) {
   return unary_float(x, "log", [](auto v) { return std::log(v); });
@@ -336,7 +344,7 @@ Tensor sqrt(const Tensor &x) {
 Tensor sigmoid(const Tensor &x) {
   return unary_float(x, "sigmoid", [](auto v) {
     using T = decltype(v);
-    return T(0.5) * std::tanh(T(0.5) * v) + T(0.5); // stable for large |v|
+    return T(1) / (T(1) + vexp(-v)); // exp overflows to inf for v << 0: the result is 0
   });
 }
 Tensor abs(const Tensor &x) {
@@ -362,7 +370,7 @@ namespace {
 /// Writes softmax (log_out = false) or logsumexp per row (log_out = true, out has `rows`).
 template <typename T>
 void softmax_rows(const T *x, T *out, int64_t rows, int64_t cols, bool lse_only) {
-#pragma omp parallel for if (rows * cols > kParallelGrain)
+#pragma omp parallel for if (rows * cols > kParallelGrainMath)
   for (int64_t r = 0; r < rows; ++r) {
     const T *xr = x + r * cols;
     T m = -std::numeric_limits<T>::infinity();
@@ -370,14 +378,16 @@ void softmax_rows(const T *x, T *out, int64_t rows, int64_t cols, bool lse_only)
       m = std::max(m, xr[j]);
     if (lse_only) {
       T s = 0;
+#pragma omp simd reduction(+ : s)
       for (int64_t j = 0; j < cols; ++j)
-        s += std::exp(xr[j] - m);
+        s += vexp(xr[j] - m);
       out[r] = m + std::log(s);
     } else {
       T *o = out + r * cols;
       T s = 0;
+#pragma omp simd reduction(+ : s)
       for (int64_t j = 0; j < cols; ++j) {
-        o[j] = std::exp(xr[j] - m);
+        o[j] = vexp(xr[j] - m);
         s += o[j];
       }
       T inv = T(1) / s;
@@ -390,7 +400,7 @@ void softmax_rows(const T *x, T *out, int64_t rows, int64_t cols, bool lse_only)
 } // namespace
 
 Tensor softmax(const Tensor &x, int64_t axis) {
-  int64_t ax = normalize_axis(axis, x.ndim(), "softmax");
+  int64_t ax = normalize_axis(axis, x.shape(), "softmax");
   if (x.ndim() > 0 && ax == x.ndim() - 1 && is_floating(x.dtype())) {
     Tensor out(x.shape(), x.dtype());
     int64_t cols = x.shape().back();
@@ -405,7 +415,7 @@ Tensor softmax(const Tensor &x, int64_t axis) {
 }
 
 Tensor logsumexp(const Tensor &x, int64_t axis, bool keepdims) {
-  int64_t ax = normalize_axis(axis, x.ndim(), "logsumexp");
+  int64_t ax = normalize_axis(axis, x.shape(), "logsumexp");
   Shape kept = x.shape();
   kept[size_t(ax)] = 1;
   Tensor out;

@@ -33,9 +33,9 @@ namespace {
 // One entry of the index expression after the Ellipsis is resolved.
 struct Entry {
   enum class Kind { Int, Slice, NewAxis, Ellipsis, Array } kind;
-  int64_t axis = -1;    // the input axis it consumes (Int, Slice, Array)
-  int64_t value = 0;    // Int: the wrapped index
-  int64_t start = 0;    // Slice: first index, step and length
+  int64_t axis = -1; // the input axis it consumes (Int, Slice, Array)
+  int64_t value = 0; // Int: the wrapped index
+  int64_t start = 0; // Slice: first index, step and length
   int64_t step = 1;
   int64_t length = 0;
   const Tensor *array = nullptr;
@@ -141,7 +141,21 @@ std::vector<int64_t> advanced_offsets(const std::vector<const Entry *> &adv, con
 
 } // namespace
 
+namespace {
+IndexPlan plan_index_impl(const Shape &shape, const IndexList &index);
+} // namespace
+
 IndexPlan plan_index(const Shape &shape, const IndexList &index) {
+  try {
+    return plan_index_impl(shape, index);
+  } catch (const Error &e) {
+    throw Error(std::string(e.what()) + " (indexing a tensor of shape " + shape_str(shape) +
+                ")");
+  }
+}
+
+namespace {
+IndexPlan plan_index_impl(const Shape &shape, const IndexList &index) {
   const int64_t ndim = int64_t(shape.size());
 
   // 1. Count the axes the expression consumes and find the Ellipsis.
@@ -222,8 +236,7 @@ IndexPlan plan_index(const Shape &shape, const IndexList &index) {
   int64_t first_adv = -1, last_adv = -1;
   for (size_t k = 0; k < entries.size(); ++k) {
     const Entry &e = entries[k];
-    const bool is_adv =
-        e.kind == Entry::Kind::Array || (has_array && e.kind == Entry::Kind::Int);
+    const bool is_adv = e.kind == Entry::Kind::Array || (has_array && e.kind == Entry::Kind::Int);
     if (!is_adv)
       continue;
     adv.push_back(&e);
@@ -296,6 +309,7 @@ IndexPlan plan_index(const Shape &shape, const IndexList &index) {
   }
   return plan;
 }
+} // namespace
 
 namespace {
 
@@ -325,7 +339,8 @@ template <typename T> void gather_typed(const void *x, void *y, const std::vecto
     dst[i] = src[off[size_t(i)]];
 }
 
-template <typename T> void scatter_add_typed(void *y, const void *s, const std::vector<int64_t> &off) {
+template <typename T>
+void scatter_add_typed(void *y, const void *s, const std::vector<int64_t> &off) {
   T *dst = static_cast<T *>(y);
   const T *src = static_cast<const T *>(s);
   for (size_t i = 0; i < off.size(); ++i) {

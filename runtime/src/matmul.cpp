@@ -107,7 +107,14 @@ Tensor matmul(const Tensor &a0, const Tensor &b0) {
   } else {
     // Broadcast the batch dimensions, then run one GEMM per batch.
     Shape ba(a.shape().begin(), a.shape().end() - 2), bb(b.shape().begin(), b.shape().end() - 2);
-    Shape batch = broadcast_shapes(ba, bb, "matmul");
+    Shape batch;
+    try {
+      batch = broadcast_shapes(ba, bb, "matmul");
+    } catch (const Error &) {
+      throw Error("matmul: batch dimensions of " + operands(a0, b0) +
+                  " cannot be broadcast together (" + shape_str(ba) + " vs " + shape_str(bb) +
+                  ")");
+    }
     int64_t M = a.shape(-2), K = a.shape(-1), N = b.shape(-1), nb = shape_size(batch);
     Shape sa = batch, sb = batch;
     sa.insert(sa.end(), {M, K});

@@ -201,8 +201,8 @@ int write_all(std::FILE *f, const std::string &header, const void *data, size_t 
 }
 
 std::string npy_header(const Tensor &t) {
-  std::string dict = "{'descr': '" + std::string(descr_of(t.dtype())) +
-                     "', 'fortran_order': False, 'shape': (";
+  std::string dict =
+      "{'descr': '" + std::string(descr_of(t.dtype())) + "', 'fortran_order': False, 'shape': (";
   for (size_t i = 0; i < t.shape().size(); ++i)
     dict += (i ? ", " : "") + std::to_string(t.shape()[i]);
   dict += t.shape().size() == 1 ? ",), }" : "), }";
@@ -271,8 +271,9 @@ Tensor from_npy_bytes(const std::string &bytes, const std::string &what) {
       throw Error(where + "the header has no '" + key +
                   "' key; a .npy header has 'descr', 'fortran_order' and 'shape': " + header);
   if (dict.size() != 3)
-    throw Error(where + "the header has unexpected keys; a .npy header has exactly 'descr', "
-                        "'fortran_order' and 'shape': " +
+    throw Error(where +
+                "the header has unexpected keys; a .npy header has exactly 'descr', "
+                "'fortran_order' and 'shape': " +
                 header);
 
   const DType dtype = dtype_of_descr(dict.at("descr"), what);
@@ -298,8 +299,8 @@ Tensor from_npy_bytes(const std::string &bytes, const std::string &what) {
   const uint64_t have = bytes.size() - data_start;
   const uint64_t need = count * dtype_size(dtype);
   if (overflow || have != need)
-    throw Error(where + "size mismatch: shape " + shape_str(shape) + " of " +
-                dtype_name(dtype) + " needs " + (overflow ? "too many" : std::to_string(need)) +
+    throw Error(where + "size mismatch: shape " + shape_str(shape) + " of " + dtype_name(dtype) +
+                " needs " + (overflow ? "too many" : std::to_string(need)) +
                 " bytes of data but the file has " + std::to_string(have));
 
   // A Fortran-order array of shape s is the C-order array of shape reversed(s), transposed.

@@ -138,8 +138,8 @@ public:
         neg_inf |= std::isinf(v) && v < 0;
       const size_t offset = pad_right_ + 1;
       const size_t inf_len = 3 + neg_inf;
-      pad_left_ = std::max({pad_left_, 3 > offset ? 3 - offset : 0,
-                            inf_len > offset ? inf_len - offset : 0});
+      pad_left_ = std::max(
+          {pad_left_, 3 > offset ? 3 - offset : 0, inf_len > offset ? inf_len - offset : 0});
     }
   }
 
@@ -152,8 +152,8 @@ public:
       Scientific s = scientific(v, single_);
       const char sign = s.exp[0];
       std::string digits = s.exp.substr(1);
-      digits = std::string(exp_digits_ > digits.size() ? exp_digits_ - digits.size() : 0, '0') +
-               digits;
+      digits =
+          std::string(exp_digits_ > digits.size() ? exp_digits_ - digits.size() : 0, '0') + digits;
       return pad_left(s.ip, pad_left_) + "." + s.fp + std::string(precision_ - s.fp.size(), '0') +
              "e" + sign + digits;
     }
@@ -233,8 +233,8 @@ private:
     return idx;
   }
 
-  static void extend_line(std::string &s, std::string &line, const std::string &word,
-                          int64_t width, const std::string &indent) {
+  static void extend_line(std::string &s, std::string &line, const std::string &word, int64_t width,
+                          const std::string &indent) {
     if (int64_t(line.size() + word.size()) > width && line.size() > indent.size()) {
       while (!line.empty() && line.back() == ' ')
         line.pop_back();
@@ -256,8 +256,8 @@ private:
       std::string line = indent;
       for (size_t k = 0; k < idx.size(); ++k) {
         const std::string word =
-            idx[k] < 0 ? "..." : rec(fmt, axis + 1, base + idx[k] * strides_[axis], next_indent,
-                                     width - 1);
+            idx[k] < 0 ? "..."
+                       : rec(fmt, axis + 1, base + idx[k] * strides_[axis], next_indent, width - 1);
         extend_line(s, line, word, width - 1, indent);
         if (k + 1 < idx.size())
           line += ' ';
@@ -267,8 +267,9 @@ private:
       const std::string line_sep(axes_left - 1, '\n');
       for (size_t k = 0; k < idx.size(); ++k) {
         s += indent;
-        s += idx[k] < 0 ? "..." : rec(fmt, axis + 1, base + idx[k] * strides_[axis], next_indent,
-                                      width - 1);
+        s += idx[k] < 0
+                 ? "..."
+                 : rec(fmt, axis + 1, base + idx[k] * strides_[axis], next_indent, width - 1);
         if (k + 1 < idx.size())
           s += line_sep;
       }
@@ -305,8 +306,7 @@ std::string to_string(const Tensor &tensor) {
     size_t width = 0;
     for (int64_t i : shown)
       width = std::max(width, std::to_string(int_at(t, i)).size());
-    return layout.render(
-        [&](int64_t i) { return pad_left(std::to_string(int_at(t, i)), width); });
+    return layout.render([&](int64_t i) { return pad_left(std::to_string(int_at(t, i)), width); });
   }
   std::vector<double> values;
   values.reserve(shown.size());

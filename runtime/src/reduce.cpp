@@ -84,8 +84,9 @@ void reduce_3d(const T *x, O *out, int64_t outer, int64_t red, int64_t inner) {
 
 /// The reduced axes of a tensor of rank `ndim` as a sorted, de-duplicated list
 /// (all axes when `axes` is empty).
-std::vector<int64_t> resolve_axes(const std::vector<int64_t> &axes, int64_t ndim,
+std::vector<int64_t> resolve_axes(const std::vector<int64_t> &axes, const Shape &shape,
                                   const char *op) {
+  int64_t ndim = int64_t(shape.size());
   std::vector<int64_t> r;
   if (axes.empty()) {
     for (int64_t i = 0; i < ndim; ++i)
@@ -95,7 +96,7 @@ std::vector<int64_t> resolve_axes(const std::vector<int64_t> &axes, int64_t ndim
   for (int64_t a : axes) {
     if (ndim == 0 && (a == 0 || a == -1))
       continue;
-    r.push_back(normalize_axis(a, ndim, op));
+    r.push_back(normalize_axis(a, shape, op));
   }
   std::sort(r.begin(), r.end());
   if (std::adjacent_find(r.begin(), r.end()) != r.end())
@@ -117,7 +118,7 @@ Shape reduced_shape(const Shape &s, const std::vector<int64_t> &axes, bool keepd
 
 template <Red R> Tensor reduce(const Tensor &x, const std::vector<int64_t> &axes_in,
                                bool keepdims, const char *op) {
-  auto axes = resolve_axes(axes_in, x.ndim(), op);
+  auto axes = resolve_axes(axes_in, x.shape(), op);
   Shape out_shape = reduced_shape(x.shape(), axes, keepdims);
   if (R != Red::Sum && x.size() == 0)
     throw Error(std::string(op) + ": zero-size tensor of shape " + shape_str(x.shape()) +
@@ -171,7 +172,7 @@ Tensor Tensor::sum(const std::vector<int64_t> &axes, bool keepdims) const {
 }
 
 Tensor Tensor::mean(const std::vector<int64_t> &axes, bool keepdims) const {
-  auto ax = resolve_axes(axes, ndim(), "mean");
+  auto ax = resolve_axes(axes, shape_, "mean");
   int64_t count = 1;
   for (int64_t a : ax)
     count *= shape_[size_t(a)];
@@ -190,7 +191,7 @@ Tensor Tensor::min(const std::vector<int64_t> &axes, bool keepdims) const {
 Tensor Tensor::argmax() const { return reshape({-1}).argmax(0); }
 
 Tensor Tensor::argmax(int64_t axis, bool keepdims) const {
-  int64_t ax = normalize_axis(axis, ndim(), "argmax");
+  int64_t ax = normalize_axis(axis, shape_, "argmax");
   if (ndim() == 0)
     return zeros({}, i64);
   if (shape_[size_t(ax)] == 0)

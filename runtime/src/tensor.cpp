@@ -132,12 +132,12 @@ Shape broadcast_strides(const Shape &in, const Shape &out) {
   return st;
 }
 
-int64_t normalize_axis(int64_t axis, int64_t ndim, const char *op) {
+int64_t normalize_axis(int64_t axis, const Shape &shape, const char *op) {
+  int64_t ndim = int64_t(shape.size());
   if (axis < -ndim || axis >= std::max<int64_t>(ndim, 1))
     throw Error(std::string(op) + ": axis " + std::to_string(axis) +
-                " is out of range for a tensor with " + std::to_string(ndim) +
-                " dimensions (valid: " + std::to_string(-ndim) + " to " +
-                std::to_string(ndim - 1) + ")");
+                " is out of range for a tensor of shape " + shape_str(shape) + " (valid: " +
+                std::to_string(-ndim) + " to " + std::to_string(ndim - 1) + ")");
   return axis < 0 ? axis + ndim : axis;
 }
 
@@ -327,7 +327,7 @@ Tensor Tensor::from_buffer(const void *data, Shape shape, DType dtype) {
 }
 
 int64_t Tensor::shape(int axis) const {
-  return shape_[size_t(normalize_axis(axis, ndim(), "Tensor::shape"))];
+  return shape_[size_t(normalize_axis(axis, shape_, "Tensor::shape"))];
 }
 
 int64_t Tensor::len() const {
@@ -504,7 +504,7 @@ Tensor Tensor::expand_dims(int64_t axis) const {
 }
 
 Tensor Tensor::squeeze(int64_t axis) const {
-  int64_t a = normalize_axis(axis, ndim(), "squeeze");
+  int64_t a = normalize_axis(axis, shape_, "squeeze");
   if (shape_[size_t(a)] != 1)
     throw Error("squeeze: axis " + std::to_string(axis) + " of shape " + shape_str(shape_) +
                 " has size " + std::to_string(shape_[size_t(a)]) + ", not 1");

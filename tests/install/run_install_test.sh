@@ -19,7 +19,7 @@ cmake --install "$build_dir" --prefix "$prefix" > "$work/install.log"
 test -f "$prefix/include/dzc/dzc.h" || { echo "FAIL: include/dzc/dzc.h not installed"; exit 1; }
 config="$(find "$prefix" -name dzcConfig.cmake -print -quit)"
 test -n "$config" || { echo "FAIL: dzcConfig.cmake not installed"; exit 1; }
-echo "installed: $(grep -c . "$work/install.log") files; package config at ${config#$prefix/}"
+echo "installed: $(grep -c -e "-- Installing" "$work/install.log") files; package config at ${config#$prefix/}"
 
 # The outside project sees only the prefix: no build tree, no package registry, no ccache.
 flags=()

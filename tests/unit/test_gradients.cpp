@@ -248,8 +248,10 @@ TEST(GradCheck, SumMeanAverageOverAxes) {
   const Tensor x = rn({2, 3, 4}, 500);
   for (const Case &c : cases) {
     std::string axes = "axes";
-    for (int64_t a : c.axes)
-      axes += " " + std::to_string(a);
+    for (int64_t a : c.axes) {
+      axes += ' ';
+      axes += std::to_string(a);
+    }
     SCOPED_TRACE(axes + (c.keepdims ? " keepdims" : ""));
     EXPECT_TRUE(GradOk([c](const Variable &v) { return F::sum(v, c.axes, c.keepdims); }, x));
     EXPECT_TRUE(GradOk([c](const Variable &v) { return F::mean(v, c.axes, c.keepdims); }, x));

@@ -7,9 +7,7 @@ using namespace dz;
 namespace {
 
 // x = arange(size).reshape(shape), so every element's value is its flat offset.
-Tensor iota(const Shape &shape) {
-  return arange(double(shape_size(shape)), i64).reshape(shape);
-}
+Tensor iota(const Shape &shape) { return arange(double(shape_size(shape)), i64).reshape(shape); }
 
 std::vector<int64_t> values(const Tensor &t) {
   std::vector<int64_t> v(size_t(t.size()));
@@ -50,9 +48,10 @@ TEST(Index, NegativeIntegersWrap) {
 }
 
 TEST(Index, OutOfRangeIntegerNamesAxisAndSize) {
-  EXPECT_EQ(error_of({3}, {5}), "get_item: index 5 is out of bounds for axis 0 with size 3");
-  EXPECT_EQ(error_of({3, 4}, {0, -5}),
-            "get_item: index -5 is out of bounds for axis 1 with size 4");
+  EXPECT_EQ(error_of({3}, {5}), "get_item: index 5 is out of bounds for axis 0 with size 3 "
+                                "(indexing a tensor of shape (3,))");
+  EXPECT_EQ(error_of({3, 4}, {0, -5}), "get_item: index -5 is out of bounds for axis 1 with "
+                                       "size 4 (indexing a tensor of shape (3, 4))");
 }
 
 TEST(Index, SlicesFollowPythonSemantics) {
@@ -92,7 +91,8 @@ TEST(Index, NewAxisInsertsUnitDims) {
 
 TEST(Index, TooManyIndicesIsAnError) {
   EXPECT_EQ(error_of({3, 4}, {0, 0, 0}), "get_item: too many indices for array: array is "
-                                         "2-dimensional, but 3 were indexed");
+                                         "2-dimensional, but 3 were indexed (indexing a tensor "
+                                         "of shape (3, 4))");
   EXPECT_EQ(error_of({3, 4}, {0, NewAxis, 0}), "no error");
 }
 
@@ -144,8 +144,11 @@ TEST(Index, SeparatedAdvancedIndicesGoFirst) {
 
 TEST(Index, OutOfRangeIndexArrayIsAnError) {
   EXPECT_EQ(error_of({3, 4}, {Slice(), V{0, 4}}),
-            "get_item: index 4 is out of bounds for axis 1 with size 4");
-  EXPECT_EQ(error_of({3, 4}, {V{-4}}), "get_item: index -4 is out of bounds for axis 0 with size 3");
+            "get_item: index 4 is out of bounds for axis 1 with size 4 (indexing a tensor of "
+            "shape (3, 4))");
+  EXPECT_EQ(error_of({3, 4}, {V{-4}}),
+            "get_item: index -4 is out of bounds for axis 0 with size 3 (indexing a tensor of "
+            "shape (3, 4))");
 }
 
 TEST(Index, IndexTensorMustBeInteger) {

@@ -114,6 +114,10 @@ public:
   /// The i-th output while something still holds it, else a null Variable.
   Variable output(size_t i) const;
   size_t num_outputs() const { return outputs_.size(); }
+  /// False when input i is a leaf held by nothing but this function (a temporary made
+  /// from a Tensor): its gradient can never be read, so backward may skip computing it.
+  /// Call it before copying the input into a local Variable.
+  bool needs_input_grad(size_t i) const;
   int generation() const { return generation_; }
 
   /// Runs forward and, when backprop is enabled, records this function as the creator
