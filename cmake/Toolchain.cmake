@@ -12,6 +12,9 @@ if(LLD_PROGRAM)
 endif()
 
 add_compile_options(-Wall -Wextra -Wno-unused-parameter)
+# No code of ours reads errno after math calls or traps on FP exceptions; without these
+# two, GCC neither inlines sqrt nor if-converts float selects, so kernels stay scalar.
+add_compile_options(-fno-math-errno -fno-trapping-math)
 # GCC 12 reports bogus -Wrestrict warnings from inside libstdc++ (std::string's operator+
 # inlined at -O2); a known false positive of that release, not a problem in our code.
 if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU" AND CMAKE_CXX_COMPILER_VERSION VERSION_LESS 13)

@@ -18,7 +18,7 @@ template <typename Fn, typename... Args> Variable call1(std::vector<Variable> in
 }
 
 /// A constant (no creator) with x's shape, from a tensor mask.
-Variable constant(const Tensor &t) { return Variable(t); }
+Variable constant(const Tensor &t) { return Variable::constant(t); }
 
 /// The shape of a reduction's result with keepdims, for broadcasting gradients back.
 Shape keepdims_shape(const Shape &in, std::vector<int64_t> axes) {
@@ -663,7 +663,7 @@ Variable binary_targets(const Variable &p, const Variable &t, const char *op) {
     throw Error(std::string(op) + ": " + std::to_string(t.size()) + " targets of shape " +
                 shape_str(t.shape()) + " for inputs of shape " + shape_str(p.shape()) +
                 " (need one target per element)");
-  return Variable(t.data().to(p.dtype()).reshape(p.shape()));
+  return Variable::constant(t.data().to(p.dtype()).reshape(p.shape()));
 }
 
 Variable binary_loss(const Variable &p, const Variable &t) {
@@ -704,7 +704,7 @@ Variable dropout(const Variable &x, double ratio, Generator &gen) {
     return x;
   DType dt = is_floating(x.dtype()) ? x.dtype() : f64;
   Tensor mask = (rand(x.shape(), dt, gen) > ratio).to(dt) * (1.0 / (1.0 - ratio));
-  return x * Variable(mask);
+  return x * Variable::constant(mask);
 }
 
 } // namespace dz::functions

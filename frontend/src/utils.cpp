@@ -3,8 +3,8 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdio>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <sstream>
 #include <unordered_set>
@@ -107,7 +107,8 @@ GradCheckResult gradient_check(const MultiFn &f, const std::vector<Tensor> &xs,
   std::vector<Variable> vars;
   for (const Tensor &x : xs) {
     base.push_back(writable_f64(x));
-    vars.emplace_back(base.back().device() == x.device() ? base.back() : base.back().to(x.device()));
+    vars.emplace_back(base.back().device() == x.device() ? base.back()
+                                                         : base.back().to(x.device()));
   }
   Variable y = f(vars);
   if (!y.defined())
@@ -139,8 +140,7 @@ GradCheckResult gradient_check(const MultiFn &f, const std::vector<Tensor> &xs,
     for (int64_t k = 0; k < bp.size(); ++k) {
       const double diff = std::abs(b[k] - n[k]);
       const double tol = opts.atol + opts.rtol * std::abs(n[k]);
-      result.max_abs_error =
-          std::isnan(diff) ? INFINITY : std::max(result.max_abs_error, diff);
+      result.max_abs_error = std::isnan(diff) ? INFINITY : std::max(result.max_abs_error, diff);
       if (!(diff <= tol)) {
         const double excess = std::isnan(diff) ? INFINITY : diff - tol;
         if (worst < 0 || excess > worst_excess)
@@ -150,9 +150,9 @@ GradCheckResult gradient_check(const MultiFn &f, const std::vector<Tensor> &xs,
     if (worst >= 0) {
       result.ok = false;
       report << "input " << i << " " << shape_str(shape) << ": element " << unravel(worst, shape)
-             << " backprop " << fmt(b[worst]) << " vs numerical " << fmt(n[worst])
-             << " (|diff| " << fmt(std::abs(b[worst] - n[worst])) << " > atol " << opts.atol
-             << " + rtol " << opts.rtol << " * |numerical|)\n";
+             << " backprop " << fmt(b[worst]) << " vs numerical " << fmt(n[worst]) << " (|diff| "
+             << fmt(std::abs(b[worst] - n[worst])) << " > atol " << opts.atol << " + rtol "
+             << opts.rtol << " * |numerical|)\n";
     }
   }
   result.report = report.str();
@@ -164,7 +164,7 @@ GradCheckResult gradient_check(const UnaryFn &f, const Tensor &x, GradCheckOptio
   return gradient_check(g, std::vector<Tensor>{x}, opts);
 }
 
-// ---- DOT export (book step 26) --------------------------------------------------------
+// ---- DOT export (book step 26) ----------------------------------------------------------
 
 namespace {
 
@@ -183,7 +183,8 @@ std::string dot_var(const Variable &v, bool verbose) {
 
 std::string dot_func(const Function &f) {
   const std::string fid = std::to_string(id_of(&f));
-  std::string txt = fid + " [label=\"" + f.name() + "\", color=lightblue, style=filled, shape=box]\n";
+  std::string txt =
+      fid + " [label=\"" + f.name() + "\", color=lightblue, style=filled, shape=box]\n";
   for (const Variable &x : f.inputs())
     txt += std::to_string(id_of(x.node().get())) + " -> " + fid + "\n";
   for (size_t i = 0; i < f.num_outputs(); ++i)
@@ -236,7 +237,8 @@ void plot_dot_graph(const Variable &output, bool verbose, const std::string &to_
   const std::string dot = get_dot_graph(output, verbose);
   const size_t slash = to_file.find_last_of('/');
   const size_t dot_pos = to_file.find_last_of('.');
-  const bool has_ext = dot_pos != std::string::npos && (slash == std::string::npos || dot_pos > slash);
+  const bool has_ext =
+      dot_pos != std::string::npos && (slash == std::string::npos || dot_pos > slash);
   const std::string stem = has_ext ? to_file.substr(0, dot_pos) : to_file;
   const std::string ext = has_ext ? to_file.substr(dot_pos + 1) : "png";
   const std::string dot_file = stem + ".dot";
@@ -253,9 +255,10 @@ void plot_dot_graph(const Variable &output, bool verbose, const std::string &to_
     return;
   if (std::system("command -v dot >/dev/null 2>&1") != 0)
     throw Error("plot_dot_graph: Graphviz is not installed (no `dot` on PATH); the DOT source "
-                "was written to " + dot_file + " (install the graphviz package to render it)");
-  const std::string cmd = "dot -T" + shell_quote(ext) + " " + shell_quote(dot_file) + " -o " +
-                          shell_quote(to_file);
+                "was written to " +
+                dot_file + " (install the graphviz package to render it)");
+  const std::string cmd =
+      "dot -T" + shell_quote(ext) + " " + shell_quote(dot_file) + " -o " + shell_quote(to_file);
   if (std::system(cmd.c_str()) != 0)
     throw Error("plot_dot_graph: `" + cmd + "` failed; the DOT source is in " + dot_file);
 }

@@ -55,6 +55,12 @@ Variable::Variable(const Tensor &data, std::string name)
   node_->name = std::move(name);
 }
 
+Variable Variable::constant(const Tensor &data) {
+  Variable v(data);
+  v.node_->requires_grad = false;
+  return v;
+}
+
 Parameter::Parameter(const Tensor &data, std::string name) : Variable(data, std::move(name)) {
   node()->is_param = true;
 }
@@ -90,8 +96,7 @@ int Variable::generation() const { return node_ ? node_->generation : 0; }
 void Variable::backward(BackwardOptions opts) const {
   checked(node_, "backward");
   if (!node_->grad.defined()) {
-    NoGrad ng;
-    node_->grad = Variable(ones_like(node_->data));
+    node_->grad = Variable::constant(ones_like(node_->data));
   }
   auto later = [](const std::shared_ptr<Function> &a, const std::shared_ptr<Function> &b) {
     return a->generation() < b->generation();
@@ -126,7 +131,7 @@ void Variable::backward(BackwardOptions opts) const {
       for (size_t i = 0; i < inputs.size(); ++i) {
         const Variable &x = inputs[i];
         const Variable &gx = gxs[i];
-        if (!gx.defined())
+        if (!gx.defined() || !x.node()->requires_grad)
           continue;
         if (gx.shape() != x.shape())
           throw Error("internal: backward of " + f->name() + " gave a gradient of shape " +
@@ -198,6 +203,8 @@ Variable Function::output(size_t i) const {
 
 bool Function::needs_input_grad(size_t i) const {
   const Variable &x = inputs_.at(i);
+  if (!x.node()->requires_grad)
+    return false;
   return x.creator() != nullptr || x.node().use_count() > 1;
 }
 
@@ -233,7 +240,7 @@ std::vector<Variable> Function::apply(std::vector<Variable> inputs) {
 namespace {
 /// A Python scalar next to a Variable: a constant of the Variable's float dtype.
 Variable scalar_for(const Variable &x, double v) {
-  return Variable(Tensor::scalar(v, is_floating(x.dtype()) ? x.dtype() : f64));
+  return Variable::constant(Tensor::scalar(v, is_floating(x.dtype()) ? x.dtype() : f64));
 }
 } // namespace
 

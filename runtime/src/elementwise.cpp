@@ -171,6 +171,20 @@ Tensor scalar_like(const Tensor &t, double v) {
   return Tensor::scalar(v, dt);
 }
 
+/// o[i] = op(p[i]) in chunks: threads split the chunks, each chunk is a vector loop.
+template <typename T, typename Op>
+void map_loop(const T *p, T *o, int64_t n, int64_t grain, Op op) {
+  constexpr int64_t kChunk = 8192;
+  const int64_t chunks = (n + kChunk - 1) / kChunk;
+#pragma omp parallel for if (n > grain)
+  for (int64_t c = 0; c < chunks; ++c) {
+    const int64_t i1 = std::min(n, (c + 1) * kChunk);
+#pragma omp simd
+    for (int64_t i = c * kChunk; i < i1; ++i)
+      o[i] = op(p[i]);
+  }
+}
+
 /// out = op(x) elementwise; integer inputs are computed in float64.
 template <typename Op> Tensor unary_float(const Tensor &x0, const char *name, Op op) {
   Tensor x = is_floating(x0.dtype()) ? x0 : x0.to(f64);
@@ -178,11 +192,8 @@ template <typename Op> Tensor unary_float(const Tensor &x0, const char *name, Op
   int64_t n = x.size();
   visit_float(x.dtype(), name, [&](auto tag) {
     using T = typename decltype(tag)::type;
-    const T *p = static_cast<const T *>(x.raw());
-    T *o = static_cast<T *>(out.raw());
-#pragma omp parallel for simd if (n > kParallelGrainMath)
-    for (int64_t i = 0; i < n; ++i)
-      o[i] = op(p[i]);
+    map_loop(static_cast<const T *>(x.raw()), static_cast<T *>(out.raw()), n,
+             kParallelGrainMath, op);
   });
   return out;
 }
@@ -201,11 +212,8 @@ template <typename Op> Tensor unary_numeric(const Tensor &x, const char *name, O
   int64_t n = x.size();
   visit_numeric(x.dtype(), name, [&](auto tag) {
     using T = typename decltype(tag)::type;
-    const T *p = static_cast<const T *>(x.raw());
-    T *o = static_cast<T *>(out.raw());
-#pragma omp parallel for simd if (n > kParallelGrain)
-    for (int64_t i = 0; i < n; ++i)
-      o[i] = op(p[i]);
+    map_loop(static_cast<const T *>(x.raw()), static_cast<T *>(out.raw()), n, kParallelGrain,
+             op);
   });
   return out;
 }
@@ -336,7 +344,12 @@ Tensor cos(const Tensor &x) {
   return unary_float(x, "cos", [](auto v) { return std::cos(v); });
 }
 Tensor tanh(const Tensor &x) {
-  return unary_float(x, "tanh", [](auto v) { return std::tanh(v); });
+  return unary_float(x, "tanh", [](auto v) {
+    if constexpr (std::is_same_v<decltype(v), float>)
+      return fast_tanhf(v);
+    else
+      return std::tanh(v);
+  });
 }
 Tensor sqrt(const Tensor &x) {
   return unary_float(x, "sqrt", [](auto v) { return std::sqrt(v); });

@@ -37,12 +37,10 @@ Variable matyas(const Variable &x, const Variable &y) {
 }
 
 Variable goldstein(const Variable &x, const Variable &y) {
-  return (1.0 + dz::pow(x + y + 1.0, 2) *
-                    (19.0 - 14.0 * x + 3.0 * dz::pow(x, 2) - 14.0 * y + 6.0 * x * y +
-                     3.0 * dz::pow(y, 2))) *
-         (30.0 + dz::pow(2.0 * x - 3.0 * y, 2) *
-                     (18.0 - 32.0 * x + 12.0 * dz::pow(x, 2) + 48.0 * y - 36.0 * x * y +
-                      27.0 * dz::pow(y, 2)));
+  return (1.0 + dz::pow(x + y + 1.0, 2) * (19.0 - 14.0 * x + 3.0 * dz::pow(x, 2) - 14.0 * y +
+                                           6.0 * x * y + 3.0 * dz::pow(y, 2))) *
+         (30.0 + dz::pow(2.0 * x - 3.0 * y, 2) * (18.0 - 32.0 * x + 12.0 * dz::pow(x, 2) +
+                                                  48.0 * y - 36.0 * x * y + 27.0 * dz::pow(y, 2)));
 }
 
 Variable rosenbrock(const Variable &x0, const Variable &x1) {
@@ -66,7 +64,7 @@ uintptr_t id_of(const void *p) { return reinterpret_cast<uintptr_t>(p); }
 
 } // namespace
 
-// ---- stage 1: automatic differentiation ----------------------------------------------------
+// ---- stage 1: automatic differentiation -------------------------------------------------
 
 TEST(BookSteps, Step09SquareOfTwoIsFour) {
   Variable x(2.0);
@@ -108,7 +106,7 @@ TEST(BookSteps, Step07CompositeSquareExpSquareBackpropIs3_2974425414) {
   EXPECT_NEAR(grad_of(x), 3.297442541400256, 1e-12);
 }
 
-// ---- variables used more than once (steps 13-14, Appendix A) ----------------------------------
+// ---- variables used more than once (steps 13-14, Appendix A) ----------------------------
 
 TEST(BookSteps, Step14VariableUsedTwiceGetsGradientTwo) {
   Variable x(3.0);
@@ -189,7 +187,7 @@ TEST(BookSteps, AppendixAHeldGradientDoesNotChangeOnLaterAccumulation) {
   EXPECT_EQ(g.item<double>(), 6.0);
 }
 
-// ---- generations (steps 15-16) -----------------------------------------------------------------
+// ---- generations (steps 15-16) ----------------------------------------------------------
 
 TEST(BookSteps, Step16DiamondGraphGradientIs64) {
   Variable x(2.0);
@@ -216,7 +214,7 @@ TEST(BookSteps, Step16GenerationsCountFromTheInputs) {
   EXPECT_NEAR(grad_of(x), (1 + std::exp(4.0)) * 4.0, 1e-12);
 }
 
-// ---- memory and configuration (steps 17-18) ---------------------------------------------------
+// ---- memory and configuration (steps 17-18) ---------------------------------------------
 
 TEST(BookSteps, Step17GraphIsFreedWhenTheOutputDies) {
   std::weak_ptr<dz::Function> wf_square, wf_exp;
@@ -315,7 +313,7 @@ TEST(BookSteps, Step18UsingConfigRestoresThePreviousValue) {
   EXPECT_TRUE(dz::Config::train());
 }
 
-// ---- operators and shapes (steps 20-24, 40) -----------------------------------------------
+// ---- operators and shapes (steps 20-24, 40) ---------------------------------------------
 
 TEST(BookSteps, Step22OperatorsWithScalarsOnEitherSide) {
   Variable x(2.0);
@@ -385,7 +383,7 @@ TEST(BookSteps, Step40BroadcastAddSumsTheGradientBack) {
   EXPECT_EQ(x0.grad().shape(), (dz::Shape{3}));
 }
 
-// ---- DOT export (steps 25-26) -------------------------------------------------------------------
+// ---- DOT export (steps 25-26) -----------------------------------------------------------
 
 TEST(BookSteps, Step26DotGraphDrawsVariablesAndFunctions) {
   Variable x0(Tensor::from({1, 2, 3, 4, 5, 6}, {2, 3}), "x0");
@@ -483,7 +481,7 @@ TEST(BookSteps, Step26PlotDotGraphWritesTheDotFileAndRendersWithGraphviz) {
   fs::remove_all(dir);
 }
 
-// ---- Taylor series and optimisation (steps 27-29) ------------------------------------------------
+// ---- Taylor series and optimisation (steps 27-29) ---------------------------------------
 
 TEST(BookSteps, Step27TaylorSeriesSinAtPiOver4) {
   auto my_sin = [](const Variable &x, double threshold = 0.0001) {
@@ -558,7 +556,7 @@ TEST(BookSteps, Step29NewtonWithAnalyticSecondDerivativeReachesOneIn7Updates) {
   EXPECT_DOUBLE_EQ(value(x), 1.0);
 }
 
-// ---- higher-order derivatives (steps 33-36) ---------------------------------------------------------
+// ---- higher-order derivatives (steps 33-36) ---------------------------------------------
 
 TEST(BookSteps, Step33SecondDerivativeIs44WithCleargrad) {
   Variable x(2.0);
@@ -660,7 +658,7 @@ TEST(BookSteps, Step36DoubleBackpropIs100) {
   EXPECT_EQ(grad_of(x), 100.0);
 }
 
-// ---- unchain ---------------------------------------------------------------------------------------
+// ---- unchain ----------------------------------------------------------------------------
 
 TEST(BookSteps, UnchainMakesAVariableALeaf) {
   Variable x(2.0);

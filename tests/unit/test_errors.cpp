@@ -55,7 +55,9 @@ std::string lower(std::string s) {
   return ::testing::AssertionSuccess() << msg;
 }
 
-Variable var(const dz::Shape &s, dz::DType dtype = dz::f64) { return Variable(dz::zeros(s, dtype)); }
+Variable var(const dz::Shape &s, dz::DType dtype = dz::f64) {
+  return Variable(dz::zeros(s, dtype));
+}
 
 Index arr(std::vector<int64_t> v) { return Index(std::move(v)); }
 
@@ -68,42 +70,71 @@ TEST(Errors, IncompatibleBroadcastingInArithmetic) {
   EXPECT_TRUE(ThrowsErrorMentioning([&] { F::mul(a, b); }, {"mul", "(2, 3)", "(4,)"}));
   EXPECT_TRUE(ThrowsErrorMentioning([&] { F::div(a, b); }, {"div", "(2, 3)", "(4,)"}));
   EXPECT_TRUE(ThrowsErrorMentioning([&] { (void)(a + b); }, {"add", "(2, 3)", "(4,)"}));
-  EXPECT_TRUE(ThrowsErrorMentioning([&] { (void)(var({3, 2}) * var({2, 3})); },
-                                    {"mul", "(3, 2)", "(2, 3)"}));
+  EXPECT_TRUE(ThrowsErrorMentioning(
+      [&] {
+        (void)(var({3, 2}) * var({2, 3}));
+      },
+      {"mul", "(3, 2)", "(2, 3)"}));
 }
 
 TEST(Errors, MatmulWithIncompatibleShapes) {
-  EXPECT_TRUE(ThrowsErrorMentioning([] { F::matmul(var({2, 3}), var({4, 5})); },
-                                    {"matmul", "(2, 3)", "(4, 5)"}));
-  EXPECT_TRUE(ThrowsErrorMentioning([] { (void)var({2, 3}).matmul(var({2, 3})); },
-                                    {"matmul", "(2, 3)"}));
+  EXPECT_TRUE(ThrowsErrorMentioning(
+      [] {
+        F::matmul(var({2, 3}), var({4, 5}));
+      },
+      {"matmul", "(2, 3)", "(4, 5)"}));
+  EXPECT_TRUE(ThrowsErrorMentioning(
+      [] {
+        (void)var({2, 3}).matmul(var({2, 3}));
+      },
+      {"matmul", "(2, 3)"}));
   EXPECT_NO_THROW(F::matmul(var({2, 3}), var({2, 3}), false, true)); // (2, 3) @ (3, 2)
-  EXPECT_TRUE(ThrowsErrorMentioning([] { F::matmul(var({2, 3}), var({4, 3}), true, true); },
-                                    {"matmul", "(2, 3)", "(4, 3)"}));
-  EXPECT_TRUE(ThrowsErrorMentioning([] { F::matmul(var({2, 3, 4}), var({3, 4, 5})); },
-                                    {"matmul", "(2, 3, 4)", "(3, 4, 5)"}));
+  EXPECT_TRUE(ThrowsErrorMentioning(
+      [] {
+        F::matmul(var({2, 3}), var({4, 3}), true, true);
+      },
+      {"matmul", "(2, 3)", "(4, 3)"}));
+  EXPECT_TRUE(ThrowsErrorMentioning(
+      [] {
+        F::matmul(var({2, 3, 4}), var({3, 4, 5}));
+      },
+      {"matmul", "(2, 3, 4)", "(3, 4, 5)"}));
 }
 
 TEST(Errors, LinearWithWrongWeightOrBiasShape) {
-  EXPECT_TRUE(ThrowsErrorMentioning([] { F::linear(var({2, 3}), var({4, 5})); },
-                                    {"linear", "(2, 3)", "(4, 5)"}));
-  EXPECT_TRUE(ThrowsErrorMentioning([] { F::linear(var({2, 3}), var({3, 5}), var({4})); },
-                                    {"linear", "(4,)"}));
+  EXPECT_TRUE(ThrowsErrorMentioning(
+      [] {
+        F::linear(var({2, 3}), var({4, 5}));
+      },
+      {"linear", "(2, 3)", "(4, 5)"}));
+  EXPECT_TRUE(ThrowsErrorMentioning(
+      [] {
+        F::linear(var({2, 3}), var({3, 5}), var({4}));
+      },
+      {"linear", "(4,)"}));
 }
 
 TEST(Errors, SoftmaxCrossEntropyNeedsOneInt64LabelPerRow) {
   Variable x = var({3, 4});
   EXPECT_TRUE(ThrowsErrorMentioning(
-      [&] { F::softmax_cross_entropy(x, Variable(Tensor::from({0, 1, 2}))); },
+      [&] {
+        F::softmax_cross_entropy(x, Variable(Tensor::from({0, 1, 2})));
+      },
       {"softmax_cross_entropy", "float64|float"}));
   EXPECT_TRUE(ThrowsErrorMentioning(
-      [&] { F::softmax_cross_entropy(x, Variable(Tensor::from_i64({0, 1}))); },
+      [&] {
+        F::softmax_cross_entropy(x, Variable(Tensor::from_i64({0, 1})));
+      },
       {"softmax_cross_entropy", "(3, 4)", "(2,)"}));
   EXPECT_TRUE(ThrowsErrorMentioning(
-      [&] { F::softmax_cross_entropy(x, Variable(Tensor::from_i64({0, 1, 4}))); },
+      [&] {
+        F::softmax_cross_entropy(x, Variable(Tensor::from_i64({0, 1, 4})));
+      },
       {"softmax_cross_entropy", "4"}));
   EXPECT_TRUE(ThrowsErrorMentioning(
-      [&] { F::softmax_cross_entropy(x, Variable(Tensor::from_i64({0, -1, 2}))); },
+      [&] {
+        F::softmax_cross_entropy(x, Variable(Tensor::from_i64({0, -1, 2})));
+      },
       {"softmax_cross_entropy", "-1"}));
 }
 
@@ -111,36 +142,57 @@ TEST(Errors, OtherLossesCheckShapes) {
   EXPECT_TRUE(ThrowsErrorMentioning([] { F::mean_squared_error(var({3}), var({4})); },
                                     {"mean_squared_error", "(3,)", "(4,)"}));
   EXPECT_TRUE(ThrowsErrorMentioning(
-      [] { F::sigmoid_cross_entropy(var({5}), Variable(Tensor::from_i64({0, 1, 1, 0}))); },
+      [] {
+        F::sigmoid_cross_entropy(var({5}), Variable(Tensor::from_i64({0, 1, 1, 0})));
+      },
       {"sigmoid_cross_entropy", "(5,)", "(4,)"}));
   EXPECT_TRUE(ThrowsErrorMentioning(
-      [] { F::binary_cross_entropy(var({5}), Variable(Tensor::from_i64({0, 1, 1, 0}))); },
+      [] {
+        F::binary_cross_entropy(var({5}), Variable(Tensor::from_i64({0, 1, 1, 0})));
+      },
       {"binary_cross_entropy", "(5,)", "(4,)"}));
   EXPECT_TRUE(ThrowsErrorMentioning(
-      [] { F::accuracy(var({3, 2}), Variable(Tensor::from_i64({0, 1}))); },
+      [] {
+        F::accuracy(var({3, 2}), Variable(Tensor::from_i64({0, 1})));
+      },
       {"accuracy", "(3, 2)", "(2,)"}));
 }
 
 TEST(Errors, GetItemOutOfRange) {
   Variable x = var({2, 3});
-  EXPECT_TRUE(ThrowsErrorMentioning([&] { F::get_item(x, {5}); }, {"index|get_item", "5", "(2, 3)"}));
+  EXPECT_TRUE(
+      ThrowsErrorMentioning([&] { F::get_item(x, {5}); }, {"index|get_item", "5", "(2, 3)"}));
   EXPECT_TRUE(ThrowsErrorMentioning([&] { F::get_item(x, {-3}); }, {"index|get_item", "-3"}));
   EXPECT_TRUE(ThrowsErrorMentioning([&] { F::get_item(x, {0, 3}); }, {"index|get_item", "3"}));
-  EXPECT_TRUE(ThrowsErrorMentioning([&] { F::get_item(x, {arr({0, 7})}); }, {"index|get_item", "7"}));
+  EXPECT_TRUE(ThrowsErrorMentioning(
+      [&] {
+        F::get_item(x, {arr({0, 7})});
+      },
+      {"index|get_item", "7"}));
   EXPECT_TRUE(ThrowsErrorMentioning([&] { F::get_item(x, {0, 0, 0}); }, {"index|get_item"}));
   EXPECT_TRUE(ThrowsErrorMentioning([&] { (void)x[{Slice(0, 2, 0)}]; }, {"index|get_item|slice"}));
   EXPECT_TRUE(ThrowsErrorMentioning(
-      [&] { F::get_item(x, {dz::Ellipsis, 0, dz::Ellipsis}); }, {"index|get_item|ellipsis"}));
+      [&] {
+        F::get_item(x, {dz::Ellipsis, 0, dz::Ellipsis});
+      },
+      {"index|get_item|ellipsis"}));
 }
 
 TEST(Errors, GetItemGradWithMismatchedShapes) {
   EXPECT_TRUE(ThrowsErrorMentioning(
-      [] { F::get_item_grad(var({4}), {arr({0, 1, 2})}, {5, 2}); }, {"(5, 2)|(3, 2)|(4,)"}));
+      [] {
+        F::get_item_grad(var({4}), {arr({0, 1, 2})}, {5, 2});
+      },
+      {"(5, 2)|(3, 2)|(4,)"}));
 }
 
 TEST(Errors, ReshapeToAnIncompatibleSize) {
   Variable x = var({2, 3});
-  EXPECT_TRUE(ThrowsErrorMentioning([&] { F::reshape(x, {4, 2}); }, {"reshape", "(2, 3)", "(4, 2)"}));
+  EXPECT_TRUE(ThrowsErrorMentioning(
+      [&] {
+        F::reshape(x, {4, 2});
+      },
+      {"reshape", "(2, 3)", "(4, 2)"}));
   EXPECT_TRUE(ThrowsErrorMentioning([&] { F::reshape(x, {-1, -1}); }, {"reshape"}));
   EXPECT_TRUE(ThrowsErrorMentioning([&] { F::reshape(x, {-1, 4}); }, {"reshape", "(2, 3)"}));
   EXPECT_TRUE(ThrowsErrorMentioning([&] { (void)x.reshape({7}); }, {"reshape", "(2, 3)", "(7,)"}));
@@ -151,7 +203,11 @@ TEST(Errors, TransposeWithBadAxes) {
   EXPECT_TRUE(ThrowsErrorMentioning([&] { F::transpose(x, {0, 2}); }, {"transpose", "(2, 3)"}));
   EXPECT_TRUE(ThrowsErrorMentioning([&] { F::transpose(x, {0, 0}); }, {"transpose", "(2, 3)"}));
   EXPECT_TRUE(ThrowsErrorMentioning([&] { F::transpose(x, {1}); }, {"transpose", "(2, 3)"}));
-  EXPECT_TRUE(ThrowsErrorMentioning([&] { (void)x.transpose({1, 0, 2}); }, {"transpose", "(2, 3)"}));
+  EXPECT_TRUE(ThrowsErrorMentioning(
+      [&] {
+        (void)x.transpose({1, 0, 2});
+      },
+      {"transpose", "(2, 3)"}));
 }
 
 TEST(Errors, ReductionOverAMissingAxis) {
@@ -168,8 +224,11 @@ TEST(Errors, ReductionOverAMissingAxis) {
 
 TEST(Errors, BroadcastToAndSumToIncompatibleShapes) {
   Variable x = var({2, 3});
-  EXPECT_TRUE(ThrowsErrorMentioning([&] { F::broadcast_to(x, {4, 3}); },
-                                    {"broadcast_to", "(2, 3)", "(4, 3)"}));
+  EXPECT_TRUE(ThrowsErrorMentioning(
+      [&] {
+        F::broadcast_to(x, {4, 3});
+      },
+      {"broadcast_to", "(2, 3)", "(4, 3)"}));
   EXPECT_TRUE(ThrowsErrorMentioning([&] { F::sum_to(x, {4}); }, {"sum_to", "(2, 3)", "(4,)"}));
   EXPECT_TRUE(ThrowsErrorMentioning([&] { F::sum_to(x, {1, 2, 3}); }, {"sum_to", "(2, 3)"}));
 }

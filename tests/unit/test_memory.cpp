@@ -160,3 +160,43 @@ TEST(Memory, NewtonLoopWithCreateGraphKeepsLiveTensorsFlat) {
   EXPECT_LE(dz::allocator_stats().allocated_bytes, live_warm + size_t(kMiB));
   EXPECT_LT(resident_bytes() - rss_warm, 32 * kMiB);
 }
+
+TEST(Memory, HigherDerivativeLoopOfStep34LeavesNoCycle) {
+  // Step 34's loop, then x.cleargrad(): nothing the user can reach holds a gradient
+  // graph any more, so everything must be freed. Each backward creates a seed
+  // (ones_like) leaf; when later passes store create_graph gradients on those seeds,
+  // seed k's grad refers to seed k+1 and back, and the cycle keeps the graph and x alive.
+  std::weak_ptr<dz::VariableNode> wx;
+  std::weak_ptr<dz::Function> wsin;
+  {
+    Variable x(1.0);
+    wx = x.node();
+    Variable y = F::sin(x);
+    wsin = y.creator();
+    y.backward({.create_graph = true});
+    for (int i = 0; i < 3; ++i) {
+      Variable gx = x.grad();
+      x.cleargrad();
+      gx.backward({.create_graph = true});
+    }
+    x.cleargrad();
+  }
+  EXPECT_TRUE(wsin.expired());
+  EXPECT_TRUE(wx.expired());
+}
+
+TEST(Memory, CreateGraphOnAProductOfTwoLeavesIsFreedAfterCleargrad) {
+  std::weak_ptr<dz::VariableNode> wx0, wx1;
+  {
+    Variable x0(2.0), x1(3.0);
+    wx0 = x0.node();
+    wx1 = x1.node();
+    Variable y = x0 * x1; // x0.grad refers to x1 and x1.grad to x0
+    y.backward({.create_graph = true});
+    EXPECT_EQ(x0.grad().item<double>(), 3.0);
+    x0.cleargrad();
+    x1.cleargrad();
+  }
+  EXPECT_TRUE(wx0.expired());
+  EXPECT_TRUE(wx1.expired());
+}

@@ -4,7 +4,10 @@
 //   namespace F = dz::functions;
 #pragma once
 
+#include <dzc/dataloaders.h>
+#include <dzc/datasets.h>
 #include <dzc/functions.h>
+#include <dzc/optimizers.h>
 #include <dzc/tensor.h>
 #include <dzc/utils.h>
 #include <dzc/variable.h>

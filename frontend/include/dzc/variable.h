@@ -30,6 +30,10 @@ public:
   Variable(const Tensor &data, std::string name = "");
   explicit Variable(double v) : Variable(Tensor::scalar(v)) {}
   explicit Variable(std::shared_ptr<VariableNode> node) : node_(std::move(node)) {}
+  /// A constant of the graph: backward never accumulates a gradient into it. The library
+  /// makes its scalars, masks and gradient seeds this way, so no gradient graph can hold
+  /// a reference back to itself through them (a cycle that reference counting leaks).
+  static Variable constant(const Tensor &data);
 
   bool defined() const { return node_ != nullptr; }
   explicit operator bool() const { return defined(); }
@@ -96,6 +100,7 @@ struct VariableNode {
   std::shared_ptr<Function> creator;
   int generation = 0;
   bool is_param = false;
+  bool requires_grad = true; // false for constants (Variable::constant)
 };
 
 /// A differentiable operation. Subclasses implement forward on tensors and backward on

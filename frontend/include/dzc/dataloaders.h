@@ -1,0 +1,118 @@
+// dzc/dataloaders.h - DeZero's DataLoader (mini-batches, reshuffled each epoch) and
+// SeqDataLoader (strided batches for truncated BPTT).
+//
+//   dz::DataLoader loader(train_set, 30);          // shuffle=true
+//   for (int epoch = 0; epoch < 300; ++epoch)
+//     for (auto [x, t] : loader) { ... }           // ceil(N / 30) batches per epoch
+//
+// A batch stacks the samples (after the dataset's transforms) along a new first axis:
+// x (B, ...sample shape), t (B, ...target shape); the last batch of an epoch may be
+// smaller. Each begin() starts a new epoch: with shuffle on, a fresh permutation comes
+// from the loader's generator, so the order is a function of (seed, epoch). Without a
+// seed, the seed is drawn from dz::default_generator() (dz::manual_seed makes it
+// repeatable). The loader keeps its own copy of the dataset (copies share the sample
+// tensors), so it may outlive the dataset it was made from.
+#pragma once
+
+#include <dzc/datasets.h>
+
+#include <cstdint>
+#include <iterator>
+#include <optional>
+#include <utility>
+#include <vector>
+
+namespace dz {
+
+using Batch = std::pair<Tensor, Tensor>;
+
+class DataLoader {
+public:
+  DataLoader(const datasets::Dataset &dataset, int64_t batch_size, bool shuffle = true,
+             std::optional<uint64_t> seed = std::nullopt);
+  virtual ~DataLoader() = default;
+
+  /// An input iterator over the batches of one epoch; dereferencing builds the batch.
+  class iterator {
+  public:
+    using iterator_category = std::input_iterator_tag;
+    using value_type = Batch;
+    using difference_type = std::ptrdiff_t;
+    using pointer = void;
+    using reference = Batch;
+
+    iterator() = default;
+    Batch operator*() const { return loader_->batch(pos_); }
+    iterator &operator++() {
+      ++pos_;
+      return *this;
+    }
+    void operator++(int) { ++pos_; }
+    bool operator==(const iterator &o) const { return pos_ == o.pos_; }
+
+  private:
+    friend class DataLoader;
+    iterator(const DataLoader *loader, int64_t pos) : loader_(loader), pos_(pos) {}
+    const DataLoader *loader_ = nullptr;
+    int64_t pos_ = 0;
+  };
+
+  /// Starts a new epoch (reset()) and returns its first batch position. Two loops over
+  /// one loader must not be interleaved: the inner one would restart the epoch.
+  iterator begin();
+  iterator end() const { return iterator(this, max_iter_); }
+
+  /// DeZero's next(): the next batch of the current epoch, starting one when none is under
+  /// way; nullopt after the last batch (the following call starts the next epoch).
+  std::optional<Batch> next();
+  /// Starts a new epoch: iteration 0, a new order when shuffling.
+  void reset();
+
+  int64_t max_iter() const { return max_iter_; } // batches per epoch
+  int64_t size() const { return max_iter_; }
+  int64_t data_size() const { return data_size_; }
+  int64_t batch_size() const { return batch_size_; }
+  bool shuffle() const { return shuffle_; }
+  int64_t epoch() const { return epoch_; } // epochs started so far
+  /// The sample order of the current epoch.
+  const std::vector<int64_t> &order() const { return order_; }
+  const datasets::Dataset &dataset() const { return dataset_; }
+
+protected:
+  /// Used by SeqDataLoader, whose batch count and positions differ.
+  DataLoader(const datasets::Dataset &dataset, int64_t batch_size, bool shuffle,
+             std::optional<uint64_t> seed, int64_t max_iter);
+  /// The dataset indices of batch `iteration` of the current epoch.
+  virtual std::vector<int64_t> batch_index(int64_t iteration) const;
+
+private:
+  Batch batch(int64_t iteration) const;
+
+  datasets::Dataset dataset_;
+  int64_t batch_size_;
+  bool shuffle_;
+  int64_t data_size_;
+  int64_t max_iter_;
+  Generator gen_;
+  std::vector<int64_t> order_;
+  int64_t epoch_ = 0;
+  int64_t iteration_ = 0; // next() position
+  bool in_epoch_ = false; // next() has an epoch under way
+};
+
+/// DeZero's SeqDataLoader: batch_size parallel streams over the sequence, never shuffled.
+/// With jump = N / batch_size, row i of batch k is sample (i * jump + k) % N, so for N =
+/// 1000 and batch 2 the streams start at 0 and 500. Batches per epoch: ceil(N / batch_size)
+/// (DeZero inherits DataLoader's count).
+class SeqDataLoader : public DataLoader {
+public:
+  SeqDataLoader(const datasets::Dataset &dataset, int64_t batch_size);
+
+protected:
+  std::vector<int64_t> batch_index(int64_t iteration) const override;
+};
+
+/// Stacks equally shaped tensors of one dtype along a new first axis.
+Tensor stack(const std::vector<Tensor> &xs);
+
+} // namespace dz
