@@ -43,6 +43,11 @@ int64_t checked_batch_size(int64_t batch_size, const char *who) {
   return batch_size;
 }
 
+/// ceil(n / batch_size): DeZero's max_iter, for DataLoader and SeqDataLoader alike.
+int64_t batches_per_epoch(int64_t n, int64_t batch_size, const char *who) {
+  return (n + checked_batch_size(batch_size, who) - 1) / batch_size;
+}
+
 } // namespace
 
 Tensor stack(const std::vector<Tensor> &xs) {
@@ -57,8 +62,8 @@ Tensor stack(const std::vector<Tensor> &xs) {
     const Tensor &x = xs[i];
     if (x.shape() != first.shape() || x.dtype() != first.dtype())
       throw Error("stack: tensor " + std::to_string(i) + " is " + shape_str(x.shape()) + " " +
-                  dtype_name(x.dtype()) + " but tensor 0 is " + shape_str(first.shape()) +
-                  " " + dtype_name(first.dtype()) + "; all must have one shape and dtype");
+                  dtype_name(x.dtype()) + " but tensor 0 is " + shape_str(first.shape()) + " " +
+                  dtype_name(first.dtype()) + "; all must have one shape and dtype");
     const Tensor src = x.device().is_cpu() ? x : x.to(Device::cpu());
     if (src.nbytes())
       std::memcpy(dst + i * first.nbytes(), src.raw(), src.nbytes());
@@ -66,13 +71,12 @@ Tensor stack(const std::vector<Tensor> &xs) {
   return out;
 }
 
-// ---- DataLoader ------------------------------------------------------------------------------
+// ---- DataLoader -----------------------------------------------------------------------------
 
 DataLoader::DataLoader(const datasets::Dataset &dataset, int64_t batch_size, bool shuffle,
                        std::optional<uint64_t> seed)
     : DataLoader(dataset, batch_size, shuffle, seed,
-                 (dataset.size() + checked_batch_size(batch_size, "DataLoader") - 1) /
-                     batch_size) {}
+                 batches_per_epoch(dataset.size(), batch_size, "DataLoader")) {}
 
 DataLoader::DataLoader(const datasets::Dataset &dataset, int64_t batch_size, bool shuffle,
                        std::optional<uint64_t> seed, int64_t max_iter)
@@ -130,12 +134,11 @@ Batch DataLoader::batch(int64_t iteration) const {
   return {stack(xs), stack(ts)};
 }
 
-// ---- SeqDataLoader ---------------------------------------------------------------------------
+// ---- SeqDataLoader --------------------------------------------------------------------------
 
 SeqDataLoader::SeqDataLoader(const datasets::Dataset &dataset, int64_t batch_size)
     : DataLoader(dataset, batch_size, /*shuffle=*/false, /*seed=*/0,
-                 (dataset.size() + checked_batch_size(batch_size, "SeqDataLoader") - 1) /
-                     batch_size) {}
+                 batches_per_epoch(dataset.size(), batch_size, "SeqDataLoader")) {}
 
 std::vector<int64_t> SeqDataLoader::batch_index(int64_t iteration) const {
   const int64_t n = data_size(), b = batch_size();

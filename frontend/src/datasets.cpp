@@ -61,14 +61,11 @@ Tensor row(const Tensor &t, int64_t i) {
     throw Error("Dataset: samples must be on the CPU, the data is on " + t.device().str());
   const Shape s(t.shape().begin() + 1, t.shape().end());
   const size_t bytes = size_t(shape_size(s)) * dtype_size(t.dtype());
-  return Tensor::from_buffer(static_cast<const char *>(t.raw()) + size_t(i) * bytes, s,
-                             t.dtype());
+  return Tensor::from_buffer(static_cast<const char *>(t.raw()) + size_t(i) * bytes, s, t.dtype());
 }
 
 /// t[perm] along the first axis.
-Tensor take_rows(const Tensor &t, const std::vector<int64_t> &perm) {
-  return t[{Index(perm)}];
-}
+Tensor take_rows(const Tensor &t, const std::vector<int64_t> &perm) { return t[{Index(perm)}]; }
 
 } // namespace
 
@@ -88,9 +85,9 @@ void Dataset::set_samples(Tensor data, std::optional<Tensor> label) {
   if (data.ndim() == 0)
     throw Error("Dataset: data must have a sample axis (ndim >= 1), got a 0-d tensor");
   if (label && (label->ndim() == 0 || label->shape(0) != data.shape(0)))
-    throw Error("Dataset: data has " + std::to_string(data.shape(0)) +
-                " samples (shape " + shape_str(data.shape()) + ") but label has shape " +
-                shape_str(label->shape()) + "; they must agree on the first axis");
+    throw Error("Dataset: data has " + std::to_string(data.shape(0)) + " samples (shape " +
+                shape_str(data.shape()) + ") but label has shape " + shape_str(label->shape()) +
+                "; they must agree on the first axis");
   data_ = std::move(data);
   label_ = std::move(label);
 }
@@ -116,7 +113,7 @@ std::pair<Tensor, Tensor> Dataset::operator[](int64_t i) const {
   return {x, t};
 }
 
-// ---- Spiral, SinCurve ------------------------------------------------------------------------
+// ---- Spiral, SinCurve -----------------------------------------------------------------------
 
 std::pair<Tensor, Tensor> get_spiral(bool train) {
   Generator gen(train ? 1984 : 2020);
@@ -160,7 +157,7 @@ SinCurve::SinCurve(bool train, Transform transform, Transform target_transform)
               y[{Slice(1, std::nullopt)}].reshape({-1, 1}));
 }
 
-// ---- IDX files (MNIST format) ------------------------------------------------------------------
+// ---- IDX files (MNIST format) ---------------------------------------------------------------
 
 namespace {
 
@@ -170,21 +167,19 @@ struct GzCloser {
 using GzFile = std::unique_ptr<gzFile_s, GzCloser>;
 
 /// Reads exactly n bytes or throws naming the file and what was being read.
-void read_exact(gzFile f, void *dst, size_t n, const std::string &path,
-                const std::string &what) {
+void read_exact(gzFile f, void *dst, size_t n, const std::string &path, const std::string &what) {
   char *p = static_cast<char *>(dst);
   size_t done = 0;
   while (done < n) {
     const unsigned chunk = unsigned(std::min<size_t>(n - done, size_t(1) << 30));
     const int r = gzread(f, p + done, chunk);
-    if (r < 0) {
-      int code = 0;
-      throw Error(path + ": corrupt file while reading the " + what + " (" +
-                  gzerror(f, &code) + ")");
-    }
-    if (r == 0)
+    int code = Z_OK;
+    const char *msg = r < 0 ? gzerror(f, &code) : "";
+    if (r == 0 || code == Z_BUF_ERROR) // zlib's "unexpected end of file"
       throw Error(path + ": truncated file: the " + what + " needs " + std::to_string(n) +
                   " bytes but only " + std::to_string(done) + " are there");
+    if (r < 0)
+      throw Error(path + ": corrupt file while reading the " + what + " (" + msg + ")");
     done += size_t(r);
   }
 }
@@ -201,12 +196,14 @@ Tensor read_idx(const std::string &path, int expected_magic) {
   const int type = magic[2], ndim = magic[3];
   const int value = (type << 8) | ndim;
   if (magic[0] != 0 || magic[1] != 0 || type != 0x08 || ndim < 1 || ndim > 4)
-    throw Error(path + ": not an IDX file of unsigned bytes (magic " + std::to_string(
-                    (magic[0] << 24) | (magic[1] << 16) | value) + ")");
+    throw Error(path + ": not an IDX file of unsigned bytes (magic " +
+                std::to_string((magic[0] << 24) | (magic[1] << 16) | value) + ")");
   if (expected_magic && value != expected_magic)
     throw Error(path + ": IDX magic number " + std::to_string(value) + ", expected " +
                 std::to_string(expected_magic) +
-                (expected_magic == 2051 ? " (images)" : expected_magic == 2049 ? " (labels)" : ""));
+                (expected_magic == 2051   ? " (images)"
+                 : expected_magic == 2049 ? " (labels)"
+                                          : ""));
   Shape shape(size_t(ndim), 0);
   for (int d = 0; d < ndim; ++d) {
     unsigned char b[4];
@@ -217,6 +214,12 @@ Tensor read_idx(const std::string &path, int expected_magic) {
     throw Error(path + ": IDX dimensions " + shape_str(shape) + " are implausibly large");
   Tensor t(shape, u8);
   read_exact(f.get(), t.raw(), size_t(t.size()), path, "data of shape " + shape_str(shape));
+  // Reading on to the end makes zlib check the gzip trailer (CRC and length).
+  char extra;
+  if (gzread(f.get(), &extra, 1) < 0) {
+    int code = 0;
+    throw Error(path + ": corrupt file after the data (" + gzerror(f.get(), &code) + ")");
+  }
   return t;
 }
 
@@ -235,8 +238,8 @@ std::pair<Tensor, Tensor> load_idx_split(const std::string &dataset, bool train,
                                          const std::vector<std::string> &dirs,
                                          const std::string &hint) {
   const std::string prefix = train ? "train" : "t10k";
-  std::vector<std::string> tried;
   auto find = [&](const std::string &name) -> std::string {
+    std::vector<std::string> tried;
     for (const std::string &dir : dirs)
       for (const char *suffix : {".gz", ""}) {
         const std::string p = (std::filesystem::path(dir) / (name + suffix)).string();
@@ -245,8 +248,8 @@ std::pair<Tensor, Tensor> load_idx_split(const std::string &dataset, bool train,
           return p;
         tried.push_back(p);
       }
-    throw Error(dataset + ": cannot find " + name + "(.gz); looked for " + join(tried, ", ") +
-                ". " + hint);
+    throw Error(dataset + ": cannot find " + name + "(.gz); looked for:\n  " + join(tried, "\n  ") +
+                "\n" + hint);
   };
   const std::string images_path = find(prefix + "-images-idx3-ubyte");
   const std::string labels_path = find(prefix + "-labels-idx1-ubyte");
@@ -256,16 +259,13 @@ std::pair<Tensor, Tensor> load_idx_split(const std::string &dataset, bool train,
     throw Error(dataset + ": " + images_path + " holds " + std::to_string(images.shape(0)) +
                 " images but " + labels_path + " holds " + std::to_string(labels.shape(0)) +
                 " labels");
-  return {images.reshape({images.shape(0), 1, images.shape(1), images.shape(2)}),
-          labels.to(i64)};
+  return {images.reshape({images.shape(0), 1, images.shape(1), images.shape(2)}), labels.to(i64)};
 }
 
 /// $DZ_DATA/sub and ~/.dezero/sub (sub may be empty), where those variables are set.
 std::vector<std::string> env_dirs(const std::string &sub) {
   std::vector<std::string> dirs;
-  auto add = [&](std::filesystem::path p) {
-    dirs.push_back((sub.empty() ? p : p / sub).string());
-  };
+  auto add = [&](std::filesystem::path p) { dirs.push_back((sub.empty() ? p : p / sub).string()); };
   if (const char *d = std::getenv("DZ_DATA"); d && *d)
     add(d);
   if (const char *h = std::getenv("HOME"); h && *h)
@@ -299,13 +299,12 @@ MNIST::MNIST(bool train, const std::string &dir, std::optional<Transform> transf
 }
 
 const std::vector<std::string> &MNIST::labels() {
-  static const std::vector<std::string> names{"0", "1", "2", "3", "4",
-                                              "5", "6", "7", "8", "9"};
+  static const std::vector<std::string> names{"0", "1", "2", "3", "4", "5", "6", "7", "8", "9"};
   return names;
 }
 
-FashionMNIST::FashionMNIST(bool train, const std::string &dir,
-                           std::optional<Transform> transform, Transform target_transform)
+FashionMNIST::FashionMNIST(bool train, const std::string &dir, std::optional<Transform> transform,
+                           Transform target_transform)
     : Dataset(train, transform ? std::move(*transform) : MNIST::default_transform(),
               std::move(target_transform)) {
   std::vector<std::string> dirs{dir};
@@ -319,14 +318,15 @@ FashionMNIST::FashionMNIST(bool train, const std::string &dir,
       std::string("Install Debian's package with `apt-get install dataset-fashion-mnist` "
                   "(it puts the files in /usr/share/datasets/fashion-mnist), or copy the four "
                   "Fashion-MNIST IDX files (") +
-          kMnistFiles + ") into $DZ_DATA/fashion-mnist or a directory passed as "
-                        "FashionMNIST(train, dir).");
+          kMnistFiles +
+          ") into $DZ_DATA/fashion-mnist or a directory passed as "
+          "FashionMNIST(train, dir).");
   set_samples(x, t);
 }
 
 const std::vector<std::string> &FashionMNIST::labels() {
-  static const std::vector<std::string> names{"T-shirt/top", "Trouser", "Pullover", "Dress",
-                                              "Coat",        "Sandal",  "Shirt",    "Sneaker",
+  static const std::vector<std::string> names{"T-shirt/top", "Trouser",   "Pullover", "Dress",
+                                              "Coat",        "Sandal",    "Shirt",    "Sneaker",
                                               "Bag",         "Ankle boot"};
   return names;
 }

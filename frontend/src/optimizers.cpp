@@ -48,8 +48,7 @@ Tensor Optimizer::grad_of(const Parameter &param) {
   const Tensor &g = param.grad().data();
   if (g.shape() != param.shape())
     throw Error("Optimizer: the gradient of parameter '" + param.name() + "' has shape " +
-                shape_str(g.shape()) + " but the parameter has shape " +
-                shape_str(param.shape()));
+                shape_str(g.shape()) + " but the parameter has shape " + shape_str(param.shape()));
   return g.to(param.dtype());
 }
 
@@ -60,7 +59,7 @@ Tensor &Optimizer::State::get(const Parameter &param) {
   return it->second.value;
 }
 
-// ---- update rules (DeZero's, line for line) --------------------------------------------------
+// ---- update rules (DeZero's, line for line) -------------------------------------------------
 
 void SGD::update_one(const Parameter &param) {
   Tensor w = param.data();
@@ -112,7 +111,7 @@ void Adam::update_one(const Parameter &param) {
   w -= lr() * m / (sqrt(v) + eps);
 }
 
-// ---- hooks -------------------------------------------------------------------------------------
+// ---- hooks ----------------------------------------------------------------------------------
 // Gradients are replaced rather than changed in place: backward may hand the same gradient
 // tensor to several parameters (the two inputs of an add), and an in-place change would
 // apply twice.

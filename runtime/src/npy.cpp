@@ -6,6 +6,7 @@
 // padded with spaces and ended by '\n' so the data starts at a multiple of 64 bytes.
 // We write exactly what NumPy writes (version 1.0 unless the header needs 2.0) and read
 // versions 1.0, 2.0 and 3.0 with little-endian or byte-order-free descriptors.
+#include <dzc/io.h>
 #include <dzc/tensor.h>
 
 #include <cctype>
@@ -192,14 +193,6 @@ uint32_t read_le(const std::string &b, size_t pos, size_t n) {
   return v;
 }
 
-// Writes the header and the data; returns 0 or the errno of the failure.
-int write_all(std::FILE *f, const std::string &header, const void *data, size_t nbytes) {
-  if (std::fwrite(header.data(), 1, header.size(), f) != header.size() ||
-      (nbytes && std::fwrite(data, 1, nbytes, f) != nbytes) || std::fflush(f) != 0)
-    return errno ? errno : EIO;
-  return 0;
-}
-
 std::string npy_header(const Tensor &t) {
   std::string dict =
       "{'descr': '" + std::string(descr_of(t.dtype())) + "', 'fortran_order': False, 'shape': (";
@@ -321,22 +314,7 @@ Tensor from_npy_bytes(const std::string &bytes, const std::string &what) {
 }
 
 void save_npy(const std::string &path, const Tensor &t) {
-  const Tensor c = cpu(t);
-  const std::string header = npy_header(c);
-  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  std::FILE *f = std::fopen(tmp.c_str(), "wb");
-  if (!f)
-    throw Error("save_npy: cannot create '" + tmp + "': " + std::strerror(errno));
-  errno = 0;
-  int err = write_all(f, header, c.raw(), c.nbytes());
-  if (std::fclose(f) != 0 && !err)
-    err = errno ? errno : EIO;
-  if (!err && std::rename(tmp.c_str(), path.c_str()) != 0)
-    err = errno;
-  if (err) {
-    std::remove(tmp.c_str());
-    throw Error("save_npy: cannot write '" + path + "': " + std::strerror(err));
-  }
+  write_file_atomic(path, to_npy_bytes(t), "save_npy");
 }
 
 Tensor load_npy(const std::string &path) {

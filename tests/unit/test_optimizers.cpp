@@ -63,7 +63,7 @@ void expect_three_steps_match(O::Optimizer &opt, RefStep ref, double tol = 1e-13
   }
 }
 
-// ---- independent reference rules in plain double (DeZero's formulas) ----------------------
+// ---- independent reference rules in plain double (DeZero's formulas) ------------------------
 
 RefStep ref_sgd(double lr) {
   return [=](std::vector<double> &p, const std::vector<double> &g) {
@@ -84,7 +84,7 @@ RefStep ref_momentum(double lr, double momentum) {
 
 RefStep ref_adagrad(double lr, double eps) {
   return [=, h = std::vector<double>(3, 0.0)](std::vector<double> &p,
-                                             const std::vector<double> &g) mutable {
+                                              const std::vector<double> &g) mutable {
     for (size_t i = 0; i < p.size(); ++i) {
       h[i] += g[i] * g[i];
       p[i] -= lr * g[i] / (std::sqrt(h[i]) + eps);
@@ -121,7 +121,7 @@ RefStep ref_adam(double alpha, double beta1, double beta2, double eps) {
 
 } // namespace
 
-// ---- first steps by hand ----------------------------------------------------------------------
+// ---- first steps by hand --------------------------------------------------------------------
 
 TEST(OptimizerSteps, GradientsOfTheTestFunctionMatchTheHandDerivation) {
   Problem pb;
@@ -193,7 +193,7 @@ TEST(OptimizerSteps, AdaGradAndAdaDeltaFirstSteps) {
   }
 }
 
-// ---- three steps against the plain-double reference -------------------------------------------
+// ---- three steps against the plain-double reference -----------------------------------------
 
 TEST(OptimizerSteps, SGDThreeStepsMatchReference) {
   O::SGD opt(0.05);
@@ -247,7 +247,7 @@ TEST(OptimizerSteps, Float32ParametersStayFloat32) {
   EXPECT_NEAR(w.data().at(1), -1.9, 1e-6);
 }
 
-// ---- what update() touches ------------------------------------------------------------------------
+// ---- what update() touches ------------------------------------------------------------------
 
 TEST(OptimizerUpdate, UpdatesInPlaceSoEveryHandleSeesNewValues) {
   Parameter w(Tensor::from({1.0, 2.0}));
@@ -315,7 +315,7 @@ TEST(OptimizerUpdate, UpdateWithoutSetupIsAnError) {
   EXPECT_THROW(opt.update(), dz::Error);
 }
 
-// ---- hooks -----------------------------------------------------------------------------------------
+// ---- hooks ----------------------------------------------------------------------------------
 
 TEST(OptimizerHooks, WeightDecayAddsRateTimesParamToTheGradient) {
   // SGD lr 0.1 with decay 0.01: p -= 0.1 * (g + 0.01 p), i.e. 0.001 p more than plain SGD.

@@ -129,8 +129,7 @@ std::pair<Tensor, Tensor> get_spiral(bool train = true);
 /// both (999, 1) float32 (DeZero uses float64): each target is the next step.
 class SinCurve : public Dataset {
 public:
-  explicit SinCurve(bool train = true, Transform transform = {},
-                    Transform target_transform = {});
+  explicit SinCurve(bool train = true, Transform transform = {}, Transform target_transform = {});
 };
 
 /// MNIST from the four IDX files (train-images-idx3-ubyte, train-labels-idx1-ubyte,

@@ -7,6 +7,8 @@
 #include <dzc/dataloaders.h>
 #include <dzc/datasets.h>
 #include <dzc/functions.h>
+#include <dzc/history.h>
+#include <dzc/io.h>
 #include <dzc/optimizers.h>
 #include <dzc/tensor.h>
 #include <dzc/utils.h>

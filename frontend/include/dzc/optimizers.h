@@ -148,8 +148,7 @@ private:
 /// param -= lr() * m / (sqrt(v) + eps)  with  lr() = alpha sqrt(1-beta2^t) / (1-beta1^t)
 class Adam : public Optimizer {
 public:
-  explicit Adam(double alpha = 0.001, double beta1 = 0.9, double beta2 = 0.999,
-                double eps = 1e-8)
+  explicit Adam(double alpha = 0.001, double beta1 = 0.9, double beta2 = 0.999, double eps = 1e-8)
       : alpha(alpha), beta1(beta1), beta2(beta2), eps(eps) {}
   double alpha, beta1, beta2, eps;
   int64_t t = 0; // number of update() calls so far
@@ -165,7 +164,7 @@ private:
   State ms_, vs_;
 };
 
-// ---- hooks -----------------------------------------------------------------------------
+// ---- hooks ----------------------------------------------------------------------------------
 
 /// grad += rate * param (L2 regularisation of rate/2 * |param|^2).
 class WeightDecay {
@@ -192,9 +191,7 @@ private:
 /// update) fixed: their gradients are cleared and they are removed from the update list.
 class FreezeParam {
 public:
-  template <typename... Ts> explicit FreezeParam(const Ts &...targets) {
-    (add(targets), ...);
-  }
+  template <typename... Ts> explicit FreezeParam(const Ts &...targets) { (add(targets), ...); }
   explicit FreezeParam(std::vector<Parameter> params) { add(std::move(params)); }
   void operator()(std::vector<Parameter> &params) const;
 
