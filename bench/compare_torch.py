@@ -186,6 +186,10 @@ def main():
 
     if not os.path.exists(args.dzc_bench):
         sys.exit(f"{args.dzc_bench} not found: build it first (bench/run.sh)")
+    load = os.getloadavg()[0]
+    if load > 0.5:
+        print(f"warning: load average {load:.1f} before the run: other work shares the CPUs,"
+              " so the times below are not fit for docs/performance.md", file=sys.stderr)
     dzc = run_dzc(args)
     torch = run_torch(args)
 

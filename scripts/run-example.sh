@@ -3,7 +3,8 @@
 # and runs an example model from models/. Works from any directory.
 #
 # Usage: scripts/run-example.sh [--sanitize] [-DVAR=VALUE ...] [MODEL [ARGS ...]]
-#   MODEL   a binary of build/models/: newton (default), linear_regression
+#   MODEL   a binary of build/models/: newton (default), linear_regression, rosenbrock,
+#           tanh_graph (see models/CMakeLists.txt)
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 

@@ -34,6 +34,21 @@ int64_t resident_bytes() {
 
 constexpr int64_t kMiB = 1024 * 1024;
 
+// AddressSanitizer keeps freed blocks in a quarantine (256 MiB by default) to catch
+// use-after-free, so resident memory grows by design there; LeakSanitizer checks leaks
+// instead, and the allocator's count of live tensor bytes stays exact.
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool kRssIsMeaningful = false;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+constexpr bool kRssIsMeaningful = false;
+#else
+constexpr bool kRssIsMeaningful = true;
+#endif
+#else
+constexpr bool kRssIsMeaningful = true;
+#endif
+
 } // namespace
 
 TEST(Memory, TrainingLoopOnLargeTensorsKeepsResidentMemoryFlat) {
@@ -55,7 +70,7 @@ TEST(Memory, TrainingLoopOnLargeTensorsKeepsResidentMemoryFlat) {
     scale.set_data(scale.data() - 1e-6 * scale.grad().data());
   };
 
-  constexpr int kWarmup = 200, kSteps = 3000;
+  const int kWarmup = kRssIsMeaningful ? 200 : 20, kSteps = kRssIsMeaningful ? 3000 : 300;
   for (int i = 0; i < kWarmup; ++i)
     step();
   const int64_t rss_warm = resident_bytes();
@@ -65,13 +80,14 @@ TEST(Memory, TrainingLoopOnLargeTensorsKeepsResidentMemoryFlat) {
   for (int i = kWarmup; i < kSteps; ++i) {
     step();
     // Stop early rather than exhaust the machine when the graph leaks.
-    if (i % 100 == 0) {
+    if (i % 100 == 0 && kRssIsMeaningful) {
       ASSERT_LT(resident_bytes() - rss_warm, 512 * kMiB) << "after " << i << " steps";
     }
   }
   const int64_t rss_end = resident_bytes();
-  EXPECT_LT(rss_end - rss_warm, 32 * kMiB)
-      << "RSS grew from " << rss_warm / kMiB << " MiB to " << rss_end / kMiB << " MiB";
+  if (kRssIsMeaningful)
+    EXPECT_LT(rss_end - rss_warm, 32 * kMiB)
+        << "RSS grew from " << rss_warm / kMiB << " MiB to " << rss_end / kMiB << " MiB";
   const size_t live_end = dz::allocator_stats().allocated_bytes;
   EXPECT_LE(live_end, live_warm + size_t(4 * kMiB))
       << "bytes held by live tensors grew from " << live_warm << " to " << live_end;
@@ -158,7 +174,8 @@ TEST(Memory, NewtonLoopWithCreateGraphKeepsLiveTensorsFlat) {
   for (int i = 0; i < 100; ++i)
     step();
   EXPECT_LE(dz::allocator_stats().allocated_bytes, live_warm + size_t(kMiB));
-  EXPECT_LT(resident_bytes() - rss_warm, 32 * kMiB);
+  if (kRssIsMeaningful)
+    EXPECT_LT(resident_bytes() - rss_warm, 32 * kMiB);
 }
 
 TEST(Memory, HigherDerivativeLoopOfStep34LeavesNoCycle) {
