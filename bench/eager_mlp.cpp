@@ -21,11 +21,12 @@ namespace {
 struct MLP {
   static constexpr int64_t batch = 100, in = 784, hidden = 1000, out = 10;
   dz::Generator gen{0};
-  dz::Variable x, t;
+  dz::Tensor x; // a batch as a data loader yields it: a Tensor, so no gradient is kept
+  dz::Variable t;
   dz::Parameter W1, b1, W2, b2;
 
   MLP() {
-    x = dz::Variable(dz::randn({batch, in}, dz::f32, gen));
+    x = dz::randn({batch, in}, dz::f32, gen);
     std::mt19937 rng(0);
     std::vector<int64_t> labels(batch);
     for (auto &l : labels)
