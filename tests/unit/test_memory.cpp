@@ -85,9 +85,10 @@ TEST(Memory, TrainingLoopOnLargeTensorsKeepsResidentMemoryFlat) {
     }
   }
   const int64_t rss_end = resident_bytes();
-  if (kRssIsMeaningful)
+  if (kRssIsMeaningful) {
     EXPECT_LT(rss_end - rss_warm, 32 * kMiB)
         << "RSS grew from " << rss_warm / kMiB << " MiB to " << rss_end / kMiB << " MiB";
+  }
   const size_t live_end = dz::allocator_stats().allocated_bytes;
   EXPECT_LE(live_end, live_warm + size_t(4 * kMiB))
       << "bytes held by live tensors grew from " << live_warm << " to " << live_end;
@@ -174,8 +175,9 @@ TEST(Memory, NewtonLoopWithCreateGraphKeepsLiveTensorsFlat) {
   for (int i = 0; i < 100; ++i)
     step();
   EXPECT_LE(dz::allocator_stats().allocated_bytes, live_warm + size_t(kMiB));
-  if (kRssIsMeaningful)
+  if (kRssIsMeaningful) {
     EXPECT_LT(resident_bytes() - rss_warm, 32 * kMiB);
+  }
 }
 
 TEST(Memory, HigherDerivativeLoopOfStep34LeavesNoCycle) {

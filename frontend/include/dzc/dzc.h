@@ -7,8 +7,11 @@
 #include <dzc/dataloaders.h>
 #include <dzc/datasets.h>
 #include <dzc/functions.h>
+#include <dzc/functions_nn.h>
 #include <dzc/history.h>
 #include <dzc/io.h>
+#include <dzc/layers.h>
+#include <dzc/models.h>
 #include <dzc/optimizers.h>
 #include <dzc/tensor.h>
 #include <dzc/utils.h>

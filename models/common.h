@@ -1,0 +1,72 @@
+// models/common.h - what every example program shares: a small command line
+// (--epochs N, --out DIR, --data DIR) and the end-of-run report (CSV + SVG curves).
+#pragma once
+
+#include <dzc/dzc.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+
+namespace example {
+
+struct Args {
+  int epochs = 0;
+  std::string out = ".";  // where the loss curves go
+  std::string data;       // dataset directory ("" = the dataset's default)
+};
+
+/// Parses --epochs N, --out DIR and --data DIR; prints usage and exits on anything else.
+inline Args parse_args(int argc, char **argv, int default_epochs, const char *usage) {
+  Args a;
+  a.epochs = default_epochs;
+  for (int i = 1; i < argc; ++i) {
+    std::string k = argv[i];
+    auto value = [&]() -> std::string {
+      if (i + 1 >= argc) {
+        std::fprintf(stderr, "%s: %s needs a value\n%s", argv[0], k.c_str(), usage);
+        std::exit(2);
+      }
+      return argv[++i];
+    };
+    if (k == "--epochs")
+      a.epochs = std::atoi(value().c_str());
+    else if (k == "--out")
+      a.out = value();
+    else if (k == "--data")
+      a.data = value();
+    else {
+      std::fprintf(stderr, "%s", usage);
+      std::exit(k == "--help" || k == "-h" ? 0 : 2);
+    }
+  }
+  return a;
+}
+
+/// Writes <out>/<name>.csv and <out>/<name>.svg and says where they are.
+inline void save_curves(const dz::utils::History &h, const Args &a, const std::string &name,
+                        const std::string &title) {
+  h.save_csv(a.out + "/" + name + ".csv");
+  h.save_svg(a.out + "/" + name + ".svg", title);
+  std::printf("curves: %s/%s.csv, %s/%s.svg\n", a.out.c_str(), name.c_str(), a.out.c_str(),
+              name.c_str());
+}
+
+/// Mean loss and accuracy of `model` over a loader, in test mode without a graph.
+template <typename Model> std::pair<double, double> evaluate(Model &model, dz::DataLoader &loader) {
+  namespace F = dz::functions;
+  dz::NoGrad no_grad;
+  dz::TestMode test_mode;
+  double loss = 0, acc = 0;
+  int64_t n = 0;
+  for (auto [x, t] : loader) {
+    dz::Variable y = model(x);
+    int64_t b = t.shape(0);
+    loss += F::softmax_cross_entropy(y, t).template item<double>() * double(b);
+    acc += F::accuracy(y, t).template item<double>() * double(b);
+    n += b;
+  }
+  return {loss / double(n), acc / double(n)};
+}
+
+} // namespace example

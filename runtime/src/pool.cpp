@@ -1,0 +1,174 @@
+// pool.cpp - max and average pooling over NCHW images and their gradients, one channel
+// plane per OpenMP iteration. Windows are read as DeZero's im2col reads them: taps on
+// the padding are zeros, so they take part in the maximum and in the mean.
+#include "nn_geom.h"
+
+namespace dz {
+
+using namespace detail;
+
+namespace {
+
+/// Checks that gy (and indexes) have the pooled shape of x_shape.
+void check_pooled(const char *op, const Tensor &gy, const WindowGeom &g, const Shape &x_shape) {
+  Shape want{g.N, g.C, g.OH, g.OW};
+  if (gy.shape() != want)
+    throw Error(std::string(op) + ": tensor of shape " + shape_str(gy.shape()) +
+                " does not fit input " + shape_str(x_shape) + " pooled " + size2_str({g.KH, g.KW}) +
+                " (expected " + shape_str(want) + ")");
+}
+
+void check_indexes(const char *op, const Tensor &indexes, const WindowGeom &g,
+                   const Shape &x_shape) {
+  check_pooled(op, indexes, g, x_shape);
+  if (indexes.dtype() != i64)
+    throw Error(std::string(op) + ": indexes must be int64, got " + dtype_name(indexes.dtype()));
+  const int64_t *p = indexes.data<int64_t>();
+  for (int64_t i = 0; i < indexes.size(); ++i)
+    if (p[i] < 0 || p[i] >= g.window())
+      throw Error(std::string(op) + ": index " + std::to_string(p[i]) + " is outside a window of " +
+                  std::to_string(g.window()) + " taps");
+}
+
+/// Row and column of window (oh, ow)'s tap k in the unpadded plane.
+struct Tap {
+  int64_t ih, iw;
+  bool inside;
+};
+inline Tap tap(const WindowGeom &g, int64_t oh, int64_t ow, int64_t k) {
+  int64_t ih = oh * g.SH - g.PH + k / g.KW, iw = ow * g.SW - g.PW + k % g.KW;
+  return {ih, iw, ih >= 0 && ih < g.H && iw >= 0 && iw < g.W};
+}
+
+} // namespace
+
+MaxPoolResult max_pool2d(const Tensor &x, Size2 kernel, Size2 stride, Size2 pad) {
+  WindowGeom g = make_geom("pooling", x.shape(), kernel, stride, pad);
+  DType dt = float_operands("pooling", {{"x", &x}});
+  Tensor y({g.N, g.C, g.OH, g.OW}, dt), idx({g.N, g.C, g.OH, g.OW}, i64);
+  visit_float(dt, "pooling", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    const T *px = x.data<T>();
+    T *py = y.data<T>();
+    int64_t *pi = idx.data<int64_t>();
+    parallel_for(g.N * g.C, x.size() + y.size() * g.window(), [&](int64_t nc) {
+      const T *xp = px + nc * g.plane();
+      for (int64_t oh = 0; oh < g.OH; ++oh)
+        for (int64_t ow = 0; ow < g.OW; ++ow) {
+          T best = T(0);
+          int64_t arg = 0;
+          for (int64_t k = 0; k < g.window(); ++k) {
+            Tap t = tap(g, oh, ow, k);
+            T v = t.inside ? xp[t.ih * g.W + t.iw] : T(0);
+            if (k == 0 || v > best)
+              best = v, arg = k;
+          }
+          int64_t o = nc * g.out_plane() + oh * g.OW + ow;
+          py[o] = best;
+          pi[o] = arg;
+        }
+    });
+  });
+  return {y, idx};
+}
+
+Tensor max_pool2d_gather(const Tensor &x, const Tensor &indexes, Size2 kernel, Size2 stride,
+                         Size2 pad) {
+  WindowGeom g = make_geom("pooling_with_indexes", x.shape(), kernel, stride, pad);
+  check_indexes("pooling_with_indexes", indexes, g, x.shape());
+  DType dt = float_operands("pooling_with_indexes", {{"x", &x}});
+  Tensor y({g.N, g.C, g.OH, g.OW}, dt);
+  visit_float(dt, "pooling_with_indexes", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    const T *px = x.data<T>();
+    const int64_t *pi = indexes.data<int64_t>();
+    T *py = y.data<T>();
+    parallel_for(g.N * g.C, x.size() + y.size(), [&](int64_t nc) {
+      for (int64_t p = nc * g.out_plane(); p < (nc + 1) * g.out_plane(); ++p) {
+        int64_t q = p - nc * g.out_plane();
+        Tap t = tap(g, q / g.OW, q % g.OW, pi[p]);
+        py[p] = t.inside ? px[nc * g.plane() + t.ih * g.W + t.iw] : T(0);
+      }
+    });
+  });
+  return y;
+}
+
+Tensor max_pool2d_grad(const Tensor &gy, const Tensor &indexes, const Shape &x_shape, Size2 kernel,
+                       Size2 stride, Size2 pad) {
+  WindowGeom g = make_geom("pooling_grad", x_shape, kernel, stride, pad);
+  check_pooled("pooling_grad", gy, g, x_shape);
+  check_indexes("pooling_grad", indexes, g, x_shape);
+  DType dt = float_operands("pooling_grad", {{"gy", &gy}});
+  Tensor gx = zeros(x_shape, dt);
+  visit_float(dt, "pooling_grad", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    const T *pg = gy.data<T>();
+    const int64_t *pi = indexes.data<int64_t>();
+    T *px = gx.data<T>();
+    parallel_for(g.N * g.C, gx.size() + gy.size(), [&](int64_t nc) {
+      for (int64_t p = nc * g.out_plane(); p < (nc + 1) * g.out_plane(); ++p) {
+        int64_t q = p - nc * g.out_plane();
+        Tap t = tap(g, q / g.OW, q % g.OW, pi[p]);
+        if (t.inside)
+          px[nc * g.plane() + t.ih * g.W + t.iw] += pg[p];
+      }
+    });
+  });
+  return gx;
+}
+
+Tensor avg_pool2d(const Tensor &x, Size2 kernel, Size2 stride, Size2 pad) {
+  WindowGeom g = make_geom("average_pooling", x.shape(), kernel, stride, pad);
+  DType dt = float_operands("average_pooling", {{"x", &x}});
+  Tensor y({g.N, g.C, g.OH, g.OW}, dt);
+  visit_float(dt, "average_pooling", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    const T *px = x.data<T>();
+    T *py = y.data<T>();
+    const T scale = T(1) / T(g.window());
+    parallel_for(g.N * g.C, x.size() + y.size() * g.window(), [&](int64_t nc) {
+      const T *xp = px + nc * g.plane();
+      for (int64_t oh = 0; oh < g.OH; ++oh)
+        for (int64_t ow = 0; ow < g.OW; ++ow) {
+          T s = T(0);
+          for (int64_t k = 0; k < g.window(); ++k) {
+            Tap t = tap(g, oh, ow, k);
+            if (t.inside)
+              s += xp[t.ih * g.W + t.iw];
+          }
+          py[nc * g.out_plane() + oh * g.OW + ow] = s * scale;
+        }
+    });
+  });
+  return y;
+}
+
+Tensor avg_pool2d_grad(const Tensor &gy, const Shape &x_shape, Size2 kernel, Size2 stride,
+                       Size2 pad) {
+  WindowGeom g = make_geom("average_pooling_grad", x_shape, kernel, stride, pad);
+  check_pooled("average_pooling_grad", gy, g, x_shape);
+  DType dt = float_operands("average_pooling_grad", {{"gy", &gy}});
+  Tensor gx = zeros(x_shape, dt);
+  visit_float(dt, "average_pooling_grad", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    const T *pg = gy.data<T>();
+    T *px = gx.data<T>();
+    const T scale = T(1) / T(g.window());
+    parallel_for(g.N * g.C, gx.size() + gy.size() * g.window(), [&](int64_t nc) {
+      T *xp = px + nc * g.plane();
+      for (int64_t oh = 0; oh < g.OH; ++oh)
+        for (int64_t ow = 0; ow < g.OW; ++ow) {
+          T v = pg[nc * g.out_plane() + oh * g.OW + ow] * scale;
+          for (int64_t k = 0; k < g.window(); ++k) {
+            Tap t = tap(g, oh, ow, k);
+            if (t.inside)
+              xp[t.ih * g.W + t.iw] += v;
+          }
+        }
+    });
+  });
+  return gx;
+}
+
+} // namespace dz
