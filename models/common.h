@@ -52,6 +52,31 @@ inline void save_curves(const dz::utils::History &h, const Args &a, const std::s
               name.c_str());
 }
 
+/// One epoch of classifier training: forward, softmax cross entropy, backward, update for
+/// every batch. Returns the mean loss and accuracy over the epoch's samples; prints the
+/// batch loss every `progress_every` batches when non-zero.
+template <typename Model, typename Optimizer>
+std::pair<double, double> train_epoch(Model &model, Optimizer &optimizer, dz::DataLoader &loader,
+                                      int64_t progress_every = 0) {
+  namespace F = dz::functions;
+  double loss_sum = 0, acc_sum = 0;
+  int64_t n = 0, batches = 0;
+  for (auto [x, t] : loader) {
+    dz::Variable y = model(x);
+    dz::Variable loss = F::softmax_cross_entropy(y, t);
+    model.cleargrads();
+    loss.backward();
+    optimizer.update();
+    int64_t b = t.shape(0);
+    loss_sum += loss.template item<double>() * double(b);
+    acc_sum += F::accuracy(y, t).template item<double>() * double(b);
+    n += b;
+    if (progress_every && ++batches % progress_every == 0)
+      std::printf("  batch %lld  loss %.4f\n", (long long)batches, loss.template item<double>());
+  }
+  return {loss_sum / double(n), acc_sum / double(n)};
+}
+
 /// Mean loss and accuracy of `model` over a loader, in test mode without a graph.
 template <typename Model> std::pair<double, double> evaluate(Model &model, dz::DataLoader &loader) {
   namespace F = dz::functions;

@@ -28,25 +28,15 @@ int main(int argc, char **argv) {
   double test_acc = 0;
   for (int epoch = 1; epoch <= args.epochs; ++epoch) {
     auto t0 = std::chrono::steady_clock::now();
-    double sum_loss = 0, sum_acc = 0;
-    for (auto [x, t] : train_loader) {
-      dz::Variable y = model(x);
-      dz::Variable loss = F::softmax_cross_entropy(y, t);
-      model.cleargrads();
-      loss.backward();
-      optimizer.update();
-      sum_loss += loss.item<double>() * double(t.shape(0));
-      sum_acc += F::accuracy(y, t).item<double>() * double(t.shape(0));
-    }
-    double n = double(train_set.size());
+    auto [train_loss, train_acc] = example::train_epoch(model, optimizer, train_loader);
     auto [test_loss, acc] = example::evaluate(model, test_loader);
     test_acc = acc;
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     std::printf("epoch %d  train loss %.4f acc %.4f  test loss %.4f acc %.4f  (%.1f s)\n", epoch,
-                sum_loss / n, sum_acc / n, test_loss, test_acc, secs);
-    history.record(epoch, {{"train_loss", sum_loss / n},
+                train_loss, train_acc, test_loss, test_acc, secs);
+    history.record(epoch, {{"train_loss", train_loss},
                            {"test_loss", test_loss},
-                           {"train_acc", sum_acc / n},
+                           {"train_acc", train_acc},
                            {"test_acc", test_acc}});
   }
   example::save_curves(history, args, "fashion_mlp", "Fashion-MNIST MLP(1000, 1000, 10), Adam");

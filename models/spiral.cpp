@@ -21,21 +21,11 @@ int main(int argc, char **argv) {
   dz::utils::History history;
   double acc = 0;
   for (int epoch = 1; epoch <= args.epochs; ++epoch) {
-    double sum_loss = 0, sum_acc = 0;
-    for (auto [x, t] : loader) {
-      dz::Variable y = model(x);
-      dz::Variable loss = F::softmax_cross_entropy(y, t);
-      model.cleargrads();
-      loss.backward();
-      optimizer.update();
-      sum_loss += loss.item<double>() * double(t.shape(0));
-      sum_acc += F::accuracy(y, t).item<double>() * double(t.shape(0));
-    }
-    double n = double(train_set.size());
-    acc = sum_acc / n;
-    history.record(epoch, {{"loss", sum_loss / n}, {"accuracy", acc}});
+    auto [loss, train_acc] = example::train_epoch(model, optimizer, loader);
+    acc = train_acc;
+    history.record(epoch, {{"loss", loss}, {"accuracy", acc}});
     if (epoch % 10 == 0 || epoch == 1)
-      std::printf("epoch %3d  loss %.4f  accuracy %.4f\n", epoch, sum_loss / n, acc);
+      std::printf("epoch %3d  loss %.4f  accuracy %.4f\n", epoch, loss, acc);
   }
   example::save_curves(history, args, "spiral", "Spiral MLP(10, 3), SGD lr 1.0");
   if (args.epochs >= 300 && acc < 0.95) {

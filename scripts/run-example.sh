@@ -3,8 +3,9 @@
 # and runs an example model from models/. Works from any directory.
 #
 # Usage: scripts/run-example.sh [--sanitize] [-DVAR=VALUE ...] [MODEL [ARGS ...]]
-#   MODEL   a binary of build/models/: newton (default), linear_regression, rosenbrock,
-#           tanh_graph (see models/CMakeLists.txt)
+#   MODEL   a binary of build/models/: fashion_mlp (default: trains MLP(1000, 1000, 10) on
+#           Fashion-MNIST for 5 epochs), spiral, cnn, lstm_sin, newton, linear_regression,
+#           rosenbrock, tanh_graph (see models/CMakeLists.txt)
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
@@ -12,7 +13,7 @@ build_args=()
 while [ $# -gt 0 ] && [ "${1#-}" != "$1" ]; do
   build_args+=("$1"); shift
 done
-model="${1:-newton}"
+model="${1:-fashion_mlp}"
 [ $# -gt 0 ] && shift
 
 dz_parse_args "${build_args[@]}"

@@ -241,7 +241,7 @@ struct BatchNorm : Function {
       avg_mean.copy_(avg_mean * decay + mean.reshape({ca.C}) * (1.0 - decay));
       avg_var.copy_(avg_var * decay + var.reshape({ca.C}) * ((1.0 - decay) * m / s));
     } else {
-      used_mean = avg_mean.to(x.dtype()).reshape(ca.bshape);
+      used_mean = avg_mean.to(x.dtype()).copy().reshape(ca.bshape); // not the live tensor
       inv_std = 1.0 / dz::sqrt(avg_var.to(x.dtype()).reshape(ca.bshape) + eps);
       xhat = (x - used_mean) * inv_std;
     }
