@@ -337,24 +337,33 @@ int64_t image_channels(const Variable &x, const Parameter &W, int w_axis, const 
                 ": this layer takes " + std::to_string(W.shape()[w_axis]) + " input channels");
   return x.shape()[1];
 }
+
+/// What Conv2d and Deconv2d constructors share: checks of the geometry, W registered
+/// without data (it is created once the input channels are known) and the bias.
+void register_conv_params(Layer &layer, Parameter &W, Parameter &b, int64_t out_channels,
+                          Size2 kernel_size, Size2 stride, bool nobias,
+                          std::optional<int64_t> in_channels, DType dtype, const char *name) {
+  check_positive(out_channels, "out_channels", name);
+  check_positive(kernel_size, "kernel_size", name);
+  check_positive(stride, "stride", name);
+  if (in_channels)
+    check_positive(*in_channels, "in_channels", name);
+  W = Parameter(no_data(), "W");
+  layer.register_param("W", W);
+  if (!nobias) {
+    b = Parameter(zeros({out_channels}, dtype), "b");
+    layer.register_param("b", b);
+  }
+}
 } // namespace
 
 Conv2d::Conv2d(int64_t out_channels, Size2 kernel_size, Conv2dOptions opts)
     : out_channels_(out_channels), kernel_(kernel_size), stride_(opts.stride), pad_(opts.pad),
       dtype_(opts.dtype) {
-  check_positive(out_channels, "out_channels", "Conv2d");
-  check_positive(kernel_size, "kernel_size", "Conv2d");
-  check_positive(opts.stride, "stride", "Conv2d");
-  W = Parameter(no_data(), "W");
-  register_param("W", W);
-  if (opts.in_channels) {
-    check_positive(*opts.in_channels, "in_channels", "Conv2d");
+  register_conv_params(*this, W, b, out_channels, kernel_size, opts.stride, opts.nobias,
+                       opts.in_channels, dtype_, "Conv2d");
+  if (opts.in_channels)
     init_W(*opts.in_channels);
-  }
-  if (!opts.nobias) {
-    b = Parameter(zeros({out_channels}, dtype_), "b");
-    register_param("b", b);
-  }
 }
 
 void Conv2d::init_W(int64_t C) {
@@ -372,19 +381,10 @@ Variable Conv2d::forward(const Variable &x) {
 Deconv2d::Deconv2d(int64_t out_channels, Size2 kernel_size, Deconv2dOptions opts)
     : out_channels_(out_channels), kernel_(kernel_size), stride_(opts.stride), pad_(opts.pad),
       outsize_(opts.outsize), dtype_(opts.dtype) {
-  check_positive(out_channels, "out_channels", "Deconv2d");
-  check_positive(kernel_size, "kernel_size", "Deconv2d");
-  check_positive(opts.stride, "stride", "Deconv2d");
-  W = Parameter(no_data(), "W");
-  register_param("W", W);
-  if (opts.in_channels) {
-    check_positive(*opts.in_channels, "in_channels", "Deconv2d");
+  register_conv_params(*this, W, b, out_channels, kernel_size, opts.stride, opts.nobias,
+                       opts.in_channels, dtype_, "Deconv2d");
+  if (opts.in_channels)
     init_W(*opts.in_channels);
-  }
-  if (!opts.nobias) {
-    b = Parameter(zeros({out_channels}, dtype_), "b");
-    register_param("b", b);
-  }
 }
 
 void Deconv2d::init_W(int64_t C) {
