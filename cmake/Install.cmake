@@ -8,6 +8,13 @@ install(TARGETS dzc dzc_runtime EXPORT dzcTargets
   ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
   RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR}
   INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+# The compiler's libraries: loaded by libdzc with dlopen (dz::compile), not linked, so they
+# are installed beside it and not part of the exported targets.
+if(DZ_BUILD_COMPILER)
+  set(DZ_COMPILER_LIBS dzc_compiler dzc_codegen_cpu dzc_passes dzc_ir)
+  set_target_properties(${DZ_COMPILER_LIBS} PROPERTIES INSTALL_RPATH "$ORIGIN")
+  install(TARGETS ${DZ_COMPILER_LIBS} LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})
+endif()
 install(DIRECTORY runtime/include/dzc frontend/include/dzc
   DESTINATION ${CMAKE_INSTALL_INCLUDEDIR} FILES_MATCHING PATTERN "*.h")
 install(FILES ${PROJECT_BINARY_DIR}/include/dzc/version.h

@@ -38,6 +38,7 @@ Shape keepdims_shape(const Shape &in, std::vector<int64_t> axes) {
 
 struct Sin : Function {
   std::string name() const override { return "Sin"; }
+  FunctionTrace trace() const override { return {FunctionTrace::Op, "sin", {}, {}}; }
   std::vector<Tensor> forward(const std::vector<Tensor> &xs) override { return {dz::sin(xs[0])}; }
   std::vector<Variable> backward(const std::vector<Variable> &gys) override {
     return {gys[0] * cos(input(0))};
@@ -46,6 +47,7 @@ struct Sin : Function {
 
 struct Cos : Function {
   std::string name() const override { return "Cos"; }
+  FunctionTrace trace() const override { return {FunctionTrace::Op, "cos", {}, {}}; }
   std::vector<Tensor> forward(const std::vector<Tensor> &xs) override { return {dz::cos(xs[0])}; }
   std::vector<Variable> backward(const std::vector<Variable> &gys) override {
     return {gys[0] * -sin(input(0))};
@@ -54,6 +56,7 @@ struct Cos : Function {
 
 struct Tanh : Function {
   std::string name() const override { return "Tanh"; }
+  FunctionTrace trace() const override { return {FunctionTrace::Op, "tanh", {}, {}}; }
   std::vector<Tensor> forward(const std::vector<Tensor> &xs) override {
     return {dz::tanh(xs[0])};
   }
@@ -65,6 +68,7 @@ struct Tanh : Function {
 
 struct Exp : Function {
   std::string name() const override { return "Exp"; }
+  FunctionTrace trace() const override { return {FunctionTrace::Op, "exp", {}, {}}; }
   std::vector<Tensor> forward(const std::vector<Tensor> &xs) override { return {dz::exp(xs[0])}; }
   std::vector<Variable> backward(const std::vector<Variable> &gys) override {
     return {gys[0] * output(0)};
@@ -73,6 +77,7 @@ struct Exp : Function {
 
 struct Log : Function {
   std::string name() const override { return "Log"; }
+  FunctionTrace trace() const override { return {FunctionTrace::Op, "log", {}, {}}; }
   std::vector<Tensor> forward(const std::vector<Tensor> &xs) override { return {dz::log(xs[0])}; }
   std::vector<Variable> backward(const std::vector<Variable> &gys) override {
     return {gys[0] / input(0)};
@@ -81,6 +86,7 @@ struct Log : Function {
 
 struct Square : Function {
   std::string name() const override { return "Square"; }
+  FunctionTrace trace() const override { return {FunctionTrace::Op, "square", {}, {}}; }
   std::vector<Tensor> forward(const std::vector<Tensor> &xs) override {
     return {dz::square(xs[0])};
   }
@@ -91,6 +97,7 @@ struct Square : Function {
 
 struct Sqrt : Function {
   std::string name() const override { return "Sqrt"; }
+  FunctionTrace trace() const override { return {FunctionTrace::Op, "sqrt", {}, {}}; }
   std::vector<Tensor> forward(const std::vector<Tensor> &xs) override {
     return {dz::sqrt(xs[0])};
   }
@@ -101,6 +108,7 @@ struct Sqrt : Function {
 
 struct Neg : Function {
   std::string name() const override { return "Neg"; }
+  FunctionTrace trace() const override { return {FunctionTrace::Op, "neg", {}, {}}; }
   std::vector<Tensor> forward(const std::vector<Tensor> &xs) override { return {-xs[0]}; }
   std::vector<Variable> backward(const std::vector<Variable> &gys) override { return {-gys[0]}; }
 };
@@ -109,6 +117,7 @@ struct Pow : Function {
   double c;
   explicit Pow(double c_) : c(c_) {}
   std::string name() const override { return "Pow"; }
+  FunctionTrace trace() const override { return {FunctionTrace::Op, "pow", {{"exponent", c}}, {}}; }
   std::vector<Tensor> forward(const std::vector<Tensor> &xs) override {
     return {dz::pow(xs[0], c)};
   }
@@ -136,6 +145,7 @@ struct Binary : Function {
 
 struct Add : Binary {
   std::string name() const override { return "Add"; }
+  FunctionTrace trace() const override { return {FunctionTrace::Op, "add", {}, {}}; }
   std::vector<Tensor> forward(const std::vector<Tensor> &xs) override {
     record(xs);
     return {xs[0] + xs[1]};
@@ -147,6 +157,7 @@ struct Add : Binary {
 
 struct Sub : Binary {
   std::string name() const override { return "Sub"; }
+  FunctionTrace trace() const override { return {FunctionTrace::Op, "sub", {}, {}}; }
   std::vector<Tensor> forward(const std::vector<Tensor> &xs) override {
     record(xs);
     return {xs[0] - xs[1]};
@@ -158,6 +169,7 @@ struct Sub : Binary {
 
 struct Mul : Binary {
   std::string name() const override { return "Mul"; }
+  FunctionTrace trace() const override { return {FunctionTrace::Op, "mul", {}, {}}; }
   std::vector<Tensor> forward(const std::vector<Tensor> &xs) override {
     record(xs);
     return {xs[0] * xs[1]};
@@ -169,6 +181,7 @@ struct Mul : Binary {
 
 struct Div : Binary {
   std::string name() const override { return "Div"; }
+  FunctionTrace trace() const override { return {FunctionTrace::Op, "div", {}, {}}; }
   std::vector<Tensor> forward(const std::vector<Tensor> &xs) override {
     record(xs);
     return {xs[0] / xs[1]};
@@ -185,6 +198,7 @@ struct Reshape : Function {
   Shape shape, x_shape;
   explicit Reshape(Shape s) : shape(std::move(s)) {}
   std::string name() const override { return "Reshape"; }
+  FunctionTrace trace() const override { return {FunctionTrace::Op, "reshape", {{"shape", shape}}, {}}; }
   std::vector<Tensor> forward(const std::vector<Tensor> &xs) override {
     x_shape = xs[0].shape();
     return {xs[0].reshape(shape)};
@@ -198,6 +212,7 @@ struct Transpose : Function {
   std::vector<int64_t> axes;
   explicit Transpose(std::vector<int64_t> a) : axes(std::move(a)) {}
   std::string name() const override { return "Transpose"; }
+  FunctionTrace trace() const override { return {FunctionTrace::Op, "transpose", {{"perm", axes}}, {}}; }
   std::vector<Tensor> forward(const std::vector<Tensor> &xs) override {
     return {xs[0].transpose(axes)};
   }
@@ -251,6 +266,7 @@ struct Sum : Function {
   Shape x_shape;
   Sum(std::vector<int64_t> a, bool k) : axes(std::move(a)), keepdims(k) {}
   std::string name() const override { return "Sum"; }
+  FunctionTrace trace() const override { return {FunctionTrace::Op, "sum", {{"axes", axes}, {"keepdims", keepdims}}, {}}; }
   std::vector<Tensor> forward(const std::vector<Tensor> &xs) override {
     x_shape = xs[0].shape();
     return {xs[0].sum(axes, keepdims)};
@@ -265,6 +281,7 @@ struct SumTo : Function {
   Shape shape, x_shape;
   explicit SumTo(Shape s) : shape(std::move(s)) {}
   std::string name() const override { return "SumTo"; }
+  FunctionTrace trace() const override { return {FunctionTrace::Op, "sum_to", {{"shape", shape}}, {}}; }
   std::vector<Tensor> forward(const std::vector<Tensor> &xs) override {
     x_shape = xs[0].shape();
     return {xs[0].sum_to(shape)};
@@ -278,6 +295,7 @@ struct BroadcastTo : Function {
   Shape shape, x_shape;
   explicit BroadcastTo(Shape s) : shape(std::move(s)) {}
   std::string name() const override { return "BroadcastTo"; }
+  FunctionTrace trace() const override { return {FunctionTrace::Op, "broadcast_to", {{"shape", shape}}, {}}; }
   std::vector<Tensor> forward(const std::vector<Tensor> &xs) override {
     x_shape = xs[0].shape();
     return {xs[0].broadcast_to(shape)};
@@ -293,6 +311,9 @@ struct Extremum : Function {
   bool keepdims, is_max;
   Extremum(std::vector<int64_t> a, bool k, bool mx) : axes(std::move(a)), keepdims(k), is_max(mx) {}
   std::string name() const override { return is_max ? "Max" : "Min"; }
+  FunctionTrace trace() const override {
+    return {FunctionTrace::Op, is_max ? "max" : "min", {{"axes", axes}, {"keepdims", keepdims}}, {}};
+  }
   std::vector<Tensor> forward(const std::vector<Tensor> &xs) override {
     return {is_max ? xs[0].max(axes, keepdims) : xs[0].min(axes, keepdims)};
   }
@@ -309,6 +330,7 @@ struct Clip : Function {
   double lo, hi;
   Clip(double l, double h) : lo(l), hi(h) {}
   std::string name() const override { return "Clip"; }
+  FunctionTrace trace() const override { return {FunctionTrace::Op, "clip", {{"min", lo}, {"max", hi}}, {}}; }
   std::vector<Tensor> forward(const std::vector<Tensor> &xs) override {
     return {dz::clip(xs[0], lo, hi)};
   }
@@ -327,6 +349,9 @@ struct MatMul : Function {
   bool ta, tb;
   MatMul(bool a, bool b) : ta(a), tb(b) {}
   std::string name() const override { return "MatMul"; }
+  FunctionTrace trace() const override {
+    return {FunctionTrace::Op, "matmul", {{"transpose_a", ta}, {"transpose_b", tb}}, {}};
+  }
   std::vector<Tensor> forward(const std::vector<Tensor> &xs) override {
     return {dz::matmul(xs[0], xs[1], ta, tb)};
   }
@@ -354,6 +379,7 @@ struct MatMul : Function {
 /// NumPy matmul with broadcast batch dimensions (ndim > 3 or unequal batches).
 struct BatchedMatMul : Function {
   std::string name() const override { return "MatMul"; }
+  FunctionTrace trace() const override { return {FunctionTrace::Decompose, "", {}, {}}; }
   std::vector<Tensor> forward(const std::vector<Tensor> &xs) override {
     return {dz::matmul(xs[0], xs[1])};
   }
@@ -371,6 +397,7 @@ struct BatchedMatMul : Function {
 
 struct Linear : Function {
   std::string name() const override { return "Linear"; }
+  FunctionTrace trace() const override { return {FunctionTrace::Op, "linear", {}, {}}; }
   std::vector<Tensor> forward(const std::vector<Tensor> &xs) override {
     return {dz::linear(xs[0], xs[1], xs.size() > 2 ? &xs[2] : nullptr)};
   }
@@ -389,6 +416,7 @@ struct Linear : Function {
 
 struct Sigmoid : Function {
   std::string name() const override { return "Sigmoid"; }
+  FunctionTrace trace() const override { return {FunctionTrace::Op, "sigmoid", {}, {}}; }
   std::vector<Tensor> forward(const std::vector<Tensor> &xs) override {
     return {dz::sigmoid(xs[0])};
   }
@@ -400,6 +428,7 @@ struct Sigmoid : Function {
 
 struct ReLU : Function {
   std::string name() const override { return "ReLU"; }
+  FunctionTrace trace() const override { return {FunctionTrace::Op, "relu", {}, {}}; }
   std::vector<Tensor> forward(const std::vector<Tensor> &xs) override { return {dz::relu(xs[0])}; }
   std::vector<Variable> backward(const std::vector<Variable> &gys) override {
     const Tensor &x = input(0).data();
@@ -411,6 +440,7 @@ struct LeakyReLU : Function {
   double slope;
   explicit LeakyReLU(double s) : slope(s) {}
   std::string name() const override { return "LeakyReLU"; }
+  FunctionTrace trace() const override { return {FunctionTrace::Op, "leaky_relu", {{"slope", slope}}, {}}; }
   std::vector<Tensor> forward(const std::vector<Tensor> &xs) override {
     const Tensor &x = xs[0];
     return {where(x > 0.0, x, x * slope)};
@@ -426,6 +456,7 @@ struct Softmax : Function {
   int64_t axis;
   explicit Softmax(int64_t a) : axis(a) {}
   std::string name() const override { return "Softmax"; }
+  FunctionTrace trace() const override { return {FunctionTrace::Op, "softmax", {{"axis", axis}}, {}}; }
   std::vector<Tensor> forward(const std::vector<Tensor> &xs) override {
     return {dz::softmax(xs[0], axis)};
   }
@@ -440,6 +471,7 @@ struct LogSoftmax : Function {
   int64_t axis;
   explicit LogSoftmax(int64_t a) : axis(a) {}
   std::string name() const override { return "LogSoftmax"; }
+  FunctionTrace trace() const override { return {FunctionTrace::Op, "log_softmax", {{"axis", axis}}, {}}; }
   std::vector<Tensor> forward(const std::vector<Tensor> &xs) override {
     return {xs[0] - dz::logsumexp(xs[0], axis, true)};
   }
@@ -453,6 +485,7 @@ struct LogSoftmax : Function {
 
 struct MeanSquaredError : Function {
   std::string name() const override { return "MeanSquaredError"; }
+  FunctionTrace trace() const override { return {FunctionTrace::Op, "mean_squared_error", {}, {}}; }
   std::vector<Tensor> forward(const std::vector<Tensor> &xs) override {
     Tensor diff = xs[0] - xs[1];
     return {dz::square(diff).sum() / double(diff.ndim() ? diff.len() : 1)};
@@ -497,6 +530,9 @@ struct SoftmaxCrossEntropy : Function {
   Tensor t; // int64 labels (N,)
   explicit SoftmaxCrossEntropy(Tensor labels) : t(std::move(labels)) {}
   std::string name() const override { return "SoftmaxCrossEntropy"; }
+  FunctionTrace trace() const override {
+    return {FunctionTrace::Op, "softmax_cross_entropy", {}, {t}};
+  }
   std::vector<Tensor> forward(const std::vector<Tensor> &xs) override {
     const Tensor &x = xs[0];
     Tensor log_z = dz::logsumexp(x, 1, false).to(f64);

@@ -96,9 +96,19 @@ void AdaDelta::update_one(const Parameter &param) {
 }
 
 double Adam::lr() const {
-  const double fix1 = 1.0 - std::pow(beta1, double(t));
-  const double fix2 = 1.0 - std::pow(beta2, double(t));
+  const double t = t_.item<double>();
+  const double fix1 = 1.0 - std::pow(beta1, t);
+  const double fix2 = 1.0 - std::pow(beta2, t);
   return alpha * std::sqrt(fix2) / fix1;
+}
+
+void Adam::begin_update() {
+  // The step counter and the step size are tensors, not host numbers: a compiled step
+  // must not bake in the t of the step it was traced at. beta^t = exp(t log beta).
+  t_ += 1.0;
+  const Tensor fix1 = 1.0 - exp(t_ * std::log(beta1));
+  const Tensor fix2 = 1.0 - exp(t_ * std::log(beta2));
+  lr_t_ = alpha * sqrt(fix2) / fix1;
 }
 
 void Adam::update_one(const Parameter &param) {
@@ -108,7 +118,7 @@ void Adam::update_one(const Parameter &param) {
   m += (1 - beta1) * (grad - m);
   v += (1 - beta2) * (grad * grad - v);
   Tensor w = param.data();
-  w -= lr() * m / (sqrt(v) + eps);
+  w -= lr_t_.to(w.dtype()) * m / (sqrt(v) + eps);
 }
 
 // ---- hooks ----------------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 // variable.cpp - Variable, Function::apply, the backward engine (generation order, each
 // function once, out-of-place accumulation), Config and the arithmetic operators.
 #include <dzc/functions.h>
+#include "tracer.h"
 
 #include <algorithm>
 #include <ostream>
@@ -68,6 +69,8 @@ Parameter::Parameter(const Tensor &data, std::string name) : Variable(data, std:
 const Tensor &Variable::data() const { return checked(node_, "Variable::data").data; }
 void Variable::set_data(const Tensor &t) {
   checked(node_, "Variable::set_data");
+  if (auto *tracer = detail::Tracer::recording())
+    tracer->set_data(*this, t);
   node_->data = t;
 }
 const std::string &Variable::name() const { return checked(node_, "Variable::name").name; }
@@ -95,6 +98,14 @@ int Variable::generation() const { return node_ ? node_->generation : 0; }
 
 void Variable::backward(BackwardOptions opts) const {
   checked(node_, "backward");
+  if (auto *tracer = detail::Tracer::recording())
+    tracer->backward(*this, opts);
+  else
+    detail::run_backward(*this, opts);
+}
+
+void detail::run_backward(const Variable &y, BackwardOptions opts) {
+  const std::shared_ptr<VariableNode> &node_ = y.node();
   if (!node_->grad.defined()) {
     node_->grad = Variable::constant(ones_like(node_->data));
   }
@@ -216,7 +227,23 @@ std::vector<Variable> Function::apply(std::vector<Variable> inputs) {
       throw Error(name() + ": input " + std::to_string(i) + " is a null Variable");
     xs.push_back(inputs[i].data());
   }
-  std::vector<Tensor> ys = forward(xs);
+  std::vector<Tensor> ys;
+  if (auto *tracer = detail::Tracer::recording()) {
+    FunctionTrace desc = trace();
+    if (desc.kind == FunctionTrace::Unsupported)
+      throw Error("dz::compile: F::" + name() +
+                  " cannot be compiled yet (no dz op in docs/ir.md); call it outside the "
+                  "compiled function, or run the step eagerly");
+    if (desc.kind == FunctionTrace::Op) {
+      TraceScope off; // recorded whole: its tensor operations are not
+      ys = forward(xs);
+    } else {
+      ys = forward(xs);
+    }
+    tracer->record_function(*this, desc, inputs, ys);
+  } else {
+    ys = forward(xs);
+  }
   std::vector<Variable> outputs;
   outputs.reserve(ys.size());
   for (auto &y : ys)

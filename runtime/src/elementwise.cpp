@@ -2,6 +2,8 @@
 // where, clip, unary math, softmax / logsumexp, and the closeness checks.
 #include "kernels.h"
 
+#include <dzc/trace_hook.h>
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -111,7 +113,23 @@ DType arith_dtype(Arith k, DType a, DType b) {
   return dt;
 }
 
+/// The dz op (docs/ir.md) of an arithmetic kind, for the tracer; kinds without one get a
+/// name the compiler reports as unsupported.
+const char *arith_op(Arith k) {
+  switch (k) {
+  case Arith::Add: return "add";
+  case Arith::Sub: return "sub";
+  case Arith::Mul: return "mul";
+  case Arith::Div: return "div";
+  case Arith::Pow: return "pow_tensor";
+  case Arith::Max: return "maximum";
+  case Arith::Min: return "minimum";
+  }
+  return "arith";
+}
+
 Tensor arith(Arith k, const Tensor &a0, const Tensor &b0) {
+  TraceScope trace;
   DType dt = arith_dtype(k, a0.dtype(), b0.dtype());
   Shape shape = broadcast_shapes(a0.shape(), b0.shape(), arith_name(k));
   Tensor a = a0.to(dt), b = b0.to(dt);
@@ -119,16 +137,21 @@ Tensor arith(Arith k, const Tensor &a0, const Tensor &b0) {
   visit_numeric(dt, arith_name(k), [&](auto tag) {
     arith_loop<typename decltype(tag)::type>(k, a, b, out);
   });
+  if (trace)
+    trace->op(arith_op(k), {&a0, &b0}, out, {});
   return out;
 }
 
 void arith_inplace(Arith k, Tensor &a, const Tensor &b0) {
+  TraceScope trace;
   DType dt = arith_dtype(k, a.dtype(), b0.dtype());
   Shape shape = broadcast_shapes(a.shape(), b0.shape(), arith_name(k));
   if (dt != a.dtype() || shape != a.shape())
     throw Error(std::string("in-place ") + arith_name(k) + ": the result (" + shape_str(shape) +
                 ", " + dtype_name(dt) + ") does not fit the left operand (" +
                 shape_str(a.shape()) + ", " + dtype_name(a.dtype()) + ")");
+  if (trace) // before the write: the tracer may keep the old value
+    trace->inplace(arith_op(k), a, b0);
   Tensor b = b0.to(dt);
   visit_numeric(dt, arith_name(k), [&](auto tag) {
     arith_loop<typename decltype(tag)::type>(k, a, b, a);
@@ -136,6 +159,9 @@ void arith_inplace(Arith k, Tensor &a, const Tensor &b0) {
 }
 
 Tensor compare(Cmp k, const Tensor &a0, const Tensor &b0) {
+  TraceScope trace; // comparisons have no dz op yet: the tracer reports them
+  if (trace)
+    trace->op("compare", {&a0, &b0}, a0, {});
   DType dt = promote(a0.dtype(), b0.dtype());
   Shape shape = broadcast_shapes(a0.shape(), b0.shape(), "compare");
   Tensor a = a0.to(dt), b = b0.to(dt);
@@ -187,6 +213,7 @@ void map_loop(const T *p, T *o, int64_t n, int64_t grain, Op op) {
 
 /// out = op(x) elementwise; integer inputs are computed in float64.
 template <typename Op> Tensor unary_float(const Tensor &x0, const char *name, Op op) {
+  TraceScope trace;
   Tensor x = is_floating(x0.dtype()) ? x0 : x0.to(f64);
   Tensor out(x.shape(), x.dtype());
   int64_t n = x.size();
@@ -195,6 +222,8 @@ template <typename Op> Tensor unary_float(const Tensor &x0, const char *name, Op
     map_loop(static_cast<const T *>(x.raw()), static_cast<T *>(out.raw()), n,
              kParallelGrainMath, op);
   });
+  if (trace)
+    trace->op(name, {&x0}, out, {});
   return out;
 }
 
@@ -208,6 +237,7 @@ template <typename T> inline T vexp(T v) {
 
 /// out = op(x) elementwise for every numeric dtype.
 template <typename Op> Tensor unary_numeric(const Tensor &x, const char *name, Op op) {
+  TraceScope trace;
   Tensor out(x.shape(), x.dtype());
   int64_t n = x.size();
   visit_numeric(x.dtype(), name, [&](auto tag) {
@@ -215,6 +245,8 @@ template <typename Op> Tensor unary_numeric(const Tensor &x, const char *name, O
     map_loop(static_cast<const T *>(x.raw()), static_cast<T *>(out.raw()), n, kParallelGrain,
              op);
   });
+  if (trace)
+    trace->op(name, {&x}, out, {});
   return out;
 }
 
@@ -250,7 +282,12 @@ Tensor pow(const Tensor &a, double b) {
     return square(a);
   if (!is_floating(a.dtype()))
     return pow(a, scalar_like(a, b));
-  return unary_float(a, "pow", [b](auto v) { return decltype(v)(std::pow(v, decltype(v)(b))); });
+  TraceScope trace;
+  Tensor out =
+      unary_float(a, "pow", [b](auto v) { return decltype(v)(std::pow(v, decltype(v)(b))); });
+  if (trace)
+    trace->op("pow", {&a}, out, {{"exponent", b}});
+  return out;
 }
 
 Tensor &Tensor::operator+=(const Tensor &o) {
@@ -289,6 +326,9 @@ Tensor operator>(const Tensor &a, double b) { return a > scalar_like(a, b); }
 Tensor operator>=(const Tensor &a, double b) { return a >= scalar_like(a, b); }
 
 Tensor where(const Tensor &cond0, const Tensor &a0, const Tensor &b0) {
+  TraceScope trace; // no dz op yet: the tracer reports it
+  if (trace)
+    trace->op("where", {&cond0, &a0, &b0}, a0, {});
   DType dt = promote(a0.dtype(), b0.dtype());
   Shape shape = broadcast_shapes(broadcast_shapes(cond0.shape(), a0.shape(), "where"),
                                  b0.shape(), "where");
@@ -320,13 +360,17 @@ Tensor where(const Tensor &cond0, const Tensor &a0, const Tensor &b0) {
 }
 
 Tensor clip(const Tensor &x, double lo, double hi) {
+  TraceScope trace;
   if (lo > hi)
     throw Error("clip: lower bound " + std::to_string(lo) + " is above upper bound " +
                 std::to_string(hi));
-  return unary_numeric(x, "clip", [lo, hi](auto v) {
+  Tensor out = unary_numeric(x, "clip", [lo, hi](auto v) {
     using T = decltype(v);
     return v < T(lo) ? T(lo) : (v > T(hi) ? T(hi) : v);
   });
+  if (trace)
+    trace->op("clip", {&x}, out, {{"min", lo}, {"max", hi}});
+  return out;
 }
 
 // ---- unary math ---------------------------------------------------------------------------
@@ -412,7 +456,8 @@ void softmax_rows(const T *x, T *out, int64_t rows, int64_t cols, bool lse_only)
 
 } // namespace
 
-Tensor softmax(const Tensor &x, int64_t axis) {
+namespace {
+Tensor softmax_impl(const Tensor &x, int64_t axis) {
   int64_t ax = normalize_axis(axis, x.shape(), "softmax");
   if (x.ndim() > 0 && ax == x.ndim() - 1 && is_floating(x.dtype())) {
     Tensor out(x.shape(), x.dtype());
@@ -427,7 +472,7 @@ Tensor softmax(const Tensor &x, int64_t axis) {
   return e / e.sum({ax}, true);
 }
 
-Tensor logsumexp(const Tensor &x, int64_t axis, bool keepdims) {
+Tensor logsumexp_impl(const Tensor &x, int64_t axis, bool keepdims) {
   int64_t ax = normalize_axis(axis, x.shape(), "logsumexp");
   Shape kept = x.shape();
   kept[size_t(ax)] = 1;
@@ -446,6 +491,23 @@ Tensor logsumexp(const Tensor &x, int64_t axis, bool keepdims) {
   if (!keepdims)
     out = out.squeeze(ax);
   return out;
+}
+
+} // namespace
+
+Tensor softmax(const Tensor &x, int64_t axis) {
+  TraceScope trace;
+  Tensor out = softmax_impl(x, axis);
+  if (trace)
+    trace->op("softmax", {&x}, out, {{"axis", axis}});
+  return out;
+}
+
+Tensor logsumexp(const Tensor &x, int64_t axis, bool keepdims) {
+  TraceScope trace; // no dz op of its own: the tracer reports it
+  if (trace)
+    trace->op("logsumexp", {&x}, x, {});
+  return logsumexp_impl(x, axis, keepdims);
 }
 
 // ---- closeness ---------------------------------------------------------------------------------

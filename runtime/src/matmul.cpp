@@ -3,6 +3,8 @@
 // transposed-operand form that the gradients use to avoid copies.
 #include "kernels.h"
 
+#include <dzc/trace_hook.h>
+
 #include <oneapi/dnnl/dnnl.h>
 
 #include <algorithm>
@@ -53,7 +55,33 @@ std::string operands(const Tensor &a, const Tensor &b) {
 
 } // namespace
 
+namespace {
+Tensor matmul_transposed(const Tensor &a0, const Tensor &b0, bool ta, bool tb);
+Tensor linear_impl(const Tensor &x0, const Tensor &W0, const Tensor *b0);
+} // namespace
+
 Tensor matmul(const Tensor &a0, const Tensor &b0, bool ta, bool tb) {
+  TraceScope trace;
+  Tensor out = matmul_transposed(a0, b0, ta, tb);
+  if (trace)
+    trace->op("matmul", {&a0, &b0}, out, {{"transpose_a", ta}, {"transpose_b", tb}});
+  return out;
+}
+
+Tensor linear(const Tensor &x0, const Tensor &W0, const Tensor *b0) {
+  TraceScope trace;
+  Tensor out = linear_impl(x0, W0, b0);
+  if (trace) {
+    if (b0)
+      trace->op("linear", {&x0, &W0, b0}, out, {});
+    else
+      trace->op("linear", {&x0, &W0}, out, {});
+  }
+  return out;
+}
+
+namespace {
+Tensor matmul_transposed(const Tensor &a0, const Tensor &b0, bool ta, bool tb) {
   if (a0.ndim() < 2 || b0.ndim() < 2 || a0.ndim() > 3 || a0.ndim() != b0.ndim())
     throw Error("matmul: transposed form needs two 2-d or two 3-d operands, got " +
                 operands(a0, b0));
@@ -91,6 +119,8 @@ Tensor matmul(const Tensor &a0, const Tensor &b0, bool ta, bool tb) {
   });
   return out;
 }
+
+} // namespace
 
 Tensor matmul(const Tensor &a0, const Tensor &b0) {
   if (a0.ndim() == 0 || b0.ndim() == 0)
@@ -136,7 +166,8 @@ Tensor matmul(const Tensor &a0, const Tensor &b0) {
   return out;
 }
 
-Tensor linear(const Tensor &x0, const Tensor &W0, const Tensor *b0) {
+namespace {
+Tensor linear_impl(const Tensor &x0, const Tensor &W0, const Tensor *b0) {
   if (x0.ndim() != 2 || W0.ndim() != 2 || x0.shape(1) != W0.shape(0))
     throw Error("linear: x " + shape_str(x0.shape()) + " and W " + shape_str(W0.shape()) +
                 " do not fit (need x (N, K) and W (K, M))");
@@ -172,6 +203,8 @@ Tensor linear(const Tensor &x0, const Tensor &W0, const Tensor *b0) {
   });
   return out;
 }
+
+} // namespace
 
 Tensor Tensor::matmul(const Tensor &o) const { return dz::matmul(*this, o); }
 

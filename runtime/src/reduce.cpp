@@ -6,6 +6,8 @@
 // reduction per output (inner == 1) or a row accumulation (inner > 1).
 #include "kernels.h"
 
+#include <dzc/trace_hook.h>
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -168,7 +170,11 @@ template <Red R> Tensor reduce(const Tensor &x, const std::vector<int64_t> &axes
 } // namespace
 
 Tensor Tensor::sum(const std::vector<int64_t> &axes, bool keepdims) const {
-  return reduce<Red::Sum>(*this, axes, keepdims, "sum");
+  TraceScope trace;
+  Tensor out = reduce<Red::Sum>(*this, axes, keepdims, "sum");
+  if (trace)
+    trace->op("sum", {this}, out, {{"axes", axes}, {"keepdims", keepdims}});
+  return out;
 }
 
 Tensor Tensor::mean(const std::vector<int64_t> &axes, bool keepdims) const {
@@ -181,11 +187,19 @@ Tensor Tensor::mean(const std::vector<int64_t> &axes, bool keepdims) const {
 }
 
 Tensor Tensor::max(const std::vector<int64_t> &axes, bool keepdims) const {
-  return reduce<Red::Max>(*this, axes, keepdims, "max");
+  TraceScope trace;
+  Tensor out = reduce<Red::Max>(*this, axes, keepdims, "max");
+  if (trace)
+    trace->op("max", {this}, out, {{"axes", axes}, {"keepdims", keepdims}});
+  return out;
 }
 
 Tensor Tensor::min(const std::vector<int64_t> &axes, bool keepdims) const {
-  return reduce<Red::Min>(*this, axes, keepdims, "min");
+  TraceScope trace;
+  Tensor out = reduce<Red::Min>(*this, axes, keepdims, "min");
+  if (trace)
+    trace->op("min", {this}, out, {{"axes", axes}, {"keepdims", keepdims}});
+  return out;
 }
 
 Tensor Tensor::argmax() const { return reshape({-1}).argmax(0); }

@@ -2,6 +2,8 @@
 // functions, dtype conversion and the shape operations (reshape, transpose, broadcast).
 #include "kernels.h"
 
+#include <dzc/trace_hook.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
@@ -352,7 +354,20 @@ double Tensor::at(int64_t flat) const {
   });
 }
 
+namespace {
+thread_local TraceHook *tl_trace_hook = nullptr;
+} // namespace
+
+TraceHook *trace_hook() { return tl_trace_hook; }
+TraceHook *set_trace_hook(TraceHook *h) {
+  TraceHook *old = tl_trace_hook;
+  tl_trace_hook = h;
+  return old;
+}
+
 double Tensor::item_double() const {
+  if (TraceHook *h = trace_hook())
+    h->host_read(*this, "item()");
   if (numel_ != 1)
     throw Error("item(): only a tensor with one element can be converted to a scalar, got "
                 "shape " + shape_str(shape_));
@@ -360,6 +375,8 @@ double Tensor::item_double() const {
 }
 
 std::vector<double> Tensor::to_vector() const {
+  if (TraceHook *h = trace_hook())
+    h->host_read(*this, "to_vector()");
   std::vector<double> v(static_cast<size_t>(numel_));
   visit_dtype(dtype_, [&](auto tag) {
     using T = typename decltype(tag)::type;
@@ -373,7 +390,10 @@ std::vector<double> Tensor::to_vector() const {
 Tensor Tensor::to(DType dtype) const {
   if (dtype == dtype_)
     return *this;
+  TraceScope trace;
   Tensor out(shape_, dtype);
+  if (trace)
+    trace->op("cast", {this}, out, {{"dtype", dtype}});
   int64_t n = numel_;
   visit_dtype(dtype_, [&](auto in_tag) {
     using S = typename decltype(in_tag)::type;
@@ -397,7 +417,10 @@ Tensor Tensor::to(Device dev) const {
 }
 
 Tensor Tensor::copy() const {
+  TraceScope trace;
   Tensor out(shape_, dtype_);
+  if (trace)
+    trace->op("identity", {this}, out, {});
   if (nbytes())
     std::memcpy(out.raw(), raw(), nbytes());
   return out;
@@ -427,7 +450,10 @@ Tensor Tensor::reshape(Shape shape) const {
                 std::to_string(numel_) + " elements) into " + shape_str(shape) + " (" +
                 std::to_string(known) + " elements)");
   }
-  return Tensor(storage_, offset_, std::move(shape), dtype_);
+  Tensor out(storage_, offset_, std::move(shape), dtype_);
+  if (TraceHook *h = trace_hook(); h && out.shape() != shape_)
+    h->op("reshape", {this}, out, {{"shape", out.shape()}});
+  return out;
 }
 
 Tensor Tensor::transpose() const {
@@ -457,17 +483,28 @@ Tensor Tensor::transpose(const std::vector<int64_t> &axes) const {
     out_shape[size_t(i)] = shape_[size_t(a)];
     strides[size_t(i)] = cs[size_t(a)];
   }
-  return strided_copy(*this, strides, out_shape);
+  Tensor out = strided_copy(*this, strides, out_shape);
+  if (TraceHook *h = trace_hook()) {
+    std::vector<int64_t> perm(axes);
+    for (int64_t &a : perm)
+      a = a < 0 ? a + n : a;
+    h->op("transpose", {this}, out, {{"perm", perm}});
+  }
+  return out;
 }
 
 Tensor Tensor::broadcast_to(const Shape &shape) const {
   if (shape == shape_)
     return *this;
+  TraceScope trace;
   Shape b = broadcast_shapes(shape_, shape, "broadcast_to");
   if (b != shape)
     throw Error("broadcast_to: cannot broadcast shape " + shape_str(shape_) + " to " +
                 shape_str(shape));
-  return strided_copy(*this, broadcast_strides(shape_, shape), shape);
+  Tensor out = strided_copy(*this, broadcast_strides(shape_, shape), shape);
+  if (trace)
+    trace->op("broadcast_to", {this}, out, {{"shape", shape}});
+  return out;
 }
 
 Tensor Tensor::sum_to(const Shape &shape) const {
@@ -518,6 +555,8 @@ Tensor Tensor::operator[](const IndexList &index) const {
 }
 
 Tensor &Tensor::fill_(double v) {
+  if (TraceHook *h = trace_hook())
+    h->inplace("assign", *this, Tensor::scalar(v, dtype_));
   visit_dtype(dtype_, [&](auto tag) {
     using T = typename decltype(tag)::type;
     T *p = static_cast<T *>(raw());
@@ -528,6 +567,8 @@ Tensor &Tensor::fill_(double v) {
 
 Tensor &Tensor::copy_(const Tensor &src) {
   Tensor s = src.to(dtype_).broadcast_to(shape_);
+  if (TraceHook *h = trace_hook())
+    h->inplace("assign", *this, s);
   if (nbytes() && s.raw() != raw())
     std::memmove(raw(), s.raw(), nbytes());
   return *this;

@@ -163,7 +163,7 @@ TEST(OptimizerSteps, AdamFirstStepMovesEachValueByAlphaAgainstTheGradientSign) {
   O::Adam adam(0.1);
   adam.setup({pb.w, pb.b});
   pb.step(adam);
-  EXPECT_EQ(adam.t, 1);
+  EXPECT_EQ(adam.t(), 1);
   EXPECT_NEAR(adam.lr(), 0.1 * std::sqrt(1 - 0.999) / (1 - 0.9), 1e-15);
   EXPECT_NEAR(pb.w.data().at(0), 0.9, 1e-6);
   EXPECT_NEAR(pb.w.data().at(1), -1.9, 1e-6);
@@ -218,7 +218,7 @@ TEST(OptimizerSteps, AdaDeltaThreeStepsMatchReference) {
 TEST(OptimizerSteps, AdamThreeStepsMatchReference) {
   O::Adam opt(0.1, 0.8, 0.99, 1e-8);
   expect_three_steps_match(opt, ref_adam(0.1, 0.8, 0.99, 1e-8));
-  EXPECT_EQ(opt.t, 3);
+  EXPECT_EQ(opt.t(), 3);
 }
 
 TEST(OptimizerSteps, DefaultsAreDeZeros) {

@@ -15,5 +15,6 @@
 #include <dzc/optimizers.h>
 #include <dzc/tensor.h>
 #include <dzc/utils.h>
+#include <dzc/compile.h>
 #include <dzc/variable.h>
 #include <dzc/version.h>

@@ -151,16 +151,20 @@ public:
   explicit Adam(double alpha = 0.001, double beta1 = 0.9, double beta2 = 0.999, double eps = 1e-8)
       : alpha(alpha), beta1(beta1), beta2(beta2), eps(eps) {}
   double alpha, beta1, beta2, eps;
-  int64_t t = 0; // number of update() calls so far
 
+  /// The number of update() calls so far (DeZero's `t`). A 0-d tensor, updated in place,
+  /// so that dz::compile sees it as state: a compiled step advances it on every call.
+  int64_t t() const { return int64_t(t_.item<double>()); }
   /// The bias-corrected step size of the current step t (DeZero's `lr` property).
   double lr() const;
 
 protected:
-  void begin_update() override { ++t; }
+  void begin_update() override;
   void update_one(const Parameter &param) override;
 
 private:
+  Tensor t_ = Tensor::scalar(0.0);
+  Tensor lr_t_; // lr() of this step as a 0-d tensor, computed from t_ by tensor operations
   State ms_, vs_;
 };
 

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <dzc/tensor.h>
+#include <dzc/trace_hook.h>
 
 #include <functional>
 #include <iosfwd>
@@ -103,6 +104,18 @@ struct VariableNode {
   bool requires_grad = true; // false for constants (Variable::constant)
 };
 
+/// How dz::compile records a Function (the ops are in docs/ir.md).
+struct FunctionTrace {
+  enum Kind {
+    Unsupported, // cannot be compiled yet: dz::compile reports it
+    Op,          // one dz op `op` with `attrs`, whose operands are the inputs in order
+    Decompose,   // the tensor operations of its forward are recorded one by one
+  } kind = Unsupported;
+  const char *op = "";
+  std::vector<TraceAttr> attrs;
+  std::vector<Tensor> operands; // tensors the function holds, after the inputs (labels)
+};
+
 /// A differentiable operation. Subclasses implement forward on tensors and backward on
 /// Variables built from dz::functions, so that every backward is itself differentiable.
 class Function : public std::enable_shared_from_this<Function> {
@@ -113,6 +126,8 @@ public:
   /// Gradients for the inputs given those of the outputs; a null Variable means "no
   /// gradient flows to this input". A null entry in gys means zero.
   virtual std::vector<Variable> backward(const std::vector<Variable> &gys) = 0;
+  /// How dz::compile records this function; by default it cannot be compiled.
+  virtual FunctionTrace trace() const { return {}; }
 
   const std::vector<Variable> &inputs() const { return inputs_; }
   Variable input(size_t i) const { return inputs_.at(i); }

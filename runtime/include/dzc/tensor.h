@@ -185,6 +185,9 @@ public:
   bool defined() const { return storage_ != nullptr; }
   /// True when both tensors use the same storage (a copy of the handle or a reshape).
   bool shares_storage(const Tensor &o) const { return storage_ == o.storage_; }
+  /// The storage and the byte offset of element 0 in it (a tensor's identity for tracing).
+  const std::shared_ptr<Storage> &storage() const { return storage_; }
+  size_t offset() const { return offset_; }
 
   void *raw() const { return storage_ ? static_cast<char *>(storage_->data()) + offset_ : nullptr; }
   /// Typed access; throws dz::Error when T is not the tensor's dtype.

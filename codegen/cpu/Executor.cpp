@@ -1,0 +1,117 @@
+// Executor.cpp - runs a dz::codegen::Program: checks the arguments against the
+// signature, calls each step's kernel, drops slots after their last use. No MLIR here.
+#include <dzc/codegen/Executor.h>
+
+#include <sstream>
+
+namespace dz::codegen {
+
+namespace {
+
+const char *element_type_str(DType t) {
+  switch (t) {
+  case DType::f32:
+    return "f32";
+  case DType::f64:
+    return "f64";
+  case DType::i64:
+    return "i64";
+  case DType::i32:
+    return "i32";
+  case DType::u8:
+    return "ui8";
+  case DType::b8:
+    return "i1";
+  }
+  return "?";
+}
+
+std::string program_name(const std::string &name) {
+  return name.empty() ? std::string("program") : "program @" + name;
+}
+
+} // namespace
+
+std::string type_str(const TensorSpec &spec) {
+  std::string s = "tensor<";
+  for (int64_t d : spec.shape)
+    s += std::to_string(d) + "x";
+  return s + element_type_str(spec.dtype) + ">";
+}
+
+std::vector<Tensor> Program::run(const std::vector<Tensor> &args) const {
+  if (args.size() != arg_types_.size())
+    throw Error(program_name(name_) + ": expects " + std::to_string(arg_types_.size()) +
+                " arguments, got " + std::to_string(args.size()));
+  for (size_t i = 0; i < args.size(); ++i) {
+    const Tensor &a = args[i];
+    const TensorSpec &want = arg_types_[i];
+    if (a.shape() != want.shape || a.dtype() != want.dtype || !a.device().is_cpu())
+      throw Error(program_name(name_) + ": argument " + std::to_string(i) + " (%arg" +
+                  std::to_string(i) + ") expects " + type_str(want) + ", got " +
+                  type_str({a.shape(), a.dtype()}) +
+                  (a.device().is_cpu() ? "" : " on " + a.device().str()) + " (shape " +
+                  shape_str(a.shape()) + ", " + dtype_name(a.dtype()) + ")");
+  }
+
+  std::vector<Tensor> slots(num_slots_, released_);
+  for (size_t i = 0; i < args.size(); ++i)
+    slots[i] = args[i];
+  for (int32_t r : arg_release_)
+    slots[size_t(r)] = released_;
+
+  for (const Step &s : steps_) {
+    Tensor &y = slots[size_t(s.out)];
+    try {
+      y = s.kernel(slots);
+    } catch (const Error &e) {
+      throw Error(s.op + ": " + e.what());
+    }
+    if (y.shape() != s.type.shape || y.dtype() != s.type.dtype)
+      throw Error(s.op + ": the kernel returned " + type_str({y.shape(), y.dtype()}) +
+                  " where the IR says " + type_str(s.type) + " (an executor bug)");
+    for (int32_t r : s.release)
+      slots[size_t(r)] = released_;
+  }
+
+  std::vector<Tensor> results;
+  results.reserve(result_slots_.size());
+  for (size_t i = 0; i < result_slots_.size(); ++i) {
+    const Tensor &v = slots[size_t(result_slots_[i])];
+    results.push_back(result_copies_[i] ? v.copy() : v);
+  }
+  return results;
+}
+
+std::string Program::str() const {
+  std::ostringstream os;
+  os << program_name(name_) << "(";
+  for (size_t i = 0; i < arg_types_.size(); ++i)
+    os << (i ? ", " : "") << "%" << i << ": " << type_str(arg_types_[i]);
+  os << ")  " << num_slots_ << " slots, at most " << peak_live_ << " live\n";
+  auto slot_list = [&](const std::vector<int32_t> &v) {
+    for (size_t i = 0; i < v.size(); ++i)
+      os << (i ? ", " : "") << "%" << v[i];
+  };
+  if (!arg_release_.empty()) {
+    os << "  free ";
+    slot_list(arg_release_);
+    os << "\n";
+  }
+  for (const Step &s : steps_) {
+    os << "  %" << s.out << " = " << s.op.substr(0, s.op.find(' ')) << "(";
+    slot_list(s.in);
+    os << ") : " << type_str(s.type);
+    if (!s.release.empty()) {
+      os << "  free ";
+      slot_list(s.release);
+    }
+    os << "\n";
+  }
+  os << "  return ";
+  slot_list(result_slots_);
+  os << "\n";
+  return os.str();
+}
+
+} // namespace dz::codegen

@@ -1,0 +1,217 @@
+// ExecutorBuild.cpp - turns a func.func of dz ops into a Program.
+//
+// 1. Number the values: the function's arguments are slots 0..n-1, each op's result the
+//    next slot.
+// 2. Look each op up in the lowering table (Lowering.cpp, one line per op): it reads
+//    the op's attributes and returns a kernel closure over its operand slots that calls
+//    the runtime exactly as the eager function of frontend/src/functions.cpp does.
+//    Constants become tensors here, once.
+// 3. Liveness: a slot is dropped after the last step that reads it; func.return
+//    operands live to the end; a result that may share a constant's storage is copied
+//    on return so that callers cannot write into the program.
+//
+// Only the generic Operation API and docs/ir.md are used (op names, attribute names and
+// kinds), not the ODS classes: the executor keeps working while the dialect grows.
+#include <dzc/codegen/ExecutorBuild.h>
+
+#include "Lowering.h"
+
+#include <mlir/IR/Diagnostics.h>
+#include <mlir/IR/Location.h>
+
+#include <llvm/ADT/DenseMap.h>
+#include <llvm/Support/raw_ostream.h>
+
+#include <algorithm>
+#include <limits>
+#include <optional>
+
+namespace dz::codegen {
+
+using llvm::StringRef;
+using mlir::failure;
+using mlir::FailureOr;
+using mlir::Operation;
+
+namespace {
+
+/// "model.mlir:3:8", or "" when the location has no file position.
+std::string position(mlir::Location loc) {
+  auto file = loc->findInstanceOf<mlir::FileLineColLoc>();
+  if (!file)
+    return "";
+  return file.getFilename().str() + ":" + std::to_string(file.getLine()) + ":" +
+         std::to_string(file.getColumn());
+}
+
+/// "dz.add at model.mlir:3:8": how run-time errors name the op.
+std::string describe(Operation &op) {
+  std::string s = op.getName().getStringRef().str(), at = position(op.getLoc());
+  return at.empty() ? s : s + " at " + at;
+}
+
+} // namespace
+
+class ProgramBuilder {
+public:
+  static FailureOr<Program> build(mlir::func::FuncOp fn);
+};
+
+FailureOr<Program> ProgramBuilder::build(mlir::func::FuncOp fn) {
+  Program p;
+  p.name_ = fn.getSymName().str();
+  if (fn.isExternal())
+    return fn.emitOpError() << "@" << p.name_ << " has no body to execute";
+  if (!fn.getBody().hasOneBlock())
+    return fn.emitOpError() << "@" << p.name_
+                            << " has several blocks; the executor runs one straight-line block";
+  mlir::Block &block = fn.getBody().front();
+
+  llvm::DenseMap<mlir::Value, int32_t> slot_of;
+  std::vector<bool> shares_constant; // per slot
+  auto new_slot = [&](mlir::Value v, bool constant) {
+    int32_t s = int32_t(shares_constant.size());
+    slot_of[v] = s;
+    shares_constant.push_back(constant);
+    return s;
+  };
+
+  for (mlir::BlockArgument arg : block.getArguments()) {
+    std::optional<TensorSpec> spec = spec_of(arg.getType());
+    if (!spec)
+      return fn.emitOpError() << "argument " << arg.getArgNumber() << " has type " << arg.getType()
+                              << "; " << kSupportedTypes;
+    p.arg_types_.push_back(*spec);
+    new_slot(arg, false);
+  }
+
+  bool returned = false;
+  for (Operation &op : block) {
+    StringRef name = op.getName().getStringRef();
+    if (llvm::isa<mlir::func::ReturnOp>(op)) {
+      for (mlir::Value v : op.getOperands()) {
+        p.result_slots_.push_back(slot_of.lookup(v));
+        p.result_types_.push_back(*spec_of(v.getType())); // every slot's type was checked
+        p.result_copies_.push_back(shares_constant[size_t(slot_of.lookup(v))]);
+      }
+      returned = true;
+      continue;
+    }
+    if (name == "dz.grad")
+      return op.emitOpError() << "is left in the function: run the autodiff pass "
+                                 "(--dz-autodiff, part of --dz-pipeline) before executing it";
+    const OpLowering *lowering = find_lowering(name);
+    if (!lowering)
+      return op.emitOpError() << "has no CPU kernel: the executor runs the dz ops of "
+                                 "docs/ir.md (except dz.grad) and func.return";
+    if (op.getNumRegions() != 0 || op.getNumResults() != 1)
+      return op.emitOpError() << "must have one result and no regions";
+    if (op.getNumOperands() < lowering->min_operands ||
+        op.getNumOperands() > lowering->max_operands)
+      return op.emitOpError() << "takes " << lowering->min_operands
+                              << (lowering->max_operands != lowering->min_operands
+                                      ? " to " + std::to_string(lowering->max_operands)
+                                      : std::string())
+                              << " operands, got " << op.getNumOperands();
+
+    OpView view{&op, {}, {}, {}};
+    for (mlir::Value v : op.getOperands()) {
+      auto it = slot_of.find(v);
+      if (it == slot_of.end())
+        return op.emitOpError() << "uses a value not defined in the function";
+      view.in.push_back(it->second);
+      view.in_types.push_back(*spec_of(v.getType()));
+    }
+    std::optional<TensorSpec> out = spec_of(op.getResult(0).getType());
+    if (!out)
+      return op.emitOpError() << "has result type " << op.getResult(0).getType() << "; "
+                              << kSupportedTypes;
+    view.out = *out;
+
+    FailureOr<Kernel> kernel = failure();
+    try { // materialising a constant calls the runtime, which may throw
+      kernel = lowering->lower(view);
+    } catch (const Error &e) {
+      return op.emitOpError() << e.what();
+    }
+    if (failed(kernel))
+      return failure();
+
+    bool constant =
+        name == "dz.constant" || (may_alias_operand(name) && shares_constant[size_t(view.in[0])]);
+    Step step;
+    step.kernel = std::move(*kernel);
+    step.in = std::move(view.in);
+    step.out = new_slot(op.getResult(0), constant);
+    step.type = view.out;
+    step.op = describe(op);
+    p.steps_.push_back(std::move(step));
+  }
+  if (!returned)
+    return fn.emitOpError() << "@" << p.name_ << " does not end in func.return";
+  p.num_slots_ = shares_constant.size();
+
+  // Liveness: the last step that reads each slot; results are never dropped.
+  constexpr int64_t kNever = -1, kForever = std::numeric_limits<int64_t>::max();
+  std::vector<int64_t> last_use(p.num_slots_, kNever);
+  for (size_t i = 0; i < p.steps_.size(); ++i)
+    for (int32_t s : p.steps_[i].in)
+      last_use[size_t(s)] = int64_t(i);
+  for (int32_t s : p.result_slots_)
+    last_use[size_t(s)] = kForever;
+  size_t num_args = p.arg_types_.size();
+  for (size_t s = 0; s < num_args; ++s)
+    if (last_use[s] == kNever)
+      p.arg_release_.push_back(int32_t(s));
+  for (size_t i = 0; i < p.steps_.size(); ++i) {
+    Step &st = p.steps_[i];
+    if (last_use[size_t(st.out)] == kNever) // computed but never read
+      last_use[size_t(st.out)] = int64_t(i);
+  }
+  for (size_t s = 0; s < p.num_slots_; ++s)
+    if (last_use[s] != kNever && last_use[s] != kForever)
+      p.steps_[size_t(last_use[s])].release.push_back(int32_t(s));
+  for (Step &st : p.steps_) {
+    std::sort(st.release.begin(), st.release.end());
+    st.release.erase(std::unique(st.release.begin(), st.release.end()), st.release.end());
+  }
+
+  size_t live = num_args - p.arg_release_.size();
+  p.peak_live_ = live;
+  for (const Step &st : p.steps_) {
+    p.peak_live_ = std::max(p.peak_live_, ++live);
+    live -= st.release.size();
+  }
+  return p;
+}
+
+FailureOr<Program> buildProgram(mlir::func::FuncOp fn) { return ProgramBuilder::build(fn); }
+
+Program buildProgramOrThrow(mlir::func::FuncOp fn) {
+  std::string messages;
+  std::optional<Program> program;
+  {
+    mlir::ScopedDiagnosticHandler collect(fn->getContext(), [&](mlir::Diagnostic &d) {
+      if (d.getSeverity() != mlir::DiagnosticSeverity::Error)
+        return mlir::success();
+      std::string text;
+      llvm::raw_string_ostream os(text);
+      std::string at = position(d.getLocation());
+      os << (at.empty() ? "" : at + ": ") << d;
+      for (mlir::Diagnostic &note : d.getNotes())
+        if (!StringRef(note.str()).starts_with("see current operation")) // the whole function
+          os << "\n  note: " << note;
+      messages += (messages.empty() ? "" : "\n") + text;
+      return mlir::success();
+    });
+    FailureOr<Program> built = buildProgram(fn);
+    if (succeeded(built))
+      program = std::move(*built);
+  }
+  if (!program)
+    throw Error("cannot build a CPU program of @" + fn.getSymName().str() + ": " +
+                (messages.empty() ? std::string("unknown error") : messages));
+  return std::move(*program);
+}
+
+} // namespace dz::codegen

@@ -1,0 +1,416 @@
+// Lowering.cpp - the lowering table of the CPU executor: one line per dz op of
+// docs/ir.md, each giving a kernel closure over operand slots that calls the runtime
+// exactly as the eager function of frontend/src/functions.cpp computes its forward.
+#include "Lowering.h"
+
+#include <mlir/IR/BuiltinTypes.h>
+#include <mlir/IR/DialectResourceBlobManager.h>
+
+#include <llvm/ADT/StringMap.h>
+#include <llvm/Support/raw_ostream.h>
+
+#include <algorithm>
+#include <numeric>
+
+namespace dz::codegen {
+
+using Slots = std::vector<Tensor>;
+using llvm::StringRef;
+using mlir::failure;
+using mlir::FailureOr;
+
+/// The executor's view of a builtin tensor type; nullopt when it cannot run it.
+std::optional<TensorSpec> spec_of(mlir::Type type) {
+  auto t = llvm::dyn_cast<mlir::RankedTensorType>(type);
+  if (!t || !t.hasStaticShape())
+    return std::nullopt;
+  TensorSpec spec{Shape(t.getShape().begin(), t.getShape().end()), f32};
+  mlir::Type e = t.getElementType();
+  if (e.isF32())
+    spec.dtype = f32;
+  else if (e.isF64())
+    spec.dtype = f64;
+  else if (e.isSignlessInteger(64))
+    spec.dtype = i64;
+  else
+    return std::nullopt;
+  return spec;
+}
+
+namespace {
+
+/// ", got <attr>" for a diagnostic, or "" when the attribute is absent.
+std::string got(mlir::Attribute a) {
+  if (!a)
+    return "";
+  std::string s = ", got ";
+  llvm::raw_string_ostream os(s);
+  a.print(os);
+  return s;
+}
+
+} // namespace
+
+FailureOr<double> OpView::f64_attr(StringRef name) {
+  mlir::Attribute a = attr(name);
+  if (auto f = llvm::dyn_cast_or_null<mlir::FloatAttr>(a))
+    return f.getValueAsDouble();
+  if (auto i = llvm::dyn_cast_or_null<mlir::IntegerAttr>(a))
+    return double(i.getInt());
+  return error() << "needs the F64Attr attribute '" << name << "'" << got(a);
+}
+
+FailureOr<int64_t> OpView::i64_attr(StringRef name) {
+  mlir::Attribute a = attr(name);
+  if (auto i = llvm::dyn_cast_or_null<mlir::IntegerAttr>(a))
+    return i.getInt();
+  return error() << "needs the I64Attr attribute '" << name << "'" << got(a);
+}
+
+FailureOr<bool> OpView::bool_attr(StringRef name, bool absent) {
+  mlir::Attribute a = attr(name);
+  if (!a)
+    return absent;
+  if (auto b = llvm::dyn_cast<mlir::BoolAttr>(a))
+    return b.getValue();
+  return error() << "attribute '" << name << "' must be a BoolAttr" << got(a);
+}
+
+FailureOr<std::vector<int64_t>> OpView::i64_array_attr(StringRef name, bool optional) {
+  mlir::Attribute a = attr(name);
+  if (!a && optional)
+    return std::vector<int64_t>{};
+  if (auto arr = llvm::dyn_cast_or_null<mlir::DenseI64ArrayAttr>(a))
+    return std::vector<int64_t>(arr.asArrayRef().begin(), arr.asArrayRef().end());
+  return error() << "needs the DenseI64ArrayAttr attribute '" << name << "'" << got(a);
+}
+
+namespace {
+
+// ---- kernels: closures over operand slots -----------------------------------------------
+
+template <typename F> Kernel unary(const OpView &v, F f) {
+  int32_t x = v.in[0];
+  return [x, f](const Slots &s) { return f(s[size_t(x)]); };
+}
+
+template <typename F> Kernel binary(const OpView &v, F f) {
+  int32_t a = v.in[0], b = v.in[1];
+  return [a, b, f](const Slots &s) { return f(s[size_t(a)], s[size_t(b)]); };
+}
+
+/// Checks int64 class labels against `classes` (the eager softmax_cross_entropy's rule).
+void check_labels(const Tensor &t, int64_t classes, const char *op) {
+  const int64_t *p = t.data<int64_t>();
+  for (int64_t i = 0; i < t.size(); ++i)
+    if (p[i] < 0 || p[i] >= classes)
+      throw Error(std::string(op) + ": label " + std::to_string(p[i]) + " at row " +
+                  std::to_string(i) + " is out of range for " + std::to_string(classes) +
+                  " classes (valid: 0 to " + std::to_string(classes - 1) + ")");
+}
+
+/// The labels operand of softmax_cross_entropy / one_hot: int64 of shape (N).
+mlir::LogicalResult check_label_operand(OpView &v, size_t i, int64_t n) {
+  const TensorSpec &t = v.in_types[i];
+  if (t.dtype != i64 || t.shape.size() != 1 || (n >= 0 && t.shape[0] != n))
+    return v.error() << "needs int64 labels of shape (" << (n >= 0 ? std::to_string(n) : "N")
+                     << "), got " << type_str(t);
+  return mlir::success();
+}
+
+// ---- constants --------------------------------------------------------------------------
+
+template <typename T> Tensor filled(const TensorSpec &spec, T value) {
+  Tensor t(spec.shape, spec.dtype);
+  std::fill_n(t.data<T>(), t.size(), value);
+  return t;
+}
+
+template <typename T>
+std::optional<Tensor> elements_as(mlir::ElementsAttr attr, const TensorSpec &spec) {
+  if (auto dense = llvm::dyn_cast<mlir::DenseElementsAttr>(attr)) {
+    if (dense.isSplat())
+      return filled<T>(spec, dense.getSplatValue<T>());
+    llvm::ArrayRef<char> raw = dense.getRawData();
+    if (raw.size() == size_t(shape_size(spec.shape)) * sizeof(T))
+      return Tensor::from_buffer(raw.data(), spec.shape, spec.dtype);
+  }
+  if (auto resource = llvm::dyn_cast<mlir::DenseResourceElementsAttr>(attr)) {
+    const mlir::AsmResourceBlob *blob = resource.getRawHandle().getBlob();
+    if (!blob || blob->getData().size() != size_t(shape_size(spec.shape)) * sizeof(T))
+      return std::nullopt; // elided or malformed data
+    return Tensor::from_buffer(blob->getData().data(), spec.shape, spec.dtype);
+  }
+  auto it = attr.try_value_begin<T>();
+  if (!it)
+    return std::nullopt;
+  Tensor t(spec.shape, spec.dtype);
+  T *p = t.data<T>();
+  for (int64_t i = 0, n = t.size(); i < n; ++i, ++*it)
+    p[i] = **it;
+  return t;
+}
+
+FailureOr<Kernel> lower_constant(OpView &v) {
+  auto value = llvm::dyn_cast_or_null<mlir::ElementsAttr>(v.attr("value"));
+  if (!value)
+    return v.error() << "needs the ElementsAttr attribute 'value'";
+  if (spec_of(value.getType()) != v.out)
+    return v.error() << "value of type " << value.getType() << " does not match the result "
+                     << type_str(v.out);
+  std::optional<Tensor> t;
+  switch (v.out.dtype) {
+  case DType::f32:
+    t = elements_as<float>(value, v.out);
+    break;
+  case DType::f64:
+    t = elements_as<double>(value, v.out);
+    break;
+  case DType::i64:
+    t = elements_as<int64_t>(value, v.out);
+    break;
+  default:
+    break;
+  }
+  if (!t)
+    return v.error() << "cannot read the elements of its value (" << value.getType()
+                     << "); dense<...>, and dense_resource<...> whose data is present, are "
+                        "supported";
+  return Kernel([c = *t](const Slots &) { return c; });
+}
+
+// ---- the lowering of each op ------------------------------------------------------------
+
+FailureOr<Kernel> lower_reduction(OpView &v, bool is_sum, bool is_max) {
+  auto axes = v.i64_array_attr("axes", /*optional=*/true);
+  auto keepdims = v.bool_attr("keepdims", false);
+  if (failed(axes) || failed(keepdims))
+    return failure();
+  bool k = *keepdims;
+  if (is_sum)
+    return unary(v, [ax = *axes, k](const Tensor &x) { return x.sum(ax, k); });
+  if (is_max)
+    return unary(v, [ax = *axes, k](const Tensor &x) { return x.max(ax, k); });
+  return unary(v, [ax = *axes, k](const Tensor &x) { return x.min(ax, k); });
+}
+
+FailureOr<Kernel> lower_clip(OpView &v, bool mask) {
+  auto lo = v.f64_attr("min"), hi = v.f64_attr("max");
+  if (failed(lo) || failed(hi))
+    return failure();
+  if (*lo > *hi)
+    return v.error() << "min " << *lo << " is above max " << *hi;
+  double l = *lo, h = *hi;
+  if (mask) // the eager Clip's backward mask
+    return unary(
+        v, [l, h](const Tensor &x) { return (x >= l).to(x.dtype()) * (x <= h).to(x.dtype()); });
+  return unary(v, [l, h](const Tensor &x) { return dz::clip(x, l, h); });
+}
+
+/// The eager MatMul (2-d, or 3-d with equal batch: transpose flags go to the GEMM) and
+/// BatchedMatMul (broadcast batch dims; flags become explicit transposes of the last
+/// two axes) — chosen here from the static shapes.
+FailureOr<Kernel> lower_matmul(OpView &v) {
+  auto ta = v.bool_attr("transpose_a", false), tb = v.bool_attr("transpose_b", false);
+  if (failed(ta) || failed(tb))
+    return failure();
+  const Shape &a = v.in_types[0].shape, &b = v.in_types[1].shape;
+  if (a.size() < 2 || b.size() < 2)
+    return v.error() << "needs operands of rank >= 2, got " << type_str(v.in_types[0]) << " and "
+                     << type_str(v.in_types[1]);
+  bool fa = *ta, fb = *tb;
+  if ((a.size() == 2 && b.size() == 2) || (a.size() == 3 && b.size() == 3 && a[0] == b[0]))
+    return binary(v,
+                  [fa, fb](const Tensor &x, const Tensor &y) { return dz::matmul(x, y, fa, fb); });
+  auto swap_last = [](size_t rank) {
+    std::vector<int64_t> perm(rank);
+    std::iota(perm.begin(), perm.end(), 0);
+    std::swap(perm[rank - 1], perm[rank - 2]);
+    return perm;
+  };
+  return binary(v, [fa, fb, pa = swap_last(a.size()), pb = swap_last(b.size())](const Tensor &x,
+                                                                                const Tensor &y) {
+    return dz::matmul(fa ? x.transpose(pa) : x, fb ? y.transpose(pb) : y);
+  });
+}
+
+FailureOr<Kernel> lower_linear(OpView &v) {
+  int32_t x = v.in[0], W = v.in[1];
+  if (v.in.size() == 3) {
+    int32_t b = v.in[2];
+    return Kernel([x, W, b](const Slots &s) {
+      return dz::linear(s[size_t(x)], s[size_t(W)], &s[size_t(b)]);
+    });
+  }
+  return Kernel([x, W](const Slots &s) { return dz::linear(s[size_t(x)], s[size_t(W)], nullptr); });
+}
+
+FailureOr<Kernel> lower_softmax(OpView &v, bool log) {
+  auto axis = v.i64_attr("axis");
+  if (failed(axis))
+    return failure();
+  int64_t rank = int64_t(v.out.shape.size()), ax = *axis;
+  if (ax < -rank || ax >= std::max<int64_t>(rank, 1))
+    return v.error() << "axis " << ax << " is out of range for " << type_str(v.out);
+  if (log)
+    return unary(v, [ax](const Tensor &x) { return x - dz::logsumexp(x, ax, true); });
+  return unary(v, [ax](const Tensor &x) { return dz::softmax(x, ax); });
+}
+
+/// The eager SoftmaxCrossEntropy forward: mean over rows of logsumexp(x) - x[t],
+/// accumulated in float64.
+FailureOr<Kernel> lower_softmax_cross_entropy(OpView &v) {
+  const TensorSpec &x = v.in_types[0];
+  if (x.shape.size() != 2 || x.dtype == i64)
+    return v.error() << "needs float scores of shape (N, C), got " << type_str(x);
+  if (failed(check_label_operand(v, 1, x.shape[0])))
+    return failure();
+  return binary(v, [](const Tensor &xs, const Tensor &t) {
+    int64_t N = xs.shape(0), C = xs.shape(1);
+    check_labels(t, C, "softmax_cross_entropy");
+    Tensor log_z = dz::logsumexp(xs, 1, false).to(f64);
+    Tensor x64 = xs.to(f64);
+    const double *px = x64.data<double>(), *pz = log_z.data<double>();
+    const int64_t *pt = t.data<int64_t>();
+    double total = 0;
+    for (int64_t i = 0; i < N; ++i)
+      total += px[i * C + pt[i]] - pz[i];
+    return Tensor::scalar(-total / double(std::max<int64_t>(N, 1)), xs.dtype());
+  });
+}
+
+template <typename T> void set_ones(Tensor &out, const int64_t *labels, int64_t n, int64_t c) {
+  T *p = out.data<T>();
+  for (int64_t i = 0; i < n; ++i)
+    p[i * c + labels[i]] = T(1);
+}
+
+FailureOr<Kernel> lower_one_hot(OpView &v) {
+  if (failed(check_label_operand(v, 0, -1)))
+    return failure();
+  if (v.out.shape.size() != 2 || v.out.shape[0] != v.in_types[0].shape[0])
+    return v.error() << "result " << type_str(v.out) << " is not (N, num_classes) for labels "
+                     << type_str(v.in_types[0]);
+  auto c = v.i64_attr("num_classes");
+  if (failed(c))
+    return failure();
+  if (*c != v.out.shape[1])
+    return v.error() << "num_classes " << *c << " differs from the result " << type_str(v.out);
+  int64_t classes = v.out.shape[1];
+  DType dt = v.out.dtype;
+  return unary(v, [classes, dt](const Tensor &t) {
+    check_labels(t, classes, "one_hot");
+    Tensor out = zeros({t.size(), classes}, dt);
+    const int64_t *pt = t.data<int64_t>();
+    if (dt == f32)
+      set_ones<float>(out, pt, t.size(), classes);
+    else if (dt == f64)
+      set_ones<double>(out, pt, t.size(), classes);
+    else
+      set_ones<int64_t>(out, pt, t.size(), classes);
+    return out;
+  });
+}
+
+using In = const Tensor &;
+#define DZ_UNARY(expr)                                                                             \
+  [](OpView &v) -> FailureOr<Kernel> { return unary(v, [](In x) { return expr; }); }
+#define DZ_BINARY(expr)                                                                            \
+  [](OpView &v) -> FailureOr<Kernel> { return binary(v, [](In a, In b) { return expr; }); }
+
+// clang-format off
+const OpLowering kLowerings[] = {
+    {"dz.constant", 0, 0, lower_constant},
+    {"dz.add", 2, 2, DZ_BINARY(a + b)},
+    {"dz.sub", 2, 2, DZ_BINARY(a - b)},
+    {"dz.mul", 2, 2, DZ_BINARY(a * b)},
+    {"dz.div", 2, 2, DZ_BINARY(a / b)},
+    {"dz.maximum", 2, 2, DZ_BINARY(dz::maximum(a, b))},
+    {"dz.equal", 2, 2, DZ_BINARY((a == b).to(a.dtype()))},
+    {"dz.neg", 1, 1, DZ_UNARY(-x)},
+    {"dz.exp", 1, 1, DZ_UNARY(dz::exp(x))},
+    {"dz.log", 1, 1, DZ_UNARY(dz::log(x))},
+    {"dz.sin", 1, 1, DZ_UNARY(dz::sin(x))},
+    {"dz.cos", 1, 1, DZ_UNARY(dz::cos(x))},
+    {"dz.tanh", 1, 1, DZ_UNARY(dz::tanh(x))},
+    {"dz.sqrt", 1, 1, DZ_UNARY(dz::sqrt(x))},
+    {"dz.square", 1, 1, DZ_UNARY(dz::square(x))},
+    {"dz.sigmoid", 1, 1, DZ_UNARY(dz::sigmoid(x))},
+    {"dz.relu", 1, 1, DZ_UNARY(dz::relu(x))},
+    {"dz.step", 1, 1, DZ_UNARY((x > 0.0).to(x.dtype()))},
+    {"dz.pow", 1, 1,
+     [](OpView &v) -> FailureOr<Kernel> {
+       auto c = v.f64_attr("exponent");
+       if (failed(c))
+         return failure();
+       return unary(v, [c = *c](In x) { return dz::pow(x, c); });
+     }},
+    {"dz.leaky_relu", 1, 1,
+     [](OpView &v) -> FailureOr<Kernel> {
+       auto slope = v.f64_attr("slope");
+       if (failed(slope))
+         return failure();
+       return unary(v, [s = *slope](In x) { return where(x > 0.0, x, x * s); });
+     }},
+    {"dz.clip", 1, 1, [](OpView &v) { return lower_clip(v, false); }},
+    {"dz.clip_mask", 1, 1, [](OpView &v) { return lower_clip(v, true); }},
+    // Shapes and element types come from the result type, which the verifier ties to
+    // the attributes (shape, dtype).
+    {"dz.cast", 1, 1,
+     [](OpView &v) -> FailureOr<Kernel> {
+       return unary(v, [dt = v.out.dtype](In x) { return x.to(dt); });
+     }},
+    {"dz.reshape", 1, 1,
+     [](OpView &v) -> FailureOr<Kernel> {
+       return unary(v, [s = v.out.shape](In x) { return x.reshape(s); });
+     }},
+    {"dz.broadcast_to", 1, 1,
+     [](OpView &v) -> FailureOr<Kernel> {
+       return unary(v, [s = v.out.shape](In x) { return x.broadcast_to(s); });
+     }},
+    {"dz.sum_to", 1, 1,
+     [](OpView &v) -> FailureOr<Kernel> {
+       return unary(v, [s = v.out.shape](In x) { return x.sum_to(s); });
+     }},
+    {"dz.transpose", 1, 1,
+     [](OpView &v) -> FailureOr<Kernel> {
+       auto perm = v.i64_array_attr("perm", /*optional=*/false);
+       if (failed(perm))
+         return failure();
+       return unary(v, [p = *perm](In x) { return x.transpose(p); });
+     }},
+    {"dz.sum", 1, 1, [](OpView &v) { return lower_reduction(v, true, false); }},
+    {"dz.max", 1, 1, [](OpView &v) { return lower_reduction(v, false, true); }},
+    {"dz.min", 1, 1, [](OpView &v) { return lower_reduction(v, false, false); }},
+    {"dz.matmul", 2, 2, lower_matmul},
+    {"dz.linear", 2, 3, lower_linear},
+    {"dz.softmax", 1, 1, [](OpView &v) { return lower_softmax(v, false); }},
+    {"dz.log_softmax", 1, 1, [](OpView &v) { return lower_softmax(v, true); }},
+    {"dz.softmax_cross_entropy", 2, 2, lower_softmax_cross_entropy},
+    {"dz.one_hot", 1, 1, lower_one_hot},
+    {"dz.mean_squared_error", 2, 2,
+     DZ_BINARY(dz::square(a - b).sum() / double(a.ndim() ? a.len() : 1))},
+};
+// clang-format on
+#undef DZ_UNARY
+#undef DZ_BINARY
+
+} // namespace
+
+const OpLowering *find_lowering(StringRef name) {
+  static const llvm::StringMap<const OpLowering *> table = [] {
+    llvm::StringMap<const OpLowering *> m;
+    for (const OpLowering &l : kLowerings)
+      m[l.name] = &l;
+    return m;
+  }();
+  auto it = table.find(name);
+  return it == table.end() ? nullptr : it->second;
+}
+
+bool may_alias_operand(StringRef name) {
+  return name == "dz.reshape" || name == "dz.cast" || name == "dz.broadcast_to" ||
+         name == "dz.sum_to";
+}
+
+} // namespace dz::codegen

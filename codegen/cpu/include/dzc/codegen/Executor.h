@@ -1,0 +1,73 @@
+// dzc/codegen/Executor.h - dz::codegen::Program: a compiled dz function as a flat list of
+// runtime kernel calls over numbered value slots.
+//
+// A Program is built once from a func.func of dz ops (see ExecutorBuild.h, the only part
+// that needs MLIR) and run many times: running walks a std::vector of steps, each one
+// runtime kernel with its operand slots fixed at build time, and drops every
+// intermediate tensor right after its last use. This header has no MLIR in it, so the
+// eager frontend can hold and run Programs without compiling MLIR headers.
+#pragma once
+
+#include <dzc/tensor.h>
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace dz::codegen {
+
+/// The static type of a value of the program: shape and dtype (`tensor<4x3xf32>`).
+struct TensorSpec {
+  Shape shape;
+  DType dtype = f32;
+  bool operator==(const TensorSpec &) const = default;
+};
+/// MLIR's spelling of a tensor type: "tensor<4x3xf32>", "tensor<i64>" for 0-d.
+std::string type_str(const TensorSpec &spec);
+
+/// One kernel call. `kernel` reads its operands from the slots it captured (their
+/// indices fixed when the Program was built) and returns the value of slot `out`.
+struct Step {
+  std::function<Tensor(const std::vector<Tensor> &slots)> kernel;
+  std::vector<int32_t> in; // operand slots (what the kernel reads; for str() and plans)
+  int32_t out = -1;
+  TensorSpec type;              // what the IR says the result is; checked after the call
+  std::vector<int32_t> release; // slots whose last use is this step, dropped after it
+  std::string op;               // "dz.add at model.mlir:3:8", for error messages
+};
+
+class Program {
+public:
+  Program() = default; // an empty program: no arguments, no results
+
+  /// Runs the program. Throws dz::Error when the argument count, a shape, a dtype or a
+  /// device differs from the signature (naming the argument, the expected and the actual
+  /// type), or when a kernel fails (naming the op).
+  std::vector<Tensor> run(const std::vector<Tensor> &args) const;
+
+  const std::string &name() const { return name_; }
+  const std::vector<TensorSpec> &arg_types() const { return arg_types_; }
+  const std::vector<TensorSpec> &result_types() const { return result_types_; }
+  const std::vector<Step> &steps() const { return steps_; }
+  /// Values (arguments and op results) of the program: the size of its slot table.
+  size_t num_slots() const { return num_slots_; }
+  /// Most slots that hold a tensor at once while running (arguments included).
+  size_t peak_live_slots() const { return peak_live_; }
+  /// The steps as text, one line per step: "%5 = dz.add(%1, %4)  free %1".
+  std::string str() const;
+
+private:
+  friend class ProgramBuilder; // ExecutorBuild.cpp: fills a Program from the IR
+
+  std::string name_;
+  std::vector<TensorSpec> arg_types_, result_types_;
+  std::vector<Step> steps_;
+  std::vector<int32_t> arg_release_;  // arguments no step reads: dropped before step 0
+  std::vector<int32_t> result_slots_; // func.return operands
+  std::vector<bool> result_copies_;   // a result that shares a constant's storage is copied
+  size_t num_slots_ = 0, peak_live_ = 0;
+  Tensor released_; // what a dropped slot holds (one shared empty tensor, no allocation)
+};
+
+} // namespace dz::codegen

@@ -1,0 +1,135 @@
+// Driver.cpp - dz::trace::compile_graph: traced graph -> dz module -> pipeline (autodiff,
+// canonicalize, CSE) -> CPU program. MLIR reports problems as diagnostics; they are
+// collected while MLIR runs and thrown as one dz::Error once control is back in our code
+// (exceptions never cross MLIR frames).
+#include "TraceImport.h"
+
+#include <dzc/codegen/ExecutorBuild.h>
+#include <dzc/ir/DzOps.h>
+#include <dzc/passes/Passes.h>
+#include <dzc/trace.h>
+
+#include <mlir/IR/Diagnostics.h>
+#include <mlir/IR/DialectRegistry.h>
+#include <mlir/IR/Verifier.h>
+#include <mlir/Pass/PassManager.h>
+
+#include <llvm/Support/FileSystem.h>
+#include <llvm/Support/raw_ostream.h>
+
+#include <filesystem>
+#include <fstream>
+
+namespace dz::codegen {
+namespace {
+
+std::string print(mlir::Operation *op) {
+  std::string s;
+  llvm::raw_string_ostream os(s);
+  op->print(os);
+  return s;
+}
+
+/// Collects the diagnostics MLIR emits while it is alive.
+class DiagnosticCollector {
+public:
+  explicit DiagnosticCollector(mlir::MLIRContext &ctx)
+      : handler_(&ctx, [this](mlir::Diagnostic &d) {
+          llvm::raw_string_ostream os(text_);
+          os << d.getLocation() << ": " << d << "\n";
+          for (const mlir::Diagnostic &note : d.getNotes())
+            os << "  note: " << note << "\n";
+          return mlir::success();
+        }) {}
+  const std::string &text() const { return text_; }
+
+private:
+  std::string text_;
+  mlir::ScopedDiagnosticHandler handler_;
+};
+
+class CpuExecutable final : public trace::Executable {
+public:
+  CpuExecutable(Program program, std::string traced, std::string optimized)
+      : program_(std::move(program)), traced_(std::move(traced)),
+        optimized_(std::move(optimized)) {}
+  std::vector<Tensor> run(const std::vector<Tensor> &args) override { return program_.run(args); }
+  const std::string &traced_ir() const override { return traced_; }
+  const std::string &optimized_ir() const override { return optimized_; }
+
+private:
+  Program program_;
+  std::string traced_, optimized_;
+};
+
+void write_file(const std::string &dir, const std::string &name, const std::string &text) {
+  std::filesystem::create_directories(dir);
+  std::ofstream(std::filesystem::path(dir) / name) << text;
+}
+
+} // namespace
+} // namespace dz::codegen
+
+namespace dz::codegen {
+
+std::unique_ptr<trace::Executable> compileGraph(const trace::Graph &graph,
+                                                const trace::CompileOptions &opts) {
+  mlir::DialectRegistry registry;
+  dz::ir::registerAllDialects(registry);
+  mlir::MLIRContext ctx(registry);
+  ctx.loadAllAvailableDialects();
+  DiagnosticCollector diags(ctx);
+
+  mlir::OwningOpRef<mlir::ModuleOp> module = importTrace(ctx, graph, opts.name);
+  if (mlir::failed(mlir::verify(*module))) {
+    mlir::OpPrintingFlags generic;
+    generic.printGenericOpForm();
+    std::string text;
+    llvm::raw_string_ostream os(text);
+    module->print(os, generic);
+    throw Error("dz::compile: the traced function does not verify (a bug in dzc's tracer; "
+                "please report it with this message):\n" +
+                diags.text() + text);
+  }
+  std::string traced = print(*module);
+  if (!opts.dump_dir.empty())
+    write_file(opts.dump_dir, opts.name + ".traced.mlir", traced);
+
+  mlir::PassManager pm(&ctx);
+  dz::passes::buildPipeline(pm);
+  std::string pass_log;
+  llvm::raw_string_ostream pass_os(pass_log);
+  if (!opts.dump_dir.empty()) {
+    ctx.disableMultithreading(); // IR printing after each pass needs it
+    pm.enableIRPrinting([](mlir::Pass *, mlir::Operation *) { return false; },
+                        [](mlir::Pass *, mlir::Operation *) { return true; },
+                        /*printModuleScope=*/true, /*printAfterOnlyOnChange=*/false,
+                        /*printAfterOnlyOnFailure=*/false, pass_os);
+  }
+  const bool ok = mlir::succeeded(pm.run(*module));
+  if (!opts.dump_dir.empty())
+    write_file(opts.dump_dir, opts.name + ".passes.mlir", pass_log);
+  if (!ok)
+    throw Error("dz::compile: the compiler's pipeline failed on the traced function:\n" +
+                diags.text());
+  std::string optimized = print(*module);
+  if (!opts.dump_dir.empty())
+    write_file(opts.dump_dir, opts.name + ".optimized.mlir", optimized);
+
+  auto fn = module->lookupSymbol<mlir::func::FuncOp>(opts.name);
+  mlir::FailureOr<Program> program = buildProgram(fn);
+  if (mlir::failed(program))
+    throw Error("dz::compile: the CPU back end cannot run the compiled function:\n" +
+                diags.text());
+  return std::make_unique<CpuExecutable>(std::move(*program), std::move(traced),
+                                         std::move(optimized));
+}
+
+} // namespace dz::codegen
+
+/// The entry point libdzc looks up after loading this library (dz::compile loads the
+/// compiler on first use, so eager programs never load MLIR). Throws dz::Error.
+extern "C" dz::trace::Executable *dzc_compile_graph(const dz::trace::Graph &graph,
+                                                     const dz::trace::CompileOptions &opts) {
+  return dz::codegen::compileGraph(graph, opts).release();
+}

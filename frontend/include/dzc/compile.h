@@ -1,0 +1,112 @@
+// dzc/compile.h - dz::compile: Define-and-Run from eager code.
+//
+//   auto step = dz::compile([&](dz::Variable x, dz::Variable t) {
+//     auto loss = F::softmax_cross_entropy(model(x), t);
+//     model.cleargrads();
+//     loss.backward();
+//     optimizer.update();
+//     return loss;
+//   });
+//   dz::Variable loss = step(x_batch, t_batch);
+//
+// The first call with a new signature (argument shapes, dtypes and devices, train/test mode,
+// enable_backprop) runs the function eagerly while recording it as a `dz` module; later
+// calls run the compiled program. Parameters and other tensors the function reads from
+// outside are state: bound to the live buffers, and written back after each call when the
+// function updates them (optimizer steps), so eager code sees the trained weights.
+// Gradients the function leaves on outside Variables are set on them after each call too.
+// The semantics are in shared/ARCHITECTURE.md ("Compiled mode semantics").
+#pragma once
+#include <dzc/variable.h>
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+namespace dz {
+
+struct CompileConfig {
+  /// Write the IR after tracing and after each pass into this folder (also: $DZ_DUMP_IR).
+  std::string dump_ir_dir;
+  /// Log each trace to stderr (also: $DZ_VERBOSE=1).
+  bool verbose = false;
+};
+
+/// The type-erased core of a compiled function.
+class CompiledFunction {
+public:
+  using Body = std::function<std::vector<Variable>(const std::vector<Variable> &)>;
+  explicit CompiledFunction(CompileConfig config = {});
+
+  /// Runs the compiled program for this signature, tracing `body` first when there is none.
+  std::vector<Variable> call(const std::vector<Variable> &args, const Body &body);
+  /// How many times the function was traced (once per new signature).
+  int retraces() const;
+  /// The `dz` module of the last trace, as traced (before the passes).
+  std::string ir() const;
+  /// The module of the last trace after the compiler's pipeline.
+  std::string optimized_ir() const;
+
+private:
+  struct Impl;
+  std::shared_ptr<Impl> impl_;
+};
+
+template <typename Fn> class Compiled {
+public:
+  Compiled(Fn fn, CompileConfig config) : fn_(std::move(fn)), core_(std::move(config)) {}
+
+  /// Call with Variables or Tensors. A Tensor becomes a Variable that takes no gradient
+  /// (nothing outside could read it, as with a Tensor passed to an eager F:: function);
+  /// pass a Variable to get the gradient of an argument.
+  template <typename... Args> auto operator()(const Args &...args) {
+    using Result = std::invoke_result_t<Fn &, decltype(argument(args))...>;
+    std::vector<Variable> in{argument(args)...};
+    auto body = [this](const std::vector<Variable> &vs) {
+      return invoke(vs, std::index_sequence_for<Args...>{});
+    };
+    std::vector<Variable> out = core_.call(in, body);
+    if constexpr (std::is_void_v<Result>)
+      return;
+    else if constexpr (std::is_convertible_v<Result, Variable>)
+      return out.at(0);
+    else
+      return out;
+  }
+
+  int retraces() const { return core_.retraces(); }
+  std::string ir() const { return core_.ir(); }
+  std::string optimized_ir() const { return core_.optimized_ir(); }
+
+private:
+  static Variable argument(const Variable &v) { return v; }
+  static Variable argument(const Tensor &t) { return Variable::constant(t); }
+  static Variable argument(double v) { return Variable(v); }
+
+  template <size_t... I>
+  std::vector<Variable> invoke(const std::vector<Variable> &vs, std::index_sequence<I...>) {
+    using Result = std::invoke_result_t<Fn &, decltype((void)I, vs[0])...>;
+    if constexpr (std::is_void_v<Result>) {
+      fn_(vs[I]...);
+      return {};
+    } else if constexpr (std::is_convertible_v<Result, Variable>) {
+      return {Variable(fn_(vs[I]...))};
+    } else {
+      return std::vector<Variable>(fn_(vs[I]...));
+    }
+  }
+
+  Fn fn_;
+  CompiledFunction core_;
+};
+
+/// Compiles `fn` (a callable taking Variables and returning a Variable, a
+/// std::vector<Variable> or nothing).
+template <typename Fn> Compiled<Fn> compile(Fn fn, CompileConfig config = {}) {
+  return Compiled<Fn>(std::move(fn), std::move(config));
+}
+
+} // namespace dz

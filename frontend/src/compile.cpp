@@ -1,0 +1,204 @@
+// compile.cpp - dz::compile's driver: the cache of traced signatures, and the compiled
+// call (bind arguments and state, run, write back).
+#include <dzc/compile.h>
+
+#include "tracer.h"
+
+#include <cstdlib>
+#include <dlfcn.h>
+#include <mutex>
+#include <iostream>
+#include <map>
+#include <sstream>
+
+namespace dz {
+
+namespace {
+
+/// What makes a trace reusable: argument types and the configuration.
+struct Signature {
+  std::vector<std::tuple<Shape, DType, std::string>> args;
+  bool train, backprop;
+  auto operator<=>(const Signature &) const = default;
+};
+
+Signature signature_of(const std::vector<Variable> &args) {
+  Signature s{{}, Config::train(), Config::enable_backprop()};
+  for (size_t i = 0; i < args.size(); ++i) {
+    if (!args[i].defined())
+      throw Error("dz::compile: argument " + std::to_string(i) + " is a null Variable");
+    s.args.emplace_back(args[i].shape(), args[i].dtype(), args[i].device().str());
+  }
+  return s;
+}
+
+std::string signature_str(const Signature &s) {
+  std::ostringstream os;
+  os << "(";
+  for (size_t i = 0; i < s.args.size(); ++i)
+    os << (i ? ", " : "") << shape_str(std::get<0>(s.args[i])) << " "
+       << dtype_name(std::get<1>(s.args[i]));
+  os << ") " << (s.train ? "train" : "test");
+  return os.str();
+}
+
+struct Program {
+  std::unique_ptr<trace::Executable> exe;
+  detail::TraceResult trace; // bindings and write-backs (the graph itself is not needed)
+};
+
+} // namespace
+
+struct CompiledFunction::Impl {
+  CompileConfig config;
+  std::map<Signature, Program> programs;
+  int traces = 0;
+  const Program *last = nullptr;
+};
+
+CompiledFunction::CompiledFunction(CompileConfig config) : impl_(std::make_shared<Impl>()) {
+  if (config.dump_ir_dir.empty())
+    if (const char *d = std::getenv("DZ_DUMP_IR"))
+      config.dump_ir_dir = d;
+  if (const char *v = std::getenv("DZ_VERBOSE"))
+    config.verbose = config.verbose || std::string(v) == "1";
+  impl_->config = std::move(config);
+}
+
+int CompiledFunction::retraces() const { return impl_->traces; }
+
+std::string CompiledFunction::ir() const {
+  return impl_->last ? impl_->last->exe->traced_ir() : std::string();
+}
+
+std::string CompiledFunction::optimized_ir() const {
+  return impl_->last ? impl_->last->exe->optimized_ir() : std::string();
+}
+
+std::vector<Variable> CompiledFunction::call(const std::vector<Variable> &args, const Body &body) {
+  if (detail::Tracer::recording())
+    throw Error("dz::compile: a compiled function was called while another one is being "
+                "traced; call the inner function's body directly");
+  Signature sig = signature_of(args);
+  auto it = impl_->programs.find(sig);
+
+  if (it == impl_->programs.end()) {
+    // Trace: run the body eagerly with recording on, then compile what it recorded.
+    detail::TraceResult trace;
+    {
+      detail::Tracer tracer(args);
+      std::vector<Variable> outs = body(args);
+      trace = tracer.finish(std::move(outs));
+    }
+    ++impl_->traces;
+    if (impl_->config.verbose)
+      std::cerr << "dz::compile: tracing signature " << signature_str(sig) << " (trace "
+                << impl_->traces << ", " << trace.graph.nodes.size() << " ops)\n";
+    trace::CompileOptions opts;
+    opts.name = "traced";
+    opts.dump_dir = impl_->config.dump_ir_dir;
+    Program p{trace::compile_graph(trace.graph, opts), std::move(trace)};
+    std::vector<Variable> result;
+    for (const Tensor &t : p.trace.outputs)
+      result.emplace_back(t);
+    p.trace.outputs.clear();
+    p.trace.graph = trace::Graph();
+    it = impl_->programs.emplace(sig, std::move(p)).first;
+    impl_->last = &it->second;
+    return result;
+  }
+
+  // A compiled call: arguments, then state read from the live buffers.
+  const Program &p = it->second;
+  impl_->last = &p;
+  std::vector<Tensor> in;
+  in.reserve(args.size() + p.trace.state.size());
+  for (const Variable &a : args)
+    in.push_back(a.data());
+  std::vector<Tensor> state;
+  for (const detail::StateBinding &b : p.trace.state) {
+    if (auto var = b.var.lock())
+      state.push_back(var->data);
+    else
+      state.push_back(b.tensor);
+    in.push_back(state.back());
+  }
+  std::vector<Tensor> results = p.exe->run(in);
+
+  for (const detail::WriteBack &wb : p.trace.write_backs) {
+    std::shared_ptr<VariableNode> node =
+        wb.argument >= 0 ? args[size_t(wb.argument)].node() : wb.var.lock();
+    switch (wb.kind) {
+    case detail::WriteBack::CopyIntoState:
+      state[wb.state].copy_(results[size_t(wb.result)]);
+      break;
+    case detail::WriteBack::SetGrad:
+      if (node)
+        node->grad = Variable(results[size_t(wb.result)]);
+      break;
+    case detail::WriteBack::ClearGrad:
+      if (node)
+        node->grad = Variable();
+      break;
+    case detail::WriteBack::SetData:
+      if (node)
+        node->data = results[size_t(wb.result)];
+      break;
+    }
+  }
+  std::vector<Variable> out;
+  for (size_t i = 0; i < p.trace.num_outputs; ++i)
+    out.emplace_back(results[i]);
+  return out;
+}
+
+} // namespace dz
+
+namespace dz::trace {
+
+namespace {
+
+using CompileEntry = Executable *(*)(const Graph &, const CompileOptions &);
+
+/// The compiler library, loaded on first use: $DZ_COMPILER_LIBRARY, else
+/// libdzc_compiler.so next to this library, else wherever the dynamic loader finds it.
+CompileEntry load_compiler() {
+  static CompileEntry entry = nullptr;
+  static std::string failure;
+  static std::once_flag once;
+  std::call_once(once, [] {
+    std::vector<std::string> candidates;
+    if (const char *p = std::getenv("DZ_COMPILER_LIBRARY"))
+      candidates.push_back(p);
+    Dl_info info;
+    if (dladdr(reinterpret_cast<void *>(&load_compiler), &info) && info.dli_fname) {
+      std::string self = info.dli_fname;
+      candidates.push_back(self.substr(0, self.find_last_of('/') + 1) + "libdzc_compiler.so");
+    }
+    candidates.push_back("libdzc_compiler.so");
+    for (const std::string &path : candidates) {
+      void *handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+      if (!handle) {
+        failure += "\n  " + path + ": " + dlerror();
+        continue;
+      }
+      entry = reinterpret_cast<CompileEntry>(dlsym(handle, "dzc_compile_graph"));
+      if (entry)
+        return;
+      failure += "\n  " + path + ": no symbol dzc_compile_graph";
+    }
+  });
+  if (!entry)
+    throw Error("dz::compile: cannot load dzc's compiler library (built with "
+                "-DDZ_BUILD_COMPILER=ON; set DZ_COMPILER_LIBRARY to its path). Tried:" +
+                failure);
+  return entry;
+}
+
+} // namespace
+
+std::unique_ptr<Executable> compile_graph(const Graph &graph, const CompileOptions &opts) {
+  return std::unique_ptr<Executable>(load_compiler()(graph, opts));
+}
+
+} // namespace dz::trace

@@ -1,0 +1,443 @@
+// tracer.cpp - dz::compile's tracer (the algorithm is in tracer.h).
+#include "tracer.h"
+
+#include <dzc/tensor.h>
+
+#include <algorithm>
+#include <set>
+#include <sstream>
+#include <unordered_set>
+
+namespace dz::detail {
+
+namespace {
+
+/// The dz ops that compute elementwise: every operand takes the result's dtype (the
+/// runtime promotes; the IR wants one element type).
+bool is_elementwise(const std::string &op) {
+  static const std::set<std::string> ops = {
+      "add", "sub", "mul", "div", "maximum", "neg", "exp", "log", "sin", "cos", "tanh", "sqrt",
+      "square", "sigmoid", "relu", "pow", "leaky_relu", "clip", "step"};
+  return ops.count(op) > 0;
+}
+
+/// Tensor operations the runtime reports that have no dz op yet.
+bool has_no_dz_op(const std::string &op) {
+  static const std::set<std::string> ops = {"compare", "where", "logsumexp", "pow_tensor",
+                                            "minimum", "abs"};
+  return ops.count(op) > 0;
+}
+
+std::vector<trace::Attr> to_attrs(std::initializer_list<TraceAttr> attrs) {
+  std::vector<trace::Attr> out;
+  for (const TraceAttr &a : attrs)
+    out.push_back({a.name, a.value});
+  return out;
+}
+
+} // namespace
+
+size_t Tracer::KeyHash::operator()(const Key &k) const {
+  size_t h = std::hash<const void *>()(k.storage) ^ (k.offset * 0x9e3779b97f4a7c15ull);
+  for (int64_t d : k.shape)
+    h = h * 31 + size_t(d);
+  return h ^ size_t(k.dtype);
+}
+
+Tracer::Tracer(const std::vector<Variable> &args) {
+  for (const Variable &a : args) {
+    int v = new_value(a.shape(), a.dtype());
+    graph_.arguments.push_back(v);
+    bind(a.data(), v);
+    args_.push_back(a.node().get());
+    touch(a);
+  }
+  previous_ = set_trace_hook(this);
+  installed_ = true;
+}
+
+Tracer::~Tracer() {
+  if (installed_)
+    set_trace_hook(previous_);
+}
+
+Tracer *Tracer::recording() { return dynamic_cast<Tracer *>(trace_hook()); }
+
+// ---- values ---------------------------------------------------------------------------------
+
+Tracer::Key Tracer::key_of(const Tensor &t) {
+  return Key{t.storage().get(), t.offset(), t.shape(), t.dtype()};
+}
+
+int Tracer::lookup(const Tensor &t) const {
+  auto it = values_.find(key_of(t));
+  if (it == values_.end())
+    return -1;
+  auto live = it->second.storage.lock();
+  return live == t.storage() ? it->second.value : -1;
+}
+
+int Tracer::new_value(const Shape &shape, DType dtype) {
+  graph_.values.push_back({shape, dtype});
+  return int(graph_.values.size()) - 1;
+}
+
+void Tracer::bind(const Tensor &t, int value) {
+  values_[key_of(t)] = Entry{t.storage(), value};
+}
+
+int Tracer::value_of(const Tensor &t, const std::shared_ptr<VariableNode> &via) {
+  if (int v = lookup(t); v >= 0)
+    return v;
+  // A leaf: state or a constant, decided in finish().
+  int v = new_value(t.shape(), t.dtype());
+  bind(t, v);
+  Leaf leaf{v, t, Tensor(), via, false};
+  leaf_index_[v] = leaves_.size();
+  leaves_.push_back(std::move(leaf));
+  return v;
+}
+
+int Tracer::emit(const std::string &op, std::vector<int> inputs, const Shape &shape, DType dtype,
+                 std::vector<trace::Attr> attrs) {
+  int out = new_value(shape, dtype);
+  graph_.nodes.push_back(trace::Node{op, std::move(inputs), {out}, std::move(attrs), Tensor()});
+  return out;
+}
+
+int Tracer::cast_to(int value, DType dtype) {
+  const trace::ValueType t = graph_.values[size_t(value)];
+  if (t.dtype == dtype)
+    return value;
+  return emit("cast", {value}, t.shape, dtype, {{"dtype", dtype}});
+}
+
+int Tracer::broadcast_to(int value, const Shape &shape) {
+  const trace::ValueType t = graph_.values[size_t(value)];
+  if (t.shape == shape)
+    return value;
+  return emit("broadcast_to", {value}, shape, t.dtype, {{"shape", shape}});
+}
+
+bool Tracer::is_constant_value(int value) const {
+  auto it = leaf_index_.find(value);
+  if (it == leaf_index_.end())
+    return false;
+  const Leaf &leaf = leaves_[it->second];
+  return !leaf.var.lock() && !leaf.written;
+}
+
+void Tracer::unsupported(const std::string &what) const {
+  throw Error("dz::compile: " + what +
+              " cannot be compiled yet (it has no dz op: see docs/ir.md for the ops that "
+              "exist); call it outside the compiled function, or run the step eagerly");
+}
+
+void Tracer::touch(const Variable &v) {
+  const VariableNode *n = v.node().get();
+  if (!n || touched_index_.count(n))
+    return;
+  touched_index_[n] = touched_.size();
+  auto arg = std::find(args_.begin(), args_.end(), n);
+  touched_.push_back(
+      Touched{v.node(), v.grad(), arg == args_.end() ? -1 : int(arg - args_.begin()), false});
+}
+
+// ---- recording ------------------------------------------------------------------------------
+
+void Tracer::op(const char *op_name, std::initializer_list<const Tensor *> ins, const Tensor &out,
+                std::initializer_list<TraceAttr> attrs) {
+  const std::string op = op_name;
+  if (op == "identity") {
+    bind(out, value_of(**ins.begin()));
+    return;
+  }
+  if (has_no_dz_op(op))
+    unsupported("the tensor operation '" + op + "'");
+  std::vector<int> inputs;
+  for (const Tensor *t : ins) {
+    int v = value_of(*t);
+    if (is_elementwise(op) || is_floating(t->dtype()))
+      v = cast_to(v, out.dtype());
+    inputs.push_back(v);
+  }
+  bind(out, emit(op, std::move(inputs), out.shape(), out.dtype(), to_attrs(attrs)));
+}
+
+void Tracer::inplace(const char *op_name, const Tensor &target, const Tensor &operand) {
+  const std::string op = op_name;
+  const int old = lookup(target);
+  int result;
+  if (op == "assign") {
+    result = broadcast_to(cast_to(value_of(operand), target.dtype()), target.shape());
+  } else {
+    if (has_no_dz_op(op))
+      unsupported("the in-place tensor operation '" + op + "'");
+    int a = cast_to(value_of(target), target.dtype());
+    int b = cast_to(value_of(operand), target.dtype());
+    result = emit(op, {a, b}, target.shape(), target.dtype());
+  }
+  // A leaf overwritten in place: keep its first content (a constant needs it) and mark it,
+  // so that state gets written back after each call.
+  int leaf_value = old >= 0 ? old : -1;
+  if (leaf_value < 0 && op != "assign")
+    leaf_value = lookup(target); // value_of above made it a leaf
+  if (auto it = leaf_index_.find(leaf_value); it != leaf_index_.end()) {
+    Leaf &leaf = leaves_[it->second];
+    if (!leaf.written) {
+      leaf.written = true;
+      leaf.initial = target.copy();
+    }
+  } else if (old < 0 && op == "assign") {
+    // A tensor the trace has not seen, written whole (creation, or an outside buffer
+    // reset): remember it as a leaf so that an outside buffer is written back.
+    int v = new_value(target.shape(), target.dtype());
+    leaf_index_[v] = leaves_.size();
+    leaves_.push_back(Leaf{v, target, target.copy(), {}, true});
+  }
+  bind(target, result);
+}
+
+void Tracer::host_read(const Tensor &t, const char *what) {
+  int v = lookup(t);
+  if (v < 0 || leaf_index_.count(v))
+    return; // a tensor the trace did not compute: its value is known now
+  throw Error(std::string("dz::compile: ") + what +
+              " reads a value computed inside the compiled function. Compiled code runs "
+              "without the host looking at tensor values, so it cannot print them or branch "
+              "on them; return the value from the function and read it after the call");
+}
+
+void Tracer::use_parameter(const Variable &p) {
+  // A parameter is state from its first use in the trace on, even when the trace itself
+  // made its data (a layer creates its weights on the first forward): later calls must
+  // read the trained weights, not recompute the initial ones.
+  if (!parameters_.insert(p.node().get()).second)
+    return;
+  const Tensor &data = p.node()->data;
+  int v = lookup(data);
+  if (v >= 0 && leaf_index_.count(v)) {
+    leaves_[leaf_index_[v]].var = p.node();
+    return;
+  }
+  int leaf = new_value(data.shape(), data.dtype());
+  bind(data, leaf);
+  leaf_index_[leaf] = leaves_.size();
+  leaves_.push_back(Leaf{leaf, data, Tensor(), p.node(), false});
+}
+
+void Tracer::record_function(const Function &f, const FunctionTrace &desc,
+                             const std::vector<Variable> &inputs,
+                             const std::vector<Tensor> &outputs) {
+  for (const Variable &x : inputs) {
+    touch(x);
+    if (x.node()->is_param)
+      use_parameter(x);
+  }
+  if (desc.kind == FunctionTrace::Decompose) {
+    for (const Tensor &y : outputs)
+      if (lookup(y) < 0)
+        unsupported("F::" + f.name() + " (its forward uses a tensor operation that is not "
+                    "recorded)");
+    return;
+  }
+  if (outputs.size() != 1)
+    unsupported("F::" + f.name() + " (a function with several outputs)");
+  const Tensor &y = outputs[0];
+  std::vector<int> ins;
+  for (const Variable &x : inputs) {
+    int v = value_of(x.data(), x.node());
+    if (is_floating(x.dtype()) && x.dtype() != y.dtype())
+      v = cast_to(v, y.dtype());
+    ins.push_back(v);
+  }
+  for (const Tensor &t : desc.operands)
+    ins.push_back(value_of(t));
+  std::vector<trace::Attr> attrs;
+  for (const TraceAttr &a : desc.attrs) {
+    trace::Attr attr{a.name, a.value};
+    if (attr.name == "shape") // resolved (reshape's -1)
+      attr.value = y.shape();
+    if (attr.name == "perm") { // resolved: {} reverses the axes, negative axes count back
+      auto perm = std::get<std::vector<int64_t>>(attr.value);
+      const int64_t n = inputs[0].ndim();
+      if (perm.empty())
+        for (int64_t i = n - 1; i >= 0; --i)
+          perm.push_back(i);
+      for (int64_t &p : perm)
+        p = p < 0 ? p + n : p;
+      attr.value = perm;
+    }
+    attrs.push_back(std::move(attr));
+  }
+  bind(y, emit(desc.op, std::move(ins), y.shape(), y.dtype(), std::move(attrs)));
+}
+
+void Tracer::set_data(const Variable &v, const Tensor &t) {
+  touch(v);
+  touched_[touched_index_[v.node().get()]].data_set = true;
+}
+
+void Tracer::backward(const Variable &y, BackwardOptions opts) {
+  // 1. The variables that backward gives a gradient: the leaves of y's graph (and every
+  //    variable with retain_grad), each with its gradient before this backward.
+  std::vector<Variable> vars;
+  std::unordered_set<const VariableNode *> seen;
+  std::unordered_set<const Function *> seen_f;
+  std::vector<std::shared_ptr<Function>> stack;
+  auto visit = [&](const Variable &v) {
+    if (!v.node()->requires_grad || !seen.insert(v.node().get()).second)
+      return;
+    if (!v.creator() || opts.retain_grad)
+      vars.push_back(v);
+    if (auto c = v.creator(); c && seen_f.insert(c.get()).second)
+      stack.push_back(c);
+  };
+  visit(y);
+  while (!stack.empty()) {
+    auto f = stack.back();
+    stack.pop_back();
+    for (const Variable &x : f->inputs())
+      visit(x);
+  }
+  std::vector<Variable> before;
+  for (const Variable &v : vars) {
+    touch(v);
+    before.push_back(v.grad());
+  }
+  // 2. The eager backward, for the values of this first call.
+  {
+    TraceScope off;
+    run_backward(y, opts);
+  }
+  // 3. One dz.grad for the variables whose gradient changed.
+  std::vector<size_t> changed;
+  for (size_t i = 0; i < vars.size(); ++i) {
+    Variable g = vars[i].grad();
+    if (g.defined() && !g.same_node(before[i]))
+      changed.push_back(i);
+  }
+  if (changed.empty())
+    return;
+  trace::Node grad{"grad", {value_of(y.data(), y.node())}, {}, {}, Tensor()};
+  for (size_t i : changed) {
+    const Variable &x = vars[i];
+    grad.inputs.push_back(value_of(x.data(), x.node()));
+    grad.outputs.push_back(new_value(x.shape(), x.dtype()));
+  }
+  graph_.nodes.push_back(grad);
+  for (size_t k = 0; k < changed.size(); ++k) {
+    const Variable &x = vars[changed[k]];
+    int g = grad.outputs[k];
+    const Variable &old = before[changed[k]];
+    if (old.defined()) // gradients accumulate, as in eager mode
+      g = emit("add", {cast_to(value_of(old.data()), x.dtype()), g}, x.shape(), x.dtype());
+    Tensor gt = x.grad().data();
+    g = cast_to(g, gt.dtype());
+    bind(gt, g);
+  }
+}
+
+// ---- the end of the trace -------------------------------------------------------------------
+
+TraceResult Tracer::finish(std::vector<Variable> &&outputs) {
+  set_trace_hook(previous_);
+  installed_ = false;
+  TraceResult r;
+
+  // 1. The function's outputs; then their Variables (and the graphs they hold) are dropped,
+  //    so that what is still alive afterwards is alive outside the trace.
+  for (const Variable &y : outputs) {
+    graph_.results.push_back(value_of(y.data()));
+    r.outputs.push_back(y.data());
+  }
+  r.num_outputs = outputs.size();
+  outputs.clear();
+
+  // 2. Variables that outlive the trace and whose gradient or data it reassigned.
+  for (const Touched &t : touched_) {
+    std::shared_ptr<VariableNode> node = t.node.lock();
+    if (!node)
+      continue;
+    WriteBack wb{WriteBack::SetGrad, -1, 0, t.argument, t.argument < 0 ? t.node : std::weak_ptr<VariableNode>()};
+    if (!node->grad.same_node(t.grad_before)) {
+      if (node->grad.defined()) {
+        wb.result = int(graph_.results.size());
+        graph_.results.push_back(value_of(node->grad.data()));
+      } else {
+        wb.kind = WriteBack::ClearGrad;
+      }
+      r.write_backs.push_back(wb);
+    }
+    if (t.data_set && t.argument < 0) {
+      wb.kind = WriteBack::SetData;
+      wb.result = int(graph_.results.size());
+      graph_.results.push_back(value_of(node->data));
+      r.write_backs.push_back(wb);
+    }
+  }
+
+  // 3. Leaves: state when something outside the trace still holds them, else constants.
+  std::unordered_map<const void *, long> held;
+  for (const Leaf &leaf : leaves_)
+    ++held[leaf.tensor.storage().get()];
+  for (const Tensor &t : r.outputs)
+    ++held[t.storage().get()];
+  std::vector<trace::Node> constants;
+  for (const Leaf &leaf : leaves_) {
+    const auto &storage = leaf.tensor.storage();
+    const bool alive_outside = storage && storage.use_count() > held[storage.get()];
+    if (alive_outside || leaf.var.lock()) {
+      graph_.arguments.push_back(leaf.value);
+      r.state.push_back(StateBinding{leaf.var, leaf.tensor});
+      if (leaf.written) {
+        int final_value = lookup(leaf.tensor);
+        if (final_value != leaf.value) {
+          r.write_backs.push_back(WriteBack{WriteBack::CopyIntoState,
+                                            int(graph_.results.size()), r.state.size() - 1, -1,
+                                            {}});
+          graph_.results.push_back(final_value);
+        }
+      }
+    } else {
+      constants.push_back(trace::Node{"constant", {}, {leaf.value}, {},
+                                      leaf.written ? leaf.initial : leaf.tensor});
+    }
+  }
+  graph_.nodes.insert(graph_.nodes.begin(), constants.begin(), constants.end());
+  r.graph = std::move(graph_);
+  leaves_.clear();
+  values_.clear();
+  touched_.clear();
+  return r;
+}
+
+} // namespace dz::detail
+
+namespace dz::trace {
+
+std::string to_string(const Graph &g) {
+  std::ostringstream os;
+  auto type = [&](int v) {
+    const ValueType &t = g.values[size_t(v)];
+    return shape_str(t.shape) + " " + dtype_name(t.dtype);
+  };
+  os << "args:";
+  for (int v : g.arguments)
+    os << " %" << v << ": " << type(v) << ";";
+  os << "\n";
+  for (const Node &n : g.nodes) {
+    for (size_t i = 0; i < n.outputs.size(); ++i)
+      os << (i ? ", " : "") << "%" << n.outputs[i];
+    os << " = " << n.op;
+    for (int v : n.inputs)
+      os << " %" << v;
+    os << " : " << (n.outputs.empty() ? std::string() : type(n.outputs[0])) << "\n";
+  }
+  os << "return";
+  for (int v : g.results)
+    os << " %" << v;
+  return os.str() + "\n";
+}
+
+} // namespace dz::trace

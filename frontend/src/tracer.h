@@ -1,0 +1,139 @@
+// tracer.h - dz::compile's tracer: runs the user's function once on real data and records
+// what it computes as a trace::Graph.
+//
+// 1. Every tensor the trace sees is a value, found by its identity (storage, offset,
+//    shape, dtype). The call's arguments are the first values.
+// 2. A Function with a dz op is recorded whole (its forward runs with recording off); the
+//    other tensor operations record themselves through the runtime's TraceHook.
+// 3. A tensor first seen as an operand (a parameter, an optimizer moment, a scalar made on
+//    the spot) is a leaf. When the trace ends, a leaf that is still alive outside the
+//    trace is state (an argument bound to that live buffer, and written back when the
+//    trace overwrote it in place); any other leaf is a constant.
+// 4. backward() emits one dz.grad for the leaves it reaches (the eager backward still
+//    runs, with recording off, so that the first call returns real values).
+// 5. Variables that outlive the trace and whose gradient or data the trace reassigned get
+//    write-back actions, carried out after every compiled call.
+#pragma once
+#include <dzc/trace.h>
+#include <dzc/variable.h>
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+namespace dz::detail {
+
+/// The eager backward algorithm (Variable::backward when no trace is recording).
+void run_backward(const Variable &y, BackwardOptions opts);
+
+/// Where a compiled call reads a state argument from.
+struct StateBinding {
+  std::weak_ptr<VariableNode> var; // read var->data when the Variable is alive
+  Tensor tensor;                   // else this buffer
+};
+
+/// What happens with a result beyond the function's own outputs.
+struct WriteBack {
+  enum Kind { CopyIntoState, SetGrad, ClearGrad, SetData } kind;
+  int result = -1;     // index into Graph::results (not for ClearGrad)
+  size_t state = 0;    // CopyIntoState: index into the state bindings
+  int argument = -1;   // SetGrad/ClearGrad/SetData on the call's argument i, or
+  std::weak_ptr<VariableNode> var; // on this Variable
+};
+
+/// A finished trace: the graph and how a compiled call binds and writes back.
+struct TraceResult {
+  trace::Graph graph;
+  size_t num_outputs = 0;              // the function's own outputs come first in results
+  std::vector<StateBinding> state;     // arguments after the call's own, in order
+  std::vector<WriteBack> write_backs;
+  std::vector<Tensor> outputs;         // the values of this (eager) first call
+};
+
+class Tracer final : public TraceHook {
+public:
+  /// Installs the tracer as the runtime's hook until finish() or destruction.
+  explicit Tracer(const std::vector<Variable> &args);
+  ~Tracer() override;
+  Tracer(const Tracer &) = delete;
+  Tracer &operator=(const Tracer &) = delete;
+
+  /// The tracer recording now (the hook is ours and not suspended), or null.
+  static Tracer *recording();
+
+  // ---- called by the frontend ----
+  /// Records f (already run) as one dz op, or checks that its decomposition was recorded.
+  void record_function(const Function &f, const FunctionTrace &desc,
+                       const std::vector<Variable> &inputs, const std::vector<Tensor> &outputs);
+  void backward(const Variable &y, BackwardOptions opts);
+  void set_data(const Variable &v, const Tensor &t);
+  void touch(const Variable &v);
+  void use_parameter(const Variable &p);
+
+  /// Stops recording, turns leaves into state or constants, and returns the trace.
+  TraceResult finish(std::vector<Variable> &&outputs);
+
+  // ---- TraceHook (called by the runtime) ----
+  void op(const char *op, std::initializer_list<const Tensor *> ins, const Tensor &out,
+          std::initializer_list<TraceAttr> attrs) override;
+  void inplace(const char *op, const Tensor &target, const Tensor &operand) override;
+  void host_read(const Tensor &t, const char *what) override;
+
+private:
+  struct Key {
+    const void *storage;
+    size_t offset;
+    Shape shape;
+    DType dtype;
+    bool operator==(const Key &) const = default;
+  };
+  struct KeyHash {
+    size_t operator()(const Key &k) const;
+  };
+  struct Entry {
+    std::weak_ptr<Storage> storage; // detects a freed storage whose address was reused
+    int value;
+  };
+  struct Leaf {
+    int value;
+    Tensor tensor;  // the live tensor (held until finish)
+    Tensor initial; // its content when first seen, when the trace overwrote it
+    std::weak_ptr<VariableNode> var;
+    bool written = false;
+  };
+  struct Touched {
+    std::weak_ptr<VariableNode> node;
+    Variable grad_before;
+    int argument = -1;
+    bool data_set = false;
+  };
+
+  static Key key_of(const Tensor &t);
+  int lookup(const Tensor &t) const; // -1 when unmapped
+  int value_of(const Tensor &t, const std::shared_ptr<VariableNode> &via = nullptr);
+  int new_value(const Shape &shape, DType dtype);
+  void bind(const Tensor &t, int value);
+  int emit(const std::string &op, std::vector<int> inputs, const Shape &shape, DType dtype,
+           std::vector<trace::Attr> attrs = {});
+  int cast_to(int value, DType dtype);
+  int broadcast_to(int value, const Shape &shape);
+  bool is_constant_value(int value) const;
+  [[noreturn]] void unsupported(const std::string &what) const;
+
+  TraceHook *previous_ = nullptr;
+  bool installed_ = false;
+  trace::Graph graph_;
+  std::unordered_map<Key, Entry, KeyHash> values_;
+  std::vector<Leaf> leaves_;
+  std::unordered_map<int, size_t> leaf_index_; // value -> leaves_ index
+  std::vector<Touched> touched_;
+  std::unordered_map<const VariableNode *, size_t> touched_index_;
+  std::vector<const VariableNode *> args_;
+  std::unordered_set<const VariableNode *> parameters_; // used as parameters so far
+};
+
+} // namespace dz::detail

@@ -1,0 +1,40 @@
+//===- DzDialect.td - the dz dialect ----------------------------------------===//
+//
+// The dialect of dzc's compiled mode: DeZero functions as ops on static-shape
+// builtin tensors of f32, f64 or i64. See docs/ir.md for the overview.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef DZ_DIALECT_TD
+#define DZ_DIALECT_TD
+
+include "mlir/IR/OpBase.td"
+
+def Dz_Dialect : Dialect {
+  let name = "dz";
+  let cppNamespace = "::dz::ir";
+  let summary = "DeZero functions on ranked, static-shape tensors";
+  let description = [{
+    A traced step, an imported ONNX model and a `.mlir` file are all a `func.func`
+    of `dz` ops on builtin tensors:
+
+    ```mlir
+    func.func @step(%x: tensor<4x3xf32>, %w: tensor<3x5xf32>) -> tensor<f32> {
+      %0 = dz.matmul %x, %w : (tensor<4x3xf32>, tensor<3x5xf32>) -> tensor<4x5xf32>
+      %1 = dz.sum %0 {axes = array<i64>, keepdims = false} : tensor<4x5xf32> -> tensor<f32>
+      return %1 : tensor<f32>
+    }
+    ```
+
+    Every op infers its result type; a written result type that differs is an error.
+  }];
+  let hasConstantMaterializer = 1;
+}
+
+// Element types: f32, f64 and i64 (labels, indices).
+def Dz_Element : AnyTypeOf<[F32, F64, I64]>;
+def Dz_Tensor : StaticShapeTensorOf<[F32, F64, I64]>;
+def Dz_FloatTensor : StaticShapeTensorOf<[F32, F64]>;
+def Dz_IndexTensor : StaticShapeTensorOf<[I64]>;
+
+#endif // DZ_DIALECT_TD

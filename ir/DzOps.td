@@ -1,0 +1,334 @@
+//===- DzOps.td - the ops of the dz dialect ---------------------------------===//
+//
+// One op per DeZero function. Every op is Pure and infers its result type
+// (InferTypeOpAdaptor); the C++ of inference, verification and folding is in
+// lib/DzOps.cpp. docs/ir.md is the overview and the contract with the tracer.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef DZ_OPS_TD
+#define DZ_OPS_TD
+
+include "DzDialect.td"
+include "mlir/IR/BuiltinAttributeInterfaces.td"
+include "mlir/Interfaces/InferTypeOpInterface.td"
+include "mlir/Interfaces/SideEffectInterfaces.td"
+
+// Verifies the operands and attributes with the op's own type inference before the
+// generic InferTypeOpInterface check runs, so that a bad op reports one error, the
+// one that names the mismatch (not also "failed to infer returned types").
+def Dz_InferredTypesCheck : NativeOpTrait<"InferredTypesCheck"> {
+  let cppNamespace = "::dz::ir::OpTrait";
+}
+
+class Dz_Op<string mnemonic, list<Trait> traits = []>
+    : Op<Dz_Dialect, mnemonic,
+         !listconcat([Pure, Dz_InferredTypesCheck, InferTypeOpAdaptor], traits)>;
+
+//===----------------------------------------------------------------------===//
+// Constant
+//===----------------------------------------------------------------------===//
+
+def Dz_ConstantOp : Dz_Op<"constant", [ConstantLike]> {
+  let summary = "a tensor constant";
+  let description = [{
+    The tensor `value`; the result has the type of `value`.
+
+    ```mlir
+    %c = dz.constant dense<2.0> : tensor<f32>
+    %w = dz.constant dense<[[1.0, 2.0], [3.0, 4.0]]> : tensor<2x2xf32>
+    ```
+  }];
+  let arguments = (ins ElementsAttr:$value);
+  let results = (outs Dz_Tensor:$result);
+  let assemblyFormat = "$value attr-dict";
+  let hasFolder = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// Binary elementwise ops (NumPy broadcasting)
+//===----------------------------------------------------------------------===//
+
+class Dz_BinaryOp<string mnemonic, string what, list<Trait> traits = []>
+    : Dz_Op<mnemonic, traits> {
+  let summary = "elementwise " # what # " with NumPy broadcasting";
+  let description = [{
+    Elementwise }] # what # [{ of `lhs` and `rhs`. The shapes broadcast as in
+    NumPy (aligned on the right, a dimension of 1 stretches); both operands and
+    the result have one element type.
+
+    ```mlir
+    %0 = dz.}] # mnemonic # [{ %a, %b : (tensor<2x3xf32>, tensor<3xf32>) -> tensor<2x3xf32>
+    ```
+  }];
+  let arguments = (ins Dz_Tensor:$lhs, Dz_Tensor:$rhs);
+  let results = (outs Dz_Tensor:$result);
+  let assemblyFormat = "$lhs `,` $rhs attr-dict `:` functional-type(operands, results)";
+}
+
+def Dz_AddOp : Dz_BinaryOp<"add", "sum", [Commutative]> { let hasFolder = 1; }
+def Dz_SubOp : Dz_BinaryOp<"sub", "difference">;
+def Dz_MulOp : Dz_BinaryOp<"mul", "product", [Commutative]> { let hasFolder = 1; }
+def Dz_DivOp : Dz_BinaryOp<"div", "quotient">;
+def Dz_MaximumOp : Dz_BinaryOp<"maximum", "maximum", [Commutative]>;
+def Dz_EqualOp : Dz_BinaryOp<"equal", "equality test (1 where equal, else 0)",
+                             [Commutative]>;
+
+//===----------------------------------------------------------------------===//
+// Unary elementwise ops (result type = operand type)
+//===----------------------------------------------------------------------===//
+
+class Dz_UnaryOp<string mnemonic, string what, TypeConstraint operandType = Dz_FloatTensor,
+                 dag attrs = (ins), string example = "">
+    : Dz_Op<mnemonic> {
+  let summary = what # ", elementwise";
+  let description = [{
+    Elementwise }] # what # [{ of `x`; the result has the type of `x`.
+
+    ```mlir
+    %0 = dz.}] # mnemonic # [{ %x }] # example # [{: tensor<2x3xf32>
+    ```
+  }];
+  let arguments = !con((ins operandType:$x), attrs);
+  let results = (outs Dz_Tensor:$result);
+  let assemblyFormat = "$x attr-dict `:` type($x)";
+}
+
+def Dz_NegOp : Dz_UnaryOp<"neg", "negation", Dz_Tensor>;
+def Dz_ExpOp : Dz_UnaryOp<"exp", "exponential">;
+def Dz_LogOp : Dz_UnaryOp<"log", "natural logarithm">;
+def Dz_SinOp : Dz_UnaryOp<"sin", "sine">;
+def Dz_CosOp : Dz_UnaryOp<"cos", "cosine">;
+def Dz_TanhOp : Dz_UnaryOp<"tanh", "hyperbolic tangent">;
+def Dz_SqrtOp : Dz_UnaryOp<"sqrt", "square root">;
+def Dz_SquareOp : Dz_UnaryOp<"square", "square", Dz_Tensor>;
+def Dz_SigmoidOp : Dz_UnaryOp<"sigmoid", "logistic sigmoid 1 / (1 + exp(-x))">;
+def Dz_ReluOp : Dz_UnaryOp<"relu", "max(x, 0)", Dz_Tensor>;
+def Dz_StepOp : Dz_UnaryOp<"step", "step function (1 where x > 0, else 0)", Dz_Tensor>;
+def Dz_PowOp : Dz_UnaryOp<"pow", "power x ^ exponent", Dz_FloatTensor,
+                          (ins F64Attr:$exponent), "{exponent = 3.0 : f64} ">;
+def Dz_LeakyReluOp : Dz_UnaryOp<"leaky_relu", "leaky ReLU (x where x > 0, else slope * x)",
+                                Dz_FloatTensor, (ins F64Attr:$slope),
+                                "{slope = 0.2 : f64} ">;
+def Dz_ClipOp : Dz_UnaryOp<"clip", "clamp of x into [min, max]", Dz_FloatTensor,
+                           (ins F64Attr:$min, F64Attr:$max),
+                           "{max = 1.0 : f64, min = 0.0 : f64} ">;
+def Dz_ClipMaskOp : Dz_UnaryOp<"clip_mask",
+                               "mask of clip's pass-through (1 where min <= x <= max, else 0)",
+                               Dz_FloatTensor, (ins F64Attr:$min, F64Attr:$max),
+                               "{max = 1.0 : f64, min = 0.0 : f64} ">;
+
+//===----------------------------------------------------------------------===//
+// Element type and shape ops
+//===----------------------------------------------------------------------===//
+
+def Dz_CastOp : Dz_Op<"cast"> {
+  let summary = "elementwise conversion to another element type";
+  let description = [{
+    `x` converted to the element type `dtype` (f32, f64 or i64); the shape stays.
+
+    ```mlir
+    %0 = dz.cast %t {dtype = f32} : tensor<8xi64> -> tensor<8xf32>
+    ```
+  }];
+  let arguments = (ins Dz_Tensor:$x, TypeAttr:$dtype);
+  let results = (outs Dz_Tensor:$result);
+  let assemblyFormat = "$x attr-dict `:` type($x) `->` type($result)";
+}
+
+class Dz_ShapeOp<string mnemonic, string attrDoc, string example>
+    : Dz_Op<mnemonic> {
+  let description = attrDoc # "\n\n```mlir\n" # example # "\n```\n";
+  let results = (outs Dz_Tensor:$result);
+  let assemblyFormat = "$x attr-dict `:` type($x) `->` type($result)";
+}
+
+def Dz_ReshapeOp : Dz_ShapeOp<"reshape",
+    "`x` with the shape `shape` (same number of elements, no -1), elements in row-major order.",
+    "%0 = dz.reshape %x {shape = array<i64: 3, 2>} : tensor<2x3xf32> -> tensor<3x2xf32>"> {
+  let summary = "the same elements in another shape";
+  let arguments = (ins Dz_Tensor:$x, DenseI64ArrayAttr:$shape);
+  let hasFolder = 1;
+}
+
+def Dz_TransposeOp : Dz_ShapeOp<"transpose",
+    "Permutes the axes of `x`: result dimension i is dimension perm[i] of `x`.",
+    "%0 = dz.transpose %x {perm = array<i64: 1, 0>} : tensor<2x3xf32> -> tensor<3x2xf32>"> {
+  let summary = "permutation of the axes";
+  let arguments = (ins Dz_Tensor:$x, DenseI64ArrayAttr:$perm);
+  let hasFolder = 1;
+}
+
+def Dz_BroadcastToOp : Dz_ShapeOp<"broadcast_to",
+    "`x` broadcast (NumPy rules) to the shape `shape`.",
+    "%0 = dz.broadcast_to %b {shape = array<i64: 4, 3>} : tensor<3xf32> -> tensor<4x3xf32>"> {
+  let summary = "NumPy broadcast to a shape";
+  let arguments = (ins Dz_Tensor:$x, DenseI64ArrayAttr:$shape);
+  let hasFolder = 1;
+}
+
+def Dz_SumToOp : Dz_ShapeOp<"sum_to",
+    "Sums `x` down to the shape `shape` from which it broadcasts: the leading axes "
+    "and the axes where `shape` has 1 (the gradient of `broadcast_to`).",
+    "%0 = dz.sum_to %g {shape = array<i64: 3>} : tensor<4x3xf32> -> tensor<3xf32>"> {
+  let summary = "sum over the broadcast axes down to a shape";
+  let arguments = (ins Dz_Tensor:$x, DenseI64ArrayAttr:$shape);
+  let hasFolder = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// Reductions
+//===----------------------------------------------------------------------===//
+
+class Dz_ReduceOp<string mnemonic, string what> : Dz_Op<mnemonic> {
+  let summary = what # " over axes";
+  let description = [{
+    The }] # what # [{ of `x` over `axes` (empty: all axes; negative axes count from
+    the end). With `keepdims` the reduced axes stay as dimensions of 1.
+
+    ```mlir
+    %0 = dz.}] # mnemonic # [{ %x {axes = array<i64: 1>, keepdims = false} : tensor<2x3xf32> -> tensor<2xf32>
+    %1 = dz.}] # mnemonic # [{ %x {axes = array<i64: -1>, keepdims = true} : tensor<2x3xf32> -> tensor<2x1xf32>
+    %2 = dz.}] # mnemonic # [{ %x {axes = array<i64>, keepdims = false} : tensor<2x3xf32> -> tensor<f32>
+    ```
+  }];
+  let arguments = (ins Dz_Tensor:$x, DenseI64ArrayAttr:$axes, BoolAttr:$keepdims);
+  let results = (outs Dz_Tensor:$result);
+  let assemblyFormat = "$x attr-dict `:` type($x) `->` type($result)";
+}
+
+def Dz_SumOp : Dz_ReduceOp<"sum", "sum">;
+def Dz_MaxOp : Dz_ReduceOp<"max", "maximum">;
+def Dz_MinOp : Dz_ReduceOp<"min", "minimum">;
+
+//===----------------------------------------------------------------------===//
+// Linear algebra
+//===----------------------------------------------------------------------===//
+
+def Dz_MatmulOp : Dz_Op<"matmul"> {
+  let summary = "batched matrix product";
+  let description = [{
+    `(..., M, K) x (..., K, N) -> (..., M, N)`. Both operands have rank >= 2; the
+    batch dimensions broadcast as in NumPy. `transpose_a` / `transpose_b` swap the
+    last two dimensions of that operand first.
+
+    ```mlir
+    %0 = dz.matmul %x, %w : (tensor<4x3xf32>, tensor<3x5xf32>) -> tensor<4x5xf32>
+    %1 = dz.matmul %x, %v {transpose_b = true} : (tensor<4x3xf32>, tensor<5x3xf32>) -> tensor<4x5xf32>
+    %2 = dz.matmul %p, %q : (tensor<7x1x4x3xf32>, tensor<2x3x5xf32>) -> tensor<7x2x4x5xf32>
+    ```
+  }];
+  let arguments = (ins Dz_FloatTensor:$a, Dz_FloatTensor:$b,
+                   DefaultValuedAttr<BoolAttr, "false">:$transpose_a,
+                   DefaultValuedAttr<BoolAttr, "false">:$transpose_b);
+  let results = (outs Dz_FloatTensor:$result);
+  let assemblyFormat = "$a `,` $b attr-dict `:` functional-type(operands, results)";
+}
+
+def Dz_LinearOp : Dz_Op<"linear"> {
+  let summary = "affine map x W + b";
+  let description = [{
+    `(N, K) x (K, M) [+ (M)] -> (N, M)`: the matrix product of `x` and `W`, plus the
+    bias `b` (optional) broadcast over the rows.
+
+    ```mlir
+    %0 = dz.linear %x, %W, %b : (tensor<4x3xf32>, tensor<3x5xf32>, tensor<5xf32>) -> tensor<4x5xf32>
+    %1 = dz.linear %x, %W : (tensor<4x3xf32>, tensor<3x5xf32>) -> tensor<4x5xf32>
+    ```
+  }];
+  let arguments = (ins Dz_FloatTensor:$x, Dz_FloatTensor:$W, Optional<Dz_FloatTensor>:$b);
+  let results = (outs Dz_FloatTensor:$result);
+  let assemblyFormat = "$x `,` $W (`,` $b^)? attr-dict `:` functional-type(operands, results)";
+}
+
+//===----------------------------------------------------------------------===//
+// Softmax and losses
+//===----------------------------------------------------------------------===//
+
+class Dz_SoftmaxLikeOp<string mnemonic, string what> : Dz_Op<mnemonic> {
+  let summary = what # " along an axis";
+  let description = [{
+    The }] # what # [{ of `x` along `axis` (negative counts from the end); the result
+    has the type of `x`.
+
+    ```mlir
+    %0 = dz.}] # mnemonic # [{ %x {axis = 1 : i64} : tensor<4x10xf32>
+    ```
+  }];
+  let arguments = (ins Dz_FloatTensor:$x, I64Attr:$axis);
+  let results = (outs Dz_FloatTensor:$result);
+  let assemblyFormat = "$x attr-dict `:` type($x)";
+}
+
+def Dz_SoftmaxOp : Dz_SoftmaxLikeOp<"softmax", "softmax">;
+def Dz_LogSoftmaxOp : Dz_SoftmaxLikeOp<"log_softmax", "log-softmax">;
+
+def Dz_SoftmaxCrossEntropyOp : Dz_Op<"softmax_cross_entropy"> {
+  let summary = "mean cross entropy of softmax(x) and integer labels";
+  let description = [{
+    `x: (N, C)` float logits, `t: (N)` i64 labels in [0, C). The result is 0-d:
+    the mean over the N rows of `-log softmax(x)[n, t[n]]`.
+
+    ```mlir
+    %loss = dz.softmax_cross_entropy %x, %t : (tensor<100x10xf32>, tensor<100xi64>) -> tensor<f32>
+    ```
+  }];
+  let arguments = (ins Dz_FloatTensor:$x, Dz_IndexTensor:$t);
+  let results = (outs Dz_FloatTensor:$result);
+  let assemblyFormat = "$x `,` $t attr-dict `:` functional-type(operands, results)";
+}
+
+def Dz_OneHotOp : Dz_Op<"one_hot"> {
+  let summary = "one-hot rows of integer labels";
+  let description = [{
+    `t: (N)` i64 labels; the result `(N, num_classes)` of element type `dtype` has 1
+    at `[n, t[n]]` and 0 elsewhere.
+
+    ```mlir
+    %0 = dz.one_hot %t {dtype = f32, num_classes = 10 : i64} : tensor<100xi64> -> tensor<100x10xf32>
+    ```
+  }];
+  let arguments = (ins Dz_IndexTensor:$t, I64Attr:$num_classes, TypeAttr:$dtype);
+  let results = (outs Dz_Tensor:$result);
+  let assemblyFormat = "$t attr-dict `:` type($t) `->` type($result)";
+}
+
+def Dz_MeanSquaredErrorOp : Dz_Op<"mean_squared_error"> {
+  let summary = "sum of squared differences over the first dimension's length";
+  let description = [{
+    `a` and `b` of one type; the result is 0-d: `sum((a - b)^2) / len(a)`, where
+    `len` is the first dimension (1 for a 0-d operand).
+
+    ```mlir
+    %loss = dz.mean_squared_error %y, %t : (tensor<100x1xf32>, tensor<100x1xf32>) -> tensor<f32>
+    ```
+  }];
+  let arguments = (ins Dz_FloatTensor:$a, Dz_FloatTensor:$b);
+  let results = (outs Dz_FloatTensor:$result);
+  let assemblyFormat = "$a `,` $b attr-dict `:` functional-type(operands, results)";
+}
+
+//===----------------------------------------------------------------------===//
+// Gradients
+//===----------------------------------------------------------------------===//
+
+def Dz_GradOp : Dz_Op<"grad"> {
+  let summary = "gradients of sum(y) with respect to xs";
+  let description = [{
+    One result per `x`, of the type of that `x`: d(sum y)/dx. `--dz-autodiff`
+    replaces it by the reverse-mode derivative built from `dz` ops; an `x` that `y`
+    does not depend on gets zeros.
+
+    ```mlir
+    %g:2 = dz.grad %loss wrt %w, %b : tensor<f32>, tensor<3x5xf32>, tensor<5xf32>
+    ```
+  }];
+  let arguments = (ins Dz_FloatTensor:$y, Variadic<Dz_FloatTensor>:$xs);
+  let results = (outs Variadic<Dz_FloatTensor>:$grads);
+  let assemblyFormat = "$y `wrt` $xs attr-dict `:` type($y) `,` type($xs)";
+}
+
+// The neural-network ops (indexing, embedding, convolution, pooling).
+include "DzNNOps.td"
+
+#endif // DZ_OPS_TD

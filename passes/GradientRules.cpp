@@ -1,0 +1,330 @@
+// GradientRules.cpp - the gradient rule of every dz op, tinygrad style: one table entry
+// per op, each building its operand gradients from dz ops (so they are differentiable in
+// turn). The formulas are DeZero's, as in frontend/src/functions.cpp's backward().
+#include "GradientRules.h"
+
+#include <dzc/ir/DzOps.h>
+
+#include <llvm/ADT/DenseMap.h>
+
+#include <functional>
+#include <numeric>
+
+namespace dz::passes {
+
+using namespace mlir;
+using llvm::SmallVector;
+
+namespace {
+
+RankedTensorType tensorType(Value v) { return cast<RankedTensorType>(v.getType()); }
+ArrayRef<int64_t> shapeOf(Value v) { return tensorType(v).getShape(); }
+
+/// The vocabulary of the rules: dz ops built at one insertion point and location.
+class Emit {
+public:
+  Emit(OpBuilder &b, Location loc) : b(b), loc(loc) {}
+
+  Value add(Value x, Value y) { return ir::AddOp::create(b, loc, x, y); }
+  Value sub(Value x, Value y) { return ir::SubOp::create(b, loc, x, y); }
+  Value mul(Value x, Value y) { return ir::MulOp::create(b, loc, x, y); }
+  Value div(Value x, Value y) { return ir::DivOp::create(b, loc, x, y); }
+  Value equal(Value x, Value y) { return ir::EqualOp::create(b, loc, x, y); }
+  Value neg(Value x) { return ir::NegOp::create(b, loc, x); }
+  Value exp(Value x) { return ir::ExpOp::create(b, loc, x); }
+  Value sin(Value x) { return ir::SinOp::create(b, loc, x); }
+  Value cos(Value x) { return ir::CosOp::create(b, loc, x); }
+  Value step(Value x) { return ir::StepOp::create(b, loc, x); }
+  Value pow(Value x, double c) { return ir::PowOp::create(b, loc, x, b.getF64FloatAttr(c)); }
+  Value clipMask(Value x, FloatAttr lo, FloatAttr hi) {
+    return ir::ClipMaskOp::create(b, loc, x, lo, hi);
+  }
+  Value cast(Value x, Type elementType) {
+    return ir::CastOp::create(b, loc, x, TypeAttr::get(elementType));
+  }
+  Value softmax(Value x, int64_t axis) {
+    return ir::SoftmaxOp::create(b, loc, x, b.getI64IntegerAttr(axis));
+  }
+  Value oneHot(Value t, int64_t numClasses, Type elementType) {
+    return ir::OneHotOp::create(b, loc, t, b.getI64IntegerAttr(numClasses),
+                                TypeAttr::get(elementType));
+  }
+  Value matmul(Value x, Value y, bool ta, bool tb) {
+    return ir::MatmulOp::create(b, loc, x, y, b.getBoolAttr(ta), b.getBoolAttr(tb));
+  }
+  Value sum(Value x, ArrayRef<int64_t> axes, bool keepdims) {
+    return ir::SumOp::create(b, loc, x, b.getDenseI64ArrayAttr(axes), b.getBoolAttr(keepdims));
+  }
+  Value transpose(Value x, ArrayRef<int64_t> perm) {
+    return ir::TransposeOp::create(b, loc, x, b.getDenseI64ArrayAttr(perm));
+  }
+
+  // Shape changes to the shape x already has are no ops, as in the eager functions.
+  Value reshape(Value x, ArrayRef<int64_t> shape) {
+    if (shapeOf(x) == shape)
+      return x;
+    return ir::ReshapeOp::create(b, loc, x, b.getDenseI64ArrayAttr(shape));
+  }
+  Value broadcastTo(Value x, ArrayRef<int64_t> shape) {
+    if (shapeOf(x) == shape)
+      return x;
+    return ir::BroadcastToOp::create(b, loc, x, b.getDenseI64ArrayAttr(shape));
+  }
+  Value sumTo(Value x, ArrayRef<int64_t> shape) { return buildSumTo(b, loc, x, shape); }
+
+  /// A 0-d constant `value` of like's element type (binary ops broadcast it).
+  Value scalar(double value, Value like) {
+    Type element = tensorType(like).getElementType();
+    return buildSplat(b, loc, RankedTensorType::get({}, element), value);
+  }
+
+private:
+  OpBuilder &b;
+  Location loc;
+};
+
+/// The shape of a reduction of `shape` over `axes` (empty: all) with keepdims.
+SmallVector<int64_t> keepdimsShape(ArrayRef<int64_t> shape, ArrayRef<int64_t> axes) {
+  int64_t rank = int64_t(shape.size());
+  SmallVector<int64_t> kept(shape);
+  if (axes.empty())
+    kept.assign(shape.size(), 1);
+  for (int64_t axis : axes) {
+    int64_t a = axis < 0 ? axis + rank : axis;
+    if (a >= 0 && a < rank)
+      kept[size_t(a)] = 1;
+  }
+  return kept;
+}
+
+/// Max and min: the gradient flows to every element equal to the result.
+OperandGrads extremumGrad(Emit &e, Value x, Value y, ArrayRef<int64_t> axes, Value gy) {
+  SmallVector<int64_t> kept = keepdimsShape(shapeOf(x), axes);
+  Value mask = e.equal(x, e.reshape(y, kept));
+  return {e.mul(e.broadcastTo(e.reshape(gy, kept), shapeOf(x)), mask)};
+}
+
+/// The rule of one op: its operand gradients from the gradient of its result.
+using Rule = std::function<OperandGrads(Emit &, Operation *, Value)>;
+
+template <typename OpTy, typename Fn> std::pair<TypeID, Rule> rule(Fn fn) {
+  return {TypeID::get<OpTy>(),
+          [fn](Emit &e, Operation *op, Value gy) { return fn(e, llvm::cast<OpTy>(op), gy); }};
+}
+
+/// Ops whose results are piecewise constant in their operands (or have no operands):
+/// no gradient flows through them.
+template <typename OpTy> std::pair<TypeID, Rule> noGradient() {
+  return {TypeID::get<OpTy>(),
+          [](Emit &, Operation *op, Value) { return OperandGrads(op->getNumOperands(), Value()); }};
+}
+
+using RuleTable = llvm::DenseMap<TypeID, Rule>;
+
+RuleTable makeTable(std::initializer_list<std::pair<TypeID, Rule>> entries) {
+  RuleTable table;
+  for (const auto &[id, rule] : entries)
+    table.try_emplace(id, rule);
+  return table;
+}
+
+const RuleTable &rules() {
+  static const RuleTable table = makeTable({
+      // ---- arithmetic (the caller sums broadcast gradients to the operand shapes) ----
+      rule<ir::AddOp>([](Emit &, ir::AddOp, Value gy) -> OperandGrads {
+        return {gy, gy};
+      }),
+      rule<ir::SubOp>([](Emit &e, ir::SubOp, Value gy) -> OperandGrads {
+        return {gy, e.neg(gy)};
+      }),
+      rule<ir::MulOp>([](Emit &e, ir::MulOp op, Value gy) -> OperandGrads {
+        return {e.mul(gy, op.getRhs()), e.mul(gy, op.getLhs())};
+      }),
+      rule<ir::DivOp>([](Emit &e, ir::DivOp op, Value gy) -> OperandGrads {
+        Value x0 = op.getLhs(), x1 = op.getRhs();
+        Value gx0 = e.div(gy, x1);
+        Value negX0 = e.neg(x0);
+        return {gx0, e.mul(gy, e.div(negX0, e.mul(x1, x1)))};
+      }),
+      // maximum: gy goes to the larger operand and half of it to each where they tie
+      // (symmetric, as the op is commutative: PyTorch's convention).
+      rule<ir::MaximumOp>([](Emit &e, ir::MaximumOp op, Value gy) -> OperandGrads {
+        Value l = op.getLhs(), r = op.getRhs();
+        Value equal = e.equal(l, r);
+        Value tie = e.mul(equal, e.scalar(0.5, gy));
+        return {e.mul(gy, e.add(e.step(e.sub(l, r)), tie)),
+                e.mul(gy, e.add(e.step(e.sub(r, l)), tie))};
+      }),
+      noGradient<ir::EqualOp>(),
+
+      // ---- elementwise math ----
+      rule<ir::NegOp>([](Emit &e, ir::NegOp, Value gy) -> OperandGrads { return {e.neg(gy)}; }),
+      rule<ir::ExpOp>([](Emit &e, ir::ExpOp op, Value gy) -> OperandGrads {
+        return {e.mul(gy, op.getResult())};
+      }),
+      rule<ir::LogOp>(
+          [](Emit &e, ir::LogOp op, Value gy) -> OperandGrads { return {e.div(gy, op.getX())}; }),
+      rule<ir::SinOp>([](Emit &e, ir::SinOp op, Value gy) -> OperandGrads {
+        return {e.mul(gy, e.cos(op.getX()))};
+      }),
+      rule<ir::CosOp>([](Emit &e, ir::CosOp op, Value gy) -> OperandGrads {
+        return {e.mul(gy, e.neg(e.sin(op.getX())))};
+      }),
+      rule<ir::TanhOp>([](Emit &e, ir::TanhOp op, Value gy) -> OperandGrads {
+        Value y = op.getResult();
+        Value one = e.scalar(1.0, y);
+        return {e.mul(gy, e.sub(one, e.mul(y, y)))};
+      }),
+      rule<ir::SqrtOp>([](Emit &e, ir::SqrtOp op, Value gy) -> OperandGrads {
+        Value y = op.getResult();
+        return {e.div(gy, e.mul(e.scalar(2.0, y), y))};
+      }),
+      rule<ir::SquareOp>([](Emit &e, ir::SquareOp op, Value gy) -> OperandGrads {
+        Value x = op.getX();
+        return {e.mul(e.mul(e.scalar(2.0, x), x), gy)};
+      }),
+      rule<ir::PowOp>([](Emit &e, ir::PowOp op, Value gy) -> OperandGrads {
+        Value x = op.getX();
+        double c = op.getExponent().convertToDouble();
+        Value scale = e.scalar(c, x);
+        return {e.mul(e.mul(scale, e.pow(x, c - 1)), gy)};
+      }),
+      noGradient<ir::StepOp>(),
+
+      // ---- activations ----
+      rule<ir::SigmoidOp>([](Emit &e, ir::SigmoidOp op, Value gy) -> OperandGrads {
+        Value y = op.getResult();
+        Value gyY = e.mul(gy, y);
+        return {e.mul(gyY, e.sub(e.scalar(1.0, y), y))};
+      }),
+      rule<ir::ReluOp>([](Emit &e, ir::ReluOp op, Value gy) -> OperandGrads {
+        return {e.mul(gy, e.step(op.getX()))};
+      }),
+      // leaky_relu: gy where x > 0, gy * slope elsewhere (the eager mask, from step).
+      rule<ir::LeakyReluOp>([](Emit &e, ir::LeakyReluOp op, Value gy) -> OperandGrads {
+        Value positive = e.step(op.getX());
+        Value rest = e.sub(e.scalar(1.0, positive), positive);
+        Value slope = e.scalar(op.getSlope().convertToDouble(), gy);
+        Value whereX = e.mul(gy, positive);
+        return {e.add(whereX, e.mul(e.mul(gy, slope), rest))};
+      }),
+      rule<ir::ClipOp>([](Emit &e, ir::ClipOp op, Value gy) -> OperandGrads {
+        return {e.mul(gy, e.clipMask(op.getX(), op.getMinAttr(), op.getMaxAttr()))};
+      }),
+      noGradient<ir::ClipMaskOp>(),
+      rule<ir::SoftmaxOp>([](Emit &e, ir::SoftmaxOp op, Value gy) -> OperandGrads {
+        Value y = op.getResult();
+        Value gx = e.mul(y, gy);
+        return {e.sub(gx, e.mul(y, e.sum(gx, {int64_t(op.getAxis())}, true)))};
+      }),
+      rule<ir::LogSoftmaxOp>([](Emit &e, ir::LogSoftmaxOp op, Value gy) -> OperandGrads {
+        Value y = op.getResult();
+        Value p = e.exp(y);
+        return {e.sub(gy, e.mul(p, e.sum(gy, {int64_t(op.getAxis())}, true)))};
+      }),
+
+      // ---- types and shapes ----
+      rule<ir::CastOp>([](Emit &e, ir::CastOp op, Value gy) -> OperandGrads {
+        return {e.cast(gy, tensorType(op.getX()).getElementType())};
+      }),
+      rule<ir::ReshapeOp>([](Emit &e, ir::ReshapeOp op, Value gy) -> OperandGrads {
+        return {e.reshape(gy, shapeOf(op.getX()))};
+      }),
+      rule<ir::TransposeOp>([](Emit &e, ir::TransposeOp op, Value gy) -> OperandGrads {
+        ArrayRef<int64_t> perm = op.getPerm();
+        int64_t n = int64_t(perm.size());
+        SmallVector<int64_t> inverse(perm.size());
+        for (int64_t i = 0; i < n; ++i)
+          inverse[size_t((perm[size_t(i)] + n) % n)] = i;
+        return {e.transpose(gy, inverse)};
+      }),
+      rule<ir::BroadcastToOp>([](Emit &e, ir::BroadcastToOp op, Value gy) -> OperandGrads {
+        return {e.sumTo(gy, shapeOf(op.getX()))};
+      }),
+      rule<ir::SumToOp>([](Emit &e, ir::SumToOp op, Value gy) -> OperandGrads {
+        return {e.broadcastTo(gy, shapeOf(op.getX()))};
+      }),
+
+      // ---- reductions ----
+      rule<ir::SumOp>([](Emit &e, ir::SumOp op, Value gy) -> OperandGrads {
+        ArrayRef<int64_t> shape = shapeOf(op.getX());
+        return {e.broadcastTo(e.reshape(gy, keepdimsShape(shape, op.getAxes())), shape)};
+      }),
+      rule<ir::MaxOp>([](Emit &e, ir::MaxOp op, Value gy) {
+        return extremumGrad(e, op.getX(), op.getResult(), op.getAxes(), gy);
+      }),
+      rule<ir::MinOp>([](Emit &e, ir::MinOp op, Value gy) {
+        return extremumGrad(e, op.getX(), op.getResult(), op.getAxes(), gy);
+      }),
+
+      // ---- linear algebra (broadcast batch dimensions: the caller sums them) ----
+      rule<ir::MatmulOp>([](Emit &e, ir::MatmulOp op, Value g) -> OperandGrads {
+        Value a = op.getA(), b = op.getB();
+        bool ta = op.getTransposeA(), tb = op.getTransposeB();
+        if (!ta && !tb)
+          return {e.matmul(g, b, false, true), e.matmul(a, g, true, false)};
+        if (ta && !tb)
+          return {e.matmul(b, g, false, true), e.matmul(a, g, false, false)};
+        if (!ta && tb)
+          return {e.matmul(g, b, false, false), e.matmul(g, a, true, false)};
+        return {e.matmul(b, g, true, true), e.matmul(g, a, true, true)};
+      }),
+      rule<ir::LinearOp>([](Emit &e, ir::LinearOp op, Value g) -> OperandGrads {
+        OperandGrads grads{e.matmul(g, op.getW(), false, true),
+                           e.matmul(op.getX(), g, true, false)};
+        if (op->getNumOperands() > 2)
+          grads.push_back(g); // summed to the bias shape by the caller
+        return grads;
+      }),
+
+      // ---- losses ----
+      rule<ir::SoftmaxCrossEntropyOp>(
+          [](Emit &e, ir::SoftmaxCrossEntropyOp op, Value gy) -> OperandGrads {
+            Value x = op.getX();
+            ArrayRef<int64_t> shape = shapeOf(x);
+            int64_t n = shape[0], classes = shape[1];
+            Type element = tensorType(x).getElementType();
+            Value y = e.softmax(x, 1);
+            Value scale = e.mul(gy, e.scalar(1.0 / double(std::max<int64_t>(n, 1)), x));
+            Value onehot = e.oneHot(op.getT(), classes, element);
+            return {e.mul(e.sub(y, onehot), scale), Value()};
+          }),
+      rule<ir::MeanSquaredErrorOp>(
+          [](Emit &e, ir::MeanSquaredErrorOp op, Value gy) -> OperandGrads {
+            Value diff = e.sub(op.getA(), op.getB());
+            ArrayRef<int64_t> shape = shapeOf(diff);
+            double len = shape.empty() ? 1.0 : double(shape[0]);
+            Value gyDiff = e.mul(e.broadcastTo(gy, shape), diff);
+            Value g = e.mul(gyDiff, e.scalar(2.0 / len, diff));
+            return {g, e.neg(g)};
+          }),
+      noGradient<ir::OneHotOp>(),
+      noGradient<ir::ConstantOp>(),
+  });
+  return table;
+}
+
+} // namespace
+
+Value buildSplat(OpBuilder &b, Location loc, RankedTensorType type, double value) {
+  Type element = type.getElementType();
+  Attribute scalar = isa<FloatType>(element) ? Attribute(b.getFloatAttr(element, value))
+                                             : Attribute(b.getIntegerAttr(element, int64_t(value)));
+  return ir::ConstantOp::create(b, loc, cast<ElementsAttr>(DenseElementsAttr::get(type, scalar)));
+}
+
+Value buildSumTo(OpBuilder &b, Location loc, Value x, ArrayRef<int64_t> shape) {
+  if (shapeOf(x) == shape)
+    return x;
+  return ir::SumToOp::create(b, loc, x, b.getDenseI64ArrayAttr(shape));
+}
+
+std::optional<OperandGrads> buildOperandGrads(OpBuilder &b, Operation *op, Value gy) {
+  auto found = rules().find(op->getName().getTypeID());
+  if (found == rules().end())
+    return std::nullopt;
+  Emit e(b, op->getLoc());
+  return found->second(e, op, gy);
+}
+
+} // namespace dz::passes

@@ -1,0 +1,451 @@
+// GradCheck.cpp - dz-gradcheck: checks the gradients --dz-autodiff builds against central
+// finite differences, with a small f64 reference interpreter of the dz ops.
+//
+// For every func.func of the input (float arguments get deterministic pseudo-random
+// values, i64 arguments the labels i % 3): the function is run as written, each dz.grad
+// evaluated by finite differences of sum(y) (nested for a dz.grad of a dz.grad); then
+// after --dz-autodiff and after --dz-pipeline. The results must agree to 1e-5 (relative to
+// max(|value|, 1)). Exit status 1 when one does not. Not a unit test of the interpreter:
+// the interpreter only has to be right where the finite differences are smooth.
+#include <dzc/ir/DzOps.h>
+#include <dzc/passes/Passes.h>
+
+#include <llvm/ADT/DenseMap.h>
+#include <llvm/ADT/TypeSwitch.h>
+#include <llvm/Support/raw_ostream.h>
+#include <mlir/Dialect/Func/IR/FuncOps.h>
+#include <mlir/IR/BuiltinOps.h>
+#include <mlir/IR/DialectRegistry.h>
+#include <mlir/IR/MLIRContext.h>
+#include <mlir/Parser/Parser.h>
+#include <mlir/Pass/PassManager.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <functional>
+#include <limits>
+#include <numeric>
+#include <optional>
+#include <vector>
+
+using namespace mlir;
+using llvm::SmallVector;
+
+namespace {
+
+struct Tensor {
+  SmallVector<int64_t> shape;
+  std::vector<double> data;
+};
+
+int64_t numel(ArrayRef<int64_t> shape) {
+  return std::accumulate(shape.begin(), shape.end(), int64_t(1), std::multiplies<>());
+}
+
+Tensor filled(ArrayRef<int64_t> shape, double v) {
+  return {SmallVector<int64_t>(shape), std::vector<double>(size_t(numel(shape)), v)};
+}
+
+SmallVector<int64_t> unravel(int64_t i, ArrayRef<int64_t> shape) {
+  SmallVector<int64_t> idx(shape.size());
+  for (size_t d = shape.size(); d-- > 0;) {
+    idx[d] = i % shape[d];
+    i /= shape[d];
+  }
+  return idx;
+}
+
+/// The flat index into `shape` of out-index `idx` of a broadcast to rank idx.size().
+int64_t broadcastIndex(ArrayRef<int64_t> idx, ArrayRef<int64_t> shape) {
+  int64_t flat = 0, lead = int64_t(idx.size() - shape.size());
+  for (size_t d = 0; d < shape.size(); ++d)
+    flat = flat * shape[d] + (shape[d] == 1 ? 0 : idx[size_t(lead) + d]);
+  return flat;
+}
+
+Tensor broadcastTo(const Tensor &x, ArrayRef<int64_t> shape) {
+  Tensor out = filled(shape, 0);
+  for (int64_t i = 0; i < numel(shape); ++i)
+    out.data[size_t(i)] = x.data[size_t(broadcastIndex(unravel(i, shape), x.shape))];
+  return out;
+}
+
+Tensor binary(const Tensor &a, const Tensor &b, std::function<double(double, double)> f) {
+  SmallVector<int64_t> shape = *dz::ir::broadcastShapes(a.shape, b.shape);
+  Tensor out = filled(shape, 0);
+  for (int64_t i = 0; i < numel(shape); ++i) {
+    SmallVector<int64_t> idx = unravel(i, shape);
+    out.data[size_t(i)] = f(a.data[size_t(broadcastIndex(idx, a.shape))],
+                            b.data[size_t(broadcastIndex(idx, b.shape))]);
+  }
+  return out;
+}
+
+Tensor unary(const Tensor &x, std::function<double(double)> f) {
+  Tensor out = x;
+  for (double &v : out.data)
+    v = f(v);
+  return out;
+}
+
+/// Reduction over normalized `axes` with `keepdims`, starting from `init`.
+Tensor reduce(const Tensor &x, ArrayRef<int64_t> axes, bool keepdims, double init,
+              std::function<double(double, double)> f) {
+  SmallVector<int64_t> kept(x.shape);
+  for (int64_t a : axes)
+    kept[size_t(a)] = 1;
+  Tensor out = filled(kept, init);
+  for (int64_t i = 0; i < numel(x.shape); ++i) {
+    SmallVector<int64_t> idx = unravel(i, x.shape);
+    for (int64_t a : axes)
+      idx[size_t(a)] = 0;
+    int64_t o = 0;
+    for (size_t d = 0; d < kept.size(); ++d)
+      o = o * kept[d] + idx[d];
+    out.data[size_t(o)] = f(out.data[size_t(o)], x.data[size_t(i)]);
+  }
+  if (!keepdims)
+    out.shape = dz::ir::reducedShape(x.shape, axes, false);
+  return out;
+}
+
+Tensor reduceOp(Operation *op, const Tensor &x, double init,
+                std::function<double(double, double)> f) {
+  auto axes = *dz::ir::normalizeAxes(op->getAttrOfType<DenseI64ArrayAttr>("axes").asArrayRef(),
+                                     int64_t(x.shape.size()));
+  return reduce(x, axes, op->getAttrOfType<BoolAttr>("keepdims").getValue(), init, f);
+}
+
+Tensor sumTo(const Tensor &x, ArrayRef<int64_t> shape) {
+  Tensor out = reduce(x, dz::ir::sumToAxes(x.shape, shape), true, 0, std::plus<>());
+  out.shape.assign(shape.begin(), shape.end());
+  return out;
+}
+
+Tensor transpose(const Tensor &x, ArrayRef<int64_t> perm) {
+  SmallVector<int64_t> shape;
+  for (int64_t p : perm)
+    shape.push_back(x.shape[size_t(p)]);
+  Tensor out = filled(shape, 0);
+  for (int64_t i = 0; i < numel(shape); ++i) {
+    SmallVector<int64_t> idx = unravel(i, shape), src(idx.size());
+    for (size_t d = 0; d < perm.size(); ++d)
+      src[size_t(perm[d])] = idx[d];
+    out.data[size_t(i)] = x.data[size_t(broadcastIndex(src, x.shape))];
+  }
+  return out;
+}
+
+Tensor swapLast(const Tensor &x) {
+  SmallVector<int64_t> perm(x.shape.size());
+  std::iota(perm.begin(), perm.end(), 0);
+  std::swap(perm[perm.size() - 1], perm[perm.size() - 2]);
+  return transpose(x, perm);
+}
+
+Tensor matmul(Tensor a, Tensor b, bool ta, bool tb) {
+  if (ta)
+    a = swapLast(a);
+  if (tb)
+    b = swapLast(b);
+  int64_t m = a.shape[a.shape.size() - 2], k = a.shape.back(), n = b.shape.back();
+  ArrayRef<int64_t> batchA = ArrayRef<int64_t>(a.shape).drop_back(2);
+  ArrayRef<int64_t> batchB = ArrayRef<int64_t>(b.shape).drop_back(2);
+  SmallVector<int64_t> shape = *dz::ir::broadcastShapes(batchA, batchB);
+  SmallVector<int64_t> batch = shape;
+  shape.push_back(m);
+  shape.push_back(n);
+  Tensor out = filled(shape, 0);
+  for (int64_t bi = 0; bi < numel(batch); ++bi) {
+    SmallVector<int64_t> idx = unravel(bi, batch);
+    int64_t oa = broadcastIndex(idx, batchA) * m * k, ob = broadcastIndex(idx, batchB) * k * n;
+    for (int64_t i = 0; i < m; ++i)
+      for (int64_t j = 0; j < n; ++j) {
+        double s = 0;
+        for (int64_t l = 0; l < k; ++l)
+          s += a.data[size_t(oa + i * k + l)] * b.data[size_t(ob + l * n + j)];
+        out.data[size_t(bi * m * n + i * n + j)] = s;
+      }
+  }
+  return out;
+}
+
+Tensor softmax(const Tensor &x, int64_t axis, bool log) {
+  axis = axis < 0 ? axis + int64_t(x.shape.size()) : axis;
+  SmallVector<int64_t> axes{axis};
+  Tensor mx = reduce(x, axes, true, -std::numeric_limits<double>::infinity(),
+                     [](double a, double b) { return std::max(a, b); });
+  Tensor e = binary(x, mx, [](double a, double m) { return std::exp(a - m); });
+  Tensor z = reduce(e, axes, true, 0, std::plus<>());
+  if (!log)
+    return binary(e, z, std::divides<>());
+  Tensor lz = binary(mx, z, [](double m, double s) { return m + std::log(s); });
+  return binary(x, lz, std::minus<>());
+}
+
+Tensor constant(DenseElementsAttr attr) {
+  auto type = cast<RankedTensorType>(attr.getType());
+  Tensor out = filled(type.getShape(), 0);
+  if (isa<FloatType>(type.getElementType())) {
+    auto values = attr.getValues<APFloat>();
+    for (int64_t i = 0; i < numel(type.getShape()); ++i)
+      out.data[size_t(i)] = values[size_t(i)].convertToDouble();
+  } else {
+    auto values = attr.getValues<APInt>();
+    for (int64_t i = 0; i < numel(type.getShape()); ++i)
+      out.data[size_t(i)] = double(values[size_t(i)].getSExtValue());
+  }
+  return out;
+}
+
+using Env = llvm::DenseMap<Value, Tensor>;
+
+class Interpreter {
+public:
+  /// Runs `func` on `args` and returns what it returns; std::nullopt on an unknown op.
+  std::optional<std::vector<Tensor>> run(func::FuncOp func, const std::vector<Tensor> &args) {
+    Env env;
+    for (auto [arg, value] : llvm::zip_equal(func.getArguments(), args))
+      env[arg] = value;
+    Block &block = func.getBody().front();
+    if (!runOps(block, block.end(), env, nullptr))
+      return std::nullopt;
+    std::vector<Tensor> results;
+    for (Value v : block.getTerminator()->getOperands())
+      results.push_back(env[v]);
+    return results;
+  }
+
+private:
+  /// Evaluates the ops of `block` before `end` into env; `keep` is not recomputed.
+  bool runOps(Block &block, Block::iterator end, Env &env, Operation *keep) {
+    for (Operation &op : llvm::make_range(block.begin(), end)) {
+      if (&op == keep || isa<func::ReturnOp>(op))
+        continue;
+      if (auto grad = dyn_cast<dz::ir::GradOp>(op)) {
+        if (!finiteDifferences(grad, env))
+          return false;
+        continue;
+      }
+      std::optional<Tensor> result = eval(&op, env);
+      if (!result) {
+        llvm::errs() << "dz-gradcheck: no reference for '" << op.getName() << "'\n";
+        return false;
+      }
+      env[op.getResult(0)] = std::move(*result);
+    }
+    return true;
+  }
+
+  /// d(sum y)/dx by central differences, re-running the ops before the dz.grad.
+  bool finiteDifferences(dz::ir::GradOp grad, Env &env) {
+    Block &block = *grad->getBlock();
+    for (auto [x, result] : llvm::zip_equal(grad.getXs(), grad.getGrads())) {
+      Tensor g = filled(env[x].shape, 0);
+      for (size_t i = 0; i < g.data.size(); ++i) {
+        double sums[2];
+        for (int side = 0; side < 2; ++side) {
+          Env probe = env;
+          probe[x].data[i] += side ? -kEps : kEps;
+          if (!runOps(block, grad->getIterator(), probe, x.getDefiningOp()))
+            return false;
+          const Tensor &y = probe[grad.getY()];
+          sums[side] = std::accumulate(y.data.begin(), y.data.end(), 0.0);
+        }
+        g.data[i] = (sums[0] - sums[1]) / (2 * kEps);
+      }
+      env[result] = std::move(g);
+    }
+    return true;
+  }
+
+  static constexpr double kEps = 1e-4;
+
+  std::optional<Tensor> eval(Operation *op, Env &env) {
+    auto in = [&](unsigned i) -> const Tensor & { return env[op->getOperand(i)]; };
+    auto f64 = [&](StringRef name) {
+      return op->getAttrOfType<FloatAttr>(name).getValueAsDouble();
+    };
+    auto shapeAttr = [&](StringRef name) {
+      return op->getAttrOfType<DenseI64ArrayAttr>(name).asArrayRef();
+    };
+    using namespace dz::ir;
+    return llvm::TypeSwitch<Operation *, std::optional<Tensor>>(op)
+        .Case([&](ConstantOp c) { return constant(cast<DenseElementsAttr>(c.getValue())); })
+        .Case([&](AddOp) { return binary(in(0), in(1), std::plus<>()); })
+        .Case([&](SubOp) { return binary(in(0), in(1), std::minus<>()); })
+        .Case([&](MulOp) { return binary(in(0), in(1), std::multiplies<>()); })
+        .Case([&](DivOp) { return binary(in(0), in(1), std::divides<>()); })
+        .Case([&](MaximumOp) {
+          return binary(in(0), in(1), [](double a, double b) { return std::max(a, b); });
+        })
+        .Case([&](EqualOp) {
+          return binary(in(0), in(1), [](double a, double b) { return double(a == b); });
+        })
+        .Case([&](NegOp) { return unary(in(0), std::negate<>()); })
+        .Case([&](ExpOp) { return unary(in(0), [](double v) { return std::exp(v); }); })
+        .Case([&](LogOp) { return unary(in(0), [](double v) { return std::log(v); }); })
+        .Case([&](SinOp) { return unary(in(0), [](double v) { return std::sin(v); }); })
+        .Case([&](CosOp) { return unary(in(0), [](double v) { return std::cos(v); }); })
+        .Case([&](TanhOp) { return unary(in(0), [](double v) { return std::tanh(v); }); })
+        .Case([&](SqrtOp) { return unary(in(0), [](double v) { return std::sqrt(v); }); })
+        .Case([&](SquareOp) { return unary(in(0), [](double v) { return v * v; }); })
+        .Case([&](SigmoidOp) {
+          return unary(in(0), [](double v) { return 1 / (1 + std::exp(-v)); });
+        })
+        .Case([&](ReluOp) { return unary(in(0), [](double v) { return std::max(v, 0.0); }); })
+        .Case([&](StepOp) { return unary(in(0), [](double v) { return double(v > 0); }); })
+        .Case([&](PowOp) {
+          double c = f64("exponent");
+          return unary(in(0), [c](double v) { return std::pow(v, c); });
+        })
+        .Case([&](LeakyReluOp) {
+          double s = f64("slope");
+          return unary(in(0), [s](double v) { return v > 0 ? v : v * s; });
+        })
+        .Case([&](ClipOp) {
+          double lo = f64("min"), hi = f64("max");
+          return unary(in(0), [=](double v) { return std::clamp(v, lo, hi); });
+        })
+        .Case([&](ClipMaskOp) {
+          double lo = f64("min"), hi = f64("max");
+          return unary(in(0), [=](double v) { return double(lo <= v && v <= hi); });
+        })
+        .Case([&](CastOp c) {
+          bool toInt = !isa<FloatType>(c.getDtype());
+          return unary(in(0), [toInt](double v) { return toInt ? std::trunc(v) : v; });
+        })
+        .Case([&](ReshapeOp) {
+          Tensor out = in(0);
+          out.shape.assign(shapeAttr("shape").begin(), shapeAttr("shape").end());
+          return out;
+        })
+        .Case([&](TransposeOp) { return transpose(in(0), shapeAttr("perm")); })
+        .Case([&](BroadcastToOp) { return broadcastTo(in(0), shapeAttr("shape")); })
+        .Case([&](SumToOp) { return sumTo(in(0), shapeAttr("shape")); })
+        .Case([&](SumOp) { return reduceOp(op, in(0), 0, std::plus<>()); })
+        .Case([&](MaxOp) {
+          return reduceOp(op, in(0), -std::numeric_limits<double>::infinity(),
+                          [](double a, double b) { return std::max(a, b); });
+        })
+        .Case([&](MinOp) {
+          return reduceOp(op, in(0), std::numeric_limits<double>::infinity(),
+                          [](double a, double b) { return std::min(a, b); });
+        })
+        .Case(
+            [&](MatmulOp m) { return matmul(in(0), in(1), m.getTransposeA(), m.getTransposeB()); })
+        .Case([&](LinearOp) {
+          Tensor y = matmul(in(0), in(1), false, false);
+          return op->getNumOperands() > 2 ? binary(y, in(2), std::plus<>()) : y;
+        })
+        .Case([&](SoftmaxOp s) { return softmax(in(0), int64_t(s.getAxis()), false); })
+        .Case([&](LogSoftmaxOp s) { return softmax(in(0), int64_t(s.getAxis()), true); })
+        .Case([&](SoftmaxCrossEntropyOp) {
+          Tensor lp = softmax(in(0), 1, true);
+          int64_t n = lp.shape[0], c = lp.shape[1];
+          double total = 0;
+          for (int64_t i = 0; i < n; ++i)
+            total -= lp.data[size_t(i * c + int64_t(in(1).data[size_t(i)]))];
+          return filled({}, total / double(std::max<int64_t>(n, 1)));
+        })
+        .Case([&](OneHotOp o) {
+          int64_t n = in(0).shape[0], c = int64_t(o.getNumClasses());
+          Tensor out = filled({n, c}, 0);
+          for (int64_t i = 0; i < n; ++i)
+            out.data[size_t(i * c + int64_t(in(0).data[size_t(i)]))] = 1;
+          return out;
+        })
+        .Case([&](MeanSquaredErrorOp) {
+          Tensor d = binary(in(0), in(1), [](double a, double b) { return (a - b) * (a - b); });
+          double len = d.shape.empty() ? 1.0 : double(d.shape[0]);
+          return filled({}, std::accumulate(d.data.begin(), d.data.end(), 0.0) / len);
+        })
+        .Default([](Operation *) { return std::nullopt; });
+  }
+};
+
+std::vector<Tensor> makeArgs(func::FuncOp func) {
+  std::vector<Tensor> args;
+  uint64_t state = 0x9E3779B97F4A7C15ull;
+  for (Type type : func.getArgumentTypes()) {
+    auto tensor = cast<RankedTensorType>(type);
+    Tensor t = filled(tensor.getShape(), 0);
+    for (size_t i = 0; i < t.data.size(); ++i) {
+      state = state * 6364136223846793005ull + 1442695040888963407ull;
+      double u = double(state >> 11) / double(1ull << 53); // [0, 1)
+      t.data[i] = isa<FloatType>(tensor.getElementType()) ? 0.3 + u : double(i % 3);
+    }
+    args.push_back(std::move(t));
+  }
+  return args;
+}
+
+/// max |want - got| / max(|want|, 1) over every element; infinity when shapes differ.
+double maxError(const std::vector<Tensor> &want, const std::vector<Tensor> &got) {
+  double worst = 0;
+  for (auto [w, g] : llvm::zip_equal(want, got)) {
+    if (w.shape != g.shape)
+      return std::numeric_limits<double>::infinity();
+    for (size_t i = 0; i < w.data.size(); ++i)
+      worst = std::max(worst, std::abs(w.data[i] - g.data[i]) / std::max(std::abs(w.data[i]), 1.0));
+  }
+  return worst;
+}
+
+double maxAbs(const std::vector<Tensor> &ts) {
+  double m = 0;
+  for (const Tensor &t : ts)
+    for (double v : t.data)
+      m = std::max(m, std::abs(v));
+  return m;
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  if (argc != 2) {
+    std::fprintf(stderr, "usage: dz-gradcheck FILE.mlir\n");
+    return 2;
+  }
+  DialectRegistry registry;
+  dz::ir::registerAllDialects(registry);
+  MLIRContext context(registry);
+  OwningOpRef<ModuleOp> module = parseSourceFile<ModuleOp>(argv[1], &context);
+  if (!module)
+    return 2;
+
+  // The same module after --dz-autodiff and after --dz-pipeline.
+  auto transformed = [&](std::function<void(OpPassManager &)> build) {
+    OwningOpRef<ModuleOp> copy = module->clone();
+    PassManager pm(&context);
+    build(pm);
+    if (failed(pm.run(*copy)))
+      copy = nullptr;
+    return copy;
+  };
+  OwningOpRef<ModuleOp> autodiff =
+      transformed([](OpPassManager &pm) { pm.addPass(dz::passes::createAutodiffPass()); });
+  OwningOpRef<ModuleOp> pipeline = transformed(dz::passes::buildPipeline);
+  if (!autodiff || !pipeline)
+    return 1;
+
+  int failures = 0;
+  Interpreter interpreter;
+  for (auto func : module->getOps<func::FuncOp>()) {
+    std::vector<Tensor> args = makeArgs(func);
+    auto reference = interpreter.run(func, args);
+    auto fromAutodiff = interpreter.run(autodiff->lookupSymbol<func::FuncOp>(func.getName()), args);
+    auto fromPipeline = interpreter.run(pipeline->lookupSymbol<func::FuncOp>(func.getName()), args);
+    if (!reference || !fromAutodiff || !fromPipeline) {
+      ++failures;
+      continue;
+    }
+    double e1 = maxError(*reference, *fromAutodiff), e2 = maxError(*reference, *fromPipeline);
+    bool ok = e1 < 1e-5 && e2 < 1e-5;
+    failures += !ok;
+    std::printf("%-4s %-24s error: autodiff %.1e, pipeline %.1e (max |gradient| %.2g)\n",
+                ok ? "ok" : "FAIL", func.getName().str().c_str(), e1, e2, maxAbs(*reference));
+  }
+  return failures ? 1 : 0;
+}

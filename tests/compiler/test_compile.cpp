@@ -1,0 +1,218 @@
+// dz::compile end to end: traced steps run compiled and agree with the same steps run
+// eagerly (values, gradients, state written back), retracing, and the errors of code that
+// cannot be compiled.
+#include <dzc/dzc.h>
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+namespace F = dz::functions;
+namespace M = dz::models;
+namespace O = dz::optimizers;
+using dz::Tensor;
+using dz::Variable;
+
+namespace {
+
+void expect_close(const Tensor &a, const Tensor &b, double rtol, double atol,
+                  const std::string &what) {
+  ASSERT_EQ(a.shape(), b.shape()) << what;
+  std::vector<double> x = a.to_vector(), y = b.to_vector();
+  for (size_t i = 0; i < x.size(); ++i)
+    ASSERT_NEAR(x[i], y[i], atol + rtol * std::abs(y[i])) << what << " at " << i;
+}
+
+struct Batch {
+  Tensor x, t;
+};
+
+Batch batch(int64_t n, uint64_t seed) {
+  Tensor x = dz::randn({n, 20}, dz::f32, seed);
+  std::vector<int64_t> labels;
+  for (int64_t i = 0; i < n; ++i)
+    labels.push_back((i * 7 + int64_t(seed)) % 5);
+  return {x, Tensor::from_i64(labels)};
+}
+
+} // namespace
+
+TEST(Compile, MlpSgdStepsMatchEagerAndWriteBackTheWeights) {
+  // Two models with the same weights: the layers create them at their first forward.
+  dz::manual_seed(3);
+  M::MLP eager_model({32, 5}, F::sigmoid);
+  eager_model(batch(1, 0).x);
+  dz::manual_seed(3);
+  M::MLP compiled_model({32, 5}, F::sigmoid);
+  compiled_model(batch(1, 0).x);
+  O::SGD eager_opt(0.5), compiled_opt(0.5);
+  eager_opt.setup(eager_model);
+  compiled_opt.setup(compiled_model);
+
+  auto step = dz::compile([&](Variable x, Variable t) {
+    Variable loss = F::softmax_cross_entropy(compiled_model(x), t);
+    compiled_model.cleargrads();
+    loss.backward();
+    compiled_opt.update();
+    return loss;
+  });
+
+  for (int i = 0; i < 5; ++i) {
+    Batch b = batch(16, uint64_t(i));
+    Variable eager_loss = F::softmax_cross_entropy(eager_model(b.x), b.t);
+    eager_model.cleargrads();
+    eager_loss.backward();
+    eager_opt.update();
+
+    Variable loss = step(b.x, b.t);
+    expect_close(loss.data(), eager_loss.data(), 1e-5, 1e-6, "loss of step " + std::to_string(i));
+  }
+  EXPECT_EQ(step.retraces(), 1);
+  auto pe = eager_model.params(), pc = compiled_model.params();
+  ASSERT_EQ(pe.size(), pc.size());
+  for (size_t i = 0; i < pe.size(); ++i) {
+    expect_close(pc[i].data(), pe[i].data(), 1e-4, 1e-6, "parameter " + std::to_string(i));
+    ASSERT_TRUE(pc[i].has_grad()) << "compiled steps leave the gradients on the parameters";
+    expect_close(pc[i].grad().data(), pe[i].grad().data(), 1e-4, 1e-6,
+                 "gradient of parameter " + std::to_string(i));
+  }
+}
+
+TEST(Compile, MlpAdamStepsMatchEagerIncludingTheStepCounter) {
+  // Adam's bias correction depends on t: a compiled step must advance it on every call
+  // instead of baking in the t of the traced step.
+  dz::manual_seed(5);
+  M::MLP eager_model({16, 5}, F::relu);
+  eager_model(batch(1, 0).x);
+  dz::manual_seed(5);
+  M::MLP compiled_model({16, 5}, F::relu);
+  compiled_model(batch(1, 0).x);
+  O::Adam eager_opt(0.01), compiled_opt(0.01);
+  eager_opt.setup(eager_model);
+  compiled_opt.setup(compiled_model);
+  auto step = dz::compile([&](Variable x, Variable t) {
+    Variable loss = F::softmax_cross_entropy(compiled_model(x), t);
+    compiled_model.cleargrads();
+    loss.backward();
+    compiled_opt.update();
+    return loss;
+  });
+  for (int i = 0; i < 6; ++i) {
+    Batch b = batch(8, uint64_t(i));
+    Variable eager_loss = F::softmax_cross_entropy(eager_model(b.x), b.t);
+    eager_model.cleargrads();
+    eager_loss.backward();
+    eager_opt.update();
+    Variable loss = step(b.x, b.t);
+    expect_close(loss.data(), eager_loss.data(), 1e-5, 1e-6, "loss of step " + std::to_string(i));
+  }
+  EXPECT_EQ(compiled_opt.t(), 6);
+  EXPECT_DOUBLE_EQ(compiled_opt.lr(), eager_opt.lr());
+  auto pe = eager_model.params(), pc = compiled_model.params();
+  for (size_t i = 0; i < pe.size(); ++i)
+    expect_close(pc[i].data(), pe[i].data(), 1e-4, 1e-6, "parameter " + std::to_string(i));
+}
+
+TEST(Compile, NewSignatureRetracesAndSameSignatureDoesNot) {
+  dz::manual_seed(1);
+  M::MLP model({8, 5});
+  auto forward = dz::compile([&](Variable x) { return model(x); });
+  forward(batch(4, 0).x);
+  forward(batch(4, 1).x);
+  EXPECT_EQ(forward.retraces(), 1);
+  Variable y = forward(batch(6, 2).x);
+  EXPECT_EQ(forward.retraces(), 2);
+  EXPECT_EQ(y.shape(), (dz::Shape{6, 5}));
+  {
+    dz::TestMode test;
+    forward(batch(6, 2).x);
+  }
+  EXPECT_EQ(forward.retraces(), 3) << "train and test mode are different signatures";
+}
+
+TEST(Compile, DoubleBackpropNewtonStepIsExact) {
+  // Step 33: f(x) = x^4 - 2x^2; f'(2) = 24, f''(2) = 44, from dz.grad of dz.grad.
+  auto derivatives = dz::compile([](Variable x) {
+    Variable y = dz::pow(x, 4) - 2.0 * dz::pow(x, 2);
+    y.backward({.create_graph = true});
+    Variable gx = x.grad();
+    x.cleargrad();
+    gx.backward();
+    Variable gx2 = x.grad();
+    x.cleargrad();
+    return std::vector<Variable>{gx, gx2};
+  });
+  for (double x0 : {2.0, 2.0, -1.5, 0.25}) {
+    std::vector<Variable> d = derivatives(Variable(x0));
+    ASSERT_EQ(d.size(), 2u);
+    EXPECT_NEAR(d[0].item<double>(), 4 * std::pow(x0, 3) - 4 * x0, 1e-12) << x0;
+    EXPECT_NEAR(d[1].item<double>(), 12 * x0 * x0 - 4, 1e-12) << x0;
+  }
+  EXPECT_EQ(derivatives.retraces(), 1);
+  EXPECT_NE(derivatives.ir().find("dz.grad"), std::string::npos) << derivatives.ir();
+  EXPECT_EQ(derivatives.optimized_ir().find("dz.grad"), std::string::npos)
+      << derivatives.optimized_ir();
+}
+
+TEST(Compile, NewtonMethodWithCapturedVariableUpdatesItInPlace) {
+  // The book's loop with x captured from outside: x is state, set_data is written back.
+  Variable x(2.0);
+  auto newton = dz::compile([&]() {
+    Variable y = dz::pow(x, 4) - 2.0 * dz::pow(x, 2);
+    x.cleargrad();
+    y.backward({.create_graph = true});
+    Variable gx = x.grad();
+    x.cleargrad();
+    gx.backward();
+    Variable gx2 = x.grad();
+    x.set_data(x.data() - gx.data() / gx2.data());
+    x.cleargrad();
+  });
+  for (int i = 0; i < 7; ++i)
+    newton();
+  EXPECT_NEAR(x.item<double>(), 1.0, 1e-12);
+  EXPECT_EQ(newton.retraces(), 1);
+}
+
+TEST(Compile, ItemInsideTheTraceIsAnErrorThatSaysWhy) {
+  auto f = dz::compile([](Variable x) {
+    Variable y = x * 2.0;
+    if (y.item<double>() > 0) // a host read of a traced value
+      return y;
+    return -y;
+  });
+  try {
+    f(Variable(1.0));
+    FAIL() << "expected dz::Error";
+  } catch (const dz::Error &e) {
+    EXPECT_NE(std::string(e.what()).find("item()"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("cannot"), std::string::npos) << e.what();
+  }
+}
+
+TEST(Compile, AFunctionWithoutADzOpIsReportedByName) {
+  auto f = dz::compile([](Variable x) { return F::get_item(x, {1}); });
+  try {
+    f(Variable(dz::arange(6, dz::f64).reshape({3, 2})));
+    FAIL() << "expected dz::Error";
+  } catch (const dz::Error &e) {
+    EXPECT_NE(std::string(e.what()).find("GetItem"), std::string::npos) << e.what();
+  }
+}
+
+TEST(Compile, CompiledForwardMatchesEagerForEveryTracedFunction) {
+  // One function of each dz op family the tracer records, compiled vs eager.
+  auto body = [](Variable x, Variable w) {
+    Variable h = F::tanh(F::matmul(x, w)) + F::sigmoid(x.sum({1}, true)) * 0.5;
+    h = F::relu(h) - F::exp(-F::square(h)) / 3.0 + F::sqrt(F::softmax(h) + 1.0);
+    h = F::log_softmax(F::leaky_relu(h, 0.1)) + F::sin(h) * F::cos(h);
+    h = F::transpose(F::reshape(h, {2, -1}), {1, 0});
+    return F::sum(dz::pow(F::clip(h, -0.5, 0.5), 3.0)) + F::max(h) - F::min(h);
+  };
+  Tensor x = dz::randn({4, 3}, dz::f64, 7), w = dz::randn({3, 6}, dz::f64, 8);
+  Variable expected = body(Variable(x), Variable(w));
+  auto f = dz::compile(body);
+  f(x, w);            // traced (eager values)
+  Variable y = f(x, w); // compiled
+  expect_close(y.data(), expected.data(), 1e-12, 1e-12, "compiled forward");
+}
