@@ -178,12 +178,15 @@ def Dz_Conv2dGradWOp : Dz_Op<"conv2d_grad_w"> {
 
 class Dz_PoolOp<string mnemonic, string what, string example> : Dz_Op<mnemonic> {
   let summary = what;
-  let description = what # [{ of `x: (N, C, H, W)` over KH x KW windows (padding
-    zeros included, as DeZero's im2col-based pooling does); the result is
-    `(N, C, OH, OW)` as for conv2d.
+  let description = [{
+    The }] # what # [{ of `x: (N, C, H, W)` over KH x KW windows (padding zeros
+    included, as DeZero's im2col-based pooling does); the result is `(N, C, OH, OW)` as
+    for conv2d.
 
     ```mlir
-    }] # example # "\n    ```\n";
+    }] # example # [{
+    ```
+  }];
   let arguments = (ins Dz_FloatTensor:$x, DenseI64ArrayAttr:$kernel, DenseI64ArrayAttr:$stride,
                    DenseI64ArrayAttr:$pad);
   let assemblyFormat = "$x attr-dict `:` type($x) `->` type($result)";
@@ -195,7 +198,7 @@ def Dz_PoolingOp : Dz_PoolOp<"pooling", "max pooling",
 }
 
 def Dz_PoolingIndexesOp : Dz_PoolOp<"pooling_indexes",
-    "the window position (kh * KW + kw, i64; the first on ties) of each max-pooling maximum",
+    "window position (kh * KW + kw, i64; the first on ties) of the maximum",
     "%0 = dz.pooling_indexes %x {kernel = array<i64: 2, 2>, pad = array<i64: 0, 0>, stride = array<i64: 2, 2>} : tensor<2x4x8x8xf32> -> tensor<2x4x4x4xi64>"> {
   let results = (outs Dz_IndexTensor:$result);
 }
@@ -254,6 +257,45 @@ def Dz_AveragePoolingGradOp : Dz_Op<"average_pooling_grad"> {
                    DenseI64ArrayAttr:$stride, DenseI64ArrayAttr:$pad);
   let results = (outs Dz_FloatTensor:$result);
   let assemblyFormat = "$gy attr-dict `:` type($gy) `->` type($result)";
+}
+
+//===----------------------------------------------------------------------===//
+// Random masks (dropout)
+//===----------------------------------------------------------------------===//
+
+def Dz_DropoutMaskOp : Dz_Op<"dropout_mask"> {
+  let summary = "the scaled keep-mask of dropout, drawn from an explicit RNG state";
+  let description = [{
+    `state: tensor<2xi64>` = (seed, offset) of the runtime's counter-based Philox
+    generator. The result of shape `shape` and element type `dtype` (f32 or f64) is
+    `(u > ratio) / (1 - ratio)` for the uniforms u that `dz::rand` draws from a Generator
+    at that state: the same numbers as an eager `F::dropout` at that state. The state
+    is an operand (not an attribute), so each call of a compiled step draws a new mask;
+    dz.rng_next gives the state after the draw.
+
+    ```mlir
+    %m = dz.dropout_mask %state {dtype = f32, ratio = 5.000000e-01 : f64, shape = array<i64: 4, 10>} : tensor<2xi64> -> tensor<4x10xf32>
+    ```
+  }];
+  let arguments = (ins Dz_IndexTensor:$state, F64Attr:$ratio, DenseI64ArrayAttr:$shape,
+                   TypeAttr:$dtype);
+  let results = (outs Dz_FloatTensor:$result);
+  let assemblyFormat = "$state attr-dict `:` type($state) `->` type($result)";
+}
+
+def Dz_RngNextOp : Dz_Op<"rng_next"> {
+  let summary = "the RNG state after drawing `groups` Philox counters";
+  let description = [{
+    `state: tensor<2xi64>` = (seed, offset) -> (seed, offset + groups). A draw of n
+    numbers uses ceil(n / 4) counters.
+
+    ```mlir
+    %next = dz.rng_next %state {groups = 10 : i64} : tensor<2xi64>
+    ```
+  }];
+  let arguments = (ins Dz_IndexTensor:$state, I64Attr:$groups);
+  let results = (outs Dz_IndexTensor:$result);
+  let assemblyFormat = "$state attr-dict `:` type($state)";
 }
 
 #endif // DZ_NN_OPS_TD

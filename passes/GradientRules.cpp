@@ -78,6 +78,41 @@ public:
     return buildSplat(b, loc, RankedTensorType::get({}, element), value);
   }
 
+  // ---- neural-network ops (ir/DzNNOps.td) ----
+  template <typename OpTy, typename... Args> Value build(Args &&...args) {
+    return OpTy::create(b, loc, std::forward<Args>(args)...);
+  }
+  DenseI64ArrayAttr ints(ArrayRef<int64_t> v) { return b.getDenseI64ArrayAttr(v); }
+  Value getItem(Value x, ArrayRef<int64_t> shape, DenseI64ArrayAttr offsets) {
+    return ir::GetItemOp::create(b, loc, x, ints(shape), offsets);
+  }
+  Value getItemGrad(Value gy, ArrayRef<int64_t> shape, DenseI64ArrayAttr offsets) {
+    return ir::GetItemGradOp::create(b, loc, gy, ints(shape), offsets);
+  }
+  Value embedId(Value ids, Value W) { return ir::EmbedIdOp::create(b, loc, ids, W); }
+  Value embedIdGrad(Value ids, Value gy, ArrayRef<int64_t> shape) {
+    return ir::EmbedIdGradOp::create(b, loc, ids, gy, ints(shape));
+  }
+  Value im2col(Value x, DenseI64ArrayAttr k, DenseI64ArrayAttr s, DenseI64ArrayAttr p, BoolAttr m) {
+    return ir::Im2colOp::create(b, loc, x, k, s, p, m);
+  }
+  Value col2im(Value col, ArrayRef<int64_t> shape, DenseI64ArrayAttr k, DenseI64ArrayAttr s,
+               DenseI64ArrayAttr p, BoolAttr m) {
+    return ir::Col2imOp::create(b, loc, col, ints(shape), k, s, p, m);
+  }
+  Value conv2d(Value x, Value W, DenseI64ArrayAttr s, DenseI64ArrayAttr p) {
+    return ir::Conv2dOp::create(b, loc, x, W, Value(), s, p);
+  }
+  /// The transposed convolution back to the (h, w) of `like` (an NCHW value).
+  Value deconv2d(Value x, Value W, DenseI64ArrayAttr s, DenseI64ArrayAttr p, Value like) {
+    ArrayRef<int64_t> hw = shapeOf(like).drop_front(2);
+    return ir::Deconv2dOp::create(b, loc, x, W, Value(), s, p, ints(hw));
+  }
+  /// conv2d_grad_w for a kernel of the (KH, KW) of weights `W`.
+  Value conv2dGradW(Value x, Value gy, Value W, DenseI64ArrayAttr s, DenseI64ArrayAttr p) {
+    return ir::Conv2dGradWOp::create(b, loc, x, gy, ints(shapeOf(W).drop_front(2)), s, p);
+  }
+
 private:
   OpBuilder &b;
   Location loc;
@@ -300,6 +335,82 @@ const RuleTable &rules() {
           }),
       noGradient<ir::OneHotOp>(),
       noGradient<ir::ConstantOp>(),
+
+      // ---- neural networks (ir/DzNNOps.td): the adjoint pairs call each other ----
+      rule<ir::GetItemOp>([](Emit &e, ir::GetItemOp op, Value gy) -> OperandGrads {
+        return {e.getItemGrad(gy, shapeOf(op.getX()), op.getOffsetsAttr())};
+      }),
+      rule<ir::GetItemGradOp>([](Emit &e, ir::GetItemGradOp op, Value g) -> OperandGrads {
+        return {e.getItem(g, shapeOf(op.getGy()), op.getOffsetsAttr())};
+      }),
+      rule<ir::EmbedIdOp>([](Emit &e, ir::EmbedIdOp op, Value gy) -> OperandGrads {
+        return {Value(), e.embedIdGrad(op.getIds(), gy, shapeOf(op.getW()))};
+      }),
+      rule<ir::EmbedIdGradOp>([](Emit &e, ir::EmbedIdGradOp op, Value g) -> OperandGrads {
+        return {Value(), e.embedId(op.getIds(), g)};
+      }),
+      rule<ir::Im2colOp>([](Emit &e, ir::Im2colOp op, Value g) -> OperandGrads {
+        return {e.col2im(g, shapeOf(op.getX()), op.getKernelAttr(), op.getStrideAttr(),
+                         op.getPadAttr(), op.getToMatrixAttr())};
+      }),
+      rule<ir::Col2imOp>([](Emit &e, ir::Col2imOp op, Value g) -> OperandGrads {
+        return {e.im2col(g, op.getKernelAttr(), op.getStrideAttr(), op.getPadAttr(),
+                         op.getToMatrixAttr())};
+      }),
+      // conv2d: gx is the transposed convolution of gy, gW the conv2d_grad_w of (x, gy).
+      rule<ir::Conv2dOp>([](Emit &e, ir::Conv2dOp op, Value gy) -> OperandGrads {
+        Value x = op.getX(), W = op.getW();
+        auto s = op.getStrideAttr(), p = op.getPadAttr();
+        OperandGrads g{e.deconv2d(gy, W, s, p, x), e.conv2dGradW(x, gy, W, s, p)};
+        if (op.getB())
+          g.push_back(e.sum(gy, {0, 2, 3}, false));
+        return g;
+      }),
+      // deconv2d, the adjoint of conv2d in x: gx = conv2d(gy), gW = conv2d_grad_w(gy, x).
+      rule<ir::Deconv2dOp>([](Emit &e, ir::Deconv2dOp op, Value gy) -> OperandGrads {
+        Value x = op.getX(), W = op.getW();
+        auto s = op.getStrideAttr(), p = op.getPadAttr();
+        OperandGrads g{e.conv2d(gy, W, s, p), e.conv2dGradW(gy, x, W, s, p)};
+        if (op.getB())
+          g.push_back(e.sum(gy, {0, 2, 3}, false));
+        return g;
+      }),
+      // conv2d_grad_w is bilinear in (x, gy): for ggW, deconv2d(gy, ggW) and conv2d(x, ggW).
+      rule<ir::Conv2dGradWOp>([](Emit &e, ir::Conv2dGradWOp op, Value ggW) -> OperandGrads {
+        Value x = op.getX(), gy = op.getGy();
+        auto s = op.getStrideAttr(), p = op.getPadAttr();
+        return {e.deconv2d(gy, ggW, s, p, x), e.conv2d(x, ggW, s, p)};
+      }),
+      rule<ir::PoolingOp>([](Emit &e, ir::PoolingOp op, Value gy) -> OperandGrads {
+        Value x = op.getX();
+        auto k = op.getKernelAttr(), s = op.getStrideAttr(), p = op.getPadAttr();
+        Value idx = e.build<ir::PoolingIndexesOp>(x, k, s, p);
+        return {e.build<ir::PoolingGradOp>(gy, idx, e.ints(shapeOf(x)), k, s, p)};
+      }),
+      noGradient<ir::PoolingIndexesOp>(),
+      rule<ir::PoolingWithIndexesOp>([](Emit &e, ir::PoolingWithIndexesOp op,
+                                        Value g) -> OperandGrads {
+        return {e.build<ir::PoolingGradOp>(g, op.getIndexes(), e.ints(shapeOf(op.getX())),
+                                           op.getKernelAttr(), op.getStrideAttr(), op.getPadAttr()),
+                Value()};
+      }),
+      rule<ir::PoolingGradOp>([](Emit &e, ir::PoolingGradOp op, Value g) -> OperandGrads {
+        return {e.build<ir::PoolingWithIndexesOp>(g, op.getIndexes(), op.getKernelAttr(),
+                                                  op.getStrideAttr(), op.getPadAttr()),
+                Value()};
+      }),
+      rule<ir::AveragePoolingOp>([](Emit &e, ir::AveragePoolingOp op, Value gy) -> OperandGrads {
+        return {e.build<ir::AveragePoolingGradOp>(gy, e.ints(shapeOf(op.getX())),
+                                                  op.getKernelAttr(), op.getStrideAttr(),
+                                                  op.getPadAttr())};
+      }),
+      rule<ir::AveragePoolingGradOp>(
+          [](Emit &e, ir::AveragePoolingGradOp op, Value g) -> OperandGrads {
+            return {e.build<ir::AveragePoolingOp>(g, op.getKernelAttr(), op.getStrideAttr(),
+                                                  op.getPadAttr())};
+          }),
+      noGradient<ir::DropoutMaskOp>(),
+      noGradient<ir::RngNextOp>(),
   });
   return table;
 }

@@ -3,6 +3,8 @@
 // exactly as the eager function of frontend/src/functions.cpp computes its forward.
 #include "Lowering.h"
 
+#include <dzc/nn_kernels.h>
+
 #include <mlir/IR/BuiltinTypes.h>
 #include <mlir/IR/DialectResourceBlobManager.h>
 
@@ -312,7 +314,161 @@ FailureOr<Kernel> lower_one_hot(OpView &v) {
   });
 }
 
+// ---- neural networks (ir/DzNNOps.td): the kernels of frontend/src/functions_nn.cpp -------
+
 using In = const Tensor &;
+
+/// A (h, w) attribute: kernel, stride, pad or outsize.
+FailureOr<Size2> size2_attr(OpView &v, StringRef name) {
+  auto a = v.i64_array_attr(name, /*optional=*/false);
+  if (failed(a))
+    return failure();
+  if (a->size() != 2)
+    return v.error() << "attribute '" << name << "' must be two integers (h, w)";
+  return Size2{(*a)[0], (*a)[1]};
+}
+
+struct Geometry {
+  Size2 kernel, stride, pad;
+};
+
+/// kernel (absent for the convolutions, whose kernel is W's), stride and pad.
+FailureOr<Geometry> geometry(OpView &v, bool with_kernel) {
+  auto s = size2_attr(v, "stride"), p = size2_attr(v, "pad");
+  if (failed(s) || failed(p))
+    return failure();
+  Geometry g{Size2(0), *s, *p};
+  if (with_kernel) {
+    auto k = size2_attr(v, "kernel");
+    if (failed(k))
+      return failure();
+    g.kernel = *k;
+  }
+  return g;
+}
+
+/// get_item / get_item_grad: the IndexPlan the tracer resolved (the eager GetItem's).
+FailureOr<Kernel> lower_get_item(OpView &v, bool grad) {
+  auto offsets = v.i64_array_attr("offsets", /*optional=*/false);
+  if (failed(offsets))
+    return failure();
+  const Shape &in = v.in_types[0].shape;
+  if (int64_t(offsets->size()) != shape_size(grad ? in : v.out.shape))
+    return v.error() << "has " << offsets->size() << " offsets for "
+                     << type_str(grad ? v.in_types[0] : v.out);
+  IndexPlan plan{grad ? v.out.shape : in, grad ? in : v.out.shape, std::move(*offsets)};
+  if (grad)
+    return unary(v, [plan](const Tensor &gy) { return scatter_add(plan, gy); });
+  return unary(v, [plan](const Tensor &x) { return gather(x, plan); });
+}
+
+/// embed_id(ids, W) = W[ids] (the eager embed_id's get_item); embed_id_grad scatters gy.
+FailureOr<Kernel> lower_embed_id(OpView &v, bool grad) {
+  if (v.in_types[0].dtype != i64)
+    return v.error() << "needs int64 ids, got " << type_str(v.in_types[0]);
+  if (grad)
+    return binary(v, [vd = v.out.shape](const Tensor &ids, const Tensor &gy) {
+      return scatter_add(plan_index(vd, {Index(ids)}), gy);
+    });
+  return binary(v, [](const Tensor &ids, const Tensor &W) {
+    return gather(W, plan_index(W.shape(), {Index(ids)}));
+  });
+}
+
+FailureOr<Kernel> lower_im2col(OpView &v, bool adjoint) {
+  auto g = geometry(v, true);
+  auto m = v.bool_attr("to_matrix", false);
+  if (failed(g) || failed(m))
+    return failure();
+  Geometry geo = *g;
+  bool to_matrix = *m;
+  if (adjoint)
+    return unary(v, [geo, to_matrix, shape = v.out.shape](const Tensor &col) {
+      return dz::col2im(col, shape, geo.kernel, geo.stride, geo.pad, to_matrix);
+    });
+  return unary(v, [geo, to_matrix](const Tensor &x) {
+    return dz::im2col(x, geo.kernel, geo.stride, geo.pad, to_matrix);
+  });
+}
+
+/// conv2d / deconv2d with an optional bias (the eager Conv2d / Deconv2d forward).
+FailureOr<Kernel> lower_conv(OpView &v, bool transposed) {
+  auto g = geometry(v, false);
+  if (failed(g))
+    return failure();
+  Size2 s = g->stride, p = g->pad, out{v.out.shape[2], v.out.shape[3]};
+  int32_t x = v.in[0], W = v.in[1], b = v.in.size() > 2 ? v.in[2] : -1;
+  return Kernel([=](const Slots &sl) {
+    const Tensor *bias = b >= 0 ? &sl[size_t(b)] : nullptr;
+    if (transposed)
+      return dz::deconv2d(sl[size_t(x)], sl[size_t(W)], bias, s, p, out);
+    return dz::conv2d(sl[size_t(x)], sl[size_t(W)], bias, s, p);
+  });
+}
+
+FailureOr<Kernel> lower_conv2d_grad_w(OpView &v) {
+  auto g = geometry(v, true);
+  if (failed(g))
+    return failure();
+  Geometry geo = *g;
+  return binary(v, [geo](const Tensor &x, const Tensor &gy) {
+    return dz::conv2d_grad_w(x, gy, geo.kernel, geo.stride, geo.pad);
+  });
+}
+
+enum class Pool { Max, Indexes, WithIndexes, MaxGrad, Average, AverageGrad };
+
+/// The pooling ops and their gradients (the eager Pooling, Pooling2DWithIndexes,
+/// Pooling2DGrad, AveragePooling and AveragePoolingGrad forwards).
+FailureOr<Kernel> lower_pool(OpView &v, Pool kind) {
+  auto g = geometry(v, true);
+  if (failed(g))
+    return failure();
+  Size2 k = g->kernel, s = g->stride, p = g->pad;
+  const Shape x_shape = v.out.shape; // for the gradients: the shape of the pooled x
+  switch (kind) {
+  case Pool::Max:
+    return unary(v, [=](In x) { return dz::max_pool2d(x, k, s, p).y; });
+  case Pool::Indexes:
+    return unary(v, [=](In x) { return dz::max_pool2d(x, k, s, p).indexes; });
+  case Pool::WithIndexes:
+    return binary(v, [=](In x, In idx) { return dz::max_pool2d_gather(x, idx, k, s, p); });
+  case Pool::MaxGrad:
+    return binary(v, [=](In gy, In idx) { return dz::max_pool2d_grad(gy, idx, x_shape, k, s, p); });
+  case Pool::Average:
+    return unary(v, [=](In x) { return dz::avg_pool2d(x, k, s, p); });
+  case Pool::AverageGrad:
+    return unary(v, [=](In gy) { return dz::avg_pool2d_grad(gy, x_shape, k, s, p); });
+  }
+  return failure();
+}
+
+/// The eager F::dropout mask at the state (seed, offset): rand > ratio, scaled.
+FailureOr<Kernel> lower_dropout_mask(OpView &v) {
+  auto ratio = v.f64_attr("ratio");
+  if (failed(ratio))
+    return failure();
+  if (v.in_types[0] != TensorSpec{{2}, i64})
+    return v.error() << "needs the state tensor<2xi64>, got " << type_str(v.in_types[0]);
+  double r = *ratio;
+  return unary(v, [r, spec = v.out](In state) {
+    const int64_t *s = state.data<int64_t>();
+    Generator gen{uint64_t(s[0])};
+    gen.advance(uint64_t(s[1]));
+    return (dz::rand(spec.shape, spec.dtype, gen) > r).to(spec.dtype) * (1.0 / (1.0 - r));
+  });
+}
+
+FailureOr<Kernel> lower_rng_next(OpView &v) {
+  auto groups = v.i64_attr("groups");
+  if (failed(groups))
+    return failure();
+  return unary(v, [n = *groups](In state) {
+    const int64_t *s = state.data<int64_t>();
+    return Tensor::from_i64({s[0], s[1] + n});
+  });
+}
+
 #define DZ_UNARY(expr)                                                                             \
   [](OpView &v) -> FailureOr<Kernel> { return unary(v, [](In x) { return expr; }); }
 #define DZ_BINARY(expr)                                                                            \
@@ -390,6 +546,24 @@ const OpLowering kLowerings[] = {
     {"dz.one_hot", 1, 1, lower_one_hot},
     {"dz.mean_squared_error", 2, 2,
      DZ_BINARY(dz::square(a - b).sum() / double(a.ndim() ? a.len() : 1))},
+    // neural networks (ir/DzNNOps.td)
+    {"dz.get_item", 1, 1, [](OpView &v) { return lower_get_item(v, false); }},
+    {"dz.get_item_grad", 1, 1, [](OpView &v) { return lower_get_item(v, true); }},
+    {"dz.embed_id", 2, 2, [](OpView &v) { return lower_embed_id(v, false); }},
+    {"dz.embed_id_grad", 2, 2, [](OpView &v) { return lower_embed_id(v, true); }},
+    {"dz.im2col", 1, 1, [](OpView &v) { return lower_im2col(v, false); }},
+    {"dz.col2im", 1, 1, [](OpView &v) { return lower_im2col(v, true); }},
+    {"dz.conv2d", 2, 3, [](OpView &v) { return lower_conv(v, false); }},
+    {"dz.deconv2d", 2, 3, [](OpView &v) { return lower_conv(v, true); }},
+    {"dz.conv2d_grad_w", 2, 2, lower_conv2d_grad_w},
+    {"dz.pooling", 1, 1, [](OpView &v) { return lower_pool(v, Pool::Max); }},
+    {"dz.pooling_indexes", 1, 1, [](OpView &v) { return lower_pool(v, Pool::Indexes); }},
+    {"dz.pooling_with_indexes", 2, 2, [](OpView &v) { return lower_pool(v, Pool::WithIndexes); }},
+    {"dz.pooling_grad", 2, 2, [](OpView &v) { return lower_pool(v, Pool::MaxGrad); }},
+    {"dz.average_pooling", 1, 1, [](OpView &v) { return lower_pool(v, Pool::Average); }},
+    {"dz.average_pooling_grad", 1, 1, [](OpView &v) { return lower_pool(v, Pool::AverageGrad); }},
+    {"dz.dropout_mask", 1, 1, lower_dropout_mask},
+    {"dz.rng_next", 1, 1, lower_rng_next},
 };
 // clang-format on
 #undef DZ_UNARY

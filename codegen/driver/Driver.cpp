@@ -51,8 +51,8 @@ private:
 class CpuExecutable final : public trace::Executable {
 public:
   CpuExecutable(Program program, std::string traced, std::string optimized)
-      : program_(std::move(program)), traced_(std::move(traced)),
-        optimized_(std::move(optimized)) {}
+      : program_(std::move(program)), traced_(std::move(traced)), optimized_(std::move(optimized)) {
+  }
   std::vector<Tensor> run(const std::vector<Tensor> &args) override { return program_.run(args); }
   const std::string &traced_ir() const override { return traced_; }
   const std::string &optimized_ir() const override { return optimized_; }
@@ -119,8 +119,7 @@ std::unique_ptr<trace::Executable> compileGraph(const trace::Graph &graph,
   auto fn = module->lookupSymbol<mlir::func::FuncOp>(opts.name);
   mlir::FailureOr<Program> program = buildProgram(fn);
   if (mlir::failed(program))
-    throw Error("dz::compile: the CPU back end cannot run the compiled function:\n" +
-                diags.text());
+    throw Error("dz::compile: the CPU back end cannot run the compiled function:\n" + diags.text());
   return std::make_unique<CpuExecutable>(std::move(*program), std::move(traced),
                                          std::move(optimized));
 }
@@ -130,6 +129,6 @@ std::unique_ptr<trace::Executable> compileGraph(const trace::Graph &graph,
 /// The entry point libdzc looks up after loading this library (dz::compile loads the
 /// compiler on first use, so eager programs never load MLIR). Throws dz::Error.
 extern "C" dz::trace::Executable *dzc_compile_graph(const dz::trace::Graph &graph,
-                                                     const dz::trace::CompileOptions &opts) {
+                                                    const dz::trace::CompileOptions &opts) {
   return dz::codegen::compileGraph(graph, opts).release();
 }

@@ -15,12 +15,18 @@ namespace dz::codegen {
 mlir::Type elementType(mlir::MLIRContext &ctx, DType dtype) {
   mlir::Builder b(&ctx);
   switch (dtype) {
-  case f32: return b.getF32Type();
-  case f64: return b.getF64Type();
-  case i64: return b.getI64Type();
-  case i32: return b.getI32Type();
-  case u8: return b.getIntegerType(8, /*isSigned=*/false);
-  case b8: return b.getI1Type();
+  case f32:
+    return b.getF32Type();
+  case f64:
+    return b.getF64Type();
+  case i64:
+    return b.getI64Type();
+  case i32:
+    return b.getI32Type();
+  case u8:
+    return b.getIntegerType(8, /*isSigned=*/false);
+  case b8:
+    return b.getI1Type();
   }
   return b.getF32Type();
 }
@@ -99,8 +105,8 @@ mlir::OwningOpRef<mlir::ModuleOp> importTrace(mlir::MLIRContext &ctx, const trac
     for (const trace::Attr &a : node.attrs)
       state.addAttribute(a.name, attribute(ctx, a.value));
     if (node.op == "constant")
-      state.addAttribute("value", constantAttr(tensorType(ctx, g.values[size_t(node.outputs[0])]),
-                                               node.constant));
+      state.addAttribute(
+          "value", constantAttr(tensorType(ctx, g.values[size_t(node.outputs[0])]), node.constant));
     mlir::Operation *op = b.create(state);
     for (size_t i = 0; i < node.outputs.size(); ++i)
       values[node.outputs[i]] = op->getResult(unsigned(i));

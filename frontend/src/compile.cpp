@@ -6,9 +6,9 @@
 
 #include <cstdlib>
 #include <dlfcn.h>
-#include <mutex>
 #include <iostream>
 #include <map>
+#include <mutex>
 #include <sstream>
 
 namespace dz {
@@ -47,6 +47,18 @@ struct Program {
   detail::TraceResult trace; // bindings and write-backs (the graph itself is not needed)
 };
 
+/// Whether the Variables that backward() reached still have (or lack) a gradient as they
+/// did when the function was traced.
+bool guards_hold(const detail::TraceResult &trace, const std::vector<Variable> &args) {
+  for (const detail::Guard &g : trace.guards) {
+    std::shared_ptr<VariableNode> node =
+        g.argument >= 0 ? args[size_t(g.argument)].node() : g.var.lock();
+    if (node && node->grad.defined() != g.had_grad)
+      return false;
+  }
+  return true;
+}
+
 } // namespace
 
 struct CompiledFunction::Impl {
@@ -81,6 +93,15 @@ std::vector<Variable> CompiledFunction::call(const std::vector<Variable> &args, 
                 "traced; call the inner function's body directly");
   Signature sig = signature_of(args);
   auto it = impl_->programs.find(sig);
+  if (it != impl_->programs.end() && !guards_hold(it->second.trace, args)) {
+    if (impl_->config.verbose)
+      std::cerr << "dz::compile: a Variable's gradient was "
+                << "set or cleared since the "
+                << "trace; tracing again\n";
+    impl_->last = nullptr;
+    impl_->programs.erase(it);
+    it = impl_->programs.end();
+  }
 
   if (it == impl_->programs.end()) {
     // Trace: run the body eagerly with recording on, then compile what it recorded.
@@ -117,7 +138,9 @@ std::vector<Variable> CompiledFunction::call(const std::vector<Variable> &args, 
     in.push_back(a.data());
   std::vector<Tensor> state;
   for (const detail::StateBinding &b : p.trace.state) {
-    if (auto var = b.var.lock())
+    if (auto owner = b.grad_of.lock())
+      state.push_back(owner->grad.defined() ? owner->grad.data() : zeros_like(b.tensor));
+    else if (auto var = b.var.lock())
       state.push_back(var->data);
     else
       state.push_back(b.tensor);

@@ -3,6 +3,7 @@
 #include <dzc/functions.h>
 
 #include <cmath>
+#include <map>
 #include <numeric>
 
 namespace dz::functions {
@@ -227,11 +228,27 @@ struct Transpose : Function {
   }
 };
 
+/// The index of get_item / get_item_grad resolved against `shape` for dz.get_item: the
+/// flat offsets are fixed at trace time, so an index tensor (whose values may change from
+/// call to call) is refused.
+FunctionTrace index_trace(const char *op, const Shape &shape, const IndexList &index) {
+  for (const Index &i : index)
+    if (std::holds_alternative<std::shared_ptr<const Tensor>>(i.value()))
+      throw Error(std::string("dz::compile: F::") + op +
+                  " with an index tensor cannot be compiled: its values would be fixed at "
+                  "trace time. Index with integers and slices, or use F::embed_id for ids "
+                  "that change from call to call");
+  IndexPlan plan = plan_index(shape, index);
+  Shape result = std::string(op) == "get_item" ? plan.out_shape : shape;
+  return {FunctionTrace::Op, op, {{"shape", result}, {"offsets", std::move(plan.offsets)}}, {}};
+}
+
 struct GetItem : Function {
   IndexList index;
   Shape x_shape;
-  explicit GetItem(IndexList i) : index(std::move(i)) {}
+  GetItem(IndexList i, Shape s) : index(std::move(i)), x_shape(std::move(s)) {}
   std::string name() const override { return "GetItem"; }
+  FunctionTrace trace() const override { return index_trace("get_item", x_shape, index); }
   std::vector<Tensor> forward(const std::vector<Tensor> &xs) override {
     x_shape = xs[0].shape();
     return {gather(xs[0], plan_index(x_shape, index))};
@@ -246,6 +263,7 @@ struct GetItemGrad : Function {
   Shape in_shape;
   GetItemGrad(IndexList i, Shape s) : index(std::move(i)), in_shape(std::move(s)) {}
   std::string name() const override { return "GetItemGrad"; }
+  FunctionTrace trace() const override { return index_trace("get_item_grad", in_shape, index); }
   std::vector<Tensor> forward(const std::vector<Tensor> &xs) override {
     IndexPlan plan = plan_index(in_shape, index);
     if (xs[0].shape() != plan.out_shape)
@@ -585,7 +603,9 @@ Variable reshape(const Variable &x, const Shape &shape) {
 Variable transpose(const Variable &x, std::vector<int64_t> axes) {
   return call1<Transpose>({x}, std::move(axes));
 }
-Variable get_item(const Variable &x, const IndexList &index) { return call1<GetItem>({x}, index); }
+Variable get_item(const Variable &x, const IndexList &index) {
+  return call1<GetItem>({x}, index, x.shape());
+}
 Variable get_item_grad(const Variable &gy, const IndexList &index, const Shape &in_shape) {
   return call1<GetItemGrad>({gy}, index, in_shape);
 }
@@ -733,13 +753,65 @@ Variable dropout(const Variable &x, double ratio) {
   return dropout(x, ratio, default_generator());
 }
 
+namespace {
+/// The RNG state a compiled step draws dropout masks from: a tensor (seed, offset) per
+/// Generator, made when a trace first draws from it. Compiled calls advance the tensor
+/// (dz.rng_next, written back as state); eager draws catch the Generator up with it first,
+/// so eager and compiled steps share one stream. A Generator reseeded since (its seed
+/// changed or its offset went back) starts the tensor again from the Generator.
+struct RngState {
+  Tensor state;          // (seed, offset), int64
+  uint64_t seed, offset; // the Generator's position when the tensor was last synced
+};
+
+RngState *sync_rng(Generator &gen, bool create) {
+  static std::map<const Generator *, RngState> states;
+  auto it = states.find(&gen);
+  if (it == states.end()) {
+    if (!create)
+      return nullptr;
+    it = states.emplace(&gen, RngState{Tensor::from_i64({0, 0}), gen.seed(), gen.offset()}).first;
+  }
+  RngState &rs = it->second;
+  int64_t *s = rs.state.data<int64_t>();
+  if (gen.seed() == rs.seed && gen.offset() >= rs.offset && uint64_t(s[0]) == gen.seed() &&
+      uint64_t(s[1]) > gen.offset())
+    gen.advance(uint64_t(s[1]) - gen.offset()); // compiled calls drew since
+  s[0] = int64_t(gen.seed());
+  s[1] = int64_t(gen.offset());
+  return &rs;
+}
+} // namespace
+
 Variable dropout(const Variable &x, double ratio, Generator &gen) {
   if (ratio < 0 || ratio >= 1)
     throw Error("dropout: ratio must be in [0, 1), got " + std::to_string(ratio));
   if (!Config::train())
     return x;
   DType dt = is_floating(x.dtype()) ? x.dtype() : f64;
-  Tensor mask = (rand(x.shape(), dt, gen) > ratio).to(dt) * (1.0 / (1.0 - ratio));
+  Tensor mask;
+  {
+    // Traced as dz.dropout_mask of the RNG state and dz.rng_next of it (docs/ir.md).
+    TraceScope trace;
+    RngState *rs = sync_rng(gen, bool(trace));
+    const int64_t groups = (x.size() + 3) / 4; // the counters rand draws
+    mask = (rand(x.shape(), dt, gen) > ratio).to(dt) * (1.0 / (1.0 - ratio));
+    if (trace) {
+      trace->op("dropout_mask", {&rs->state}, mask,
+                {{"ratio", ratio}, {"shape", x.shape()}, {"dtype", dt}});
+      const int64_t *s = rs->state.data<int64_t>();
+      Tensor next = Tensor::from_i64({s[0], s[1] + groups});
+      trace->op("rng_next", {&rs->state}, next, {{"groups", groups}});
+      trace->inplace("assign", rs->state, next); // before the write: the old value stays
+    }
+    if (rs) {
+      int64_t *s = rs->state.data<int64_t>();
+      s[0] = int64_t(gen.seed());
+      s[1] = int64_t(gen.offset());
+      rs->seed = gen.seed();
+      rs->offset = gen.offset();
+    }
+  }
   return x * Variable::constant(mask);
 }
 

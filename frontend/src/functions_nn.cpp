@@ -16,6 +16,9 @@ template <typename Fn, typename... Args> Variable call1(std::vector<Variable> in
 
 Size2 kernel_of(const Variable &W) { return {W.shape()[2], W.shape()[3]}; }
 
+/// A (h, w) pair as a dz attribute (DenseI64ArrayAttr).
+std::vector<int64_t> hw(Size2 s) { return {s.h, s.w}; }
+
 /// The gradient of a per-channel bias of an NCHW output.
 Variable bias_grad(const Variable &gy) { return sum(gy, {0, 2, 3}); }
 
@@ -27,6 +30,15 @@ struct Im2col : Function {
   Shape x_shape;
   Im2col(Size2 k, Size2 s, Size2 p, bool m) : kernel(k), stride(s), pad(p), to_matrix(m) {}
   std::string name() const override { return "Im2col"; }
+  FunctionTrace trace() const override {
+    return {FunctionTrace::Op,
+            "im2col",
+            {{"kernel", hw(kernel)},
+             {"stride", hw(stride)},
+             {"pad", hw(pad)},
+             {"to_matrix", to_matrix}},
+            {}};
+  }
   std::vector<Tensor> forward(const std::vector<Tensor> &xs) override {
     x_shape = xs[0].shape();
     return {dz::im2col(xs[0], kernel, stride, pad, to_matrix)};
@@ -43,6 +55,16 @@ struct Col2im : Function {
   Col2im(Shape xs, Size2 k, Size2 s, Size2 p, bool m)
       : x_shape(std::move(xs)), kernel(k), stride(s), pad(p), to_matrix(m) {}
   std::string name() const override { return "Col2im"; }
+  FunctionTrace trace() const override {
+    return {FunctionTrace::Op,
+            "col2im",
+            {{"shape", x_shape},
+             {"kernel", hw(kernel)},
+             {"stride", hw(stride)},
+             {"pad", hw(pad)},
+             {"to_matrix", to_matrix}},
+            {}};
+  }
   std::vector<Tensor> forward(const std::vector<Tensor> &xs) override {
     return {dz::col2im(xs[0], x_shape, kernel, stride, pad, to_matrix)};
   }
@@ -59,6 +81,9 @@ struct Conv2d : Function {
   Size2 stride, pad;
   Conv2d(Size2 s, Size2 p) : stride(s), pad(p) {}
   std::string name() const override { return "Conv2d"; }
+  FunctionTrace trace() const override {
+    return {FunctionTrace::Op, "conv2d", {{"stride", hw(stride)}, {"pad", hw(pad)}}, {}};
+  }
   std::vector<Tensor> forward(const std::vector<Tensor> &xs) override {
     return {dz::conv2d(xs[0], xs[1], xs.size() > 2 ? &xs[2] : nullptr, stride, pad)};
   }
@@ -80,6 +105,12 @@ struct Deconv2d : Function {
   Size2 stride, pad, outsize;
   Deconv2d(Size2 s, Size2 p, Size2 o) : stride(s), pad(p), outsize(o) {}
   std::string name() const override { return "Deconv2d"; }
+  FunctionTrace trace() const override {
+    return {FunctionTrace::Op,
+            "deconv2d",
+            {{"stride", hw(stride)}, {"pad", hw(pad)}, {"outsize", hw(outsize)}},
+            {}};
+  }
   std::vector<Tensor> forward(const std::vector<Tensor> &xs) override {
     return {dz::deconv2d(xs[0], xs[1], xs.size() > 2 ? &xs[2] : nullptr, stride, pad, outsize)};
   }
@@ -100,6 +131,12 @@ struct Conv2dGradW : Function {
   Size2 kernel, stride, pad;
   Conv2dGradW(Size2 k, Size2 s, Size2 p) : kernel(k), stride(s), pad(p) {}
   std::string name() const override { return "Conv2DGradW"; }
+  FunctionTrace trace() const override {
+    return {FunctionTrace::Op,
+            "conv2d_grad_w",
+            {{"kernel", hw(kernel)}, {"stride", hw(stride)}, {"pad", hw(pad)}},
+            {}};
+  }
   std::vector<Tensor> forward(const std::vector<Tensor> &xs) override {
     return {dz::conv2d_grad_w(xs[0], xs[1], kernel, stride, pad)};
   }
@@ -116,6 +153,9 @@ struct Conv2dGradW : Function {
 
 struct PoolGeom {
   Size2 kernel, stride, pad;
+  std::vector<TraceAttr> attrs() const {
+    return {{"kernel", hw(kernel)}, {"stride", hw(stride)}, {"pad", hw(pad)}};
+  }
 };
 
 /// The derivative of max pooling: gy scattered to the argmax of each window.
@@ -159,6 +199,7 @@ struct Pooling : Function {
   Shape x_shape;
   explicit Pooling(PoolGeom g) : geom(g) {}
   std::string name() const override { return "Pooling"; }
+  FunctionTrace trace() const override { return {FunctionTrace::Op, "pooling", geom.attrs(), {}}; }
   std::vector<Tensor> forward(const std::vector<Tensor> &xs) override {
     x_shape = xs[0].shape();
     MaxPoolResult r = dz::max_pool2d(xs[0], geom.kernel, geom.stride, geom.pad);
@@ -175,6 +216,11 @@ struct AveragePoolingGrad : Function {
   Shape x_shape;
   AveragePoolingGrad(PoolGeom g, Shape s) : geom(g), x_shape(std::move(s)) {}
   std::string name() const override { return "AveragePoolingGrad"; }
+  FunctionTrace trace() const override {
+    std::vector<TraceAttr> attrs = geom.attrs();
+    attrs.push_back({"shape", x_shape});
+    return {FunctionTrace::Op, "average_pooling_grad", std::move(attrs), {}};
+  }
   std::vector<Tensor> forward(const std::vector<Tensor> &xs) override {
     return {dz::avg_pool2d_grad(xs[0], x_shape, geom.kernel, geom.stride, geom.pad)};
   }
@@ -188,6 +234,9 @@ struct AveragePooling : Function {
   Shape x_shape;
   explicit AveragePooling(PoolGeom g) : geom(g) {}
   std::string name() const override { return "AveragePooling"; }
+  FunctionTrace trace() const override {
+    return {FunctionTrace::Op, "average_pooling", geom.attrs(), {}};
+  }
   std::vector<Tensor> forward(const std::vector<Tensor> &xs) override {
     x_shape = xs[0].shape();
     return {dz::avg_pool2d(xs[0], geom.kernel, geom.stride, geom.pad)};
@@ -225,6 +274,9 @@ struct BatchNorm : Function {
   BatchNorm(Tensor m, Tensor v, double d, double e)
       : avg_mean(std::move(m)), avg_var(std::move(v)), decay(d), eps(e) {}
   std::string name() const override { return "BatchNorm"; }
+  /// Compiled as its tensor operations: in train mode the running averages' copy_ becomes
+  /// a state write-back, and the IR gradient of the batch statistics is DeZero's formula.
+  FunctionTrace trace() const override { return {FunctionTrace::Decompose, "", {}, {}}; }
 
   std::vector<Tensor> forward(const std::vector<Tensor> &xs) override {
     const Tensor &x = xs[0];
@@ -262,6 +314,23 @@ struct BatchNorm : Function {
         train ? (gy - gbeta * (1.0 / double(ca.m)) - xc * ggamma * (1.0 / double(ca.m))) * scale
               : gy * scale;
     return {gx, reshape(ggamma, gamma.shape()), reshape(gbeta, input(2).shape())};
+  }
+};
+
+// ---- embedding ---------------------------------------------------------------------------------
+
+/// W[ids]: the rows of W at integer ids (compiled as dz.embed_id, the ids an operand, so
+/// they may change from call to call). The gradient in W scatters gy back to the rows.
+struct EmbedID : Function {
+  Shape w_shape;
+  std::string name() const override { return "EmbedID"; }
+  FunctionTrace trace() const override { return {FunctionTrace::Op, "embed_id", {}, {}}; }
+  std::vector<Tensor> forward(const std::vector<Tensor> &xs) override {
+    w_shape = xs[1].shape();
+    return {gather(xs[1], plan_index(w_shape, {Index(xs[0])}))};
+  }
+  std::vector<Variable> backward(const std::vector<Variable> &gys) override {
+    return {Variable(), get_item_grad(gys[0], {Index(input(0).data())}, w_shape)};
   }
 };
 
@@ -349,7 +418,7 @@ Variable embed_id(const Variable &x, const Variable &W) {
     if (p[i] < 0 || p[i] >= V)
       throw Error("embed_id: id " + std::to_string(p[i]) + " is out of range for W " +
                   shape_str(W.shape()) + " (valid: 0 to " + std::to_string(V - 1) + ")");
-  return get_item(W, {Index(ids)});
+  return call1<EmbedID>({x.dtype() == i64 ? x : Variable::constant(ids), W});
 }
 
 } // namespace dz::functions

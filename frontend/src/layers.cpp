@@ -491,9 +491,14 @@ Variable BatchNorm::forward(const Variable &x) {
   const Device dev = device();
   const std::pair<Parameter *, double> inits[] = {
       {&avg_mean, 0.0}, {&avg_var, 1.0}, {&gamma, 1.0}, {&beta, 0.0}};
-  for (auto [p, fill] : inits)
-    if (!has_data(*p))
-      p->set_data(full({D}, fill, dt).to(dev));
+  {
+    // Not recorded when dz::compile traces the first forward: the new tensors are state
+    // (read from these parameters on every call), not constants recomputed by each call.
+    TraceScope off;
+    for (auto [p, fill] : inits)
+      if (!has_data(*p))
+        p->set_data(full({D}, fill, dt).to(dev));
+  }
   Tensor mean = avg_mean.data(), var = avg_var.data();
   Variable y = F::batch_norm(x, gamma, beta, mean, var, decay_, eps_);
   avg_mean.set_data(mean);

@@ -16,15 +16,15 @@ namespace {
 /// runtime promotes; the IR wants one element type).
 bool is_elementwise(const std::string &op) {
   static const std::set<std::string> ops = {
-      "add", "sub", "mul", "div", "maximum", "neg", "exp", "log", "sin", "cos", "tanh", "sqrt",
-      "square", "sigmoid", "relu", "pow", "leaky_relu", "clip", "step"};
+      "add",  "sub",  "mul",    "div",     "maximum", "neg", "exp",        "log",  "sin", "cos",
+      "tanh", "sqrt", "square", "sigmoid", "relu",    "pow", "leaky_relu", "clip", "step"};
   return ops.count(op) > 0;
 }
 
 /// Tensor operations the runtime reports that have no dz op yet.
 bool has_no_dz_op(const std::string &op) {
-  static const std::set<std::string> ops = {"compare", "where", "logsumexp", "pow_tensor",
-                                            "minimum", "abs"};
+  static const std::set<std::string> ops = {"compare",    "where",   "logsumexp",
+                                            "pow_tensor", "minimum", "abs"};
   return ops.count(op) > 0;
 }
 
@@ -82,9 +82,7 @@ int Tracer::new_value(const Shape &shape, DType dtype) {
   return int(graph_.values.size()) - 1;
 }
 
-void Tracer::bind(const Tensor &t, int value) {
-  values_[key_of(t)] = Entry{t.storage(), value};
-}
+void Tracer::bind(const Tensor &t, int value) { values_[key_of(t)] = Entry{t.storage(), value}; }
 
 int Tracer::value_of(const Tensor &t, const std::shared_ptr<VariableNode> &via) {
   if (int v = lookup(t); v >= 0)
@@ -92,7 +90,7 @@ int Tracer::value_of(const Tensor &t, const std::shared_ptr<VariableNode> &via) 
   // A leaf: state or a constant, decided in finish().
   int v = new_value(t.shape(), t.dtype());
   bind(t, v);
-  Leaf leaf{v, t, Tensor(), via, false};
+  Leaf leaf{v, t, Tensor(), via, false, {}};
   leaf_index_[v] = leaves_.size();
   leaves_.push_back(std::move(leaf));
   return v;
@@ -139,8 +137,8 @@ void Tracer::touch(const Variable &v) {
     return;
   touched_index_[n] = touched_.size();
   auto arg = std::find(args_.begin(), args_.end(), n);
-  touched_.push_back(
-      Touched{v.node(), v.grad(), arg == args_.end() ? -1 : int(arg - args_.begin()), false});
+  touched_.push_back(Touched{v.node(), v.grad(), arg == args_.end() ? -1 : int(arg - args_.begin()),
+                             false, false});
 }
 
 // ---- recording ------------------------------------------------------------------------------
@@ -193,7 +191,7 @@ void Tracer::inplace(const char *op_name, const Tensor &target, const Tensor &op
     // reset): remember it as a leaf so that an outside buffer is written back.
     int v = new_value(target.shape(), target.dtype());
     leaf_index_[v] = leaves_.size();
-    leaves_.push_back(Leaf{v, target, target.copy(), {}, true});
+    leaves_.push_back(Leaf{v, target, target.copy(), {}, true, {}});
   }
   bind(target, result);
 }
@@ -223,21 +221,26 @@ void Tracer::use_parameter(const Variable &p) {
   int leaf = new_value(data.shape(), data.dtype());
   bind(data, leaf);
   leaf_index_[leaf] = leaves_.size();
-  leaves_.push_back(Leaf{leaf, data, Tensor(), p.node(), false});
+  leaves_.push_back(Leaf{leaf, data, Tensor(), p.node(), false, {}});
 }
 
-void Tracer::record_function(const Function &f, const FunctionTrace &desc,
-                             const std::vector<Variable> &inputs,
-                             const std::vector<Tensor> &outputs) {
+void Tracer::use_inputs(const std::vector<Variable> &inputs) {
   for (const Variable &x : inputs) {
     touch(x);
     if (x.node()->is_param)
       use_parameter(x);
   }
+}
+
+void Tracer::record_function(const Function &f, const FunctionTrace &desc,
+                             const std::vector<Variable> &inputs,
+                             const std::vector<Tensor> &outputs) {
+  use_inputs(inputs); // again: the forward may have made parameters
   if (desc.kind == FunctionTrace::Decompose) {
     for (const Tensor &y : outputs)
       if (lookup(y) < 0)
-        unsupported("F::" + f.name() + " (its forward uses a tensor operation that is not "
+        unsupported("F::" + f.name() +
+                    " (its forward uses a tensor operation that is not "
                     "recorded)");
     return;
   }
@@ -278,6 +281,11 @@ void Tracer::set_data(const Variable &v, const Tensor &t) {
   touched_[touched_index_[v.node().get()]].data_set = true;
 }
 
+void Tracer::grad_assigned(const Variable &v) {
+  touch(v);
+  touched_[touched_index_[v.node().get()]].grad_assigned = true;
+}
+
 void Tracer::backward(const Variable &y, BackwardOptions opts) {
   // 1. The variables that backward gives a gradient: the leaves of y's graph (and every
   //    variable with retain_grad), each with its gradient before this backward.
@@ -304,6 +312,12 @@ void Tracer::backward(const Variable &y, BackwardOptions opts) {
   for (const Variable &v : vars) {
     touch(v);
     before.push_back(v.grad());
+    // The trace depends on whether v has a gradient here (backward accumulates onto
+    // it), unless the trace itself cleared or set it.
+    const Touched &t = touched_[touched_index_[v.node().get()]];
+    if (!t.grad_assigned)
+      guards_.push_back(Guard{t.argument < 0 ? v.node() : std::weak_ptr<VariableNode>(), t.argument,
+                              v.has_grad()});
   }
   // 2. The eager backward, for the values of this first call.
   {
@@ -330,8 +344,14 @@ void Tracer::backward(const Variable &y, BackwardOptions opts) {
     const Variable &x = vars[changed[k]];
     int g = grad.outputs[k];
     const Variable &old = before[changed[k]];
-    if (old.defined()) // gradients accumulate, as in eager mode
-      g = emit("add", {cast_to(value_of(old.data()), x.dtype()), g}, x.shape(), x.dtype());
+    if (old.defined()) { // gradients accumulate, as in eager mode
+      int ov = lookup(old.data());
+      if (ov < 0) { // a gradient from before the trace: read from the Variable at each call
+        ov = value_of(old.data());
+        leaves_[leaf_index_[ov]].grad_of = x.node();
+      }
+      g = emit("add", {cast_to(ov, x.dtype()), g}, x.shape(), x.dtype());
+    }
     Tensor gt = x.grad().data();
     g = cast_to(g, gt.dtype());
     bind(gt, g);
@@ -359,7 +379,8 @@ TraceResult Tracer::finish(std::vector<Variable> &&outputs) {
     std::shared_ptr<VariableNode> node = t.node.lock();
     if (!node)
       continue;
-    WriteBack wb{WriteBack::SetGrad, -1, 0, t.argument, t.argument < 0 ? t.node : std::weak_ptr<VariableNode>()};
+    WriteBack wb{WriteBack::SetGrad, -1, 0, t.argument,
+                 t.argument < 0 ? t.node : std::weak_ptr<VariableNode>()};
     if (!node->grad.same_node(t.grad_before)) {
       if (node->grad.defined()) {
         wb.result = int(graph_.results.size());
@@ -387,24 +408,24 @@ TraceResult Tracer::finish(std::vector<Variable> &&outputs) {
   for (const Leaf &leaf : leaves_) {
     const auto &storage = leaf.tensor.storage();
     const bool alive_outside = storage && storage.use_count() > held[storage.get()];
-    if (alive_outside || leaf.var.lock()) {
+    if (alive_outside || leaf.var.lock() || leaf.grad_of.lock()) {
       graph_.arguments.push_back(leaf.value);
-      r.state.push_back(StateBinding{leaf.var, leaf.tensor});
+      r.state.push_back(StateBinding{leaf.var, leaf.tensor, leaf.grad_of});
       if (leaf.written) {
         int final_value = lookup(leaf.tensor);
         if (final_value != leaf.value) {
-          r.write_backs.push_back(WriteBack{WriteBack::CopyIntoState,
-                                            int(graph_.results.size()), r.state.size() - 1, -1,
-                                            {}});
+          r.write_backs.push_back(WriteBack{
+              WriteBack::CopyIntoState, int(graph_.results.size()), r.state.size() - 1, -1, {}});
           graph_.results.push_back(final_value);
         }
       }
     } else {
-      constants.push_back(trace::Node{"constant", {}, {leaf.value}, {},
-                                      leaf.written ? leaf.initial : leaf.tensor});
+      constants.push_back(
+          trace::Node{"constant", {}, {leaf.value}, {}, leaf.written ? leaf.initial : leaf.tensor});
     }
   }
   graph_.nodes.insert(graph_.nodes.begin(), constants.begin(), constants.end());
+  r.guards = std::move(guards_);
   r.graph = std::move(graph_);
   leaves_.clear();
   values_.clear();

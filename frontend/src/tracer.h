@@ -32,26 +32,37 @@ void run_backward(const Variable &y, BackwardOptions opts);
 
 /// Where a compiled call reads a state argument from.
 struct StateBinding {
-  std::weak_ptr<VariableNode> var; // read var->data when the Variable is alive
-  Tensor tensor;                   // else this buffer
+  std::weak_ptr<VariableNode> var;     // read var->data when the Variable is alive
+  Tensor tensor;                       // else this buffer
+  std::weak_ptr<VariableNode> grad_of; // or the gradient of this Variable (zeros if none)
+};
+
+/// A condition the trace depends on beyond the signature: whether a Variable had a
+/// gradient when backward() ran (eager mode accumulates onto it). A call where it differs
+/// traces again.
+struct Guard {
+  std::weak_ptr<VariableNode> var;
+  int argument = -1; // or the call's argument i
+  bool had_grad = false;
 };
 
 /// What happens with a result beyond the function's own outputs.
 struct WriteBack {
   enum Kind { CopyIntoState, SetGrad, ClearGrad, SetData } kind;
-  int result = -1;     // index into Graph::results (not for ClearGrad)
-  size_t state = 0;    // CopyIntoState: index into the state bindings
-  int argument = -1;   // SetGrad/ClearGrad/SetData on the call's argument i, or
+  int result = -1;                 // index into Graph::results (not for ClearGrad)
+  size_t state = 0;                // CopyIntoState: index into the state bindings
+  int argument = -1;               // SetGrad/ClearGrad/SetData on the call's argument i, or
   std::weak_ptr<VariableNode> var; // on this Variable
 };
 
 /// A finished trace: the graph and how a compiled call binds and writes back.
 struct TraceResult {
   trace::Graph graph;
-  size_t num_outputs = 0;              // the function's own outputs come first in results
-  std::vector<StateBinding> state;     // arguments after the call's own, in order
+  size_t num_outputs = 0;          // the function's own outputs come first in results
+  std::vector<StateBinding> state; // arguments after the call's own, in order
   std::vector<WriteBack> write_backs;
-  std::vector<Tensor> outputs;         // the values of this (eager) first call
+  std::vector<Guard> guards;
+  std::vector<Tensor> outputs; // the values of this (eager) first call
 };
 
 class Tracer final : public TraceHook {
@@ -71,8 +82,12 @@ public:
                        const std::vector<Variable> &inputs, const std::vector<Tensor> &outputs);
   void backward(const Variable &y, BackwardOptions opts);
   void set_data(const Variable &v, const Tensor &t);
+  /// v.cleargrad() or v.set_grad(...) inside the trace.
+  void grad_assigned(const Variable &v);
   void touch(const Variable &v);
   void use_parameter(const Variable &p);
+  /// Before a Function's forward: its inputs are touched, parameters become state.
+  void use_inputs(const std::vector<Variable> &inputs);
 
   /// Stops recording, turns leaves into state or constants, and returns the trace.
   TraceResult finish(std::vector<Variable> &&outputs);
@@ -104,12 +119,14 @@ private:
     Tensor initial; // its content when first seen, when the trace overwrote it
     std::weak_ptr<VariableNode> var;
     bool written = false;
+    std::weak_ptr<VariableNode> grad_of; // the leaf is this Variable's gradient
   };
   struct Touched {
     std::weak_ptr<VariableNode> node;
     Variable grad_before;
     int argument = -1;
     bool data_set = false;
+    bool grad_assigned = false; // the trace cleared or set the gradient itself
   };
 
   static Key key_of(const Tensor &t);
@@ -134,6 +151,7 @@ private:
   std::unordered_map<const VariableNode *, size_t> touched_index_;
   std::vector<const VariableNode *> args_;
   std::unordered_set<const VariableNode *> parameters_; // used as parameters so far
+  std::vector<Guard> guards_;
 };
 
 } // namespace dz::detail

@@ -82,9 +82,13 @@ bool Variable::has_grad() const { return node_ && node_->grad.defined(); }
 Variable Variable::grad() const { return node_ ? node_->grad : Variable(); }
 void Variable::set_grad(const Variable &g) {
   checked(node_, "Variable::set_grad");
+  if (auto *tracer = detail::Tracer::recording())
+    tracer->grad_assigned(*this);
   node_->grad = g;
 }
 void Variable::cleargrad() {
+  if (auto *tracer = detail::Tracer::recording(); tracer && node_)
+    tracer->grad_assigned(*this);
   if (node_)
     node_->grad = Variable();
 }
@@ -229,6 +233,7 @@ std::vector<Variable> Function::apply(std::vector<Variable> inputs) {
   }
   std::vector<Tensor> ys;
   if (auto *tracer = detail::Tracer::recording()) {
+    tracer->use_inputs(inputs);
     FunctionTrace desc = trace();
     if (desc.kind == FunctionTrace::Unsupported)
       throw Error("dz::compile: F::" + name() +

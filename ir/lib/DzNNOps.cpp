@@ -127,8 +127,8 @@ LogicalResult checkOffsets(std::optional<Location> loc, llvm::ArrayRef<int64_t> 
     return fail<OpTy>(loc, "has ", offsets.size(), " offsets for ", count, " elements of ", of);
   for (size_t i = 0; i < offsets.size(); ++i)
     if (offsets[i] < 0 || offsets[i] >= size)
-      return fail<OpTy>(loc, "offset ", offsets[i], " (entry ", i, ") is out of range for ",
-                        size, " elements");
+      return fail<OpTy>(loc, "offset ", offsets[i], " (entry ", i, ") is out of range for ", size,
+                        " elements");
   return success();
 }
 
@@ -279,8 +279,8 @@ DZ_INFER(Col2imOp) {
   if (failed(want))
     return failure();
   if (col.getShape() != llvm::ArrayRef<int64_t>(*want))
-    return fail<Col2imOp>(loc, "col ", col, " is not the im2col shape ", formatShape(*want),
-                          " of ", formatShape(x));
+    return fail<Col2imOp>(loc, "col ", col, " is not the im2col shape ", formatShape(*want), " of ",
+                          formatShape(x));
   types.push_back(RankedTensorType::get(x, col.getElementType()));
   return success();
 }
@@ -333,8 +333,8 @@ DZ_INFER(Deconv2dOp) {
   int64_t oc = W->getDimSize(1);
   if (failed(checkBias<Deconv2dOp>(loc, adaptor.getB(), oc, x->getElementType())))
     return failure();
-  types.push_back(RankedTensorType::get({x->getDimSize(0), oc, out[0], out[1]},
-                                        x->getElementType()));
+  types.push_back(
+      RankedTensorType::get({x->getDimSize(0), oc, out[0], out[1]}, x->getElementType()));
   return success();
 }
 
@@ -369,8 +369,8 @@ static LogicalResult inferPool(std::optional<Location> loc, typename OpTy::Adapt
   auto x = image<OpTy>(loc, adaptor.getX(), "x");
   if (failed(x))
     return failure();
-  auto w = window<OpTy>(loc, DZ_ATTR(adaptor, kernel), DZ_ATTR(adaptor, stride),
-                        DZ_ATTR(adaptor, pad));
+  auto w =
+      window<OpTy>(loc, DZ_ATTR(adaptor, kernel), DZ_ATTR(adaptor, stride), DZ_ATTR(adaptor, pad));
   if (failed(w))
     return failure();
   auto o = outsize<OpTy>(loc, *x, *w);
@@ -407,12 +407,11 @@ static LogicalResult inferPoolGrad(std::optional<Location> loc, typename OpTy::A
   auto shape = DZ_ATTR(adaptor, shape);
   if (failed(gy))
     return failure();
-  if (!shape || shape.size() != 4 || llvm::any_of(shape.asArrayRef(), [](int64_t d) {
-        return d < 0;
-      }))
+  if (!shape || shape.size() != 4 ||
+      llvm::any_of(shape.asArrayRef(), [](int64_t d) { return d < 0; }))
     return fail<OpTy>(loc, "shape must be an image shape (N, C, H, W)");
-  auto w = window<OpTy>(loc, DZ_ATTR(adaptor, kernel), DZ_ATTR(adaptor, stride),
-                        DZ_ATTR(adaptor, pad));
+  auto w =
+      window<OpTy>(loc, DZ_ATTR(adaptor, kernel), DZ_ATTR(adaptor, stride), DZ_ATTR(adaptor, pad));
   if (failed(w))
     return failure();
   auto x = RankedTensorType::get(shape.asArrayRef(), gy->getElementType());
@@ -434,9 +433,51 @@ DZ_INFER(PoolingGradOp) {
     return failure();
   auto idx = tensorOf(adaptor.getIndexes());
   if (!idx || idx.getShape() != tensorOf(adaptor.getGy()).getShape())
-    return fail<PoolingGradOp>(loc, "indexes must have the shape of gy ",
-                               adaptor.getGy().getType(), ", not ",
-                               adaptor.getIndexes().getType());
+    return fail<PoolingGradOp>(loc, "indexes must have the shape of gy ", adaptor.getGy().getType(),
+                               ", not ", adaptor.getIndexes().getType());
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// Random masks
+//===----------------------------------------------------------------------===//
+
+template <typename OpTy>
+static LogicalResult checkRngState(std::optional<Location> loc, Value state) {
+  auto t = tensorOf(state);
+  if (!t || t.getShape() != llvm::ArrayRef<int64_t>{2} || !t.getElementType().isInteger(64))
+    return fail<OpTy>(loc, "state must be tensor<2xi64> (seed, offset), not ",
+                      state ? state.getType() : Type());
+  return success();
+}
+
+DZ_INFER(DropoutMaskOp) {
+  auto ratio = DZ_ATTR(adaptor, ratio);
+  auto shape = DZ_ATTR(adaptor, shape);
+  auto dtype = DZ_ATTR(adaptor, dtype);
+  if (failed(checkRngState<DropoutMaskOp>(loc, adaptor.getState())))
+    return failure();
+  if (!ratio || !shape || !dtype)
+    return fail<DropoutMaskOp>(loc, "needs the attributes ratio, shape, dtype");
+  double r = ratio.getValueAsDouble();
+  if (!(r >= 0.0 && r < 1.0))
+    return fail<DropoutMaskOp>(loc, "ratio must be in [0, 1), not ", r);
+  if (!dtype.getValue().isF32() && !dtype.getValue().isF64())
+    return fail<DropoutMaskOp>(loc, "dtype must be f32 or f64, not ", dtype.getValue());
+  if (llvm::any_of(shape.asArrayRef(), [](int64_t d) { return d < 0; }))
+    return fail<DropoutMaskOp>(loc, "shape ", formatShape(shape.asArrayRef()),
+                               " has a negative dimension");
+  types.push_back(RankedTensorType::get(shape.asArrayRef(), dtype.getValue()));
+  return success();
+}
+
+DZ_INFER(RngNextOp) {
+  auto groups = DZ_ATTR(adaptor, groups);
+  if (failed(checkRngState<RngNextOp>(loc, adaptor.getState())))
+    return failure();
+  if (!groups || groups.getInt() < 0)
+    return fail<RngNextOp>(loc, "needs the attribute groups >= 0");
+  types.push_back(adaptor.getState().getType());
   return success();
 }
 

@@ -199,6 +199,103 @@ Tensor constant(DenseElementsAttr attr) {
   return out;
 }
 
+Tensor reshaped(Tensor t, ArrayRef<int64_t> shape) {
+  t.shape.assign(shape.begin(), shape.end());
+  return t;
+}
+
+// ---- NCHW windows (convolution and pooling, ir/DzNNOps.td) ----
+
+struct Window {
+  int64_t kh, kw, sh, sw, ph, pw;
+};
+
+Window windowOf(Operation *op, ArrayRef<int64_t> kernel) {
+  auto pair = [&](StringRef name) {
+    return op->getAttrOfType<DenseI64ArrayAttr>(name).asArrayRef();
+  };
+  ArrayRef<int64_t> s = pair("stride"), p = pair("pad");
+  return {kernel[0], kernel[1], s[0], s[1], p[0], p[1]};
+}
+
+/// Calls f(oh, ow, i, j, h, w) for tap (i, j) of every window over an H x W plane whose
+/// output is OH x OW; (h, w) may lie in the zero padding.
+template <typename F> void forEachTap(const Window &k, int64_t OH, int64_t OW, F f) {
+  for (int64_t oh = 0; oh < OH; ++oh)
+    for (int64_t ow = 0; ow < OW; ++ow)
+      for (int64_t i = 0; i < k.kh; ++i)
+        for (int64_t j = 0; j < k.kw; ++j)
+          f(oh, ow, i, j, oh * k.sh - k.ph + i, ow * k.sw - k.pw + j);
+}
+
+/// y = sum over taps of a[n, c, h, w] * b[...]: the convolution family, written as the
+/// three ways of pairing image x (N, C, H, W), weights W (OC, C, KH, KW) and output
+/// y (N, OC, OH, OW). `which` is the one computed from the other two.
+enum class ConvPart { Y, X, W };
+Tensor conv(ConvPart which, const Tensor &x, const Tensor &w, const Tensor &y, ArrayRef<int64_t> xs,
+            ArrayRef<int64_t> ws, ArrayRef<int64_t> ys, const Window &k) {
+  Tensor out = filled(which == ConvPart::Y ? ys : which == ConvPart::X ? xs : ws, 0);
+  int64_t N = xs[0], C = xs[1], H = xs[2], W = xs[3], OC = ws[0], OH = ys[2], OW = ys[3];
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t oc = 0; oc < OC; ++oc)
+      for (int64_t c = 0; c < C; ++c)
+        forEachTap(k, OH, OW,
+                   [&](int64_t oh, int64_t ow, int64_t i, int64_t j, int64_t h, int64_t v) {
+                     if (h < 0 || h >= H || v < 0 || v >= W)
+                       return;
+                     size_t xi = size_t(((n * C + c) * H + h) * W + v);
+                     size_t wi = size_t(((oc * C + c) * k.kh + i) * k.kw + j);
+                     size_t yi = size_t(((n * OC + oc) * OH + oh) * OW + ow);
+                     if (which == ConvPart::Y)
+                       out.data[yi] += x.data[xi] * w.data[wi];
+                     else if (which == ConvPart::X)
+                       out.data[xi] += y.data[yi] * w.data[wi];
+                     else
+                       out.data[wi] += y.data[yi] * x.data[xi];
+                   });
+  return out;
+}
+
+enum class Pool { Max, Indexes, Average };
+Tensor pool(Pool kind, const Tensor &x, const Window &k, ArrayRef<int64_t> ys) {
+  Tensor out = filled(ys, 0);
+  int64_t H = x.shape[2], W = x.shape[3], OH = ys[2], OW = ys[3];
+  for (int64_t nc = 0; nc < ys[0] * ys[1]; ++nc) {
+    std::vector<double> best(size_t(OH * OW), -std::numeric_limits<double>::infinity());
+    forEachTap(k, OH, OW, [&](int64_t oh, int64_t ow, int64_t i, int64_t j, int64_t h, int64_t v) {
+      double value =
+          h < 0 || h >= H || v < 0 || v >= W ? 0.0 : x.data[size_t((nc * H + h) * W + v)];
+      size_t o = size_t(oh * OW + ow), yi = size_t(nc * OH * OW) + o;
+      if (kind == Pool::Average) {
+        out.data[yi] += value / double(k.kh * k.kw);
+      } else if (value > best[o]) {
+        best[o] = value;
+        out.data[yi] = kind == Pool::Max ? value : double(i * k.kw + j);
+      }
+    });
+  }
+  return out;
+}
+
+/// pooling_with_indexes (gather) and pooling_grad (its adjoint, scatter) at indexes.
+Tensor poolAt(bool scatter, const Tensor &v, const Tensor &idx, const Window &k,
+              ArrayRef<int64_t> xs, ArrayRef<int64_t> ys) {
+  Tensor out = filled(scatter ? xs : ys, 0);
+  int64_t H = xs[2], W = xs[3], OH = ys[2], OW = ys[3];
+  for (int64_t nc = 0; nc < ys[0] * ys[1]; ++nc)
+    forEachTap(k, OH, OW, [&](int64_t oh, int64_t ow, int64_t i, int64_t j, int64_t h, int64_t w) {
+      size_t yi = size_t((nc * OH + oh) * OW + ow);
+      if (int64_t(idx.data[yi]) != i * k.kw + j || h < 0 || h >= H || w < 0 || w >= W)
+        return;
+      size_t xi = size_t((nc * H + h) * W + w);
+      if (scatter)
+        out.data[xi] += v.data[yi];
+      else
+        out.data[yi] = v.data[xi];
+    });
+  return out;
+}
+
 using Env = llvm::DenseMap<Value, Tensor>;
 
 class Interpreter {
@@ -360,6 +457,95 @@ private:
           Tensor d = binary(in(0), in(1), [](double a, double b) { return (a - b) * (a - b); });
           double len = d.shape.empty() ? 1.0 : double(d.shape[0]);
           return filled({}, std::accumulate(d.data.begin(), d.data.end(), 0.0) / len);
+        })
+        // Indexing (ir/DzNNOps.td): flat offsets, or the rows of W at the ids.
+        .Case([&](GetItemOp) {
+          Tensor out = filled(shapeAttr("shape"), 0);
+          for (auto [i, o] : llvm::enumerate(shapeAttr("offsets")))
+            out.data[i] = in(0).data[size_t(o)];
+          return out;
+        })
+        .Case([&](GetItemGradOp) {
+          Tensor out = filled(shapeAttr("shape"), 0);
+          for (auto [i, o] : llvm::enumerate(shapeAttr("offsets")))
+            out.data[size_t(o)] += in(0).data[i];
+          return out;
+        })
+        .Case([&](EmbedIdOp e) {
+          auto type = cast<RankedTensorType>(e.getType());
+          int64_t d = in(1).shape[1];
+          Tensor out = filled(type.getShape(), 0);
+          for (size_t i = 0; i < in(0).data.size(); ++i)
+            for (int64_t j = 0; j < d; ++j)
+              out.data[i * size_t(d) + size_t(j)] =
+                  in(1).data[size_t(int64_t(in(0).data[i]) * d + j)];
+          return out;
+        })
+        .Case([&](EmbedIdGradOp) {
+          Tensor out = filled(shapeAttr("shape"), 0);
+          int64_t d = out.shape[1];
+          for (size_t i = 0; i < in(0).data.size(); ++i)
+            for (int64_t j = 0; j < d; ++j)
+              out.data[size_t(int64_t(in(0).data[i]) * d + j)] +=
+                  in(1).data[i * size_t(d) + size_t(j)];
+          return out;
+        })
+        .Case([&](Conv2dOp c) {
+          auto ys = cast<RankedTensorType>(c.getType()).getShape();
+          Window k = windowOf(op, ArrayRef<int64_t>(in(1).shape).drop_front(2));
+          Tensor y = conv(ConvPart::Y, in(0), in(1), Tensor(), in(0).shape, in(1).shape, ys, k);
+          return op->getNumOperands() > 2
+                     ? binary(y, reshaped(in(2), {1, ys[1], 1, 1}), std::plus<>())
+                     : y;
+        })
+        .Case([&](Deconv2dOp d) {
+          auto ys = cast<RankedTensorType>(d.getType()).getShape();
+          Window k = windowOf(op, ArrayRef<int64_t>(in(1).shape).drop_front(2));
+          // The image is the output y, the input x plays conv's output.
+          Tensor y = conv(ConvPart::X, Tensor(), in(1), in(0), ys, in(1).shape, in(0).shape, k);
+          return op->getNumOperands() > 2
+                     ? binary(y, reshaped(in(2), {1, ys[1], 1, 1}), std::plus<>())
+                     : y;
+        })
+        .Case([&](Conv2dGradWOp g) {
+          auto ws = cast<RankedTensorType>(g.getType()).getShape();
+          Window k = windowOf(op, shapeAttr("kernel"));
+          return conv(ConvPart::W, in(0), Tensor(), in(1), in(0).shape, ws, in(1).shape, k);
+        })
+        .Case([&](PoolingOp p) {
+          return pool(Pool::Max, in(0), windowOf(op, shapeAttr("kernel")),
+                      cast<RankedTensorType>(p.getType()).getShape());
+        })
+        .Case([&](PoolingIndexesOp p) {
+          return pool(Pool::Indexes, in(0), windowOf(op, shapeAttr("kernel")),
+                      cast<RankedTensorType>(p.getType()).getShape());
+        })
+        .Case([&](AveragePoolingOp p) {
+          return pool(Pool::Average, in(0), windowOf(op, shapeAttr("kernel")),
+                      cast<RankedTensorType>(p.getType()).getShape());
+        })
+        .Case([&](PoolingWithIndexesOp p) {
+          return poolAt(false, in(0), in(1), windowOf(op, shapeAttr("kernel")), in(0).shape,
+                        cast<RankedTensorType>(p.getType()).getShape());
+        })
+        .Case([&](PoolingGradOp) {
+          return poolAt(true, in(0), in(1), windowOf(op, shapeAttr("kernel")), shapeAttr("shape"),
+                        in(0).shape);
+        })
+        .Case([&](AveragePoolingGradOp) {
+          // The adjoint of average pooling: each gy / (KH KW) over its window.
+          Window k = windowOf(op, shapeAttr("kernel"));
+          ArrayRef<int64_t> xs = shapeAttr("shape");
+          Tensor out = filled(xs, 0);
+          int64_t H = xs[2], W = xs[3], OH = in(0).shape[2], OW = in(0).shape[3];
+          for (int64_t nc = 0; nc < xs[0] * xs[1]; ++nc)
+            forEachTap(k, OH, OW,
+                       [&](int64_t oh, int64_t ow, int64_t, int64_t, int64_t h, int64_t w) {
+                         if (h >= 0 && h < H && w >= 0 && w < W)
+                           out.data[size_t((nc * H + h) * W + w)] +=
+                               in(0).data[size_t((nc * OH + oh) * OW + ow)] / double(k.kh * k.kw);
+                       });
+          return out;
         })
         .Default([](Operation *) { return std::nullopt; });
   }

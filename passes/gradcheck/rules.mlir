@@ -263,3 +263,73 @@ func.func @cube(%x: tensor<3xf64>) -> (tensor<3xf64>, tensor<3xf64>) {
   %gg = dz.grad %g wrt %x : tensor<3xf64>, tensor<3xf64>
   return %g, %gg : tensor<3xf64>, tensor<3xf64>
 }
+
+// ---- indexing (ir/DzNNOps.td); repeated offsets and ids accumulate ----
+
+func.func @get_item(%x: tensor<4x2xf64>) -> (tensor<4x2xf64>, tensor<4x2xf64>) {
+  %s = dz.get_item %x {offsets = array<i64: 7, 7, 0, 3>, shape = array<i64: 2, 2>} : tensor<4x2xf64> -> tensor<2x2xf64>
+  %y = dz.mul %s, %s : (tensor<2x2xf64>, tensor<2x2xf64>) -> tensor<2x2xf64>
+  %g = dz.grad %y wrt %x : tensor<2x2xf64>, tensor<4x2xf64>
+  %gg = dz.grad %g wrt %x : tensor<4x2xf64>, tensor<4x2xf64>
+  return %g, %gg : tensor<4x2xf64>, tensor<4x2xf64>
+}
+
+func.func @get_item_grad(%gy: tensor<3xf64>) -> (tensor<3xf64>, tensor<3xf64>) {
+  %s = dz.get_item_grad %gy {offsets = array<i64: 5, 0, 5>, shape = array<i64: 3, 2>} : tensor<3xf64> -> tensor<3x2xf64>
+  %y = dz.mul %s, %s : (tensor<3x2xf64>, tensor<3x2xf64>) -> tensor<3x2xf64>
+  %g = dz.grad %y wrt %gy : tensor<3x2xf64>, tensor<3xf64>
+  %gg = dz.grad %g wrt %gy : tensor<3xf64>, tensor<3xf64>
+  return %g, %gg : tensor<3xf64>, tensor<3xf64>
+}
+
+func.func @embed_id(%ids: tensor<5xi64>, %W: tensor<4x2xf64>) -> (tensor<4x2xf64>, tensor<4x2xf64>) {
+  %e = dz.embed_id %ids, %W : (tensor<5xi64>, tensor<4x2xf64>) -> tensor<5x2xf64>
+  %y = dz.mul %e, %e : (tensor<5x2xf64>, tensor<5x2xf64>) -> tensor<5x2xf64>
+  %g = dz.grad %y wrt %W : tensor<5x2xf64>, tensor<4x2xf64>
+  %gg = dz.grad %g wrt %W : tensor<4x2xf64>, tensor<4x2xf64>
+  return %g, %gg : tensor<4x2xf64>, tensor<4x2xf64>
+}
+
+// ---- convolution and pooling (ir/DzNNOps.td): first derivatives and, through the
+// adjoint partners' rules, second ones ----
+
+func.func @conv2d(%x: tensor<1x2x4x4xf64>, %W: tensor<3x2x3x3xf64>, %b: tensor<3xf64>) -> (tensor<1x2x4x4xf64>, tensor<3x2x3x3xf64>, tensor<3xf64>, tensor<3x2x3x3xf64>) {
+  %y = dz.conv2d %x, %W, %b {pad = array<i64: 1, 1>, stride = array<i64: 2, 2>} : (tensor<1x2x4x4xf64>, tensor<3x2x3x3xf64>, tensor<3xf64>) -> tensor<1x3x2x2xf64>
+  %z = dz.mul %y, %y : (tensor<1x3x2x2xf64>, tensor<1x3x2x2xf64>) -> tensor<1x3x2x2xf64>
+  %g:3 = dz.grad %z wrt %x, %W, %b : tensor<1x3x2x2xf64>, tensor<1x2x4x4xf64>, tensor<3x2x3x3xf64>, tensor<3xf64>
+  %gg = dz.grad %g#0 wrt %W : tensor<1x2x4x4xf64>, tensor<3x2x3x3xf64>
+  return %g#0, %g#1, %g#2, %gg : tensor<1x2x4x4xf64>, tensor<3x2x3x3xf64>, tensor<3xf64>, tensor<3x2x3x3xf64>
+}
+
+func.func @deconv2d(%x: tensor<1x3x2x2xf64>, %W: tensor<3x2x3x3xf64>) -> (tensor<1x3x2x2xf64>, tensor<3x2x3x3xf64>, tensor<3x2x3x3xf64>) {
+  %y = dz.deconv2d %x, %W {outsize = array<i64: 4, 4>, pad = array<i64: 1, 1>, stride = array<i64: 2, 2>} : (tensor<1x3x2x2xf64>, tensor<3x2x3x3xf64>) -> tensor<1x2x4x4xf64>
+  %z = dz.mul %y, %y : (tensor<1x2x4x4xf64>, tensor<1x2x4x4xf64>) -> tensor<1x2x4x4xf64>
+  %g:2 = dz.grad %z wrt %x, %W : tensor<1x2x4x4xf64>, tensor<1x3x2x2xf64>, tensor<3x2x3x3xf64>
+  %gg = dz.grad %g#0 wrt %W : tensor<1x3x2x2xf64>, tensor<3x2x3x3xf64>
+  return %g#0, %g#1, %gg : tensor<1x3x2x2xf64>, tensor<3x2x3x3xf64>, tensor<3x2x3x3xf64>
+}
+
+func.func @conv2d_grad_w(%x: tensor<1x2x4x4xf64>, %gy: tensor<1x3x3x2xf64>) -> (tensor<1x2x4x4xf64>, tensor<1x3x3x2xf64>, tensor<1x3x3x2xf64>) {
+  %w = dz.conv2d_grad_w %x, %gy {kernel = array<i64: 2, 3>, pad = array<i64: 0, 0>, stride = array<i64: 1, 1>} : (tensor<1x2x4x4xf64>, tensor<1x3x3x2xf64>) -> tensor<3x2x2x3xf64>
+  %z = dz.mul %w, %w : (tensor<3x2x2x3xf64>, tensor<3x2x2x3xf64>) -> tensor<3x2x2x3xf64>
+  %g:2 = dz.grad %z wrt %x, %gy : tensor<3x2x2x3xf64>, tensor<1x2x4x4xf64>, tensor<1x3x3x2xf64>
+  %gg = dz.grad %g#0 wrt %gy : tensor<1x2x4x4xf64>, tensor<1x3x3x2xf64>
+  return %g#0, %g#1, %gg : tensor<1x2x4x4xf64>, tensor<1x3x3x2xf64>, tensor<1x3x3x2xf64>
+}
+
+func.func @pooling(%x: tensor<1x2x4x4xf64>, %v: tensor<1x2x4x4xf64>) -> (tensor<1x2x4x4xf64>, tensor<1x2x4x4xf64>) {
+  %p = dz.pooling %x {kernel = array<i64: 2, 2>, pad = array<i64: 0, 0>, stride = array<i64: 2, 2>} : tensor<1x2x4x4xf64> -> tensor<1x2x2x2xf64>
+  %y = dz.mul %p, %p : (tensor<1x2x2x2xf64>, tensor<1x2x2x2xf64>) -> tensor<1x2x2x2xf64>
+  %g = dz.grad %y wrt %x : tensor<1x2x2x2xf64>, tensor<1x2x4x4xf64>
+  %gv = dz.mul %g, %v : (tensor<1x2x4x4xf64>, tensor<1x2x4x4xf64>) -> tensor<1x2x4x4xf64>
+  %gg = dz.grad %gv wrt %x : tensor<1x2x4x4xf64>, tensor<1x2x4x4xf64>
+  return %g, %gg : tensor<1x2x4x4xf64>, tensor<1x2x4x4xf64>
+}
+
+func.func @average_pooling(%x: tensor<1x2x5x5xf64>) -> (tensor<1x2x5x5xf64>, tensor<1x2x5x5xf64>) {
+  %p = dz.average_pooling %x {kernel = array<i64: 3, 2>, pad = array<i64: 1, 0>, stride = array<i64: 2, 1>} : tensor<1x2x5x5xf64> -> tensor<1x2x3x4xf64>
+  %y = dz.mul %p, %p : (tensor<1x2x3x4xf64>, tensor<1x2x3x4xf64>) -> tensor<1x2x3x4xf64>
+  %g = dz.grad %y wrt %x : tensor<1x2x3x4xf64>, tensor<1x2x5x5xf64>
+  %gg = dz.grad %g wrt %x : tensor<1x2x5x5xf64>, tensor<1x2x5x5xf64>
+  return %g, %gg : tensor<1x2x5x5xf64>, tensor<1x2x5x5xf64>
+}

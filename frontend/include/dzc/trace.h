@@ -55,8 +55,8 @@ public:
 };
 
 struct CompileOptions {
-  std::string name = "traced";   // the func.func's name
-  std::string dump_dir;          // when set: write the IR after tracing and after each pass
+  std::string name = "traced"; // the func.func's name
+  std::string dump_dir;        // when set: write the IR after tracing and after each pass
 };
 
 /// Compiles a traced graph (implemented by the compiler library; throws dz::Error with the

@@ -1,0 +1,137 @@
+// Session.cpp - the MLIR side of the dzc CLI: parse + verify a .mlir file, run the
+// pipeline of compiled mode, print, build the CPU program of a function. Diagnostics go
+// to stderr through MLIR's SourceMgr handler ("file:line:col: error: ..." and the source
+// line); nothing here throws, so no exception crosses an MLIR frame.
+#include "Session.h"
+
+#include <dzc/codegen/ExecutorBuild.h>
+#include <dzc/ir/DzOps.h>
+#include <dzc/passes/Passes.h>
+
+#include <mlir/Dialect/Func/IR/FuncOps.h>
+#include <mlir/IR/BuiltinOps.h>
+#include <mlir/IR/Diagnostics.h>
+#include <mlir/IR/DialectRegistry.h>
+#include <mlir/IR/MLIRContext.h>
+#include <mlir/Parser/Parser.h>
+#include <mlir/Pass/PassManager.h>
+#include <mlir/Support/FileUtilities.h>
+
+#include <llvm/Support/SourceMgr.h>
+#include <llvm/Support/raw_ostream.h>
+
+#include <vector>
+
+namespace dz::cli {
+namespace {
+
+void reportError(const std::string &message) { llvm::errs() << "dzc: error: " << message << "\n"; }
+
+mlir::DialectRegistry dzRegistry() {
+  mlir::DialectRegistry registry;
+  dz::ir::registerAllDialects(registry);
+  return registry;
+}
+
+} // namespace
+
+struct Session::Impl {
+  mlir::MLIRContext ctx{dzRegistry()};
+  llvm::SourceMgr sources;
+  mlir::SourceMgrDiagnosticHandler printer{sources, &ctx, llvm::errs()};
+  // Registered after the printer, so it sees each diagnostic first and passes it on.
+  int errors = 0;
+  mlir::ScopedDiagnosticHandler counter{&ctx, [this](mlir::Diagnostic &d) {
+                                          if (d.getSeverity() == mlir::DiagnosticSeverity::Error)
+                                            ++errors;
+                                          return mlir::failure();
+                                        }};
+  std::string path;
+  mlir::OwningOpRef<mlir::ModuleOp> module;
+
+  std::string file() const { return path == "-" ? std::string("<stdin>") : path; }
+};
+
+Session::Session() : impl_(std::make_unique<Impl>()) { impl_->ctx.loadAllAvailableDialects(); }
+Session::~Session() = default;
+
+bool Session::load(const std::string &path) {
+  impl_->path = path;
+  std::string why;
+  std::unique_ptr<llvm::MemoryBuffer> buffer = mlir::openInputFile(path, &why);
+  if (!buffer) {
+    reportError(why);
+    return false;
+  }
+  impl_->sources.AddNewSourceBuffer(std::move(buffer), llvm::SMLoc());
+  // The parser verifies the module too; both report through the printer.
+  impl_->module = mlir::parseSourceFile<mlir::ModuleOp>(impl_->sources, &impl_->ctx);
+  if (!impl_->module && impl_->errors == 0)
+    reportError("cannot parse '" + impl_->file() + "' as a module of the dz dialect");
+  return bool(impl_->module);
+}
+
+bool Session::runPipeline(bool print_ir_after_all) {
+  mlir::PassManager pm(&impl_->ctx);
+  dz::passes::buildPipeline(pm);
+  if (print_ir_after_all) {
+    impl_->ctx.disableMultithreading(); // module-scope printing needs it
+    pm.enableIRPrinting([](mlir::Pass *, mlir::Operation *) { return false; },
+                        [](mlir::Pass *, mlir::Operation *) { return true; },
+                        /*printModuleScope=*/true, /*printAfterOnlyOnChange=*/false,
+                        /*printAfterOnlyOnFailure=*/false, llvm::errs());
+  }
+  const int before = impl_->errors;
+  if (mlir::succeeded(pm.run(*impl_->module)))
+    return true;
+  if (impl_->errors == before)
+    reportError("the pipeline (dz-autodiff, canonicalize, cse) failed on '" + impl_->file() + "'");
+  return false;
+}
+
+std::string Session::str() const {
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  impl_->module->print(os);
+  if (text.empty() || text.back() != '\n')
+    text += '\n';
+  return text;
+}
+
+std::optional<codegen::Program> Session::buildProgram(const std::string &function) {
+  std::vector<mlir::func::FuncOp> fns;
+  for (mlir::func::FuncOp fn : impl_->module->getOps<mlir::func::FuncOp>())
+    fns.push_back(fn);
+  std::string names;
+  for (mlir::func::FuncOp fn : fns)
+    names += (names.empty() ? "@" : ", @") + fn.getSymName().str();
+
+  mlir::func::FuncOp chosen;
+  if (!function.empty()) {
+    for (mlir::func::FuncOp fn : fns)
+      if (fn.getSymName() == function)
+        chosen = fn;
+    if (!chosen) {
+      reportError("--function " + function + ": '" + impl_->file() + "' has no func.func @" +
+                  function + (fns.empty() ? "" : "; its functions: " + names));
+      return std::nullopt;
+    }
+  } else if (fns.size() == 1) {
+    chosen = fns.front();
+  } else {
+    reportError(fns.empty() ? "'" + impl_->file() + "' has no func.func to run"
+                            : "'" + impl_->file() + "' has " + std::to_string(fns.size()) +
+                                  " functions (" + names + "): choose one with --function NAME");
+    return std::nullopt;
+  }
+
+  const int before = impl_->errors;
+  mlir::FailureOr<codegen::Program> program = codegen::buildProgram(chosen);
+  if (mlir::succeeded(program))
+    return std::move(*program);
+  if (impl_->errors == before)
+    reportError("the CPU back end cannot run @" + chosen.getSymName().str());
+  return std::nullopt;
+}
+
+} // namespace dz::cli

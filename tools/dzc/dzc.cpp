@@ -1,0 +1,235 @@
+// dzc.cpp - the dzc command line (docs/cli.md): `dzc FILE.mlir --emit=dz|opt [-o FILE]`
+// prints a module of the dz dialect as parsed or after the pipeline; `dzc run FILE.mlir
+// --input x.npy ... --output-dir DIR` runs one of its functions on the CPU.
+//
+// Exit status: 0 success; 1 an error in what the user gave (a file, the IR, the inputs,
+// the output); 2 a usage error or a feature that this version does not have yet. Every
+// error is one message on stderr; no exception leaves main.
+#include "Session.h"
+
+#include <dzc/io.h>
+#include <dzc/tensor.h>
+#include <dzc/version.h>
+
+#include <CLI/CLI.hpp>
+#include <llvm/Config/llvm-config.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <limits>
+#include <string>
+#include <vector>
+
+namespace dz::cli {
+namespace {
+
+constexpr int kOk = 0, kError = 1, kUsage = 2;
+
+// What --emit will accept once the later stages exist.
+const std::vector<std::string> kEmitPlanned = {"fused", "memplan", "llvm", "cuda", "onnx"};
+
+int fail(int status, const std::string &message) {
+  std::cerr << "dzc: error: " << message << "\n";
+  return status;
+}
+
+int notImplemented(const std::string &what) {
+  return fail(kUsage, what + " is not implemented yet in this version (dzc " +
+                          std::string(dz::version()) + ")");
+}
+
+bool isOnnx(const std::string &path) { return std::filesystem::path(path).extension() == ".onnx"; }
+
+struct EmitOptions {
+  std::string file, emit = "opt", output = "-";
+  bool print_ir_after_all = false;
+};
+
+struct RunOptions {
+  std::string file, output_dir, function, device = "cpu";
+  std::vector<std::string> inputs;
+  int bench = 0;
+  bool print_ir_after_all = false;
+};
+
+int emit(const EmitOptions &o) {
+  if (o.emit != "dz" && o.emit != "opt") {
+    if (std::find(kEmitPlanned.begin(), kEmitPlanned.end(), o.emit) != kEmitPlanned.end())
+      return notImplemented("--emit=" + o.emit);
+    return fail(kUsage, "unknown --emit=" + o.emit +
+                            "; valid: dz, opt (fused, memplan, llvm, cuda, onnx come later)");
+  }
+  if (isOnnx(o.file))
+    return notImplemented("ONNX input ('" + o.file + "')");
+
+  Session session;
+  if (!session.load(o.file))
+    return kError;
+  if (o.emit == "opt" && !session.runPipeline(o.print_ir_after_all))
+    return kError;
+  const std::string text = session.str();
+  if (o.output == "-") {
+    std::cout << text << std::flush;
+    if (!std::cout)
+      return fail(kError, "cannot write the output to stdout");
+  } else {
+    dz::write_file_atomic(o.output, text, "-o"); // throws dz::Error naming the path
+  }
+  return kOk;
+}
+
+/// The type of a tensor as MLIR writes it, for messages: "tensor<3xf32>".
+std::string typeOf(const Tensor &t) { return codegen::type_str({t.shape(), t.dtype()}); }
+
+int run(const RunOptions &o) {
+  if (o.device == "cuda")
+    return notImplemented("--device cuda");
+  if (isOnnx(o.file))
+    return notImplemented("ONNX input ('" + o.file + "')");
+
+  Session session;
+  if (!session.load(o.file) || !session.runPipeline(o.print_ir_after_all))
+    return kError;
+  std::optional<codegen::Program> program = session.buildProgram(o.function);
+  if (!program)
+    return kError;
+
+  const std::vector<codegen::TensorSpec> &want = program->arg_types();
+  if (o.inputs.size() != want.size()) {
+    std::string sig;
+    for (const codegen::TensorSpec &t : want)
+      sig += (sig.empty() ? "" : ", ") + codegen::type_str(t);
+    return fail(kError, "@" + program->name() + " takes " + std::to_string(want.size()) +
+                            " input(s) (" + sig + "), got " + std::to_string(o.inputs.size()) +
+                            " --input");
+  }
+  std::vector<Tensor> args;
+  for (size_t i = 0; i < o.inputs.size(); ++i) {
+    const std::string which = "--input #" + std::to_string(i + 1) + " ('" + o.inputs[i] + "')";
+    Tensor t;
+    try {
+      t = dz::load_npy(o.inputs[i]);
+    } catch (const dz::Error &e) {
+      return fail(kError, which + ": " + e.what());
+    }
+    if (t.shape() != want[i].shape || t.dtype() != want[i].dtype)
+      return fail(kError, which + " is " + typeOf(t) + ", but argument " + std::to_string(i) +
+                              " of @" + program->name() + " is " + codegen::type_str(want[i]));
+    args.push_back(std::move(t));
+  }
+
+  // Make the output folder before running, so that a bad path costs no run.
+  std::error_code ec;
+  std::filesystem::create_directories(o.output_dir, ec);
+  if (ec || !std::filesystem::is_directory(o.output_dir))
+    return fail(kError, "--output-dir '" + o.output_dir + "': cannot create the folder: " +
+                            (ec ? ec.message() : std::string("it exists and is not a folder")));
+
+  std::vector<Tensor> outs;
+  using Clock = std::chrono::steady_clock;
+  double total_ms = 0, min_ms = 0;
+  for (int i = 0; i < std::max(o.bench, 1); ++i) {
+    const Clock::time_point start = Clock::now();
+    outs = program->run(args); // throws dz::Error naming the op that failed
+    const double ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+    total_ms += ms;
+    min_ms = i == 0 ? ms : std::min(min_ms, ms);
+  }
+  for (size_t i = 0; i < outs.size(); ++i)
+    dz::save_npy(
+        (std::filesystem::path(o.output_dir) / ("output_" + std::to_string(i) + ".npy")).string(),
+        outs[i]);
+  if (o.bench > 0) {
+    char line[160];
+    std::snprintf(line, sizeof line, "@%s: %d runs, mean %.4f ms, min %.4f ms per run\n",
+                  program->name().c_str(), o.bench, total_ms / o.bench, min_ms);
+    std::cout << line << std::flush;
+  }
+  return kOk;
+}
+
+int dzcMain(int argc, char **argv) {
+  CLI::App app{"dzc - the compiler of dzc: reads a module of the dz dialect (.mlir), prints it "
+               "after a stage of the pipeline or runs one of its functions.",
+               "dzc"};
+  app.set_version_flag("--version",
+                       std::string("dzc ") + dz::version() + " (MLIR " + LLVM_VERSION_STRING + ")");
+  app.require_subcommand(0, 1);
+  app.failure_message([](const CLI::App *, const CLI::Error &err) {
+    return "dzc: error: " + std::string(err.what()) +
+           "\nRun dzc --help (or dzc run --help) for more information.\n";
+  });
+  app.footer("Exit status: 0 success; 1 an error in the input, the IR, the --input files or "
+             "the output; 2 a usage error or a feature not implemented yet in this version.\n"
+             "Examples:\n"
+             "  dzc step.mlir --emit=opt -o step.opt.mlir\n"
+             "  dzc run step.mlir --input x.npy --input t.npy --output-dir out --bench 100\n"
+             "See docs/cli.md.");
+
+  EmitOptions e;
+  app.add_option("FILE", e.file,
+                 "the .mlir file to compile (a module of func.func ops of the "
+                 "dz dialect; - reads stdin)");
+  app.add_option("--emit", e.emit,
+                 "what to print: dz (the module as parsed and verified) or opt (after "
+                 "dz-autodiff, canonicalize, cse); fused, memplan, llvm, cuda, onnx come later")
+      ->capture_default_str();
+  app.add_option("-o,--output", e.output, "write the output to this file instead of stdout");
+  app.add_flag("--print-ir-after-all", e.print_ir_after_all,
+               "print the module after each pass of the pipeline to stderr");
+
+  RunOptions r;
+  CLI::App *run_cmd = app.add_subcommand(
+      "run", "run a function of FILE.mlir on the CPU: the pipeline, then the program, on the "
+             "--input tensors; writes DIR/output_<i>.npy");
+  run_cmd->add_option("FILE", r.file, "the .mlir file")->required();
+  run_cmd
+      ->add_option("--input", r.inputs,
+                   "a .npy file per argument of the function, in order (repeat the option)")
+      ->allow_extra_args(false);
+  run_cmd
+      ->add_option("--output-dir", r.output_dir,
+                   "where output_<i>.npy are written (made if "
+                   "missing)")
+      ->required();
+  run_cmd->add_option("--function", r.function,
+                      "the func.func to run (needed when the module has several)");
+  run_cmd->add_option("--bench", r.bench, "run N times and print the mean and min time per run")
+      ->check(CLI::Range(1, std::numeric_limits<int>::max()));
+  run_cmd->add_option("--device", r.device, "cpu (cuda comes later)")
+      ->check(CLI::IsMember({"cpu", "cuda"}))
+      ->capture_default_str();
+  run_cmd->add_flag("--print-ir-after-all", r.print_ir_after_all,
+                    "print the module after each pass of the pipeline to stderr");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError &err) {
+    const int status = app.exit(err); // prints help/version (status 0) or the error
+    return status == 0 ? kOk : kUsage;
+  }
+
+  if (run_cmd->parsed())
+    return run(r);
+  if (e.file.empty())
+    return fail(kUsage, "no input file (dzc FILE.mlir --emit=dz|opt, or dzc run ...; see "
+                        "dzc --help)");
+  return emit(e);
+}
+
+} // namespace
+} // namespace dz::cli
+
+int main(int argc, char **argv) {
+  try {
+    return dz::cli::dzcMain(argc, argv);
+  } catch (const std::exception &e) {
+    std::cerr << "dzc: error: " << e.what() << "\n";
+  } catch (...) {
+    std::cerr << "dzc: error: an unknown exception (a bug in dzc; please report it)\n";
+  }
+  return 1;
+}
