@@ -12,8 +12,16 @@ install(TARGETS dzc dzc_runtime EXPORT dzcTargets
 # are installed beside it and not part of the exported targets.
 if(DZ_BUILD_COMPILER)
   set(DZ_COMPILER_LIBS dzc_compiler dzc_codegen_cpu dzc_passes dzc_ir)
-  set_target_properties(${DZ_COMPILER_LIBS} PROPERTIES INSTALL_RPATH "$ORIGIN")
+  # $ORIGIN for each other, LLVM's library folder for libMLIR.so / libLLVM.so.
+  set_target_properties(${DZ_COMPILER_LIBS} PROPERTIES INSTALL_RPATH "$ORIGIN;${LLVM_LIBRARY_DIR}")
   install(TARGETS ${DZ_COMPILER_LIBS} LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})
+  foreach(tool dz-opt dzc-cli)
+    if(TARGET ${tool})
+      set_target_properties(${tool} PROPERTIES
+        INSTALL_RPATH "$ORIGIN/../${CMAKE_INSTALL_LIBDIR};${LLVM_LIBRARY_DIR}")
+      install(TARGETS ${tool} RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+    endif()
+  endforeach()
 endif()
 install(DIRECTORY runtime/include/dzc frontend/include/dzc
   DESTINATION ${CMAKE_INSTALL_INCLUDEDIR} FILES_MATCHING PATTERN "*.h")
