@@ -330,5 +330,7 @@ def Dz_GradOp : Dz_Op<"grad"> {
 
 // The neural-network ops (indexing, embedding, convolution, pooling).
 include "DzNNOps.td"
+// dz.fused and dz.yield: a group of fused elementwise ops (--dz-fuse).
+include "DzFusedOps.td"
 
 #endif // DZ_OPS_TD

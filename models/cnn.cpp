@@ -29,8 +29,8 @@ struct CNN : dz::Model {
 };
 
 int main(int argc, char **argv) {
-  auto args =
-      example::parse_args(argc, argv, 5, "usage: cnn [--epochs N] [--out DIR] [--data DIR]\n");
+  auto args = example::parse_args(argc, argv, 5,
+                                  "usage: cnn [--epochs N] [--out DIR] [--data DIR] [--eager]\n");
   dz::manual_seed(0);
   // Images stay (1, 28, 28): no Flatten in the transform.
   T::Transform to_image = T::Compose{T::ToFloat(), T::Normalize(0, 255)};
@@ -40,12 +40,13 @@ int main(int argc, char **argv) {
   CNN model;
   O::Adam optimizer;
   optimizer.setup(model);
+  example::Trainer trainer(model, optimizer, !args.eager);
 
   dz::utils::History history;
   double test_acc = 0;
   for (int epoch = 1; epoch <= args.epochs; ++epoch) {
     auto t0 = std::chrono::steady_clock::now();
-    auto [train_loss, train_acc] = example::train_epoch(model, optimizer, train_loader, 100);
+    auto [train_loss, train_acc] = trainer.epoch(train_loader, 100);
     auto [test_loss, acc] = example::evaluate(model, test_loader);
     test_acc = acc;
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -56,6 +57,7 @@ int main(int argc, char **argv) {
                            {"train_acc", train_acc},
                            {"test_acc", test_acc}});
   }
+  std::printf("training: %s\n", trainer.mode().c_str());
   example::save_curves(history, args, "cnn", "Fashion-MNIST CNN, Adam");
   if (args.epochs >= 5 && test_acc < 0.89) {
     std::fprintf(stderr, "cnn: test accuracy %.4f is below the expected 0.89\n", test_acc);

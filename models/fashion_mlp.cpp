@@ -13,14 +13,15 @@ namespace M = dz::models;
 namespace O = dz::optimizers;
 
 int main(int argc, char **argv) {
-  auto args = example::parse_args(argc, argv, 5,
-                                  "usage: fashion_mlp [--epochs N] [--out DIR] [--data DIR]\n");
+  auto args = example::parse_args(
+      argc, argv, 5, "usage: fashion_mlp [--epochs N] [--out DIR] [--data DIR] [--eager]\n");
   dz::manual_seed(0);
   dz::datasets::FashionMNIST train_set(true, args.data), test_set(false, args.data);
   dz::DataLoader train_loader(train_set, 100, true, 0), test_loader(test_set, 100, false);
   M::MLP model({1000, 1000, 10}, F::relu);
   O::Adam optimizer;
   optimizer.setup(model);
+  example::Trainer trainer(model, optimizer, !args.eager);
   std::printf("Fashion-MNIST: %lld train, %lld test samples\n", (long long)train_set.size(),
               (long long)test_set.size());
 
@@ -28,7 +29,7 @@ int main(int argc, char **argv) {
   double test_acc = 0;
   for (int epoch = 1; epoch <= args.epochs; ++epoch) {
     auto t0 = std::chrono::steady_clock::now();
-    auto [train_loss, train_acc] = example::train_epoch(model, optimizer, train_loader);
+    auto [train_loss, train_acc] = trainer.epoch(train_loader);
     auto [test_loss, acc] = example::evaluate(model, test_loader);
     test_acc = acc;
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -39,6 +40,7 @@ int main(int argc, char **argv) {
                            {"train_acc", train_acc},
                            {"test_acc", test_acc}});
   }
+  std::printf("training: %s\n", trainer.mode().c_str());
   example::save_curves(history, args, "fashion_mlp", "Fashion-MNIST MLP(1000, 1000, 10), Adam");
   if (args.epochs >= 5 && test_acc < 0.87) {
     std::fprintf(stderr, "fashion_mlp: test accuracy %.4f is below the expected 0.87\n", test_acc);

@@ -67,8 +67,8 @@ int main(int argc, char **argv) {
       dz::Variable y = model(x.reshape({1, 1}));
       curve.record(i, {{"cos (target)", t.item<double>()}, {"prediction", y.item<double>()}});
       if (i % 100 == 0)
-        std::printf("  t %4lld  target %+.4f  prediction %+.4f\n", (long long)i,
-                    t.item<double>(), y.item<double>());
+        std::printf("  t %4lld  target %+.4f  prediction %+.4f\n", (long long)i, t.item<double>(),
+                    y.item<double>());
     }
   }
   example::save_curves(history, args, "lstm_sin_loss", "LSTM on SinCurve: training loss");

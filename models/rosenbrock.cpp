@@ -22,9 +22,10 @@ int main(int argc, char **argv) {
     x1.cleargrad();
     y.backward();
     if (i % 1000 == 0) {
-      std::printf("iter %5d  x0 %.8f  x1 %.8f  y %.3e\n", i, x0.item<double>(),
-                  x1.item<double>(), y.item<double>());
-      history.record(i, {{"x0", x0.item<double>()}, {"x1", x1.item<double>()},
+      std::printf("iter %5d  x0 %.8f  x1 %.8f  y %.3e\n", i, x0.item<double>(), x1.item<double>(),
+                  y.item<double>());
+      history.record(i, {{"x0", x0.item<double>()},
+                         {"x1", x1.item<double>()},
                          {"log10_y", std::log10(y.item<double>() + 1e-300)}});
     }
     x0.set_data(x0.data() - lr * x0.grad().data());

@@ -10,23 +10,26 @@ namespace M = dz::models;
 namespace O = dz::optimizers;
 
 int main(int argc, char **argv) {
-  auto args = example::parse_args(argc, argv, 300, "usage: spiral [--epochs N] [--out DIR]\n");
+  auto args =
+      example::parse_args(argc, argv, 300, "usage: spiral [--epochs N] [--out DIR] [--eager]\n");
   dz::manual_seed(0);
   dz::datasets::Spiral train_set(true);
   dz::DataLoader loader(train_set, 30, /*shuffle=*/true, /*seed=*/0);
   M::MLP model({10, 3});
   O::SGD optimizer(1.0);
   optimizer.setup(model);
+  example::Trainer trainer(model, optimizer, !args.eager);
 
   dz::utils::History history;
   double acc = 0;
   for (int epoch = 1; epoch <= args.epochs; ++epoch) {
-    auto [loss, train_acc] = example::train_epoch(model, optimizer, loader);
+    auto [loss, train_acc] = trainer.epoch(loader);
     acc = train_acc;
     history.record(epoch, {{"loss", loss}, {"accuracy", acc}});
     if (epoch % 10 == 0 || epoch == 1)
       std::printf("epoch %3d  loss %.4f  accuracy %.4f\n", epoch, loss, acc);
   }
+  std::printf("training: %s\n", trainer.mode().c_str());
   example::save_curves(history, args, "spiral", "Spiral MLP(10, 3), SGD lr 1.0");
   if (args.epochs >= 300 && acc < 0.95) {
     std::fprintf(stderr, "spiral: train accuracy %.4f is below the expected 0.95\n", acc);

@@ -4,6 +4,7 @@
 
 #include <dzc/ir/DzOps.h>
 
+#include <llvm/ADT/DenseSet.h>
 #include <mlir/IR/AsmState.h>
 #include <mlir/IR/BuiltinTypes.h>
 
@@ -58,8 +59,7 @@ int64_t placeBuffers(std::vector<Buffer> &buffers) {
       if (buffers[j].start <= b.end && b.start <= buffers[j].end)
         live.push_back(j);
     std::sort(live.begin(), live.end(), [&](size_t x, size_t y) {
-      return buffers[x].offset != buffers[y].offset ? buffers[x].offset < buffers[y].offset
-                                                    : x < y;
+      return buffers[x].offset != buffers[y].offset ? buffers[x].offset < buffers[y].offset : x < y;
     });
     int64_t top = 0, best = -1, best_gap = 0;
     for (size_t j : live) {
@@ -104,8 +104,6 @@ FailureOr<MemoryPlan> planMemory(func::FuncOp fn, MemoryPlanOptions options) {
 
   MemoryPlan plan;
   for (Operation &op : block) {
-    if (op.getNumRegions() != 0)
-      return op.emitOpError() << "has regions; the memory plan needs straight-line code";
     if (isa<ir::ConstantOp>(op))
       continue;
     for (Value v : op.getResults()) {

@@ -25,4 +25,51 @@ def Autodiff : Pass<"dz-autodiff"> {
   let dependentDialects = ["::dz::ir::DzDialect"];
 }
 
+def PrintMemoryPlan : Pass<"dz-print-memory-plan", "::mlir::ModuleOp"> {
+  let summary = "Prints the memory plan (liveness, arena offsets) of every function";
+  let description = [{
+    For every func.func, in the module's order, prints on stdout the plan of
+    `dzc/passes/MemoryPlan.h`: each intermediate value (an op result that is neither a
+    dz.constant nor returned) with its size in bytes, its offset in one arena and its
+    live range in op indices of the program order, then the arena size and the sum of
+    all intermediates (no reuse). The IR is unchanged.
+
+    ```
+    memory plan @chain: 2 values, 1 buffers, 1 in place, alignment 64
+    %0 400 0 [0, 1]
+    %1 400 0 [1, 2] in-place %0
+    peak 448 naive 896
+    ```
+  }];
+  let options = [
+    Option<"inPlace", "in-place", "bool", /*default=*/"true",
+           "let an elementwise op or a reshape write into an operand that dies there">
+  ];
+}
+
+def Fusion : Pass<"dz-fuse"> {
+  let summary = "Groups chains of elementwise dz ops (and a trailing reduction) into dz.fused";
+  let description = [{
+    Greedy producer-consumer fusion (algorithm at the top of Fusion.cpp): from the last
+    op back, each elementwise op or reduction roots a group that absorbs the elementwise
+    ops that produce its operands when all their other users come after the group; a
+    value read outside becomes an output and must have the group's shape; splat
+    constants are cloned in; reductions only end a group; GEMMs, shape ops and the rest
+    stay outside. Runs after --dz-autodiff (a dz.grad left is an error). Not part of
+    --dz-pipeline yet: the CPU executor runs a dz.fused op by op.
+
+    ```mlir
+    %0 = dz.add %h, %b : (tensor<4x5xf32>, tensor<5xf32>) -> tensor<4x5xf32>
+    %1 = dz.relu %0 : tensor<4x5xf32>
+    // becomes
+    %1 = dz.fused (%x = %h, %y = %b) : (tensor<4x5xf32>, tensor<5xf32>) -> tensor<4x5xf32> {
+      %0 = dz.add %x, %y : (tensor<4x5xf32>, tensor<5xf32>) -> tensor<4x5xf32>
+      %r = dz.relu %0 : tensor<4x5xf32>
+      dz.yield %r : tensor<4x5xf32>
+    }
+    ```
+  }];
+  let dependentDialects = ["::dz::ir::DzDialect"];
+}
+
 #endif // DZC_PASSES_TD

@@ -9,6 +9,8 @@
 // 3. Liveness: a slot is dropped after the last step that reads it; func.return
 //    operands live to the end; a result that may share a constant's storage is copied
 //    on return so that callers cannot write into the program.
+// A dz.fused (--dz-fuse) runs as its body ops, one step each, on the slots of its inputs
+// and outputs: correct, not yet faster than unfused.
 //
 // Only the generic Operation API and docs/ir.md are used (op names, attribute names and
 // kinds), not the ODS classes: the executor keeps working while the dialect grows.
@@ -50,6 +52,20 @@ std::string describe(Operation &op) {
   return at.empty() ? s : s + " at " + at;
 }
 
+/// The ops of `block` in the order they run, the body of each dz.fused right after it:
+/// the executor runs a fused group op by op with the same kernels (correct, not yet
+/// faster; generated code for the group comes later).
+std::vector<Operation *> ops_in_run_order(mlir::Block &block) {
+  std::vector<Operation *> ops;
+  for (Operation &op : block) {
+    ops.push_back(&op);
+    if (op.getName().getStringRef() == "dz.fused")
+      for (Operation &inner : op.getRegion(0).front())
+        ops.push_back(&inner);
+  }
+  return ops;
+}
+
 } // namespace
 
 class ProgramBuilder {
@@ -86,8 +102,20 @@ FailureOr<Program> ProgramBuilder::build(mlir::func::FuncOp fn) {
   }
 
   bool returned = false;
-  for (Operation &op : block) {
+  for (Operation *next : ops_in_run_order(block)) {
+    Operation &op = *next;
     StringRef name = op.getName().getStringRef();
+    // A dz.fused's block arguments are its operands' slots; its results, its yield's.
+    if (name == "dz.fused") {
+      for (auto [arg, input] : llvm::zip_equal(op.getRegion(0).getArguments(), op.getOperands()))
+        slot_of[arg] = slot_of.lookup(input);
+      continue;
+    }
+    if (name == "dz.yield") {
+      for (auto [result, value] : llvm::zip_equal(op.getParentOp()->getResults(), op.getOperands()))
+        slot_of[result] = slot_of.lookup(value);
+      continue;
+    }
     if (llvm::isa<mlir::func::ReturnOp>(op)) {
       for (mlir::Value v : op.getOperands()) {
         p.result_slots_.push_back(slot_of.lookup(v));

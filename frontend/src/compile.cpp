@@ -4,6 +4,7 @@
 
 #include "tracer.h"
 
+#include <chrono>
 #include <cstdlib>
 #include <dlfcn.h>
 #include <iostream>
@@ -106,19 +107,27 @@ std::vector<Variable> CompiledFunction::call(const std::vector<Variable> &args, 
   if (it == impl_->programs.end()) {
     // Trace: run the body eagerly with recording on, then compile what it recorded.
     detail::TraceResult trace;
+    const auto t0 = std::chrono::steady_clock::now();
     {
       detail::Tracer tracer(args);
       std::vector<Variable> outs = body(args);
       trace = tracer.finish(std::move(outs));
     }
     ++impl_->traces;
-    if (impl_->config.verbose)
-      std::cerr << "dz::compile: tracing signature " << signature_str(sig) << " (trace "
-                << impl_->traces << ", " << trace.graph.nodes.size() << " ops)\n";
+    const auto t1 = std::chrono::steady_clock::now();
     trace::CompileOptions opts;
     opts.name = "traced";
     opts.dump_dir = impl_->config.dump_ir_dir;
+    const size_t ops = trace.graph.nodes.size();
     Program p{trace::compile_graph(trace.graph, opts), std::move(trace)};
+    if (impl_->config.verbose) {
+      auto ms = [](auto a, auto b) {
+        return std::chrono::duration<double, std::milli>(b - a).count();
+      };
+      std::cerr << "dz::compile: traced signature " << signature_str(sig) << " (trace "
+                << impl_->traces << ", " << ops << " ops): trace " << ms(t0, t1) << " ms, compile "
+                << ms(t1, std::chrono::steady_clock::now()) << " ms\n";
+    }
     std::vector<Variable> result;
     for (const Tensor &t : p.trace.outputs)
       result.emplace_back(t);

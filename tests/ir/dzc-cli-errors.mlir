@@ -23,9 +23,9 @@
 // RUN: sh -c 'dzc %s --emit=llvm; echo "exit=$?"' 2>&1 | FileCheck %s --check-prefix=LLVM
 // LLVM: dzc: error: --emit=llvm is not implemented yet in this version
 // LLVM-NEXT: exit=2
-// RUN: sh -c 'dzc %s --emit=fused; echo "exit=$?"' 2>&1 | FileCheck %s --check-prefix=FUSED
-// FUSED: dzc: error: --emit=fused is not implemented yet in this version
-// FUSED-NEXT: exit=2
+// RUN: sh -c 'dzc %s --emit=cuda; echo "exit=$?"' 2>&1 | FileCheck %s --check-prefix=CUDA
+// CUDA: dzc: error: --emit=cuda is not implemented yet in this version
+// CUDA-NEXT: exit=2
 // RUN: sh -c 'dzc %s --emit=onnx -o %t.never; echo "exit=$?"' 2>&1 | FileCheck %s --check-prefix=ONNX
 // ONNX: dzc: error: --emit=onnx is not implemented yet in this version
 // ONNX-NEXT: exit=2

@@ -6,6 +6,7 @@
 
 #include <dzc/codegen/ExecutorBuild.h>
 #include <dzc/ir/DzOps.h>
+#include <dzc/passes/MemoryPlan.h>
 #include <dzc/passes/Passes.h>
 
 #include <mlir/Dialect/Func/IR/FuncOps.h>
@@ -71,9 +72,11 @@ bool Session::load(const std::string &path) {
   return bool(impl_->module);
 }
 
-bool Session::runPipeline(bool print_ir_after_all) {
+bool Session::runPipeline(bool print_ir_after_all, bool fuse) {
   mlir::PassManager pm(&impl_->ctx);
   dz::passes::buildPipeline(pm);
+  if (fuse)
+    pm.addPass(dz::passes::createFusionPass());
   if (print_ir_after_all) {
     impl_->ctx.disableMultithreading(); // module-scope printing needs it
     pm.enableIRPrinting([](mlir::Pass *, mlir::Operation *) { return false; },
@@ -95,6 +98,20 @@ std::string Session::str() const {
   impl_->module->print(os);
   if (text.empty() || text.back() != '\n')
     text += '\n';
+  return text;
+}
+
+std::optional<std::string> Session::memoryPlan() const {
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  for (mlir::func::FuncOp fn : impl_->module->getOps<mlir::func::FuncOp>()) {
+    if (fn.isExternal())
+      continue;
+    mlir::FailureOr<dz::passes::MemoryPlan> plan = dz::passes::planMemory(fn);
+    if (mlir::failed(plan))
+      return std::nullopt; // the diagnostic was printed
+    dz::passes::printMemoryPlan(fn, *plan, os);
+  }
   return text;
 }
 

@@ -24,10 +24,14 @@ public:
   /// Parses and verifies `path` ("-" is stdin). False after the diagnostics.
   bool load(const std::string &path);
   /// The pipeline of compiled mode (autodiff, canonicalize, CSE) over the whole module;
-  /// with `print_ir_after_all`, the module after each pass goes to stderr.
-  bool runPipeline(bool print_ir_after_all);
+  /// with `print_ir_after_all`, the module after each pass goes to stderr; with `fuse`,
+  /// dz-fuse after it (dzc --emit=fused).
+  bool runPipeline(bool print_ir_after_all, bool fuse = false);
   /// The module as MLIR text, ending in a newline.
   std::string str() const;
+  /// The memory plan of every function (dzc/passes/MemoryPlan.h) as text; nullopt after
+  /// the error.
+  std::optional<std::string> memoryPlan() const;
   /// The CPU program of the func.func named `function`, or of the only one when
   /// `function` is empty. nullopt after the error.
   std::optional<codegen::Program> buildProgram(const std::string &function);

@@ -1,4 +1,4 @@
-// dzc.cpp - the dzc command line (docs/cli.md): `dzc FILE.mlir --emit=dz|opt [-o FILE]`
+// dzc.cpp - the dzc command line (docs/cli.md): `dzc FILE.mlir --emit=dz|opt|fused [-o FILE]`
 // prints a module of the dz dialect as parsed or after the pipeline; `dzc run FILE.mlir
 // --input x.npy ... --output-dir DIR` runs one of its functions on the CPU.
 //
@@ -20,6 +20,7 @@
 #include <filesystem>
 #include <iostream>
 #include <limits>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -29,7 +30,7 @@ namespace {
 constexpr int kOk = 0, kError = 1, kUsage = 2;
 
 // What --emit will accept once the later stages exist.
-const std::vector<std::string> kEmitPlanned = {"fused", "memplan", "llvm", "cuda", "onnx"};
+const std::vector<std::string> kEmitPlanned = {"memplan", "llvm", "cuda", "onnx"};
 
 int fail(int status, const std::string &message) {
   std::cerr << "dzc: error: " << message << "\n";
@@ -46,6 +47,7 @@ bool isOnnx(const std::string &path) { return std::filesystem::path(path).extens
 struct EmitOptions {
   std::string file, emit = "opt", output = "-";
   bool print_ir_after_all = false;
+  bool print_memory_plan = false;
 };
 
 struct RunOptions {
@@ -56,21 +58,27 @@ struct RunOptions {
 };
 
 int emit(const EmitOptions &o) {
-  if (o.emit != "dz" && o.emit != "opt") {
+  if (o.emit != "dz" && o.emit != "opt" && o.emit != "fused") {
     if (std::find(kEmitPlanned.begin(), kEmitPlanned.end(), o.emit) != kEmitPlanned.end())
       return notImplemented("--emit=" + o.emit);
     return fail(kUsage, "unknown --emit=" + o.emit +
-                            "; valid: dz, opt (fused, memplan, llvm, cuda, onnx come later)");
+                            "; valid: dz, opt, fused (memplan, llvm, cuda, onnx come later)");
   }
   if (isOnnx(o.file))
     return notImplemented("ONNX input ('" + o.file + "')");
+  if (o.print_memory_plan && o.emit == "dz")
+    return fail(kUsage, "--print-memory-plan plans the module after the pipeline (--emit=opt "
+                        "or fused), not --emit=dz");
 
   Session session;
   if (!session.load(o.file))
     return kError;
-  if (o.emit == "opt" && !session.runPipeline(o.print_ir_after_all))
+  if (o.emit != "dz" && !session.runPipeline(o.print_ir_after_all, o.emit == "fused"))
     return kError;
-  const std::string text = session.str();
+  std::optional<std::string> plan;
+  if (o.print_memory_plan && !(plan = session.memoryPlan()))
+    return kError;
+  const std::string text = plan ? *plan : session.str();
   if (o.output == "-") {
     std::cout << text << std::flush;
     if (!std::cout)
@@ -174,12 +182,16 @@ int dzcMain(int argc, char **argv) {
                  "the .mlir file to compile (a module of func.func ops of the "
                  "dz dialect; - reads stdin)");
   app.add_option("--emit", e.emit,
-                 "what to print: dz (the module as parsed and verified) or opt (after "
-                 "dz-autodiff, canonicalize, cse); fused, memplan, llvm, cuda, onnx come later")
+                 "what to print: dz (the module as parsed and verified), opt (after "
+                 "dz-autodiff, canonicalize, cse) or fused (opt, then dz-fuse); memplan, llvm, "
+                 "cuda, onnx come later")
       ->capture_default_str();
   app.add_option("-o,--output", e.output, "write the output to this file instead of stdout");
   app.add_flag("--print-ir-after-all", e.print_ir_after_all,
                "print the module after each pass of the pipeline to stderr");
+  app.add_flag("--print-memory-plan", e.print_memory_plan,
+               "print the memory plan of each function after the pipeline (values, sizes, "
+               "arena offsets, live ranges, peak) instead of the module (not with --emit=dz)");
 
   RunOptions r;
   CLI::App *run_cmd = app.add_subcommand(

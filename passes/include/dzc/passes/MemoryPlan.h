@@ -2,7 +2,9 @@
 // an offset per intermediate value, bytes reused once a value is dead.
 //
 // The schedule is the program order of the function's single block (the order the CPU
-// executor runs it). Op index i is the i-th op of the block, dz.constant included.
+// executor runs it). Op index i is the i-th op of the block, dz.constant included. An op
+// with regions (a dz.fused kernel) is one op: the values inside it are not planned, and
+// a use inside it counts at the op.
 //
 //  1. Intermediates: every op result that is not a dz.constant and not a func.return
 //     operand (function arguments are not op results). Size: elements x element size.
@@ -39,8 +41,8 @@ namespace dz::passes {
 /// One intermediate value of the plan.
 struct PlannedValue {
   mlir::Value value;
-  int64_t size = 0;   // bytes: elements x element size (not rounded up)
-  int64_t offset = 0; // in the arena, a multiple of MemoryPlan::kAlignment
+  int64_t size = 0;           // bytes: elements x element size (not rounded up)
+  int64_t offset = 0;         // in the arena, a multiple of MemoryPlan::kAlignment
   int64_t start = 0, end = 0; // live range: op indices, both included
   int32_t buffer = 0;         // values that share a buffer (in-place) share this index
   mlir::Value in_place_of;    // the operand whose buffer it writes into, or null
@@ -66,7 +68,7 @@ struct MemoryPlanOptions {
 };
 
 /// The plan of `fn`. Fails after an error at `fn` or an op when the function has several
-/// blocks, an op with regions, or a result that is not a statically shaped tensor.
+/// blocks or an op result that is not a statically shaped tensor.
 mlir::FailureOr<MemoryPlan> planMemory(mlir::func::FuncOp fn, MemoryPlanOptions options = {});
 
 /// The plan as text, in a stable format (names as the IR printer gives them):

@@ -21,4 +21,8 @@ void buildPipeline(mlir::OpPassManager &pm);
 /// `--dz-autodiff`: expands every dz.grad (docs/ir.md, "Autodiff").
 std::unique_ptr<mlir::Pass> createAutodiffPass();
 
+/// `--dz-fuse`: groups chains of elementwise ops into dz.fused (docs/ir.md, "Fusion").
+/// Opt-in: not part of buildPipeline until fused regions get generated code.
+std::unique_ptr<mlir::Pass> createFusionPass();
+
 } // namespace dz::passes

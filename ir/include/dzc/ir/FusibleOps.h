@@ -1,0 +1,19 @@
+// FusibleOps.h - which dz ops may go inside a dz.fused group: the one list that the
+// verifier of dz.fused (lib/DzFusedOps.cpp) and the fusion pass (passes/Fusion.cpp) share.
+#pragma once
+
+namespace mlir {
+class Operation;
+} // namespace mlir
+
+namespace dz::ir {
+
+/// The elementwise ops: the binary ops (add sub mul div maximum equal, NumPy
+/// broadcasting), the unary ops (neg exp log sin cos tanh sqrt square sigmoid relu step
+/// pow leaky_relu clip clip_mask), dz.cast, dz.broadcast_to and dz.constant.
+bool isFusibleElementwise(mlir::Operation *op);
+
+/// The reductions a group may end in: dz.sum, dz.max, dz.min.
+bool isFusibleReduction(mlir::Operation *op);
+
+} // namespace dz::ir

@@ -1,0 +1,232 @@
+// test_fusion.cpp - --dz-fuse keeps programs exact: dz IR through --dz-pipeline, then once
+// without and once with --dz-fuse, built into CPU programs and run on the same inputs;
+// the results must be equal bit for bit (the executor runs a dz.fused op by op with the
+// kernels of the unfused ops, so fusion changes the grouping, never the arithmetic).
+// Built only where the dialect and the passes are (ir/, passes/).
+#if __has_include(<dzc/ir/DzOps.h>) && __has_include(<dzc/passes/Passes.h>)
+
+#include <dzc/codegen/ExecutorBuild.h>
+#include <dzc/ir/DzOps.h>
+#include <dzc/passes/Passes.h>
+
+#include <mlir/IR/BuiltinOps.h>
+#include <mlir/IR/Diagnostics.h>
+#include <mlir/IR/MLIRContext.h>
+#include <mlir/Parser/Parser.h>
+#include <mlir/Pass/PassManager.h>
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace {
+
+using dz::Tensor;
+using dz::codegen::Program;
+
+/// A program compiled from dz IR, and how many dz.fused ops its function has.
+struct Compiled {
+  Program program;
+  int fused_ops = 0;
+};
+
+/// Parses `ir`, runs --dz-pipeline and, when `fuse`, --dz-fuse, and builds the Program of
+/// each func.func. Throws dz::Error with the diagnostics when a stage fails.
+std::vector<Compiled> compile_all(const std::string &ir, bool fuse) {
+  mlir::DialectRegistry registry;
+  dz::ir::registerAllDialects(registry);
+  mlir::MLIRContext ctx(registry);
+  ctx.loadAllAvailableDialects();
+  std::string errors;
+  mlir::OwningOpRef<mlir::ModuleOp> module;
+  bool passed = false;
+  {
+    mlir::ScopedDiagnosticHandler collect(&ctx, [&](mlir::Diagnostic &d) {
+      llvm::raw_string_ostream os(errors);
+      os << d.getLocation() << ": " << d << "\n";
+      return mlir::success();
+    });
+    module = mlir::parseSourceString<mlir::ModuleOp>(ir, mlir::ParserConfig(&ctx), "test.mlir");
+    if (module) {
+      mlir::PassManager pm(&ctx);
+      dz::passes::buildPipeline(pm);
+      if (fuse)
+        pm.addPass(dz::passes::createFusionPass());
+      passed = mlir::succeeded(pm.run(*module));
+    }
+  }
+  if (!module || !passed)
+    throw dz::Error("IR does not " + std::string(module ? "pass the passes" : "parse") + ":\n" +
+                    errors);
+  std::vector<Compiled> out;
+  for (mlir::func::FuncOp fn : module->getOps<mlir::func::FuncOp>()) {
+    out.push_back({dz::codegen::buildProgramOrThrow(fn), 0});
+    fn.walk([&](dz::ir::FusedOp) { ++out.back().fused_ops; });
+  }
+  return out;
+}
+
+Compiled compile(const std::string &ir, bool fuse) {
+  return std::move(compile_all(ir, fuse).at(0));
+}
+
+void expect_bitwise_equal(const Tensor &got, const Tensor &want, size_t i) {
+  ASSERT_EQ(got.shape(), want.shape()) << "result " << i;
+  ASSERT_EQ(got.dtype(), want.dtype()) << "result " << i;
+  EXPECT_EQ(std::memcmp(got.raw(), want.raw(), got.nbytes()), 0) << "result " << i << ": fused\n"
+                                                                 << got << "\nunfused\n"
+                                                                 << want;
+}
+
+/// Runs `ir` unfused and fused on `args`; checks that fusion made at least
+/// `min_fused_ops` groups and that every result is bit for bit the same. Returns the
+/// fused program's results.
+std::vector<Tensor> expect_fusion_exact(const std::string &ir, const std::vector<Tensor> &args,
+                                        int min_fused_ops) {
+  Compiled plain = compile(ir, false), fused = compile(ir, true);
+  EXPECT_EQ(plain.fused_ops, 0);
+  EXPECT_GE(fused.fused_ops, min_fused_ops);
+  std::vector<Tensor> want = plain.program.run(args), got = fused.program.run(args);
+  EXPECT_EQ(got.size(), want.size());
+  for (size_t i = 0; i < got.size() && i < want.size(); ++i)
+    expect_bitwise_equal(got[i], want[i], i);
+  return got;
+}
+
+// An MLP training step: linear + bias + ReLU, linear, softmax cross entropy, dz.grad of
+// the loss, SGD updates w - lr * g. Fused: bias + ReLU, the loss gradient chain, the ReLU
+// gradient, the four updates.
+const char *kMlpStep = R"(
+func.func @step(%x: tensor<32x20xf32>, %t: tensor<32xi64>, %W1: tensor<20x64xf32>, %b1: tensor<64xf32>,
+                %W2: tensor<64x10xf32>, %b2: tensor<10xf32>)
+    -> (tensor<f32>, tensor<20x64xf32>, tensor<64xf32>, tensor<64x10xf32>, tensor<10xf32>) {
+  %h = dz.matmul %x, %W1 : (tensor<32x20xf32>, tensor<20x64xf32>) -> tensor<32x64xf32>
+  %hb = dz.add %h, %b1 : (tensor<32x64xf32>, tensor<64xf32>) -> tensor<32x64xf32>
+  %a = dz.relu %hb : tensor<32x64xf32>
+  %y = dz.linear %a, %W2, %b2 : (tensor<32x64xf32>, tensor<64x10xf32>, tensor<10xf32>) -> tensor<32x10xf32>
+  %loss = dz.softmax_cross_entropy %y, %t : (tensor<32x10xf32>, tensor<32xi64>) -> tensor<f32>
+  %g:4 = dz.grad %loss wrt %W1, %b1, %W2, %b2 : tensor<f32>, tensor<20x64xf32>, tensor<64xf32>, tensor<64x10xf32>, tensor<10xf32>
+  %lr = dz.constant dense<0.1> : tensor<f32>
+  %u1 = dz.mul %lr, %g#0 : (tensor<f32>, tensor<20x64xf32>) -> tensor<20x64xf32>
+  %W1n = dz.sub %W1, %u1 : (tensor<20x64xf32>, tensor<20x64xf32>) -> tensor<20x64xf32>
+  %u2 = dz.mul %lr, %g#1 : (tensor<f32>, tensor<64xf32>) -> tensor<64xf32>
+  %b1n = dz.sub %b1, %u2 : (tensor<64xf32>, tensor<64xf32>) -> tensor<64xf32>
+  %u3 = dz.mul %lr, %g#2 : (tensor<f32>, tensor<64x10xf32>) -> tensor<64x10xf32>
+  %W2n = dz.sub %W2, %u3 : (tensor<64x10xf32>, tensor<64x10xf32>) -> tensor<64x10xf32>
+  %u4 = dz.mul %lr, %g#3 : (tensor<f32>, tensor<10xf32>) -> tensor<10xf32>
+  %b2n = dz.sub %b2, %u4 : (tensor<10xf32>, tensor<10xf32>) -> tensor<10xf32>
+  return %loss, %W1n, %b1n, %W2n, %b2n : tensor<f32>, tensor<20x64xf32>, tensor<64xf32>, tensor<64x10xf32>, tensor<10xf32>
+})";
+
+TEST(Fusion, MlpTrainingStepIsBitwiseEqualToUnfused) {
+  std::vector<int64_t> labels(32);
+  for (size_t i = 0; i < labels.size(); ++i)
+    labels[i] = int64_t(i * 7 % 10);
+  std::vector<Tensor> params = {
+      dz::randn({20, 64}, dz::f32, 41) * 0.3, dz::randn({64}, dz::f32, 42),
+      dz::randn({64, 10}, dz::f32, 43) * 0.3, dz::randn({10}, dz::f32, 44)};
+  Tensor x = dz::randn({32, 20}, dz::f32, 40), t = Tensor::from_i64(labels);
+  Compiled plain = compile(kMlpStep, false), fused = compile(kMlpStep, true);
+  EXPECT_EQ(fused.fused_ops, 7);
+  // Three training steps, each fed the parameters the previous one returned.
+  std::vector<Tensor> p_plain = params, p_fused = params;
+  for (int step = 0; step < 3; ++step) {
+    std::vector<Tensor> want =
+        plain.program.run({x, t, p_plain[0], p_plain[1], p_plain[2], p_plain[3]});
+    std::vector<Tensor> got =
+        fused.program.run({x, t, p_fused[0], p_fused[1], p_fused[2], p_fused[3]});
+    ASSERT_EQ(got.size(), 5u);
+    ASSERT_EQ(want.size(), 5u);
+    for (size_t i = 0; i < 5; ++i)
+      expect_bitwise_equal(got[i], want[i], i);
+    p_plain.assign(want.begin() + 1, want.end());
+    p_fused.assign(got.begin() + 1, got.end());
+  }
+}
+
+TEST(Fusion, SoftmaxAndLossChainsAreBitwiseEqualToUnfused) {
+  // A softmax written out (max, then sub + exp + sum fused, then div) and a mean squared
+  // error (sub + square + sum fused, then div), in f64.
+  std::vector<Tensor> out =
+      expect_fusion_exact(R"(
+func.func @f(%x: tensor<6x5xf64>, %y: tensor<6x5xf64>) -> (tensor<6x5xf64>, tensor<f64>) {
+  %m = dz.max %x {axes = array<i64: 1>, keepdims = true} : tensor<6x5xf64> -> tensor<6x1xf64>
+  %d = dz.sub %x, %m : (tensor<6x5xf64>, tensor<6x1xf64>) -> tensor<6x5xf64>
+  %e = dz.exp %d : tensor<6x5xf64>
+  %s = dz.sum %e {axes = array<i64: 1>, keepdims = true} : tensor<6x5xf64> -> tensor<6x1xf64>
+  %p = dz.div %e, %s : (tensor<6x5xf64>, tensor<6x1xf64>) -> tensor<6x5xf64>
+  %n = dz.constant dense<6.0> : tensor<f64>
+  %r = dz.sub %p, %y : (tensor<6x5xf64>, tensor<6x5xf64>) -> tensor<6x5xf64>
+  %q = dz.square %r : tensor<6x5xf64>
+  %l = dz.sum %q {axes = array<i64>, keepdims = false} : tensor<6x5xf64> -> tensor<f64>
+  %loss = dz.div %l, %n : (tensor<f64>, tensor<f64>) -> tensor<f64>
+  return %p, %loss : tensor<6x5xf64>, tensor<f64>
+})",
+                          {dz::randn({6, 5}, dz::f64, 50), dz::randn({6, 5}, dz::f64, 51)}, 2);
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_TRUE(dz::allclose(out[0].sum({1}), dz::ones({6}, dz::f64), 1e-12, 1e-12));
+}
+
+TEST(Fusion, ComparisonsCastsAndBroadcastsAreBitwiseEqualToUnfused) {
+  // equal / cast / clip_mask / step / broadcast_to / pow / leaky_relu in one chain, with a
+  // smaller value read outside (it stays out of the 4x3 group) and a splat constant.
+  expect_fusion_exact(R"(
+func.func @f(%x: tensor<4x3xf32>, %b: tensor<3xf32>, %k: tensor<4x3xi64>) -> (tensor<4x3xf32>, tensor<3xf32>, tensor<4xf32>) {
+  %c = dz.constant dense<0.5> : tensor<f32>
+  %e = dz.exp %b : tensor<3xf32>
+  %eb = dz.broadcast_to %e {shape = array<i64: 4, 3>} : tensor<3xf32> -> tensor<4x3xf32>
+  %kf = dz.cast %k {dtype = f32} : tensor<4x3xi64> -> tensor<4x3xf32>
+  %z = dz.equal %kf, %eb : (tensor<4x3xf32>, tensor<4x3xf32>) -> tensor<4x3xf32>
+  %m = dz.clip_mask %x {max = 1.0 : f64, min = -1.0 : f64} : tensor<4x3xf32>
+  %s = dz.step %x : tensor<4x3xf32>
+  %p = dz.pow %x {exponent = 3.0 : f64} : tensor<4x3xf32>
+  %l = dz.leaky_relu %p {slope = 0.1 : f64} : tensor<4x3xf32>
+  %0 = dz.add %z, %m : (tensor<4x3xf32>, tensor<4x3xf32>) -> tensor<4x3xf32>
+  %1 = dz.mul %0, %s : (tensor<4x3xf32>, tensor<4x3xf32>) -> tensor<4x3xf32>
+  %2 = dz.maximum %1, %l : (tensor<4x3xf32>, tensor<4x3xf32>) -> tensor<4x3xf32>
+  %3 = dz.mul %2, %c : (tensor<4x3xf32>, tensor<f32>) -> tensor<4x3xf32>
+  %4 = dz.sum %3 {axes = array<i64: 1>, keepdims = false} : tensor<4x3xf32> -> tensor<4xf32>
+  return %2, %e, %4 : tensor<4x3xf32>, tensor<3xf32>, tensor<4xf32>
+})",
+                      {dz::randn({4, 3}, dz::f32, 60), dz::randn({3}, dz::f32, 61),
+                       Tensor::from_i64({0, 1, 2, 1, 1, 0, 3, 1, 2, 0, 0, 1}).reshape({4, 3})},
+                      1);
+}
+
+TEST(Fusion, EveryGradientRuleOfGradcheckIsBitwiseEqualToUnfused) {
+  // passes/gradcheck/rules.mlir: one function per gradient rule, first and second
+  // derivatives (double backprop), f64 inputs in [0.3, 1.3), i64 labels 0.
+  std::filesystem::path rules =
+      std::filesystem::path(__FILE__).parent_path() / "../../passes/gradcheck/rules.mlir";
+  if (!std::filesystem::exists(rules))
+    GTEST_SKIP() << rules << " is not there";
+  std::ifstream in(rules);
+  std::stringstream text;
+  text << in.rdbuf();
+  std::vector<Compiled> plain = compile_all(text.str(), false),
+                        fused = compile_all(text.str(), true);
+  ASSERT_EQ(plain.size(), fused.size());
+  int groups = 0;
+  for (size_t f = 0; f < plain.size(); ++f) {
+    SCOPED_TRACE("@" + plain[f].program.name());
+    std::vector<Tensor> args;
+    for (const dz::codegen::TensorSpec &spec : plain[f].program.arg_types())
+      args.push_back(spec.dtype == dz::i64 ? dz::zeros(spec.shape, dz::i64)
+                                           : dz::rand(spec.shape, spec.dtype, 70 + f) + 0.3);
+    std::vector<Tensor> want = plain[f].program.run(args), got = fused[f].program.run(args);
+    ASSERT_EQ(got.size(), want.size());
+    for (size_t i = 0; i < got.size(); ++i)
+      expect_bitwise_equal(got[i], want[i], i);
+    groups += fused[f].fused_ops;
+  }
+  EXPECT_GT(groups, 20);
+}
+
+} // namespace
+
+#endif
