@@ -5,6 +5,8 @@
 // (get_conv_outsize); a failure names the op, the operand types and what would be valid.
 #include "dzc/ir/DzOps.h"
 
+#include "OpSupport.h"
+
 #include <string>
 
 #include "mlir/IR/Builders.h"
@@ -16,58 +18,7 @@ using namespace mlir;
 namespace dz::ir {
 namespace {
 
-//===----------------------------------------------------------------------===//
-// Support (as in DzOps.cpp)
-//===----------------------------------------------------------------------===//
-
-std::string str(Type type) {
-  std::string out;
-  llvm::raw_string_ostream os(out);
-  type.print(os);
-  return out;
-}
-
-/// An inherent attribute: from the properties of a built op, or from the attribute
-/// dictionary while the parser infers the result types. Null when absent.
-template <typename AttrT>
-AttrT inherentAttr(AttrT fromProperties, DictionaryAttr attributes, llvm::StringRef name) {
-  if (fromProperties || !attributes)
-    return fromProperties;
-  return llvm::dyn_cast_if_present<AttrT>(attributes.get(name));
-}
-#define DZ_ATTR(adaptor, name)                                                                     \
-  inherentAttr((adaptor).getProperties().name, (adaptor).getAttributes(), #name)
-
-template <typename T> decltype(auto) forMessage(T &&value) {
-  if constexpr (std::is_convertible_v<std::decay_t<T>, Type>)
-    return str(Type(value));
-  else
-    return std::forward<T>(value);
-}
-
-template <typename OpTy, typename... Args>
-LogicalResult fail(std::optional<Location> loc, Args &&...args) {
-  return emitOptionalError(loc, "'", OpTy::getOperationName(), "' op ",
-                           forMessage(std::forward<Args>(args))...);
-}
-
-RankedTensorType tensorOf(Value value) {
-  return value ? llvm::dyn_cast<RankedTensorType>(value.getType()) : RankedTensorType();
-}
-
-std::string formatShape(llvm::ArrayRef<int64_t> shape) {
-  std::string out = "[";
-  for (size_t i = 0; i < shape.size(); ++i)
-    out += (i ? ", " : "") + std::to_string(shape[i]);
-  return out + "]";
-}
-
-int64_t numElements(llvm::ArrayRef<int64_t> shape) {
-  int64_t n = 1;
-  for (int64_t d : shape)
-    n *= d;
-  return n;
-}
+using namespace support;
 
 /// (in + 2 pad - kernel) / stride + 1, as get_conv_outsize; <= 0 when the window does
 /// not fit.

@@ -5,6 +5,8 @@
 // InferTypeOpInterface verifier then rejects a written result type that differs.
 #include "dzc/ir/DzOps.h"
 
+#include "OpSupport.h"
+
 #include <string>
 #include <type_traits>
 
@@ -18,62 +20,7 @@ using namespace mlir;
 namespace dz::ir {
 namespace {
 
-//===----------------------------------------------------------------------===//
-// Support
-//===----------------------------------------------------------------------===//
-
-/// A type as it reads in IR, for messages (Diagnostic would quote it).
-std::string str(Type type) {
-  std::string out;
-  llvm::raw_string_ostream os(out);
-  type.print(os);
-  return out;
-}
-
-/// An inherent attribute of the op being inferred: from the properties of a built
-/// op, or from the attribute dictionary while the parser infers the result types
-/// (the properties are not filled in yet then). Null when absent.
-template <typename AttrT>
-AttrT inherentAttr(AttrT fromProperties, DictionaryAttr attributes, llvm::StringRef name) {
-  if (fromProperties || !attributes)
-    return fromProperties;
-  return llvm::dyn_cast_if_present<AttrT>(attributes.get(name));
-}
-#define DZ_ATTR(adaptor, name)                                                                     \
-  inherentAttr((adaptor).getProperties().name, (adaptor).getAttributes(), #name)
-
-/// Types go into messages as they read in IR; everything else as it is.
-template <typename T> decltype(auto) forMessage(T &&value) {
-  if constexpr (std::is_convertible_v<std::decay_t<T>, Type>)
-    return str(Type(value));
-  else
-    return std::forward<T>(value);
-}
-
-/// Emits "'dz.op' op <message>" at `loc` (when there is one) and fails.
-template <typename OpTy, typename... Args>
-LogicalResult fail(std::optional<Location> loc, Args &&...args) {
-  return emitOptionalError(loc, "'", OpTy::getOperationName(), "' op ",
-                           forMessage(std::forward<Args>(args))...);
-}
-
-RankedTensorType tensorOf(Value value) {
-  return value ? llvm::dyn_cast<RankedTensorType>(value.getType()) : RankedTensorType();
-}
-
-std::string formatShape(llvm::ArrayRef<int64_t> shape) {
-  std::string out = "[";
-  for (size_t i = 0; i < shape.size(); ++i)
-    out += (i ? ", " : "") + std::to_string(shape[i]);
-  return out + "]";
-}
-
-int64_t numElements(llvm::ArrayRef<int64_t> shape) {
-  int64_t n = 1;
-  for (int64_t d : shape)
-    n *= d;
-  return n;
-}
+using namespace support;
 
 bool isDzElementType(Type type) { return type.isF32() || type.isF64() || type.isInteger(64); }
 
