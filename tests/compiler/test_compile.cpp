@@ -8,6 +8,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <unistd.h>
 
 namespace F = dz::functions;
 namespace M = dz::models;
@@ -287,7 +288,9 @@ TEST(Compile, GradientsAccumulateAcrossCallsWithoutCleargradsAsInEagerMode) {
 }
 
 TEST(Compile, DumpIrWritesTheTracedAndOptimizedModules) {
-  const std::string dir = "compile-dump-ir";
+  const std::string dir =
+      (std::filesystem::temp_directory_path() / ("dzc-dump-ir-" + std::to_string(::getpid())))
+          .string();
   std::filesystem::remove_all(dir);
   auto f = dz::compile(
       [](Variable x) {
@@ -306,4 +309,5 @@ TEST(Compile, DumpIrWritesTheTracedAndOptimizedModules) {
   EXPECT_NE(read("traced.passes.mlir").find("IR Dump After"), std::string::npos);
   EXPECT_EQ(read("traced.optimized.mlir").find("dz.grad"), std::string::npos);
   EXPECT_NE(read("traced.optimized.mlir").find("func.func @traced"), std::string::npos);
+  std::filesystem::remove_all(dir);
 }
