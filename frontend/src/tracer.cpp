@@ -117,14 +117,6 @@ int Tracer::broadcast_to(int value, const Shape &shape) {
   return emit("broadcast_to", {value}, shape, t.dtype, {{"shape", shape}});
 }
 
-bool Tracer::is_constant_value(int value) const {
-  auto it = leaf_index_.find(value);
-  if (it == leaf_index_.end())
-    return false;
-  const Leaf &leaf = leaves_[it->second];
-  return !leaf.var.lock() && !leaf.written;
-}
-
 void Tracer::unsupported(const std::string &what) const {
   throw Error("dz::compile: " + what +
               " cannot be compiled yet (it has no dz op: see docs/ir.md for the ops that "

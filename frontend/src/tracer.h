@@ -138,7 +138,6 @@ private:
            std::vector<trace::Attr> attrs = {});
   int cast_to(int value, DType dtype);
   int broadcast_to(int value, const Shape &shape);
-  bool is_constant_value(int value) const;
   [[noreturn]] void unsupported(const std::string &what) const;
 
   TraceHook *previous_ = nullptr;
