@@ -72,4 +72,40 @@ def Fusion : Pass<"dz-fuse"> {
   let dependentDialects = ["::dz::ir::DzDialect"];
 }
 
+def LowerConv : Pass<"dz-lower-conv"> {
+  let summary = "Rewrites convolutions into dz.im2col / dz.col2im + dz.matmul (the GEMM path)";
+  let description = [{
+    The eager im2col path of runtime/src/conv.cpp written out as dz ops (layouts and
+    the policy at the top of LowerConvolution.cpp): conv2d is im2col, reshapes and one
+    batched matmul W (OC, C*KH*KW) x col (N, C*KH*KW, OH*OW), plus the bias reshaped to
+    (OC, 1, 1); conv2d_grad_w is a batched matmul gy x col^T summed over the images;
+    deconv2d is W^T x x and col2im. `policy=auto` (the default) keeps a float32 conv2d
+    that oneDNN's direct convolution runs faster (from 64 input taps C*KH*KW and 2^20
+    multiply-adds up, except 1x1 stride 1 unpadded; docs/performance.md), `policy=all`
+    lowers every one.
+    Not part of --dz-pipeline.
+
+    ```mlir
+    %y = dz.conv2d %x, %W {pad = array<i64: 0, 0>, stride = array<i64: 1, 1>} : (tensor<2x3x5x5xf32>, tensor<4x3x3x3xf32>) -> tensor<2x4x3x3xf32>
+    // becomes
+    %col = dz.im2col %x {kernel = array<i64: 3, 3>, pad = array<i64: 0, 0>, stride = array<i64: 1, 1>, to_matrix = false} : tensor<2x3x5x5xf32> -> tensor<2x3x3x3x3x3xf32>
+    %c = dz.reshape %col {shape = array<i64: 2, 27, 9>} : tensor<2x3x3x3x3x3xf32> -> tensor<2x27x9xf32>
+    %w = dz.reshape %W {shape = array<i64: 4, 27>} : tensor<4x3x3x3xf32> -> tensor<4x27xf32>
+    %m = dz.matmul %w, %c : (tensor<4x27xf32>, tensor<2x27x9xf32>) -> tensor<2x4x9xf32>
+    %y = dz.reshape %m {shape = array<i64: 2, 4, 3, 3>} : tensor<2x4x9xf32> -> tensor<2x4x3x3xf32>
+    ```
+  }];
+  let options = [
+    Option<"policy", "policy", "::dz::passes::ConvLoweringPolicy",
+           /*default=*/"::dz::passes::ConvLoweringPolicy::Auto",
+           "which convolutions to lower",
+           [{::llvm::cl::values(
+             clEnumValN(::dz::passes::ConvLoweringPolicy::All, "all",
+                        "every conv2d, deconv2d and conv2d_grad_w"),
+             clEnumValN(::dz::passes::ConvLoweringPolicy::Auto, "auto",
+                        "all but the float32 conv2d ops oneDNN's direct convolution runs faster"))}]>
+  ];
+  let dependentDialects = ["::dz::ir::DzDialect"];
+}
+
 #endif // DZC_PASSES_TD

@@ -25,4 +25,14 @@ std::unique_ptr<mlir::Pass> createAutodiffPass();
 /// Opt-in: not part of buildPipeline until fused regions get generated code.
 std::unique_ptr<mlir::Pass> createFusionPass();
 
+/// Which convolutions `--dz-lower-conv` rewrites into im2col + GEMM: all, or (Auto) all
+/// but the float32 conv2d ops that oneDNN's direct convolution runs faster
+/// (docs/performance.md, "Convolution: im2col + GEMM vs oneDNN's direct convolution").
+enum class ConvLoweringPolicy { All, Auto };
+
+/// `--dz-lower-conv`: conv2d, conv2d_grad_w and deconv2d as dz.im2col / dz.col2im +
+/// dz.matmul (passes/LowerConvolution.cpp). Opt-in: not part of buildPipeline.
+std::unique_ptr<mlir::Pass>
+createLowerConvPass(ConvLoweringPolicy policy = ConvLoweringPolicy::Auto);
+
 } // namespace dz::passes
