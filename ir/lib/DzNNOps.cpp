@@ -103,9 +103,6 @@ LogicalResult sameElement(std::optional<Location> loc, RankedTensorType a, Ranke
 
 } // namespace
 
-#define DZ_INFER(OP)                                                                               \
-  LogicalResult OP::inferReturnTypes(MLIRContext *context, std::optional<Location> loc,            \
-                                     Adaptor adaptor, SmallVectorImpl<Type> &types)
 
 //===----------------------------------------------------------------------===//
 // Indexing

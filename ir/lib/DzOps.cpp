@@ -105,9 +105,6 @@ LogicalResult inferSoftmax(std::optional<Location> loc, typename OpTy::Adaptor a
 // Type inference
 //===----------------------------------------------------------------------===//
 
-#define DZ_INFER(OP)                                                                               \
-  LogicalResult OP::inferReturnTypes(MLIRContext *context, std::optional<Location> loc,            \
-                                     Adaptor adaptor, SmallVectorImpl<Type> &types)
 
 DZ_INFER(ConstantOp) {
   auto value = DZ_ATTR(adaptor, value);

@@ -35,6 +35,12 @@ AttrT inherentAttr(AttrT fromProperties, mlir::DictionaryAttr attributes, llvm::
   ::dz::ir::support::inherentAttr((adaptor).getProperties().name, (adaptor).getAttributes(),     \
                                   #name)
 
+/// The signature of an op's InferTypeOpAdaptor inference (in a file that uses namespace
+/// mlir): `DZ_INFER(AddOp) { ... }`.
+#define DZ_INFER(OP)                                                                               \
+  LogicalResult OP::inferReturnTypes(MLIRContext *context, std::optional<Location> loc,            \
+                                     Adaptor adaptor, SmallVectorImpl<Type> &types)
+
 /// Types go into messages as they read in IR; everything else as it is.
 template <typename T> decltype(auto) forMessage(T &&value) {
   if constexpr (std::is_convertible_v<std::decay_t<T>, mlir::Type>)

@@ -4,6 +4,8 @@
 // Built only where the dialect and the passes are (ir/, passes/).
 #if __has_include(<dzc/ir/DzOps.h>) && __has_include(<dzc/passes/Passes.h>)
 
+#include "ir_programs.h"
+
 #include <dzc/codegen/ExecutorBuild.h>
 #include <dzc/functions.h>
 #include <dzc/ir/DzOps.h>
@@ -27,33 +29,13 @@ using dz::Tensor;
 using dz::Variable;
 using dz::codegen::Program;
 
-/// Parses `ir`, runs the dz pipeline on it when `pipeline`, and builds the Program of
-/// its first func.func. Throws dz::Error with the diagnostics when a stage fails.
+/// Runs the dz pipeline on `ir` when `pipeline`, and builds the Program of its first
+/// func.func. Throws dz::Error with the diagnostics when a stage fails.
 Program compile(const std::string &ir, bool pipeline) {
-  mlir::DialectRegistry registry;
-  dz::ir::registerAllDialects(registry);
-  mlir::MLIRContext ctx(registry);
-  ctx.loadAllAvailableDialects();
-  std::string errors;
-  mlir::OwningOpRef<mlir::ModuleOp> module;
-  bool passed = true;
-  {
-    mlir::ScopedDiagnosticHandler collect(&ctx, [&](mlir::Diagnostic &d) {
-      llvm::raw_string_ostream os(errors);
-      os << d.getLocation() << ": " << d << "\n";
-      return mlir::success();
-    });
-    module = mlir::parseSourceString<mlir::ModuleOp>(ir, mlir::ParserConfig(&ctx), "test.mlir");
-    if (module && pipeline) {
-      mlir::PassManager pm(&ctx);
-      dz::passes::buildPipeline(pm);
-      passed = mlir::succeeded(pm.run(*module));
-    }
-  }
-  if (!module || !passed)
-    throw dz::Error("IR does not " + std::string(module ? "pass the pipeline" : "parse") + ":\n" +
-                    errors);
-  return dz::codegen::buildProgramOrThrow(*module->getOps<mlir::func::FuncOp>().begin());
+  return std::move(dz::testing::build_programs(ir, [&](mlir::PassManager &pm) {
+                     if (pipeline)
+                       dz::passes::buildPipeline(pm);
+                   }).at(0));
 }
 
 void expect_close(const Tensor &got, const Tensor &want, double rtol) {

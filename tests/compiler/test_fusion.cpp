@@ -5,6 +5,8 @@
 // Built only where the dialect and the passes are (ir/, passes/).
 #if __has_include(<dzc/ir/DzOps.h>) && __has_include(<dzc/passes/Passes.h>)
 
+#include "ir_programs.h"
+
 #include <dzc/codegen/ExecutorBuild.h>
 #include <dzc/ir/DzOps.h>
 #include <dzc/passes/Passes.h>
@@ -35,39 +37,25 @@ struct Compiled {
   int fused_ops = 0;
 };
 
-/// Parses `ir`, runs --dz-pipeline and, when `fuse`, --dz-fuse, and builds the Program of
-/// each func.func. Throws dz::Error with the diagnostics when a stage fails.
+/// Runs --dz-pipeline and, when `fuse`, --dz-fuse on `ir`, and builds the Program of each
+/// func.func. Throws dz::Error with the diagnostics when a stage fails.
 std::vector<Compiled> compile_all(const std::string &ir, bool fuse) {
-  mlir::DialectRegistry registry;
-  dz::ir::registerAllDialects(registry);
-  mlir::MLIRContext ctx(registry);
-  ctx.loadAllAvailableDialects();
-  std::string errors;
-  mlir::OwningOpRef<mlir::ModuleOp> module;
-  bool passed = false;
-  {
-    mlir::ScopedDiagnosticHandler collect(&ctx, [&](mlir::Diagnostic &d) {
-      llvm::raw_string_ostream os(errors);
-      os << d.getLocation() << ": " << d << "\n";
-      return mlir::success();
-    });
-    module = mlir::parseSourceString<mlir::ModuleOp>(ir, mlir::ParserConfig(&ctx), "test.mlir");
-    if (module) {
-      mlir::PassManager pm(&ctx);
-      dz::passes::buildPipeline(pm);
-      if (fuse)
-        pm.addPass(dz::passes::createFusionPass());
-      passed = mlir::succeeded(pm.run(*module));
-    }
-  }
-  if (!module || !passed)
-    throw dz::Error("IR does not " + std::string(module ? "pass the passes" : "parse") + ":\n" +
-                    errors);
+  std::vector<int> fused_ops;
+  std::vector<Program> programs = dz::testing::build_programs(
+      ir,
+      [&](mlir::PassManager &pm) {
+        dz::passes::buildPipeline(pm);
+        if (fuse)
+          pm.addPass(dz::passes::createFusionPass());
+      },
+      [&](mlir::func::FuncOp fn) {
+        int n = 0;
+        fn.walk([&](dz::ir::FusedOp) { ++n; });
+        fused_ops.push_back(n);
+      });
   std::vector<Compiled> out;
-  for (mlir::func::FuncOp fn : module->getOps<mlir::func::FuncOp>()) {
-    out.push_back({dz::codegen::buildProgramOrThrow(fn), 0});
-    fn.walk([&](dz::ir::FusedOp) { ++out.back().fused_ops; });
-  }
+  for (size_t i = 0; i < programs.size(); ++i)
+    out.push_back({std::move(programs[i]), fused_ops[i]});
   return out;
 }
 

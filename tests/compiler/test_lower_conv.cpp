@@ -5,6 +5,8 @@
 // 1 + |value|. Built only where the dialect and the passes are (ir/, passes/).
 #if __has_include(<dzc/ir/DzOps.h>) && __has_include(<dzc/passes/Passes.h>)
 
+#include "ir_programs.h"
+
 #include <dzc/codegen/ExecutorBuild.h>
 #include <dzc/ir/DzOps.h>
 #include <dzc/passes/Passes.h>
@@ -46,48 +48,31 @@ struct Compiled {
 /// with the diagnostics.
 std::vector<Compiled> compile_all(const std::string &ir, std::optional<ConvLoweringPolicy> lower,
                                   bool before_autodiff = false) {
-  mlir::DialectRegistry registry;
-  dz::ir::registerAllDialects(registry);
-  mlir::MLIRContext ctx(registry);
-  ctx.loadAllAvailableDialects();
-  std::string errors;
-  mlir::OwningOpRef<mlir::ModuleOp> module;
-  bool passed = false;
-  {
-    mlir::ScopedDiagnosticHandler collect(&ctx, [&](mlir::Diagnostic &d) {
-      llvm::raw_string_ostream os(errors);
-      os << d.getLocation() << ": " << d << "\n";
-      return mlir::success();
-    });
-    module = mlir::parseSourceString<mlir::ModuleOp>(ir, mlir::ParserConfig(&ctx), "test.mlir");
-    if (module) {
-      mlir::PassManager pm(&ctx);
-      if (lower && before_autodiff)
-        pm.addPass(dz::passes::createLowerConvPass(*lower));
-      dz::passes::buildPipeline(pm);
-      if (lower && !before_autodiff) {
-        pm.addPass(dz::passes::createLowerConvPass(*lower));
-        pm.addPass(mlir::createCanonicalizerPass());
-        pm.addPass(mlir::createCSEPass());
-      }
-      passed = mlir::succeeded(pm.run(*module));
-    }
-  }
-  if (!module || !passed)
-    throw dz::Error("IR does not " + std::string(module ? "pass the passes" : "parse") + ":\n" +
-                    errors);
-  std::vector<Compiled> out;
-  for (mlir::func::FuncOp fn : module->getOps<mlir::func::FuncOp>()) {
-    Compiled c{dz::codegen::buildProgramOrThrow(fn)};
-    fn.walk([&](mlir::Operation *op) {
-      if (mlir::isa<dz::ir::Conv2dOp, dz::ir::Deconv2dOp, dz::ir::Conv2dGradWOp>(op))
-        ++c.convs;
-      if (mlir::isa<dz::ir::Im2colOp, dz::ir::Col2imOp>(op))
-        ++c.im2cols;
-    });
-    out.push_back(std::move(c));
-  }
-  return out;
+  std::vector<Compiled> counts;
+  std::vector<Program> programs = dz::testing::build_programs(
+      ir,
+      [&](mlir::PassManager &pm) {
+        if (lower && before_autodiff)
+          pm.addPass(dz::passes::createLowerConvPass(*lower));
+        dz::passes::buildPipeline(pm);
+        if (lower && !before_autodiff) {
+          pm.addPass(dz::passes::createLowerConvPass(*lower));
+          pm.addPass(mlir::createCanonicalizerPass());
+          pm.addPass(mlir::createCSEPass());
+        }
+      },
+      [&](mlir::func::FuncOp fn) {
+        Compiled &c = counts.emplace_back();
+        fn.walk([&](mlir::Operation *op) {
+          if (mlir::isa<dz::ir::Conv2dOp, dz::ir::Deconv2dOp, dz::ir::Conv2dGradWOp>(op))
+            ++c.convs;
+          if (mlir::isa<dz::ir::Im2colOp, dz::ir::Col2imOp>(op))
+            ++c.im2cols;
+        });
+      });
+  for (size_t i = 0; i < programs.size(); ++i)
+    counts[i].program = std::move(programs[i]);
+  return counts;
 }
 
 Compiled compile(const std::string &ir, std::optional<ConvLoweringPolicy> lower) {
