@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <set>
-#include <sstream>
 #include <unordered_set>
 
 namespace dz::detail {
@@ -156,31 +155,30 @@ void Tracer::op(const char *op_name, std::initializer_list<const Tensor *> ins, 
 
 void Tracer::inplace(const char *op_name, const Tensor &target, const Tensor &operand) {
   const std::string op = op_name;
-  const int old = lookup(target);
+  const bool assign = op == "assign";
+  if (!assign && has_no_dz_op(op))
+    unsupported("the in-place tensor operation '" + op + "'");
+  // What target holds before the write. An assign does not read it, so it only looks it up.
+  const int before = assign ? lookup(target) : value_of(target);
   int result;
-  if (op == "assign") {
+  if (assign) {
     result = broadcast_to(cast_to(value_of(operand), target.dtype()), target.shape());
   } else {
-    if (has_no_dz_op(op))
-      unsupported("the in-place tensor operation '" + op + "'");
-    int a = cast_to(value_of(target), target.dtype());
     int b = cast_to(value_of(operand), target.dtype());
-    result = emit(op, {a, b}, target.shape(), target.dtype());
+    result = emit(op, {cast_to(before, target.dtype()), b}, target.shape(), target.dtype());
   }
-  // A leaf overwritten in place: keep its first content (a constant needs it) and mark it,
-  // so that state gets written back after each call.
-  int leaf_value = old >= 0 ? old : -1;
-  if (leaf_value < 0 && op != "assign")
-    leaf_value = lookup(target); // value_of above made it a leaf
-  if (auto it = leaf_index_.find(leaf_value); it != leaf_index_.end()) {
+  // A leaf overwritten in place keeps its first content (a constant needs it) and is
+  // marked, so that state is written back after each call. A tensor the trace has not seen
+  // and that is written whole (creation, or an outside buffer reset) becomes such a leaf,
+  // so that an outside buffer is written back. The snapshots are not part of the trace.
+  TraceScope off;
+  if (auto it = leaf_index_.find(before); it != leaf_index_.end()) {
     Leaf &leaf = leaves_[it->second];
     if (!leaf.written) {
       leaf.written = true;
       leaf.initial = target.copy();
     }
-  } else if (old < 0 && op == "assign") {
-    // A tensor the trace has not seen, written whole (creation, or an outside buffer
-    // reset): remember it as a leaf so that an outside buffer is written back.
+  } else if (before < 0) {
     int v = new_value(target.shape(), target.dtype());
     leaf_index_[v] = leaves_.size();
     leaves_.push_back(Leaf{v, target, target.copy(), {}, true, {}});
@@ -426,31 +424,3 @@ TraceResult Tracer::finish(std::vector<Variable> &&outputs) {
 }
 
 } // namespace dz::detail
-
-namespace dz::trace {
-
-std::string to_string(const Graph &g) {
-  std::ostringstream os;
-  auto type = [&](int v) {
-    const ValueType &t = g.values[size_t(v)];
-    return shape_str(t.shape) + " " + dtype_name(t.dtype);
-  };
-  os << "args:";
-  for (int v : g.arguments)
-    os << " %" << v << ": " << type(v) << ";";
-  os << "\n";
-  for (const Node &n : g.nodes) {
-    for (size_t i = 0; i < n.outputs.size(); ++i)
-      os << (i ? ", " : "") << "%" << n.outputs[i];
-    os << " = " << n.op;
-    for (int v : n.inputs)
-      os << " %" << v;
-    os << " : " << (n.outputs.empty() ? std::string() : type(n.outputs[0])) << "\n";
-  }
-  os << "return";
-  for (int v : g.results)
-    os << " %" << v;
-  return os.str() + "\n";
-}
-
-} // namespace dz::trace

@@ -63,7 +63,4 @@ struct CompileOptions {
 /// compiler's diagnostics when the graph does not verify or an op cannot be run).
 std::unique_ptr<Executable> compile_graph(const Graph &graph, const CompileOptions &opts);
 
-/// The graph as readable text, one node per line (for errors and debugging).
-std::string to_string(const Graph &graph);
-
 } // namespace dz::trace
