@@ -40,18 +40,25 @@ Batch batch(int64_t n, uint64_t seed) {
 
 } // namespace
 
-TEST(Compile, MlpSgdStepsMatchEagerAndWriteBackTheWeights) {
-  // Two models with the same weights: the layers create them at their first forward.
-  dz::manual_seed(3);
-  M::MLP eager_model({32, 5}, F::sigmoid);
-  eager_model(batch(1, 0).x);
-  dz::manual_seed(3);
-  M::MLP compiled_model({32, 5}, F::sigmoid);
-  compiled_model(batch(1, 0).x);
-  O::SGD eager_opt(0.5), compiled_opt(0.5);
+namespace {
+
+/// An MLP whose layers have made their weights (at the first forward), from `seed`: two
+/// calls with the same arguments give two models with the same weights.
+M::MLP initialised_mlp(uint64_t seed, std::vector<int64_t> sizes, dz::models::Activation act) {
+  dz::manual_seed(seed);
+  M::MLP model(std::move(sizes), std::move(act));
+  model(batch(1, 0).x);
+  return model;
+}
+
+/// Trains `eager_model` eagerly and `compiled_model` through dz::compile on the same
+/// `steps` batches of `n` samples (softmax cross entropy, cleargrads, backward, update) and
+/// checks that the loss of every step agrees. Returns how often the step was traced.
+template <typename Opt>
+int train_side_by_side(M::MLP &eager_model, M::MLP &compiled_model, Opt &eager_opt,
+                       Opt &compiled_opt, int steps, int64_t n) {
   eager_opt.setup(eager_model);
   compiled_opt.setup(compiled_model);
-
   auto step = dz::compile([&](Variable x, Variable t) {
     Variable loss = F::softmax_cross_entropy(compiled_model(x), t);
     compiled_model.cleargrads();
@@ -59,9 +66,8 @@ TEST(Compile, MlpSgdStepsMatchEagerAndWriteBackTheWeights) {
     compiled_opt.update();
     return loss;
   });
-
-  for (int i = 0; i < 5; ++i) {
-    Batch b = batch(16, uint64_t(i));
+  for (int i = 0; i < steps; ++i) {
+    Batch b = batch(n, uint64_t(i));
     Variable eager_loss = F::softmax_cross_entropy(eager_model(b.x), b.t);
     eager_model.cleargrads();
     eager_loss.backward();
@@ -70,7 +76,16 @@ TEST(Compile, MlpSgdStepsMatchEagerAndWriteBackTheWeights) {
     Variable loss = step(b.x, b.t);
     expect_close(loss.data(), eager_loss.data(), 1e-5, 1e-6, "loss of step " + std::to_string(i));
   }
-  EXPECT_EQ(step.retraces(), 1);
+  return step.retraces();
+}
+
+} // namespace
+
+TEST(Compile, MlpSgdStepsMatchEagerAndWriteBackTheWeights) {
+  M::MLP eager_model = initialised_mlp(3, {32, 5}, F::sigmoid);
+  M::MLP compiled_model = initialised_mlp(3, {32, 5}, F::sigmoid);
+  O::SGD eager_opt(0.5), compiled_opt(0.5);
+  EXPECT_EQ(train_side_by_side(eager_model, compiled_model, eager_opt, compiled_opt, 5, 16), 1);
   auto pe = eager_model.params(), pc = compiled_model.params();
   ASSERT_EQ(pe.size(), pc.size());
   for (size_t i = 0; i < pe.size(); ++i) {
@@ -84,31 +99,10 @@ TEST(Compile, MlpSgdStepsMatchEagerAndWriteBackTheWeights) {
 TEST(Compile, MlpAdamStepsMatchEagerIncludingTheStepCounter) {
   // Adam's bias correction depends on t: a compiled step must advance it on every call
   // instead of baking in the t of the traced step.
-  dz::manual_seed(5);
-  M::MLP eager_model({16, 5}, F::relu);
-  eager_model(batch(1, 0).x);
-  dz::manual_seed(5);
-  M::MLP compiled_model({16, 5}, F::relu);
-  compiled_model(batch(1, 0).x);
+  M::MLP eager_model = initialised_mlp(5, {16, 5}, F::relu);
+  M::MLP compiled_model = initialised_mlp(5, {16, 5}, F::relu);
   O::Adam eager_opt(0.01), compiled_opt(0.01);
-  eager_opt.setup(eager_model);
-  compiled_opt.setup(compiled_model);
-  auto step = dz::compile([&](Variable x, Variable t) {
-    Variable loss = F::softmax_cross_entropy(compiled_model(x), t);
-    compiled_model.cleargrads();
-    loss.backward();
-    compiled_opt.update();
-    return loss;
-  });
-  for (int i = 0; i < 6; ++i) {
-    Batch b = batch(8, uint64_t(i));
-    Variable eager_loss = F::softmax_cross_entropy(eager_model(b.x), b.t);
-    eager_model.cleargrads();
-    eager_loss.backward();
-    eager_opt.update();
-    Variable loss = step(b.x, b.t);
-    expect_close(loss.data(), eager_loss.data(), 1e-5, 1e-6, "loss of step " + std::to_string(i));
-  }
+  train_side_by_side(eager_model, compiled_model, eager_opt, compiled_opt, 6, 8);
   EXPECT_EQ(compiled_opt.t(), 6);
   EXPECT_DOUBLE_EQ(compiled_opt.lr(), eager_opt.lr());
   auto pe = eager_model.params(), pc = compiled_model.params();
