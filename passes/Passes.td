@@ -55,8 +55,8 @@ def Fusion : Pass<"dz-fuse"> {
     ops that produce its operands when all their other users come after the group; a
     value read outside becomes an output and must have the group's shape; splat
     constants are cloned in; reductions only end a group; GEMMs, shape ops and the rest
-    stay outside. Runs after --dz-autodiff (a dz.grad left is an error). Not part of
-    --dz-pipeline yet: the CPU executor runs a dz.fused op by op.
+    stay outside. Runs after --dz-autodiff (a dz.grad left is an error). The last pass of
+    --dz-pipeline; the CPU back end compiles each dz.fused into one native kernel.
 
     ```mlir
     %0 = dz.add %h, %b : (tensor<4x5xf32>, tensor<5xf32>) -> tensor<4x5xf32>
@@ -82,8 +82,7 @@ def LowerConv : Pass<"dz-lower-conv"> {
     deconv2d is W^T x x and col2im. `policy=auto` (the default) keeps a float32 conv2d
     that oneDNN's direct convolution runs faster (from 64 input taps C*KH*KW and 2^20
     multiply-adds up, except 1x1 stride 1 unpadded; docs/performance.md), `policy=all`
-    lowers every one.
-    Not part of --dz-pipeline.
+    lowers every one. Part of --dz-pipeline (with policy=auto).
 
     ```mlir
     %y = dz.conv2d %x, %W {pad = array<i64: 0, 0>, stride = array<i64: 1, 1>} : (tensor<2x3x5x5xf32>, tensor<4x3x3x3xf32>) -> tensor<2x4x3x3xf32>

@@ -1,5 +1,6 @@
 // Pipeline.cpp - `--dz-pipeline`, the pipeline of compiled mode (autodiff, canonicalize,
-// CSE), and the registration of every dz pass for dz-opt.
+// CSE, convolution lowering, canonicalize, CSE, fusion), and the registration of every dz
+// pass for dz-opt.
 #include <dzc/passes/Passes.h>
 
 #include <mlir/Pass/Pass.h>
@@ -13,19 +14,43 @@ namespace dz::passes {
 #define GEN_PASS_REGISTRATION
 #include "Passes.h.inc"
 
-void buildPipeline(mlir::OpPassManager &pm) {
+void buildPipeline(mlir::OpPassManager &pm, const PipelineOptions &options) {
   pm.addPass(createAutodiffPass());
   pm.addPass(mlir::createCanonicalizerPass());
   pm.addPass(mlir::createCSEPass());
+  if (options.lower_conv) {
+    pm.addPass(createLowerConvPass(ConvLoweringPolicy::Auto));
+    pm.addPass(mlir::createCanonicalizerPass()); // reshape chains the lowering leaves
+    pm.addPass(mlir::createCSEPass());           // one im2col where two convs share it
+  }
+  if (options.fuse)
+    pm.addPass(createFusionPass());
 }
+
+namespace {
+
+/// `--dz-pipeline="fuse=false lower-conv=false"`: dz-opt's spelling of PipelineOptions.
+struct PipelineCLOptions : mlir::PassPipelineOptions<PipelineCLOptions> {
+  Option<bool> fuse{*this, "fuse", llvm::cl::desc("group elementwise chains (--dz-fuse)"),
+                    llvm::cl::init(true)};
+  Option<bool> lowerConv{*this, "lower-conv",
+                         llvm::cl::desc("lower convolutions to im2col + GEMM (--dz-lower-conv)"),
+                         llvm::cl::init(true)};
+};
+
+} // namespace
 
 void registerPasses() {
   // MLIR refuses a pipeline registered twice; callers need not know whether it was.
   static const bool registered = [] {
     registerDzPasses();
-    mlir::PassPipelineRegistration<>(
-        "dz-pipeline", "The pipeline of compiled mode: dz-autodiff, canonicalize, cse",
-        buildPipeline);
+    mlir::PassPipelineRegistration<PipelineCLOptions>(
+        "dz-pipeline",
+        "The pipeline of compiled mode: dz-autodiff, canonicalize, cse, dz-lower-conv, "
+        "canonicalize, cse, dz-fuse",
+        [](mlir::OpPassManager &pm, const PipelineCLOptions &cl) {
+          buildPipeline(pm, PipelineOptions{.lower_conv = cl.lowerConv, .fuse = cl.fuse});
+        });
     return true;
   }();
   (void)registered;

@@ -60,16 +60,28 @@ std::vector<Tensor> Program::run(const std::vector<Tensor> &args) const {
   for (int32_t r : arg_release_)
     slots[size_t(r)] = released_;
 
+  // A donated argument that shares storage with another argument is not written into.
+  std::vector<bool> donatable(args.size(), true);
+  for (size_t i = 0; i < args.size(); ++i)
+    for (size_t j = 0; j < args.size(); ++j)
+      if (i != j && args[i].shares_storage(args[j]))
+        donatable[i] = false;
+
   for (const Step &s : steps_) {
-    Tensor &y = slots[size_t(s.out)];
+    for (size_t k = 0; k < s.into.size(); ++k)
+      if (s.into[k] >= 0 && donatable[size_t(s.into[k])])
+        slots[size_t(s.outs[k])] = args[size_t(s.into[k])];
     try {
-      y = s.kernel(slots);
+      s.kernel(slots);
     } catch (const Error &e) {
       throw Error(s.op + ": " + e.what());
     }
-    if (y.shape() != s.type.shape || y.dtype() != s.type.dtype)
-      throw Error(s.op + ": the kernel returned " + type_str({y.shape(), y.dtype()}) +
-                  " where the IR says " + type_str(s.type) + " (an executor bug)");
+    for (size_t k = 0; k < s.outs.size(); ++k) {
+      const Tensor &y = slots[size_t(s.outs[k])];
+      if (y.shape() != s.types[k].shape || y.dtype() != s.types[k].dtype)
+        throw Error(s.op + ": the kernel returned " + type_str({y.shape(), y.dtype()}) +
+                    " where the IR says " + type_str(s.types[k]) + " (an executor bug)");
+    }
     for (int32_t r : s.release)
       slots[size_t(r)] = released_;
   }
@@ -81,6 +93,14 @@ std::vector<Tensor> Program::run(const std::vector<Tensor> &args) const {
     results.push_back(result_copies_[i] ? v.copy() : v);
   }
   return results;
+}
+
+size_t Program::num_donated() const {
+  size_t n = 0;
+  for (const Step &s : steps_)
+    for (int32_t a : s.into)
+      n += a >= 0;
+  return n;
 }
 
 std::string Program::str() const {
@@ -99,9 +119,16 @@ std::string Program::str() const {
     os << "\n";
   }
   for (const Step &s : steps_) {
-    os << "  %" << s.out << " = " << s.op.substr(0, s.op.find(' ')) << "(";
+    os << "  ";
+    slot_list(s.outs);
+    os << " = " << s.op.substr(0, s.op.find(' ')) << "(";
     slot_list(s.in);
-    os << ") : " << type_str(s.type);
+    os << ") : ";
+    for (size_t k = 0; k < s.types.size(); ++k)
+      os << (k ? ", " : "") << type_str(s.types[k]);
+    for (size_t k = 0; k < s.into.size(); ++k)
+      if (s.into[k] >= 0)
+        os << "  %" << s.outs[k] << " into %" << s.into[k];
     if (!s.release.empty()) {
       os << "  free ";
       slot_list(s.release);

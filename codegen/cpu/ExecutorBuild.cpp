@@ -9,13 +9,16 @@
 // 3. Liveness: a slot is dropped after the last step that reads it; func.return
 //    operands live to the end; a result that may share a constant's storage is copied
 //    on return so that callers cannot write into the program.
-// A dz.fused (--dz-fuse) runs as its body ops, one step each, on the slots of its inputs
-// and outputs: correct, not yet faster than unfused.
+// A dz.fused (--dz-fuse) is one step that calls its JIT-compiled kernel
+// (FusedKernels.cpp); a group the code generator cannot handle (or every group, with
+// BuildOptions::jit off) runs as its body ops, one step each, on the slots of its inputs
+// and outputs.
 //
 // Only the generic Operation API and docs/ir.md are used (op names, attribute names and
 // kinds), not the ODS classes: the executor keeps working while the dialect grows.
 #include <dzc/codegen/ExecutorBuild.h>
 
+#include "FusedKernels.h"
 #include "Lowering.h"
 
 #include <mlir/IR/Diagnostics.h>
@@ -23,6 +26,8 @@
 
 #include <llvm/ADT/DenseMap.h>
 #include <llvm/Support/raw_ostream.h>
+
+#include <omp.h>
 
 #include <algorithm>
 #include <limits>
@@ -34,6 +39,7 @@ using llvm::StringRef;
 using mlir::failure;
 using mlir::FailureOr;
 using mlir::Operation;
+using Slots = std::vector<Tensor>;
 
 namespace {
 
@@ -52,28 +58,100 @@ std::string describe(Operation &op) {
   return at.empty() ? s : s + " at " + at;
 }
 
-/// The ops of `block` in the order they run, the body of each dz.fused right after it:
-/// the executor runs a fused group op by op with the same kernels (correct, not yet
-/// faster; generated code for the group comes later).
-std::vector<Operation *> ops_in_run_order(mlir::Block &block) {
+/// The ops of `block` in the order they run, the body of each dz.fused without a
+/// compiled kernel right after it (that group runs op by op with the runtime's kernels).
+std::vector<Operation *> ops_in_run_order(mlir::Block &block, const KernelLibrary *kernels) {
   std::vector<Operation *> ops;
   for (Operation &op : block) {
     ops.push_back(&op);
-    if (op.getName().getStringRef() == "dz.fused")
+    if (op.getName().getStringRef() == "dz.fused" && !(kernels && kernels->lookup(&op)))
       for (Operation &inner : op.getRegion(0).front())
         ops.push_back(&inner);
   }
   return ops;
 }
 
+// Points of a domain below which a fused kernel runs on one thread: the runtime's
+// thresholds (runtime/src/kernels.h), where waking the OpenMP team costs more than the
+// loop; a kernel with a transcendental function per point splits from fewer points.
+constexpr int64_t kParallelGrain = 1 << 18, kParallelGrainMath = 1 << 15;
+
+/// Calls a fused kernel on `ptrs` (its inputs' then its outputs' data), the outermost
+/// loop split into one contiguous chunk per OpenMP thread where that pays.
+void call_fused(const FusedKernel &k, std::vector<void *> &ptrs) {
+  auto run = [&](int64_t lo, int64_t hi) {
+    std::vector<void *> args;
+    args.reserve(ptrs.size() + 2);
+    for (void *&p : ptrs)
+      args.push_back(&p);
+    args.push_back(&lo);
+    args.push_back(&hi);
+    k.fn(args.data());
+  };
+  int threads = omp_get_max_threads();
+  bool parallel = k.splittable && threads > 1 && k.outer > 1 &&
+                  k.elements >= (k.math ? kParallelGrainMath : kParallelGrain);
+  if (!parallel)
+    return run(0, k.outer);
+  int64_t chunks = std::min<int64_t>(threads, k.outer);
+#pragma omp parallel for num_threads(int(chunks))
+  for (int64_t c = 0; c < chunks; ++c)
+    run(k.outer * c / chunks, k.outer * (c + 1) / chunks);
+}
+
 } // namespace
 
 class ProgramBuilder {
 public:
-  static FailureOr<Program> build(mlir::func::FuncOp fn);
+  static FailureOr<Program> build(mlir::func::FuncOp fn, const BuildOptions &options);
+
+private:
+  static void donate(Program &p, const std::vector<std::pair<int, int>> &donations,
+                     const llvm::DenseMap<size_t, const FusedKernel *> &fused_steps);
 };
 
-FailureOr<Program> ProgramBuilder::build(mlir::func::FuncOp fn) {
+/// Sets Step::into for each donation that is safe: the result is a pointwise output of
+/// a fused kernel S and has the argument's type; no step after S reads the argument or
+/// a value that may share its storage (a reshape of it, ...); S reads no such alias but
+/// the argument itself (at the same points it writes); no result shares its storage.
+void ProgramBuilder::donate(Program &p, const std::vector<std::pair<int, int>> &donations,
+                            const llvm::DenseMap<size_t, const FusedKernel *> &fused_steps) {
+  for (auto [result, arg] : donations) {
+    if (result < 0 || size_t(result) >= p.result_slots_.size() || arg < 0 ||
+        size_t(arg) >= p.arg_types_.size() || p.result_types_[size_t(result)] != p.arg_types_[size_t(arg)])
+      continue;
+    const int32_t value = p.result_slots_[size_t(result)];
+    std::vector<bool> alias(p.num_slots_, false); // the argument and values sharing its storage
+    alias[size_t(arg)] = true;
+    for (const Step &s : p.steps_)
+      if (may_alias_operand(s.op.substr(0, s.op.find(' '))) && alias[size_t(s.in[0])])
+        alias[size_t(s.outs[0])] = true;
+    bool returned_alias = false;
+    for (int32_t r : p.result_slots_)
+      returned_alias |= alias[size_t(r)];
+    if (returned_alias)
+      continue;
+    for (size_t i = 0; i < p.steps_.size(); ++i) {
+      Step &s = p.steps_[i];
+      auto k = std::find(s.outs.begin(), s.outs.end(), value);
+      if (k == s.outs.end())
+        continue;
+      const FusedKernel *kernel = fused_steps.lookup(i);
+      size_t out = size_t(k - s.outs.begin());
+      bool ok = kernel && kernel->pointwise[out] && s.into[out] < 0;
+      for (int32_t in : s.in)
+        ok = ok && (!alias[size_t(in)] || in == arg);
+      for (size_t later = i + 1; ok && later < p.steps_.size(); ++later)
+        for (int32_t in : p.steps_[later].in)
+          ok = ok && !alias[size_t(in)];
+      if (ok)
+        s.into[out] = arg;
+      break;
+    }
+  }
+}
+
+FailureOr<Program> ProgramBuilder::build(mlir::func::FuncOp fn, const BuildOptions &options) {
   Program p;
   p.name_ = fn.getSymName().str();
   if (fn.isExternal())
@@ -101,10 +179,48 @@ FailureOr<Program> ProgramBuilder::build(mlir::func::FuncOp fn) {
     new_slot(arg, false);
   }
 
+  std::shared_ptr<KernelLibrary> kernels;
+  if (options.jit_fused) {
+    FailureOr<std::shared_ptr<KernelLibrary>> built = buildKernelLibrary(fn);
+    if (failed(built))
+      return failure();
+    kernels = std::move(*built);
+    p.code_ = kernels;
+  }
+
+  llvm::DenseMap<size_t, const FusedKernel *> fused_steps; // step index -> its kernel
   bool returned = false;
-  for (Operation *next : ops_in_run_order(block)) {
+  for (Operation *next : ops_in_run_order(block, kernels.get())) {
     Operation &op = *next;
     StringRef name = op.getName().getStringRef();
+    // A compiled group: one step, fresh outputs, one call of its kernel.
+    if (const FusedKernel *k = kernels ? kernels->lookup(&op) : nullptr) {
+      Step step;
+      for (mlir::Value v : op.getOperands())
+        step.in.push_back(slot_of.lookup(v));
+      for (mlir::Value r : op.getResults()) {
+        step.outs.push_back(new_slot(r, false));
+        step.types.push_back(*spec_of(r.getType()));
+      }
+      step.kernel = [k, in = step.in, outs = step.outs, types = step.types](Slots &slots) {
+        std::vector<void *> ptrs;
+        ptrs.reserve(in.size() + outs.size());
+        for (int32_t i : in)
+          ptrs.push_back(slots[size_t(i)].raw());
+        for (size_t j = 0; j < outs.size(); ++j) {
+          Tensor &y = slots[size_t(outs[j])];
+          if (!y.defined() || y.shape() != types[j].shape || y.dtype() != types[j].dtype)
+            y = Tensor(types[j].shape, types[j].dtype); // not given a donated buffer
+          ptrs.push_back(y.raw());
+        }
+        call_fused(*k, ptrs);
+      };
+      step.op = describe(op);
+      step.into.assign(step.outs.size(), -1);
+      p.steps_.push_back(std::move(step));
+      fused_steps[p.steps_.size() - 1] = k;
+      continue;
+    }
     // A dz.fused's block arguments are its operands' slots; its results, its yield's.
     if (name == "dz.fused") {
       for (auto [arg, input] : llvm::zip_equal(op.getRegion(0).getArguments(), op.getOperands()))
@@ -168,10 +284,14 @@ FailureOr<Program> ProgramBuilder::build(mlir::func::FuncOp fn) {
     bool constant =
         name == "dz.constant" || (may_alias_operand(name) && shares_constant[size_t(view.in[0])]);
     Step step;
-    step.kernel = std::move(*kernel);
+    int32_t slot = new_slot(op.getResult(0), constant);
+    step.kernel = [kernel = std::move(*kernel), slot](Slots &slots) {
+      slots[size_t(slot)] = kernel(slots);
+    };
     step.in = std::move(view.in);
-    step.out = new_slot(op.getResult(0), constant);
-    step.type = view.out;
+    step.outs = {slot};
+    step.types = {view.out};
+    step.into = {-1};
     step.op = describe(op);
     p.steps_.push_back(std::move(step));
   }
@@ -191,11 +311,10 @@ FailureOr<Program> ProgramBuilder::build(mlir::func::FuncOp fn) {
   for (size_t s = 0; s < num_args; ++s)
     if (last_use[s] == kNever)
       p.arg_release_.push_back(int32_t(s));
-  for (size_t i = 0; i < p.steps_.size(); ++i) {
-    Step &st = p.steps_[i];
-    if (last_use[size_t(st.out)] == kNever) // computed but never read
-      last_use[size_t(st.out)] = int64_t(i);
-  }
+  for (size_t i = 0; i < p.steps_.size(); ++i)
+    for (int32_t out : p.steps_[i].outs)
+      if (last_use[size_t(out)] == kNever) // computed but never read
+        last_use[size_t(out)] = int64_t(i);
   for (size_t s = 0; s < p.num_slots_; ++s)
     if (last_use[s] != kNever && last_use[s] != kForever)
       p.steps_[size_t(last_use[s])].release.push_back(int32_t(s));
@@ -204,18 +323,23 @@ FailureOr<Program> ProgramBuilder::build(mlir::func::FuncOp fn) {
     st.release.erase(std::unique(st.release.begin(), st.release.end()), st.release.end());
   }
 
+  donate(p, options.donations, fused_steps);
+
   size_t live = num_args - p.arg_release_.size();
   p.peak_live_ = live;
   for (const Step &st : p.steps_) {
-    p.peak_live_ = std::max(p.peak_live_, ++live);
+    live += st.outs.size();
+    p.peak_live_ = std::max(p.peak_live_, live);
     live -= st.release.size();
   }
   return p;
 }
 
-FailureOr<Program> buildProgram(mlir::func::FuncOp fn) { return ProgramBuilder::build(fn); }
+FailureOr<Program> buildProgram(mlir::func::FuncOp fn, const BuildOptions &options) {
+  return ProgramBuilder::build(fn, options);
+}
 
-Program buildProgramOrThrow(mlir::func::FuncOp fn) {
+Program buildProgramOrThrow(mlir::func::FuncOp fn, const BuildOptions &options) {
   std::string messages;
   std::optional<Program> program;
   {
@@ -232,7 +356,7 @@ Program buildProgramOrThrow(mlir::func::FuncOp fn) {
       messages += (messages.empty() ? "" : "\n") + text;
       return mlir::success();
     });
-    FailureOr<Program> built = buildProgram(fn);
+    FailureOr<Program> built = buildProgram(fn, options);
     if (succeeded(built))
       program = std::move(*built);
   }

@@ -96,7 +96,7 @@ std::unique_ptr<trace::Executable> compileGraph(const trace::Graph &graph,
     write_file(opts.dump_dir, opts.name + ".traced.mlir", traced);
 
   mlir::PassManager pm(&ctx);
-  dz::passes::buildPipeline(pm);
+  dz::passes::buildPipeline(pm, {.lower_conv = opts.lower_conv, .fuse = opts.fuse});
   std::string pass_log;
   llvm::raw_string_ostream pass_os(pass_log);
   if (!opts.dump_dir.empty()) {
@@ -117,7 +117,8 @@ std::unique_ptr<trace::Executable> compileGraph(const trace::Graph &graph,
     write_file(opts.dump_dir, opts.name + ".optimized.mlir", optimized);
 
   auto fn = module->lookupSymbol<mlir::func::FuncOp>(opts.name);
-  mlir::FailureOr<Program> program = buildProgram(fn);
+  mlir::FailureOr<Program> program =
+      buildProgram(fn, {.jit_fused = opts.jit, .donations = opts.donations});
   if (mlir::failed(program))
     throw Error("dz::compile: the CPU back end cannot run the compiled function:\n" + diags.text());
   return std::make_unique<CpuExecutable>(std::move(*program), std::move(traced),

@@ -75,6 +75,23 @@ CompiledFunction::CompiledFunction(CompileConfig config) : impl_(std::make_share
       config.dump_ir_dir = d;
   if (const char *v = std::getenv("DZ_VERBOSE"))
     config.verbose = config.verbose || std::string(v) == "1";
+  if (const char *d = std::getenv("DZ_DISABLE")) {
+    std::string list = d;
+    for (size_t start = 0; start <= list.size();) {
+      size_t end = std::min(list.find(',', start), list.size());
+      std::string name = list.substr(start, end - start);
+      if (name == "fuse")
+        config.fuse = false;
+      else if (name == "lower-conv")
+        config.lower_conv = false;
+      else if (name == "jit")
+        config.jit = false;
+      else if (!name.empty())
+        throw Error("DZ_DISABLE: unknown optimisation '" + name +
+                    "'; the ones that can be turned off are fuse, lower-conv and jit");
+      start = end + 1;
+    }
+  }
   impl_->config = std::move(config);
 }
 
@@ -118,6 +135,12 @@ std::vector<Variable> CompiledFunction::call(const std::vector<Variable> &args, 
     trace::CompileOptions opts;
     opts.name = "traced";
     opts.dump_dir = impl_->config.dump_ir_dir;
+    opts.fuse = impl_->config.fuse;
+    opts.lower_conv = impl_->config.lower_conv;
+    opts.jit = impl_->config.jit;
+    for (const detail::WriteBack &wb : trace.write_backs)
+      if (wb.kind == detail::WriteBack::CopyIntoState)
+        opts.donations.push_back({wb.result, int(args.size() + wb.state)});
     const size_t ops = trace.graph.nodes.size();
     Program p{trace::compile_graph(trace.graph, opts), std::move(trace)};
     if (impl_->config.verbose) {
@@ -161,9 +184,12 @@ std::vector<Variable> CompiledFunction::call(const std::vector<Variable> &args, 
     std::shared_ptr<VariableNode> node =
         wb.argument >= 0 ? args[size_t(wb.argument)].node() : wb.var.lock();
     switch (wb.kind) {
-    case detail::WriteBack::CopyIntoState:
-      state[wb.state].copy_(results[size_t(wb.result)]);
+    case detail::WriteBack::CopyIntoState: {
+      const Tensor &r = results[size_t(wb.result)];
+      if (!(r.shares_storage(state[wb.state]) && r.offset() == state[wb.state].offset()))
+        state[wb.state].copy_(r); // else computed in place (a donated argument)
       break;
+    }
     case detail::WriteBack::SetGrad:
       if (node)
         node->grad = Variable(results[size_t(wb.result)]);

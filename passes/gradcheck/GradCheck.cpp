@@ -612,7 +612,10 @@ int main(int argc, char **argv) {
   };
   OwningOpRef<ModuleOp> autodiff =
       transformed([](OpPassManager &pm) { pm.addPass(dz::passes::createAutodiffPass()); });
-  OwningOpRef<ModuleOp> pipeline = transformed(dz::passes::buildPipeline);
+  // The pipeline's rewrites of the gradients (the interpreter runs no dz.fused).
+  OwningOpRef<ModuleOp> pipeline = transformed([](OpPassManager &pm) {
+    dz::passes::buildPipeline(pm, {.lower_conv = false, .fuse = false});
+  });
   if (!autodiff || !pipeline)
     return 1;
 

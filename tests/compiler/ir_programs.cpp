@@ -14,7 +14,8 @@ namespace dz::testing {
 
 std::vector<codegen::Program>
 build_programs(const std::string &ir, const std::function<void(mlir::PassManager &)> &add_passes,
-               const std::function<void(mlir::func::FuncOp)> &inspect) {
+               const std::function<void(mlir::func::FuncOp)> &inspect,
+               const codegen::BuildOptions &options) {
   mlir::DialectRegistry registry;
   dz::ir::registerAllDialects(registry);
   mlir::MLIRContext ctx(registry);
@@ -42,9 +43,16 @@ build_programs(const std::string &ir, const std::function<void(mlir::PassManager
   for (mlir::func::FuncOp fn : module->getOps<mlir::func::FuncOp>()) {
     if (inspect)
       inspect(fn);
-    out.push_back(codegen::buildProgramOrThrow(fn));
+    out.push_back(codegen::buildProgramOrThrow(fn, options));
   }
   return out;
+}
+
+int compiled_groups(const codegen::Program &p) {
+  int n = 0;
+  for (const codegen::Step &s : p.steps())
+    n += s.op.rfind("dz.fused", 0) == 0;
+  return n;
 }
 
 } // namespace dz::testing

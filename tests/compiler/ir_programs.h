@@ -2,7 +2,7 @@
 // passes on it, build the CPU Program of every func.func.
 #pragma once
 
-#include <dzc/codegen/Executor.h>
+#include <dzc/codegen/ExecutorBuild.h>
 
 #include <functional>
 #include <string>
@@ -10,9 +10,6 @@
 
 namespace mlir {
 class PassManager;
-namespace func {
-class FuncOp;
-}
 } // namespace mlir
 
 namespace dz::testing {
@@ -23,6 +20,10 @@ namespace dz::testing {
 /// does not parse, a pass fails or a Program cannot be built.
 std::vector<codegen::Program>
 build_programs(const std::string &ir, const std::function<void(mlir::PassManager &)> &add_passes,
-               const std::function<void(mlir::func::FuncOp)> &inspect = {});
+               const std::function<void(mlir::func::FuncOp)> &inspect = {},
+               const codegen::BuildOptions &options = {});
+
+/// How many steps of `p` call a JIT-compiled kernel of a dz.fused group.
+int compiled_groups(const codegen::Program &p);
 
 } // namespace dz::testing

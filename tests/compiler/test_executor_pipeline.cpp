@@ -34,7 +34,7 @@ using dz::codegen::Program;
 Program compile(const std::string &ir, bool pipeline) {
   return std::move(dz::testing::build_programs(ir, [&](mlir::PassManager &pm) {
                      if (pipeline)
-                       dz::passes::buildPipeline(pm);
+                       dz::passes::buildPipeline(pm, {.lower_conv = false, .fuse = false});
                    }).at(0));
 }
 

@@ -31,37 +31,47 @@ namespace {
 using dz::Tensor;
 using dz::codegen::Program;
 
-/// A program compiled from dz IR, and how many dz.fused ops its function has.
+/// A program compiled from dz IR, how many dz.fused ops its function has and how many
+/// of them run as JIT-compiled kernels.
 struct Compiled {
   Program program;
   int fused_ops = 0;
+  int compiled = 0;
 };
 
-/// Runs --dz-pipeline and, when `fuse`, --dz-fuse on `ir`, and builds the Program of each
-/// func.func. Throws dz::Error with the diagnostics when a stage fails.
-std::vector<Compiled> compile_all(const std::string &ir, bool fuse) {
+/// How a test compiles: unfused, fused with each group run op by op by the runtime's
+/// kernels (bit for bit what unfused computes), or fused with generated code.
+enum class Mode { Unfused, FusedOpByOp, FusedJit };
+
+/// Runs --dz-pipeline (without the convolution lowering) on `ir`, with --dz-fuse unless
+/// Unfused, and builds the Program of each func.func. Throws dz::Error with the
+/// diagnostics when a stage fails.
+std::vector<Compiled> compile_all(const std::string &ir, Mode mode,
+                                  const std::vector<std::pair<int, int>> &donations = {}) {
+  dz::codegen::BuildOptions options;
+  options.jit_fused = mode == Mode::FusedJit;
+  options.donations = donations;
   std::vector<int> fused_ops;
   std::vector<Program> programs = dz::testing::build_programs(
       ir,
       [&](mlir::PassManager &pm) {
-        dz::passes::buildPipeline(pm);
-        if (fuse)
-          pm.addPass(dz::passes::createFusionPass());
+        dz::passes::buildPipeline(pm, {.lower_conv = false, .fuse = mode != Mode::Unfused});
       },
       [&](mlir::func::FuncOp fn) {
         int n = 0;
         fn.walk([&](dz::ir::FusedOp) { ++n; });
         fused_ops.push_back(n);
-      });
+      },
+      options);
   std::vector<Compiled> out;
-  for (size_t i = 0; i < programs.size(); ++i)
-    out.push_back({std::move(programs[i]), fused_ops[i]});
+  for (size_t i = 0; i < programs.size(); ++i) {
+    int compiled = dz::testing::compiled_groups(programs[i]);
+    out.push_back({std::move(programs[i]), fused_ops[i], compiled});
+  }
   return out;
 }
 
-Compiled compile(const std::string &ir, bool fuse) {
-  return std::move(compile_all(ir, fuse).at(0));
-}
+Compiled compile(const std::string &ir, Mode mode) { return std::move(compile_all(ir, mode).at(0)); }
 
 void expect_bitwise_equal(const Tensor &got, const Tensor &want, size_t i) {
   ASSERT_EQ(got.shape(), want.shape()) << "result " << i;
@@ -72,17 +82,37 @@ void expect_bitwise_equal(const Tensor &got, const Tensor &want, size_t i) {
 }
 
 /// Runs `ir` unfused and fused on `args`; checks that fusion made at least
-/// `min_fused_ops` groups and that every result is bit for bit the same. Returns the
-/// fused program's results.
+/// The generated kernels evaluate f32 exp/log/tanh/sin/cos by MLIR's polynomial
+/// approximations and reduce in loop order: close to the runtime's kernels, not equal.
+void expect_jit_close(const Tensor &got, const Tensor &want, size_t i) {
+  ASSERT_EQ(got.shape(), want.shape()) << "result " << i;
+  ASSERT_EQ(got.dtype(), want.dtype()) << "result " << i;
+  double tol = want.dtype() == dz::f64 ? 1e-12 : 2e-6;
+  EXPECT_TRUE(dz::allclose(got, want, tol, tol)) << "result " << i << ": generated code\n"
+                                                 << got << "\nruntime kernels\n"
+                                                 << want;
+}
+
+/// Runs `ir` unfused, fused op by op and fused with generated code on `args`; checks
+/// that fusion made at least `min_fused_ops` groups, that every one of them got a
+/// kernel, that op by op every result is bit for bit the unfused one and that the
+/// generated code's results are close to it. Returns the fused program's results.
 std::vector<Tensor> expect_fusion_exact(const std::string &ir, const std::vector<Tensor> &args,
                                         int min_fused_ops) {
-  Compiled plain = compile(ir, false), fused = compile(ir, true);
+  Compiled plain = compile(ir, Mode::Unfused), fused = compile(ir, Mode::FusedOpByOp),
+           jit = compile(ir, Mode::FusedJit);
   EXPECT_EQ(plain.fused_ops, 0);
   EXPECT_GE(fused.fused_ops, min_fused_ops);
-  std::vector<Tensor> want = plain.program.run(args), got = fused.program.run(args);
+  EXPECT_EQ(fused.compiled, 0);
+  EXPECT_EQ(jit.compiled, jit.fused_ops) << jit.program.str();
+  std::vector<Tensor> want = plain.program.run(args), got = fused.program.run(args),
+                      generated = jit.program.run(args);
   EXPECT_EQ(got.size(), want.size());
+  EXPECT_EQ(generated.size(), want.size());
   for (size_t i = 0; i < got.size() && i < want.size(); ++i)
     expect_bitwise_equal(got[i], want[i], i);
+  for (size_t i = 0; i < generated.size() && i < want.size(); ++i)
+    expect_jit_close(generated[i], want[i], i);
   return got;
 }
 
@@ -119,22 +149,63 @@ TEST(Fusion, MlpTrainingStepIsBitwiseEqualToUnfused) {
       dz::randn({20, 64}, dz::f32, 41) * 0.3, dz::randn({64}, dz::f32, 42),
       dz::randn({64, 10}, dz::f32, 43) * 0.3, dz::randn({10}, dz::f32, 44)};
   Tensor x = dz::randn({32, 20}, dz::f32, 40), t = Tensor::from_i64(labels);
-  Compiled plain = compile(kMlpStep, false), fused = compile(kMlpStep, true);
+  Compiled plain = compile(kMlpStep, Mode::Unfused), fused = compile(kMlpStep, Mode::FusedOpByOp),
+           jit = compile(kMlpStep, Mode::FusedJit);
   EXPECT_EQ(fused.fused_ops, 7);
+  EXPECT_EQ(jit.compiled, 7) << jit.program.str();
   // Three training steps, each fed the parameters the previous one returned.
-  std::vector<Tensor> p_plain = params, p_fused = params;
+  std::vector<Tensor> p_plain = params, p_fused = params, p_jit = params;
   for (int step = 0; step < 3; ++step) {
     std::vector<Tensor> want =
         plain.program.run({x, t, p_plain[0], p_plain[1], p_plain[2], p_plain[3]});
     std::vector<Tensor> got =
         fused.program.run({x, t, p_fused[0], p_fused[1], p_fused[2], p_fused[3]});
+    std::vector<Tensor> generated = jit.program.run({x, t, p_jit[0], p_jit[1], p_jit[2], p_jit[3]});
     ASSERT_EQ(got.size(), 5u);
     ASSERT_EQ(want.size(), 5u);
-    for (size_t i = 0; i < 5; ++i)
+    ASSERT_EQ(generated.size(), 5u);
+    for (size_t i = 0; i < 5; ++i) {
       expect_bitwise_equal(got[i], want[i], i);
+      expect_jit_close(generated[i], want[i], i);
+    }
     p_plain.assign(want.begin() + 1, want.end());
     p_fused.assign(got.begin() + 1, got.end());
+    p_jit.assign(generated.begin() + 1, generated.end());
   }
+}
+
+TEST(Fusion, DonatedParametersAreUpdatedInPlace) {
+  // The SGD updates W - lr * g of kMlpStep are results 1-4, which dz::compile copies
+  // into arguments 2-5: donated, each fused update writes into its parameter's buffer.
+  std::vector<Tensor> args = {dz::randn({32, 20}, dz::f32, 40),
+                              Tensor::from_i64(std::vector<int64_t>(32, 3)),
+                              dz::randn({20, 64}, dz::f32, 41) * 0.3, dz::randn({64}, dz::f32, 42),
+                              dz::randn({64, 10}, dz::f32, 43) * 0.3, dz::randn({10}, dz::f32, 44)};
+  std::vector<Tensor> copies;
+  for (const Tensor &a : args)
+    copies.push_back(a.copy());
+  Compiled plain = compile(kMlpStep, Mode::FusedJit),
+           donated = std::move(compile_all(kMlpStep, Mode::FusedJit, {{1, 2}, {2, 3}, {3, 4}, {4, 5}}).at(0));
+  EXPECT_EQ(plain.program.num_donated(), 0u);
+  EXPECT_EQ(donated.program.num_donated(), 4u) << donated.program.str();
+  std::vector<Tensor> want = plain.program.run(copies), got = donated.program.run(args);
+  ASSERT_EQ(got.size(), 5u);
+  for (size_t i = 0; i < 5; ++i)
+    expect_bitwise_equal(got[i], want[i], i);
+  for (size_t i = 1; i < 5; ++i)
+    EXPECT_TRUE(got[i].shares_storage(args[i + 1])) << "result " << i;
+  // x (32x20) given as a view of W2's buffer (64x10): W2 shares storage with another
+  // argument, so its update is not written into it (x would change under the program).
+  Tensor w2 = copies[4].copy();
+  std::vector<Tensor> shared = {w2.reshape({32, 20}), copies[1], copies[2].copy(), copies[3].copy(),
+                                w2, copies[5].copy()};
+  std::vector<Tensor> alone = {w2.copy().reshape({32, 20}), copies[1], copies[2].copy(),
+                               copies[3].copy(), w2.copy(), copies[5].copy()};
+  std::vector<Tensor> with_alias = donated.program.run(shared), want_alias = plain.program.run(alone);
+  for (size_t i = 0; i < 5; ++i)
+    expect_bitwise_equal(with_alias[i], want_alias[i], i);
+  EXPECT_FALSE(with_alias[3].shares_storage(w2));
+  EXPECT_TRUE(with_alias[1].shares_storage(shared[2]));
 }
 
 TEST(Fusion, SoftmaxAndLossChainsAreBitwiseEqualToUnfused) {
@@ -196,23 +267,31 @@ TEST(Fusion, EveryGradientRuleOfGradcheckIsBitwiseEqualToUnfused) {
   std::ifstream in(rules);
   std::stringstream text;
   text << in.rdbuf();
-  std::vector<Compiled> plain = compile_all(text.str(), false),
-                        fused = compile_all(text.str(), true);
+  std::vector<Compiled> plain = compile_all(text.str(), Mode::Unfused),
+                        fused = compile_all(text.str(), Mode::FusedOpByOp),
+                        jit = compile_all(text.str(), Mode::FusedJit);
   ASSERT_EQ(plain.size(), fused.size());
-  int groups = 0;
+  ASSERT_EQ(plain.size(), jit.size());
+  int groups = 0, compiled = 0;
   for (size_t f = 0; f < plain.size(); ++f) {
     SCOPED_TRACE("@" + plain[f].program.name());
     std::vector<Tensor> args;
     for (const dz::codegen::TensorSpec &spec : plain[f].program.arg_types())
       args.push_back(spec.dtype == dz::i64 ? dz::zeros(spec.shape, dz::i64)
                                            : dz::rand(spec.shape, spec.dtype, 70 + f) + 0.3);
-    std::vector<Tensor> want = plain[f].program.run(args), got = fused[f].program.run(args);
+    std::vector<Tensor> want = plain[f].program.run(args), got = fused[f].program.run(args),
+                        generated = jit[f].program.run(args);
     ASSERT_EQ(got.size(), want.size());
-    for (size_t i = 0; i < got.size(); ++i)
+    ASSERT_EQ(generated.size(), want.size());
+    for (size_t i = 0; i < got.size(); ++i) {
       expect_bitwise_equal(got[i], want[i], i);
+      expect_jit_close(generated[i], want[i], i);
+    }
     groups += fused[f].fused_ops;
+    compiled += jit[f].compiled;
   }
   EXPECT_GT(groups, 20);
+  EXPECT_EQ(compiled, groups);
 }
 
 } // namespace

@@ -54,7 +54,7 @@ std::vector<Compiled> compile_all(const std::string &ir, std::optional<ConvLower
       [&](mlir::PassManager &pm) {
         if (lower && before_autodiff)
           pm.addPass(dz::passes::createLowerConvPass(*lower));
-        dz::passes::buildPipeline(pm);
+        dz::passes::buildPipeline(pm, {.lower_conv = false, .fuse = false});
         if (lower && !before_autodiff) {
           pm.addPass(dz::passes::createLowerConvPass(*lower));
           pm.addPass(mlir::createCanonicalizerPass());

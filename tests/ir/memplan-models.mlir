@@ -1,5 +1,5 @@
-// RUN: dz-opt %s --dz-pipeline --dz-print-memory-plan --split-input-file -o /dev/null | FileCheck %s
-// RUN: dz-opt %s --dz-pipeline --dz-print-memory-plan=in-place=false --split-input-file -o /dev/null | FileCheck %s --check-prefix=NOIP
+// RUN: dz-opt %s --dz-pipeline="fuse=false lower-conv=false" --dz-print-memory-plan --split-input-file -o /dev/null | FileCheck %s
+// RUN: dz-opt %s --dz-pipeline="fuse=false lower-conv=false" --dz-print-memory-plan=in-place=false --split-input-file -o /dev/null | FileCheck %s --check-prefix=NOIP
 
 // The memory plan of two training steps after the pipeline of compiled mode (dz.grad
 // expanded, canonicalize, CSE), the numbers of docs/performance.md ("Memory plan"): the

@@ -74,9 +74,7 @@ bool Session::load(const std::string &path) {
 
 bool Session::runPipeline(bool print_ir_after_all, bool fuse) {
   mlir::PassManager pm(&impl_->ctx);
-  dz::passes::buildPipeline(pm);
-  if (fuse)
-    pm.addPass(dz::passes::createFusionPass());
+  dz::passes::buildPipeline(pm, {.lower_conv = false, .fuse = fuse});
   if (print_ir_after_all) {
     impl_->ctx.disableMultithreading(); // module-scope printing needs it
     pm.enableIRPrinting([](mlir::Pass *, mlir::Operation *) { return false; },

@@ -57,6 +57,11 @@ public:
 struct CompileOptions {
   std::string name = "traced"; // the func.func's name
   std::string dump_dir;        // when set: write the IR after tracing and after each pass
+  bool fuse = true, lower_conv = true, jit = true; // CompileConfig's switches
+  /// (result, argument) pairs: after each call the caller copies that result into that
+  /// argument's buffer (parameter and optimizer-state updates), so the compiled program
+  /// may compute it there (codegen::BuildOptions::donations).
+  std::vector<std::pair<int, int>> donations;
 };
 
 /// Compiles a traced graph (implemented by the compiler library; throws dz::Error with the

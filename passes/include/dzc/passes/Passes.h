@@ -15,14 +15,22 @@ namespace dz::passes {
 /// (for dz-opt's command line).
 void registerPasses();
 
-/// The pipeline of compiled mode: autodiff, canonicalize, CSE.
-void buildPipeline(mlir::OpPassManager &pm);
+/// The passes of the pipeline that can be turned off (dz::CompileConfig, dzc's
+/// --disable-pass, dz-opt's `--dz-pipeline="fuse=false lower-conv=false"`).
+struct PipelineOptions {
+  bool lower_conv = true; // --dz-lower-conv=policy=auto, then canonicalize and CSE
+  bool fuse = true;       // --dz-fuse
+};
+
+/// The pipeline of compiled mode, shared by dz::compile, dzc and dz-opt's
+/// --dz-pipeline: autodiff, canonicalize, CSE, then the convolution lowering (and
+/// canonicalize, CSE) and fusion unless turned off.
+void buildPipeline(mlir::OpPassManager &pm, const PipelineOptions &options = {});
 
 /// `--dz-autodiff`: expands every dz.grad (docs/ir.md, "Autodiff").
 std::unique_ptr<mlir::Pass> createAutodiffPass();
 
 /// `--dz-fuse`: groups chains of elementwise ops into dz.fused (docs/ir.md, "Fusion").
-/// Opt-in: not part of buildPipeline until fused regions get generated code.
 std::unique_ptr<mlir::Pass> createFusionPass();
 
 /// Which convolutions `--dz-lower-conv` rewrites into im2col + GEMM: all, or (Auto) all
@@ -31,7 +39,7 @@ std::unique_ptr<mlir::Pass> createFusionPass();
 enum class ConvLoweringPolicy { All, Auto };
 
 /// `--dz-lower-conv`: conv2d, conv2d_grad_w and deconv2d as dz.im2col / dz.col2im +
-/// dz.matmul (passes/LowerConvolution.cpp). Opt-in: not part of buildPipeline.
+/// dz.matmul (passes/LowerConvolution.cpp).
 std::unique_ptr<mlir::Pass>
 createLowerConvPass(ConvLoweringPolicy policy = ConvLoweringPolicy::Auto);
 

@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -27,14 +28,20 @@ struct TensorSpec {
 std::string type_str(const TensorSpec &spec);
 
 /// One kernel call. `kernel` reads its operands from the slots it captured (their
-/// indices fixed when the Program was built) and returns the value of slot `out`.
+/// indices fixed when the Program was built) and sets the slots `outs`: one runtime
+/// kernel (one result), or the JIT-compiled kernel of a dz.fused group (its results).
 struct Step {
-  std::function<Tensor(const std::vector<Tensor> &slots)> kernel;
-  std::vector<int32_t> in; // operand slots (what the kernel reads; for str() and plans)
-  int32_t out = -1;
-  TensorSpec type;              // what the IR says the result is; checked after the call
-  std::vector<int32_t> release; // slots whose last use is this step, dropped after it
-  std::string op;               // "dz.add at model.mlir:3:8", for error messages
+  std::function<void(std::vector<Tensor> &slots)> kernel;
+  std::vector<int32_t> in;       // operand slots (what the kernel reads; for str() and plans)
+  std::vector<int32_t> outs;     // result slots
+  std::vector<TensorSpec> types; // what the IR says the results are; checked after the call
+  std::vector<int32_t> release;  // slots whose last use is this step, dropped after it
+  std::string op;                // "dz.add at model.mlir:3:8", for error messages
+  /// Per result: the argument whose buffer it may be written into (a donated argument,
+  /// see BuildOptions::donations), or -1. The executor puts that argument into the
+  /// result's slot before the call; only kernels that write into given outputs (the
+  /// fused kernels) set this.
+  std::vector<int32_t> into;
 };
 
 class Program {
@@ -54,6 +61,8 @@ public:
   size_t num_slots() const { return num_slots_; }
   /// Most slots that hold a tensor at once while running (arguments included).
   size_t peak_live_slots() const { return peak_live_; }
+  /// Results written straight into a donated argument's buffer (BuildOptions::donations).
+  size_t num_donated() const;
   /// The steps as text, one line per step: "%5 = dz.add(%1, %4)  free %1".
   std::string str() const;
 
@@ -67,6 +76,7 @@ private:
   std::vector<int32_t> result_slots_; // func.return operands
   std::vector<bool> result_copies_;   // a result that shares a constant's storage is copied
   size_t num_slots_ = 0, peak_live_ = 0;
+  std::shared_ptr<const void> code_; // keeps the JIT-compiled kernels the steps call alive
   Tensor released_; // what a dropped slot holds (one shared empty tensor, no allocation)
 };
 

@@ -10,14 +10,33 @@
 
 #include <mlir/Dialect/Func/IR/FuncOps.h>
 
+#include <string>
+
 namespace dz::codegen {
+
+struct BuildOptions {
+  /// JIT-compile each dz.fused group into one native kernel (FusedKernels.h); off, every
+  /// group runs op by op with the runtime's kernels (the reference for tests).
+  bool jit_fused = true;
+  /// (result, argument) pairs: after each call the caller copies that result into that
+  /// argument (dz::compile's parameter and optimizer-state updates). Where it is safe
+  /// (the result comes out of a fused kernel elementwise, and nothing after that kernel
+  /// reads the argument) the result is computed in the argument's buffer, and the
+  /// caller's copy becomes a no-op. Arguments that share storage with another argument
+  /// at run time are not written into.
+  std::vector<std::pair<int, int>> donations;
+};
 
 /// The Program of `fn`, or failure after an error diagnostic at the offending op that
 /// names it and says what is wrong (an unknown op, a dz.grad left, a bad type).
-mlir::FailureOr<Program> buildProgram(mlir::func::FuncOp fn);
+mlir::FailureOr<Program> buildProgram(mlir::func::FuncOp fn, const BuildOptions &options = {});
 
 /// The same for C++ callers outside MLIR frames: the diagnostics of a failed build are
 /// collected and thrown as one dz::Error.
-Program buildProgramOrThrow(mlir::func::FuncOp fn);
+Program buildProgramOrThrow(mlir::func::FuncOp fn, const BuildOptions &options = {});
+
+/// The optimised LLVM IR of the fused kernels of `fn` (dzc --emit=llvm), or failure
+/// after an error diagnostic.
+mlir::FailureOr<std::string> emitFusedLLVMIR(mlir::func::FuncOp fn);
 
 } // namespace dz::codegen

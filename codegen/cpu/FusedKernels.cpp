@@ -1,0 +1,548 @@
+// FusedKernels.cpp - native code for dz.fused ops (see FusedKernels.h).
+//
+// For each dz.fused op of the function:
+//  1. The domain is the shape of the group's root (its last op), or of the root's operand
+//     when the root is a reduction (dz.sum / dz.max / dz.min).
+//  2. A func.func `fused_N(in..., out..., lo, hi)` is generated in a module of its own:
+//     an scf.for nest over the domain, dimension 0 from lo to hi. At each point every
+//     input is loaded at the point's index projected onto its shape (NumPy broadcasting:
+//     a dimension of 1 reads index 0, missing leading dimensions are dropped), each op of
+//     the body becomes its scalar arith/math form (the table kScalarOps, one line per op,
+//     computing what the runtime kernel computes), and each output is stored at the
+//     point. A reduction root first fills its output with the identity (0, -inf, +inf)
+//     over the chunk, then accumulates into it; its output is addressed with the reduced
+//     dimensions kept as 1 (the same bytes as without keepdims).
+//     Elementwise ops commute with broadcasting, so a value of a smaller shape inside the
+//     group (a broadcast operand) is computed at the projected point and is the same.
+//  3. The module is lowered to the LLVM dialect (f32 transcendental functions through
+//     MLIR's polynomial approximations, so that they vectorise; f64 ones call libm), and
+//     JIT-compiled by mlir::ExecutionEngine at LLVM -O3 for the host CPU (its vector
+//     width), so the innermost loops vectorise.
+// A group with an op or dtype that has no scalar form here stays with the op-by-op path.
+#include "FusedKernels.h"
+
+#include "Lowering.h" // spec_of
+
+#include <dzc/codegen/ExecutorBuild.h>
+#include <dzc/ir/DzOps.h>
+
+#include <mlir/Conversion/Passes.h>
+#include <mlir/Dialect/Arith/IR/Arith.h>
+#include <mlir/Dialect/ControlFlow/IR/ControlFlow.h>
+#include <mlir/Dialect/LLVMIR/LLVMDialect.h>
+#include <mlir/Dialect/Math/IR/Math.h>
+#include <mlir/Dialect/Math/Transforms/Approximation.h>
+#include <mlir/Dialect/Math/Transforms/Passes.h>
+#include <mlir/Dialect/MemRef/IR/MemRef.h>
+#include <mlir/Dialect/SCF/IR/SCF.h>
+#include <mlir/ExecutionEngine/ExecutionEngine.h>
+#include <mlir/ExecutionEngine/OptUtils.h>
+#include <mlir/IR/Builders.h>
+#include <mlir/IR/BuiltinOps.h>
+#include <mlir/Pass/PassManager.h>
+#include <mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h>
+#include <mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h>
+#include <mlir/Transforms/GreedyPatternRewriteDriver.h>
+
+#include <llvm/ADT/StringMap.h>
+#include <llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h>
+#include <llvm/IR/Module.h>
+#include <llvm/Support/TargetSelect.h>
+#include <llvm/Support/raw_ostream.h>
+
+#include <limits>
+#include <mutex>
+
+namespace dz::codegen {
+
+using namespace mlir;
+
+struct KernelLibrary::Engine {
+  std::unique_ptr<ExecutionEngine> jit;
+};
+
+KernelLibrary::~KernelLibrary() = default;
+
+const FusedKernel *KernelLibrary::lookup(Operation *fused) const {
+  auto it = kernels_.find(fused);
+  return it == kernels_.end() ? nullptr : &it->second;
+}
+
+namespace {
+
+/// What the scalar form of one op sees: its operands at the current point, the element
+/// type of its result, and a builder at the point.
+struct Scalar {
+  OpBuilder &b;
+  Location loc;
+  Operation *op;
+  SmallVector<Value, 2> x;
+  Type type; // element type of the result
+
+  bool isFloat() const { return isa<FloatType>(type); }
+  Value c(double v) const {
+    if (isFloat())
+      return arith::ConstantOp::create(b, loc, FloatAttr::get(type, v));
+    return arith::ConstantOp::create(b, loc, IntegerAttr::get(type, int64_t(v)));
+  }
+  double attr(StringRef name) const {
+    Attribute a = op->getAttr(name);
+    if (auto f = dyn_cast_or_null<FloatAttr>(a))
+      return f.getValueAsDouble();
+    return double(cast<IntegerAttr>(a).getInt());
+  }
+  Value select(Value cond, Value t, Value f) const { return arith::SelectOp::create(b, loc, cond, t, f); }
+  Value cmp(arith::CmpFPredicate fp, arith::CmpIPredicate ip, Value l, Value r) const {
+    if (isFloat())
+      return arith::CmpFOp::create(b, loc, fp, l, r);
+    return arith::CmpIOp::create(b, loc, ip, l, r);
+  }
+  Value gt(Value l, Value r) const { return cmp(arith::CmpFPredicate::OGT, arith::CmpIPredicate::sgt, l, r); }
+  Value ge(Value l, Value r) const { return cmp(arith::CmpFPredicate::OGE, arith::CmpIPredicate::sge, l, r); }
+  Value lt(Value l, Value r) const { return cmp(arith::CmpFPredicate::OLT, arith::CmpIPredicate::slt, l, r); }
+  Value le(Value l, Value r) const { return cmp(arith::CmpFPredicate::OLE, arith::CmpIPredicate::sle, l, r); }
+  Value add(Value l, Value r) const {
+    return isFloat() ? Value(arith::AddFOp::create(b, loc, l, r)) : Value(arith::AddIOp::create(b, loc, l, r));
+  }
+  Value sub(Value l, Value r) const {
+    return isFloat() ? Value(arith::SubFOp::create(b, loc, l, r)) : Value(arith::SubIOp::create(b, loc, l, r));
+  }
+  Value mul(Value l, Value r) const {
+    return isFloat() ? Value(arith::MulFOp::create(b, loc, l, r)) : Value(arith::MulIOp::create(b, loc, l, r));
+  }
+  Value div(Value l, Value r) const { return arith::DivFOp::create(b, loc, l, r); }
+  /// 1 where `cond`, else 0, in the result type.
+  Value mask(Value cond) const { return select(cond, c(1), c(0)); }
+  Value exp(Value v) const { return math::ExpOp::create(b, loc, v); }
+};
+
+using ScalarFn = Value (*)(Scalar &);
+struct ScalarOp {
+  const char *name;
+  bool float_only;  // no integer form (the runtime kernel refuses integers too, or differs)
+  bool math;        // a transcendental function (costlier: parallel from fewer elements)
+  ScalarFn fn;
+};
+
+// One line per op: its scalar form, as the runtime kernel of Lowering.cpp computes it.
+// clang-format off
+const ScalarOp kScalarOps[] = {
+    {"dz.add", false, false, [](Scalar &s) { return s.add(s.x[0], s.x[1]); }},
+    {"dz.sub", false, false, [](Scalar &s) { return s.sub(s.x[0], s.x[1]); }},
+    {"dz.mul", false, false, [](Scalar &s) { return s.mul(s.x[0], s.x[1]); }},
+    {"dz.div", true, false, [](Scalar &s) { return s.div(s.x[0], s.x[1]); }},
+    // x > y || x != x ? x : y: NaN in either operand gives NaN, as arith.maximumf.
+    {"dz.maximum", false, false, [](Scalar &s) -> Value {
+       if (s.isFloat()) return arith::MaximumFOp::create(s.b, s.loc, s.x[0], s.x[1]);
+       return arith::MaxSIOp::create(s.b, s.loc, s.x[0], s.x[1]); }},
+    {"dz.equal", false, false, [](Scalar &s) {
+       return s.mask(s.cmp(arith::CmpFPredicate::OEQ, arith::CmpIPredicate::eq, s.x[0], s.x[1])); }},
+    {"dz.neg", false, false, [](Scalar &s) -> Value {
+       if (s.isFloat()) return arith::NegFOp::create(s.b, s.loc, s.x[0]);
+       return s.sub(s.c(0), s.x[0]); }},
+    {"dz.exp", true, true, [](Scalar &s) { return s.exp(s.x[0]); }},
+    {"dz.log", true, true, [](Scalar &s) -> Value { return math::LogOp::create(s.b, s.loc, s.x[0]); }},
+    {"dz.sin", true, true, [](Scalar &s) -> Value { return math::SinOp::create(s.b, s.loc, s.x[0]); }},
+    {"dz.cos", true, true, [](Scalar &s) -> Value { return math::CosOp::create(s.b, s.loc, s.x[0]); }},
+    {"dz.tanh", true, true, [](Scalar &s) -> Value { return math::TanhOp::create(s.b, s.loc, s.x[0]); }},
+    {"dz.sqrt", true, false, [](Scalar &s) -> Value { return math::SqrtOp::create(s.b, s.loc, s.x[0]); }},
+    {"dz.square", false, false, [](Scalar &s) { return s.mul(s.x[0], s.x[0]); }},
+    // 1 / (1 + exp(-x))
+    {"dz.sigmoid", true, true, [](Scalar &s) {
+       return s.div(s.c(1), s.add(s.c(1), s.exp(arith::NegFOp::create(s.b, s.loc, s.x[0])))); }},
+    {"dz.relu", false, false, [](Scalar &s) { return s.select(s.gt(s.x[0], s.c(0)), s.x[0], s.c(0)); }},
+    {"dz.step", false, false, [](Scalar &s) { return s.mask(s.gt(s.x[0], s.c(0))); }},
+    // dz::pow(x, 2) is square(x); other exponents std::pow.
+    {"dz.pow", true, true, [](Scalar &s) -> Value {
+       double e = s.attr("exponent");
+       if (e == 2.0) return s.mul(s.x[0], s.x[0]);
+       return math::PowFOp::create(s.b, s.loc, s.x[0], s.c(e)); }},
+    {"dz.leaky_relu", true, false, [](Scalar &s) {
+       return s.select(s.gt(s.x[0], s.c(0)), s.x[0], s.mul(s.x[0], s.c(s.attr("slope")))); }},
+    {"dz.clip", true, false, [](Scalar &s) {
+       Value lo = s.c(s.attr("min")), hi = s.c(s.attr("max"));
+       return s.select(s.lt(s.x[0], lo), lo, s.select(s.gt(s.x[0], hi), hi, s.x[0])); }},
+    {"dz.clip_mask", true, false, [](Scalar &s) {
+       Value in = arith::AndIOp::create(s.b, s.loc, s.ge(s.x[0], s.c(s.attr("min"))),
+                                        s.le(s.x[0], s.c(s.attr("max"))));
+       return s.mask(in); }},
+    {"dz.broadcast_to", false, false, [](Scalar &s) { return s.x[0]; }},
+};
+// clang-format on
+
+const ScalarOp *findScalarOp(StringRef name) {
+  static const llvm::StringMap<const ScalarOp *> table = [] {
+    llvm::StringMap<const ScalarOp *> m;
+    for (const ScalarOp &op : kScalarOps)
+      m[op.name] = &op;
+    return m;
+  }();
+  auto it = table.find(name);
+  return it == table.end() ? nullptr : it->second;
+}
+
+/// dz.cast between f32, f64 and i64.
+Value castScalar(OpBuilder &b, Location loc, Value v, Type to) {
+  Type from = v.getType();
+  if (from == to)
+    return v;
+  bool fromFloat = isa<FloatType>(from), toFloat = isa<FloatType>(to);
+  if (fromFloat && toFloat)
+    return from.getIntOrFloatBitWidth() < to.getIntOrFloatBitWidth()
+               ? Value(arith::ExtFOp::create(b, loc, to, v))
+               : Value(arith::TruncFOp::create(b, loc, to, v));
+  if (!fromFloat && toFloat)
+    return arith::SIToFPOp::create(b, loc, to, v);
+  if (fromFloat && !toFloat)
+    return arith::FPToSIOp::create(b, loc, to, v);
+  return v; // i64 -> i64
+}
+
+ArrayRef<int64_t> shapeOf(Value v) { return cast<RankedTensorType>(v.getType()).getShape(); }
+Type elementOf(Value v) { return cast<RankedTensorType>(v.getType()).getElementType(); }
+
+/// Why a group cannot have a kernel, or empty.
+std::string unsupportedReason(ir::FusedOp fused) {
+  for (Operation &op : fused.getBody().front()) {
+    StringRef name = op.getName().getStringRef();
+    if (name == "dz.yield" || name == "dz.cast" || name == "dz.sum" || name == "dz.max" ||
+        name == "dz.min")
+      continue;
+    if (auto constant = dyn_cast<ir::ConstantOp>(op)) {
+      auto dense = dyn_cast<DenseElementsAttr>(constant.getValue());
+      if (!dense || !dense.isSplat())
+        return "a dz.constant that is not a splat";
+      continue;
+    }
+    const ScalarOp *s = findScalarOp(name);
+    if (!s)
+      return name.str() + " has no scalar form";
+    Type t = elementOf(op.getResult(0));
+    if (!t.isF32() && !t.isF64() && !(t.isSignlessInteger(64) && !s->float_only))
+      return name.str() + " on " + [&] {
+        std::string str;
+        llvm::raw_string_ostream os(str);
+        os << t;
+        return str;
+      }();
+    for (Value v : op.getOperands())
+      if (elementOf(v) != t)
+        return name.str() + " with operands of another element type";
+  }
+  for (Value v : fused.getOperands())
+    if (!spec_of(v.getType()))
+      return "an input the CPU executor cannot hold";
+  return "";
+}
+
+class KernelEmitter {
+public:
+  KernelEmitter(ModuleOp module, ir::FusedOp fused, std::string name)
+      : module_(module), fused_(fused), name_(std::move(name)), loc_(fused.getLoc()) {}
+
+  /// Emits the function; fails (leaving nothing behind) with `reason` set.
+  FailureOr<FusedKernel> emit(std::string &reason);
+
+private:
+  Value load(OpBuilder &b, Value memref, ArrayRef<int64_t> shape, ValueRange ivs);
+  Value indexOf(OpBuilder &b, int64_t i) { return arith::ConstantIndexOp::create(b, loc_, i); }
+
+  ModuleOp module_;
+  ir::FusedOp fused_;
+  std::string name_;
+  Location loc_;
+  SmallVector<int64_t> domain_;
+};
+
+/// memref.load of `memref` (shape `shape`) at the point `ivs` of the domain.
+Value KernelEmitter::load(OpBuilder &b, Value memref, ArrayRef<int64_t> shape, ValueRange ivs) {
+  SmallVector<Value> idx;
+  size_t lead = ivs.size() - shape.size();
+  for (size_t j = 0; j < shape.size(); ++j)
+    idx.push_back(shape[j] == 1 ? indexOf(b, 0) : ivs[lead + j]);
+  return memref::LoadOp::create(b, loc_, memref, idx);
+}
+
+FailureOr<FusedKernel> KernelEmitter::emit(std::string &reason) {
+  reason = unsupportedReason(fused_);
+  if (!reason.empty())
+    return failure();
+  Block &body = fused_.getBody().front();
+  Operation *yield = body.getTerminator();
+  Operation *root = yield->getPrevNode();
+  StringRef rootName = root->getName().getStringRef();
+  const bool reduces = rootName == "dz.sum" || rootName == "dz.max" || rootName == "dz.min";
+  domain_.assign(shapeOf(reduces ? root->getOperand(0) : root->getResult(0)).begin(),
+                 shapeOf(reduces ? root->getOperand(0) : root->getResult(0)).end());
+  const int64_t rank = int64_t(domain_.size());
+
+  std::vector<bool> reduced(size_t(rank), false);
+  if (reduces) {
+    auto axes = cast<DenseI64ArrayAttr>(root->getAttr("axes")).asArrayRef();
+    for (int64_t a : axes)
+      reduced[size_t(a < 0 ? a + rank : a)] = true;
+    if (axes.empty())
+      reduced.assign(size_t(rank), true);
+    if (rootName != "dz.sum" && !isa<FloatType>(elementOf(root->getResult(0)))) {
+      reason = rootName.str() + " over integers";
+      return failure();
+    }
+  }
+  SmallVector<int64_t> kept(domain_); // the reduction's output with keepdims
+  for (int64_t d = 0; d < rank; ++d)
+    if (reduced[size_t(d)])
+      kept[size_t(d)] = 1;
+
+  // Outputs: a yielded value of the domain's shape, or the reduction root.
+  for (Value v : yield->getOperands()) {
+    if (reduces && v == root->getResult(0))
+      continue;
+    if (shapeOf(v) != ArrayRef<int64_t>(domain_) || isa<BlockArgument>(v)) {
+      reason = "an output that is not computed over the whole domain";
+      return failure();
+    }
+  }
+
+  MLIRContext *ctx = module_.getContext();
+  OpBuilder b(ctx);
+  b.setInsertionPointToEnd(module_.getBody());
+  SmallVector<Type> args;
+  for (Value v : fused_.getOperands())
+    args.push_back(MemRefType::get(shapeOf(v), elementOf(v)));
+  for (Value v : yield->getOperands())
+    args.push_back(MemRefType::get(reduces && v == root->getResult(0) ? ArrayRef<int64_t>(kept)
+                                                                      : shapeOf(v),
+                                   elementOf(v)));
+  args.push_back(b.getIndexType());
+  args.push_back(b.getIndexType());
+  auto fn = func::FuncOp::create(b, loc_, name_, b.getFunctionType(args, {}));
+  Block *entry = fn.addEntryBlock();
+  b.setInsertionPointToStart(entry);
+  const unsigned numIn = fused_.getNumOperands(), numOut = yield->getNumOperands();
+  Value lo = entry->getArgument(numIn + numOut), hi = entry->getArgument(numIn + numOut + 1);
+
+  // The loop bounds: dimension 0 is [lo, hi); a 0-d domain is one point.
+  auto bounds = [&](ArrayRef<int64_t> shape, SmallVector<Value> &lbs, SmallVector<Value> &ubs,
+                    bool chunked) {
+    for (size_t d = 0; d < shape.size(); ++d) {
+      lbs.push_back(d == 0 && chunked ? lo : indexOf(b, 0));
+      ubs.push_back(d == 0 && chunked ? hi : indexOf(b, shape[d]));
+    }
+  };
+  const bool splittable = rank > 0 && !reduced[0];
+  Value acc = reduces ? entry->getArgument(numIn + unsigned(std::find(yield->getOperands().begin(),
+                                                                       yield->getOperands().end(),
+                                                                       root->getResult(0)) -
+                                                             yield->getOperands().begin()))
+                      : Value();
+  Type accType = reduces ? elementOf(root->getResult(0)) : Type();
+  auto identity = [&](OpBuilder &ib) -> Value {
+    if (rootName == "dz.sum")
+      return isa<FloatType>(accType) ? Value(arith::ConstantOp::create(ib, loc_, FloatAttr::get(accType, 0.0)))
+                                     : Value(arith::ConstantOp::create(ib, loc_, IntegerAttr::get(accType, 0)));
+    double inf = std::numeric_limits<double>::infinity();
+    return arith::ConstantOp::create(ib, loc_, FloatAttr::get(accType, rootName == "dz.max" ? -inf : inf));
+  };
+
+  SmallVector<Value> steps;
+  for (int64_t d = 0; d < rank; ++d)
+    steps.push_back(indexOf(b, 1));
+
+  if (reduces) { // fill the chunk's part of the output with the identity
+    SmallVector<Value> lbs, ubs;
+    bounds(kept, lbs, ubs, splittable);
+    Value init = identity(b);
+    scf::buildLoopNest(b, loc_, lbs, ubs, steps, [&](OpBuilder &ib, Location l, ValueRange ivs) {
+      memref::StoreOp::create(ib, l, init, acc, ivs);
+    });
+  }
+
+  bool math = false;
+  SmallVector<Value> lbs, ubs;
+  bounds(domain_, lbs, ubs, rank > 0);
+  scf::buildLoopNest(b, loc_, lbs, ubs, steps, [&](OpBuilder &ib, Location l, ValueRange ivs) {
+    DenseMap<Value, Value> scalar;
+    for (auto [i, arg] : llvm::enumerate(body.getArguments()))
+      scalar[arg] = load(ib, entry->getArgument(unsigned(i)), shapeOf(arg), ivs);
+    for (Operation &op : body) {
+      StringRef name = op.getName().getStringRef();
+      if (&op == yield)
+        break;
+      Type t = elementOf(op.getResult(0));
+      if (auto constant = dyn_cast<ir::ConstantOp>(op)) {
+        auto splat = cast<DenseElementsAttr>(constant.getValue());
+        scalar[op.getResult(0)] =
+            isa<FloatType>(t)
+                ? Value(arith::ConstantOp::create(ib, l, FloatAttr::get(t, splat.getSplatValue<APFloat>().convertToDouble())))
+                : Value(arith::ConstantOp::create(ib, l, IntegerAttr::get(t, splat.getSplatValue<APInt>().getSExtValue())));
+        continue;
+      }
+      if (name == "dz.cast") {
+        scalar[op.getResult(0)] = castScalar(ib, l, scalar.lookup(op.getOperand(0)), t);
+        continue;
+      }
+      if (&op == root && reduces) {
+        SmallVector<Value> at;
+        for (int64_t d = 0; d < rank; ++d)
+          at.push_back(reduced[size_t(d)] ? indexOf(ib, 0) : ivs[size_t(d)]);
+        Value old = memref::LoadOp::create(ib, l, acc, at), v = scalar.lookup(op.getOperand(0)), next;
+        if (name == "dz.sum")
+          next = isa<FloatType>(t) ? Value(arith::AddFOp::create(ib, l, old, v)) : Value(arith::AddIOp::create(ib, l, old, v));
+        else if (name == "dz.max")
+          next = arith::MaximumFOp::create(ib, l, old, v);
+        else
+          next = arith::MinimumFOp::create(ib, l, old, v);
+        memref::StoreOp::create(ib, l, next, acc, at);
+        continue;
+      }
+      const ScalarOp *s = findScalarOp(name);
+      Scalar ctx{ib, l, &op, {}, t};
+      for (Value v : op.getOperands())
+        ctx.x.push_back(scalar.lookup(v));
+      scalar[op.getResult(0)] = s->fn(ctx);
+      math |= s->math;
+    }
+    for (auto [k, v] : llvm::enumerate(yield->getOperands()))
+      if (!(reduces && v == root->getResult(0)))
+        memref::StoreOp::create(ib, l, scalar.lookup(v), entry->getArgument(numIn + unsigned(k)), ivs);
+  });
+  func::ReturnOp::create(b, loc_);
+
+  FusedKernel k;
+  k.name = name_;
+  k.outer = rank > 0 ? domain_[0] : 1;
+  k.elements = 1;
+  for (int64_t d : domain_)
+    k.elements *= d;
+  k.splittable = splittable;
+  k.math = math;
+  for (Value v : yield->getOperands())
+    k.pointwise.push_back(!(reduces && v == root->getResult(0)));
+  return k;
+}
+
+/// The lowering of the kernels' module to the LLVM dialect.
+LogicalResult lowerToLLVM(ModuleOp module) {
+  { // f32 exp/log/tanh/sin/cos as polynomials (vectorisable); f64 stays libm
+    RewritePatternSet patterns(module.getContext());
+    populateMathPolynomialApproximationPatterns(patterns, MathPolynomialApproximationOptions{});
+    if (failed(applyPatternsGreedily(module, std::move(patterns))))
+      return failure();
+  }
+  PassManager pm(module.getContext());
+  pm.addPass(createSCFToControlFlowPass());
+  pm.addPass(createConvertMathToLLVMPass());
+  pm.addPass(createArithToLLVMConversionPass());
+  pm.addPass(createFinalizeMemRefToLLVMConversionPass());
+  ConvertFuncToLLVMPassOptions funcOptions;
+  funcOptions.useBarePtrCallConv = true; // a memref argument is its data pointer
+  pm.addPass(createConvertFuncToLLVMPass(funcOptions));
+  pm.addPass(createConvertControlFlowToLLVMPass());
+  pm.addPass(createReconcileUnrealizedCastsPass());
+  return pm.run(module);
+}
+
+void initializeNativeTarget() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    llvm::InitializeNativeTarget();
+    llvm::InitializeNativeTargetAsmPrinter();
+  });
+}
+
+} // namespace
+
+struct KernelLibraryBuilder {
+  static FailureOr<std::shared_ptr<KernelLibrary>> build(func::FuncOp fn, const JitOptions &options);
+};
+
+FailureOr<std::shared_ptr<KernelLibrary>> KernelLibraryBuilder::build(func::FuncOp fn,
+                                                                      const JitOptions &options) {
+  auto library = std::make_shared<KernelLibrary>();
+  MLIRContext *ctx = fn.getContext();
+  ctx->loadDialect<arith::ArithDialect, math::MathDialect, memref::MemRefDialect, scf::SCFDialect,
+                   cf::ControlFlowDialect, LLVM::LLVMDialect, func::FuncDialect>();
+  OwningOpRef<ModuleOp> module = ModuleOp::create(fn.getLoc());
+
+  SmallVector<std::pair<Operation *, FusedKernel>> emitted;
+  fn.walk([&](ir::FusedOp fused) {
+    std::string name = "fused_" + std::to_string(emitted.size()), reason;
+    KernelEmitter emitter(*module, fused, name);
+    FailureOr<FusedKernel> k = emitter.emit(reason);
+    if (succeeded(k))
+      emitted.push_back({fused.getOperation(), std::move(*k)});
+    else
+      library->skipped_ += "dz.fused with " + std::to_string(fused.getBody().front().getOperations().size() - 1) +
+                           " ops: " + reason + "\n";
+  });
+  if (emitted.empty())
+    return library;
+
+  if (failed(lowerToLLVM(*module)))
+    return fn.emitOpError() << "the fused kernels could not be lowered to the LLVM dialect";
+
+  initializeNativeTarget();
+  registerBuiltinDialectTranslation(*ctx);
+  registerLLVMDialectTranslation(*ctx);
+  auto tmBuilder = llvm::orc::JITTargetMachineBuilder::detectHost();
+  if (!tmBuilder)
+    return fn.emitOpError() << "no JIT target for this host: " << llvm::toString(tmBuilder.takeError());
+  tmBuilder->setCodeGenOptLevel(llvm::CodeGenOptLevel::Aggressive);
+  auto tm = tmBuilder->createTargetMachine();
+  if (!tm)
+    return fn.emitOpError() << "no JIT target machine: " << llvm::toString(tm.takeError());
+  auto optimize = makeOptimizingTransformer(/*optLevel=*/3, /*sizeLevel=*/0, tm->get());
+  std::string &llvmText = library->llvm_ir_;
+  auto transformer = [&](llvm::Module *m) -> llvm::Error {
+    if (llvm::Error e = optimize(m))
+      return e;
+    if (options.keep_llvm_ir) {
+      llvm::raw_string_ostream os(llvmText);
+      m->print(os, nullptr);
+    }
+    return llvm::Error::success();
+  };
+  ExecutionEngineOptions engineOptions;
+  engineOptions.transformer = transformer;
+  engineOptions.jitCodeGenOptLevel = llvm::CodeGenOptLevel::Aggressive;
+  engineOptions.enableGDBNotificationListener = false;
+  engineOptions.enablePerfNotificationListener = false;
+  auto engine = ExecutionEngine::create(*module, engineOptions, std::move(*tm));
+  if (!engine)
+    return fn.emitOpError() << "the JIT could not compile the fused kernels: "
+                            << llvm::toString(engine.takeError());
+  library->engine_ = std::make_unique<KernelLibrary::Engine>();
+  library->engine_->jit = std::move(*engine);
+  for (auto &[op, k] : emitted) {
+    auto packed = library->engine_->jit->lookupPacked(k.name);
+    if (!packed)
+      return fn.emitOpError() << "the JIT has no symbol " << k.name << ": "
+                              << llvm::toString(packed.takeError());
+    k.fn = *packed;
+    library->kernels_[op] = std::move(k);
+  }
+  return library;
+}
+
+FailureOr<std::shared_ptr<KernelLibrary>> buildKernelLibrary(func::FuncOp fn,
+                                                             const JitOptions &options) {
+  return KernelLibraryBuilder::build(fn, options);
+}
+
+FailureOr<std::string> emitFusedLLVMIR(func::FuncOp fn) {
+  JitOptions options;
+  options.keep_llvm_ir = true;
+  FailureOr<std::shared_ptr<KernelLibrary>> library = buildKernelLibrary(fn, options);
+  if (failed(library))
+    return failure();
+  std::string text; // the groups left op by op, as LLVM IR comments, then the module
+  llvm::StringRef skipped = (*library)->skipped();
+  while (!skipped.empty()) {
+    auto [line, rest] = skipped.split('\n');
+    text += "; not compiled: " + line.str() + "\n";
+    skipped = rest;
+  }
+  return text + (*library)->llvm_ir();
+}
+
+} // namespace dz::codegen

@@ -1,0 +1,66 @@
+// FusedKernels.h - native code for the dz.fused ops of a function (private to
+// codegen/cpu): each group becomes one loop nest over its domain, lowered through MLIR's
+// arith/math/scf/memref dialects to LLVM and JIT-compiled by MLIR's ExecutionEngine.
+#pragma once
+
+#include <dzc/codegen/Executor.h>
+
+#include <mlir/Dialect/Func/IR/FuncOps.h>
+
+#include <llvm/ADT/DenseMap.h>
+
+#include <memory>
+#include <string>
+
+namespace dz::codegen {
+
+/// A compiled kernel: fn(args) with args[i] pointing at the i-th argument of the
+/// generated function, which are the data pointers of the group's inputs, then of its
+/// outputs, then two int64: the range [lo, hi) of the outermost domain loop it runs.
+struct FusedKernel {
+  using Fn = void (*)(void **);
+  std::string name;      // the symbol ("fused_3")
+  Fn fn = nullptr;       // valid while the KernelLibrary lives
+  int64_t outer = 1;     // trip count of the outermost loop (1 for a 0-d domain)
+  int64_t elements = 1;  // points of the domain
+  bool splittable = true; // iterations of the outermost loop are independent
+  bool math = false;     // evaluates a transcendental function per point
+  /// Per output: computed elementwise over the domain (point p from the inputs at p, so
+  /// it may be written into the buffer of an input of the same type), not a reduction.
+  std::vector<bool> pointwise;
+};
+
+/// The JIT-compiled kernels of one function. Keeps the ExecutionEngine (and so the
+/// code) alive; Programs hold it through a shared_ptr.
+class KernelLibrary {
+public:
+  ~KernelLibrary();
+  /// The kernel of a dz.fused op of the function it was built from, or null when the
+  /// group has no generated code (see `skipped`).
+  const FusedKernel *lookup(mlir::Operation *fused) const;
+  /// One line per group left to the op-by-op path, with the reason.
+  const std::string &skipped() const { return skipped_; }
+  /// The optimised LLVM IR of the kernels (when built with keep_llvm_ir).
+  const std::string &llvm_ir() const { return llvm_ir_; }
+
+private:
+  friend struct KernelLibraryBuilder;
+  struct Engine;
+  std::unique_ptr<Engine> engine_;
+  llvm::DenseMap<mlir::Operation *, FusedKernel> kernels_;
+  std::string skipped_, llvm_ir_;
+};
+
+struct JitOptions {
+  bool keep_llvm_ir = false; // keep the optimised LLVM IR text (dzc --emit=llvm)
+};
+
+/// Generates and compiles a kernel for every dz.fused op of `fn` whose ops and dtypes
+/// have a scalar form (every elementwise op of FusibleOps.h on f32/f64, most on i64,
+/// and a trailing sum/max/min). Groups without one are listed in skipped() and run op
+/// by op. Fails, after an error diagnostic, only when MLIR cannot lower or the JIT
+/// cannot compile the module (a bug of this file).
+mlir::FailureOr<std::shared_ptr<KernelLibrary>> buildKernelLibrary(mlir::func::FuncOp fn,
+                                                                   const JitOptions &options = {});
+
+} // namespace dz::codegen
