@@ -2,6 +2,11 @@
 // signature, calls each step's kernel, drops slots after their last use. No MLIR here.
 #include <dzc/codegen/Executor.h>
 
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <numeric>
 #include <sstream>
 
 namespace dz::codegen {
@@ -31,6 +36,27 @@ std::string program_name(const std::string &name) {
 }
 
 } // namespace
+
+/// Wall time per step over every run of one Program, printed when it goes.
+struct Program::Profile {
+  std::string name;
+  std::vector<std::string> ops;
+  std::vector<double> ms;
+  size_t runs = 0;
+  ~Profile() {
+    double total = std::accumulate(ms.begin(), ms.end(), 0.0);
+    if (runs == 0 || total <= 0)
+      return;
+    std::vector<size_t> order(ms.size());
+    std::iota(order.begin(), order.end(), 0);
+    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return ms[a] > ms[b]; });
+    std::fprintf(stderr, "dz profile: %s, %zu runs, %.3f ms per run\n", program_name(name).c_str(),
+                 runs, total / double(runs));
+    for (size_t i : order)
+      std::fprintf(stderr, "  %6.1f%%  %8.4f ms  step %zu  %s\n", 100.0 * ms[i] / total,
+                   ms[i] / double(runs), i, ops[i].c_str());
+  }
+};
 
 std::string type_str(const TensorSpec &spec) {
   std::string s = "tensor<";
@@ -67,7 +93,24 @@ std::vector<Tensor> Program::run(const std::vector<Tensor> &args) const {
       if (i != j && args[i].shares_storage(args[j]))
         donatable[i] = false;
 
-  for (const Step &s : steps_) {
+  static const bool profiling = [] {
+    const char *p = std::getenv("DZ_PROFILE");
+    return p && std::string(p) == "1";
+  }();
+  if (profiling && !profile_) {
+    auto &profile = const_cast<std::shared_ptr<Profile> &>(profile_); // lazily, per Program
+    profile = std::make_shared<Profile>();
+    profile->name = name_;
+    for (const Step &s : steps_)
+      profile->ops.push_back(s.op);
+    profile->ms.assign(steps_.size(), 0.0);
+  }
+  if (profile_)
+    ++profile_->runs;
+
+  for (size_t si = 0; si < steps_.size(); ++si) {
+    const Step &s = steps_[si];
+    auto t0 = std::chrono::steady_clock::now();
     for (size_t k = 0; k < s.into.size(); ++k)
       if (s.into[k] >= 0 && donatable[size_t(s.into[k])])
         slots[size_t(s.outs[k])] = args[size_t(s.into[k])];
@@ -84,6 +127,9 @@ std::vector<Tensor> Program::run(const std::vector<Tensor> &args) const {
     }
     for (int32_t r : s.release)
       slots[size_t(r)] = released_;
+    if (profile_)
+      profile_->ms[si] +=
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   }
 
   std::vector<Tensor> results;

@@ -30,6 +30,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <limits>
 #include <optional>
 
@@ -181,11 +182,23 @@ FailureOr<Program> ProgramBuilder::build(mlir::func::FuncOp fn, const BuildOptio
 
   std::shared_ptr<KernelLibrary> kernels;
   if (options.jit_fused) {
-    FailureOr<std::shared_ptr<KernelLibrary>> built = buildKernelLibrary(fn);
+    FailureOr<std::shared_ptr<KernelLibrary>> built =
+        buildKernelLibrary(fn, {.keep_llvm_ir = options.keep_llvm_ir});
     if (failed(built))
       return failure();
     kernels = std::move(*built);
     p.code_ = kernels;
+    p.llvm_ir_ = kernels->llvm_ir();
+    size_t n = 0;
+    fn.walk([&](Operation *op) { n += kernels->lookup(op) != nullptr; });
+    if (n) {
+      char text[128];
+      std::snprintf(text, sizeof text, "JIT %zu kernels: MLIR %.1f ms, LLVM %.1f ms", n,
+                    kernels->mlir_ms(), kernels->llvm_ms());
+      p.codegen_notes_ = text;
+    }
+    if (!kernels->skipped().empty())
+      p.codegen_notes_ += (p.codegen_notes_.empty() ? "" : "\n") + kernels->skipped();
   }
 
   llvm::DenseMap<size_t, const FusedKernel *> fused_steps; // step index -> its kernel

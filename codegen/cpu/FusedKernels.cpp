@@ -50,6 +50,7 @@
 #include <llvm/Support/TargetSelect.h>
 #include <llvm/Support/raw_ostream.h>
 
+#include <chrono>
 #include <limits>
 #include <mutex>
 
@@ -459,6 +460,10 @@ struct KernelLibraryBuilder {
 FailureOr<std::shared_ptr<KernelLibrary>> KernelLibraryBuilder::build(func::FuncOp fn,
                                                                       const JitOptions &options) {
   auto library = std::make_shared<KernelLibrary>();
+  auto ms_since = [](std::chrono::steady_clock::time_point t) {
+    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t).count();
+  };
+  auto t0 = std::chrono::steady_clock::now();
   MLIRContext *ctx = fn.getContext();
   ctx->loadDialect<arith::ArithDialect, math::MathDialect, memref::MemRefDialect, scf::SCFDialect,
                    cf::ControlFlowDialect, LLVM::LLVMDialect, func::FuncDialect>();
@@ -481,17 +486,19 @@ FailureOr<std::shared_ptr<KernelLibrary>> KernelLibraryBuilder::build(func::Func
   if (failed(lowerToLLVM(*module)))
     return fn.emitOpError() << "the fused kernels could not be lowered to the LLVM dialect";
 
+  library->mlir_ms_ = ms_since(t0);
+  t0 = std::chrono::steady_clock::now();
   initializeNativeTarget();
   registerBuiltinDialectTranslation(*ctx);
   registerLLVMDialectTranslation(*ctx);
   auto tmBuilder = llvm::orc::JITTargetMachineBuilder::detectHost();
   if (!tmBuilder)
     return fn.emitOpError() << "no JIT target for this host: " << llvm::toString(tmBuilder.takeError());
-  tmBuilder->setCodeGenOptLevel(llvm::CodeGenOptLevel::Aggressive);
+  tmBuilder->setCodeGenOptLevel(llvm::CodeGenOptLevel::Default);
   auto tm = tmBuilder->createTargetMachine();
   if (!tm)
     return fn.emitOpError() << "no JIT target machine: " << llvm::toString(tm.takeError());
-  auto optimize = makeOptimizingTransformer(/*optLevel=*/3, /*sizeLevel=*/0, tm->get());
+  auto optimize = makeOptimizingTransformer(/*optLevel=*/2, /*sizeLevel=*/0, tm->get());
   std::string &llvmText = library->llvm_ir_;
   auto transformer = [&](llvm::Module *m) -> llvm::Error {
     if (llvm::Error e = optimize(m))
@@ -504,13 +511,14 @@ FailureOr<std::shared_ptr<KernelLibrary>> KernelLibraryBuilder::build(func::Func
   };
   ExecutionEngineOptions engineOptions;
   engineOptions.transformer = transformer;
-  engineOptions.jitCodeGenOptLevel = llvm::CodeGenOptLevel::Aggressive;
+  engineOptions.jitCodeGenOptLevel = llvm::CodeGenOptLevel::Default;
   engineOptions.enableGDBNotificationListener = false;
   engineOptions.enablePerfNotificationListener = false;
   auto engine = ExecutionEngine::create(*module, engineOptions, std::move(*tm));
   if (!engine)
     return fn.emitOpError() << "the JIT could not compile the fused kernels: "
                             << llvm::toString(engine.takeError());
+  library->llvm_ms_ = ms_since(t0);
   library->engine_ = std::make_unique<KernelLibrary::Engine>();
   library->engine_->jit = std::move(*engine);
   for (auto &[op, k] : emitted) {

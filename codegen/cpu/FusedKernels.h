@@ -42,6 +42,10 @@ public:
   const std::string &skipped() const { return skipped_; }
   /// The optimised LLVM IR of the kernels (when built with keep_llvm_ir).
   const std::string &llvm_ir() const { return llvm_ir_; }
+  /// Milliseconds spent generating and lowering the kernels' MLIR, and in LLVM (the
+  /// optimiser and the machine-code generator of the JIT).
+  double mlir_ms() const { return mlir_ms_; }
+  double llvm_ms() const { return llvm_ms_; }
 
 private:
   friend struct KernelLibraryBuilder;
@@ -49,6 +53,7 @@ private:
   std::unique_ptr<Engine> engine_;
   llvm::DenseMap<mlir::Operation *, FusedKernel> kernels_;
   std::string skipped_, llvm_ir_;
+  double mlir_ms_ = 0, llvm_ms_ = 0;
 };
 
 struct JitOptions {

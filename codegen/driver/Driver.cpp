@@ -17,6 +17,8 @@
 #include <llvm/Support/FileSystem.h>
 #include <llvm/Support/raw_ostream.h>
 
+#include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 
@@ -50,17 +52,41 @@ private:
 
 class CpuExecutable final : public trace::Executable {
 public:
-  CpuExecutable(Program program, std::string traced, std::string optimized)
-      : program_(std::move(program)), traced_(std::move(traced)), optimized_(std::move(optimized)) {
-  }
+  CpuExecutable(Program program, std::string traced, std::string optimized, std::string summary)
+      : program_(std::move(program)), traced_(std::move(traced)), optimized_(std::move(optimized)),
+        summary_(std::move(summary)) {}
   std::vector<Tensor> run(const std::vector<Tensor> &args) override { return program_.run(args); }
   const std::string &traced_ir() const override { return traced_; }
   const std::string &optimized_ir() const override { return optimized_; }
+  std::string summary() const override { return summary_; }
 
 private:
   Program program_;
-  std::string traced_, optimized_;
+  std::string traced_, optimized_, summary_;
 };
+
+double ms_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+}
+
+/// "import 1.2 ms, passes 9.8 ms, codegen 41 ms: 15 steps, 6 fused kernels, 4 results
+/// in place".
+std::string summarize(const Program &p, double import_ms, double passes_ms, double codegen_ms) {
+  size_t fused = 0;
+  for (const Step &s : p.steps())
+    fused += s.op.rfind("dz.fused", 0) == 0;
+  char text[256];
+  std::snprintf(text, sizeof text,
+                "import %.1f ms, passes %.1f ms, codegen %.1f ms: %zu steps, %zu fused kernels, "
+                "%zu results in place",
+                import_ms, passes_ms, codegen_ms, p.steps().size(), fused, p.num_donated());
+  std::string notes = p.codegen_notes();
+  while (!notes.empty() && notes.back() == '\n')
+    notes.pop_back();
+  for (char &c : notes)
+    c = c == '\n' ? ';' : c;
+  return notes.empty() ? std::string(text) : std::string(text) + " (" + notes + ")";
+}
 
 void write_file(const std::string &dir, const std::string &name, const std::string &text) {
   std::filesystem::create_directories(dir);
@@ -80,6 +106,7 @@ std::unique_ptr<trace::Executable> compileGraph(const trace::Graph &graph,
   ctx.loadAllAvailableDialects();
   DiagnosticCollector diags(ctx);
 
+  auto t0 = std::chrono::steady_clock::now();
   mlir::OwningOpRef<mlir::ModuleOp> module = importTrace(ctx, graph, opts.name);
   if (mlir::failed(mlir::verify(*module))) {
     mlir::OpPrintingFlags generic;
@@ -95,6 +122,8 @@ std::unique_ptr<trace::Executable> compileGraph(const trace::Graph &graph,
   if (!opts.dump_dir.empty())
     write_file(opts.dump_dir, opts.name + ".traced.mlir", traced);
 
+  const double import_ms = ms_since(t0);
+  t0 = std::chrono::steady_clock::now();
   mlir::PassManager pm(&ctx);
   dz::passes::buildPipeline(pm, {.lower_conv = opts.lower_conv, .fuse = opts.fuse});
   std::string pass_log;
@@ -112,17 +141,24 @@ std::unique_ptr<trace::Executable> compileGraph(const trace::Graph &graph,
   if (!ok)
     throw Error("dz::compile: the compiler's pipeline failed on the traced function:\n" +
                 diags.text());
+  const double passes_ms = ms_since(t0);
   std::string optimized = print(*module);
   if (!opts.dump_dir.empty())
     write_file(opts.dump_dir, opts.name + ".optimized.mlir", optimized);
 
+  t0 = std::chrono::steady_clock::now();
   auto fn = module->lookupSymbol<mlir::func::FuncOp>(opts.name);
   mlir::FailureOr<Program> program =
-      buildProgram(fn, {.jit_fused = opts.jit, .donations = opts.donations});
+      buildProgram(fn, {.jit_fused = opts.jit,
+                        .keep_llvm_ir = !opts.dump_dir.empty(),
+                        .donations = opts.donations});
   if (mlir::failed(program))
     throw Error("dz::compile: the CPU back end cannot run the compiled function:\n" + diags.text());
+  if (!opts.dump_dir.empty() && !program->llvm_ir().empty())
+    write_file(opts.dump_dir, opts.name + ".kernels.ll", program->llvm_ir());
+  std::string summary = summarize(*program, import_ms, passes_ms, ms_since(t0));
   return std::make_unique<CpuExecutable>(std::move(*program), std::move(traced),
-                                         std::move(optimized));
+                                         std::move(optimized), std::move(summary));
 }
 
 } // namespace dz::codegen

@@ -67,6 +67,7 @@ struct CompiledFunction::Impl {
   std::map<Signature, Program> programs;
   int traces = 0;
   const Program *last = nullptr;
+  double trace_ms = 0, compile_ms = 0; // of the last trace
 };
 
 CompiledFunction::CompiledFunction(CompileConfig config) : impl_(std::make_shared<Impl>()) {
@@ -103,6 +104,11 @@ std::string CompiledFunction::ir() const {
 
 std::string CompiledFunction::optimized_ir() const {
   return impl_->last ? impl_->last->exe->optimized_ir() : std::string();
+}
+
+CompileStats CompiledFunction::stats() const {
+  return {impl_->traces, impl_->trace_ms, impl_->compile_ms,
+          impl_->last ? impl_->last->exe->summary() : std::string()};
 }
 
 std::vector<Variable> CompiledFunction::call(const std::vector<Variable> &args, const Body &body) {
@@ -143,14 +149,13 @@ std::vector<Variable> CompiledFunction::call(const std::vector<Variable> &args, 
         opts.donations.push_back({wb.result, int(args.size() + wb.state)});
     const size_t ops = trace.graph.nodes.size();
     Program p{trace::compile_graph(trace.graph, opts), std::move(trace)};
-    if (impl_->config.verbose) {
-      auto ms = [](auto a, auto b) {
-        return std::chrono::duration<double, std::milli>(b - a).count();
-      };
+    auto ms = [](auto a, auto b) { return std::chrono::duration<double, std::milli>(b - a).count(); };
+    impl_->trace_ms = ms(t0, t1);
+    impl_->compile_ms = ms(t1, std::chrono::steady_clock::now());
+    if (impl_->config.verbose)
       std::cerr << "dz::compile: traced signature " << signature_str(sig) << " (trace "
-                << impl_->traces << ", " << ops << " ops): trace " << ms(t0, t1) << " ms, compile "
-                << ms(t1, std::chrono::steady_clock::now()) << " ms\n";
-    }
+                << impl_->traces << ", " << ops << " ops): trace " << impl_->trace_ms
+                << " ms, compile " << impl_->compile_ms << " ms (" << p.exe->summary() << ")\n";
     std::vector<Variable> result;
     for (const Tensor &t : p.trace.outputs)
       result.emplace_back(t);

@@ -41,6 +41,14 @@ struct CompileConfig {
   bool jit = true;        // native code for each fused group (off: its ops one by one)
 };
 
+/// What the last compilation of a compiled function cost and produced.
+struct CompileStats {
+  int traces = 0;        // signatures traced so far (retraces())
+  double trace_ms = 0;   // the last trace: running the function with recording on
+  double compile_ms = 0; // the last compilation: import, passes, code generation, JIT
+  std::string summary;   // the compiler's account, e.g. "passes 9 ms, 6 fused kernels ..."
+};
+
 /// The type-erased core of a compiled function.
 class CompiledFunction {
 public:
@@ -55,6 +63,7 @@ public:
   std::string ir() const;
   /// The module of the last trace after the compiler's pipeline.
   std::string optimized_ir() const;
+  CompileStats stats() const;
 
 private:
   struct Impl;
@@ -86,6 +95,7 @@ public:
   int retraces() const { return core_.retraces(); }
   std::string ir() const { return core_.ir(); }
   std::string optimized_ir() const { return core_.optimized_ir(); }
+  CompileStats stats() const { return core_.stats(); }
 
 private:
   static Variable argument(const Variable &v) { return v; }

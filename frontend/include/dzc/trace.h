@@ -52,6 +52,8 @@ public:
   virtual const std::string &traced_ir() const = 0;
   /// The module after the pipeline, as text.
   virtual const std::string &optimized_ir() const = 0;
+  /// What the compiler made (steps, fused kernels, time per stage), one line.
+  virtual std::string summary() const { return {}; }
 };
 
 struct CompileOptions {

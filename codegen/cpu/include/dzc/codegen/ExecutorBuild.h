@@ -11,6 +11,8 @@
 #include <mlir/Dialect/Func/IR/FuncOps.h>
 
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace dz::codegen {
 
@@ -18,6 +20,8 @@ struct BuildOptions {
   /// JIT-compile each dz.fused group into one native kernel (FusedKernels.h); off, every
   /// group runs op by op with the runtime's kernels (the reference for tests).
   bool jit_fused = true;
+  /// Keep the optimised LLVM IR of the fused kernels (Program::llvm_ir(); DZ_DUMP_IR).
+  bool keep_llvm_ir = false;
   /// (result, argument) pairs: after each call the caller copies that result into that
   /// argument (dz::compile's parameter and optimizer-state updates). Where it is safe
   /// (the result comes out of a fused kernel elementwise, and nothing after that kernel

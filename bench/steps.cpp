@@ -1,0 +1,177 @@
+// bench/steps.cpp - the training steps of docs/performance.md, eager or compiled, one
+// workload per process so that peak memory is the workload's own.
+//
+// Usage: dz_bench_steps mlp|cnn eager|compiled|gemm [STEPS]
+//   mlp  MLP 784-1000-10, ReLU, softmax cross entropy, batch 100, f32, forward + backward
+//        + SGD update (lr 0.01)
+//   cnn  conv 1->8 3x3 pad 1, ReLU, max pool 2, conv 8->16 3x3, ReLU, max pool 2,
+//        linear 576->10, softmax cross entropy, batch 64 of 1x28x28, forward + backward
+//   gemm (mlp only) the step's five matrix products alone, with the runtime's oneDNN
+//        GEMM: the floor that no MLP step of this framework can go below
+// Prints one JSON object: median and minimum wall time of a step (after 3 warm-up steps;
+// the compiled mode traces and compiles in the first call, timed as compile_ms), the
+// loss, and peak_mb: the peak resident set during the timed steps minus the resident set
+// before the model was made (so the framework's code and the compiler's libraries are
+// not counted, the model, its gradients, activations and allocator caches are).
+// bench/compare_steps.py runs it next to the same steps in PyTorch.
+#include <dzc/dzc.h>
+
+#include <malloc.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace F = dz::functions;
+using dz::Parameter;
+using dz::Tensor;
+using dz::Variable;
+
+namespace {
+
+/// A field of /proc/self/status in MiB ("VmRSS", "VmHWM").
+double status_mb(const std::string &field) {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind(field + ":", 0) == 0)
+      return std::stod(line.substr(field.size() + 1)) / 1024.0; // kB
+  return 0;
+}
+
+/// Resets VmHWM to the current resident set (Linux: clear_refs 5).
+void reset_peak() { std::ofstream("/proc/self/clear_refs") << "5"; }
+
+double ms_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+}
+
+struct Workload {
+  std::vector<Parameter *> params;
+  std::function<Variable(Variable, Variable)> step; // (x, t) -> loss
+  Tensor x, t;
+};
+
+struct Mlp {
+  dz::Generator gen{0};
+  Parameter W1{dz::randn({784, 1000}, dz::f32, gen) * std::sqrt(1.0 / 784), "W1"};
+  Parameter b1{dz::zeros({1000}, dz::f32), "b1"};
+  Parameter W2{dz::randn({1000, 10}, dz::f32, gen) * std::sqrt(1.0 / 1000), "W2"};
+  Parameter b2{dz::zeros({10}, dz::f32), "b2"};
+
+  Workload workload() {
+    Workload w;
+    w.params = {&W1, &b1, &W2, &b2};
+    w.x = dz::randn({100, 784}, dz::f32, gen);
+    std::vector<int64_t> labels(100);
+    for (size_t i = 0; i < labels.size(); ++i)
+      labels[i] = int64_t(i % 10);
+    w.t = Tensor::from_i64(labels);
+    w.step = [this, params = w.params](Variable x, Variable t) {
+      Variable loss = F::softmax_cross_entropy(F::linear(F::relu(F::linear(x, W1, b1)), W2, b2), t);
+      for (Parameter *p : params)
+        p->cleargrad();
+      loss.backward();
+      for (Parameter *p : params) {
+        Tensor d = p->data();
+        d -= 0.01 * p->grad().data();
+      }
+      return loss;
+    };
+    return w;
+  }
+};
+
+struct Cnn {
+  dz::Generator gen{0};
+  Parameter W1{dz::randn({8, 1, 3, 3}, dz::f32, gen) * std::sqrt(2.0 / 9), "W1"};
+  Parameter b1{dz::zeros({8}, dz::f32), "b1"};
+  Parameter W2{dz::randn({16, 8, 3, 3}, dz::f32, gen) * std::sqrt(2.0 / 72), "W2"};
+  Parameter b2{dz::zeros({16}, dz::f32), "b2"};
+  Parameter W3{dz::randn({576, 10}, dz::f32, gen) * std::sqrt(1.0 / 576), "W3"};
+  Parameter b3{dz::zeros({10}, dz::f32), "b3"};
+
+  Workload workload() {
+    Workload w;
+    w.params = {&W1, &b1, &W2, &b2, &W3, &b3};
+    w.x = dz::randn({64, 1, 28, 28}, dz::f32, gen);
+    std::vector<int64_t> labels(64);
+    for (size_t i = 0; i < labels.size(); ++i)
+      labels[i] = int64_t(i % 10);
+    w.t = Tensor::from_i64(labels);
+    w.step = [this, params = w.params](Variable x, Variable t) {
+      Variable h = F::pooling(F::relu(F::conv2d(x, W1, b1, 1, 1)), 2, 2);
+      h = F::pooling(F::relu(F::conv2d(h, W2, b2, 1, 0)), 2, 2);
+      Variable loss = F::softmax_cross_entropy(F::linear(h.reshape({64, 576}), W3, b3), t);
+      for (Parameter *p : params)
+        p->cleargrad();
+      loss.backward();
+      return loss;
+    };
+    return w;
+  }
+};
+
+} // namespace
+
+int main(int argc, char **argv) {
+  std::vector<std::string> a(argv + 1, argv + argc);
+  if (a.size() < 2 || (a[0] != "mlp" && a[0] != "cnn") ||
+      (a[1] != "eager" && a[1] != "compiled" && !(a[1] == "gemm" && a[0] == "mlp"))) {
+    std::fprintf(stderr, "usage: %s mlp|cnn eager|compiled [STEPS], or %s mlp gemm [STEPS]\n",
+                 argv[0], argv[0]);
+    return 2;
+  }
+  const bool compiled = a[1] == "compiled";
+  const int steps = a.size() > 2 ? std::stoi(a[2]) : 50;
+  if (compiled) // load and run the compiler (a fused kernel through the JIT) before the
+                 // baseline: its code is not the step's memory
+    dz::compile([](Variable x) { return x * 2.0 + 1.0; })(Tensor(dz::ones({4}, dz::f32)));
+  const double base_mb = status_mb("VmRSS");
+
+  Mlp mlp;
+  Cnn cnn;
+  Workload w = a[0] == "mlp" ? mlp.workload() : cnn.workload();
+  // The products of forward (x W1, h W2) and backward (dh, dW2, dW1).
+  Tensor h = dz::randn({100, 1000}, dz::f32, 1), g = dz::randn({100, 10}, dz::f32, 2),
+         gh = dz::randn({100, 1000}, dz::f32, 3);
+  if (a[1] == "gemm") {
+    w.step = [&, W1 = mlp.W1.data(), W2 = mlp.W2.data()](Variable, Variable) {
+      Tensor y1 = dz::matmul(w.x, W1), y2 = dz::matmul(h, W2),
+             dh = dz::matmul(g, W2, false, true), dW2 = dz::matmul(h, g, true, false),
+             dW1 = dz::matmul(w.x, gh, true, false);
+      (void)y1, (void)dh, (void)dW2, (void)dW1; // computed, not needed
+      return Variable(y2.sum());
+    };
+  }
+  auto compiled_step = dz::compile(w.step);
+  auto run = [&] {
+    return compiled ? compiled_step(w.x, w.t) : w.step(Variable::constant(w.x), w.t);
+  };
+  auto t0 = std::chrono::steady_clock::now();
+  double loss = run().item<double>();
+  const double first_ms = ms_since(t0);
+  for (int i = 0; i < 3; ++i)
+    run();
+
+  malloc_trim(0); // what the compiler freed is not the step's memory
+  reset_peak();
+  std::vector<double> ms;
+  for (int i = 0; i < steps; ++i) {
+    t0 = std::chrono::steady_clock::now();
+    loss = run().item<double>();
+    ms.push_back(ms_since(t0));
+  }
+  const double peak_mb = status_mb("VmHWM") - base_mb;
+  std::sort(ms.begin(), ms.end());
+  std::printf("{\"workload\": \"%s\", \"mode\": \"%s\", \"steps\": %d, \"median_ms\": %.4f, "
+              "\"min_ms\": %.4f, \"first_call_ms\": %.2f, \"peak_mb\": %.2f, \"loss\": %.6f}\n",
+              a[0].c_str(), a[1].c_str(), steps, ms[ms.size() / 2], ms.front(), first_ms, peak_mb,
+              loss);
+  return 0;
+}
