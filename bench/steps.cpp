@@ -130,7 +130,7 @@ int main(int argc, char **argv) {
   const bool compiled = a[1] == "compiled";
   const int steps = a.size() > 2 ? std::stoi(a[2]) : 50;
   if (compiled) // load and run the compiler (a fused kernel through the JIT) before the
-                 // baseline: its code is not the step's memory
+                // baseline: its code is not the step's memory
     dz::compile([](Variable x) { return x * 2.0 + 1.0; })(Tensor(dz::ones({4}, dz::f32)));
   const double base_mb = status_mb("VmRSS");
 
@@ -142,9 +142,8 @@ int main(int argc, char **argv) {
          gh = dz::randn({100, 1000}, dz::f32, 3);
   if (a[1] == "gemm") {
     w.step = [&, W1 = mlp.W1.data(), W2 = mlp.W2.data()](Variable, Variable) {
-      Tensor y1 = dz::matmul(w.x, W1), y2 = dz::matmul(h, W2),
-             dh = dz::matmul(g, W2, false, true), dW2 = dz::matmul(h, g, true, false),
-             dW1 = dz::matmul(w.x, gh, true, false);
+      Tensor y1 = dz::matmul(w.x, W1), y2 = dz::matmul(h, W2), dh = dz::matmul(g, W2, false, true),
+             dW2 = dz::matmul(h, g, true, false), dW1 = dz::matmul(w.x, gh, true, false);
       (void)y1, (void)dh, (void)dW2, (void)dW1; // computed, not needed
       return Variable(y2.sum());
     };

@@ -119,7 +119,8 @@ void ProgramBuilder::donate(Program &p, const std::vector<std::pair<int, int>> &
                             const llvm::DenseMap<size_t, const FusedKernel *> &fused_steps) {
   for (auto [result, arg] : donations) {
     if (result < 0 || size_t(result) >= p.result_slots_.size() || arg < 0 ||
-        size_t(arg) >= p.arg_types_.size() || p.result_types_[size_t(result)] != p.arg_types_[size_t(arg)])
+        size_t(arg) >= p.arg_types_.size() ||
+        p.result_types_[size_t(result)] != p.arg_types_[size_t(arg)])
       continue;
     const int32_t value = p.result_slots_[size_t(result)];
     std::vector<bool> alias(p.num_slots_, false); // the argument and values sharing its storage
@@ -193,8 +194,8 @@ FailureOr<Program> ProgramBuilder::build(mlir::func::FuncOp fn, const BuildOptio
     fn.walk([&](Operation *op) { n += kernels->lookup(op) != nullptr; });
     if (n) {
       char text[128];
-      std::snprintf(text, sizeof text, "JIT %zu kernels: MLIR %.1f ms, LLVM %.1f ms", n,
-                    kernels->mlir_ms(), kernels->llvm_ms());
+      std::snprintf(text, sizeof text, "JIT %zu groups in %zu kernels: MLIR %.1f ms, LLVM %.1f ms",
+                    n, kernels->num_functions(), kernels->mlir_ms(), kernels->llvm_ms());
       p.codegen_notes_ = text;
     }
     if (!kernels->skipped().empty())

@@ -52,6 +52,7 @@
 
 #include <chrono>
 #include <limits>
+#include <map>
 #include <mutex>
 
 namespace dz::codegen {
@@ -92,24 +93,37 @@ struct Scalar {
       return f.getValueAsDouble();
     return double(cast<IntegerAttr>(a).getInt());
   }
-  Value select(Value cond, Value t, Value f) const { return arith::SelectOp::create(b, loc, cond, t, f); }
+  Value select(Value cond, Value t, Value f) const {
+    return arith::SelectOp::create(b, loc, cond, t, f);
+  }
   Value cmp(arith::CmpFPredicate fp, arith::CmpIPredicate ip, Value l, Value r) const {
     if (isFloat())
       return arith::CmpFOp::create(b, loc, fp, l, r);
     return arith::CmpIOp::create(b, loc, ip, l, r);
   }
-  Value gt(Value l, Value r) const { return cmp(arith::CmpFPredicate::OGT, arith::CmpIPredicate::sgt, l, r); }
-  Value ge(Value l, Value r) const { return cmp(arith::CmpFPredicate::OGE, arith::CmpIPredicate::sge, l, r); }
-  Value lt(Value l, Value r) const { return cmp(arith::CmpFPredicate::OLT, arith::CmpIPredicate::slt, l, r); }
-  Value le(Value l, Value r) const { return cmp(arith::CmpFPredicate::OLE, arith::CmpIPredicate::sle, l, r); }
+  Value gt(Value l, Value r) const {
+    return cmp(arith::CmpFPredicate::OGT, arith::CmpIPredicate::sgt, l, r);
+  }
+  Value ge(Value l, Value r) const {
+    return cmp(arith::CmpFPredicate::OGE, arith::CmpIPredicate::sge, l, r);
+  }
+  Value lt(Value l, Value r) const {
+    return cmp(arith::CmpFPredicate::OLT, arith::CmpIPredicate::slt, l, r);
+  }
+  Value le(Value l, Value r) const {
+    return cmp(arith::CmpFPredicate::OLE, arith::CmpIPredicate::sle, l, r);
+  }
   Value add(Value l, Value r) const {
-    return isFloat() ? Value(arith::AddFOp::create(b, loc, l, r)) : Value(arith::AddIOp::create(b, loc, l, r));
+    return isFloat() ? Value(arith::AddFOp::create(b, loc, l, r))
+                     : Value(arith::AddIOp::create(b, loc, l, r));
   }
   Value sub(Value l, Value r) const {
-    return isFloat() ? Value(arith::SubFOp::create(b, loc, l, r)) : Value(arith::SubIOp::create(b, loc, l, r));
+    return isFloat() ? Value(arith::SubFOp::create(b, loc, l, r))
+                     : Value(arith::SubIOp::create(b, loc, l, r));
   }
   Value mul(Value l, Value r) const {
-    return isFloat() ? Value(arith::MulFOp::create(b, loc, l, r)) : Value(arith::MulIOp::create(b, loc, l, r));
+    return isFloat() ? Value(arith::MulFOp::create(b, loc, l, r))
+                     : Value(arith::MulIOp::create(b, loc, l, r));
   }
   Value div(Value l, Value r) const { return arith::DivFOp::create(b, loc, l, r); }
   /// 1 where `cond`, else 0, in the result type.
@@ -120,8 +134,8 @@ struct Scalar {
 using ScalarFn = Value (*)(Scalar &);
 struct ScalarOp {
   const char *name;
-  bool float_only;  // no integer form (the runtime kernel refuses integers too, or differs)
-  bool math;        // a transcendental function (costlier: parallel from fewer elements)
+  bool float_only; // no integer form (the runtime kernel refuses integers too, or differs)
+  bool math;       // a transcendental function (costlier: parallel from fewer elements)
   ScalarFn fn;
 };
 
@@ -236,6 +250,48 @@ std::string unsupportedReason(ir::FusedOp fused) {
   return "";
 }
 
+/// Evaluates the ops of a group's body, up to `stop` (exclusive), at one point:
+/// `scalar` holds the block arguments' values there and gets each op's. Returns whether
+/// a transcendental function was among them.
+bool evaluateBody(OpBuilder &b, Location l, Block &body, Operation *stop,
+                  DenseMap<Value, Value> &scalar) {
+  bool math = false;
+  for (Operation &op : body) {
+    if (&op == stop)
+      break;
+    StringRef name = op.getName().getStringRef();
+    Type t = elementOf(op.getResult(0));
+    if (auto constant = dyn_cast<ir::ConstantOp>(op)) {
+      auto splat = cast<DenseElementsAttr>(constant.getValue());
+      scalar[op.getResult(0)] =
+          isa<FloatType>(t)
+              ? Value(arith::ConstantOp::create(
+                    b, l, FloatAttr::get(t, splat.getSplatValue<APFloat>().convertToDouble())))
+              : Value(arith::ConstantOp::create(
+                    b, l, IntegerAttr::get(t, splat.getSplatValue<APInt>().getSExtValue())));
+      continue;
+    }
+    if (name == "dz.cast") {
+      scalar[op.getResult(0)] = castScalar(b, l, scalar.lookup(op.getOperand(0)), t);
+      continue;
+    }
+    const ScalarOp *s = findScalarOp(name);
+    Scalar ctx{b, l, &op, {}, t};
+    for (Value v : op.getOperands())
+      ctx.x.push_back(scalar.lookup(v));
+    scalar[op.getResult(0)] = s->fn(ctx);
+    math |= s->math;
+  }
+  return math;
+}
+
+int64_t numel(ArrayRef<int64_t> shape) {
+  int64_t n = 1;
+  for (int64_t d : shape)
+    n *= d;
+  return n;
+}
+
 class KernelEmitter {
 public:
   KernelEmitter(ModuleOp module, ir::FusedOp fused, std::string name)
@@ -245,6 +301,11 @@ public:
   FailureOr<FusedKernel> emit(std::string &reason);
 
 private:
+  /// A group without reduction whose every input has the domain's shape or one element:
+  /// one loop over the flat index, the data as plain pointers. The function does not
+  /// depend on the shapes, so equal chains over tensors of any size share one kernel.
+  FusedKernel emitFlat();
+
   Value load(OpBuilder &b, Value memref, ArrayRef<int64_t> shape, ValueRange ivs);
   Value indexOf(OpBuilder &b, int64_t i) { return arith::ConstantIndexOp::create(b, loc_, i); }
 
@@ -304,6 +365,12 @@ FailureOr<FusedKernel> KernelEmitter::emit(std::string &reason) {
     }
   }
 
+  bool flat = !reduces;
+  for (Value v : fused_.getOperands())
+    flat = flat && (shapeOf(v) == ArrayRef<int64_t>(domain_) || numel(shapeOf(v)) == 1);
+  if (flat)
+    return emitFlat();
+
   MLIRContext *ctx = module_.getContext();
   OpBuilder b(ctx);
   b.setInsertionPointToEnd(module_.getBody());
@@ -311,9 +378,8 @@ FailureOr<FusedKernel> KernelEmitter::emit(std::string &reason) {
   for (Value v : fused_.getOperands())
     args.push_back(MemRefType::get(shapeOf(v), elementOf(v)));
   for (Value v : yield->getOperands())
-    args.push_back(MemRefType::get(reduces && v == root->getResult(0) ? ArrayRef<int64_t>(kept)
-                                                                      : shapeOf(v),
-                                   elementOf(v)));
+    args.push_back(MemRefType::get(
+        reduces && v == root->getResult(0) ? ArrayRef<int64_t>(kept) : shapeOf(v), elementOf(v)));
   args.push_back(b.getIndexType());
   args.push_back(b.getIndexType());
   auto fn = func::FuncOp::create(b, loc_, name_, b.getFunctionType(args, {}));
@@ -332,17 +398,19 @@ FailureOr<FusedKernel> KernelEmitter::emit(std::string &reason) {
   };
   const bool splittable = rank > 0 && !reduced[0];
   Value acc = reduces ? entry->getArgument(numIn + unsigned(std::find(yield->getOperands().begin(),
-                                                                       yield->getOperands().end(),
-                                                                       root->getResult(0)) -
-                                                             yield->getOperands().begin()))
+                                                                      yield->getOperands().end(),
+                                                                      root->getResult(0)) -
+                                                            yield->getOperands().begin()))
                       : Value();
   Type accType = reduces ? elementOf(root->getResult(0)) : Type();
   auto identity = [&](OpBuilder &ib) -> Value {
     if (rootName == "dz.sum")
-      return isa<FloatType>(accType) ? Value(arith::ConstantOp::create(ib, loc_, FloatAttr::get(accType, 0.0)))
-                                     : Value(arith::ConstantOp::create(ib, loc_, IntegerAttr::get(accType, 0)));
+      return isa<FloatType>(accType)
+                 ? Value(arith::ConstantOp::create(ib, loc_, FloatAttr::get(accType, 0.0)))
+                 : Value(arith::ConstantOp::create(ib, loc_, IntegerAttr::get(accType, 0)));
     double inf = std::numeric_limits<double>::infinity();
-    return arith::ConstantOp::create(ib, loc_, FloatAttr::get(accType, rootName == "dz.max" ? -inf : inf));
+    return arith::ConstantOp::create(ib, loc_,
+                                     FloatAttr::get(accType, rootName == "dz.max" ? -inf : inf));
   };
 
   SmallVector<Value> steps;
@@ -365,47 +433,26 @@ FailureOr<FusedKernel> KernelEmitter::emit(std::string &reason) {
     DenseMap<Value, Value> scalar;
     for (auto [i, arg] : llvm::enumerate(body.getArguments()))
       scalar[arg] = load(ib, entry->getArgument(unsigned(i)), shapeOf(arg), ivs);
-    for (Operation &op : body) {
-      StringRef name = op.getName().getStringRef();
-      if (&op == yield)
-        break;
-      Type t = elementOf(op.getResult(0));
-      if (auto constant = dyn_cast<ir::ConstantOp>(op)) {
-        auto splat = cast<DenseElementsAttr>(constant.getValue());
-        scalar[op.getResult(0)] =
-            isa<FloatType>(t)
-                ? Value(arith::ConstantOp::create(ib, l, FloatAttr::get(t, splat.getSplatValue<APFloat>().convertToDouble())))
-                : Value(arith::ConstantOp::create(ib, l, IntegerAttr::get(t, splat.getSplatValue<APInt>().getSExtValue())));
-        continue;
-      }
-      if (name == "dz.cast") {
-        scalar[op.getResult(0)] = castScalar(ib, l, scalar.lookup(op.getOperand(0)), t);
-        continue;
-      }
-      if (&op == root && reduces) {
-        SmallVector<Value> at;
-        for (int64_t d = 0; d < rank; ++d)
-          at.push_back(reduced[size_t(d)] ? indexOf(ib, 0) : ivs[size_t(d)]);
-        Value old = memref::LoadOp::create(ib, l, acc, at), v = scalar.lookup(op.getOperand(0)), next;
-        if (name == "dz.sum")
-          next = isa<FloatType>(t) ? Value(arith::AddFOp::create(ib, l, old, v)) : Value(arith::AddIOp::create(ib, l, old, v));
-        else if (name == "dz.max")
-          next = arith::MaximumFOp::create(ib, l, old, v);
-        else
-          next = arith::MinimumFOp::create(ib, l, old, v);
-        memref::StoreOp::create(ib, l, next, acc, at);
-        continue;
-      }
-      const ScalarOp *s = findScalarOp(name);
-      Scalar ctx{ib, l, &op, {}, t};
-      for (Value v : op.getOperands())
-        ctx.x.push_back(scalar.lookup(v));
-      scalar[op.getResult(0)] = s->fn(ctx);
-      math |= s->math;
+    math |= evaluateBody(ib, l, body, reduces ? root : yield, scalar);
+    if (reduces) {
+      SmallVector<Value> at;
+      for (int64_t d = 0; d < rank; ++d)
+        at.push_back(reduced[size_t(d)] ? indexOf(ib, 0) : ivs[size_t(d)]);
+      Value old = memref::LoadOp::create(ib, l, acc, at), v = scalar.lookup(root->getOperand(0)),
+            next;
+      if (rootName == "dz.sum")
+        next = isa<FloatType>(accType) ? Value(arith::AddFOp::create(ib, l, old, v))
+                                       : Value(arith::AddIOp::create(ib, l, old, v));
+      else if (rootName == "dz.max")
+        next = arith::MaximumFOp::create(ib, l, old, v);
+      else
+        next = arith::MinimumFOp::create(ib, l, old, v);
+      memref::StoreOp::create(ib, l, next, acc, at);
     }
     for (auto [k, v] : llvm::enumerate(yield->getOperands()))
       if (!(reduces && v == root->getResult(0)))
-        memref::StoreOp::create(ib, l, scalar.lookup(v), entry->getArgument(numIn + unsigned(k)), ivs);
+        memref::StoreOp::create(ib, l, scalar.lookup(v), entry->getArgument(numIn + unsigned(k)),
+                                ivs);
   });
   func::ReturnOp::create(b, loc_);
 
@@ -419,6 +466,55 @@ FailureOr<FusedKernel> KernelEmitter::emit(std::string &reason) {
   k.math = math;
   for (Value v : yield->getOperands())
     k.pointwise.push_back(!(reduces && v == root->getResult(0)));
+  return k;
+}
+
+FusedKernel KernelEmitter::emitFlat() {
+  MLIRContext *ctx = module_.getContext();
+  Block &body = fused_.getBody().front();
+  Operation *yield = body.getTerminator();
+  const unsigned numIn = fused_.getNumOperands(), numOut = yield->getNumOperands();
+  OpBuilder b(ctx);
+  b.setInsertionPointToEnd(module_.getBody());
+  Type ptr = LLVM::LLVMPointerType::get(ctx);
+  SmallVector<Type> args(numIn + numOut, ptr);
+  args.push_back(b.getIndexType());
+  args.push_back(b.getIndexType());
+  auto fn = func::FuncOp::create(b, loc_, name_, b.getFunctionType(args, {}));
+  Block *entry = fn.addEntryBlock();
+  b.setInsertionPointToStart(entry);
+  Value lo = entry->getArgument(numIn + numOut), hi = entry->getArgument(numIn + numOut + 1);
+
+  DenseMap<Value, Value> invariant; // one-element inputs, loaded once
+  for (auto [i, arg] : llvm::enumerate(body.getArguments()))
+    if (numel(shapeOf(arg)) == 1 && numel(domain_) != 1)
+      invariant[arg] =
+          LLVM::LoadOp::create(b, loc_, elementOf(arg), entry->getArgument(unsigned(i)));
+  bool math = false;
+  auto loop = scf::ForOp::create(b, loc_, lo, hi, indexOf(b, 1));
+  b.setInsertionPointToStart(loop.getBody());
+  Value i = arith::IndexCastOp::create(b, loc_, b.getI64Type(), loop.getInductionVar());
+  auto at = [&](Value base, Type element) -> Value {
+    return LLVM::GEPOp::create(b, loc_, ptr, element, base, ValueRange{i});
+  };
+  DenseMap<Value, Value> scalar = invariant;
+  for (auto [k, arg] : llvm::enumerate(body.getArguments()))
+    if (!scalar.count(arg))
+      scalar[arg] = LLVM::LoadOp::create(b, loc_, elementOf(arg),
+                                         at(entry->getArgument(unsigned(k)), elementOf(arg)));
+  math = evaluateBody(b, loc_, body, yield, scalar);
+  for (auto [k, v] : llvm::enumerate(yield->getOperands()))
+    LLVM::StoreOp::create(b, loc_, scalar.lookup(v),
+                          at(entry->getArgument(numIn + unsigned(k)), elementOf(v)));
+  b.setInsertionPointAfter(loop);
+  func::ReturnOp::create(b, loc_);
+
+  FusedKernel k;
+  k.name = name_;
+  k.elements = k.outer = numel(domain_);
+  k.splittable = true;
+  k.math = math;
+  k.pointwise.assign(numOut, true);
   return k;
 }
 
@@ -454,7 +550,8 @@ void initializeNativeTarget() {
 } // namespace
 
 struct KernelLibraryBuilder {
-  static FailureOr<std::shared_ptr<KernelLibrary>> build(func::FuncOp fn, const JitOptions &options);
+  static FailureOr<std::shared_ptr<KernelLibrary>> build(func::FuncOp fn,
+                                                         const JitOptions &options);
 };
 
 FailureOr<std::shared_ptr<KernelLibrary>> KernelLibraryBuilder::build(func::FuncOp fn,
@@ -470,14 +567,32 @@ FailureOr<std::shared_ptr<KernelLibrary>> KernelLibraryBuilder::build(func::Func
   OwningOpRef<ModuleOp> module = ModuleOp::create(fn.getLoc());
 
   SmallVector<std::pair<Operation *, FusedKernel>> emitted;
+  std::map<std::string, std::string> kernel_of_text; // a kernel's IR -> its name
+  size_t functions = 0;
   fn.walk([&](ir::FusedOp fused) {
-    std::string name = "fused_" + std::to_string(emitted.size()), reason;
+    std::string name = "fused_" + std::to_string(functions), reason;
     KernelEmitter emitter(*module, fused, name);
     FailureOr<FusedKernel> k = emitter.emit(reason);
-    if (succeeded(k))
+    if (succeeded(k)) {
+      // The same kernel twice (equal chains: SGD updates of every parameter, say) is
+      // compiled once.
+      auto kernel = cast<func::FuncOp>(module->getBody()->back());
+      kernel.setSymName("kernel");
+      std::string text;
+      llvm::raw_string_ostream os(text);
+      kernel.print(os);
+      auto [it, fresh] = kernel_of_text.try_emplace(text, name);
+      if (fresh) {
+        kernel.setSymName(name);
+        ++functions;
+      } else {
+        kernel.erase();
+        k->name = it->second;
+      }
       emitted.push_back({fused.getOperation(), std::move(*k)});
-    else
-      library->skipped_ += "dz.fused with " + std::to_string(fused.getBody().front().getOperations().size() - 1) +
+    } else
+      library->skipped_ += "dz.fused with " +
+                           std::to_string(fused.getBody().front().getOperations().size() - 1) +
                            " ops: " + reason + "\n";
   });
   if (emitted.empty())
@@ -493,7 +608,8 @@ FailureOr<std::shared_ptr<KernelLibrary>> KernelLibraryBuilder::build(func::Func
   registerLLVMDialectTranslation(*ctx);
   auto tmBuilder = llvm::orc::JITTargetMachineBuilder::detectHost();
   if (!tmBuilder)
-    return fn.emitOpError() << "no JIT target for this host: " << llvm::toString(tmBuilder.takeError());
+    return fn.emitOpError() << "no JIT target for this host: "
+                            << llvm::toString(tmBuilder.takeError());
   tmBuilder->setCodeGenOptLevel(llvm::CodeGenOptLevel::Default);
   auto tm = tmBuilder->createTargetMachine();
   if (!tm)
@@ -518,7 +634,6 @@ FailureOr<std::shared_ptr<KernelLibrary>> KernelLibraryBuilder::build(func::Func
   if (!engine)
     return fn.emitOpError() << "the JIT could not compile the fused kernels: "
                             << llvm::toString(engine.takeError());
-  library->llvm_ms_ = ms_since(t0);
   library->engine_ = std::make_unique<KernelLibrary::Engine>();
   library->engine_->jit = std::move(*engine);
   for (auto &[op, k] : emitted) {
@@ -529,6 +644,8 @@ FailureOr<std::shared_ptr<KernelLibrary>> KernelLibraryBuilder::build(func::Func
     k.fn = *packed;
     library->kernels_[op] = std::move(k);
   }
+  library->llvm_ms_ = ms_since(t0); // the machine code is generated at the first lookup
+  library->num_functions_ = functions;
   return library;
 }
 

@@ -19,12 +19,12 @@ namespace dz::codegen {
 /// outputs, then two int64: the range [lo, hi) of the outermost domain loop it runs.
 struct FusedKernel {
   using Fn = void (*)(void **);
-  std::string name;      // the symbol ("fused_3")
-  Fn fn = nullptr;       // valid while the KernelLibrary lives
-  int64_t outer = 1;     // trip count of the outermost loop (1 for a 0-d domain)
-  int64_t elements = 1;  // points of the domain
+  std::string name;       // the symbol ("fused_3")
+  Fn fn = nullptr;        // valid while the KernelLibrary lives
+  int64_t outer = 1;      // trip count of the outermost loop (1 for a 0-d domain)
+  int64_t elements = 1;   // points of the domain
   bool splittable = true; // iterations of the outermost loop are independent
-  bool math = false;     // evaluates a transcendental function per point
+  bool math = false;      // evaluates a transcendental function per point
   /// Per output: computed elementwise over the domain (point p from the inputs at p, so
   /// it may be written into the buffer of an input of the same type), not a reduction.
   std::vector<bool> pointwise;
@@ -46,6 +46,8 @@ public:
   /// optimiser and the machine-code generator of the JIT).
   double mlir_ms() const { return mlir_ms_; }
   double llvm_ms() const { return llvm_ms_; }
+  /// Functions compiled: groups whose kernels are the same share one.
+  size_t num_functions() const { return num_functions_; }
 
 private:
   friend struct KernelLibraryBuilder;
@@ -54,6 +56,7 @@ private:
   llvm::DenseMap<mlir::Operation *, FusedKernel> kernels_;
   std::string skipped_, llvm_ir_;
   double mlir_ms_ = 0, llvm_ms_ = 0;
+  size_t num_functions_ = 0;
 };
 
 struct JitOptions {

@@ -65,7 +65,8 @@ public:
   size_t peak_live_slots() const { return peak_live_; }
   /// Results written straight into a donated argument's buffer (BuildOptions::donations).
   size_t num_donated() const;
-  /// How the fused groups were compiled: "JIT 4 kernels: MLIR 3.0 ms, LLVM 95.1 ms", and
+  /// How the fused groups were compiled: "JIT 6 groups in 3 kernels: MLIR 3.0 ms, LLVM
+  /// 95.1 ms", and
   /// a line per group left op by op with the reason; empty without fused groups.
   const std::string &codegen_notes() const { return codegen_notes_; }
   /// The optimised LLVM IR of the fused kernels, when built with BuildOptions::keep_llvm_ir.
