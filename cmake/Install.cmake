@@ -12,6 +12,11 @@ install(TARGETS dzc dzc_runtime EXPORT dzcTargets
 # are installed beside it and not part of the exported targets.
 if(DZ_BUILD_COMPILER)
   set(DZ_COMPILER_LIBS dzc_compiler dzc_codegen_cpu dzc_passes dzc_ir)
+  foreach(lib dzc_onnx dzc_codegen_cuda dzc_cuda_runtime) # the CLI's, where they are built
+    if(TARGET ${lib})
+      list(APPEND DZ_COMPILER_LIBS ${lib})
+    endif()
+  endforeach()
   # $ORIGIN for each other, LLVM's library folder for libMLIR.so / libLLVM.so.
   set_target_properties(${DZ_COMPILER_LIBS} PROPERTIES INSTALL_RPATH "$ORIGIN;${LLVM_LIBRARY_DIR}")
   install(TARGETS ${DZ_COMPILER_LIBS} LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})
