@@ -1,0 +1,220 @@
+// Convert.cpp - NodeContext (Convert.h): a node's inputs, attributes and constants as
+// the converters read them, and the conversions between tensors and IR constants.
+#include "Convert.h"
+
+#include <cstring>
+#include <numeric>
+
+namespace dz::onnx {
+
+using mlir::RankedTensorType;
+
+std::string NodeContext::where() const {
+  return "node '" + label_ + "' (" + op_key(node) + ", opset " + std::to_string(opset) + ")";
+}
+
+void NodeContext::fail(const std::string &problem) const {
+  throw dz::Error(where() + ": " + problem);
+}
+
+void NodeContext::unsupported(const std::string &problem, const std::string &reason) const {
+  throw UnsupportedError(where() + ": " + problem, reason);
+}
+
+Value NodeContext::in(size_t i) const {
+  if (!has(i))
+    fail("input #" + std::to_string(i) + " is required");
+  return inputs_[i];
+}
+
+std::optional<Tensor> NodeContext::constant(size_t i) const {
+  if (!has(i))
+    return std::nullopt;
+  // Operands read as constants (shapes, axes, indices) are small; a big splat is not
+  // expanded into a tensor.
+  if (auto c = inputs_[i].getDefiningOp<ir::ConstantOp>())
+    if (auto dense = llvm::dyn_cast<mlir::DenseElementsAttr>(c.getValue());
+        dense && dense.getNumElements() <= kMaxConstantRead)
+      return tensor_of(dense);
+  return std::nullopt;
+}
+
+Tensor NodeContext::required_constant(size_t i, const char *what) const {
+  std::optional<Tensor> t = constant(i);
+  if (!t && has(i))
+    t = known_(i);
+  if (!t)
+    unsupported(std::string("its ") + what + " (input #" + std::to_string(i) + " '" +
+                    node.input(int(i)) +
+                    "') must be known at import time (an initializer, a "
+                    "Constant node or a graph input with a given value)",
+                node.op_type() + " with a computed " + what);
+  return *t;
+}
+
+std::vector<int64_t> NodeContext::ints_input(size_t i, const char *what) const {
+  Tensor t = required_constant(i, what);
+  std::optional<std::vector<int64_t>> v = integers_of(t);
+  if (!v)
+    fail(std::string("its ") + what + " must be integers, got " + dz::dtype_name(t.dtype()));
+  return *v;
+}
+
+const ::onnx::AttributeProto *NodeContext::find(const std::string &name) const {
+  for (const ::onnx::AttributeProto &a : node.attribute())
+    if (a.name() == name)
+      return &a;
+  return nullptr;
+}
+
+const ::onnx::AttributeProto &
+NodeContext::expect(const std::string &name, ::onnx::AttributeProto::AttributeType type) const {
+  const ::onnx::AttributeProto *a = find(name);
+  // Files written before IR version 0.0.2 may leave `type` unset.
+  if (a->type() != type && a->type() != ::onnx::AttributeProto::UNDEFINED)
+    fail("attribute '" + name + "' must be " + ::onnx::AttributeProto_AttributeType_Name(type) +
+         ", got " + ::onnx::AttributeProto_AttributeType_Name(a->type()));
+  return *a;
+}
+
+int64_t NodeContext::int_attr(const std::string &name, int64_t dflt) const {
+  return has_attr(name) ? expect(name, ::onnx::AttributeProto::INT).i() : dflt;
+}
+
+double NodeContext::float_attr(const std::string &name, double dflt) const {
+  return has_attr(name) ? expect(name, ::onnx::AttributeProto::FLOAT).f() : dflt;
+}
+
+std::string NodeContext::string_attr(const std::string &name, const std::string &dflt) const {
+  return has_attr(name) ? expect(name, ::onnx::AttributeProto::STRING).s() : dflt;
+}
+
+std::optional<std::vector<int64_t>> NodeContext::ints_attr(const std::string &name) const {
+  if (!has_attr(name))
+    return std::nullopt;
+  const auto &ints = expect(name, ::onnx::AttributeProto::INTS).ints();
+  return std::vector<int64_t>(ints.begin(), ints.end());
+}
+
+std::optional<std::vector<double>> NodeContext::floats_attr(const std::string &name) const {
+  if (!has_attr(name))
+    return std::nullopt;
+  const auto &floats = expect(name, ::onnx::AttributeProto::FLOATS).floats();
+  return std::vector<double>(floats.begin(), floats.end());
+}
+
+const ::onnx::TensorProto *NodeContext::tensor_attr(const std::string &name) const {
+  return has_attr(name) ? &expect(name, ::onnx::AttributeProto::TENSOR).t() : nullptr;
+}
+
+void NodeContext::require_float(Value v) const {
+  if (!is_float(v)) {
+    std::string type_name;
+    llvm::raw_string_ostream os(type_name);
+    os << type(v).getElementType();
+    unsupported("dz defines it on float tensors only, got " + type_name,
+                node.op_type() + " of " + type_name);
+  }
+}
+
+int64_t NodeContext::axis(int64_t axis, int64_t rank) const {
+  if (axis < -rank || axis >= rank)
+    fail("axis " + std::to_string(axis) + " is outside [-" + std::to_string(rank) + ", " +
+         std::to_string(rank) + ")");
+  return axis < 0 ? axis + rank : axis;
+}
+
+Value NodeContext::constant_of(const Tensor &t) {
+  return make<ir::ConstantOp>(mlir::ElementsAttr(elements_of(*b.getContext(), t)));
+}
+
+Value NodeContext::scalar(double value, Value like) {
+  mlir::Type element = type(like).getElementType();
+  auto t = RankedTensorType::get({}, element);
+  mlir::Attribute v = llvm::isa<mlir::FloatType>(element)
+                          ? mlir::Attribute(b.getFloatAttr(element, value))
+                          : mlir::Attribute(b.getIntegerAttr(element, int64_t(value)));
+  return make<ir::ConstantOp>(
+      mlir::ElementsAttr(mlir::DenseElementsAttr::get(t, llvm::ArrayRef<mlir::Attribute>(v))));
+}
+
+Value NodeContext::broadcast(Value x, llvm::ArrayRef<int64_t> to) {
+  if (shape(x) == to)
+    return x;
+  return make<ir::BroadcastToOp>(x, b.getDenseI64ArrayAttr(to));
+}
+
+Value NodeContext::reshape(Value x, llvm::ArrayRef<int64_t> to) {
+  if (shape(x) == to)
+    return x;
+  return make<ir::ReshapeOp>(x, b.getDenseI64ArrayAttr(to));
+}
+
+int64_t product(llvm::ArrayRef<int64_t> shape) {
+  return std::accumulate(shape.begin(), shape.end(), int64_t(1), std::multiplies<>());
+}
+
+std::string dims_str(llvm::ArrayRef<int64_t> shape) {
+  std::string out = "(";
+  for (size_t i = 0; i < shape.size(); ++i)
+    out += (i ? ", " : "") + std::to_string(shape[i]);
+  return out + ")";
+}
+
+std::optional<int64_t> element_count(llvm::ArrayRef<int64_t> shape) {
+  int64_t n = 1;
+  for (int64_t d : shape)
+    if (d < 0 || __builtin_mul_overflow(n, d, &n) || n > kMaxElements)
+      return std::nullopt;
+  return n;
+}
+
+std::optional<std::vector<int64_t>> integers_of(const Tensor &t) {
+  if (t.dtype() != i64 && t.dtype() != i32)
+    return std::nullopt;
+  std::vector<int64_t> v(size_t(t.size()));
+  for (size_t k = 0; k < v.size(); ++k)
+    v[k] = t.dtype() == i64 ? t.data<int64_t>()[k] : t.data<int32_t>()[k];
+  return v;
+}
+
+mlir::Type dz_element_type(mlir::MLIRContext &ctx, int32_t elem_type) {
+  switch (elem_type) {
+  case ::onnx::TensorProto::FLOAT:
+    return mlir::Float32Type::get(&ctx);
+  case ::onnx::TensorProto::DOUBLE:
+    return mlir::Float64Type::get(&ctx);
+  case ::onnx::TensorProto::INT64:
+    return mlir::IntegerType::get(&ctx, 64);
+  default:
+    return {};
+  }
+}
+
+mlir::DenseElementsAttr elements_of(mlir::MLIRContext &ctx, const Tensor &t) {
+  mlir::Type element = t.dtype() == f32   ? mlir::Type(mlir::Float32Type::get(&ctx))
+                       : t.dtype() == f64 ? mlir::Type(mlir::Float64Type::get(&ctx))
+                       : t.dtype() == i64 ? mlir::Type(mlir::IntegerType::get(&ctx, 64))
+                                          : mlir::Type();
+  if (!element)
+    throw UnsupportedError(std::string("a constant of dtype ") + dz::dtype_name(t.dtype()) +
+                               " (dz IR holds float32, float64, int64)",
+                           std::string("dtype ") + dz::dtype_name(t.dtype()));
+  auto type = RankedTensorType::get(t.shape(), element);
+  return mlir::DenseElementsAttr::getFromRawBuffer(
+      type, llvm::ArrayRef<char>(static_cast<const char *>(t.raw()), t.nbytes()));
+}
+
+Tensor tensor_of(mlir::DenseElementsAttr attr) {
+  auto type = llvm::cast<RankedTensorType>(attr.getType());
+  mlir::Type e = type.getElementType();
+  const DType dtype = e.isF32() ? f32 : e.isF64() ? f64 : i64;
+  Tensor t(Shape(type.getShape().begin(), type.getShape().end()), dtype);
+  llvm::ArrayRef<char> raw = attr.getRawData();
+  const size_t width = dtype_size(dtype);
+  for (size_t off = 0; off < t.nbytes(); off += width) // a splat holds one element
+    std::memcpy(static_cast<char *>(t.raw()) + off, raw.data() + (attr.isSplat() ? 0 : off), width);
+  return t;
+}
+
+} // namespace dz::onnx

@@ -1,0 +1,202 @@
+// Convert.h - internal to dzc_onnx: what the converter of one ONNX node sees (its
+// inputs as dz values, its attributes, the constants it may read) and the vocabulary
+// the converters build dz ops with. The table of converters is in OpTable.cpp (the
+// data-movement converters in ShapeOps.cpp), the graph walk that calls them in Import.cpp.
+#pragma once
+
+#include "Proto.h"
+
+#include <dzc/ir/DzOps.h>
+#include <dzc/onnx/Model.h>
+
+#include <mlir/IR/Builders.h>
+
+#include <functional>
+#include <limits>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace dz::onnx {
+
+using mlir::Value;
+
+class NodeContext {
+public:
+  /// `label` names the node in messages; `inputs[i]` is null for an absent optional
+  /// input; `known(i)` is the value of input i that the importer can tell at import time
+  /// (a graph input's given value, or a value computed from constants only);
+  /// `diagnostics` collects what MLIR reports.
+  NodeContext(const ::onnx::NodeProto &node, std::string label, int64_t opset, mlir::OpBuilder &b,
+              mlir::Location loc, std::vector<Value> inputs,
+              std::function<std::optional<Tensor>(size_t)> known, std::string &diagnostics)
+      : node(node), opset(opset), b(b), loc(loc), label_(std::move(label)),
+        inputs_(std::move(inputs)), known_(std::move(known)), diagnostics_(diagnostics) {}
+
+  const ::onnx::NodeProto &node;
+  const int64_t opset;
+  mlir::OpBuilder &b;
+  const mlir::Location loc;
+
+  // ---- errors: both name the node ----
+  /// A malformed node: dz::Error.
+  [[noreturn]] void fail(const std::string &problem) const;
+  /// A valid node dz cannot express: UnsupportedError with `reason` as its category.
+  [[noreturn]] void unsupported(const std::string &problem, const std::string &reason) const;
+  /// "node 'name' (Op, opset N)".
+  std::string where() const;
+
+  // ---- inputs ----
+  size_t num_inputs() const { return inputs_.size(); }
+  bool has(size_t i) const { return i < inputs_.size() && inputs_[i]; }
+  /// Input i, which the op requires.
+  Value in(size_t i) const;
+  /// Input i when it is an IR constant (initializer, Constant node, Shape result).
+  std::optional<Tensor> constant(size_t i) const;
+  /// Input i's value at import time: a constant, a graph input with a given value or a
+  /// value computed from constants; UnsupportedError (a shape computed at run time)
+  /// otherwise.
+  Tensor required_constant(size_t i, const char *what) const;
+  /// A required constant of integers (int64 or int32) as a list.
+  std::vector<int64_t> ints_input(size_t i, const char *what) const;
+
+  // ---- attributes: typed getters, dz::Error on a wrong attribute type ----
+  bool has_attr(const std::string &name) const { return find(name) != nullptr; }
+  int64_t int_attr(const std::string &name, int64_t dflt) const;
+  double float_attr(const std::string &name, double dflt) const;
+  std::string string_attr(const std::string &name, const std::string &dflt) const;
+  std::optional<std::vector<int64_t>> ints_attr(const std::string &name) const;
+  std::optional<std::vector<double>> floats_attr(const std::string &name) const;
+  const ::onnx::TensorProto *tensor_attr(const std::string &name) const;
+
+  /// Output #1, #2, ... of the node, in order (op types whose entry has outputs > 1).
+  void add_output(Value v) { outputs_.push_back(v); }
+  llvm::ArrayRef<Value> added_outputs() const { return outputs_; }
+
+  // ---- building dz ops ----
+  /// Builds OpTy from its operands and attributes with the result type it infers; a
+  /// failed inference throws dz::Error with the diagnostic (the generated builders
+  /// would abort instead).
+  template <typename OpTy, typename... Args> Value make(Args &&...args) {
+    mlir::OperationState state(loc, OpTy::getOperationName());
+    mlir::Type placeholder = b.getNoneType();
+    OpTy::build(b, state, mlir::TypeRange(placeholder), std::forward<Args>(args)...);
+    state.types.clear();
+    llvm::SmallVector<mlir::Type, 1> types;
+    diagnostics_.clear();
+    if (mlir::failed(OpTy::inferReturnTypes(b.getContext(), loc, state.operands,
+                                            state.attributes.getDictionary(b.getContext()),
+                                            state.getRawProperties(), state.regions, types)))
+      fail("cannot build " + OpTy::getOperationName().str() + ": " + diagnostics_);
+    state.addTypes(types);
+    return b.create(state)->getResult(0);
+  }
+
+  mlir::RankedTensorType type(Value v) const {
+    return llvm::cast<mlir::RankedTensorType>(v.getType());
+  }
+  llvm::ArrayRef<int64_t> shape(Value v) const { return type(v).getShape(); }
+  int64_t rank(Value v) const { return type(v).getRank(); }
+  bool is_float(Value v) const { return llvm::isa<mlir::FloatType>(type(v).getElementType()); }
+  /// UnsupportedError unless `v` is a float tensor (ops dz defines on floats only).
+  void require_float(Value v) const;
+  /// `axis` in [-rank, rank) mapped into [0, rank); dz::Error otherwise.
+  int64_t axis(int64_t axis, int64_t rank) const;
+
+  Value constant_of(const Tensor &t);
+  /// A 0-d constant of like's element type (binary ops broadcast it).
+  Value scalar(double value, Value like);
+  Value add(Value x, Value y) { return make<ir::AddOp>(x, y); }
+  Value sub(Value x, Value y) { return make<ir::SubOp>(x, y); }
+  Value mul(Value x, Value y) { return make<ir::MulOp>(x, y); }
+  Value div(Value x, Value y) { return make<ir::DivOp>(x, y); }
+  Value neg(Value x) { return make<ir::NegOp>(x); }
+  Value relu(Value x) { return make<ir::ReluOp>(x); }
+  Value exp(Value x) { return make<ir::ExpOp>(x); }
+  Value log(Value x) { return make<ir::LogOp>(x); }
+  Value step(Value x) { return make<ir::StepOp>(x); }
+  /// |x| = relu(x) + relu(-x), exact for floats and integers.
+  Value abs(Value x) { return add(relu(x), relu(neg(x))); }
+  Value clip(Value x, double lo, double hi) {
+    return make<ir::ClipOp>(x, b.getF64FloatAttr(lo), b.getF64FloatAttr(hi));
+  }
+  Value sqrt(Value x) { return make<ir::SqrtOp>(x); }
+  Value maximum(Value x, Value y) { return make<ir::MaximumOp>(x, y); }
+  /// x broadcast to `shape` (no op when it has it).
+  Value broadcast(Value x, llvm::ArrayRef<int64_t> shape);
+  Value reshape(Value x, llvm::ArrayRef<int64_t> shape);
+  Value transpose(Value x, llvm::ArrayRef<int64_t> perm) {
+    return make<ir::TransposeOp>(x, b.getDenseI64ArrayAttr(perm));
+  }
+  Value sum(Value x, llvm::ArrayRef<int64_t> axes, bool keepdims) {
+    return make<ir::SumOp>(x, b.getDenseI64ArrayAttr(axes), b.getBoolAttr(keepdims));
+  }
+
+private:
+  const ::onnx::AttributeProto *find(const std::string &name) const;
+  const ::onnx::AttributeProto &expect(const std::string &name,
+                                       ::onnx::AttributeProto::AttributeType type) const;
+
+  std::string label_;
+  std::vector<Value> inputs_, outputs_;
+  std::function<std::optional<Tensor>(size_t)> known_;
+  std::string &diagnostics_;
+};
+
+/// The product of a shape's dimensions (1 for 0-d).
+int64_t product(llvm::ArrayRef<int64_t> shape);
+/// "(2, 3)", for messages.
+std::string dims_str(llvm::ArrayRef<int64_t> shape);
+
+/// The converter of one ONNX op type: the dz value of the node's first output; the
+/// further outputs it supports go through NodeContext::add_output.
+using Converter = Value (*)(NodeContext &);
+
+/// OpEntry::outputs of an op with any number of outputs (Split).
+constexpr int kAnyOutputs = std::numeric_limits<int>::max();
+
+struct OpEntry {
+  const char *op_type;
+  Converter convert;
+  int outputs = 1; // a node that asks for more (Dropout's mask, ...) is unsupported
+};
+
+/// The converters of ShapeOps.cpp: data movement, selection and constants.
+namespace shape_ops {
+Value reshape(NodeContext &c);
+Value flatten(NodeContext &c);
+Value transpose(NodeContext &c);
+Value squeeze(NodeContext &c);
+Value unsqueeze(NodeContext &c);
+Value expand(NodeContext &c);
+Value concat(NodeContext &c);
+Value gather(NodeContext &c);
+Value slice(NodeContext &c);
+Value split(NodeContext &c);
+Value shape(NodeContext &c);
+Value constant_of_shape(NodeContext &c);
+Value constant(NodeContext &c);
+} // namespace shape_ops
+
+/// The entry of `op_type` (default ONNX domain), or null.
+const OpEntry *find_op(const std::string &op_type);
+
+/// The element type of a dz tensor for an ONNX element type; null when dz has none.
+mlir::Type dz_element_type(mlir::MLIRContext &ctx, int32_t elem_type);
+
+/// The most elements a tensor of an imported model may have (2^40).
+constexpr int64_t kMaxElements = int64_t(1) << 40;
+/// The most elements of a constant that a converter reads at import time (2^24).
+constexpr int64_t kMaxConstantRead = int64_t(1) << 24;
+/// The element count of a shape; nullopt when a dimension is negative or the count
+/// exceeds kMaxElements.
+std::optional<int64_t> element_count(llvm::ArrayRef<int64_t> shape);
+
+/// The values of an integer tensor (int64, int32); nullopt for other dtypes.
+std::optional<std::vector<int64_t>> integers_of(const Tensor &t);
+
+/// The IR constant of a tensor (float32, float64, int64), and back.
+mlir::DenseElementsAttr elements_of(mlir::MLIRContext &ctx, const Tensor &t);
+Tensor tensor_of(mlir::DenseElementsAttr attr);
+
+} // namespace dz::onnx

@@ -1,0 +1,651 @@
+// OpTable.cpp - the ONNX op table of the importer: one entry per ONNX op (default
+// domain, opsets 1-17), each a converter that builds the node's outputs from dz ops.
+// Ops dz has no op for are decompositions into existing dz ops (Abs = relu(x) + relu(-x),
+// Concat = sum of get_item_grad scatters, ...); docs/onnx.md lists what is missing.
+// Opset differences are handled in the converter of the op (Softmax < 13 flattens to 2-D,
+// axes as attribute or input, Clip bounds as attributes < 11 or inputs). The converters
+// of the data-movement ops (Reshape, Slice, Gather, Concat, ...) are in ShapeOps.cpp.
+#include "Convert.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <numeric>
+
+namespace dz::onnx {
+
+namespace {
+
+using Shp = llvm::SmallVector<int64_t>;
+using llvm::ArrayRef;
+
+double scalar_value(NodeContext &c, size_t i, const char *what) {
+  Tensor t = c.required_constant(i, what);
+  if (t.size() != 1)
+    c.fail(std::string("its ") + what + " must be one value, got " + std::to_string(t.size()));
+  return t.to(f64).data<double>()[0];
+}
+
+// ---- elementwise -------------------------------------------------------------------------
+
+template <typename OpTy> Value binary(NodeContext &c) { return {c.make<OpTy>(c.in(0), c.in(1))}; }
+template <typename OpTy> Value unary(NodeContext &c) { return {c.make<OpTy>(c.in(0))}; }
+template <typename OpTy> Value float_unary(NodeContext &c) {
+  c.require_float(c.in(0));
+  return {c.make<OpTy>(c.in(0))};
+}
+
+Value pow(NodeContext &c) {
+  Value x = c.in(0);
+  c.require_float(x);
+  Tensor e = c.required_constant(1, "exponent").to(f64);
+  if (e.size() == 0)
+    c.fail("the exponent is empty");
+  const double *v = e.data<double>();
+  if (!std::all_of(v, v + e.size(), [&](double d) { return d == v[0]; }))
+    c.unsupported("the exponent has different values (dz.pow takes one exponent)",
+                  "Pow with a tensor exponent");
+  std::optional<Shp> out = ir::broadcastShapes(c.shape(x), e.shape());
+  if (!out)
+    c.fail("shapes " + dims_str(c.shape(x)) + " and " + dims_str(e.shape()) + " do not broadcast");
+  return {c.broadcast(c.make<ir::PowOp>(x, c.b.getF64FloatAttr(v[0])), *out)};
+}
+
+/// relu(x) + alpha * (exp(min(x, 0) * inv_scale) - 1): ELU (inv_scale 1), CELU (1 / alpha).
+Value elu(NodeContext &c, Value x, double alpha, double inv_scale) {
+  Value negative_part = c.neg(c.relu(c.neg(x)));
+  Value e = c.exp(c.mul(negative_part, c.scalar(inv_scale, x)));
+  return c.add(c.relu(x), c.mul(c.scalar(alpha, x), c.sub(e, c.scalar(1, x))));
+}
+
+Value hard_sigmoid(NodeContext &c, Value x, double alpha, double beta) {
+  return c.clip(c.add(c.mul(x, c.scalar(alpha, x)), c.scalar(beta, x)), 0, 1);
+}
+
+Value clip(NodeContext &c) {
+  Value x = c.in(0);
+  c.require_float(x);
+  double lo = -INFINITY, hi = INFINITY;
+  if (c.opset < 11) {
+    lo = c.float_attr("min", std::numeric_limits<float>::lowest());
+    hi = c.float_attr("max", std::numeric_limits<float>::max());
+  } else {
+    if (c.has(1))
+      lo = scalar_value(c, 1, "min");
+    if (c.has(2))
+      hi = scalar_value(c, 2, "max");
+  }
+  return {c.clip(x, lo, hi)};
+}
+
+enum class Fold { Max, Min, Sum, Mean };
+
+/// Max, Min, Sum, Mean of any number of broadcasting inputs.
+template <Fold kind> Value variadic(NodeContext &c) {
+  Value acc = c.in(0);
+  for (size_t i = 1; i < c.num_inputs(); ++i) {
+    Value v = c.in(i);
+    if (kind == Fold::Max)
+      acc = c.maximum(acc, v);
+    else if (kind == Fold::Min) // min(a, b) = -max(-a, -b), exact
+      acc = c.neg(c.maximum(c.neg(acc), c.neg(v)));
+    else
+      acc = c.add(acc, v);
+  }
+  if (kind == Fold::Mean)
+    acc = c.div(acc, c.scalar(double(c.num_inputs()), acc));
+  return {acc};
+}
+
+Value cast_to(NodeContext &c, Value x, mlir::Type to) {
+  if (c.type(x).getElementType() == to)
+    return {x};
+  return {c.make<ir::CastOp>(x, mlir::TypeAttr::get(to))};
+}
+
+Value cast(NodeContext &c) {
+  const int64_t to = c.int_attr("to", 0);
+  mlir::Type t = dz_element_type(*c.b.getContext(), int32_t(to));
+  if (!t)
+    c.unsupported("casts to " + dtype_name(int32_t(to)) + " (dz has float32, float64, int64)",
+                  "Cast to " + dtype_name(int32_t(to)));
+  return cast_to(c, c.in(0), t);
+}
+
+// ---- reductions and normalizations -------------------------------------------------------
+
+enum class Reduce { Sum, Mean, Max, Min, SumSquare, L1, L2, LogSum, LogSumExp };
+
+template <Reduce kind> Value reduce(NodeContext &c) {
+  Value x = c.in(0);
+  // ReduceSum takes its axes as an input from opset 13 on (the others from 18).
+  std::optional<std::vector<int64_t>> axes;
+  if (kind == Reduce::Sum && c.opset >= 13) {
+    if (c.has(1))
+      axes = c.ints_input(1, "axes");
+  } else {
+    axes = c.ints_attr("axes");
+  }
+  const bool keep = c.int_attr("keepdims", 1) != 0;
+  if ((!axes || axes->empty()) && c.int_attr("noop_with_empty_axes", 0))
+    return {x};
+  std::optional<Shp> norm = ir::normalizeAxes(axes.value_or(std::vector<int64_t>{}), c.rank(x));
+  if (!norm)
+    c.fail("axes " + dims_str(*axes) + " are invalid for rank " + std::to_string(c.rank(x)));
+  int64_t count = 1;
+  for (int64_t a : *norm)
+    count *= c.shape(x)[size_t(a)];
+  switch (kind) {
+  case Reduce::Max:
+    return {c.make<ir::MaxOp>(x, c.b.getDenseI64ArrayAttr(*norm), c.b.getBoolAttr(keep))};
+  case Reduce::Min:
+    return {c.make<ir::MinOp>(x, c.b.getDenseI64ArrayAttr(*norm), c.b.getBoolAttr(keep))};
+  case Reduce::Sum:
+    return {c.sum(x, *norm, keep)};
+  case Reduce::Mean:
+    return {c.div(c.sum(x, *norm, keep), c.scalar(double(count), x))};
+  case Reduce::SumSquare:
+    return {c.sum(c.mul(x, x), *norm, keep)};
+  case Reduce::L1:
+    return {c.sum(c.abs(x), *norm, keep)};
+  case Reduce::L2:
+    c.require_float(x);
+    return {c.sqrt(c.sum(c.mul(x, x), *norm, keep))};
+  case Reduce::LogSum:
+    c.require_float(x);
+    return {c.log(c.sum(x, *norm, keep))};
+  case Reduce::LogSumExp:
+    c.require_float(x);
+    return {c.log(c.sum(c.exp(x), *norm, keep))};
+  }
+  return {};
+}
+
+/// ArgMax / ArgMin along `axis`: the first (or, with select_last_index, the last)
+/// position where x equals its extremum, found as the min (max) over the axis of the
+/// positions of the hits, misses pushed past the ends.
+template <bool is_max> Value arg_extremum(NodeContext &c) {
+  Value x = c.in(0);
+  c.require_float(x);
+  const int64_t r = c.rank(x), a = c.axis(c.int_attr("axis", 0), r), n = c.shape(x)[size_t(a)];
+  const bool keep = c.int_attr("keepdims", 1) != 0, last = c.int_attr("select_last_index", 0) != 0;
+  auto axes = c.b.getDenseI64ArrayAttr({a});
+  Value extremum = is_max ? c.make<ir::MaxOp>(x, axes, c.b.getBoolAttr(true))
+                          : c.make<ir::MinOp>(x, axes, c.b.getBoolAttr(true));
+  Value hit = c.make<ir::EqualOp>(x, extremum);
+  std::vector<double> positions(static_cast<size_t>(n));
+  std::iota(positions.begin(), positions.end(), 0.0);
+  Shp along(size_t(r - a), 1); // (n, 1, ..., 1): broadcasts along the axis
+  along[0] = n;
+  Value index = c.constant_of(Tensor::from(positions, Shape(along.begin(), along.end()),
+                                           c.type(x).getElementType().isF32() ? f32 : f64));
+  Value one = c.scalar(1, x);
+  Value y = last ? c.make<ir::MaxOp>(c.sub(c.mul(c.add(index, one), hit), one), axes,
+                                     c.b.getBoolAttr(keep))
+                 : c.make<ir::MinOp>(
+                       c.add(c.mul(index, hit), c.mul(c.sub(one, hit), c.scalar(double(n), x))),
+                       axes, c.b.getBoolAttr(keep));
+  return c.make<ir::CastOp>(y, mlir::TypeAttr::get(c.b.getI64Type()));
+}
+
+/// The statistics of x over `axes` (kept as 1): mean, 1 / sqrt(var + eps), and x
+/// normalized with them.
+struct Moments {
+  Value mean, inv_std, normalized;
+};
+
+Moments moments(NodeContext &c, Value x, ArrayRef<int64_t> axes, double eps) {
+  int64_t count = 1;
+  for (int64_t a : axes)
+    count *= c.shape(x)[size_t(a)];
+  Value n = c.scalar(double(count), x);
+  Value mean = c.div(c.sum(x, axes, true), n);
+  Value d = c.sub(x, mean);
+  Value var = c.div(c.sum(c.mul(d, d), axes, true), n);
+  Value inv_std = c.div(c.scalar(1, x), c.sqrt(c.add(var, c.scalar(eps, x))));
+  return {mean, inv_std, c.mul(d, inv_std)};
+}
+
+/// A per-channel parameter (C) shaped to broadcast over NC... (C, 1, ..., 1).
+Value channel_param(NodeContext &c, Value p, Value x) {
+  Shp s(size_t(c.rank(x) - 1), 1);
+  s[0] = c.shape(x)[1];
+  return c.reshape(p, s);
+}
+
+Value batch_norm(NodeContext &c) {
+  Value x = c.in(0);
+  c.require_float(x);
+  if (c.int_attr("training_mode", 0))
+    c.unsupported("training mode updates running statistics", "BatchNormalization training");
+  if (c.opset < 9 && c.int_attr("spatial", 1) != 1)
+    c.unsupported("spatial=0 (per-activation statistics)", "BatchNormalization spatial=0");
+  if (c.rank(x) < 2)
+    c.fail("the input must have rank >= 2 (N, C, ...)");
+  const double eps = c.float_attr("epsilon", 1e-5);
+  Value inv = c.div(channel_param(c, c.in(1), x),
+                    c.sqrt(c.add(channel_param(c, c.in(4), x), c.scalar(eps, x))));
+  return {c.add(c.mul(c.sub(x, channel_param(c, c.in(3), x)), inv), channel_param(c, c.in(2), x))};
+}
+
+Value instance_norm(NodeContext &c) {
+  Value x = c.in(0);
+  c.require_float(x);
+  if (c.rank(x) < 3)
+    c.fail("the input must have rank >= 3 (N, C, D1, ...)");
+  Shp axes;
+  for (int64_t a = 2; a < c.rank(x); ++a)
+    axes.push_back(a);
+  Value y = moments(c, x, axes, c.float_attr("epsilon", 1e-5)).normalized;
+  return {c.add(c.mul(y, channel_param(c, c.in(1), x)), channel_param(c, c.in(2), x))};
+}
+
+Value layer_norm(NodeContext &c) {
+  Value x = c.in(0);
+  c.require_float(x);
+  Shp axes;
+  for (int64_t a = c.axis(c.int_attr("axis", -1), c.rank(x)); a < c.rank(x); ++a)
+    axes.push_back(a);
+  Moments m = moments(c, x, axes, c.float_attr("epsilon", 1e-5));
+  c.add_output(m.mean);
+  c.add_output(m.inv_std);
+  Value y = c.mul(m.normalized, c.in(1));
+  return {c.has(2) ? c.add(y, c.in(2)) : y};
+}
+
+/// NegativeLogLikelihoodLoss of log-probabilities `logp` (N, C, d...) and int64 targets
+/// `t` (N, d...), with optional class weights (C): dz.one_hot picks each target's entry
+/// and weight; a target equal to ignore_index reads class 0 and gets weight 0.
+Value nll_loss(NodeContext &c, Value logp, Value t, Value weight) {
+  c.require_float(logp);
+  if (!c.type(t).getElementType().isInteger(64))
+    c.fail("the targets must be int64");
+  const int64_t r = c.rank(logp);
+  if (r < 2)
+    c.fail("the input must be (N, C, ...)");
+  const int64_t classes = c.shape(logp)[1], rows = product(c.shape(t));
+  if (rows * classes != product(c.shape(logp)))
+    c.fail("the targets " + dims_str(c.shape(t)) + " do not match the input " +
+           dims_str(c.shape(logp)));
+  mlir::Type element = c.type(logp).getElementType();
+  Shp class_last = {0};
+  for (int64_t d = 2; d < r; ++d)
+    class_last.push_back(d);
+  class_last.push_back(1);
+  Value flat = c.reshape(c.transpose(logp, class_last), {rows, classes});
+  Value target = c.reshape(t, {rows});
+  Value w; // the weight of each row; null when every row weighs 1
+  if (c.has_attr("ignore_index")) {
+    Value ignored =
+        c.make<ir::EqualOp>(target, c.scalar(double(c.int_attr("ignore_index", 0)), target));
+    target = c.sub(target, c.mul(target, ignored));
+    w = c.sub(c.scalar(1, flat), c.make<ir::CastOp>(ignored, mlir::TypeAttr::get(element)));
+  }
+  Value hot =
+      c.make<ir::OneHotOp>(target, c.b.getI64IntegerAttr(classes), mlir::TypeAttr::get(element));
+  if (weight) {
+    Value class_weight = c.sum(c.mul(hot, weight), {1}, false);
+    w = w ? c.mul(w, class_weight) : class_weight;
+  }
+  Value picked = c.sum(c.mul(flat, hot), {1}, false);
+  Value loss = c.neg(w ? c.mul(picked, w) : picked);
+  const std::string reduction = c.string_attr("reduction", "mean");
+  if (reduction == "none")
+    return c.reshape(loss, c.shape(t));
+  Value total = c.sum(loss, {}, false);
+  if (reduction == "sum")
+    return total;
+  if (reduction != "mean")
+    c.fail("unknown reduction '" + reduction + "' (none, sum, mean)");
+  return c.div(total, w ? c.sum(w, {}, false) : c.scalar(double(rows), total));
+}
+
+template <typename OpTy> Value softmax(NodeContext &c) {
+  Value x = c.in(0);
+  c.require_float(x);
+  const int64_t a = c.axis(c.int_attr("axis", c.opset < 13 ? 1 : -1), c.rank(x));
+  if (c.opset >= 13)
+    return {c.make<OpTy>(x, c.b.getI64IntegerAttr(a))};
+  // Before opset 13 the input is flattened to 2-D around `axis`.
+  ArrayRef<int64_t> s = c.shape(x);
+  Shp flat = {product(s.take_front(size_t(a))), product(s.drop_front(size_t(a)))};
+  Shp original(s);
+  return {c.reshape(c.make<OpTy>(c.reshape(x, flat), c.b.getI64IntegerAttr(1)), original)};
+}
+
+// ---- linear algebra and neural-network ops ----------------------------------------------
+
+Value matmul(NodeContext &c) {
+  Value a = c.in(0), b = c.in(1);
+  c.require_float(a);
+  if (c.rank(a) == 0 || c.rank(b) == 0)
+    c.fail("MatMul operands must have rank >= 1");
+  // NumPy's 1-D operands: a (K) is (1, K), b (K) is (K, 1), the added axis removed after.
+  const bool va = c.rank(a) == 1, vb = c.rank(b) == 1;
+  if (va)
+    a = c.reshape(a, {1, c.shape(a)[0]});
+  if (vb)
+    b = c.reshape(b, {c.shape(b)[0], 1});
+  Value y = c.make<ir::MatmulOp>(a, b, c.b.getBoolAttr(false), c.b.getBoolAttr(false));
+  const size_t n = size_t(c.rank(y));
+  Shp out;
+  for (size_t i = 0; i < n; ++i)
+    if (!(vb && i == n - 1) && !(va && i == n - 2))
+      out.push_back(c.shape(y)[i]);
+  return {c.reshape(y, out)};
+}
+
+Value gemm(NodeContext &c) {
+  Value a = c.in(0), b = c.in(1);
+  c.require_float(a);
+  Value y = c.make<ir::MatmulOp>(a, b, c.b.getBoolAttr(c.int_attr("transA", 0) != 0),
+                                 c.b.getBoolAttr(c.int_attr("transB", 0) != 0));
+  const double alpha = c.float_attr("alpha", 1), beta = c.float_attr("beta", 1);
+  if (alpha != 1)
+    y = c.mul(y, c.scalar(alpha, y));
+  if (c.has(2) && beta != 0) {
+    Value bias = c.in(2);
+    y = c.add(y, beta == 1 ? bias : c.mul(bias, c.scalar(beta, bias)));
+  }
+  return {y};
+}
+
+/// A 2-D pair attribute (strides, dilations) with every value `dflt` when absent.
+Shp pair_attr(NodeContext &c, const std::string &name, int64_t dflt) {
+  std::vector<int64_t> v = c.ints_attr(name).value_or(std::vector<int64_t>{dflt, dflt});
+  if (v.size() != 2)
+    c.fail("'" + name + "' must have 2 values for a 2-D op, got " + std::to_string(v.size()));
+  return Shp(v.begin(), v.end());
+}
+
+/// The symmetric (h, w) padding of a 2-D window op from pads / auto_pad; dz pads both
+/// sides of an axis equally, so other paddings are unsupported.
+Shp pads_2d(NodeContext &c, ArrayRef<int64_t> in_hw, ArrayRef<int64_t> kernel,
+            ArrayRef<int64_t> stride) {
+  const std::string mode = c.string_attr("auto_pad", "NOTSET");
+  Shp p = {0, 0};
+  auto asymmetric = [&] {
+    c.unsupported("dz pads both sides of an axis equally; this padding is asymmetric",
+                  c.node.op_type() + " with asymmetric pads");
+  };
+  if (mode == "SAME_UPPER" || mode == "SAME_LOWER") {
+    for (size_t d = 0; d < 2; ++d) {
+      if (stride[d] <= 0)
+        c.fail("strides must be positive");
+      const int64_t out = (in_hw[d] + stride[d] - 1) / stride[d];
+      const int64_t total = std::max<int64_t>(0, (out - 1) * stride[d] + kernel[d] - in_hw[d]);
+      if (total % 2)
+        asymmetric();
+      p[d] = total / 2;
+    }
+  } else if (mode == "NOTSET") {
+    std::vector<int64_t> pads = c.ints_attr("pads").value_or(std::vector<int64_t>(4, 0));
+    if (pads.size() != 4)
+      c.fail("'pads' must have 4 values for a 2-D op, got " + std::to_string(pads.size()));
+    for (size_t d = 0; d < 2; ++d) {
+      if (pads[d] < 0 || pads[d + 2] < 0)
+        c.fail("'pads' must not be negative");
+      if (pads[d] != pads[d + 2])
+        asymmetric();
+      p[d] = pads[d];
+    }
+  } else if (mode != "VALID") {
+    c.fail("unknown auto_pad '" + mode + "' (NOTSET, SAME_UPPER, SAME_LOWER, VALID)");
+  }
+  return p;
+}
+
+void require_2d(NodeContext &c, Value x) {
+  c.require_float(x);
+  if (c.rank(x) != 4)
+    c.unsupported("dz's window ops are 2-D (an NCHW input), got rank " + std::to_string(c.rank(x)),
+                  c.node.op_type() + " not 2-D");
+  if (pair_attr(c, "dilations", 1) != Shp{1, 1})
+    c.unsupported("dilations other than 1", c.node.op_type() + " with dilations");
+}
+
+Value conv(NodeContext &c) {
+  Value x = c.in(0), w = c.in(1);
+  require_2d(c, x);
+  if (c.rank(w) != 4)
+    c.fail("the weights must be (OC, C, KH, KW), got rank " + std::to_string(c.rank(w)));
+  if (c.int_attr("group", 1) != 1)
+    c.unsupported("group=" + std::to_string(c.int_attr("group", 1)) + " (dz.conv2d has no groups)",
+                  "Conv group != 1");
+  Shp stride = pair_attr(c, "strides", 1);
+  Shp pad = pads_2d(c, c.shape(x).drop_front(2), c.shape(w).drop_front(2), stride);
+  return {c.make<ir::Conv2dOp>(x, w, c.has(2) ? c.in(2) : Value(), c.b.getDenseI64ArrayAttr(stride),
+                               c.b.getDenseI64ArrayAttr(pad))};
+}
+
+/// ConvTranspose as dz.deconv2d: the full output s (H - 1) + output_padding + K, cropped
+/// by the pads on both sides (or to output_shape / SAME's H s, which must crop evenly).
+Value conv_transpose(NodeContext &c) {
+  Value x = c.in(0), w = c.in(1);
+  require_2d(c, x);
+  if (c.rank(w) != 4)
+    c.fail("the weights must be (C, OC, KH, KW), got rank " + std::to_string(c.rank(w)));
+  if (c.int_attr("group", 1) != 1)
+    c.unsupported("group=" + std::to_string(c.int_attr("group", 1)) +
+                      " (dz.deconv2d has no groups)",
+                  "ConvTranspose group != 1");
+  Shp stride = pair_attr(c, "strides", 1), extra = pair_attr(c, "output_padding", 0);
+  ArrayRef<int64_t> in_hw = c.shape(x).drop_front(2), kernel = c.shape(w).drop_front(2);
+  const std::optional<std::vector<int64_t>> output_shape = c.ints_attr("output_shape");
+  const std::string mode = c.string_attr("auto_pad", "NOTSET");
+  const bool to_size = output_shape || mode == "SAME_UPPER" || mode == "SAME_LOWER";
+  if (output_shape && output_shape->size() < 2)
+    c.fail("'output_shape' must give the 2 spatial dimensions");
+  Shp pad = to_size ? Shp{0, 0} : pads_2d(c, in_hw, kernel, stride), out(2);
+  for (size_t d = 0; d < 2; ++d) {
+    if (stride[d] <= 0 || extra[d] < 0 || extra[d] >= stride[d])
+      c.fail("strides must be positive and output_padding in [0, stride)");
+    const int64_t full = stride[d] * (in_hw[d] - 1) + extra[d] + kernel[d];
+    if (to_size) {
+      const int64_t target =
+          output_shape ? (*output_shape)[output_shape->size() - 2 + d] : in_hw[d] * stride[d];
+      const int64_t total = full - target;
+      if (total < 0 || total % 2)
+        c.unsupported("dz pads both sides of an axis equally; this padding is asymmetric",
+                      "ConvTranspose with asymmetric pads");
+      pad[d] = total / 2;
+    }
+    out[d] = full - 2 * pad[d];
+  }
+  auto attr = [&](ArrayRef<int64_t> v) { return c.b.getDenseI64ArrayAttr(v); };
+  return c.make<ir::Deconv2dOp>(x, w, c.has(2) ? c.in(2) : Value(), attr(stride), attr(pad),
+                                attr(out));
+}
+
+template <bool is_max> Value pool(NodeContext &c) {
+  Value x = c.in(0);
+  require_2d(c, x);
+  std::optional<std::vector<int64_t>> k = c.ints_attr("kernel_shape");
+  if (!k || k->size() != 2)
+    c.fail("'kernel_shape' must have 2 values");
+  if (c.int_attr("ceil_mode", 0))
+    c.unsupported("ceil_mode=1", c.node.op_type() + " ceil_mode");
+  Shp kernel(k->begin(), k->end()), stride = pair_attr(c, "strides", 1);
+  Shp pad = pads_2d(c, c.shape(x).drop_front(2), kernel, stride);
+  const bool padded = pad != Shp{0, 0};
+  if (is_max && padded)
+    c.unsupported("dz.pooling pads with zeros, ONNX's MaxPool with -inf", "MaxPool with pads");
+  if (!is_max && padded && !c.int_attr("count_include_pad", 0))
+    c.unsupported("dz.average_pooling counts the padding, ONNX's count_include_pad=0 does not",
+                  "AveragePool with pads and count_include_pad=0");
+  auto attr = [&](ArrayRef<int64_t> v) { return c.b.getDenseI64ArrayAttr(v); };
+  if (is_max)
+    return {c.make<ir::PoolingOp>(x, attr(kernel), attr(stride), attr(pad))};
+  return {c.make<ir::AveragePoolingOp>(x, attr(kernel), attr(stride), attr(pad))};
+}
+
+template <bool is_max> Value global_pool(NodeContext &c) {
+  Value x = c.in(0);
+  c.require_float(x);
+  Shp axes;
+  for (int64_t a = 2; a < c.rank(x); ++a)
+    axes.push_back(a);
+  if (axes.empty())
+    c.fail("the input must have rank >= 3 (N, C, D1, ...)");
+  if (is_max)
+    return {c.make<ir::MaxOp>(x, c.b.getDenseI64ArrayAttr(axes), c.b.getBoolAttr(true))};
+  return {c.div(c.sum(x, axes, true), c.scalar(double(product(c.shape(x).drop_front(2))), x))};
+}
+
+Value dropout(NodeContext &c) {
+  if (c.opset >= 12 && c.has(2)) {
+    Tensor training = c.required_constant(2, "training_mode");
+    const auto *bytes = static_cast<const uint8_t *>(training.raw());
+    if (std::any_of(bytes, bytes + training.nbytes(), [](uint8_t b) { return b != 0; }))
+      c.unsupported("training mode draws a random mask", "Dropout training");
+  }
+  return {c.in(0)};
+}
+
+// ---- the table: one entry per ONNX op, alphabetical --------------------------------------
+
+Value identity(NodeContext &c) { return {c.in(0)}; }
+
+const OpEntry kOps[] = {
+    {"Abs", [](NodeContext &c) -> Value { return {c.abs(c.in(0))}; }},
+    {"Add", binary<ir::AddOp>},
+    {"ArgMax", arg_extremum<true>},
+    {"ArgMin", arg_extremum<false>},
+    {"AveragePool", pool<false>},
+    {"BatchNormalization", batch_norm},
+    {"Cast", cast},
+    {"CastLike",
+     [](NodeContext &c) { return cast_to(c, c.in(0), c.type(c.in(1)).getElementType()); }},
+    {"Celu",
+     [](NodeContext &c) -> Value {
+       const double alpha = c.float_attr("alpha", 1);
+       return {elu(c, c.in(0), alpha, 1 / alpha)};
+     }},
+    {"Clip", clip},
+    {"Concat", shape_ops::concat},
+    {"Constant", shape_ops::constant},
+    {"ConstantOfShape", shape_ops::constant_of_shape},
+    {"Conv", conv},
+    {"ConvTranspose", conv_transpose},
+    {"Cos", float_unary<ir::CosOp>},
+    {"Div", binary<ir::DivOp>},
+    {"Dropout", dropout},
+    {"Elu", [](NodeContext &c) -> Value { return {elu(c, c.in(0), c.float_attr("alpha", 1), 1)}; }},
+    {"Exp", float_unary<ir::ExpOp>},
+    {"Expand", shape_ops::expand},
+    {"Flatten", shape_ops::flatten},
+    {"Gather", shape_ops::gather},
+    {"Gemm", gemm},
+    {"GlobalAveragePool", global_pool<false>},
+    {"GlobalMaxPool", global_pool<true>},
+    {"HardSigmoid",
+     [](NodeContext &c) -> Value {
+       return {hard_sigmoid(c, c.in(0), c.float_attr("alpha", 0.2), c.float_attr("beta", 0.5))};
+     }},
+    {"HardSwish",
+     [](NodeContext &c) -> Value {
+       return {c.mul(c.in(0), hard_sigmoid(c, c.in(0), 1.0 / 6, 0.5))};
+     }},
+    {"Identity", identity},
+    {"InstanceNormalization", instance_norm},
+    {"LayerNormalization", layer_norm, 3}, // Y, Mean, InvStdDev
+    {"LeakyRelu",
+     [](NodeContext &c) -> Value {
+       c.require_float(c.in(0));
+       return {c.make<ir::LeakyReluOp>(c.in(0), c.b.getF64FloatAttr(c.float_attr("alpha", 0.01)))};
+     }},
+    {"Log", float_unary<ir::LogOp>},
+    {"LogSoftmax", softmax<ir::LogSoftmaxOp>},
+    {"MatMul", matmul},
+    {"Max", variadic<Fold::Max>},
+    {"MaxPool", pool<true>},
+    {"Mean", variadic<Fold::Mean>},
+    {"Min", variadic<Fold::Min>},
+    {"Mul", binary<ir::MulOp>},
+    {"NegativeLogLikelihoodLoss",
+     [](NodeContext &c) { return nll_loss(c, c.in(0), c.in(1), c.has(2) ? c.in(2) : Value()); }},
+    {"Neg", unary<ir::NegOp>},
+    {"PRelu",
+     [](NodeContext &c) -> Value {
+       Value x = c.in(0);
+       return {c.sub(c.relu(x), c.mul(c.in(1), c.relu(c.neg(x))))};
+     }},
+    {"Pow", pow},
+    {"Reciprocal",
+     [](NodeContext &c) -> Value {
+       c.require_float(c.in(0));
+       return {c.div(c.scalar(1, c.in(0)), c.in(0))};
+     }},
+    {"ReduceL1", reduce<Reduce::L1>},
+    {"ReduceL2", reduce<Reduce::L2>},
+    {"ReduceLogSum", reduce<Reduce::LogSum>},
+    {"ReduceLogSumExp", reduce<Reduce::LogSumExp>},
+    {"ReduceMax", reduce<Reduce::Max>},
+    {"ReduceMean", reduce<Reduce::Mean>},
+    {"ReduceMin", reduce<Reduce::Min>},
+    {"ReduceSum", reduce<Reduce::Sum>},
+    {"ReduceSumSquare", reduce<Reduce::SumSquare>},
+    {"Relu", unary<ir::ReluOp>},
+    {"Reshape", shape_ops::reshape},
+    {"Selu",
+     [](NodeContext &c) -> Value {
+       Value y = elu(c, c.in(0), c.float_attr("alpha", 1.67326319217681884765625), 1);
+       return {c.mul(c.scalar(c.float_attr("gamma", 1.05070102214813232421875), y), y)};
+     }},
+    {"Shape", shape_ops::shape},
+    {"Sigmoid", float_unary<ir::SigmoidOp>},
+    {"Sign",
+     [](NodeContext &c) -> Value { return {c.sub(c.step(c.in(0)), c.step(c.neg(c.in(0))))}; }},
+    {"Sin", float_unary<ir::SinOp>},
+    {"Size",
+     [](NodeContext &c) -> Value {
+       return {c.constant_of(Tensor::from_i64({product(c.shape(c.in(0)))}, {}))};
+     }},
+    {"Slice", shape_ops::slice},
+    {"Softmax", softmax<ir::SoftmaxOp>},
+    {"SoftmaxCrossEntropyLoss",
+     [](NodeContext &c) {
+       c.require_float(c.in(0));
+       Value logp = c.make<ir::LogSoftmaxOp>(c.in(0), c.b.getI64IntegerAttr(1));
+       c.add_output(logp);
+       return nll_loss(c, logp, c.in(1), c.has(2) ? c.in(2) : Value());
+     },
+     2}, // loss, log_prob
+    {"Softplus",
+     [](NodeContext &c) -> Value { // relu(x) + log(1 + exp(-|x|)), stable
+       Value x = c.in(0);
+       c.require_float(x);
+       return {c.add(c.relu(x), c.log(c.add(c.exp(c.neg(c.abs(x))), c.scalar(1, x))))};
+     }},
+    {"Softsign",
+     [](NodeContext &c) -> Value {
+       Value x = c.in(0);
+       return {c.div(x, c.add(c.abs(x), c.scalar(1, x)))};
+     }},
+    {"Split", shape_ops::split, kAnyOutputs},
+    {"Sqrt", float_unary<ir::SqrtOp>},
+    {"Squeeze", shape_ops::squeeze},
+    {"Sub", binary<ir::SubOp>},
+    {"Sum", variadic<Fold::Sum>},
+    {"Tanh", float_unary<ir::TanhOp>},
+    {"ThresholdedRelu",
+     [](NodeContext &c) -> Value {
+       Value x = c.in(0);
+       return {c.mul(x, c.step(c.sub(x, c.scalar(c.float_attr("alpha", 1), x))))};
+     }},
+    {"Transpose", shape_ops::transpose},
+    {"Unsqueeze", shape_ops::unsqueeze},
+};
+
+} // namespace
+
+const OpEntry *find_op(const std::string &op_type) {
+  for (const OpEntry &e : kOps)
+    if (op_type == e.op_type)
+      return &e;
+  return nullptr;
+}
+
+bool is_supported_op(const std::string &op_type) { return find_op(op_type) != nullptr; }
+
+} // namespace dz::onnx
