@@ -1,11 +1,16 @@
-// Session.cpp - the MLIR side of the dzc CLI: parse + verify a .mlir file, run the
-// pipeline of compiled mode, print, build the CPU program of a function. Diagnostics go
-// to stderr through MLIR's SourceMgr handler ("file:line:col: error: ..." and the source
-// line); nothing here throws, so no exception crosses an MLIR frame.
+// Session.cpp - the MLIR side of the dzc CLI: parse + verify a .mlir file or import a
+// .onnx model, run the pipeline of compiled mode, print, build the CPU program of a
+// function. Diagnostics go to stderr through MLIR's SourceMgr handler ("file:line:col:
+// error: ..." and the source line); nothing here throws, so no exception crosses an MLIR
+// frame.
 #include "Session.h"
 
 #include <dzc/codegen/ExecutorBuild.h>
+#ifdef DZ_HAVE_CUDA_CODEGEN
+#include <dzc/codegen/CudaSource.h>
+#endif
 #include <dzc/ir/DzOps.h>
+#include <dzc/onnx/Import.h>
 #include <dzc/passes/MemoryPlan.h>
 #include <dzc/passes/Passes.h>
 
@@ -72,9 +77,25 @@ bool Session::load(const std::string &path) {
   return bool(impl_->module);
 }
 
-bool Session::runPipeline(bool print_ir_after_all, bool fuse) {
+bool Session::importOnnx(const std::string &path, const std::vector<Tensor> &input_values) {
+  impl_->path = path;
+  dz::onnx::ImportOptions options;
+  options.input_values = input_values;
+  options.evaluate = [](mlir::func::FuncOp fn) { // folds shapes computed from constants
+    return codegen::buildProgramOrThrow(fn).run({}).at(0);
+  };
+  try { // the importer throws outside MLIR's frames, after collecting the diagnostics
+    impl_->module = dz::onnx::importOnnx(impl_->ctx, path, options);
+  } catch (const dz::Error &e) {
+    reportError(e.what());
+    return false;
+  }
+  return true;
+}
+
+bool Session::runPipeline(bool print_ir_after_all, bool optimize) {
   mlir::PassManager pm(&impl_->ctx);
-  dz::passes::buildPipeline(pm, {.lower_conv = false, .fuse = fuse});
+  dz::passes::buildPipeline(pm, {.lower_conv = optimize, .fuse = optimize});
   if (print_ir_after_all) {
     impl_->ctx.disableMultithreading(); // module-scope printing needs it
     pm.enableIRPrinting([](mlir::Pass *, mlir::Operation *) { return false; },
@@ -86,7 +107,7 @@ bool Session::runPipeline(bool print_ir_after_all, bool fuse) {
   if (mlir::succeeded(pm.run(*impl_->module)))
     return true;
   if (impl_->errors == before)
-    reportError("the pipeline (dz-autodiff, canonicalize, cse) failed on '" + impl_->file() + "'");
+    reportError("the pipeline failed on '" + impl_->file() + "'");
   return false;
 }
 
@@ -111,6 +132,32 @@ std::optional<std::string> Session::memoryPlan() const {
     dz::passes::printMemoryPlan(fn, *plan, os);
   }
   return text;
+}
+
+std::optional<std::string> Session::llvmIR() const {
+  std::string text;
+  for (mlir::func::FuncOp fn : impl_->module->getOps<mlir::func::FuncOp>()) {
+    if (fn.isExternal())
+      continue;
+    mlir::FailureOr<std::string> ir = codegen::emitFusedLLVMIR(fn);
+    if (mlir::failed(ir))
+      return std::nullopt; // the diagnostic was printed
+    text += "; the fused kernels of @" + fn.getSymName().str() + "\n" + *ir;
+  }
+  return text;
+}
+
+std::optional<std::string> Session::cudaSource() const {
+#ifdef DZ_HAVE_CUDA_CODEGEN
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  if (mlir::failed(codegen::cuda::emitCudaSource(*impl_->module, os)))
+    return std::nullopt; // the diagnostic was printed
+  return text;
+#else
+  reportError("--emit=cuda: this dzc was built without the CUDA toolkit (codegen/cuda)");
+  return std::nullopt;
+#endif
 }
 
 std::optional<codegen::Program> Session::buildProgram(const std::string &function) {

@@ -1,5 +1,6 @@
-// Session.h - one compilation of a .mlir file by the dzc CLI: parse and verify, run the
-// pipeline, print the module, build the CPU program of one function.
+// Session.h - one compilation of a .mlir file or an ONNX model by the dzc CLI: parse and
+// verify (or import), run the pipeline, print the module, build the CPU program of one
+// function.
 //
 // Every step reports its problems on stderr (MLIR diagnostics with the file position and
 // the source line; other problems as "dzc: error: ...") and returns false / nullopt; no
@@ -11,6 +12,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace dz::cli {
 
@@ -23,15 +25,26 @@ public:
 
   /// Parses and verifies `path` ("-" is stdin). False after the diagnostics.
   bool load(const std::string &path);
-  /// The pipeline of compiled mode (autodiff, canonicalize, CSE) over the whole module;
-  /// with `print_ir_after_all`, the module after each pass goes to stderr; with `fuse`,
-  /// dz-fuse after it (dzc --emit=fused).
-  bool runPipeline(bool print_ir_after_all, bool fuse = false);
+  /// Imports the ONNX model `path` (dzc/onnx/Import.h), with `input_values` as the
+  /// importer's ImportOptions::input_values (empty, or one per graph input). False after
+  /// the error.
+  bool importOnnx(const std::string &path, const std::vector<Tensor> &input_values);
+  /// The pipeline of compiled mode over the whole module: with `optimize`, all of it
+  /// (autodiff, canonicalize, CSE, convolution lowering, fusion: what dz::compile and
+  /// `dzc run` use, dzc --emit=fused), else its first part (autodiff, canonicalize, CSE;
+  /// --emit=opt). With `print_ir_after_all`, the module after each pass goes to stderr.
+  bool runPipeline(bool print_ir_after_all, bool optimize);
   /// The module as MLIR text, ending in a newline.
   std::string str() const;
   /// The memory plan of every function (dzc/passes/MemoryPlan.h) as text; nullopt after
   /// the error.
   std::optional<std::string> memoryPlan() const;
+  /// The optimised LLVM IR of each function's fused kernels (after runPipeline(_, true));
+  /// nullopt after the error.
+  std::optional<std::string> llvmIR() const;
+  /// The CUDA C source of the module's kernels (codegen/cuda); nullopt after the error,
+  /// or when this dzc has no CUDA code generator.
+  std::optional<std::string> cudaSource() const;
   /// The CPU program of the func.func named `function`, or of the only one when
   /// `function` is empty. nullopt after the error.
   std::optional<codegen::Program> buildProgram(const std::string &function);

@@ -1,6 +1,8 @@
-// dzc.cpp - the dzc command line (docs/cli.md): `dzc FILE.mlir --emit=dz|opt|fused [-o FILE]`
-// prints a module of the dz dialect as parsed or after the pipeline; `dzc run FILE.mlir
-// --input x.npy ... --output-dir DIR` runs one of its functions on the CPU.
+// dzc.cpp - the dzc command line (docs/cli.md): `dzc FILE.mlir|FILE.onnx --emit=dz|opt|fused
+// [-o FILE]` prints a module of the dz dialect as parsed (or imported) or after the
+// pipeline; `dzc run FILE --input x.npy|x.pb ... --output-dir DIR` runs one of its
+// functions on the CPU; `dzc --op-stats FILE.onnx` lists a model's ops and whether dz
+// supports them.
 //
 // Exit status: 0 success; 1 an error in what the user gave (a file, the IR, the inputs,
 // the output); 2 a usage error or a feature that this version does not have yet. Every
@@ -8,6 +10,7 @@
 #include "Session.h"
 
 #include <dzc/io.h>
+#include <dzc/onnx/Model.h>
 #include <dzc/tensor.h>
 #include <dzc/version.h>
 
@@ -29,8 +32,9 @@ namespace {
 
 constexpr int kOk = 0, kError = 1, kUsage = 2;
 
-// What --emit will accept once the later stages exist.
-const std::vector<std::string> kEmitPlanned = {"memplan", "llvm", "cuda", "onnx"};
+// What --emit accepts, and what it will accept once the later stages exist.
+const std::vector<std::string> kEmit = {"dz", "opt", "fused", "memplan", "llvm", "cuda"};
+const std::vector<std::string> kEmitPlanned = {"onnx"};
 
 int fail(int status, const std::string &message) {
   std::cerr << "dzc: error: " << message << "\n";
@@ -48,6 +52,7 @@ struct EmitOptions {
   std::string file, emit = "opt", output = "-";
   bool print_ir_after_all = false;
   bool print_memory_plan = false;
+  bool op_stats = false;
 };
 
 struct RunOptions {
@@ -58,33 +63,38 @@ struct RunOptions {
 };
 
 int emit(const EmitOptions &o) {
-  if (o.emit != "dz" && o.emit != "opt" && o.emit != "fused") {
+  if (std::find(kEmit.begin(), kEmit.end(), o.emit) == kEmit.end()) {
     if (std::find(kEmitPlanned.begin(), kEmitPlanned.end(), o.emit) != kEmitPlanned.end())
       return notImplemented("--emit=" + o.emit);
     return fail(kUsage, "unknown --emit=" + o.emit +
-                            "; valid: dz, opt, fused (memplan, llvm, cuda, onnx come later)");
+                            "; valid: dz, opt, fused, memplan, llvm, cuda (onnx comes later)");
   }
-  if (isOnnx(o.file))
-    return notImplemented("ONNX input ('" + o.file + "')");
   if (o.print_memory_plan && o.emit == "dz")
     return fail(kUsage, "--print-memory-plan plans the module after the pipeline (--emit=opt "
                         "or fused), not --emit=dz");
 
   Session session;
-  if (!session.load(o.file))
+  if (!(isOnnx(o.file) ? session.importOnnx(o.file, {}) : session.load(o.file)))
     return kError;
-  if (o.emit != "dz" && !session.runPipeline(o.print_ir_after_all, o.emit == "fused"))
+  if (o.emit != "dz" && !session.runPipeline(o.print_ir_after_all, o.emit != "opt"))
     return kError;
-  std::optional<std::string> plan;
-  if (o.print_memory_plan && !(plan = session.memoryPlan()))
+  std::optional<std::string> text;
+  if (o.print_memory_plan || o.emit == "memplan")
+    text = session.memoryPlan();
+  else if (o.emit == "llvm")
+    text = session.llvmIR();
+  else if (o.emit == "cuda")
+    text = session.cudaSource();
+  else
+    text = session.str();
+  if (!text)
     return kError;
-  const std::string text = plan ? *plan : session.str();
   if (o.output == "-") {
-    std::cout << text << std::flush;
+    std::cout << *text << std::flush;
     if (!std::cout)
       return fail(kError, "cannot write the output to stdout");
   } else {
-    dz::write_file_atomic(o.output, text, "-o"); // throws dz::Error naming the path
+    dz::write_file_atomic(o.output, *text, "-o"); // throws dz::Error naming the path
   }
   return kOk;
 }
@@ -92,14 +102,39 @@ int emit(const EmitOptions &o) {
 /// The type of a tensor as MLIR writes it, for messages: "tensor<3xf32>".
 std::string typeOf(const Tensor &t) { return codegen::type_str({t.shape(), t.dtype()}); }
 
+/// The tensors of the --input files, each an onnx.TensorProto (.pb) or a .npy file; the
+/// message naming the input that cannot be read otherwise.
+std::optional<std::string> readInputs(const std::vector<std::string> &paths,
+                                      std::vector<Tensor> &out) {
+  for (size_t i = 0; i < paths.size(); ++i) {
+    try {
+      const bool pb = std::filesystem::path(paths[i]).extension() == ".pb";
+      out.push_back(pb ? dz::onnx::load_tensor_pb(paths[i]) : dz::load_npy(paths[i]));
+    } catch (const dz::Error &e) {
+      return "--input #" + std::to_string(i + 1) + " ('" + paths[i] + "'): " + e.what();
+    }
+  }
+  return std::nullopt;
+}
+
 int run(const RunOptions &o) {
   if (o.device == "cuda")
     return notImplemented("--device cuda");
-  if (isOnnx(o.file))
-    return notImplemented("ONNX input ('" + o.file + "')");
 
   Session session;
-  if (!session.load(o.file) || !session.runPipeline(o.print_ir_after_all))
+  std::vector<Tensor> args;
+  std::optional<std::string> unreadable;
+  if (isOnnx(o.file)) {
+    // Read first: the importer bakes in inputs that an op needs as constants (the shape
+    // of a Reshape given as a graph input) and takes symbolic dimensions from them.
+    if ((unreadable = readInputs(o.inputs, args)))
+      return fail(kError, *unreadable);
+    if (!session.importOnnx(o.file, args))
+      return kError;
+  } else if (!session.load(o.file)) {
+    return kError;
+  }
+  if (!session.runPipeline(o.print_ir_after_all, /*optimize=*/true))
     return kError;
   std::optional<codegen::Program> program = session.buildProgram(o.function);
   if (!program)
@@ -114,19 +149,13 @@ int run(const RunOptions &o) {
                             " input(s) (" + sig + "), got " + std::to_string(o.inputs.size()) +
                             " --input");
   }
-  std::vector<Tensor> args;
-  for (size_t i = 0; i < o.inputs.size(); ++i) {
+  if (!isOnnx(o.file) && (unreadable = readInputs(o.inputs, args)))
+    return fail(kError, *unreadable);
+  for (size_t i = 0; i < args.size(); ++i) {
     const std::string which = "--input #" + std::to_string(i + 1) + " ('" + o.inputs[i] + "')";
-    Tensor t;
-    try {
-      t = dz::load_npy(o.inputs[i]);
-    } catch (const dz::Error &e) {
-      return fail(kError, which + ": " + e.what());
-    }
-    if (t.shape() != want[i].shape || t.dtype() != want[i].dtype)
-      return fail(kError, which + " is " + typeOf(t) + ", but argument " + std::to_string(i) +
+    if (args[i].shape() != want[i].shape || args[i].dtype() != want[i].dtype)
+      return fail(kError, which + " is " + typeOf(args[i]) + ", but argument " + std::to_string(i) +
                               " of @" + program->name() + " is " + codegen::type_str(want[i]));
-    args.push_back(std::move(t));
   }
 
   // Make the output folder before running, so that a bad path costs no run.
@@ -159,9 +188,38 @@ int run(const RunOptions &o) {
   return kOk;
 }
 
+/// dzc --op-stats: one line per op type of the model, with its count and whether the
+/// importer supports it; exit status 0 even when some are unsupported.
+int opStats(const std::string &file) {
+  if (!isOnnx(file))
+    return fail(kUsage, "--op-stats reads an ONNX model (FILE.onnx), got '" + file + "'");
+  std::vector<dz::onnx::OpUse> uses;
+  try {
+    uses = dz::onnx::op_stats(file);
+  } catch (const dz::Error &e) {
+    return fail(kError, e.what());
+  }
+  int64_t nodes = 0, unsupported = 0;
+  char line[200];
+  std::snprintf(line, sizeof line, "%-32s %5s %6s  %s\n", "op", "opset", "nodes", "supported");
+  std::cout << line;
+  for (const dz::onnx::OpUse &u : uses) {
+    std::snprintf(line, sizeof line, "%-32s %5lld %6lld  %s\n", u.op_type.c_str(),
+                  (long long)u.opset, (long long)u.count, u.supported ? "yes" : "no");
+    std::cout << line;
+    nodes += u.count;
+    unsupported += u.supported ? 0 : 1;
+  }
+  std::cout << uses.size() << " op types, " << nodes << " nodes, " << unsupported
+            << " op types unsupported\n"
+            << std::flush;
+  return kOk;
+}
+
 int dzcMain(int argc, char **argv) {
-  CLI::App app{"dzc - the compiler of dzc: reads a module of the dz dialect (.mlir), prints it "
-               "after a stage of the pipeline or runs one of its functions.",
+  CLI::App app{"dzc - the compiler of dzc: reads a module of the dz dialect (.mlir) or an ONNX "
+               "model (.onnx), prints it after a stage of the pipeline or runs one of its "
+               "functions.",
                "dzc"};
   app.set_version_flag("--version",
                        std::string("dzc ") + dz::version() + " (MLIR " + LLVM_VERSION_STRING + ")");
@@ -175,16 +233,20 @@ int dzcMain(int argc, char **argv) {
              "Examples:\n"
              "  dzc step.mlir --emit=opt -o step.opt.mlir\n"
              "  dzc run step.mlir --input x.npy --input t.npy --output-dir out --bench 100\n"
+             "  dzc model.onnx --emit=dz\n"
+             "  dzc --op-stats model.onnx\n"
              "See docs/cli.md.");
 
   EmitOptions e;
   app.add_option("FILE", e.file,
                  "the .mlir file to compile (a module of func.func ops of the "
-                 "dz dialect; - reads stdin)");
+                 "dz dialect; - reads stdin) or a .onnx model to import");
   app.add_option("--emit", e.emit,
                  "what to print: dz (the module as parsed and verified), opt (after "
-                 "dz-autodiff, canonicalize, cse) or fused (opt, then dz-fuse); memplan, llvm, "
-                 "cuda, onnx come later")
+                 "dz-autodiff, canonicalize, cse), fused (after the whole pipeline: opt, then "
+                 "dz-lower-conv, canonicalize, cse, dz-fuse), memplan (the memory plan of each "
+                 "function after the pipeline), llvm (the optimised LLVM IR of the fused "
+                 "kernels), cuda (CUDA C of the kernels for the GPU back end); onnx comes later")
       ->capture_default_str();
   app.add_option("-o,--output", e.output, "write the output to this file instead of stdout");
   app.add_flag("--print-ir-after-all", e.print_ir_after_all,
@@ -192,15 +254,18 @@ int dzcMain(int argc, char **argv) {
   app.add_flag("--print-memory-plan", e.print_memory_plan,
                "print the memory plan of each function after the pipeline (values, sizes, "
                "arena offsets, live ranges, peak) instead of the module (not with --emit=dz)");
+  app.add_flag("--op-stats", e.op_stats,
+               "list the op types of FILE.onnx with their counts and whether dz supports them");
 
   RunOptions r;
   CLI::App *run_cmd = app.add_subcommand(
-      "run", "run a function of FILE.mlir on the CPU: the pipeline, then the program, on the "
-             "--input tensors; writes DIR/output_<i>.npy");
-  run_cmd->add_option("FILE", r.file, "the .mlir file")->required();
+      "run", "run a function of FILE.mlir (or the graph of FILE.onnx) on the CPU: the "
+             "pipeline, then the program, on the --input tensors; writes DIR/output_<i>.npy");
+  run_cmd->add_option("FILE", r.file, "the .mlir or .onnx file")->required();
   run_cmd
       ->add_option("--input", r.inputs,
-                   "a .npy file per argument of the function, in order (repeat the option)")
+                   "a .npy file (or an onnx.TensorProto .pb) per argument of the function, in "
+                   "order (repeat the option)")
       ->allow_extra_args(false);
   run_cmd
       ->add_option("--output-dir", r.output_dir,
@@ -229,7 +294,7 @@ int dzcMain(int argc, char **argv) {
   if (e.file.empty())
     return fail(kUsage, "no input file (dzc FILE.mlir --emit=dz|opt, or dzc run ...; see "
                         "dzc --help)");
-  return emit(e);
+  return e.op_stats ? opStats(e.file) : emit(e);
 }
 
 } // namespace
