@@ -18,6 +18,7 @@ void buildPipeline(mlir::OpPassManager &pm, const PipelineOptions &options) {
   pm.addPass(createAutodiffPass());
   pm.addPass(mlir::createCanonicalizerPass());
   pm.addPass(mlir::createCSEPass());
+  pm.addPass(createSharePoolingIndexesPass());
   if (options.lower_conv) {
     pm.addPass(createLowerConvPass(ConvLoweringPolicy::Auto));
     pm.addPass(mlir::createCanonicalizerPass()); // reshape chains the lowering leaves
@@ -35,7 +36,7 @@ struct PipelineCLOptions : mlir::PassPipelineOptions<PipelineCLOptions> {
                     llvm::cl::init(true)};
   Option<bool> lowerConv{*this, "lower-conv",
                          llvm::cl::desc("lower convolutions to im2col + GEMM (--dz-lower-conv)"),
-                         llvm::cl::init(true)};
+                         llvm::cl::init(false)};
 };
 
 } // namespace
@@ -46,8 +47,8 @@ void registerPasses() {
     registerDzPasses();
     mlir::PassPipelineRegistration<PipelineCLOptions>(
         "dz-pipeline",
-        "The pipeline of compiled mode: dz-autodiff, canonicalize, cse, dz-lower-conv, "
-        "canonicalize, cse, dz-fuse",
+        "The pipeline of compiled mode: dz-autodiff, canonicalize, cse, "
+        "dz-share-pooling-indexes, [dz-lower-conv, canonicalize, cse,] dz-fuse",
         [](mlir::OpPassManager &pm, const PipelineCLOptions &cl) {
           buildPipeline(pm, PipelineOptions{.lower_conv = cl.lowerConv, .fuse = cl.fuse});
         });

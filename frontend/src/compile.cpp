@@ -76,20 +76,22 @@ CompiledFunction::CompiledFunction(CompileConfig config) : impl_(std::make_share
       config.dump_ir_dir = d;
   if (const char *v = std::getenv("DZ_VERBOSE"))
     config.verbose = config.verbose || std::string(v) == "1";
-  if (const char *d = std::getenv("DZ_DISABLE")) {
-    std::string list = d;
-    for (size_t start = 0; start <= list.size();) {
+  // $DZ_DISABLE / $DZ_ENABLE: comma-separated optimisations to turn off / on.
+  for (auto [variable, on] : {std::pair{"DZ_DISABLE", false}, std::pair{"DZ_ENABLE", true}}) {
+    const char *value = std::getenv(variable);
+    std::string list = value ? value : "";
+    for (size_t start = 0; value && start <= list.size();) {
       size_t end = std::min(list.find(',', start), list.size());
       std::string name = list.substr(start, end - start);
       if (name == "fuse")
-        config.fuse = false;
+        config.fuse = on;
       else if (name == "lower-conv")
-        config.lower_conv = false;
+        config.lower_conv = on;
       else if (name == "jit")
-        config.jit = false;
+        config.jit = on;
       else if (!name.empty())
-        throw Error("DZ_DISABLE: unknown optimisation '" + name +
-                    "'; the ones that can be turned off are fuse, lower-conv and jit");
+        throw Error(std::string(variable) + ": unknown optimisation '" + name +
+                    "'; the ones that can be switched are fuse, lower-conv and jit");
       start = end + 1;
     }
   }

@@ -52,20 +52,32 @@ MaxPoolResult max_pool2d(const Tensor &x, Size2 kernel, Size2 stride, Size2 pad)
     T *py = y.data<T>();
     int64_t *pi = idx.data<int64_t>();
     parallel_for(g.N * g.C, x.size() + y.size() * g.window(), [&](int64_t nc) {
+      // The geometry in locals of the body: the stores through py / pi could alias g's
+      // fields (or the closure's), which made the compiler reload them for every tap.
+      const int64_t KH = g.KH, KW = g.KW, SH = g.SH, SW = g.SW, PH = g.PH, PW = g.PW, H = g.H,
+                    W = g.W, OH = g.OH, OW = g.OW;
       const T *xp = px + nc * g.plane();
-      for (int64_t oh = 0; oh < g.OH; ++oh)
-        for (int64_t ow = 0; ow < g.OW; ++ow) {
+      T *yp = py;
+      int64_t *ip = pi;
+      int64_t o = nc * g.out_plane();
+      for (int64_t oh = 0; oh < OH; ++oh)
+        for (int64_t ow = 0; ow < OW; ++ow, ++o) {
+          // Taps in window order k = kh * KW + kw.
           T best = T(0);
           int64_t arg = 0;
-          for (int64_t k = 0; k < g.window(); ++k) {
-            Tap t = tap(g, oh, ow, k);
-            T v = t.inside ? xp[t.ih * g.W + t.iw] : T(0);
-            if (k == 0 || v > best)
-              best = v, arg = k;
+          for (int64_t kh = 0, k = 0; kh < KH; ++kh) {
+            const int64_t ih = oh * SH - PH + kh;
+            const bool row = ih >= 0 && ih < H;
+            for (int64_t kw = 0; kw < KW; ++kw, ++k) {
+              const int64_t iw = ow * SW - PW + kw;
+              T v = row && iw >= 0 && iw < W ? xp[ih * W + iw] : T(0);
+              const bool take = k == 0 || v > best; // as selects: random data mispredicts
+              best = take ? v : best;
+              arg = take ? k : arg;
+            }
           }
-          int64_t o = nc * g.out_plane() + oh * g.OW + ow;
-          py[o] = best;
-          pi[o] = arg;
+          yp[o] = best;
+          ip[o] = arg;
         }
     });
   });
@@ -84,11 +96,12 @@ Tensor max_pool2d_gather(const Tensor &x, const Tensor &indexes, Size2 kernel, S
     const int64_t *pi = indexes.data<int64_t>();
     T *py = y.data<T>();
     parallel_for(g.N * g.C, x.size() + y.size(), [&](int64_t nc) {
-      for (int64_t p = nc * g.out_plane(); p < (nc + 1) * g.out_plane(); ++p) {
-        int64_t q = p - nc * g.out_plane();
-        Tap t = tap(g, q / g.OW, q % g.OW, pi[p]);
-        py[p] = t.inside ? px[nc * g.plane() + t.ih * g.W + t.iw] : T(0);
-      }
+      int64_t p = nc * g.out_plane();
+      for (int64_t oh = 0; oh < g.OH; ++oh)
+        for (int64_t ow = 0; ow < g.OW; ++ow, ++p) {
+          Tap t = tap(g, oh, ow, pi[p]);
+          py[p] = t.inside ? px[nc * g.plane() + t.ih * g.W + t.iw] : T(0);
+        }
     });
   });
   return y;
@@ -107,12 +120,13 @@ Tensor max_pool2d_grad(const Tensor &gy, const Tensor &indexes, const Shape &x_s
     const int64_t *pi = indexes.data<int64_t>();
     T *px = gx.data<T>();
     parallel_for(g.N * g.C, gx.size() + gy.size(), [&](int64_t nc) {
-      for (int64_t p = nc * g.out_plane(); p < (nc + 1) * g.out_plane(); ++p) {
-        int64_t q = p - nc * g.out_plane();
-        Tap t = tap(g, q / g.OW, q % g.OW, pi[p]);
-        if (t.inside)
-          px[nc * g.plane() + t.ih * g.W + t.iw] += pg[p];
-      }
+      int64_t p = nc * g.out_plane();
+      for (int64_t oh = 0; oh < g.OH; ++oh)
+        for (int64_t ow = 0; ow < g.OW; ++ow, ++p) {
+          Tap t = tap(g, oh, ow, pi[p]);
+          if (t.inside)
+            px[nc * g.plane() + t.ih * g.W + t.iw] += pg[p];
+        }
     });
   });
   return gx;

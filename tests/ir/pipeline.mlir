@@ -1,6 +1,6 @@
 // RUN: dz-opt %s --dz-pipeline --split-input-file | FileCheck %s
 // RUN: dz-opt %s --dz-pipeline="fuse=false" --split-input-file | FileCheck %s --check-prefix=NOFUSE
-// RUN: dz-opt %s --dz-pipeline="lower-conv=false" --split-input-file | FileCheck %s --check-prefix=NOLOWER
+// RUN: dz-opt %s --dz-pipeline="lower-conv=true" --split-input-file | FileCheck %s --check-prefix=LOWER
 
 // The whole pipeline of compiled mode on a training step: autodiff, canonicalize, CSE,
 // then fusion: tanh + its sum (a trailing reduction, two results), tanh's gradient
@@ -42,22 +42,24 @@ func.func @step(%x: tensor<4x3xf32>, %W: tensor<3x5xf32>, %b: tensor<5xf32>) -> 
 }
 
 
-// A small convolution goes to the GEMM path (im2col + matmul; the policy keeps only
-// large float32 convolutions on oneDNN's direct convolution), then its ReLU stays a
-// single op (a group of one is not made).
+// A convolution stays a dz.conv2d (the runtime's kernel picks im2col + GEMM or oneDNN)
+// unless the lowering is asked for: then a small one goes to the GEMM path (im2col +
+// matmul; the policy keeps only large float32 convolutions on oneDNN's direct
+// convolution). Its ReLU stays a single op (a group of one is not made).
 
 // CHECK-LABEL: func.func @conv
-// CHECK-NEXT:    %[[COL:.*]] = dz.im2col %arg0 {kernel = array<i64: 3, 3>, pad = array<i64: 0, 0>, stride = array<i64: 1, 1>, to_matrix = false} : tensor<2x3x5x5xf32> -> tensor<2x3x3x3x3x3xf32>
-// CHECK-NEXT:    %[[C:.*]] = dz.reshape %[[COL]] {shape = array<i64: 2, 27, 9>}
-// CHECK-NEXT:    %[[W:.*]] = dz.reshape %arg1 {shape = array<i64: 4, 27>}
-// CHECK-NEXT:    %[[M:.*]] = dz.matmul %[[W]], %[[C]] : (tensor<4x27xf32>, tensor<2x27x9xf32>) -> tensor<2x4x9xf32>
-// CHECK-NEXT:    %[[Y:.*]] = dz.reshape %[[M]] {shape = array<i64: 2, 4, 3, 3>}
+// CHECK-NEXT:    %[[Y:.*]] = dz.conv2d %arg0, %arg1
 // CHECK-NEXT:    %[[R:.*]] = dz.relu %[[Y]]
 // CHECK-NEXT:    return %[[R]]
 
-// NOLOWER-LABEL: func.func @conv
-// NOLOWER-NEXT:    dz.conv2d %arg0, %arg1
-// NOLOWER-NOT:     dz.im2col
+// LOWER-LABEL: func.func @conv
+// LOWER-NEXT:    %[[COL:.*]] = dz.im2col %arg0 {kernel = array<i64: 3, 3>, pad = array<i64: 0, 0>, stride = array<i64: 1, 1>, to_matrix = false} : tensor<2x3x5x5xf32> -> tensor<2x3x3x3x3x3xf32>
+// LOWER-NEXT:    %[[C:.*]] = dz.reshape %[[COL]] {shape = array<i64: 2, 27, 9>}
+// LOWER-NEXT:    %[[W:.*]] = dz.reshape %arg1 {shape = array<i64: 4, 27>}
+// LOWER-NEXT:    %[[M:.*]] = dz.matmul %[[W]], %[[C]] : (tensor<4x27xf32>, tensor<2x27x9xf32>) -> tensor<2x4x9xf32>
+// LOWER-NEXT:    %[[Y:.*]] = dz.reshape %[[M]] {shape = array<i64: 2, 4, 3, 3>}
+// LOWER-NEXT:    %[[R:.*]] = dz.relu %[[Y]]
+// LOWER-NEXT:    return %[[R]]
 
 func.func @conv(%x: tensor<2x3x5x5xf32>, %W: tensor<4x3x3x3xf32>) -> tensor<2x4x3x3xf32> {
   %y = dz.conv2d %x, %W {pad = array<i64: 0, 0>, stride = array<i64: 1, 1>} : (tensor<2x3x5x5xf32>, tensor<4x3x3x3xf32>) -> tensor<2x4x3x3xf32>

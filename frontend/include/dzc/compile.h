@@ -33,11 +33,11 @@ struct CompileConfig {
   std::string dump_ir_dir;
   /// Log each trace to stderr (also: $DZ_VERBOSE=1).
   bool verbose = false;
-  /// The optimisations of the pipeline, each on by default. Turn one off to compare with
-  /// it or to work around a problem; $DZ_DISABLE (a comma-separated list of fuse,
-  /// lower-conv, jit) turns them off without recompiling.
+  /// The optimisations of the pipeline. Switch one to compare with it or to work around a
+  /// problem; $DZ_DISABLE / $DZ_ENABLE (comma-separated lists of fuse, lower-conv, jit)
+  /// switch them without recompiling.
   bool fuse = true;       // elementwise chains (and a trailing reduction) as one kernel
-  bool lower_conv = true; // convolutions as im2col + GEMM where that is faster
+  bool lower_conv = false; // convolutions as explicit im2col + GEMM ops (docs/compile.md)
   bool jit = true;        // native code for each fused group (off: its ops one by one)
 };
 

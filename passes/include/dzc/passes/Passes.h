@@ -18,13 +18,17 @@ void registerPasses();
 /// The passes of the pipeline that can be turned off (dz::CompileConfig, dzc's
 /// --disable-pass, dz-opt's `--dz-pipeline="fuse=false lower-conv=false"`).
 struct PipelineOptions {
-  bool lower_conv = true; // --dz-lower-conv=policy=auto, then canonicalize and CSE
-  bool fuse = true;       // --dz-fuse
+  /// --dz-lower-conv=policy=auto, then canonicalize and CSE. Off by default: on the CNN
+  /// step of docs/performance.md the lowered (batched GEMM) convolutions were slower than
+  /// the runtime's convolution kernels, which choose im2col + GEMM or oneDNN per shape.
+  bool lower_conv = false;
+  bool fuse = true; // --dz-fuse
 };
 
 /// The pipeline of compiled mode, shared by dz::compile, dzc and dz-opt's
-/// --dz-pipeline: autodiff, canonicalize, CSE, then the convolution lowering (and
-/// canonicalize, CSE) and fusion unless turned off.
+/// --dz-pipeline: autodiff, canonicalize, CSE, the pooling-index sharing, then the
+/// convolution lowering (and canonicalize, CSE) when asked for, and fusion unless turned
+/// off.
 void buildPipeline(mlir::OpPassManager &pm, const PipelineOptions &options = {});
 
 /// `--dz-autodiff`: expands every dz.grad (docs/ir.md, "Autodiff").
@@ -32,6 +36,9 @@ std::unique_ptr<mlir::Pass> createAutodiffPass();
 
 /// `--dz-fuse`: groups chains of elementwise ops into dz.fused (docs/ir.md, "Fusion").
 std::unique_ptr<mlir::Pass> createFusionPass();
+
+/// `--dz-share-pooling-indexes`: one window argmax for a max pooling and its gradient.
+std::unique_ptr<mlir::Pass> createSharePoolingIndexesPass();
 
 /// Which convolutions `--dz-lower-conv` rewrites into im2col + GEMM: all, or (Auto) all
 /// but the float32 conv2d ops that oneDNN's direct convolution runs faster
