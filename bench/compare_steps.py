@@ -29,8 +29,8 @@ import sys
 import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TORCH_PYTHON = "/usr/bin/python3"
-OPENBLAS_PTHREAD = "/usr/lib/x86_64-linux-gnu/openblas-pthread"
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from compare_torch import run_torch_worker  # noqa: E402  (the same PyTorch set-up)
 
 
 # ---- the PyTorch side (runs in a subprocess under /usr/bin/python3) ---------------------
@@ -105,20 +105,8 @@ def torch_worker(workload, threads, steps):
 
 # ---- the driver --------------------------------------------------------------------------
 def run_torch(workload, args):
-    env = dict(os.environ)
-    if os.path.isdir(OPENBLAS_PTHREAD):
-        old = env.get("LD_LIBRARY_PATH")
-        env["LD_LIBRARY_PATH"] = OPENBLAS_PTHREAD + (":" + old if old else "")
-    python = TORCH_PYTHON if os.path.exists(TORCH_PYTHON) else sys.executable
-    cmd = [python, os.path.abspath(__file__), "--torch-worker", workload,
-           "--threads", str(args.threads), "--steps", str(args.steps)]
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
-    if proc.returncode != 0:
-        last = (proc.stderr.strip().splitlines() or ["(no output)"])[-1]
-        print(f"note: the PyTorch run failed: {last}\n"
-              "      (apt-get install python3-torch libopenblas0-pthread)", file=sys.stderr)
-        return None
-    return json.loads(proc.stdout)
+    return run_torch_worker(__file__, [workload, "--threads", str(args.threads),
+                                       "--steps", str(args.steps)])
 
 
 def run_dzc(workload, mode, args):

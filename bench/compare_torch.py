@@ -116,7 +116,10 @@ def torch_worker(threads, min_time, repetitions):
     json.dump(result, sys.stdout)
 
 
-def run_torch(args):
+def run_torch_worker(script, worker_args):
+    """Runs `script --torch-worker WORKER_ARGS...` under /usr/bin/python3 with OpenBLAS's
+    pthread build (when installed) and returns its JSON output, or None after a note
+    when PyTorch is missing or the run failed. bench/compare_steps.py uses it too."""
     env = dict(os.environ)
     if os.path.isdir(OPENBLAS_PTHREAD):
         old = env.get("LD_LIBRARY_PATH")
@@ -125,8 +128,7 @@ def run_torch(args):
         print(f"note: {OPENBLAS_PTHREAD} is missing (apt-get install libopenblas0-pthread);"
               " torch runs with its default BLAS", file=sys.stderr)
     python = TORCH_PYTHON if os.path.exists(TORCH_PYTHON) else sys.executable
-    cmd = [python, os.path.abspath(__file__), "--torch-worker", "--threads", str(args.threads),
-           "--min-time", str(args.min_time), "--repetitions", str(args.repetitions)]
+    cmd = [python, os.path.abspath(script), "--torch-worker", *worker_args]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
     if proc.returncode != 0:
         last = (proc.stderr.strip().splitlines() or ["(no output)"])[-1]
@@ -134,6 +136,11 @@ def run_torch(args):
               "      (apt-get install python3-torch libopenblas0-pthread)", file=sys.stderr)
         return None
     return json.loads(proc.stdout)
+
+
+def run_torch(args):
+    return run_torch_worker(__file__, ["--threads", str(args.threads), "--min-time",
+                                       str(args.min_time), "--repetitions", str(args.repetitions)])
 
 
 # ---- the dzc side -------------------------------------------------------------------------

@@ -319,6 +319,9 @@ private:
   FusedKernel emitFlat();
 
   Value load(OpBuilder &b, Value memref, ArrayRef<int64_t> shape, ValueRange ivs);
+  /// Appends `func.func @name(data..., lo: index, hi: index)` to the module, the data
+  /// pointers noalias, and moves `b` to the start of its body; returns the body.
+  Block *startKernel(OpBuilder &b, ArrayRef<Type> data);
   Value indexOf(OpBuilder &b, int64_t i) { return arith::ConstantIndexOp::create(b, loc_, i); }
 
   ModuleOp module_;
@@ -327,6 +330,17 @@ private:
   Location loc_;
   SmallVector<int64_t> domain_;
 };
+
+Block *KernelEmitter::startKernel(OpBuilder &b, ArrayRef<Type> data) {
+  SmallVector<Type> args(data);
+  args.push_back(b.getIndexType());
+  args.push_back(b.getIndexType());
+  auto fn = func::FuncOp::create(b, loc_, name_, b.getFunctionType(args, {}));
+  markNoAlias(fn, unsigned(data.size()));
+  Block *entry = fn.addEntryBlock();
+  b.setInsertionPointToStart(entry);
+  return entry;
+}
 
 /// memref.load of `memref` (shape `shape`) at the point `ivs` of the domain.
 Value KernelEmitter::load(OpBuilder &b, Value memref, ArrayRef<int64_t> shape, ValueRange ivs) {
@@ -393,12 +407,7 @@ FailureOr<FusedKernel> KernelEmitter::emit(std::string &reason) {
   for (Value v : yield->getOperands())
     args.push_back(MemRefType::get(
         reduces && v == root->getResult(0) ? ArrayRef<int64_t>(kept) : shapeOf(v), elementOf(v)));
-  args.push_back(b.getIndexType());
-  args.push_back(b.getIndexType());
-  auto fn = func::FuncOp::create(b, loc_, name_, b.getFunctionType(args, {}));
-  markNoAlias(fn, numIn + numOut);
-  Block *entry = fn.addEntryBlock();
-  b.setInsertionPointToStart(entry);
+  Block *entry = startKernel(b, args);
   Value lo = entry->getArgument(numIn + numOut), hi = entry->getArgument(numIn + numOut + 1);
 
   // The loop bounds: dimension 0 is [lo, hi); a 0-d domain is one point.
@@ -491,12 +500,7 @@ FusedKernel KernelEmitter::emitFlat() {
   b.setInsertionPointToEnd(module_.getBody());
   Type ptr = LLVM::LLVMPointerType::get(ctx);
   SmallVector<Type> args(numIn + numOut, ptr);
-  args.push_back(b.getIndexType());
-  args.push_back(b.getIndexType());
-  auto fn = func::FuncOp::create(b, loc_, name_, b.getFunctionType(args, {}));
-  markNoAlias(fn, numIn + numOut);
-  Block *entry = fn.addEntryBlock();
-  b.setInsertionPointToStart(entry);
+  Block *entry = startKernel(b, args);
   Value lo = entry->getArgument(numIn + numOut), hi = entry->getArgument(numIn + numOut + 1);
 
   DenseMap<Value, Value> invariant; // one-element inputs, loaded once

@@ -13,6 +13,7 @@
 #include <dzc/passes/Passes.h>
 
 #include "host_emulation.h"
+#include "mlp_step_ir.h" // tests/compiler
 
 #include <mlir/IR/BuiltinOps.h>
 #include <mlir/IR/Diagnostics.h>
@@ -215,29 +216,7 @@ void expectKernelsMatchCpu(const std::string &ir, const std::vector<Tensor> &arg
   }
 }
 
-// The MLP training step of tests/compiler/test_fusion.cpp: linear + bias + ReLU, linear,
-// softmax cross entropy, dz.grad, SGD updates.
-const char *kMlpStep = R"(
-func.func @step(%x: tensor<32x20xf32>, %t: tensor<32xi64>, %W1: tensor<20x64xf32>, %b1: tensor<64xf32>,
-                %W2: tensor<64x10xf32>, %b2: tensor<10xf32>)
-    -> (tensor<f32>, tensor<20x64xf32>, tensor<64xf32>, tensor<64x10xf32>, tensor<10xf32>) {
-  %h = dz.matmul %x, %W1 : (tensor<32x20xf32>, tensor<20x64xf32>) -> tensor<32x64xf32>
-  %hb = dz.add %h, %b1 : (tensor<32x64xf32>, tensor<64xf32>) -> tensor<32x64xf32>
-  %a = dz.relu %hb : tensor<32x64xf32>
-  %y = dz.linear %a, %W2, %b2 : (tensor<32x64xf32>, tensor<64x10xf32>, tensor<10xf32>) -> tensor<32x10xf32>
-  %loss = dz.softmax_cross_entropy %y, %t : (tensor<32x10xf32>, tensor<32xi64>) -> tensor<f32>
-  %g:4 = dz.grad %loss wrt %W1, %b1, %W2, %b2 : tensor<f32>, tensor<20x64xf32>, tensor<64xf32>, tensor<64x10xf32>, tensor<10xf32>
-  %lr = dz.constant dense<0.1> : tensor<f32>
-  %u1 = dz.mul %lr, %g#0 : (tensor<f32>, tensor<20x64xf32>) -> tensor<20x64xf32>
-  %W1n = dz.sub %W1, %u1 : (tensor<20x64xf32>, tensor<20x64xf32>) -> tensor<20x64xf32>
-  %u2 = dz.mul %lr, %g#1 : (tensor<f32>, tensor<64xf32>) -> tensor<64xf32>
-  %b1n = dz.sub %b1, %u2 : (tensor<64xf32>, tensor<64xf32>) -> tensor<64xf32>
-  %u3 = dz.mul %lr, %g#2 : (tensor<f32>, tensor<64x10xf32>) -> tensor<64x10xf32>
-  %W2n = dz.sub %W2, %u3 : (tensor<64x10xf32>, tensor<64x10xf32>) -> tensor<64x10xf32>
-  %u4 = dz.mul %lr, %g#3 : (tensor<f32>, tensor<10xf32>) -> tensor<10xf32>
-  %b2n = dz.sub %b2, %u4 : (tensor<10xf32>, tensor<10xf32>) -> tensor<10xf32>
-  return %loss, %W1n, %b1n, %W2n, %b2n : tensor<f32>, tensor<20x64xf32>, tensor<64xf32>, tensor<64x10xf32>, tensor<10xf32>
-})";
+using dz::testing::kMlpStep; // tests/compiler/mlp_step_ir.h
 
 // A softmax written out (max; sub + exp + sum fused; div) and a mean squared error
 // (sub + square + sum fused; div by a splat), in f64: only kernels, no host op.
