@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <unistd.h>
@@ -94,6 +95,41 @@ TEST(Compile, MlpSgdStepsMatchEagerAndWriteBackTheWeights) {
     expect_close(pc[i].grad().data(), pe[i].grad().data(), 1e-4, 1e-6,
                  "gradient of parameter " + std::to_string(i));
   }
+}
+
+TEST(Compile, StatsSayWhatTheCompilerMadeAndUpdatesRunInPlace) {
+  if (std::getenv("DZ_DISABLE") || std::getenv("DZ_ENABLE"))
+    GTEST_SKIP() << "the pipeline's switches are changed by the environment";
+  M::MLP model = initialised_mlp(3, {32, 5}, F::sigmoid);
+  O::SGD opt(0.5);
+  opt.setup(model);
+  auto step = dz::compile([&](Variable x, Variable t) {
+    Variable loss = F::softmax_cross_entropy(model(x), t);
+    model.cleargrads();
+    loss.backward();
+    opt.update();
+    return loss;
+  });
+  EXPECT_EQ(step.stats().traces, 0);
+  EXPECT_TRUE(step.stats().summary.empty());
+  Batch b = batch(16, 0);
+  step(b.x, b.t);
+  dz::CompileStats stats = step.stats();
+  EXPECT_EQ(stats.traces, 1);
+  EXPECT_GT(stats.trace_ms, 0);
+  EXPECT_GT(stats.compile_ms, 0);
+  // The four SGD updates w - lr * g are fused kernels computed in the parameters'
+  // buffers: nothing is copied back after a call.
+  EXPECT_NE(stats.summary.find(" fused kernels"), std::string::npos) << stats.summary;
+  EXPECT_NE(stats.summary.find("4 results in place"), std::string::npos) << stats.summary;
+  EXPECT_NE(stats.summary.find("JIT "), std::string::npos) << stats.summary;
+  std::vector<const void *> buffers;
+  for (const auto &p : model.params())
+    buffers.push_back(p.data().raw());
+  step(b.x, b.t);
+  auto params = model.params();
+  for (size_t i = 0; i < params.size(); ++i)
+    EXPECT_EQ(params[i].data().raw(), buffers[i]) << "parameter " << i << " kept its buffer";
 }
 
 TEST(Compile, MlpAdamStepsMatchEagerIncludingTheStepCounter) {
