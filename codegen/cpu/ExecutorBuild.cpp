@@ -17,6 +17,7 @@
 // Only the generic Operation API and docs/ir.md are used (op names, attribute names and
 // kinds), not the ODS classes: the executor keeps working while the dialect grows.
 #include <dzc/codegen/ExecutorBuild.h>
+#include <dzc/nn_kernels.h>
 
 #include "FusedKernels.h"
 #include "Lowering.h"
@@ -43,6 +44,12 @@ using mlir::Operation;
 using Slots = std::vector<Tensor>;
 
 namespace {
+
+/// A Size2 from a two-element DenseI64ArrayAttr of `op` (verified by the dialect).
+Size2 size2_attr(Operation &op, StringRef name) {
+  auto a = llvm::cast<mlir::DenseI64ArrayAttr>(op.getAttr(name)).asArrayRef();
+  return {a[0], a[1]};
+}
 
 /// "model.mlir:3:8", or "" when the location has no file position.
 std::string position(mlir::Location loc) {
@@ -107,9 +114,50 @@ public:
   static FailureOr<Program> build(mlir::func::FuncOp fn, const BuildOptions &options);
 
 private:
+  /// A dz.pooling_with_indexes of the indexes that a dz.pooling_indexes of the same input
+  /// and window computed (what --dz-share-pooling-indexes leaves) joins that op's step:
+  /// the runtime's max_pool2d returns the maxima with their indexes in one pass, so the
+  /// gather is not run. True when `op` was handled so.
+  template <typename NewSlot>
+  static bool joinPoolingIndexes(Program &p, Operation &op,
+                                 llvm::DenseMap<mlir::Value, int32_t> &slot_of,
+                                 const llvm::DenseMap<int32_t, size_t> &step_of, NewSlot &new_slot);
+
   static void donate(Program &p, const std::vector<std::pair<int, int>> &donations,
                      const llvm::DenseMap<size_t, const FusedKernel *> &fused_steps);
 };
+
+template <typename NewSlot>
+bool ProgramBuilder::joinPoolingIndexes(Program &p, Operation &op,
+                                        llvm::DenseMap<mlir::Value, int32_t> &slot_of,
+                                        const llvm::DenseMap<int32_t, size_t> &step_of,
+                                        NewSlot &new_slot) {
+  if (op.getName().getStringRef() != "dz.pooling_with_indexes")
+    return false;
+  Operation *indexes = op.getOperand(1).getDefiningOp();
+  if (!indexes || indexes->getName().getStringRef() != "dz.pooling_indexes" ||
+      indexes->getOperand(0) != op.getOperand(0) ||
+      indexes->getAttrDictionary() != op.getAttrDictionary())
+    return false;
+  auto found = step_of.find(slot_of.lookup(op.getOperand(1)));
+  std::optional<TensorSpec> type = spec_of(op.getResult(0).getType());
+  if (found == step_of.end() || !type)
+    return false;
+  Step &step = p.steps_[found->second];
+  const int32_t x = step.in[0], idx = step.outs[0], y = new_slot(op.getResult(0), false);
+  const Size2 k = size2_attr(op, "kernel"), s = size2_attr(op, "stride"),
+              pad = size2_attr(op, "pad");
+  step.kernel = [x, idx, y, k, s, pad](Slots &slots) {
+    MaxPoolResult r = dz::max_pool2d(slots[size_t(x)], k, s, pad);
+    slots[size_t(idx)] = std::move(r.indexes);
+    slots[size_t(y)] = std::move(r.y);
+  };
+  step.outs.push_back(y);
+  step.types.push_back(*type);
+  step.into.push_back(-1);
+  step.op += " + dz.pooling_with_indexes";
+  return true;
+}
 
 /// Sets Step::into for each donation that is safe: the result is a pointwise output of
 /// a fused kernel S and has the argument's type; no step after S reads the argument or
@@ -203,6 +251,7 @@ FailureOr<Program> ProgramBuilder::build(mlir::func::FuncOp fn, const BuildOptio
   }
 
   llvm::DenseMap<size_t, const FusedKernel *> fused_steps; // step index -> its kernel
+  llvm::DenseMap<int32_t, size_t> step_of; // slot -> the single-result step that sets it
   bool returned = false;
   for (Operation *next : ops_in_run_order(block, kernels.get())) {
     Operation &op = *next;
@@ -255,6 +304,8 @@ FailureOr<Program> ProgramBuilder::build(mlir::func::FuncOp fn, const BuildOptio
       returned = true;
       continue;
     }
+    if (joinPoolingIndexes(p, op, slot_of, step_of, new_slot))
+      continue;
     if (name == "dz.grad")
       return op.emitOpError() << "is left in the function: run the autodiff pass "
                                  "(--dz-autodiff, part of --dz-pipeline) before executing it";
@@ -308,6 +359,7 @@ FailureOr<Program> ProgramBuilder::build(mlir::func::FuncOp fn, const BuildOptio
     step.into = {-1};
     step.op = describe(op);
     p.steps_.push_back(std::move(step));
+    step_of[slot] = p.steps_.size() - 1;
   }
   if (!returned)
     return fn.emitOpError() << "@" << p.name_ << " does not end in func.return";
