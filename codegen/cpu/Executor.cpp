@@ -88,23 +88,11 @@ std::vector<Tensor> Program::run(const std::vector<Tensor> &args) const {
 
   // A donated argument that shares storage with another argument is not written into.
   std::vector<bool> donatable(args.size(), true);
-  for (size_t i = 0; i < args.size(); ++i)
+  for (int32_t i : donated_args_)
     for (size_t j = 0; j < args.size(); ++j)
-      if (i != j && args[i].shares_storage(args[j]))
-        donatable[i] = false;
+      if (j != size_t(i) && args[size_t(i)].shares_storage(args[j]))
+        donatable[size_t(i)] = false;
 
-  static const bool profiling = [] {
-    const char *p = std::getenv("DZ_PROFILE");
-    return p && std::string(p) == "1";
-  }();
-  if (profiling && !profile_) {
-    auto &profile = const_cast<std::shared_ptr<Profile> &>(profile_); // lazily, per Program
-    profile = std::make_shared<Profile>();
-    profile->name = name_;
-    for (const Step &s : steps_)
-      profile->ops.push_back(s.op);
-    profile->ms.assign(steps_.size(), 0.0);
-  }
   if (profile_)
     ++profile_->runs;
 
@@ -139,6 +127,20 @@ std::vector<Tensor> Program::run(const std::vector<Tensor> &args) const {
     results.push_back(result_copies_[i] ? v.copy() : v);
   }
   return results;
+}
+
+void Program::profile_if_asked() {
+  static const bool profiling = [] {
+    const char *p = std::getenv("DZ_PROFILE");
+    return p && std::string(p) == "1";
+  }();
+  if (!profiling)
+    return;
+  profile_ = std::make_shared<Profile>();
+  profile_->name = name_;
+  for (const Step &s : steps_)
+    profile_->ops.push_back(s.op);
+  profile_->ms.assign(steps_.size(), 0.0);
 }
 
 size_t Program::num_donated() const {

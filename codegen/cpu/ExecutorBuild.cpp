@@ -26,6 +26,7 @@
 #include <mlir/IR/Location.h>
 
 #include <llvm/ADT/DenseMap.h>
+#include <llvm/ADT/SmallVector.h>
 #include <llvm/Support/raw_ostream.h>
 
 #include <omp.h>
@@ -86,10 +87,9 @@ constexpr int64_t kParallelGrain = 1 << 18, kParallelGrainMath = 1 << 15;
 
 /// Calls a fused kernel on `ptrs` (its inputs' then its outputs' data), the outermost
 /// loop split into one contiguous chunk per OpenMP thread where that pays.
-void call_fused(const FusedKernel &k, std::vector<void *> &ptrs) {
+void call_fused(const FusedKernel &k, llvm::SmallVectorImpl<void *> &ptrs) {
   auto run = [&](int64_t lo, int64_t hi) {
-    std::vector<void *> args;
-    args.reserve(ptrs.size() + 2);
+    llvm::SmallVector<void *, 18> args;
     for (void *&p : ptrs)
       args.push_back(&p);
     args.push_back(&lo);
@@ -194,8 +194,10 @@ void ProgramBuilder::donate(Program &p, const std::vector<std::pair<int, int>> &
       for (size_t later = i + 1; ok && later < p.steps_.size(); ++later)
         for (int32_t in : p.steps_[later].in)
           ok = ok && !alias[size_t(in)];
-      if (ok)
+      if (ok) {
         s.into[out] = arg;
+        p.donated_args_.push_back(arg);
+      }
       break;
     }
   }
@@ -238,12 +240,12 @@ FailureOr<Program> ProgramBuilder::build(mlir::func::FuncOp fn, const BuildOptio
     kernels = std::move(*built);
     p.code_ = kernels;
     p.llvm_ir_ = kernels->llvm_ir();
-    size_t n = 0;
-    fn.walk([&](Operation *op) { n += kernels->lookup(op) != nullptr; });
-    if (n) {
+    fn.walk([&](Operation *op) { p.num_fused_kernels_ += kernels->lookup(op) != nullptr; });
+    if (p.num_fused_kernels_) {
       char text[128];
       std::snprintf(text, sizeof text, "JIT %zu groups in %zu kernels: MLIR %.1f ms, LLVM %.1f ms",
-                    n, kernels->num_functions(), kernels->mlir_ms(), kernels->llvm_ms());
+                    p.num_fused_kernels_, kernels->num_functions(), kernels->mlir_ms(),
+                    kernels->llvm_ms());
       p.codegen_notes_ = text;
     }
     if (!kernels->skipped().empty())
@@ -266,8 +268,7 @@ FailureOr<Program> ProgramBuilder::build(mlir::func::FuncOp fn, const BuildOptio
         step.types.push_back(*spec_of(r.getType()));
       }
       step.kernel = [k, in = step.in, outs = step.outs, types = step.types](Slots &slots) {
-        std::vector<void *> ptrs;
-        ptrs.reserve(in.size() + outs.size());
+        llvm::SmallVector<void *, 16> ptrs;
         for (int32_t i : in)
           ptrs.push_back(slots[size_t(i)].raw());
         for (size_t j = 0; j < outs.size(); ++j) {
@@ -398,6 +399,7 @@ FailureOr<Program> ProgramBuilder::build(mlir::func::FuncOp fn, const BuildOptio
     p.peak_live_ = std::max(p.peak_live_, live);
     live -= st.release.size();
   }
+  p.profile_if_asked();
   return p;
 }
 

@@ -16,8 +16,8 @@
 //     group (a broadcast operand) is computed at the projected point and is the same.
 //  3. The module is lowered to the LLVM dialect (f32 transcendental functions through
 //     MLIR's polynomial approximations, so that they vectorise; f64 ones call libm), and
-//     JIT-compiled by mlir::ExecutionEngine at LLVM -O3 for the host CPU (its vector
-//     width), so the innermost loops vectorise.
+//     JIT-compiled by mlir::ExecutionEngine at LLVM -O2 for the host CPU (its vector
+//     width), so the innermost loops vectorise. Equal kernels are compiled once.
 // A group with an op or dtype that has no scalar form here stays with the op-by-op path.
 #include "FusedKernels.h"
 
@@ -58,10 +58,6 @@
 namespace dz::codegen {
 
 using namespace mlir;
-
-struct KernelLibrary::Engine {
-  std::unique_ptr<ExecutionEngine> jit;
-};
 
 KernelLibrary::~KernelLibrary() = default;
 
@@ -652,10 +648,9 @@ FailureOr<std::shared_ptr<KernelLibrary>> KernelLibraryBuilder::build(func::Func
   if (!engine)
     return fn.emitOpError() << "the JIT could not compile the fused kernels: "
                             << llvm::toString(engine.takeError());
-  library->engine_ = std::make_unique<KernelLibrary::Engine>();
-  library->engine_->jit = std::move(*engine);
+  library->engine_ = std::move(*engine);
   for (auto &[op, k] : emitted) {
-    auto packed = library->engine_->jit->lookupPacked(k.name);
+    auto packed = library->engine_->lookupPacked(k.name);
     if (!packed)
       return fn.emitOpError() << "the JIT has no symbol " << k.name << ": "
                               << llvm::toString(packed.takeError());

@@ -12,6 +12,10 @@
 #include <memory>
 #include <string>
 
+namespace mlir {
+class ExecutionEngine;
+} // namespace mlir
+
 namespace dz::codegen {
 
 /// A compiled kernel: fn(args) with args[i] pointing at the i-th argument of the
@@ -51,8 +55,7 @@ public:
 
 private:
   friend struct KernelLibraryBuilder;
-  struct Engine;
-  std::unique_ptr<Engine> engine_;
+  std::unique_ptr<mlir::ExecutionEngine> engine_;
   llvm::DenseMap<mlir::Operation *, FusedKernel> kernels_;
   std::string skipped_, llvm_ir_;
   double mlir_ms_ = 0, llvm_ms_ = 0;

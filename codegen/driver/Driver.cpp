@@ -72,14 +72,12 @@ double ms_since(std::chrono::steady_clock::time_point t0) {
 /// "import 1.2 ms, passes 9.8 ms, codegen 41 ms: 15 steps, 6 fused kernels, 4 results
 /// in place".
 std::string summarize(const Program &p, double import_ms, double passes_ms, double codegen_ms) {
-  size_t fused = 0;
-  for (const Step &s : p.steps())
-    fused += s.op.rfind("dz.fused", 0) == 0;
   char text[256];
   std::snprintf(text, sizeof text,
                 "import %.1f ms, passes %.1f ms, codegen %.1f ms: %zu steps, %zu fused kernels, "
                 "%zu results in place",
-                import_ms, passes_ms, codegen_ms, p.steps().size(), fused, p.num_donated());
+                import_ms, passes_ms, codegen_ms, p.steps().size(), p.num_fused_kernels(),
+                p.num_donated());
   std::string notes = p.codegen_notes();
   while (!notes.empty() && notes.back() == '\n')
     notes.pop_back();
@@ -148,10 +146,9 @@ std::unique_ptr<trace::Executable> compileGraph(const trace::Graph &graph,
 
   t0 = std::chrono::steady_clock::now();
   auto fn = module->lookupSymbol<mlir::func::FuncOp>(opts.name);
-  mlir::FailureOr<Program> program =
-      buildProgram(fn, {.jit_fused = opts.jit,
-                        .keep_llvm_ir = !opts.dump_dir.empty(),
-                        .donations = opts.donations});
+  mlir::FailureOr<Program> program = buildProgram(
+      fn,
+      {.jit_fused = opts.jit, .keep_llvm_ir = !opts.dump_dir.empty(), .donations = opts.donations});
   if (mlir::failed(program))
     throw Error("dz::compile: the CPU back end cannot run the compiled function:\n" + diags.text());
   if (!opts.dump_dir.empty() && !program->llvm_ir().empty())

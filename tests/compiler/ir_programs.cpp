@@ -1,4 +1,4 @@
-// ir_programs.cpp - dz::testing::build_programs (see ir_programs.h).
+// ir_programs.cpp - the helpers of ir_programs.h.
 #include "ir_programs.h"
 
 #include <dzc/codegen/ExecutorBuild.h>
@@ -9,6 +9,10 @@
 #include <mlir/IR/MLIRContext.h>
 #include <mlir/Parser/Parser.h>
 #include <mlir/Pass/PassManager.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 
 namespace dz::testing {
 
@@ -48,11 +52,23 @@ build_programs(const std::string &ir, const std::function<void(mlir::PassManager
   return out;
 }
 
-int compiled_groups(const codegen::Program &p) {
-  int n = 0;
-  for (const codegen::Step &s : p.steps())
-    n += s.op.rfind("dz.fused", 0) == 0;
-  return n;
+std::optional<std::string> gradcheck_rules() {
+  std::filesystem::path rules =
+      std::filesystem::path(__FILE__).parent_path() / "../../passes/gradcheck/rules.mlir";
+  if (!std::filesystem::exists(rules))
+    return std::nullopt;
+  std::ifstream in(rules);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+std::vector<Tensor> gradcheck_args(const codegen::Program &p, uint64_t seed) {
+  std::vector<Tensor> args;
+  for (const codegen::TensorSpec &spec : p.arg_types())
+    args.push_back(spec.dtype == i64 ? zeros(spec.shape, i64)
+                                     : rand(spec.shape, spec.dtype, seed) + 0.3);
+  return args;
 }
 
 } // namespace dz::testing

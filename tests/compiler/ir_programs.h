@@ -4,7 +4,9 @@
 
 #include <dzc/codegen/ExecutorBuild.h>
 
+#include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -23,7 +25,12 @@ build_programs(const std::string &ir, const std::function<void(mlir::PassManager
                const std::function<void(mlir::func::FuncOp)> &inspect = {},
                const codegen::BuildOptions &options = {});
 
-/// How many steps of `p` call a JIT-compiled kernel of a dz.fused group.
-int compiled_groups(const codegen::Program &p);
+/// The text of passes/gradcheck/rules.mlir (one function per gradient rule, first and
+/// second derivatives), or nullopt when the source tree does not have it.
+std::optional<std::string> gradcheck_rules();
+
+/// Arguments for a function of rules.mlir: floats uniform in [0.3, 1.3) from `seed`,
+/// i64 labels 0.
+std::vector<Tensor> gradcheck_args(const codegen::Program &p, uint64_t seed);
 
 } // namespace dz::testing

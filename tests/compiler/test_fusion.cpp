@@ -21,9 +21,6 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
-#include <filesystem>
-#include <fstream>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -66,13 +63,15 @@ std::vector<Compiled> compile_all(const std::string &ir, Mode mode,
       options);
   std::vector<Compiled> out;
   for (size_t i = 0; i < programs.size(); ++i) {
-    int compiled = dz::testing::compiled_groups(programs[i]);
+    int compiled = int(programs[i].num_fused_kernels());
     out.push_back({std::move(programs[i]), fused_ops[i], compiled});
   }
   return out;
 }
 
-Compiled compile(const std::string &ir, Mode mode) { return std::move(compile_all(ir, mode).at(0)); }
+Compiled compile(const std::string &ir, Mode mode) {
+  return std::move(compile_all(ir, mode).at(0));
+}
 
 void expect_bitwise_equal(const Tensor &got, const Tensor &want, size_t i) {
   ASSERT_EQ(got.shape(), want.shape()) << "result " << i;
@@ -155,15 +154,16 @@ TEST(Fusion, MlpTrainingStepMatchesUnfused) {
 TEST(Fusion, DonatedParametersAreUpdatedInPlace) {
   // The SGD updates W - lr * g of kMlpStep are results 1-4, which dz::compile copies
   // into arguments 2-5: donated, each fused update writes into its parameter's buffer.
-  std::vector<Tensor> args = {dz::randn({32, 20}, dz::f32, 40),
-                              Tensor::from_i64(std::vector<int64_t>(32, 3)),
-                              dz::randn({20, 64}, dz::f32, 41) * 0.3, dz::randn({64}, dz::f32, 42),
-                              dz::randn({64, 10}, dz::f32, 43) * 0.3, dz::randn({10}, dz::f32, 44)};
+  std::vector<Tensor> args = {
+      dz::randn({32, 20}, dz::f32, 40),       Tensor::from_i64(std::vector<int64_t>(32, 3)),
+      dz::randn({20, 64}, dz::f32, 41) * 0.3, dz::randn({64}, dz::f32, 42),
+      dz::randn({64, 10}, dz::f32, 43) * 0.3, dz::randn({10}, dz::f32, 44)};
   std::vector<Tensor> copies;
   for (const Tensor &a : args)
     copies.push_back(a.copy());
   Compiled plain = compile(kMlpStep, Mode::FusedJit),
-           donated = std::move(compile_all(kMlpStep, Mode::FusedJit, {{1, 2}, {2, 3}, {3, 4}, {4, 5}}).at(0));
+           donated = std::move(
+               compile_all(kMlpStep, Mode::FusedJit, {{1, 2}, {2, 3}, {3, 4}, {4, 5}}).at(0));
   EXPECT_EQ(plain.program.num_donated(), 0u);
   EXPECT_EQ(donated.program.num_donated(), 4u) << donated.program.str();
   std::vector<Tensor> want = plain.program.run(copies), got = donated.program.run(args);
@@ -175,11 +175,16 @@ TEST(Fusion, DonatedParametersAreUpdatedInPlace) {
   // x (32x20) given as a view of W2's buffer (64x10): W2 shares storage with another
   // argument, so its update is not written into it (x would change under the program).
   Tensor w2 = copies[4].copy();
-  std::vector<Tensor> shared = {w2.reshape({32, 20}), copies[1], copies[2].copy(), copies[3].copy(),
-                                w2, copies[5].copy()};
-  std::vector<Tensor> alone = {w2.copy().reshape({32, 20}), copies[1], copies[2].copy(),
-                               copies[3].copy(), w2.copy(), copies[5].copy()};
-  std::vector<Tensor> with_alias = donated.program.run(shared), want_alias = plain.program.run(alone);
+  std::vector<Tensor> shared = {w2.reshape({32, 20}), copies[1], copies[2].copy(),
+                                copies[3].copy(),     w2,        copies[5].copy()};
+  std::vector<Tensor> alone = {w2.copy().reshape({32, 20}),
+                               copies[1],
+                               copies[2].copy(),
+                               copies[3].copy(),
+                               w2.copy(),
+                               copies[5].copy()};
+  std::vector<Tensor> with_alias = donated.program.run(shared),
+                      want_alias = plain.program.run(alone);
   for (size_t i = 0; i < 5; ++i)
     expect_bitwise_equal(with_alias[i], want_alias[i], i);
   EXPECT_FALSE(with_alias[3].shares_storage(w2));
@@ -238,25 +243,18 @@ func.func @f(%x: tensor<4x3xf32>, %b: tensor<3xf32>, %k: tensor<4x3xi64>) -> (te
 TEST(Fusion, EveryGradientRuleOfGradcheckMatchesUnfused) {
   // passes/gradcheck/rules.mlir: one function per gradient rule, first and second
   // derivatives (double backprop), f64 inputs in [0.3, 1.3), i64 labels 0.
-  std::filesystem::path rules =
-      std::filesystem::path(__FILE__).parent_path() / "../../passes/gradcheck/rules.mlir";
-  if (!std::filesystem::exists(rules))
-    GTEST_SKIP() << rules << " is not there";
-  std::ifstream in(rules);
-  std::stringstream text;
-  text << in.rdbuf();
-  std::vector<Compiled> plain = compile_all(text.str(), Mode::Unfused),
-                        fused = compile_all(text.str(), Mode::FusedOpByOp),
-                        jit = compile_all(text.str(), Mode::FusedJit);
+  std::optional<std::string> rules = dz::testing::gradcheck_rules();
+  if (!rules)
+    GTEST_SKIP() << "passes/gradcheck/rules.mlir is not there";
+  std::vector<Compiled> plain = compile_all(*rules, Mode::Unfused),
+                        fused = compile_all(*rules, Mode::FusedOpByOp),
+                        jit = compile_all(*rules, Mode::FusedJit);
   ASSERT_EQ(plain.size(), fused.size());
   ASSERT_EQ(plain.size(), jit.size());
   int groups = 0, compiled = 0;
   for (size_t f = 0; f < plain.size(); ++f) {
     SCOPED_TRACE("@" + plain[f].program.name());
-    std::vector<Tensor> args;
-    for (const dz::codegen::TensorSpec &spec : plain[f].program.arg_types())
-      args.push_back(spec.dtype == dz::i64 ? dz::zeros(spec.shape, dz::i64)
-                                           : dz::rand(spec.shape, spec.dtype, 70 + f) + 0.3);
+    std::vector<Tensor> args = dz::testing::gradcheck_args(plain[f].program, 70 + f);
     std::vector<Tensor> want = plain[f].program.run(args), got = fused[f].program.run(args),
                         generated = jit[f].program.run(args);
     ASSERT_EQ(got.size(), want.size());

@@ -21,10 +21,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
-#include <filesystem>
-#include <fstream>
 #include <optional>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -240,25 +237,18 @@ TEST(LowerConv, EveryGradcheckFunctionMatchesDirect) {
   // passes/gradcheck/rules.mlir: one function per gradient rule, first and second
   // derivatives (double backprop: conv2d, deconv2d and conv2d_grad_w of one another),
   // f64 inputs in [0.3, 1.3), i64 labels 0.
-  std::filesystem::path rules =
-      std::filesystem::path(__FILE__).parent_path() / "../../passes/gradcheck/rules.mlir";
-  if (!std::filesystem::exists(rules))
-    GTEST_SKIP() << rules << " is not there";
-  std::ifstream in(rules);
-  std::stringstream text;
-  text << in.rdbuf();
-  std::vector<Compiled> direct = compile_all(text.str(), std::nullopt),
-                        lowered = compile_all(text.str(), ConvLoweringPolicy::All);
+  std::optional<std::string> rules = dz::testing::gradcheck_rules();
+  if (!rules)
+    GTEST_SKIP() << "passes/gradcheck/rules.mlir is not there";
+  std::vector<Compiled> direct = compile_all(*rules, std::nullopt),
+                        lowered = compile_all(*rules, ConvLoweringPolicy::All);
   ASSERT_EQ(direct.size(), lowered.size());
   int convs = 0;
   for (size_t f = 0; f < direct.size(); ++f) {
     SCOPED_TRACE("@" + direct[f].program.name());
     EXPECT_EQ(lowered[f].convs, 0);
     convs += direct[f].convs;
-    std::vector<Tensor> args;
-    for (const dz::codegen::TensorSpec &spec : direct[f].program.arg_types())
-      args.push_back(spec.dtype == dz::i64 ? dz::zeros(spec.shape, dz::i64)
-                                           : dz::rand(spec.shape, spec.dtype, 70 + f) + 0.3);
+    std::vector<Tensor> args = dz::testing::gradcheck_args(direct[f].program, 70 + f);
     std::vector<Tensor> want = direct[f].program.run(args), got = lowered[f].program.run(args);
     ASSERT_EQ(got.size(), want.size());
     for (size_t i = 0; i < got.size(); ++i)

@@ -65,6 +65,8 @@ public:
   size_t peak_live_slots() const { return peak_live_; }
   /// Results written straight into a donated argument's buffer (BuildOptions::donations).
   size_t num_donated() const;
+  /// Steps that call a JIT-compiled kernel of a dz.fused group.
+  size_t num_fused_kernels() const { return num_fused_kernels_; }
   /// How the fused groups were compiled: "JIT 6 groups in 3 kernels: MLIR 3.0 ms, LLVM
   /// 95.1 ms", and
   /// a line per group left op by op with the reason; empty without fused groups.
@@ -83,10 +85,12 @@ private:
   std::vector<int32_t> arg_release_;  // arguments no step reads: dropped before step 0
   std::vector<int32_t> result_slots_; // func.return operands
   std::vector<bool> result_copies_;   // a result that shares a constant's storage is copied
-  size_t num_slots_ = 0, peak_live_ = 0;
+  size_t num_slots_ = 0, peak_live_ = 0, num_fused_kernels_ = 0;
+  std::vector<int32_t> donated_args_; // arguments some step may write into (Step::into)
   std::shared_ptr<const void> code_; // keeps the JIT-compiled kernels the steps call alive
   struct Profile;                    // $DZ_PROFILE=1: time per step, printed at the end
-  std::shared_ptr<Profile> profile_;
+  std::shared_ptr<Profile> profile_; // set by the builder (profile_if_asked)
+  void profile_if_asked();
   std::string codegen_notes_, llvm_ir_;
   Tensor released_; // what a dropped slot holds (one shared empty tensor, no allocation)
 };
