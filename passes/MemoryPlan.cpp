@@ -30,16 +30,13 @@ bool isElementwise(Operation *op) {
              ir::ClipMaskOp>(op);
 }
 
-/// A group of values in one buffer (one value, or a chain of in-place values).
-struct Buffer {
-  int64_t size = 0; // aligned
-  int64_t start = 0, end = 0;
-  int64_t offset = 0;
-  int32_t first = 0; // position of its first value, for a stable order
-};
+/// A group of values in one buffer (one value, or a chain of in-place values); `first` is
+/// the position of its first value.
+using Buffer = ArenaBuffer;
 
-/// Step 4: greedy by size, best fit.
-int64_t placeBuffers(std::vector<Buffer> &buffers) {
+} // namespace
+
+int64_t placeBuffers(std::vector<ArenaBuffer> &buffers) {
   std::vector<size_t> order(buffers.size());
   std::iota(order.begin(), order.end(), 0);
   std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
@@ -76,8 +73,6 @@ int64_t placeBuffers(std::vector<Buffer> &buffers) {
   }
   return peak;
 }
-
-} // namespace
 
 const PlannedValue *MemoryPlan::lookup(Value v) const {
   auto it = index.find(v);

@@ -1,11 +1,13 @@
 // Executor.cpp - runs a dz::codegen::Program: checks the arguments against the
-// signature, calls each step's kernel, drops slots after their last use. No MLIR here.
+// signature, takes the run's arena, calls each step's kernel with its results' arena
+// regions, drops slots after their last use. No MLIR here.
 #include <dzc/codegen/Executor.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <iterator>
 #include <numeric>
 #include <sstream>
 
@@ -96,14 +98,42 @@ std::vector<Tensor> Program::run(const std::vector<Tensor> &args) const {
   if (profile_)
     ++profile_->runs;
 
+  // The arena of this run (a cache hit of the allocator after the first run). Regions are
+  // handed out while `planned` holds: a kernel that returns a tensor sharing its operand's
+  // storage where the plan did not expect it (so that storage may outlive its region's
+  // reservation) ends the placing for the rest of the run; later values are allocated.
+  std::shared_ptr<Storage> arena =
+      arena_bytes_ ? std::make_shared<Storage>(size_t(arena_bytes_), Device::cpu()) : nullptr;
+  bool planned = arena != nullptr;
+  auto region = [&](int64_t offset) { return static_cast<char *>(arena->data()) + offset; };
+
   for (size_t si = 0; si < steps_.size(); ++si) {
     const Step &s = steps_[si];
     auto t0 = std::chrono::steady_clock::now();
     for (size_t k = 0; k < s.into.size(); ++k)
       if (s.into[k] >= 0 && donatable[size_t(s.into[k])])
         slots[size_t(s.outs[k])] = args[size_t(s.into[k])];
+    PlacedAllocations::Region regions[4];
+    size_t num_regions = 0;
+    for (size_t k = 0; planned && k < s.outs.size(); ++k) {
+      if (s.arena[k] < 0)
+        continue;
+      const TensorSpec &t = s.types[k];
+      const size_t bytes = size_t(shape_size(t.shape)) * dtype_size(t.dtype);
+      if (s.writes_given_outputs)
+        slots[size_t(s.outs[k])] = Tensor::on_storage(
+            std::make_shared<Storage>(region(s.arena[k]), bytes, Device::cpu(), arena), 0,
+            t.shape, t.dtype);
+      else if (num_regions < std::size(regions))
+        regions[num_regions++] = {region(s.arena[k]), bytes};
+    }
     try {
-      s.kernel(slots);
+      if (num_regions) {
+        PlacedAllocations placed(regions, num_regions, arena);
+        s.kernel(slots);
+      } else {
+        s.kernel(slots);
+      }
     } catch (const Error &e) {
       throw Error(s.op + ": " + e.what());
     }
@@ -112,6 +142,10 @@ std::vector<Tensor> Program::run(const std::vector<Tensor> &args) const {
       if (y.shape() != s.types[k].shape || y.dtype() != s.types[k].dtype)
         throw Error(s.op + ": the kernel returned " + type_str({y.shape(), y.dtype()}) +
                     " where the IR says " + type_str(s.types[k]) + " (an executor bug)");
+      if (planned && s.arena[k] >= 0)
+        for (int32_t in : s.in)
+          if (y.shares_storage(slots[size_t(in)]))
+            planned = false;
     }
     for (int32_t r : s.release)
       slots[size_t(r)] = released_;
@@ -124,7 +158,8 @@ std::vector<Tensor> Program::run(const std::vector<Tensor> &args) const {
   results.reserve(result_slots_.size());
   for (size_t i = 0; i < result_slots_.size(); ++i) {
     const Tensor &v = slots[size_t(result_slots_[i])];
-    results.push_back(result_copies_[i] ? v.copy() : v);
+    const bool in_arena = arena && v.storage() && v.storage()->owner() == arena;
+    results.push_back(result_copies_[i] || in_arena ? v.copy() : v);
   }
   return results;
 }
@@ -156,7 +191,11 @@ std::string Program::str() const {
   os << program_name(name_) << "(";
   for (size_t i = 0; i < arg_types_.size(); ++i)
     os << (i ? ", " : "") << "%" << i << ": " << type_str(arg_types_[i]);
-  os << ")  " << num_slots_ << " slots, at most " << peak_live_ << " live\n";
+  os << ")  " << num_slots_ << " slots, at most " << peak_live_ << " live";
+  if (arena_bytes_)
+    os << ", arena " << arena_bytes_ << " bytes for " << num_arena_values_ << " values (naive "
+       << arena_naive_ << ")";
+  os << "\n";
   auto slot_list = [&](const std::vector<int32_t> &v) {
     for (size_t i = 0; i < v.size(); ++i)
       os << (i ? ", " : "") << "%" << v[i];
@@ -177,6 +216,9 @@ std::string Program::str() const {
     for (size_t k = 0; k < s.into.size(); ++k)
       if (s.into[k] >= 0)
         os << "  %" << s.outs[k] << " into %" << s.into[k];
+    for (size_t k = 0; k < s.arena.size(); ++k)
+      if (s.arena[k] >= 0)
+        os << "  @" << s.arena[k];
     if (!s.release.empty()) {
       os << "  free ";
       slot_list(s.release);

@@ -9,6 +9,8 @@
 // 3. Liveness: a slot is dropped after the last step that reads it; func.return
 //    operands live to the end; a result that may share a constant's storage is copied
 //    on return so that callers cannot write into the program.
+// 4. The arena: each intermediate gets a region of one arena, reused by values that are
+//    not live at the same time (planArena), which Program::run hands to the kernels.
 // A dz.fused (--dz-fuse) is one step that calls its JIT-compiled kernel
 // (FusedKernels.cpp); a group the code generator cannot handle (or every group, with
 // BuildOptions::jit off) runs as its body ops, one step each, on the slots of its inputs
@@ -22,6 +24,8 @@
 #include "FusedKernels.h"
 #include "Lowering.h"
 
+#include <dzc/passes/MemoryPlan.h>
+
 #include <mlir/IR/Diagnostics.h>
 #include <mlir/IR/Location.h>
 
@@ -34,7 +38,9 @@
 #include <algorithm>
 #include <cstdio>
 #include <limits>
+#include <numeric>
 #include <optional>
+#include <string_view>
 
 namespace dz::codegen {
 
@@ -125,6 +131,8 @@ private:
 
   static void donate(Program &p, const std::vector<std::pair<int, int>> &donations,
                      const llvm::DenseMap<size_t, const FusedKernel *> &fused_steps);
+
+  static void planArena(Program &p, const std::vector<int64_t> &last_use);
 };
 
 template <typename NewSlot>
@@ -201,6 +209,59 @@ void ProgramBuilder::donate(Program &p, const std::vector<std::pair<int, int>> &
       break;
     }
   }
+}
+
+/// The memory plan of the steps (Step::arena): every result of a step gets a region of
+/// one arena, unless it is a program result, a constant, a view of another value (an op
+/// that may return its operand's storage) or computed into a donated argument. A value's
+/// region is reserved from its step to the last step that reads it or any view of it;
+/// regions of values live at a common step do not overlap (placeBuffers: best fit,
+/// largest first, sizes rounded up to 64 bytes). A value one of whose views is a program
+/// result is not planned, so no result points into the arena.
+void ProgramBuilder::planArena(Program &p, const std::vector<int64_t> &last_use) {
+  constexpr int64_t kForever = std::numeric_limits<int64_t>::max();
+  constexpr int64_t kAlign = passes::MemoryPlan::kAlignment;
+  std::vector<int32_t> root(p.num_slots_); // the value whose storage a slot may share
+  std::iota(root.begin(), root.end(), 0);
+  std::vector<int64_t> end = last_use; // per root: the last step any sharer is read
+  for (const Step &s : p.steps_)
+    if (s.outs.size() == 1 && may_alias_operand(s.op.substr(0, s.op.find(' '))))
+      root[size_t(s.outs[0])] = root[size_t(s.in[0])];
+  for (size_t v = 0; v < p.num_slots_; ++v)
+    end[size_t(root[v])] = std::max(end[size_t(root[v])], last_use[v]);
+
+  struct Planned {
+    size_t step, result;
+  };
+  std::vector<Planned> planned;
+  std::vector<passes::ArenaBuffer> buffers;
+  for (size_t i = 0; i < p.steps_.size(); ++i) {
+    Step &s = p.steps_[i];
+    s.arena.assign(s.outs.size(), -1);
+    std::string_view name = std::string_view(s.op).substr(0, s.op.find(' '));
+    if (name == "dz.constant")
+      continue;
+    // A runtime kernel with several results (max pooling's maxima and indexes) may take
+    // its regions in any order where two have one size: they are reserved alike.
+    int64_t step_end = 0;
+    for (int32_t v : s.outs)
+      step_end = std::max(step_end, end[size_t(v)]);
+    for (size_t k = 0; k < s.outs.size(); ++k) {
+      const int32_t v = s.outs[k];
+      const int64_t bytes = shape_size(s.types[k].shape) * int64_t(dtype_size(s.types[k].dtype));
+      if (root[size_t(v)] != v || end[size_t(v)] == kForever || s.into[k] >= 0 || bytes == 0 ||
+          (!s.writes_given_outputs && step_end == kForever))
+        continue;
+      planned.push_back({i, k});
+      buffers.push_back({(bytes + kAlign - 1) / kAlign * kAlign, int64_t(i),
+                         s.writes_given_outputs ? end[size_t(v)] : step_end, 0, int32_t(v)});
+      p.arena_naive_ += buffers.back().size;
+    }
+  }
+  p.arena_bytes_ = passes::placeBuffers(buffers);
+  p.num_arena_values_ = planned.size();
+  for (size_t j = 0; j < planned.size(); ++j)
+    p.steps_[planned[j].step].arena[planned[j].result] = buffers[j].offset;
 }
 
 FailureOr<Program> ProgramBuilder::build(mlir::func::FuncOp fn, const BuildOptions &options) {
@@ -281,6 +342,7 @@ FailureOr<Program> ProgramBuilder::build(mlir::func::FuncOp fn, const BuildOptio
       };
       step.op = describe(op);
       step.into.assign(step.outs.size(), -1);
+      step.writes_given_outputs = true;
       p.steps_.push_back(std::move(step));
       fused_steps[p.steps_.size() - 1] = k;
       continue;
@@ -391,6 +453,11 @@ FailureOr<Program> ProgramBuilder::build(mlir::func::FuncOp fn, const BuildOptio
   }
 
   donate(p, options.donations, fused_steps);
+  if (options.arena)
+    planArena(p, last_use);
+  else
+    for (Step &st : p.steps_)
+      st.arena.assign(st.outs.size(), -1);
 
   size_t live = num_args - p.arg_release_.size();
   p.peak_live_ = live;

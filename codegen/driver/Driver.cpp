@@ -72,12 +72,13 @@ double ms_since(std::chrono::steady_clock::time_point t0) {
 /// "import 1.2 ms, passes 9.8 ms, codegen 41 ms: 15 steps, 6 fused kernels, 4 results
 /// in place".
 std::string summarize(const Program &p, double import_ms, double passes_ms, double codegen_ms) {
-  char text[256];
+  char text[320];
   std::snprintf(text, sizeof text,
                 "import %.1f ms, passes %.1f ms, codegen %.1f ms: %zu steps, %zu fused kernels, "
-                "%zu results in place",
+                "%zu results in place, arena %.2f MB for %zu values (%.2f MB without reuse)",
                 import_ms, passes_ms, codegen_ms, p.steps().size(), p.num_fused_kernels(),
-                p.num_donated());
+                p.num_donated(), double(p.arena_bytes()) / 1e6, p.num_arena_values(),
+                double(p.arena_naive_bytes()) / 1e6);
   std::string notes = p.codegen_notes();
   while (!notes.empty() && notes.back() == '\n')
     notes.pop_back();
@@ -148,7 +149,10 @@ std::unique_ptr<trace::Executable> compileGraph(const trace::Graph &graph,
   auto fn = module->lookupSymbol<mlir::func::FuncOp>(opts.name);
   mlir::FailureOr<Program> program = buildProgram(
       fn,
-      {.jit_fused = opts.jit, .keep_llvm_ir = !opts.dump_dir.empty(), .donations = opts.donations});
+      {.jit_fused = opts.jit,
+       .keep_llvm_ir = !opts.dump_dir.empty(),
+       .donations = opts.donations,
+       .arena = opts.arena});
   if (mlir::failed(program))
     throw Error("dz::compile: the CPU back end cannot run the compiled function:\n" + diags.text());
   if (!opts.dump_dir.empty() && !program->llvm_ir().empty())

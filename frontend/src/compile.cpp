@@ -89,9 +89,11 @@ CompiledFunction::CompiledFunction(CompileConfig config) : impl_(std::make_share
         config.lower_conv = on;
       else if (name == "jit")
         config.jit = on;
+      else if (name == "arena")
+        config.arena = on;
       else if (!name.empty())
         throw Error(std::string(variable) + ": unknown optimisation '" + name +
-                    "'; the ones that can be switched are fuse, lower-conv and jit");
+                    "'; the ones that can be switched are fuse, lower-conv, jit and arena");
       start = end + 1;
     }
   }
@@ -146,6 +148,7 @@ std::vector<Variable> CompiledFunction::call(const std::vector<Variable> &args, 
     opts.fuse = impl_->config.fuse;
     opts.lower_conv = impl_->config.lower_conv;
     opts.jit = impl_->config.jit;
+    opts.arena = impl_->config.arena;
     for (const detail::WriteBack &wb : trace.write_backs)
       if (wb.kind == detail::WriteBack::CopyIntoState)
         opts.donations.push_back({wb.result, int(args.size() + wb.state)});
@@ -163,6 +166,11 @@ std::vector<Variable> CompiledFunction::call(const std::vector<Variable> &args, 
       result.emplace_back(t);
     p.trace.outputs.clear();
     p.trace.graph = trace::Graph();
+    // The buffers the tracing run freed sit in the allocator's cache, sized for the eager
+    // intermediates; the compiled program keeps its intermediates in its arena and would
+    // never reuse them, so they go back to the system.
+    if (impl_->config.arena)
+      empty_cache();
     it = impl_->programs.emplace(sig, std::move(p)).first;
     impl_->last = &it->second;
     return result;

@@ -272,14 +272,54 @@ CachingAllocator &allocator() {
 AllocatorStats allocator_stats() { return allocator().stats(); }
 void empty_cache() { allocator().empty(); }
 
+// ---- placed allocations --------------------------------------------------------------------
+
+namespace {
+thread_local PlacedAllocations *tl_placement = nullptr;
+} // namespace
+
+PlacedAllocations::PlacedAllocations(Region *regions, size_t count,
+                                     std::shared_ptr<const void> owner)
+    : regions_(regions), count_(count), owner_(std::move(owner)) {
+  tl_placement = this;
+}
+
+PlacedAllocations::~PlacedAllocations() { tl_placement = nullptr; }
+
+PlacedAllocations::Region *PlacedAllocations::take(size_t bytes,
+                                                   std::shared_ptr<const void> &owner) {
+  PlacedAllocations *p = tl_placement;
+  if (!p)
+    return nullptr;
+  for (size_t i = 0; i < p->count_; ++i) {
+    Region &r = p->regions_[i];
+    if (!r.used && r.bytes == bytes) {
+      r.used = true;
+      owner = p->owner_;
+      return &r;
+    }
+  }
+  return nullptr;
+}
+
 Storage::Storage(size_t bytes, Device dev) : bytes_(bytes), device_(dev) {
   if (!dev.is_cpu())
     throw Error("device " + dev.str() +
                 " is not available: this build of dzc has no CUDA runtime yet");
+  if (PlacedAllocations::Region *r = PlacedAllocations::take(bytes, owner_)) {
+    data_ = r->data;
+    return;
+  }
   data_ = allocator().allocate(bytes);
 }
 
-Storage::~Storage() { allocator().release(data_, bytes_); }
+Storage::Storage(void *data, size_t bytes, Device dev, std::shared_ptr<const void> owner)
+    : data_(data), bytes_(bytes), device_(dev), owner_(std::move(owner)) {}
+
+Storage::~Storage() {
+  if (!owner_)
+    allocator().release(data_, bytes_);
+}
 
 // ---- Tensor ----------------------------------------------------------------------------------
 
@@ -296,6 +336,21 @@ Tensor::Tensor(Shape shape, DType dtype, Device dev) : shape_(std::move(shape)),
 Tensor::Tensor(std::shared_ptr<Storage> s, size_t offset, Shape shape, DType dtype)
     : storage_(std::move(s)), offset_(offset), shape_(std::move(shape)), dtype_(dtype),
       numel_(shape_size(shape_)) {}
+
+Tensor Tensor::on_storage(std::shared_ptr<Storage> storage, size_t offset, Shape shape,
+                          DType dtype) {
+  if (!storage)
+    throw Error("Tensor::on_storage: no storage");
+  for (int64_t d : shape)
+    if (d < 0)
+      throw Error("Tensor::on_storage: negative dimension in shape " + shape_str(shape));
+  size_t need = size_t(shape_size(shape)) * dtype_size(dtype);
+  if (offset > storage->bytes() || need > storage->bytes() - offset)
+    throw Error("Tensor::on_storage: " + std::to_string(need) + " bytes at offset " +
+                std::to_string(offset) + " do not fit a storage of " +
+                std::to_string(storage->bytes()) + " bytes");
+  return Tensor(std::move(storage), offset, std::move(shape), dtype);
+}
 
 Tensor Tensor::from(const std::vector<double> &values, Shape shape, DType dtype) {
   if (int64_t(values.size()) != shape_size(shape))

@@ -34,11 +34,12 @@ struct CompileConfig {
   /// Log each trace to stderr (also: $DZ_VERBOSE=1).
   bool verbose = false;
   /// The optimisations of the pipeline. Switch one to compare with it or to work around a
-  /// problem; $DZ_DISABLE / $DZ_ENABLE (comma-separated lists of fuse, lower-conv, jit)
-  /// switch them without recompiling.
+  /// problem; $DZ_DISABLE / $DZ_ENABLE (comma-separated lists of fuse, lower-conv, jit,
+  /// arena) switch them without recompiling.
   bool fuse = true;       // elementwise chains (and a trailing reduction) as one kernel
   bool lower_conv = false; // convolutions as explicit im2col + GEMM ops (docs/compile.md)
   bool jit = true;        // native code for each fused group (off: its ops one by one)
+  bool arena = true;      // intermediates in one planned arena (off: each kernel allocates)
 };
 
 /// What the last compilation of a compiled function cost and produced.

@@ -59,7 +59,7 @@ public:
 struct CompileOptions {
   std::string name = "traced"; // the func.func's name
   std::string dump_dir;        // when set: write the IR after tracing and after each pass
-  bool fuse = true, lower_conv = false, jit = true; // CompileConfig's switches
+  bool fuse = true, lower_conv = false, jit = true, arena = true; // CompileConfig's switches
   /// (result, argument) pairs: after each call the caller copies that result into that
   /// argument's buffer (parameter and optimizer-state updates), so the compiled program
   /// may compute it there (codegen::BuildOptions::donations).

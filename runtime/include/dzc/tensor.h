@@ -90,21 +90,59 @@ void manual_seed(uint64_t seed);
 /// Philox4x32-10 of counter `ctr` (128 bits as two u64) and key `seed`: four u32.
 void philox4x32(uint64_t ctr_lo, uint64_t ctr_hi, uint64_t seed, uint32_t out[4]);
 
-/// Raw memory of one tensor. CPU buffers come from a caching allocator.
+/// Raw memory of one tensor. CPU buffers come from a caching allocator, or from memory
+/// that someone else owns (a region of the compiled executor's arena, see
+/// PlacedAllocations).
 class Storage {
 public:
   Storage(size_t bytes, Device dev);
+  /// `bytes` bytes at `data`, which `owner` keeps alive; nothing is freed when it goes.
+  Storage(void *data, size_t bytes, Device dev, std::shared_ptr<const void> owner);
   ~Storage();
   Storage(const Storage &) = delete;
   Storage &operator=(const Storage &) = delete;
   void *data() const { return data_; }
   size_t bytes() const { return bytes_; }
   Device device() const { return device_; }
+  /// What keeps borrowed memory alive; null for memory of the allocator.
+  const std::shared_ptr<const void> &owner() const { return owner_; }
 
 private:
   void *data_ = nullptr;
   size_t bytes_ = 0;
   Device device_;
+  std::shared_ptr<const void> owner_;
+};
+
+/// Places the results of a kernel in memory given to it: while an object of this class
+/// is alive, each new CPU Storage made on this thread whose size is exactly that of one
+/// of its unused regions takes that region (borrowed, kept alive by the region's owner)
+/// instead of the allocator. This is how the compiled executor makes the runtime's
+/// kernels, which allocate their results, write them into the arena slot the memory
+/// plan gave them. A kernel's temporary of the same size may take the region first; the
+/// region is the result's for the whole step, so that is safe, and the caller sees it
+/// (the result is then not in the region). Regions must not overlap the memory of any
+/// tensor alive during the call. Not nestable.
+class PlacedAllocations {
+public:
+  struct Region {
+    void *data;
+    size_t bytes;
+    bool used = false;
+  };
+  PlacedAllocations(Region *regions, size_t count, std::shared_ptr<const void> owner);
+  ~PlacedAllocations();
+  PlacedAllocations(const PlacedAllocations &) = delete;
+  PlacedAllocations &operator=(const PlacedAllocations &) = delete;
+
+  /// The region taken for an allocation of `bytes` on this thread, or null (internal:
+  /// called by Storage).
+  static Region *take(size_t bytes, std::shared_ptr<const void> &owner);
+
+private:
+  Region *regions_;
+  size_t count_;
+  std::shared_ptr<const void> owner_;
 };
 
 /// Statistics of the CPU caching allocator (for tests and benchmarks).
@@ -173,6 +211,10 @@ public:
   static Tensor scalar(double v, DType dtype = f64);
   /// Copies `count` elements of `data` (of dtype `dtype`) into a new tensor.
   static Tensor from_buffer(const void *data, Shape shape, DType dtype);
+  /// A tensor of `shape` and `dtype` over `storage` from byte `offset` on (no copy); throws
+  /// dz::Error when it does not fit.
+  static Tensor on_storage(std::shared_ptr<Storage> storage, size_t offset, Shape shape,
+                           DType dtype);
 
   const Shape &shape() const { return shape_; }
   int64_t shape(int axis) const;
@@ -319,6 +361,7 @@ Tensor tanh(const Tensor &x);
 Tensor sqrt(const Tensor &x);
 Tensor abs(const Tensor &x);
 Tensor square(const Tensor &x);
+Tensor erf(const Tensor &x); // the error function (std::erf)
 Tensor sigmoid(const Tensor &x);
 Tensor relu(const Tensor &x);
 /// Sums the values of each row of a 2-d float tensor after exp(x - max) (logsumexp).

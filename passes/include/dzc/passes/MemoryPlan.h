@@ -23,7 +23,8 @@
 //  5. peak: the arena size (highest offset + aligned size); naive: the sum of the aligned
 //     sizes of all intermediates (an arena without reuse).
 //
-// This is an analysis: nothing in the IR changes, and the executor does not use it yet.
+// This is an analysis: nothing in the IR changes. The CPU executor plans its own steps
+// (which join and split some ops) with the same placement, placeBuffers.
 #pragma once
 
 #include <mlir/Dialect/Func/IR/FuncOps.h>
@@ -62,6 +63,21 @@ struct MemoryPlan {
 
   llvm::DenseMap<mlir::Value, size_t> index; // value -> position in `values`
 };
+
+/// A buffer to place in an arena: its size in bytes and its live range, indices of a
+/// schedule, both included; placeBuffers sets `offset`.
+struct ArenaBuffer {
+  int64_t size = 0;
+  int64_t start = 0, end = 0;
+  int64_t offset = 0;
+  int32_t first = 0; // a tie-breaker for a stable order (the position of its first value)
+};
+
+/// Step 4 on any schedule (the CPU executor plans its steps with it): greedy by size, best
+/// fit; two buffers whose ranges share an index get disjoint bytes. Returns the arena
+/// size (the highest offset + size). Offsets are multiples of the sizes' common alignment
+/// when every size is a multiple of it.
+int64_t placeBuffers(std::vector<ArenaBuffer> &buffers);
 
 struct MemoryPlanOptions {
   bool in_place = true; // step 3; off, every value has a buffer of its own

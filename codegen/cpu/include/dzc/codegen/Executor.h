@@ -4,8 +4,11 @@
 // A Program is built once from a func.func of dz ops (see ExecutorBuild.h, the only part
 // that needs MLIR) and run many times: running walks a std::vector of steps, each one
 // runtime kernel with its operand slots fixed at build time, and drops every
-// intermediate tensor right after its last use. This header has no MLIR in it, so the
-// eager frontend can hold and run Programs without compiling MLIR headers.
+// intermediate tensor right after its last use. The intermediates live in one arena per
+// run, at the offsets of a memory plan made when the Program is built (a buffer's bytes
+// are reused once its value is dead), so a step allocates no tensor memory of its own
+// (kernel temporaries aside). This header has no MLIR in it, so the eager frontend can
+// hold and run Programs without compiling MLIR headers.
 #pragma once
 
 #include <dzc/tensor.h>
@@ -42,6 +45,14 @@ struct Step {
   /// result's slot before the call; only kernels that write into given outputs (the
   /// fused kernels) set this.
   std::vector<int32_t> into;
+  /// Per result: its byte offset in the arena (the memory plan of the steps, see
+  /// BuildOptions::arena), or -1 when it is not planned (a program result, a constant, a
+  /// view of another value, a donated result).
+  std::vector<int64_t> arena;
+  /// The kernel writes into the tensors its result slots hold when they have the result
+  /// types (a fused kernel); other kernels allocate their results, and are given their
+  /// arena regions through dz::PlacedAllocations.
+  bool writes_given_outputs = false;
 };
 
 class Program {
@@ -65,6 +76,12 @@ public:
   size_t peak_live_slots() const { return peak_live_; }
   /// Results written straight into a donated argument's buffer (BuildOptions::donations).
   size_t num_donated() const;
+  /// Bytes of the arena one run takes (0: no value is planned, or BuildOptions::arena off).
+  int64_t arena_bytes() const { return arena_bytes_; }
+  /// Sum of the (64-byte aligned) sizes of the planned values: an arena without reuse.
+  int64_t arena_naive_bytes() const { return arena_naive_; }
+  /// Values that have a region of the arena.
+  size_t num_arena_values() const { return num_arena_values_; }
   /// Steps that call a JIT-compiled kernel of a dz.fused group.
   size_t num_fused_kernels() const { return num_fused_kernels_; }
   /// How the fused groups were compiled: "JIT 6 groups in 3 kernels: MLIR 3.0 ms, LLVM
@@ -73,7 +90,8 @@ public:
   const std::string &codegen_notes() const { return codegen_notes_; }
   /// The optimised LLVM IR of the fused kernels, when built with BuildOptions::keep_llvm_ir.
   const std::string &llvm_ir() const { return llvm_ir_; }
-  /// The steps as text, one line per step: "%5 = dz.add(%1, %4)  free %1".
+  /// The steps as text, one line per step: "%5 = dz.add(%1, %4) : tensor<...>  @128
+  /// free %1" (@: the offset in the arena).
   std::string str() const;
 
 private:
@@ -85,7 +103,8 @@ private:
   std::vector<int32_t> arg_release_;  // arguments no step reads: dropped before step 0
   std::vector<int32_t> result_slots_; // func.return operands
   std::vector<bool> result_copies_;   // a result that shares a constant's storage is copied
-  size_t num_slots_ = 0, peak_live_ = 0, num_fused_kernels_ = 0;
+  size_t num_slots_ = 0, peak_live_ = 0, num_fused_kernels_ = 0, num_arena_values_ = 0;
+  int64_t arena_bytes_ = 0, arena_naive_ = 0;
   std::vector<int32_t> donated_args_; // arguments some step may write into (Step::into)
   std::shared_ptr<const void> code_; // keeps the JIT-compiled kernels the steps call alive
   struct Profile;                    // $DZ_PROFILE=1: time per step, printed at the end

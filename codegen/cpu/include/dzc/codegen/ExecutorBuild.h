@@ -29,6 +29,9 @@ struct BuildOptions {
   /// caller's copy becomes a no-op. Arguments that share storage with another argument
   /// at run time are not written into.
   std::vector<std::pair<int, int>> donations;
+  /// Put the intermediates in one arena per run, at offsets planned from the steps'
+  /// liveness (dz::passes::placeBuffers); off, each kernel allocates its results.
+  bool arena = true;
 };
 
 /// The Program of `fn`, or failure after an error diagnostic at the offending op that
