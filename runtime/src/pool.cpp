@@ -103,6 +103,60 @@ MaxPoolResult max_pool2d(const Tensor &x, Size2 kernel, Size2 stride, Size2 pad)
   return {y, idx};
 }
 
+Tensor max_pool2d_values(const Tensor &x, Size2 kernel, Size2 stride, Size2 pad) {
+  WindowGeom g = make_geom("pooling", x.shape(), kernel, stride, pad);
+  DType dt = float_operands("pooling", {{"x", &x}});
+  Tensor y({g.N, g.C, g.OH, g.OW}, dt);
+  visit_float(dt, "pooling", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    const T *px = x.data<T>();
+    T *py = y.data<T>();
+    parallel_for(g.N * g.C, x.size() + y.size() * g.window(), [&](int64_t nc) {
+      const int64_t KH = g.KH, KW = g.KW, SH = g.SH, SW = g.SW, PH = g.PH, PW = g.PW, H = g.H,
+                    W = g.W, OH = g.OH, OW = g.OW;
+      const T *xp = px + nc * g.plane();
+      T *yp = py + nc * g.out_plane();
+      // Output columns whose taps all fall inside the plane's columns: [ow_lo, ow_hi).
+      const int64_t ow_lo = std::min(OW, (PW + SW - 1) / SW);
+      const int64_t span = W + PW - KW; // the last column a window may start at, padded
+      const int64_t ow_hi = span < 0 ? ow_lo : std::max(ow_lo, std::min(OW, span / SW + 1));
+      for (int64_t oh = 0; oh < OH; ++oh) {
+        T *row = yp + oh * OW;
+        for (int64_t kh = 0; kh < KH; ++kh) {
+          const int64_t ih = oh * SH - PH + kh;
+          const bool inside = ih >= 0 && ih < H;
+          const T *xr = xp + (inside ? ih * W : 0);
+          for (int64_t kw = 0; kw < KW; ++kw) {
+            const bool first = kh == 0 && kw == 0;
+            // Taps on the padding are zeros (DeZero's im2col), as in max_pool2d.
+            auto at = [&](int64_t ow) {
+              const int64_t iw = ow * SW - PW + kw;
+              return inside && iw >= 0 && iw < W ? xr[iw] : T(0);
+            };
+            for (int64_t ow = 0; ow < ow_lo; ++ow)
+              row[ow] = first || at(ow) > row[ow] ? at(ow) : row[ow];
+            if (inside) {
+              const int64_t shift = kw - PW; // column of window ow's tap: ow * SW + shift
+              if (first)
+                for (int64_t ow = ow_lo; ow < ow_hi; ++ow)
+                  row[ow] = xr[ow * SW + shift];
+              else
+                for (int64_t ow = ow_lo; ow < ow_hi; ++ow)
+                  row[ow] = xr[ow * SW + shift] > row[ow] ? xr[ow * SW + shift] : row[ow];
+            } else {
+              for (int64_t ow = ow_lo; ow < ow_hi; ++ow)
+                row[ow] = first || T(0) > row[ow] ? T(0) : row[ow];
+            }
+            for (int64_t ow = ow_hi; ow < OW; ++ow)
+              row[ow] = first || at(ow) > row[ow] ? at(ow) : row[ow];
+          }
+        }
+      }
+    });
+  });
+  return y;
+}
+
 Tensor max_pool2d_gather(const Tensor &x, const Tensor &indexes, Size2 kernel, Size2 stride,
                          Size2 pad) {
   WindowGeom g = make_geom("pooling_with_indexes", x.shape(), kernel, stride, pad);

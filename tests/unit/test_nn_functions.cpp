@@ -4,6 +4,7 @@
 // divide evenly), second derivatives through convolution and pooling, batch_norm's
 // train/test behaviour and running averages, embed_id's accumulation, and errors.
 #include <dzc/dzc.h>
+#include <dzc/nn_kernels.h>
 
 #include <gtest/gtest.h>
 
@@ -488,6 +489,30 @@ TEST(NNPool, Float32MatchesFloat64) {
   Tensor a64 = F::average_pooling(Variable(x), 3, 2, 1).data();
   Tensor a32 = F::average_pooling(Variable(x.to(dz::f32)), 3, 2, 1).data();
   EXPECT_TRUE(dz::allclose(a32.to(dz::f64), a64, 1e-6, 1e-6));
+}
+
+TEST(NNPool, MaximaAloneEqualMaxPoolWithIndexesForEveryGeometry) {
+  // max_pool2d_values reads a row of windows per tap; max_pool2d, window by window. Both
+  // count padding taps as zeros; negative inputs make a zero tap win where it falls.
+  for (auto [h, w] : {std::pair{7, 7}, {6, 9}, {1, 5}, {28, 28}})
+    for (int64_t k : {1, 2, 3})
+      for (int64_t s : {1, 2, 3})
+        for (int64_t p : {0, 1})
+          for (dz::DType dt : {dz::f32, dz::f64}) {
+            if (p >= k || (h + 2 * p - k) < 0 || (w + 2 * p - k) < 0)
+              continue;
+            SCOPED_TRACE(std::to_string(h) + "x" + std::to_string(w) + " k" + std::to_string(k) +
+                         " s" + std::to_string(s) + " p" + std::to_string(p) + " " +
+                         dz::dtype_name(dt));
+            Tensor x = (rn({2, 3, h, w}, 851) - 0.5).to(dt);
+            Tensor want = dz::max_pool2d(x, {k, k}, {s, s}, {p, p}).y;
+            Tensor got = dz::max_pool2d_values(x, {k, k}, {s, s}, {p, p});
+            ASSERT_EQ(got.shape(), want.shape());
+            EXPECT_TRUE(dz::allclose(got, want, 0, 0));
+          }
+  Tensor rect = rn({1, 2, 9, 8}, 852) - 0.5;
+  EXPECT_TRUE(dz::allclose(dz::max_pool2d_values(rect, {3, 2}, {2, 3}, {1, 0}),
+                           dz::max_pool2d(rect, {3, 2}, {2, 3}, {1, 0}).y, 0, 0));
 }
 
 // ==== batch_norm =================================================================================

@@ -59,6 +59,9 @@ struct MaxPoolResult {
   Tensor y, indexes;
 };
 MaxPoolResult max_pool2d(const Tensor &x, Size2 kernel, Size2 stride, Size2 pad);
+/// The maxima of max_pool2d alone (the same values), for where no gradient needs the
+/// indexes (inference): a row of windows at a time, so the loops vectorise.
+Tensor max_pool2d_values(const Tensor &x, Size2 kernel, Size2 stride, Size2 pad);
 /// Reads x at the window positions `indexes` (the derivative of max pooling applied to x).
 Tensor max_pool2d_gather(const Tensor &x, const Tensor &indexes, Size2 kernel, Size2 stride,
                          Size2 pad);
