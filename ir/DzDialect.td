@@ -1,7 +1,7 @@
 //===- DzDialect.td - the dz dialect ----------------------------------------===//
 //
 // The dialect of dzc's compiled mode: DeZero functions as ops on static-shape
-// builtin tensors of f32, f64 or i64. See docs/ir.md for the overview.
+// builtin tensors of f32, f64, i64, i32 or i1. See docs/ir.md for the overview.
 //
 //===----------------------------------------------------------------------===//
 
@@ -31,10 +31,12 @@ def Dz_Dialect : Dialect {
   let hasConstantMaterializer = 1;
 }
 
-// Element types: f32, f64 and i64 (labels, indices).
-def Dz_Element : AnyTypeOf<[F32, F64, I64]>;
-def Dz_Tensor : StaticShapeTensorOf<[F32, F64, I64]>;
+// Element types: f32, f64, i64 (labels, indices), i32 (imported integers) and i1
+// (the results of comparisons, the conditions of dz.select).
+def Dz_Element : AnyTypeOf<[F32, F64, I64, I32, I1]>;
+def Dz_Tensor : StaticShapeTensorOf<[F32, F64, I64, I32, I1]>;
 def Dz_FloatTensor : StaticShapeTensorOf<[F32, F64]>;
 def Dz_IndexTensor : StaticShapeTensorOf<[I64]>;
+def Dz_BoolTensor : StaticShapeTensorOf<[I1]>;
 
 #endif // DZ_DIALECT_TD

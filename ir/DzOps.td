@@ -73,6 +73,84 @@ def Dz_DivOp : Dz_BinaryOp<"div", "quotient">;
 def Dz_MaximumOp : Dz_BinaryOp<"maximum", "maximum", [Commutative]>;
 def Dz_EqualOp : Dz_BinaryOp<"equal", "equality test (1 where equal, else 0)",
                              [Commutative]>;
+def Dz_PowerOp : Dz_BinaryOp<"power", "power lhs ^ rhs">;
+
+//===----------------------------------------------------------------------===//
+// Comparisons and logic (NumPy broadcasting, i1 results)
+//===----------------------------------------------------------------------===//
+
+class Dz_CompareOp<string mnemonic, string what, list<Trait> traits = []>
+    : Dz_Op<mnemonic, traits> {
+  let summary = "elementwise " # what # " with NumPy broadcasting, i1 result";
+  let description = [{
+    True where `lhs` }] # what # [{ `rhs`. The shapes broadcast as in NumPy; both
+    operands have one element type; the result is an i1 tensor of the broadcast shape.
+    It has no gradient (it is piecewise constant).
+
+    ```mlir
+    %0 = dz.}] # mnemonic # [{ %a, %b : (tensor<2x3xf32>, tensor<3xf32>) -> tensor<2x3xi1>
+    ```
+  }];
+  let arguments = (ins Dz_Tensor:$lhs, Dz_Tensor:$rhs);
+  let results = (outs Dz_BoolTensor:$result);
+  let assemblyFormat = "$lhs `,` $rhs attr-dict `:` functional-type(operands, results)";
+}
+
+def Dz_GreaterOp : Dz_CompareOp<"greater", "is greater than">;
+def Dz_GreaterEqualOp : Dz_CompareOp<"greater_equal", "is greater than or equal to">;
+def Dz_LessOp : Dz_CompareOp<"less", "is less than">;
+def Dz_LessEqualOp : Dz_CompareOp<"less_equal", "is less than or equal to">;
+// dz.equal gives 1 / 0 in the operand type (the masks of the gradient rules of max,
+// min and maximum); dz.is_equal is the comparison with an i1 result.
+def Dz_IsEqualOp : Dz_CompareOp<"is_equal", "equals", [Commutative]>;
+
+class Dz_LogicalOp<string mnemonic, string what> : Dz_Op<mnemonic, [Commutative]> {
+  let summary = "elementwise logical " # what # " of i1 tensors with NumPy broadcasting";
+  let description = [{
+    Logical }] # what # [{ of the i1 tensors `lhs` and `rhs`, broadcast as in NumPy.
+
+    ```mlir
+    %0 = dz.}] # mnemonic # [{ %p, %q : (tensor<2x3xi1>, tensor<3xi1>) -> tensor<2x3xi1>
+    ```
+  }];
+  let arguments = (ins Dz_BoolTensor:$lhs, Dz_BoolTensor:$rhs);
+  let results = (outs Dz_BoolTensor:$result);
+  let assemblyFormat = "$lhs `,` $rhs attr-dict `:` functional-type(operands, results)";
+}
+
+def Dz_AndOp : Dz_LogicalOp<"and", "and">;
+def Dz_OrOp : Dz_LogicalOp<"or", "or">;
+def Dz_XorOp : Dz_LogicalOp<"xor", "exclusive or">;
+
+def Dz_NotOp : Dz_Op<"not"> {
+  let summary = "elementwise logical negation of an i1 tensor";
+  let description = [{
+    True where `x` is false.
+
+    ```mlir
+    %0 = dz.not %p : tensor<2x3xi1>
+    ```
+  }];
+  let arguments = (ins Dz_BoolTensor:$x);
+  let results = (outs Dz_BoolTensor:$result);
+  let assemblyFormat = "$x attr-dict `:` type($x)";
+}
+
+def Dz_SelectOp : Dz_Op<"select"> {
+  let summary = "elementwise choice cond ? a : b with NumPy broadcasting";
+  let description = [{
+    `a` where the i1 tensor `cond` is true, else `b`. The three shapes broadcast
+    together as in NumPy; `a` and `b` have one element type, which the result has.
+    The gradient goes to `a` where `cond` holds and to `b` elsewhere.
+
+    ```mlir
+    %0 = dz.select %c, %a, %b : (tensor<2x3xi1>, tensor<2x3xf32>, tensor<f32>) -> tensor<2x3xf32>
+    ```
+  }];
+  let arguments = (ins Dz_BoolTensor:$cond, Dz_Tensor:$a, Dz_Tensor:$b);
+  let results = (outs Dz_Tensor:$result);
+  let assemblyFormat = "$cond `,` $a `,` $b attr-dict `:` functional-type(operands, results)";
+}
 
 //===----------------------------------------------------------------------===//
 // Unary elementwise ops (result type = operand type)
@@ -102,6 +180,7 @@ def Dz_CosOp : Dz_UnaryOp<"cos", "cosine">;
 def Dz_TanhOp : Dz_UnaryOp<"tanh", "hyperbolic tangent">;
 def Dz_SqrtOp : Dz_UnaryOp<"sqrt", "square root">;
 def Dz_SquareOp : Dz_UnaryOp<"square", "square", Dz_Tensor>;
+def Dz_ErfOp : Dz_UnaryOp<"erf", "error function 2 / sqrt(pi) * integral of exp(-t^2) from 0 to x">;
 def Dz_SigmoidOp : Dz_UnaryOp<"sigmoid", "logistic sigmoid 1 / (1 + exp(-x))">;
 def Dz_ReluOp : Dz_UnaryOp<"relu", "max(x, 0)", Dz_Tensor>;
 def Dz_StepOp : Dz_UnaryOp<"step", "step function (1 where x > 0, else 0)", Dz_Tensor>;
@@ -125,7 +204,8 @@ def Dz_ClipMaskOp : Dz_UnaryOp<"clip_mask",
 def Dz_CastOp : Dz_Op<"cast"> {
   let summary = "elementwise conversion to another element type";
   let description = [{
-    `x` converted to the element type `dtype` (f32, f64 or i64); the shape stays.
+    `x` converted to the element type `dtype` (f32, f64, i64, i32 or i1; to i1 a nonzero
+    value is true, from i1 true is 1); the shape stays.
 
     ```mlir
     %0 = dz.cast %t {dtype = f32} : tensor<8xi64> -> tensor<8xf32>

@@ -7,6 +7,7 @@
 
 #include <llvm/ADT/DenseMap.h>
 
+#include <cmath>
 #include <functional>
 #include <numeric>
 
@@ -36,6 +37,9 @@ public:
   Value cos(Value x) { return ir::CosOp::create(b, loc, x); }
   Value step(Value x) { return ir::StepOp::create(b, loc, x); }
   Value pow(Value x, double c) { return ir::PowOp::create(b, loc, x, b.getF64FloatAttr(c)); }
+  Value power(Value x, Value y) { return ir::PowerOp::create(b, loc, x, y); }
+  Value log(Value x) { return ir::LogOp::create(b, loc, x); }
+  Value select(Value cond, Value x, Value y) { return ir::SelectOp::create(b, loc, cond, x, y); }
   Value clipMask(Value x, FloatAttr lo, FloatAttr hi) {
     return ir::ClipMaskOp::create(b, loc, x, lo, hi);
   }
@@ -191,6 +195,28 @@ const RuleTable &rules() {
                 e.mul(gy, e.add(e.step(e.sub(r, l)), tie))};
       }),
       noGradient<ir::EqualOp>(),
+      // power: d/da = b a^(b - 1), d/db = a^b log a.
+      rule<ir::PowerOp>([](Emit &e, ir::PowerOp op, Value gy) -> OperandGrads {
+        Value a = op.getLhs(), b = op.getRhs(), y = op.getResult();
+        Value ga = e.mul(gy, e.mul(b, e.power(a, e.sub(b, e.scalar(1.0, b)))));
+        return {ga, e.mul(gy, e.mul(y, e.log(a)))};
+      }),
+
+      // ---- comparisons and logic: i1 results carry no gradient ----
+      noGradient<ir::GreaterOp>(),
+      noGradient<ir::GreaterEqualOp>(),
+      noGradient<ir::LessOp>(),
+      noGradient<ir::LessEqualOp>(),
+      noGradient<ir::IsEqualOp>(),
+      noGradient<ir::AndOp>(),
+      noGradient<ir::OrOp>(),
+      noGradient<ir::XorOp>(),
+      noGradient<ir::NotOp>(),
+      // select: gy goes to a where cond holds, to b elsewhere (summed to their shapes).
+      rule<ir::SelectOp>([](Emit &e, ir::SelectOp op, Value gy) -> OperandGrads {
+        Value cond = op.getCond(), zero = e.scalar(0.0, gy);
+        return {Value(), e.select(cond, gy, zero), e.select(cond, zero, gy)};
+      }),
 
       // ---- elementwise math ----
       rule<ir::NegOp>([](Emit &e, ir::NegOp, Value gy) -> OperandGrads { return {e.neg(gy)}; }),
@@ -217,6 +243,12 @@ const RuleTable &rules() {
       rule<ir::SquareOp>([](Emit &e, ir::SquareOp op, Value gy) -> OperandGrads {
         Value x = op.getX();
         return {e.mul(e.mul(e.scalar(2.0, x), x), gy)};
+      }),
+      // erf: 2 / sqrt(pi) exp(-x^2).
+      rule<ir::ErfOp>([](Emit &e, ir::ErfOp op, Value gy) -> OperandGrads {
+        Value x = op.getX();
+        Value scale = e.scalar(2.0 / std::sqrt(M_PI), x);
+        return {e.mul(gy, e.mul(scale, e.exp(e.neg(e.mul(x, x)))))};
       }),
       rule<ir::PowOp>([](Emit &e, ir::PowOp op, Value gy) -> OperandGrads {
         Value x = op.getX();

@@ -158,6 +158,9 @@ const ScalarOp kScalarOps[] = {
     {"dz.tanh", true, true, [](Scalar &s) -> Value { return math::TanhOp::create(s.b, s.loc, s.x[0]); }},
     {"dz.sqrt", true, false, [](Scalar &s) -> Value { return math::SqrtOp::create(s.b, s.loc, s.x[0]); }},
     {"dz.square", false, false, [](Scalar &s) { return s.mul(s.x[0], s.x[0]); }},
+    {"dz.erf", true, true, [](Scalar &s) -> Value { return math::ErfOp::create(s.b, s.loc, s.x[0]); }},
+    {"dz.power", true, true, [](Scalar &s) -> Value {
+       return math::PowFOp::create(s.b, s.loc, s.x[0], s.x[1]); }},
     // 1 / (1 + exp(-x))
     {"dz.sigmoid", true, true, [](Scalar &s) {
        return s.div(s.c(1), s.add(s.c(1), s.exp(arith::NegFOp::create(s.b, s.loc, s.x[0])))); }},
@@ -543,6 +546,7 @@ LogicalResult lowerToLLVM(ModuleOp module) {
   PassManager pm(module.getContext());
   pm.addPass(createSCFToControlFlowPass());
   pm.addPass(createConvertMathToLLVMPass());
+  pm.addPass(createConvertMathToLibmPass()); // what LLVM has no intrinsic for: f64 erf
   pm.addPass(createArithToLLVMConversionPass());
   pm.addPass(createFinalizeMemRefToLLVMConversionPass());
   ConvertFuncToLLVMPassOptions funcOptions;

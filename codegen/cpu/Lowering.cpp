@@ -34,6 +34,10 @@ std::optional<TensorSpec> spec_of(mlir::Type type) {
     spec.dtype = f64;
   else if (e.isSignlessInteger(64))
     spec.dtype = i64;
+  else if (e.isSignlessInteger(32))
+    spec.dtype = i32;
+  else if (e.isSignlessInteger(1))
+    spec.dtype = b8;
   else
     return std::nullopt;
   return spec;
@@ -134,6 +138,8 @@ std::optional<Tensor> elements_as(mlir::ElementsAttr attr, const TensorSpec &spe
     if (dense.isSplat())
       return filled<T>(spec, dense.getSplatValue<T>());
     llvm::ArrayRef<char> raw = dense.getRawData();
+    if constexpr (std::is_same_v<T, bool>) // i1 elements are packed bits: read them one by one
+      raw = {};
     if (raw.size() == size_t(shape_size(spec.shape)) * sizeof(T))
       return Tensor::from_buffer(raw.data(), spec.shape, spec.dtype);
   }
@@ -171,6 +177,12 @@ FailureOr<Kernel> lower_constant(OpView &v) {
   case DType::i64:
     t = elements_as<int64_t>(value, v.out);
     break;
+  case DType::i32:
+    t = elements_as<int32_t>(value, v.out);
+    break;
+  case DType::b8:
+    t = elements_as<bool>(value, v.out);
+    break;
   default:
     break;
   }
@@ -207,6 +219,31 @@ FailureOr<Kernel> lower_clip(OpView &v, bool mask) {
     return unary(
         v, [l, h](const Tensor &x) { return (x >= l).to(x.dtype()) * (x <= h).to(x.dtype()); });
   return unary(v, [l, h](const Tensor &x) { return dz::clip(x, l, h); });
+}
+
+/// dz.power: std::pow of the broadcast operands; integers are computed in float64 (exact
+/// for the integer results a float64 holds) and converted back.
+FailureOr<Kernel> lower_power(OpView &v) {
+  if (is_floating(v.out.dtype))
+    return binary(v, [](const Tensor &a, const Tensor &b) { return dz::pow(a, b); });
+  return binary(
+      v, [dt = v.out.dtype](const Tensor &a, const Tensor &b) { return dz::pow(a, b).to(dt); });
+}
+
+/// The logical ops on bool tensors, through where (which broadcasts the three) and the
+/// comparisons of bools; `b` is unused for '!'.
+Tensor logical(char op, const Tensor &a, const Tensor &b) {
+  static const Tensor yes = Tensor::scalar(1, b8), no = Tensor::scalar(0, b8);
+  switch (op) {
+  case '&':
+    return where(a, b, no);
+  case '|':
+    return where(a, yes, b);
+  case '!':
+    return a == no;
+  default: // '^'
+    return a != b;
+  }
 }
 
 /// The eager MatMul (2-d, or 3-d with equal batch: transpose flags go to the GEMM) and
@@ -428,7 +465,7 @@ FailureOr<Kernel> lower_pool(OpView &v, Pool kind) {
   const Shape x_shape = v.out.shape; // for the gradients: the shape of the pooled x
   switch (kind) {
   case Pool::Max:
-    return unary(v, [=](In x) { return dz::max_pool2d(x, k, s, p).y; });
+    return unary(v, [=](In x) { return dz::max_pool2d_values(x, k, s, p); }); // no indexes
   case Pool::Indexes:
     return unary(v, [=](In x) { return dz::max_pool2d(x, k, s, p).indexes; });
   case Pool::WithIndexes:
@@ -483,6 +520,23 @@ const OpLowering kLowerings[] = {
     {"dz.div", 2, 2, DZ_BINARY(a / b)},
     {"dz.maximum", 2, 2, DZ_BINARY(dz::maximum(a, b))},
     {"dz.equal", 2, 2, DZ_BINARY((a == b).to(a.dtype()))},
+    {"dz.power", 2, 2, lower_power},
+    {"dz.greater", 2, 2, DZ_BINARY(a > b)},
+    {"dz.greater_equal", 2, 2, DZ_BINARY(a >= b)},
+    {"dz.less", 2, 2, DZ_BINARY(a < b)},
+    {"dz.less_equal", 2, 2, DZ_BINARY(a <= b)},
+    {"dz.is_equal", 2, 2, DZ_BINARY(a == b)},
+    {"dz.and", 2, 2, DZ_BINARY(logical('&', a, b))},
+    {"dz.or", 2, 2, DZ_BINARY(logical('|', a, b))},
+    {"dz.xor", 2, 2, DZ_BINARY(logical('^', a, b))},
+    {"dz.not", 1, 1, DZ_UNARY(logical('!', x, x))},
+    {"dz.select", 3, 3,
+     [](OpView &v) -> FailureOr<Kernel> {
+       int32_t c = v.in[0], a = v.in[1], b = v.in[2];
+       return Kernel([c, a, b](const Slots &s) {
+         return where(s[size_t(c)], s[size_t(a)], s[size_t(b)]);
+       });
+     }},
     {"dz.neg", 1, 1, DZ_UNARY(-x)},
     {"dz.exp", 1, 1, DZ_UNARY(dz::exp(x))},
     {"dz.log", 1, 1, DZ_UNARY(dz::log(x))},
@@ -491,6 +545,7 @@ const OpLowering kLowerings[] = {
     {"dz.tanh", 1, 1, DZ_UNARY(dz::tanh(x))},
     {"dz.sqrt", 1, 1, DZ_UNARY(dz::sqrt(x))},
     {"dz.square", 1, 1, DZ_UNARY(dz::square(x))},
+    {"dz.erf", 1, 1, DZ_UNARY(dz::erf(x))},
     {"dz.sigmoid", 1, 1, DZ_UNARY(dz::sigmoid(x))},
     {"dz.relu", 1, 1, DZ_UNARY(dz::relu(x))},
     {"dz.step", 1, 1, DZ_UNARY((x > 0.0).to(x.dtype()))},

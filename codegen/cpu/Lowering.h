@@ -16,7 +16,7 @@ using Kernel = std::function<Tensor(const std::vector<Tensor> &slots)>;
 /// The executor's view of a builtin tensor type; nullopt when it cannot run it.
 std::optional<TensorSpec> spec_of(mlir::Type type);
 inline constexpr const char *kSupportedTypes =
-    "the CPU executor runs statically shaped tensors of f32, f64 or i64";
+    "the CPU executor runs statically shaped tensors of f32, f64, i64, i32 or i1";
 
 /// One op as a lowering sees it: operand slots and types, the result type, and readers
 /// of its attributes that report a missing or mistyped attribute at the op.

@@ -107,6 +107,16 @@ struct Sqrt : Function {
   }
 };
 
+struct Erf : Function {
+  std::string name() const override { return "Erf"; }
+  FunctionTrace trace() const override { return {FunctionTrace::Op, "erf", {}, {}}; }
+  std::vector<Tensor> forward(const std::vector<Tensor> &xs) override { return {dz::erf(xs[0])}; }
+  std::vector<Variable> backward(const std::vector<Variable> &gys) override {
+    Variable x = input(0); // d erf / dx = 2 / sqrt(pi) exp(-x^2)
+    return {gys[0] * (functions::exp(-(x * x)) * (2.0 / std::sqrt(M_PI)))};
+  }
+};
+
 struct Neg : Function {
   std::string name() const override { return "Neg"; }
   FunctionTrace trace() const override { return {FunctionTrace::Op, "neg", {}, {}}; }
@@ -588,6 +598,7 @@ Variable exp(const Variable &x) { return call1<Exp>({x}); }
 Variable log(const Variable &x) { return call1<Log>({x}); }
 Variable square(const Variable &x) { return call1<Square>({x}); }
 Variable sqrt(const Variable &x) { return call1<Sqrt>({x}); }
+Variable erf(const Variable &x) { return call1<Erf>({x}); }
 Variable neg(const Variable &x) { return call1<Neg>({x}); }
 Variable pow(const Variable &x, double c) { return call1<Pow>({x}, c); }
 Variable add(const Variable &a, const Variable &b) { return call1<Add>({a, b}); }

@@ -15,8 +15,8 @@ namespace {
 /// runtime promotes; the IR wants one element type).
 bool is_elementwise(const std::string &op) {
   static const std::set<std::string> ops = {
-      "add",  "sub",  "mul",    "div",     "maximum", "neg", "exp",        "log",  "sin", "cos",
-      "tanh", "sqrt", "square", "sigmoid", "relu",    "pow", "leaky_relu", "clip", "step"};
+      "add",  "sub",  "mul",    "div",     "maximum", "neg", "exp",        "log",  "sin",  "cos",
+      "tanh", "sqrt", "square", "sigmoid", "relu",    "pow", "leaky_relu", "clip", "step", "erf"};
   return ops.count(op) > 0;
 }
 

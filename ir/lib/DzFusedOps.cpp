@@ -25,10 +25,22 @@ namespace dz::ir {
 // Support: what a group may hold
 //===----------------------------------------------------------------------===//
 
+/// f32, f64 or i64: the element types the fused kernels compute in.
+static bool hasKernelTypes(Operation *op) {
+  auto kernelType = [](Type t) {
+    auto tensor = dyn_cast<RankedTensorType>(t);
+    Type e = tensor ? tensor.getElementType() : Type();
+    return e && (e.isF32() || e.isF64() || e.isInteger(64));
+  };
+  return llvm::all_of(op->getOperandTypes(), kernelType) &&
+         llvm::all_of(op->getResultTypes(), kernelType);
+}
+
 bool isFusibleElementwise(Operation *op) {
-  return isa<ConstantOp, AddOp, SubOp, MulOp, DivOp, MaximumOp, EqualOp, NegOp, ExpOp, LogOp, SinOp,
-             CosOp, TanhOp, SqrtOp, SquareOp, SigmoidOp, ReluOp, StepOp, PowOp, LeakyReluOp, ClipOp,
-             ClipMaskOp, CastOp, BroadcastToOp>(op);
+  return hasKernelTypes(op) &&
+         isa<ConstantOp, AddOp, SubOp, MulOp, DivOp, MaximumOp, EqualOp, PowerOp, NegOp, ExpOp,
+             LogOp, SinOp, CosOp, TanhOp, SqrtOp, SquareOp, ErfOp, SigmoidOp, ReluOp, StepOp, PowOp,
+             LeakyReluOp, ClipOp, ClipMaskOp, CastOp, BroadcastToOp>(op);
 }
 
 bool isFusibleReduction(Operation *op) { return isa<SumOp, MaxOp, MinOp>(op); }

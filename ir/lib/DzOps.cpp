@@ -22,7 +22,12 @@ namespace {
 
 using namespace support;
 
-bool isDzElementType(Type type) { return type.isF32() || type.isF64() || type.isInteger(64); }
+bool isDzElementType(Type type) {
+  return type.isF32() || type.isF64() || type.isInteger(64) || type.isInteger(32) ||
+         type.isInteger(1);
+}
+
+bool isBool(RankedTensorType t) { return t.getElementType().isInteger(1); }
 
 bool isIdentityPermutation(llvm::ArrayRef<int64_t> perm) {
   for (size_t i = 0; i < perm.size(); ++i)
@@ -65,6 +70,30 @@ LogicalResult inferBroadcast(std::optional<Location> loc, Value lhs, Value rhs,
   if (!result)
     return fail<OpTy>(loc, "operands are not broadcast-compatible: ", a, " and ", b);
   types.push_back(result);
+  return success();
+}
+
+/// The arithmetic binary ops: no i1 operands (cast them first, as NumPy's bool
+/// arithmetic is not dz's).
+template <typename OpTy>
+LogicalResult inferArithmetic(std::optional<Location> loc, Value lhs, Value rhs,
+                              SmallVectorImpl<Type> &types) {
+  if (failed(inferBroadcast<OpTy>(loc, lhs, rhs, types)))
+    return failure();
+  if (isBool(cast<RankedTensorType>(types.back())))
+    return fail<OpTy>(loc, "is not defined on i1 tensors (", lhs.getType(),
+                      "): dz.cast them to a number type, or use dz.and / dz.or / dz.xor");
+  return success();
+}
+
+/// The comparisons: the broadcast shape of i1.
+template <typename OpTy>
+LogicalResult inferCompare(std::optional<Location> loc, Value lhs, Value rhs,
+                           SmallVectorImpl<Type> &types) {
+  if (failed(inferBroadcast<OpTy>(loc, lhs, rhs, types)))
+    return failure();
+  auto shape = cast<RankedTensorType>(types.back()).getShape();
+  types.back() = RankedTensorType::get(shape, IntegerType::get(lhs.getContext(), 1));
   return success();
 }
 
@@ -117,15 +146,43 @@ DZ_INFER(ConstantOp) {
   return success();
 }
 
-#define DZ_INFER_BROADCAST(OP)                                                                     \
-  DZ_INFER(OP) { return inferBroadcast<OP>(loc, adaptor.getLhs(), adaptor.getRhs(), types); }
-DZ_INFER_BROADCAST(AddOp)
-DZ_INFER_BROADCAST(SubOp)
-DZ_INFER_BROADCAST(MulOp)
-DZ_INFER_BROADCAST(DivOp)
-DZ_INFER_BROADCAST(MaximumOp)
-DZ_INFER_BROADCAST(EqualOp)
+#define DZ_INFER_BROADCAST(OP, HOW)                                                                \
+  DZ_INFER(OP) { return HOW<OP>(loc, adaptor.getLhs(), adaptor.getRhs(), types); }
+DZ_INFER_BROADCAST(AddOp, inferArithmetic)
+DZ_INFER_BROADCAST(SubOp, inferArithmetic)
+DZ_INFER_BROADCAST(MulOp, inferArithmetic)
+DZ_INFER_BROADCAST(DivOp, inferArithmetic)
+DZ_INFER_BROADCAST(MaximumOp, inferArithmetic)
+DZ_INFER_BROADCAST(EqualOp, inferArithmetic)
+DZ_INFER_BROADCAST(PowerOp, inferArithmetic)
+DZ_INFER_BROADCAST(GreaterOp, inferCompare)
+DZ_INFER_BROADCAST(GreaterEqualOp, inferCompare)
+DZ_INFER_BROADCAST(LessOp, inferCompare)
+DZ_INFER_BROADCAST(LessEqualOp, inferCompare)
+DZ_INFER_BROADCAST(IsEqualOp, inferCompare)
+DZ_INFER_BROADCAST(AndOp, inferBroadcast) // the operand types are i1 (ODS checks)
+DZ_INFER_BROADCAST(OrOp, inferBroadcast)
+DZ_INFER_BROADCAST(XorOp, inferBroadcast)
 #undef DZ_INFER_BROADCAST
+
+DZ_INFER(SelectOp) {
+  auto cond = tensorOf(adaptor.getCond()), a = tensorOf(adaptor.getA()),
+       b = tensorOf(adaptor.getB());
+  if (!cond || !a || !b)
+    return fail<SelectOp>(loc, "operands must be ranked tensors");
+  if (!isBool(cond))
+    return fail<SelectOp>(loc, "the condition must be an i1 tensor, not ", cond);
+  if (a.getElementType() != b.getElementType())
+    return fail<SelectOp>(loc, "the choices have different element types: ", a, " and ", b);
+  auto shape = broadcastShapes(cond.getShape(), a.getShape());
+  if (shape)
+    shape = broadcastShapes(*shape, b.getShape());
+  if (!shape)
+    return fail<SelectOp>(loc, "operands are not broadcast-compatible: ", cond, ", ", a, " and ",
+                          b);
+  types.push_back(RankedTensorType::get(*shape, a.getElementType()));
+  return success();
+}
 
 #define DZ_INFER_SAME(OP)                                                                          \
   DZ_INFER(OP) { return inferSameType<OP>(loc, adaptor.getX(), types); }
@@ -137,6 +194,8 @@ DZ_INFER_SAME(CosOp)
 DZ_INFER_SAME(TanhOp)
 DZ_INFER_SAME(SqrtOp)
 DZ_INFER_SAME(SquareOp)
+DZ_INFER_SAME(ErfOp)
+DZ_INFER_SAME(NotOp)
 DZ_INFER_SAME(SigmoidOp)
 DZ_INFER_SAME(ReluOp)
 DZ_INFER_SAME(StepOp)
@@ -164,7 +223,7 @@ DZ_INFER(CastOp) {
   if (!x || !dtype)
     return fail<CastOp>(loc, "needs a ranked tensor operand and the attribute dtype");
   if (!isDzElementType(dtype.getValue()))
-    return fail<CastOp>(loc, "dtype must be f32, f64 or i64, not ", dtype.getValue());
+    return fail<CastOp>(loc, "dtype must be f32, f64, i64, i32 or i1, not ", dtype.getValue());
   types.push_back(RankedTensorType::get(x.getShape(), dtype.getValue()));
   return success();
 }
@@ -309,8 +368,9 @@ DZ_INFER(OneHotOp) {
     return fail<OneHotOp>(loc, "labels must have rank 1, not ", t);
   if (classes.getInt() <= 0)
     return fail<OneHotOp>(loc, "num_classes must be positive, not ", classes.getInt());
-  if (!isDzElementType(dtype.getValue()))
-    return fail<OneHotOp>(loc, "dtype must be f32, f64 or i64, not ", dtype.getValue());
+  Type e = dtype.getValue();
+  if (!e.isF32() && !e.isF64() && !e.isInteger(64))
+    return fail<OneHotOp>(loc, "dtype must be f32, f64 or i64, not ", e);
   types.push_back(RankedTensorType::get({t.getDimSize(0), classes.getInt()}, dtype.getValue()));
   return success();
 }

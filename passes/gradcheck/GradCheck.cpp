@@ -194,7 +194,9 @@ Tensor constant(DenseElementsAttr attr) {
   } else {
     auto values = attr.getValues<APInt>();
     for (int64_t i = 0; i < numel(type.getShape()); ++i)
-      out.data[size_t(i)] = double(values[size_t(i)].getSExtValue());
+      out.data[size_t(i)] = values[size_t(i)].getBitWidth() == 1 // i1 true is 1, not -1
+                                ? double(values[size_t(i)].getZExtValue())
+                                : double(values[size_t(i)].getSExtValue());
   }
   return out;
 }
@@ -380,6 +382,40 @@ private:
         .Case([&](EqualOp) {
           return binary(in(0), in(1), [](double a, double b) { return double(a == b); });
         })
+        .Case([&](PowerOp) {
+          return binary(in(0), in(1), [](double a, double b) { return std::pow(a, b); });
+        })
+        // Comparisons and logic: i1 values as 0 / 1.
+        .Case([&](GreaterOp) { return binary(in(0), in(1), std::greater<>()); })
+        .Case([&](GreaterEqualOp) { return binary(in(0), in(1), std::greater_equal<>()); })
+        .Case([&](LessOp) { return binary(in(0), in(1), std::less<>()); })
+        .Case([&](LessEqualOp) { return binary(in(0), in(1), std::less_equal<>()); })
+        .Case([&](IsEqualOp) { return binary(in(0), in(1), std::equal_to<>()); })
+        .Case([&](AndOp) {
+          return binary(in(0), in(1), [](double a, double b) { return double(a != 0 && b != 0); });
+        })
+        .Case([&](OrOp) {
+          return binary(in(0), in(1), [](double a, double b) { return double(a != 0 || b != 0); });
+        })
+        .Case([&](XorOp) {
+          return binary(in(0), in(1),
+                        [](double a, double b) { return double((a != 0) != (b != 0)); });
+        })
+        .Case([&](NotOp) { return unary(in(0), [](double v) { return double(v == 0); }); })
+        .Case([&](SelectOp) {
+          const Tensor &c = in(0), &a = in(1), &b = in(2);
+          SmallVector<int64_t> shape =
+              *dz::ir::broadcastShapes(*dz::ir::broadcastShapes(c.shape, a.shape), b.shape);
+          Tensor out = filled(shape, 0);
+          for (int64_t i = 0; i < numel(shape); ++i) {
+            SmallVector<int64_t> idx = unravel(i, shape);
+            out.data[size_t(i)] = c.data[size_t(broadcastIndex(idx, c.shape))] != 0
+                                      ? a.data[size_t(broadcastIndex(idx, a.shape))]
+                                      : b.data[size_t(broadcastIndex(idx, b.shape))];
+          }
+          return out;
+        })
+        .Case([&](ErfOp) { return unary(in(0), [](double v) { return std::erf(v); }); })
         .Case([&](NegOp) { return unary(in(0), std::negate<>()); })
         .Case([&](ExpOp) { return unary(in(0), [](double v) { return std::exp(v); }); })
         .Case([&](LogOp) { return unary(in(0), [](double v) { return std::log(v); }); })
@@ -410,8 +446,10 @@ private:
           return unary(in(0), [=](double v) { return double(lo <= v && v <= hi); });
         })
         .Case([&](CastOp c) {
-          bool toInt = !isa<FloatType>(c.getDtype());
-          return unary(in(0), [toInt](double v) { return toInt ? std::trunc(v) : v; });
+          bool toInt = !isa<FloatType>(c.getDtype()), toBool = c.getDtype().isInteger(1);
+          return unary(in(0), [=](double v) {
+            return toBool ? double(v != 0) : toInt ? std::trunc(v) : v;
+          });
         })
         .Case([&](ReshapeOp) {
           Tensor out = in(0);

@@ -117,6 +117,40 @@ func.func @maximum(%a: tensor<2x3xf64>, %b: tensor<3xf64>) -> (tensor<2x3xf64>, 
   return %g#0, %g#1 : tensor<2x3xf64>, tensor<3xf64>
 }
 
+func.func @erf(%x: tensor<2x3xf64>) -> (tensor<2x3xf64>, tensor<2x3xf64>) {
+  %c = dz.constant dense<0.8> : tensor<f64>
+  %xs = dz.sub %x, %c : (tensor<2x3xf64>, tensor<f64>) -> tensor<2x3xf64>
+  %y = dz.erf %xs : tensor<2x3xf64>
+  %g = dz.grad %y wrt %x : tensor<2x3xf64>, tensor<2x3xf64>
+  %gg = dz.grad %g wrt %x : tensor<2x3xf64>, tensor<2x3xf64>
+  return %g, %gg : tensor<2x3xf64>, tensor<2x3xf64>
+}
+
+// power of a tensor exponent: d/da = b a^(b - 1), d/db = a^b log a (a > 0 here).
+func.func @power(%a: tensor<2x3xf64>, %b: tensor<3xf64>) -> (tensor<2x3xf64>, tensor<3xf64>, tensor<2x3xf64>, tensor<3xf64>) {
+  %y = dz.power %a, %b : (tensor<2x3xf64>, tensor<3xf64>) -> tensor<2x3xf64>
+  %g:2 = dz.grad %y wrt %a, %b : tensor<2x3xf64>, tensor<2x3xf64>, tensor<3xf64>
+  %h = dz.mul %g#0, %g#1 : (tensor<2x3xf64>, tensor<3xf64>) -> tensor<2x3xf64>
+  %gg:2 = dz.grad %h wrt %a, %b : tensor<2x3xf64>, tensor<2x3xf64>, tensor<3xf64>
+  return %g#0, %g#1, %gg#0, %gg#1 : tensor<2x3xf64>, tensor<3xf64>, tensor<2x3xf64>, tensor<3xf64>
+}
+
+// select: the gradient goes to a where the condition holds, to b (broadcast, summed to
+// its shape) elsewhere; the condition is a comparison of the inputs and has none.
+func.func @select(%a: tensor<2x3xf64>, %b: tensor<3xf64>) -> (tensor<2x3xf64>, tensor<3xf64>, tensor<2x3xf64>, tensor<3xf64>) {
+  %c = dz.constant dense<0.8> : tensor<f64>
+  %gt = dz.greater %a, %b : (tensor<2x3xf64>, tensor<3xf64>) -> tensor<2x3xi1>
+  %le = dz.less_equal %b, %c : (tensor<3xf64>, tensor<f64>) -> tensor<3xi1>
+  %cond = dz.xor %gt, %le : (tensor<2x3xi1>, tensor<3xi1>) -> tensor<2x3xi1>
+  %sq = dz.mul %a, %a : (tensor<2x3xf64>, tensor<2x3xf64>) -> tensor<2x3xf64>
+  %y = dz.select %cond, %sq, %b : (tensor<2x3xi1>, tensor<2x3xf64>, tensor<3xf64>) -> tensor<2x3xf64>
+  %w = dz.mul %y, %b : (tensor<2x3xf64>, tensor<3xf64>) -> tensor<2x3xf64>
+  %g:2 = dz.grad %w wrt %a, %b : tensor<2x3xf64>, tensor<2x3xf64>, tensor<3xf64>
+  %h = dz.mul %g#0, %a : (tensor<2x3xf64>, tensor<2x3xf64>) -> tensor<2x3xf64>
+  %gg:2 = dz.grad %h wrt %a, %b : tensor<2x3xf64>, tensor<2x3xf64>, tensor<3xf64>
+  return %g#0, %g#1, %gg#0, %gg#1 : tensor<2x3xf64>, tensor<3xf64>, tensor<2x3xf64>, tensor<3xf64>
+}
+
 // ---- shapes and reductions (weighted by w so the gradients are not all ones) ----
 
 func.func @shapes(%x: tensor<2x3xf64>, %w: tensor<3x2x4xf64>) -> tensor<2x3xf64> {

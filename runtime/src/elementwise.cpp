@@ -398,6 +398,9 @@ Tensor tanh(const Tensor &x) {
 Tensor sqrt(const Tensor &x) {
   return unary_float(x, "sqrt", [](auto v) { return std::sqrt(v); });
 }
+Tensor erf(const Tensor &x) {
+  return unary_float(x, "erf", [](auto v) { return std::erf(v); });
+}
 Tensor sigmoid(const Tensor &x) {
   return unary_float(x, "sigmoid", [](auto v) {
     using T = decltype(v);

@@ -289,6 +289,30 @@ TEST(Compile, CompiledForwardMatchesEagerForEveryTracedFunction) {
   expect_close(y.data(), expected.data(), 1e-12, 1e-12, "compiled forward");
 }
 
+TEST(Compile, ErfAndItsTwoDerivativesMatchEager) {
+  // F::erf traces as dz.erf; its gradient rule and the gradient of that rule run compiled.
+  auto derivatives = [](Variable x) {
+    Variable y = F::sum(F::erf(x * 0.7) * x);
+    y.backward({.create_graph = true});
+    Variable gx = x.grad();
+    x.cleargrad();
+    F::sum(gx * gx).backward();
+    Variable gx2 = x.grad();
+    x.cleargrad();
+    return std::vector<Variable>{y, gx, gx2};
+  };
+  Tensor x = dz::randn({2, 5}, dz::f64, 9);
+  Variable eager_x(x);
+  std::vector<Variable> expected = derivatives(eager_x);
+  auto f = dz::compile(derivatives);
+  f(Variable(x));                             // traced (eager values)
+  std::vector<Variable> got = f(Variable(x)); // compiled
+  ASSERT_EQ(got.size(), expected.size());
+  for (size_t i = 0; i < got.size(); ++i)
+    expect_close(got[i].data(), expected[i].data(), 1e-12, 1e-12, "output " + std::to_string(i));
+  EXPECT_NE(f.ir().find("dz.erf"), std::string::npos) << f.ir();
+}
+
 TEST(Compile, GradientsAccumulateAcrossCallsWithoutCleargradsAsInEagerMode) {
   // No cleargrads in the step: every backward adds to the parameters' gradients. The
   // first trace saw no gradient; the second call has one, so it traces once more (a guard)

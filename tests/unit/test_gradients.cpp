@@ -142,6 +142,14 @@ TEST(GradCheck, Pow) {
   EXPECT_TRUE(GradOk([](const Variable &x) { return x.pow(0.5); }, uni({3}, 0.5, 2, 16)));
 }
 
+TEST(GradCheck, ErfAndItsSecondDerivative) {
+  for (const Shape &s : kShapes) {
+    SCOPED_TRACE(dz::shape_str(s));
+    EXPECT_TRUE(GradOk(unary(F::erf), {rn(s, 21)}));
+    EXPECT_TRUE(GradOk(grad_of(unary(F::erf)), {rn(s, 22)}));
+  }
+}
+
 TEST(GradCheck, ArithmeticWithBroadcasting) {
   const std::vector<std::pair<Shape, Shape>> pairs = {
       {{2, 3}, {2, 3}}, {{3, 1}, {1, 4}},    {{2, 3}, {3}}, {{}, {2, 3}},

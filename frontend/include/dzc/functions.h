@@ -19,6 +19,7 @@ Variable exp(const Variable &x);
 Variable log(const Variable &x);
 Variable square(const Variable &x);
 Variable sqrt(const Variable &x);
+Variable erf(const Variable &x); // the error function
 Variable neg(const Variable &x);
 Variable pow(const Variable &x, double c);
 Variable add(const Variable &a, const Variable &b);
