@@ -48,7 +48,9 @@ std::string one_line(std::string s) {
   return s;
 }
 
-bool executor_dtype(dz::DType t) { return t == dz::f32 || t == dz::f64 || t == dz::i64; }
+bool executor_dtype(dz::DType t) {
+  return t == dz::f32 || t == dz::f64 || t == dz::i64 || t == dz::i32 || t == dz::b8;
+}
 
 std::vector<dz::Tensor> load_all(const fs::path &dir, const std::string &prefix) {
   std::vector<dz::Tensor> out;
@@ -81,6 +83,12 @@ std::string compare(const dz::Tensor &got, const dz::Tensor &want) {
     case dz::DType::f64:
       a = value_at<double>(got, i), b = value_at<double>(want, i);
       break;
+    case dz::DType::i32:
+    case dz::DType::b8: // exact in a double
+      if (got.at(i) != want.at(i))
+        return "element " + std::to_string(i) + " is " + std::to_string(got.at(i)) + ", expected " +
+               std::to_string(want.at(i));
+      continue;
     default:
       if (got.data<int64_t>()[i] != want.data<int64_t>()[i])
         return "element " + std::to_string(i) + " is " + std::to_string(got.data<int64_t>()[i]) +
@@ -113,7 +121,7 @@ Result run_case(const fs::path &dir) {
     for (const dz::Tensor &t : *list)
       if (!executor_dtype(t.dtype()))
         return {Outcome::Skip, std::string("dtype ") + dz::dtype_name(t.dtype()),
-                "the CPU executor runs float32, float64 and int64 only"};
+                "the CPU executor runs float32, float64, int64, int32 and bool only"};
 
   mlir::MLIRContext ctx(mlir::MLIRContext::Threading::DISABLED);
   std::string diagnostics;

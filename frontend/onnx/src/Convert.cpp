@@ -103,6 +103,13 @@ std::optional<std::vector<double>> NodeContext::floats_attr(const std::string &n
   return std::vector<double>(floats.begin(), floats.end());
 }
 
+std::optional<std::vector<std::string>> NodeContext::strings_attr(const std::string &name) const {
+  if (!has_attr(name))
+    return std::nullopt;
+  const auto &strings = expect(name, ::onnx::AttributeProto::STRINGS).strings();
+  return std::vector<std::string>(strings.begin(), strings.end());
+}
+
 const ::onnx::TensorProto *NodeContext::tensor_attr(const std::string &name) const {
   return has_attr(name) ? &expect(name, ::onnx::AttributeProto::TENSOR).t() : nullptr;
 }
@@ -186,6 +193,10 @@ mlir::Type dz_element_type(mlir::MLIRContext &ctx, int32_t elem_type) {
     return mlir::Float64Type::get(&ctx);
   case ::onnx::TensorProto::INT64:
     return mlir::IntegerType::get(&ctx, 64);
+  case ::onnx::TensorProto::INT32:
+    return mlir::IntegerType::get(&ctx, 32);
+  case ::onnx::TensorProto::BOOL:
+    return mlir::IntegerType::get(&ctx, 1);
   default:
     return {};
   }
@@ -195,12 +206,18 @@ mlir::DenseElementsAttr elements_of(mlir::MLIRContext &ctx, const Tensor &t) {
   mlir::Type element = t.dtype() == f32   ? mlir::Type(mlir::Float32Type::get(&ctx))
                        : t.dtype() == f64 ? mlir::Type(mlir::Float64Type::get(&ctx))
                        : t.dtype() == i64 ? mlir::Type(mlir::IntegerType::get(&ctx, 64))
+                       : t.dtype() == i32 ? mlir::Type(mlir::IntegerType::get(&ctx, 32))
+                       : t.dtype() == b8  ? mlir::Type(mlir::IntegerType::get(&ctx, 1))
                                           : mlir::Type();
   if (!element)
     throw UnsupportedError(std::string("a constant of dtype ") + dz::dtype_name(t.dtype()) +
-                               " (dz IR holds float32, float64, int64)",
+                               " (dz IR holds float32, float64, int64, int32, bool)",
                            std::string("dtype ") + dz::dtype_name(t.dtype()));
   auto type = RankedTensorType::get(t.shape(), element);
+  if (t.dtype() == b8) { // i1 elements are stored as packed bits, not one byte each
+    const bool *p = static_cast<const bool *>(t.raw());
+    return mlir::DenseElementsAttr::get(type, llvm::ArrayRef<bool>(p, size_t(t.size())));
+  }
   return mlir::DenseElementsAttr::getFromRawBuffer(
       type, llvm::ArrayRef<char>(static_cast<const char *>(t.raw()), t.nbytes()));
 }
@@ -208,8 +225,19 @@ mlir::DenseElementsAttr elements_of(mlir::MLIRContext &ctx, const Tensor &t) {
 Tensor tensor_of(mlir::DenseElementsAttr attr) {
   auto type = llvm::cast<RankedTensorType>(attr.getType());
   mlir::Type e = type.getElementType();
-  const DType dtype = e.isF32() ? f32 : e.isF64() ? f64 : i64;
+  const DType dtype = e.isF32()         ? f32
+                      : e.isF64()       ? f64
+                      : e.isInteger(32) ? i32
+                      : e.isInteger(1)  ? b8
+                                        : i64;
   Tensor t(Shape(type.getShape().begin(), type.getShape().end()), dtype);
+  if (dtype == b8) { // packed bits
+    bool *p = static_cast<bool *>(t.raw());
+    int64_t k = 0;
+    for (bool v : attr.getValues<bool>())
+      p[k++] = v;
+    return t;
+  }
   llvm::ArrayRef<char> raw = attr.getRawData();
   const size_t width = dtype_size(dtype);
   for (size_t off = 0; off < t.nbytes(); off += width) // a splat holds one element

@@ -67,6 +67,7 @@ public:
   std::string string_attr(const std::string &name, const std::string &dflt) const;
   std::optional<std::vector<int64_t>> ints_attr(const std::string &name) const;
   std::optional<std::vector<double>> floats_attr(const std::string &name) const;
+  std::optional<std::vector<std::string>> strings_attr(const std::string &name) const;
   const ::onnx::TensorProto *tensor_attr(const std::string &name) const;
 
   /// Output #1, #2, ... of the node, in order (op types whose entry has outputs > 1).
@@ -177,6 +178,20 @@ Value shape(NodeContext &c);
 Value constant_of_shape(NodeContext &c);
 Value constant(NodeContext &c);
 } // namespace shape_ops
+
+/// The converters of WindowOps.cpp: convolutions and pooling of any rank, padding,
+/// dilation and group.
+namespace window_ops {
+Value conv(NodeContext &c);
+Value conv_transpose(NodeContext &c);
+Value max_pool(NodeContext &c);
+Value average_pool(NodeContext &c);
+} // namespace window_ops
+
+/// The converter of Recurrent.cpp: LSTM unrolled over the sequence.
+namespace recurrent {
+Value lstm(NodeContext &c);
+} // namespace recurrent
 
 /// The entry of `op_type` (default ONNX domain), or null.
 const OpEntry *find_op(const std::string &op_type);

@@ -22,6 +22,7 @@
 #include <llvm/ADT/SetVector.h>
 #include <llvm/Support/raw_ostream.h>
 
+#include <algorithm>
 #include <cctype>
 #include <map>
 
@@ -199,7 +200,9 @@ void Importer::convert(int index) {
   };
   NodeContext c(node, name, opset, b, mlir::NameLoc::get(b.getStringAttr(name)), inputs, known,
                 diagnostics);
-  if (node.output_size() == 0 || node.output(0).empty())
+  // Output #0 may be left out ("") when a later one is named (LSTM's Y_h without Y).
+  if (std::all_of(node.output().begin(), node.output().end(),
+                  [](const std::string &out) { return out.empty(); }))
     c.fail("the node has no output");
   for (const std::string &out : node.output())
     if (!out.empty() && (values.count(out) || initializers.count(out)))

@@ -35,20 +35,26 @@ template <typename OpTy> Value float_unary(NodeContext &c) {
   return {c.make<OpTy>(c.in(0))};
 }
 
+Value cast_to(NodeContext &c, Value x, mlir::Type to);
+
+/// A float base with a constant exponent of one value is dz.pow (x^2 a square, its
+/// gradient one power); any other exponent is dz.power with the exponent converted to
+/// the base's element type (ONNX's result has the base's type).
 Value pow(NodeContext &c) {
-  Value x = c.in(0);
-  c.require_float(x);
-  Tensor e = c.required_constant(1, "exponent").to(f64);
-  if (e.size() == 0)
-    c.fail("the exponent is empty");
-  const double *v = e.data<double>();
-  if (!std::all_of(v, v + e.size(), [&](double d) { return d == v[0]; }))
-    c.unsupported("the exponent has different values (dz.pow takes one exponent)",
-                  "Pow with a tensor exponent");
-  std::optional<Shp> out = ir::broadcastShapes(c.shape(x), e.shape());
-  if (!out)
-    c.fail("shapes " + dims_str(c.shape(x)) + " and " + dims_str(e.shape()) + " do not broadcast");
-  return {c.broadcast(c.make<ir::PowOp>(x, c.b.getF64FloatAttr(v[0])), *out)};
+  Value x = c.in(0), y = c.in(1);
+  std::optional<Tensor> e = c.is_float(x) ? c.constant(1) : std::nullopt;
+  if (e && e->size() > 0 && e->size() <= kMaxConstantRead) {
+    Tensor e64 = e->to(f64);
+    const double *v = e64.data<double>();
+    if (std::all_of(v, v + e64.size(), [&](double d) { return d == v[0]; })) {
+      std::optional<Shp> out = ir::broadcastShapes(c.shape(x), e64.shape());
+      if (!out)
+        c.fail("shapes " + dims_str(c.shape(x)) + " and " + dims_str(e64.shape()) +
+               " do not broadcast");
+      return {c.broadcast(c.make<ir::PowOp>(x, c.b.getF64FloatAttr(v[0])), *out)};
+    }
+  }
+  return {c.make<ir::PowerOp>(x, cast_to(c, y, c.type(x).getElementType()))};
 }
 
 /// relu(x) + alpha * (exp(min(x, 0) * inv_scale) - 1): ELU (inv_scale 1), CELU (1 / alpha).
@@ -213,19 +219,46 @@ Value channel_param(NodeContext &c, Value p, Value x) {
   return c.reshape(p, s);
 }
 
+/// BatchNormalization. With training_mode (opset 14 on) x is normalized with its own
+/// statistics over (N, D1, ...), and outputs #1 and #2 are the running mean and variance
+/// updated with them: input · momentum + batch · (1 − momentum), the batch variance biased.
 Value batch_norm(NodeContext &c) {
   Value x = c.in(0);
   c.require_float(x);
-  if (c.int_attr("training_mode", 0))
-    c.unsupported("training mode updates running statistics", "BatchNormalization training");
   if (c.opset < 9 && c.int_attr("spatial", 1) != 1)
     c.unsupported("spatial=0 (per-activation statistics)", "BatchNormalization spatial=0");
   if (c.rank(x) < 2)
     c.fail("the input must have rank >= 2 (N, C, ...)");
   const double eps = c.float_attr("epsilon", 1e-5);
-  Value inv = c.div(channel_param(c, c.in(1), x),
-                    c.sqrt(c.add(channel_param(c, c.in(4), x), c.scalar(eps, x))));
-  return {c.add(c.mul(c.sub(x, channel_param(c, c.in(3), x)), inv), channel_param(c, c.in(2), x))};
+  const bool training = c.opset >= 14 && c.int_attr("training_mode", 0) != 0;
+  if (!training) {
+    for (int k = 1; k < c.node.output_size(); ++k)
+      if (!c.node.output(k).empty())
+        c.unsupported("output #" + std::to_string(k) +
+                          " (the statistics of training; from opset "
+                          "14 on, training_mode=1 gives the running mean and variance)",
+                      "BatchNormalization training");
+    Value inv = c.div(channel_param(c, c.in(1), x),
+                      c.sqrt(c.add(channel_param(c, c.in(4), x), c.scalar(eps, x))));
+    return {
+        c.add(c.mul(c.sub(x, channel_param(c, c.in(3), x)), inv), channel_param(c, c.in(2), x))};
+  }
+  Shp axes = {0};
+  for (int64_t a = 2; a < c.rank(x); ++a)
+    axes.push_back(a);
+  Value n = c.scalar(double(product(c.shape(x)) / c.shape(x)[1]), x);
+  Value mean = c.div(c.sum(x, axes, true), n);
+  Value d = c.sub(x, mean);
+  Value var = c.div(c.sum(c.mul(d, d), axes, true), n);
+  Value y = c.mul(c.div(d, c.sqrt(c.add(var, c.scalar(eps, x)))), channel_param(c, c.in(1), x));
+  const double momentum = c.float_attr("momentum", 0.9);
+  auto running = [&](Value input, Value batch) {
+    Value b = c.reshape(batch, c.shape(input));
+    return c.add(c.mul(input, c.scalar(momentum, input)), c.mul(b, c.scalar(1 - momentum, b)));
+  };
+  c.add_output(running(c.in(3), mean));
+  c.add_output(running(c.in(4), var));
+  return {c.add(y, channel_param(c, c.in(2), x))};
 }
 
 Value instance_norm(NodeContext &c) {
@@ -350,135 +383,6 @@ Value gemm(NodeContext &c) {
   return {y};
 }
 
-/// A 2-D pair attribute (strides, dilations) with every value `dflt` when absent.
-Shp pair_attr(NodeContext &c, const std::string &name, int64_t dflt) {
-  std::vector<int64_t> v = c.ints_attr(name).value_or(std::vector<int64_t>{dflt, dflt});
-  if (v.size() != 2)
-    c.fail("'" + name + "' must have 2 values for a 2-D op, got " + std::to_string(v.size()));
-  return Shp(v.begin(), v.end());
-}
-
-/// The symmetric (h, w) padding of a 2-D window op from pads / auto_pad; dz pads both
-/// sides of an axis equally, so other paddings are unsupported.
-Shp pads_2d(NodeContext &c, ArrayRef<int64_t> in_hw, ArrayRef<int64_t> kernel,
-            ArrayRef<int64_t> stride) {
-  const std::string mode = c.string_attr("auto_pad", "NOTSET");
-  Shp p = {0, 0};
-  auto asymmetric = [&] {
-    c.unsupported("dz pads both sides of an axis equally; this padding is asymmetric",
-                  c.node.op_type() + " with asymmetric pads");
-  };
-  if (mode == "SAME_UPPER" || mode == "SAME_LOWER") {
-    for (size_t d = 0; d < 2; ++d) {
-      if (stride[d] <= 0)
-        c.fail("strides must be positive");
-      const int64_t out = (in_hw[d] + stride[d] - 1) / stride[d];
-      const int64_t total = std::max<int64_t>(0, (out - 1) * stride[d] + kernel[d] - in_hw[d]);
-      if (total % 2)
-        asymmetric();
-      p[d] = total / 2;
-    }
-  } else if (mode == "NOTSET") {
-    std::vector<int64_t> pads = c.ints_attr("pads").value_or(std::vector<int64_t>(4, 0));
-    if (pads.size() != 4)
-      c.fail("'pads' must have 4 values for a 2-D op, got " + std::to_string(pads.size()));
-    for (size_t d = 0; d < 2; ++d) {
-      if (pads[d] < 0 || pads[d + 2] < 0)
-        c.fail("'pads' must not be negative");
-      if (pads[d] != pads[d + 2])
-        asymmetric();
-      p[d] = pads[d];
-    }
-  } else if (mode != "VALID") {
-    c.fail("unknown auto_pad '" + mode + "' (NOTSET, SAME_UPPER, SAME_LOWER, VALID)");
-  }
-  return p;
-}
-
-void require_2d(NodeContext &c, Value x) {
-  c.require_float(x);
-  if (c.rank(x) != 4)
-    c.unsupported("dz's window ops are 2-D (an NCHW input), got rank " + std::to_string(c.rank(x)),
-                  c.node.op_type() + " not 2-D");
-  if (pair_attr(c, "dilations", 1) != Shp{1, 1})
-    c.unsupported("dilations other than 1", c.node.op_type() + " with dilations");
-}
-
-Value conv(NodeContext &c) {
-  Value x = c.in(0), w = c.in(1);
-  require_2d(c, x);
-  if (c.rank(w) != 4)
-    c.fail("the weights must be (OC, C, KH, KW), got rank " + std::to_string(c.rank(w)));
-  if (c.int_attr("group", 1) != 1)
-    c.unsupported("group=" + std::to_string(c.int_attr("group", 1)) + " (dz.conv2d has no groups)",
-                  "Conv group != 1");
-  Shp stride = pair_attr(c, "strides", 1);
-  Shp pad = pads_2d(c, c.shape(x).drop_front(2), c.shape(w).drop_front(2), stride);
-  return {c.make<ir::Conv2dOp>(x, w, c.has(2) ? c.in(2) : Value(), c.b.getDenseI64ArrayAttr(stride),
-                               c.b.getDenseI64ArrayAttr(pad))};
-}
-
-/// ConvTranspose as dz.deconv2d: the full output s (H - 1) + output_padding + K, cropped
-/// by the pads on both sides (or to output_shape / SAME's H s, which must crop evenly).
-Value conv_transpose(NodeContext &c) {
-  Value x = c.in(0), w = c.in(1);
-  require_2d(c, x);
-  if (c.rank(w) != 4)
-    c.fail("the weights must be (C, OC, KH, KW), got rank " + std::to_string(c.rank(w)));
-  if (c.int_attr("group", 1) != 1)
-    c.unsupported("group=" + std::to_string(c.int_attr("group", 1)) +
-                      " (dz.deconv2d has no groups)",
-                  "ConvTranspose group != 1");
-  Shp stride = pair_attr(c, "strides", 1), extra = pair_attr(c, "output_padding", 0);
-  ArrayRef<int64_t> in_hw = c.shape(x).drop_front(2), kernel = c.shape(w).drop_front(2);
-  const std::optional<std::vector<int64_t>> output_shape = c.ints_attr("output_shape");
-  const std::string mode = c.string_attr("auto_pad", "NOTSET");
-  const bool to_size = output_shape || mode == "SAME_UPPER" || mode == "SAME_LOWER";
-  if (output_shape && output_shape->size() < 2)
-    c.fail("'output_shape' must give the 2 spatial dimensions");
-  Shp pad = to_size ? Shp{0, 0} : pads_2d(c, in_hw, kernel, stride), out(2);
-  for (size_t d = 0; d < 2; ++d) {
-    if (stride[d] <= 0 || extra[d] < 0 || extra[d] >= stride[d])
-      c.fail("strides must be positive and output_padding in [0, stride)");
-    const int64_t full = stride[d] * (in_hw[d] - 1) + extra[d] + kernel[d];
-    if (to_size) {
-      const int64_t target =
-          output_shape ? (*output_shape)[output_shape->size() - 2 + d] : in_hw[d] * stride[d];
-      const int64_t total = full - target;
-      if (total < 0 || total % 2)
-        c.unsupported("dz pads both sides of an axis equally; this padding is asymmetric",
-                      "ConvTranspose with asymmetric pads");
-      pad[d] = total / 2;
-    }
-    out[d] = full - 2 * pad[d];
-  }
-  auto attr = [&](ArrayRef<int64_t> v) { return c.b.getDenseI64ArrayAttr(v); };
-  return c.make<ir::Deconv2dOp>(x, w, c.has(2) ? c.in(2) : Value(), attr(stride), attr(pad),
-                                attr(out));
-}
-
-template <bool is_max> Value pool(NodeContext &c) {
-  Value x = c.in(0);
-  require_2d(c, x);
-  std::optional<std::vector<int64_t>> k = c.ints_attr("kernel_shape");
-  if (!k || k->size() != 2)
-    c.fail("'kernel_shape' must have 2 values");
-  if (c.int_attr("ceil_mode", 0))
-    c.unsupported("ceil_mode=1", c.node.op_type() + " ceil_mode");
-  Shp kernel(k->begin(), k->end()), stride = pair_attr(c, "strides", 1);
-  Shp pad = pads_2d(c, c.shape(x).drop_front(2), kernel, stride);
-  const bool padded = pad != Shp{0, 0};
-  if (is_max && padded)
-    c.unsupported("dz.pooling pads with zeros, ONNX's MaxPool with -inf", "MaxPool with pads");
-  if (!is_max && padded && !c.int_attr("count_include_pad", 0))
-    c.unsupported("dz.average_pooling counts the padding, ONNX's count_include_pad=0 does not",
-                  "AveragePool with pads and count_include_pad=0");
-  auto attr = [&](ArrayRef<int64_t> v) { return c.b.getDenseI64ArrayAttr(v); };
-  if (is_max)
-    return {c.make<ir::PoolingOp>(x, attr(kernel), attr(stride), attr(pad))};
-  return {c.make<ir::AveragePoolingOp>(x, attr(kernel), attr(stride), attr(pad))};
-}
-
 template <bool is_max> Value global_pool(NodeContext &c) {
   Value x = c.in(0);
   c.require_float(x);
@@ -492,6 +396,8 @@ template <bool is_max> Value global_pool(NodeContext &c) {
   return {c.div(c.sum(x, axes, true), c.scalar(double(product(c.shape(x).drop_front(2))), x))};
 }
 
+/// Dropout in inference: the input, and its mask (output #1) all true (before opset 10
+/// the mask has the input's type: all ones).
 Value dropout(NodeContext &c) {
   if (c.opset >= 12 && c.has(2)) {
     Tensor training = c.required_constant(2, "training_mode");
@@ -499,7 +405,16 @@ Value dropout(NodeContext &c) {
     if (std::any_of(bytes, bytes + training.nbytes(), [](uint8_t b) { return b != 0; }))
       c.unsupported("training mode draws a random mask", "Dropout training");
   }
-  return {c.in(0)};
+  Value x = c.in(0);
+  if (c.node.output_size() > 1 && !c.node.output(1).empty()) {
+    mlir::Type element = c.opset >= 10 ? c.b.getI1Type() : c.type(x).getElementType();
+    auto type = mlir::RankedTensorType::get(c.shape(x), element);
+    mlir::Attribute one =
+        c.opset >= 10 ? mlir::Attribute(c.b.getBoolAttr(true)) : c.b.getFloatAttr(element, 1.0);
+    c.add_output(c.make<ir::ConstantOp>(
+        mlir::ElementsAttr(mlir::DenseElementsAttr::get(type, llvm::ArrayRef(one)))));
+  }
+  return {x};
 }
 
 // ---- the table: one entry per ONNX op, alphabetical --------------------------------------
@@ -509,10 +424,11 @@ Value identity(NodeContext &c) { return {c.in(0)}; }
 const OpEntry kOps[] = {
     {"Abs", [](NodeContext &c) -> Value { return {c.abs(c.in(0))}; }},
     {"Add", binary<ir::AddOp>},
+    {"And", binary<ir::AndOp>},
     {"ArgMax", arg_extremum<true>},
     {"ArgMin", arg_extremum<false>},
-    {"AveragePool", pool<false>},
-    {"BatchNormalization", batch_norm},
+    {"AveragePool", window_ops::average_pool},
+    {"BatchNormalization", batch_norm, 3}, // Y, running_mean, running_var (training)
     {"Cast", cast},
     {"CastLike",
      [](NodeContext &c) { return cast_to(c, c.in(0), c.type(c.in(1)).getElementType()); }},
@@ -525,12 +441,14 @@ const OpEntry kOps[] = {
     {"Concat", shape_ops::concat},
     {"Constant", shape_ops::constant},
     {"ConstantOfShape", shape_ops::constant_of_shape},
-    {"Conv", conv},
-    {"ConvTranspose", conv_transpose},
+    {"Conv", window_ops::conv},
+    {"ConvTranspose", window_ops::conv_transpose},
     {"Cos", float_unary<ir::CosOp>},
     {"Div", binary<ir::DivOp>},
-    {"Dropout", dropout},
+    {"Dropout", dropout, 2}, // output, mask
     {"Elu", [](NodeContext &c) -> Value { return {elu(c, c.in(0), c.float_attr("alpha", 1), 1)}; }},
+    {"Equal", binary<ir::IsEqualOp>},
+    {"Erf", float_unary<ir::ErfOp>},
     {"Exp", float_unary<ir::ExpOp>},
     {"Expand", shape_ops::expand},
     {"Flatten", shape_ops::flatten},
@@ -538,6 +456,8 @@ const OpEntry kOps[] = {
     {"Gemm", gemm},
     {"GlobalAveragePool", global_pool<false>},
     {"GlobalMaxPool", global_pool<true>},
+    {"Greater", binary<ir::GreaterOp>},
+    {"GreaterOrEqual", binary<ir::GreaterEqualOp>},
     {"HardSigmoid",
      [](NodeContext &c) -> Value {
        return {hard_sigmoid(c, c.in(0), c.float_attr("alpha", 0.2), c.float_attr("beta", 0.5))};
@@ -554,17 +474,22 @@ const OpEntry kOps[] = {
        c.require_float(c.in(0));
        return {c.make<ir::LeakyReluOp>(c.in(0), c.b.getF64FloatAttr(c.float_attr("alpha", 0.01)))};
      }},
+    {"Less", binary<ir::LessOp>},
+    {"LessOrEqual", binary<ir::LessEqualOp>},
     {"Log", float_unary<ir::LogOp>},
     {"LogSoftmax", softmax<ir::LogSoftmaxOp>},
+    {"LSTM", recurrent::lstm, 3}, // Y, Y_h, Y_c
     {"MatMul", matmul},
     {"Max", variadic<Fold::Max>},
-    {"MaxPool", pool<true>},
+    {"MaxPool", window_ops::max_pool, 2}, // Y, Indices
     {"Mean", variadic<Fold::Mean>},
     {"Min", variadic<Fold::Min>},
     {"Mul", binary<ir::MulOp>},
     {"NegativeLogLikelihoodLoss",
      [](NodeContext &c) { return nll_loss(c, c.in(0), c.in(1), c.has(2) ? c.in(2) : Value()); }},
     {"Neg", unary<ir::NegOp>},
+    {"Not", unary<ir::NotOp>},
+    {"Or", binary<ir::OrOp>},
     {"PRelu",
      [](NodeContext &c) -> Value {
        Value x = c.in(0);
@@ -635,6 +560,9 @@ const OpEntry kOps[] = {
      }},
     {"Transpose", shape_ops::transpose},
     {"Unsqueeze", shape_ops::unsqueeze},
+    {"Where",
+     [](NodeContext &c) -> Value { return {c.make<ir::SelectOp>(c.in(0), c.in(1), c.in(2))}; }},
+    {"Xor", binary<ir::XorOp>},
 };
 
 } // namespace
