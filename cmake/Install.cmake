@@ -12,7 +12,7 @@ install(TARGETS dzc dzc_runtime EXPORT dzcTargets
 # are installed beside it and not part of the exported targets.
 if(DZ_BUILD_COMPILER)
   set(DZ_COMPILER_LIBS dzc_compiler dzc_codegen_cpu dzc_passes dzc_ir)
-  foreach(lib dzc_onnx dzc_codegen_cuda dzc_cuda_runtime) # the CLI's, where they are built
+  foreach(lib dzc_onnx dzc_codegen_onnx dzc_codegen_cuda dzc_cuda_runtime) # the CLI's, where they are built
     if(TARGET ${lib})
       list(APPEND DZ_COMPILER_LIBS ${lib})
     endif()

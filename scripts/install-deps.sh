@@ -12,6 +12,14 @@ PACKAGES=(
   libfmt-dev libcli11-dev zlib1g-dev
   dataset-fashion-mnist graphviz python3
 )
+# node + npm run onnxruntime-node (below). A node from elsewhere on PATH (nodesource, nvm)
+# is kept: Debian's npm would conflict with nodesource's nodejs.
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  PACKAGES+=(nodejs npm)
+fi
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -20,11 +28,37 @@ done
 
 if [ ${#missing[@]} -eq 0 ]; then
   echo "install-deps: all ${#PACKAGES[@]} packages present"
-  exit 0
+else
+  echo "install-deps: installing ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
-echo "install-deps: installing ${missing[*]}"
-$SUDO apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+# onnxruntime-node from npm: onnxruntime's CPU build (the binary ships in the package; its
+# postinstall would only fetch CUDA binaries from GitHub, so scripts are skipped). It is
+# the reference runtime of the ONNX tests (tests/onnx/ort.h, via tools/ort/run.mjs) and of
+# bench/compare_onnx.py, installed outside the repo into DZ_ORT_DIR. Best effort: when it
+# cannot be installed (no network) one warning is printed and those tests skip.
+# 1.20.1 runs on Debian 12's node 18 (N-API binary, no engines constraint).
+ORT_VERSION=1.20.1
+ORT_DIR="${DZ_ORT_DIR:-/opt/dzc/onnxruntime-node}"
+ORT_MARK="$ORT_DIR/.dz-installed-onnxruntime-node-$ORT_VERSION"
+if [ -f "$ORT_MARK" ]; then
+  echo "install-deps: onnxruntime-node $ORT_VERSION present in $ORT_DIR"
+elif ! command -v npm >/dev/null 2>&1; then
+  echo "install-deps: warning: npm not found, onnxruntime-node not installed; the onnxruntime tests will skip"
+else
+  ort_sudo=""
+  mkdir -p "$ORT_DIR" 2>/dev/null && [ -w "$ORT_DIR" ] || ort_sudo="$SUDO"
+  ort_log="$(mktemp /tmp/dz-install-ort.XXXXXX.log)"
+  if $ort_sudo mkdir -p "$ORT_DIR" >>"$ort_log" 2>&1 &&
+    $ort_sudo env ONNXRUNTIME_NODE_INSTALL=skip ONNXRUNTIME_NODE_INSTALL_CUDA=skip \
+      npm install --prefix "$ORT_DIR" --ignore-scripts --no-audit --no-fund --fetch-retries=1 \
+      --loglevel=error "onnxruntime-node@$ORT_VERSION" >>"$ort_log" 2>&1 &&
+    $ort_sudo touch "$ORT_MARK" >>"$ort_log" 2>&1; then
+    echo "install-deps: installed onnxruntime-node $ORT_VERSION into $ORT_DIR"
+    rm -f "$ort_log"
+  else
+    echo "install-deps: warning: could not install onnxruntime-node@$ORT_VERSION into $ORT_DIR (log: $ort_log); the onnxruntime tests will skip"
+  fi
+fi

@@ -20,8 +20,8 @@
 // DIR: dzc: error: cannot open input file '{{.*}}': Is a directory
 // DIR-NEXT: exit=1
 
-// RUN: sh -c 'dzc %s --emit=onnx -o %t.never; echo "exit=$?"' 2>&1 | FileCheck %s --check-prefix=ONNX
-// ONNX: dzc: error: --emit=onnx is not implemented yet in this version
+// RUN: sh -c 'dzc %s --emit=onnx --opset 18 -o %t.never; echo "exit=$?"' 2>&1 | FileCheck %s --check-prefix=ONNX
+// ONNX: dzc: error: --opset 18: dzc writes opsets 13 to 17
 // ONNX-NEXT: exit=2
 // RUN: sh -c 'dzc %s --emit=bogus; echo "exit=$?"' 2>&1 | FileCheck %s --check-prefix=BOGUS
 // BOGUS: dzc: error: unknown --emit=bogus; valid: dz, opt, fused, memplan, llvm, cuda

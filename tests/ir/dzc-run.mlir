@@ -21,7 +21,7 @@
 // --bench N: N runs, the mean and the fastest; --function names the only function too;
 // --print-ir-after-all goes to stderr.
 // RUN: dzc run %s --function f --input %S/Inputs/dzc-x-3xf32.npy --input %S/Inputs/dzc-y-3xf32.npy --output-dir %t/bench --bench 3 | FileCheck %s --check-prefix=BENCH
-// BENCH: @f: 3 runs, mean {{[0-9.]+}} ms, min {{[0-9.]+}} ms per run
+// BENCH: @f: 3 runs, median {{[0-9.]+}} ms, mean {{[0-9.]+}} ms, min {{[0-9.]+}} ms per run
 // RUN: test -f %t/bench/output_1.npy
 // RUN: dzc run %s --input %S/Inputs/dzc-x-3xf32.npy --input %S/Inputs/dzc-y-3xf32.npy --output-dir %t/ir --print-ir-after-all 2>&1 >/dev/null | FileCheck %s --check-prefix=PASSES
 // PASSES: IR Dump After {{.*}}dz-autodiff

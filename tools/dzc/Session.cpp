@@ -6,6 +6,7 @@
 #include "Session.h"
 
 #include <dzc/codegen/ExecutorBuild.h>
+#include <dzc/codegen/OnnxExport.h>
 #ifdef DZ_HAVE_CUDA_CODEGEN
 #include <dzc/codegen/CudaSource.h>
 #endif
@@ -56,6 +57,8 @@ struct Session::Impl {
   mlir::OwningOpRef<mlir::ModuleOp> module;
 
   std::string file() const { return path == "-" ? std::string("<stdin>") : path; }
+  /// The func.func named `function`, or the only one; null after the error.
+  mlir::func::FuncOp choose(const std::string &function);
 };
 
 Session::Session() : impl_(std::make_unique<Impl>()) { impl_->ctx.loadAllAvailableDialects(); }
@@ -79,11 +82,7 @@ bool Session::load(const std::string &path) {
 
 bool Session::importOnnx(const std::string &path, const std::vector<Tensor> &input_values) {
   impl_->path = path;
-  dz::onnx::ImportOptions options;
-  options.input_values = input_values;
-  options.evaluate = [](mlir::func::FuncOp fn) { // folds shapes computed from constants
-    return codegen::buildProgramOrThrow(fn).run({}).at(0);
-  };
+  dz::onnx::ImportOptions options = codegen::runImportOptions(input_values);
   try { // the importer throws outside MLIR's frames, after collecting the diagnostics
     impl_->module = dz::onnx::importOnnx(impl_->ctx, path, options);
   } catch (const dz::Error &e) {
@@ -160,33 +159,53 @@ std::optional<std::string> Session::cudaSource() const {
 #endif
 }
 
-std::optional<codegen::Program> Session::buildProgram(const std::string &function) {
+mlir::func::FuncOp Session::Impl::choose(const std::string &function) {
   std::vector<mlir::func::FuncOp> fns;
-  for (mlir::func::FuncOp fn : impl_->module->getOps<mlir::func::FuncOp>())
+  for (mlir::func::FuncOp fn : module->getOps<mlir::func::FuncOp>())
     fns.push_back(fn);
   std::string names;
   for (mlir::func::FuncOp fn : fns)
     names += (names.empty() ? "@" : ", @") + fn.getSymName().str();
 
-  mlir::func::FuncOp chosen;
   if (!function.empty()) {
     for (mlir::func::FuncOp fn : fns)
       if (fn.getSymName() == function)
-        chosen = fn;
-    if (!chosen) {
-      reportError("--function " + function + ": '" + impl_->file() + "' has no func.func @" +
-                  function + (fns.empty() ? "" : "; its functions: " + names));
-      return std::nullopt;
-    }
-  } else if (fns.size() == 1) {
-    chosen = fns.front();
-  } else {
-    reportError(fns.empty() ? "'" + impl_->file() + "' has no func.func to run"
-                            : "'" + impl_->file() + "' has " + std::to_string(fns.size()) +
-                                  " functions (" + names + "): choose one with --function NAME");
+        return fn;
+    reportError("--function " + function + ": '" + file() + "' has no func.func @" + function +
+                (fns.empty() ? "" : "; its functions: " + names));
+    return {};
+  }
+  if (fns.size() == 1)
+    return fns.front();
+  reportError(fns.empty() ? "'" + file() + "' has no func.func"
+                          : "'" + file() + "' has " + std::to_string(fns.size()) + " functions (" +
+                                names + "): choose one with --function NAME");
+  return {};
+}
+
+bool Session::hasGradOps() const {
+  bool found = false;
+  impl_->module->walk([&found](dz::ir::GradOp) { found = true; });
+  return found;
+}
+
+std::optional<std::string> Session::onnxModel(const std::string &function,
+                                              const onnx::ExportOptions &options) {
+  mlir::func::FuncOp chosen = impl_->choose(function);
+  if (!chosen)
+    return std::nullopt;
+  try { // the exporter walks the IR in our frames and throws after it
+    return codegen::exportOnnx(chosen, options);
+  } catch (const dz::Error &e) {
+    reportError(e.what());
     return std::nullopt;
   }
+}
 
+std::optional<codegen::Program> Session::buildProgram(const std::string &function) {
+  mlir::func::FuncOp chosen = impl_->choose(function);
+  if (!chosen)
+    return std::nullopt;
   const int before = impl_->errors;
   mlir::FailureOr<codegen::Program> program = codegen::buildProgram(chosen);
   if (mlir::succeeded(program))

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <dzc/codegen/Executor.h>
+#include <dzc/onnx.h>
 
 #include <memory>
 #include <optional>
@@ -45,6 +46,13 @@ public:
   /// The CUDA C source of the module's kernels (codegen/cuda); nullopt after the error,
   /// or when this dzc has no CUDA code generator.
   std::optional<std::string> cudaSource() const;
+  /// True when the module still has dz.grad ops (the first part of the pipeline expands
+  /// them).
+  bool hasGradOps() const;
+  /// The func.func named `function` (or the only one) as a serialized ONNX model
+  /// (codegen/onnx); nullopt after the error.
+  std::optional<std::string> onnxModel(const std::string &function,
+                                       const onnx::ExportOptions &options);
   /// The CPU program of the func.func named `function`, or of the only one when
   /// `function` is empty. nullopt after the error.
   std::optional<codegen::Program> buildProgram(const std::string &function);

@@ -23,8 +23,10 @@
 #include <filesystem>
 #include <iostream>
 #include <limits>
+#include <numeric>
 #include <optional>
 #include <string>
+#include <unistd.h>
 #include <vector>
 
 namespace dz::cli {
@@ -32,9 +34,8 @@ namespace {
 
 constexpr int kOk = 0, kError = 1, kUsage = 2;
 
-// What --emit accepts, and what it will accept once the later stages exist.
-const std::vector<std::string> kEmit = {"dz", "opt", "fused", "memplan", "llvm", "cuda"};
-const std::vector<std::string> kEmitPlanned = {"onnx"};
+// What --emit accepts.
+const std::vector<std::string> kEmit = {"dz", "opt", "fused", "memplan", "llvm", "cuda", "onnx"};
 
 int fail(int status, const std::string &message) {
   std::cerr << "dzc: error: " << message << "\n";
@@ -49,7 +50,9 @@ int notImplemented(const std::string &what) {
 bool isOnnx(const std::string &path) { return std::filesystem::path(path).extension() == ".onnx"; }
 
 struct EmitOptions {
-  std::string file, emit = "opt", output = "-";
+  std::string file, emit = "opt", output = "-", function;
+  int opset = dz::onnx::kMinExportOpset;
+  bool static_batch = false;
   bool print_ir_after_all = false;
   bool print_memory_plan = false;
   bool op_stats = false;
@@ -63,23 +66,37 @@ struct RunOptions {
 };
 
 int emit(const EmitOptions &o) {
-  if (std::find(kEmit.begin(), kEmit.end(), o.emit) == kEmit.end()) {
-    if (std::find(kEmitPlanned.begin(), kEmitPlanned.end(), o.emit) != kEmitPlanned.end())
-      return notImplemented("--emit=" + o.emit);
-    return fail(kUsage, "unknown --emit=" + o.emit +
-                            "; valid: dz, opt, fused, memplan, llvm, cuda (onnx comes later)");
-  }
-  if (o.print_memory_plan && o.emit == "dz")
+  if (std::find(kEmit.begin(), kEmit.end(), o.emit) == kEmit.end())
+    return fail(kUsage,
+                "unknown --emit=" + o.emit + "; valid: dz, opt, fused, memplan, llvm, cuda, onnx");
+  if (o.print_memory_plan && (o.emit == "dz" || o.emit == "onnx"))
     return fail(kUsage, "--print-memory-plan plans the module after the pipeline (--emit=opt "
-                        "or fused), not --emit=dz");
+                        "or fused), not --emit=" +
+                            o.emit);
+  const bool onnx = o.emit == "onnx";
+  if (onnx && (o.opset < dz::onnx::kMinExportOpset || o.opset > dz::onnx::kMaxExportOpset))
+    return fail(kUsage, "--opset " + std::to_string(o.opset) + ": dzc writes opsets " +
+                            std::to_string(dz::onnx::kMinExportOpset) + " to " +
+                            std::to_string(dz::onnx::kMaxExportOpset));
+  if (onnx && o.output == "-" && isatty(STDOUT_FILENO))
+    return fail(kUsage, "--emit=onnx writes a binary file: give -o FILE.onnx (or redirect "
+                        "stdout)");
 
   Session session;
   if (!(isOnnx(o.file) ? session.importOnnx(o.file, {}) : session.load(o.file)))
     return kError;
-  if (o.emit != "dz" && !session.runPipeline(o.print_ir_after_all, o.emit != "opt"))
+  // ONNX is written from the function as traced; only dz.grad ops need the pipeline's
+  // first part (dz-autodiff, canonicalize, cse) before.
+  const bool pipeline = onnx ? session.hasGradOps() : o.emit != "dz";
+  if (pipeline && !session.runPipeline(o.print_ir_after_all, !onnx && o.emit != "opt"))
     return kError;
   std::optional<std::string> text;
-  if (o.print_memory_plan || o.emit == "memplan")
+  if (onnx) {
+    dz::onnx::ExportOptions options;
+    options.opset = o.opset;
+    options.dynamic_batch = !o.static_batch;
+    text = session.onnxModel(o.function, options);
+  } else if (o.print_memory_plan || o.emit == "memplan")
     text = session.memoryPlan();
   else if (o.emit == "llvm")
     text = session.llvmIR();
@@ -167,22 +184,25 @@ int run(const RunOptions &o) {
 
   std::vector<Tensor> outs;
   using Clock = std::chrono::steady_clock;
-  double total_ms = 0, min_ms = 0;
+  std::vector<double> ms;
+  if (o.bench > 0)
+    outs = program->run(args); // warm-up: first-touch page faults, OpenMP's thread start
   for (int i = 0; i < std::max(o.bench, 1); ++i) {
     const Clock::time_point start = Clock::now();
     outs = program->run(args); // throws dz::Error naming the op that failed
-    const double ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
-    total_ms += ms;
-    min_ms = i == 0 ? ms : std::min(min_ms, ms);
+    ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - start).count());
   }
   for (size_t i = 0; i < outs.size(); ++i)
     dz::save_npy(
         (std::filesystem::path(o.output_dir) / ("output_" + std::to_string(i) + ".npy")).string(),
         outs[i]);
   if (o.bench > 0) {
-    char line[160];
-    std::snprintf(line, sizeof line, "@%s: %d runs, mean %.4f ms, min %.4f ms per run\n",
-                  program->name().c_str(), o.bench, total_ms / o.bench, min_ms);
+    const double mean = std::accumulate(ms.begin(), ms.end(), 0.0) / double(ms.size());
+    std::sort(ms.begin(), ms.end());
+    char line[200];
+    std::snprintf(line, sizeof line,
+                  "@%s: %d runs, median %.4f ms, mean %.4f ms, min %.4f ms per run\n",
+                  program->name().c_str(), o.bench, ms[ms.size() / 2], mean, ms.front());
     std::cout << line << std::flush;
   }
   return kOk;
@@ -234,6 +254,7 @@ int dzcMain(int argc, char **argv) {
              "  dzc step.mlir --emit=opt -o step.opt.mlir\n"
              "  dzc run step.mlir --input x.npy --input t.npy --output-dir out --bench 100\n"
              "  dzc model.onnx --emit=dz\n"
+             "  dzc step.mlir --emit=onnx -o step.onnx\n"
              "  dzc --op-stats model.onnx\n"
              "See docs/cli.md.");
 
@@ -246,7 +267,8 @@ int dzcMain(int argc, char **argv) {
                  "dz-autodiff, canonicalize, cse), fused (after the whole pipeline: opt, then "
                  "dz-lower-conv, canonicalize, cse, dz-fuse), memplan (the memory plan of each "
                  "function after the pipeline), llvm (the optimised LLVM IR of the fused "
-                 "kernels), cuda (CUDA C of the kernels for the GPU back end); onnx comes later")
+                 "kernels), cuda (CUDA C of the kernels for the GPU back end), onnx (the "
+                 "function as an ONNX model, binary: give -o FILE.onnx)")
       ->capture_default_str();
   app.add_option("-o,--output", e.output, "write the output to this file instead of stdout");
   app.add_flag("--print-ir-after-all", e.print_ir_after_all,
@@ -254,6 +276,13 @@ int dzcMain(int argc, char **argv) {
   app.add_flag("--print-memory-plan", e.print_memory_plan,
                "print the memory plan of each function after the pipeline (values, sizes, "
                "arena offsets, live ranges, peak) instead of the module (not with --emit=dz)");
+  app.add_option("--function", e.function,
+                 "--emit=onnx: the func.func to write (needed when the module has several)");
+  app.add_option("--opset", e.opset, "--emit=onnx: the ONNX opset to write, 13 to 17")
+      ->capture_default_str();
+  app.add_flag("--static-batch", e.static_batch,
+               "--emit=onnx: keep dimension 0 of the inputs and outputs fixed (default: a "
+               "symbolic batch dimension N)");
   app.add_flag("--op-stats", e.op_stats,
                "list the op types of FILE.onnx with their counts and whether dz supports them");
 
@@ -274,7 +303,7 @@ int dzcMain(int argc, char **argv) {
       ->required();
   run_cmd->add_option("--function", r.function,
                       "the func.func to run (needed when the module has several)");
-  run_cmd->add_option("--bench", r.bench, "run N times and print the mean and min time per run")
+  run_cmd->add_option("--bench", r.bench, "run N times after a warm-up run and print the median, mean and min time per run")
       ->check(CLI::Range(1, std::numeric_limits<int>::max()));
   run_cmd->add_option("--device", r.device, "cpu (cuda comes later)")
       ->check(CLI::IsMember({"cpu", "cuda"}))

@@ -16,5 +16,6 @@
 #include <dzc/tensor.h>
 #include <dzc/utils.h>
 #include <dzc/compile.h>
+#include <dzc/onnx.h>
 #include <dzc/variable.h>
 #include <dzc/version.h>

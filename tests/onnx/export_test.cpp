@@ -1,0 +1,574 @@
+// export_test.cpp - dz::onnx::export_model and import_model (dzc/onnx.h), and dzc
+// --emit=onnx: trained MLP, CNN and LSTM models exported, checked by ONNX's checker and
+// shape inference, imported back and run at the traced and at another batch size against
+// the eager model, and run in onnxruntime (skipped with the reason where it is missing);
+// the errors (unwritable path, unsupported op, opset out of range).
+#include <dzc/dzc.h>
+#include <dzc/onnx.h>
+
+#include <onnx/checker.h>
+#include <onnx/onnx_pb.h>
+#include <onnx/shape_inference/implementation.h>
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <set>
+
+#ifdef DZ_NODE
+#include "ort.h"
+#endif
+
+namespace F = dz::functions;
+namespace L = dz::layers;
+namespace M = dz::models;
+namespace O = dz::optimizers;
+namespace fs = std::filesystem;
+using dz::Tensor;
+using dz::Variable;
+
+namespace {
+
+/// A fresh directory for one test's files, removed afterwards.
+class TempDir {
+public:
+  TempDir() {
+    std::string tmpl = (fs::temp_directory_path() / "dz-export-XXXXXX").string();
+    if (!mkdtemp(tmpl.data()))
+      throw dz::Error("cannot make a temporary directory");
+    path_ = tmpl;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+  std::string file(const std::string &name) const { return (path_ / name).string(); }
+  std::vector<std::string> entries() const {
+    std::vector<std::string> names;
+    for (const auto &e : fs::directory_iterator(path_))
+      names.push_back(e.path().filename().string());
+    return names;
+  }
+
+private:
+  fs::path path_;
+};
+
+::onnx::ModelProto readModel(const std::string &path) {
+  std::ifstream in(path, std::ios::binary);
+  ::onnx::ModelProto m;
+  EXPECT_TRUE(m.ParseFromIstream(&in)) << path;
+  return m;
+}
+
+/// ONNX's checker and strict shape inference on the written file; returns the model.
+::onnx::ModelProto checkedModel(const std::string &path) {
+  ::onnx::ModelProto m = readModel(path);
+  EXPECT_NO_THROW(::onnx::checker::check_model(m)) << path;
+  EXPECT_NO_THROW(::onnx::shape_inference::InferShapes(
+      m, ::onnx::OpSchemaRegistry::Instance(), ::onnx::ShapeInferenceOptions(true, 1, false)))
+      << path;
+  return m;
+}
+
+/// |a - b| <= atol + rtol |b| everywhere, same shape.
+void expectClose(const Tensor &got, const Tensor &want, double rtol = 1e-4, double atol = 1e-5) {
+  ASSERT_EQ(got.shape(), want.shape());
+  std::vector<double> g = got.to_vector(), w = want.to_vector();
+  double worst = 0;
+  for (size_t i = 0; i < g.size(); ++i)
+    worst = std::max(worst, std::abs(g[i] - w[i]) - rtol * std::abs(w[i]));
+  EXPECT_LE(worst, atol) << "got " << got << "\nwant " << want;
+}
+
+Tensor eager(dz::Layer &model, const Tensor &x) {
+  dz::TestMode test;
+  dz::NoGrad no_grad;
+  return model(std::vector<Variable>{Variable(x)}).at(0).data();
+}
+
+/// A few SGD steps on random targets, so that the exported weights are trained ones.
+void train(dz::Layer &model, const Tensor &x, const Tensor &t, bool classes) {
+  O::SGD sgd(0.1);
+  sgd.setup(model);
+  for (int step = 0; step < 3; ++step) {
+    Variable y = model(std::vector<Variable>{Variable(x)}).at(0);
+    Variable loss = classes ? F::softmax_cross_entropy(y, t) : F::mean_squared_error(y, t);
+    model.cleargrads();
+    loss.backward();
+    sgd.update();
+  }
+}
+
+struct Cnn : dz::Model {
+  L::Conv2d conv1{8, 3, {.stride = 1, .pad = 1}}, conv2{16, 3, {.stride = 1, .pad = 0}};
+  L::Linear fc{10};
+  Cnn() {
+    register_layer("conv1", conv1);
+    register_layer("conv2", conv2);
+    register_layer("fc", fc);
+  }
+  Variable forward(const Variable &x) override {
+    Variable h = F::pooling(F::relu(conv1(x)), 2, 2);
+    h = F::pooling(F::relu(conv2(h)), 2, 2);
+    return fc(h.reshape({h.shape()[0], 576}));
+  }
+  using Layer::forward;
+};
+
+/// dz::layers::LSTM over T steps of x: (N, T, 1), as models/lstm_sin.cpp, unrolled.
+struct Lstm : dz::Model {
+  L::LSTM rnn{8};
+  L::Linear fc{1};
+  Lstm() {
+    register_layer("rnn", rnn);
+    register_layer("fc", fc);
+  }
+  Variable forward(const Variable &x) override {
+    rnn.reset_state();
+    Variable y;
+    for (int64_t t = 0; t < x.shape()[1]; ++t)
+      y = fc(rnn(F::get_item(x, {dz::Slice(), t, dz::Slice()})));
+    return y;
+  }
+  using Layer::forward;
+};
+
+/// Exports `model` at batch `x`, checks the file, imports it and compares with the eager
+/// model at `x` and at `x2` (another batch size); returns the path.
+void roundTrip(dz::Layer &model, const Tensor &x, const Tensor &x2, const std::string &path,
+               const std::vector<std::string> &initializers) {
+  dz::onnx::export_model(model, {Variable(x)}, path);
+  ::onnx::ModelProto m = checkedModel(path);
+  ASSERT_EQ(m.graph().input_size(), 1);
+  EXPECT_EQ(m.graph().input(0).type().tensor_type().shape().dim(0).dim_param(), "N");
+  EXPECT_EQ(m.graph().output(0).type().tensor_type().shape().dim(0).dim_param(), "N");
+  EXPECT_EQ(m.opset_import(0).version(), 13);
+  std::set<std::string> names;
+  for (const auto &t : m.graph().initializer())
+    names.insert(t.name());
+  for (const std::string &n : initializers)
+    EXPECT_TRUE(names.count(n)) << "no initializer " << n;
+
+  dz::onnx::ImportedModel g = dz::onnx::import_model(path);
+  for (const Tensor &input : {x, x2}) {
+    std::vector<Tensor> outs = g({input});
+    ASSERT_EQ(outs.size(), 1u);
+    expectClose(outs[0], eager(model, input));
+  }
+  EXPECT_EQ(g.compilations(), 2);
+}
+
+TEST(Export, MlpRoundTripMatchesEagerAtTwoBatchSizes) {
+  TempDir dir;
+  M::MLP mlp({10, 3});
+  Tensor x = dz::randn({5, 4}, dz::f32, 1), t = dz::randn({5, 3}, dz::f32, 2);
+  train(mlp, x, t, false);
+  roundTrip(mlp, x, dz::randn({7, 4}, dz::f32, 3), dir.file("mlp.onnx"),
+            {"l0/W", "l0/b", "l1/W", "l1/b"});
+}
+
+TEST(Export, CnnRoundTripMatchesEagerAtTwoBatchSizes) {
+  TempDir dir;
+  Cnn cnn;
+  Tensor x = dz::randn({3, 1, 28, 28}, dz::f32, 4);
+  train(cnn, x, Tensor::from_i64(std::vector<int64_t>{1, 4, 7}), true);
+  roundTrip(cnn, x, dz::randn({2, 1, 28, 28}, dz::f32, 5), dir.file("cnn.onnx"),
+            {"conv1/W", "conv1/b", "conv2/W", "fc/W", "fc/b"});
+}
+
+TEST(Export, LstmRoundTripMatchesEagerAtTwoBatchSizes) {
+  TempDir dir;
+  Lstm lstm;
+  Tensor x = dz::randn({4, 3, 1}, dz::f32, 6), t = dz::randn({4, 1}, dz::f32, 7);
+  train(lstm, x, t, false);
+  roundTrip(lstm, x, dz::randn({6, 3, 1}, dz::f32, 8), dir.file("lstm.onnx"),
+            {"rnn/x2f/W", "rnn/h2f/W", "fc/W"});
+}
+
+TEST(Export, StaticBatchAndOpset17) {
+  TempDir dir;
+  M::MLP mlp({6, 2}, F::relu);
+  Tensor x = dz::randn({3, 4}, dz::f32, 9);
+  dz::onnx::ExportOptions options;
+  options.opset = 17;
+  options.dynamic_batch = false;
+  options.input_names = {"x"};
+  options.output_names = {"y"};
+  dz::onnx::export_model(mlp, {Variable(x)}, dir.file("mlp.onnx"), options);
+  ::onnx::ModelProto m = checkedModel(dir.file("mlp.onnx"));
+  EXPECT_EQ(m.opset_import(0).version(), 17);
+  EXPECT_EQ(m.ir_version(), 8);
+  EXPECT_EQ(m.graph().input(0).name(), "x");
+  EXPECT_EQ(m.graph().output(0).name(), "y");
+  EXPECT_EQ(m.graph().input(0).type().tensor_type().shape().dim(0).dim_value(), 3);
+  expectClose(dz::onnx::import_model(dir.file("mlp.onnx"))({x}).at(0), eager(mlp, x));
+}
+
+TEST(Export, FunctionWithSeveralOutputsAndOps) {
+  // Ops beyond the models': broadcasting, reductions, transposed matmul, softmax, clip.
+  TempDir dir;
+  Variable w(dz::randn({4, 4}, dz::f32, 10));
+  auto fn = [&](const std::vector<Variable> &xs) -> std::vector<Variable> {
+    Variable x = xs[0];
+    Variable a = F::softmax(F::matmul(x, F::transpose(w, {1, 0})), 1);
+    Variable b = F::sum(F::clip(x, -0.5, 0.5) * 2.0 - F::exp(x), {1}, true);
+    Variable c = F::tanh(a) + b;
+    return {c, F::sum(c, {}, false)};
+  };
+  Tensor x = dz::randn({5, 4}, dz::f32, 11);
+  dz::onnx::export_function(fn, {Variable(x)}, dir.file("fn.onnx"));
+  checkedModel(dir.file("fn.onnx"));
+  std::vector<Tensor> want;
+  {
+    dz::NoGrad ng;
+    for (const Variable &v : fn({Variable(x)}))
+      want.push_back(v.data());
+  }
+  std::vector<Tensor> got = dz::onnx::import_model(dir.file("fn.onnx"))({x});
+  ASSERT_EQ(got.size(), 2u);
+  expectClose(got[0], want[0]);
+  expectClose(got[1], want[1], 1e-4, 1e-4);
+}
+
+/// Ops of the table beyond the three models, traced from F:: functions: inputs x (N, 3, 6,
+/// 6) f32, t (N) i64 labels, ids (N, 2) i64; one output per op family.
+struct ManyOps {
+  Variable Wd{dz::randn({3, 2, 3, 3}, dz::f32, 20)}, bd{dz::randn({2}, dz::f32, 21)};
+  Variable E{dz::randn({10, 4}, dz::f32, 22)}, bias{dz::randn({3, 1, 1}, dz::f32, 23)};
+  Variable Wf{dz::randn({108, 5}, dz::f32, 24)};
+
+  std::vector<Variable> operator()(const std::vector<Variable> &in) const {
+    const Variable &x = in[0], &t = in[1], &ids = in[2];
+    const int64_t n = x.shape()[0];
+    Variable avg = F::average_pooling(x, 2, 2, 1); // AveragePool with pads
+    Variable up = F::deconv2d(x, Wd, bd, 2, 1);    // ConvTranspose
+    Variable moved = F::leaky_relu(x + F::broadcast_to(bias, x.shape()), 0.1); // Expand
+    Variable per_channel = F::sum_to(F::pow(moved, 2.0), {3, 1, 1}); // ReduceSum + Reshape
+    Variable logits = F::linear(F::reshape(x, {n, 108}), Wf);
+    Variable ls = F::log_softmax(logits, 1);
+    Variable spread = F::max(ls, {1}, false) - F::min(ls, {1}, false);
+    Variable picked = F::get_item(E, {dz::Slice(std::nullopt, std::nullopt, -3)}); // Gather
+    Variable loss =
+        F::softmax_cross_entropy(logits, t) + F::mean_squared_error(F::sum(ls, {1}, false), spread);
+    Variable emb = F::embed_id(ids, E);
+    return {avg, up, per_channel, spread, picked, loss, emb};
+  }
+};
+
+std::vector<Tensor> manyOpsInputs(int64_t n, uint64_t seed) {
+  std::vector<int64_t> t, ids;
+  for (int64_t i = 0; i < n; ++i) {
+    t.push_back(i % 5);
+    ids.push_back((3 * i) % 10);
+    ids.push_back((7 * i + 1) % 10);
+  }
+  return {dz::randn({n, 3, 6, 6}, dz::f32, seed), Tensor::from_i64(t),
+          Tensor::from_i64(ids, {n, 2})};
+}
+
+std::vector<Tensor> eagerOf(const ManyOps &f, const std::vector<Tensor> &inputs) {
+  dz::NoGrad ng;
+  std::vector<Variable> in;
+  for (const Tensor &t : inputs)
+    in.emplace_back(t);
+  std::vector<Tensor> out;
+  for (const Variable &v : f(in))
+    out.push_back(v.data());
+  return out;
+}
+
+TEST(Export, ManyOpsRoundTripAtTwoBatchSizes) {
+  TempDir dir;
+  ManyOps f;
+  std::vector<Tensor> in4 = manyOpsInputs(4, 30), in3 = manyOpsInputs(3, 31);
+  std::vector<Variable> example;
+  for (const Tensor &t : in4)
+    example.emplace_back(t);
+  dz::onnx::export_function(f, example, dir.file("ops.onnx"));
+  ::onnx::ModelProto m = checkedModel(dir.file("ops.onnx"));
+  std::set<std::string> types;
+  for (const auto &node : m.graph().node())
+    types.insert(node.op_type());
+  for (const char *t :
+       {"AveragePool", "ConvTranspose", "Expand", "ReduceSum", "LeakyRelu", "Pow", "LogSoftmax",
+        "ReduceMax", "ReduceMin", "Gather", "SoftmaxCrossEntropyLoss"})
+    EXPECT_TRUE(types.count(t)) << "no " << t << " node";
+  dz::onnx::ImportedModel g = dz::onnx::import_model(dir.file("ops.onnx"));
+  for (const auto &in : {in4, in3}) {
+    std::vector<Tensor> got = g(in), want = eagerOf(f, in);
+    ASSERT_EQ(got.size(), want.size());
+    for (size_t i = 0; i < got.size(); ++i) {
+      SCOPED_TRACE("output " + std::to_string(i));
+      expectClose(got[i], want[i], 1e-4, 1e-4);
+    }
+  }
+}
+
+// ---- errors ----
+
+template <typename Fn> std::string errorOf(Fn fn) {
+  try {
+    fn();
+  } catch (const dz::Error &e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+TEST(ExportErrors, UnwritablePathNamesItAndLeavesNoFile) {
+  TempDir dir;
+  M::MLP mlp({3});
+  Tensor x = dz::randn({2, 4}, dz::f32, 12);
+  const std::string missing = dir.file("no/such/dir/m.onnx");
+  std::string e = errorOf([&] { dz::onnx::export_model(mlp, {Variable(x)}, missing); });
+  EXPECT_NE(e.find(missing), std::string::npos) << e;
+  fs::create_directory(dir.file("taken"));
+  fs::create_directory(dir.file("taken/sub")); // a non-empty directory: the rename fails
+  e = errorOf([&] { dz::onnx::export_model(mlp, {Variable(x)}, dir.file("taken")); });
+  EXPECT_NE(e.find(dir.file("taken")), std::string::npos) << e;
+  EXPECT_EQ(dir.entries(), std::vector<std::string>{"taken"}); // no temporary file left
+}
+
+TEST(ExportErrors, UnsupportedOpsAreListedAndNothingIsWritten) {
+  TempDir dir;
+  const std::string path = dir.file("m.onnx");
+  { std::ofstream(path) << "old"; }
+  auto fn = [](const std::vector<Variable> &xs) -> std::vector<Variable> {
+    Variable col = F::im2col(xs[0], 2, 1, 0, true);
+    return {F::sum(col, {}, false)};
+  };
+  std::string e = errorOf([&] {
+    dz::onnx::export_function(fn, {Variable(dz::randn({1, 1, 3, 3}, dz::f32, 1))}, path);
+  });
+  EXPECT_NE(e.find("dz.im2col"), std::string::npos) << e;
+  EXPECT_NE(e.find("no ONNX mapping"), std::string::npos) << e;
+  EXPECT_EQ(dz::read_file(path, "test"), "old"); // the old file is untouched
+}
+
+TEST(ExportErrors, OpsetOutOfRange) {
+  TempDir dir;
+  M::MLP mlp({3});
+  Tensor x = dz::randn({2, 4}, dz::f32, 13);
+  for (int opset : {12, 18}) {
+    dz::onnx::ExportOptions options;
+    options.opset = opset;
+    std::string e =
+        errorOf([&] { dz::onnx::export_model(mlp, {Variable(x)}, dir.file("m.onnx"), options); });
+    EXPECT_NE(e.find("opset " + std::to_string(opset)), std::string::npos) << e;
+    EXPECT_NE(e.find("13 to 17"), std::string::npos) << e;
+  }
+  EXPECT_TRUE(dir.entries().empty());
+}
+
+TEST(ExportErrors, ImportOfAMissingFileOrWrongInputs) {
+  TempDir dir;
+  std::string e = errorOf([&] { dz::onnx::import_model(dir.file("none.onnx")); });
+  EXPECT_NE(e.find("none.onnx"), std::string::npos) << e;
+
+  M::MLP mlp({3});
+  Tensor x = dz::randn({2, 4}, dz::f32, 14);
+  dz::onnx::export_model(mlp, {Variable(x)}, dir.file("m.onnx"));
+  dz::onnx::ImportedModel g = dz::onnx::import_model(dir.file("m.onnx"));
+  e = errorOf([&] { g({x, x}); });
+  EXPECT_NE(e.find("2 input"), std::string::npos) << e;
+  e = errorOf([&] { g({dz::randn({2, 5}, dz::f32, 1)}); });
+  EXPECT_NE(e.find("input_0"), std::string::npos) << e;
+  EXPECT_NE(e.find("(2, 5)"), std::string::npos) << e;
+}
+
+// ---- dzc --emit=onnx ----
+
+#ifdef DZ_DZC
+int dzc(const std::string &args) {
+  return std::system((std::string(DZ_DZC) + " " + args + " 2>/dev/null").c_str());
+}
+
+TEST(DzcEmitOnnx, MlirAndOnnxFilesRoundTrip) {
+  TempDir dir;
+  {
+    std::ofstream(dir.file("f.mlir")) << R"(
+func.func @f(%x: tensor<4x3xf32>, %w: tensor<3x2xf32>) -> tensor<4x2xf32> {
+  %0 = dz.matmul %x, %w : (tensor<4x3xf32>, tensor<3x2xf32>) -> tensor<4x2xf32>
+  %1 = dz.sigmoid %0 : tensor<4x2xf32>
+  return %1 : tensor<4x2xf32>
+}
+)";
+  }
+  ASSERT_EQ(dzc(dir.file("f.mlir") + " --emit=onnx --static-batch -o " + dir.file("f.onnx")), 0);
+  checkedModel(dir.file("f.onnx"));
+  Tensor x = dz::randn({4, 3}, dz::f32, 15), w = dz::randn({3, 2}, dz::f32, 16);
+  Tensor want = F::sigmoid(F::matmul(Variable(x), Variable(w))).data();
+  expectClose(dz::onnx::import_model(dir.file("f.onnx"))({x, w}).at(0), want);
+  // An ONNX model in, ONNX out (opset 15).
+  ASSERT_EQ(
+      dzc(dir.file("f.onnx") + " --emit=onnx --opset 15 --static-batch -o " + dir.file("g.onnx")),
+      0);
+  EXPECT_EQ(checkedModel(dir.file("g.onnx")).opset_import(0).version(), 15);
+  expectClose(dz::onnx::import_model(dir.file("g.onnx"))({x, w}).at(0), want);
+  // Errors: the opset range, and nothing written.
+  EXPECT_NE(dzc(dir.file("f.mlir") + " --emit=onnx --opset 18 -o " + dir.file("h.onnx")), 0);
+  EXPECT_FALSE(fs::exists(dir.file("h.onnx")));
+}
+
+TEST(DzcEmitOnnx, ComparisonsSelectAndErf) {
+  TempDir dir;
+  {
+    std::ofstream(dir.file("f.mlir")) << R"(
+func.func @f(%x: tensor<4x3xf32>, %y: tensor<4x3xf32>) -> tensor<4x3xf32> {
+  %g = dz.greater %x, %y : (tensor<4x3xf32>, tensor<4x3xf32>) -> tensor<4x3xi1>
+  %l = dz.less %x, %y : (tensor<4x3xf32>, tensor<4x3xf32>) -> tensor<4x3xi1>
+  %n = dz.not %l : tensor<4x3xi1>
+  %c = dz.and %g, %n : (tensor<4x3xi1>, tensor<4x3xi1>) -> tensor<4x3xi1>
+  %e = dz.erf %x : tensor<4x3xf32>
+  %s = dz.select %c, %e, %y : (tensor<4x3xi1>, tensor<4x3xf32>, tensor<4x3xf32>) -> tensor<4x3xf32>
+  return %s : tensor<4x3xf32>
+}
+)";
+  }
+  ASSERT_EQ(dzc(dir.file("f.mlir") + " --emit=onnx -o " + dir.file("f.onnx")), 0);
+  checkedModel(dir.file("f.onnx"));
+  Tensor x = dz::randn({4, 3}, dz::f32, 17), y = dz::randn({4, 3}, dz::f32, 18);
+  std::vector<double> xs = x.to_vector(), ys = y.to_vector(), want(xs.size());
+  for (size_t i = 0; i < xs.size(); ++i)
+    want[i] = xs[i] > ys[i] ? std::erf(xs[i]) : ys[i];
+  expectClose(dz::onnx::import_model(dir.file("f.onnx"))({x, y}).at(0),
+              Tensor::from(want, {4, 3}).to(dz::f32));
+}
+
+TEST(DzcEmitOnnx, UnsupportedOpsFailWithoutOutput) {
+  TempDir dir;
+  {
+    std::ofstream(dir.file("f.mlir")) << R"(
+func.func @f(%x: tensor<1x1x3x3xf32>) -> tensor<4x4xf32> {
+  %c = dz.im2col %x {kernel = array<i64: 2, 2>, pad = array<i64: 0, 0>, stride = array<i64: 1, 1>, to_matrix = true} : tensor<1x1x3x3xf32> -> tensor<4x4xf32>
+  return %c : tensor<4x4xf32>
+}
+)";
+  }
+  const std::string log = dir.file("log");
+  EXPECT_EQ(std::system((std::string(DZ_DZC) + " " + dir.file("f.mlir") + " --emit=onnx -o " +
+                         dir.file("f.onnx") + " 2>" + log)
+                            .c_str()) >>
+                8,
+            1);
+  EXPECT_NE(dz::read_file(log, "test").find("dz.im2col (1 op)"), std::string::npos);
+  EXPECT_FALSE(fs::exists(dir.file("f.onnx")));
+}
+#endif
+
+// ---- onnxruntime ----
+
+#ifdef DZ_NODE
+TEST(ExportOrt, MlpCnnLstmMatchEagerInOnnxruntime) {
+  const std::string reason = dz::testing::ort_unavailable_reason();
+  if (!reason.empty())
+    GTEST_SKIP() << reason;
+  TempDir dir;
+  M::MLP mlp({10, 3});
+  Cnn cnn;
+  Lstm lstm;
+  struct Case {
+    dz::Layer *model;
+    Tensor x, x2;
+    std::string file;
+  };
+  std::vector<Case> cases = {
+      {&mlp, dz::randn({5, 4}, dz::f32, 1), dz::randn({2, 4}, dz::f32, 2), "mlp.onnx"},
+      {&cnn, dz::randn({3, 1, 28, 28}, dz::f32, 3), dz::randn({1, 1, 28, 28}, dz::f32, 4),
+       "cnn.onnx"},
+      {&lstm, dz::randn({4, 3, 1}, dz::f32, 5), dz::randn({7, 3, 1}, dz::f32, 6), "lstm.onnx"}};
+  for (Case &c : cases) {
+    SCOPED_TRACE(c.file);
+    dz::onnx::export_model(*c.model, {Variable(c.x)}, dir.file(c.file));
+    for (const Tensor &input : {c.x, c.x2}) {
+      std::vector<Tensor> outs = dz::testing::run_ort(dir.file(c.file), {input});
+      ASSERT_EQ(outs.size(), 1u);
+      expectClose(outs[0], eager(*c.model, input));
+    }
+  }
+}
+
+TEST(ExportOrt, ManyOpsAndPaddedMaxPoolingMatchEager) {
+  const std::string reason = dz::testing::ort_unavailable_reason();
+  if (!reason.empty())
+    GTEST_SKIP() << reason;
+  TempDir dir;
+  ManyOps f;
+  std::vector<Variable> example;
+  for (const Tensor &t : manyOpsInputs(4, 40))
+    example.emplace_back(t);
+  dz::onnx::export_function(f, example, dir.file("ops.onnx"));
+  for (const auto &in : {manyOpsInputs(4, 41), manyOpsInputs(2, 42)}) {
+    std::vector<Tensor> got = dz::testing::run_ort(dir.file("ops.onnx"), in), want = eagerOf(f, in);
+    ASSERT_EQ(got.size(), want.size());
+    for (size_t i = 0; i < got.size(); ++i) {
+      SCOPED_TRACE("output " + std::to_string(i));
+      expectClose(got[i], want[i], 1e-4, 1e-4);
+    }
+  }
+  // dz pads max pooling with zeros (all-negative windows at the border see the 0).
+  auto pool = [](const std::vector<Variable> &xs) -> std::vector<Variable> {
+    return {F::pooling(xs[0] - 3.0, 3, 2, 1)};
+  };
+  Tensor x = dz::randn({2, 2, 5, 5}, dz::f32, 43);
+  dz::onnx::export_function(pool, {Variable(x)}, dir.file("pool.onnx"));
+  checkedModel(dir.file("pool.onnx"));
+  dz::NoGrad ng;
+  expectClose(dz::testing::run_ort(dir.file("pool.onnx"), {x}).at(0),
+              pool({Variable(x)})[0].data());
+}
+#endif
+
+#if defined(DZ_NODE) && defined(DZ_DZC)
+// The ops that traces of forward passes rarely hold (gradient masks, one-hot, casts,
+// batched and transposed matmuls, sum_to), from a .mlir file: onnxruntime on the exported
+// model against `dzc run` (dz's CPU executor) on the same file.
+TEST(ExportOrt, MaskOpsFromMlirMatchDzcRun) {
+  const std::string reason = dz::testing::ort_unavailable_reason();
+  if (!reason.empty())
+    GTEST_SKIP() << reason;
+  TempDir dir;
+  {
+    std::ofstream(dir.file("f.mlir")) << R"(
+func.func @f(%x: tensor<4x3xf32>, %t: tensor<4xi64>, %b: tensor<2x3x5xf32>) -> (tensor<4x3xf32>, tensor<4x3xf32>, tensor<4x3xf32>, tensor<4x5xf32>, tensor<4x3xi64>, tensor<2x5x4xf32>, tensor<1x5xf32>) {
+  %s = dz.step %x : tensor<4x3xf32>
+  %m = dz.clip_mask %x {max = 0.5 : f64, min = -0.5 : f64} : tensor<4x3xf32>
+  %e = dz.equal %x, %s : (tensor<4x3xf32>, tensor<4x3xf32>) -> tensor<4x3xf32>
+  %o = dz.one_hot %t {dtype = f32, num_classes = 5 : i64} : tensor<4xi64> -> tensor<4x5xf32>
+  %k = dz.mul %x, %x : (tensor<4x3xf32>, tensor<4x3xf32>) -> tensor<4x3xf32>
+  %c = dz.cast %k {dtype = i64} : tensor<4x3xf32> -> tensor<4x3xi64>
+  %xx = dz.broadcast_to %x {shape = array<i64: 2, 4, 3>} : tensor<4x3xf32> -> tensor<2x4x3xf32>
+  %mt = dz.matmul %b, %xx {transpose_a = true, transpose_b = true} : (tensor<2x3x5xf32>, tensor<2x4x3xf32>) -> tensor<2x5x4xf32>
+  %mm = dz.matmul %xx, %b : (tensor<2x4x3xf32>, tensor<2x3x5xf32>) -> tensor<2x4x5xf32>
+  %st = dz.sum_to %mm {shape = array<i64: 1, 5>} : tensor<2x4x5xf32> -> tensor<1x5xf32>
+  return %s, %m, %e, %o, %c, %mt, %st : tensor<4x3xf32>, tensor<4x3xf32>, tensor<4x3xf32>, tensor<4x5xf32>, tensor<4x3xi64>, tensor<2x5x4xf32>, tensor<1x5xf32>
+}
+)";
+  }
+  std::vector<Tensor> in = {dz::randn({4, 3}, dz::f32, 50) * 2.0,
+                            Tensor::from_i64(std::vector<int64_t>{4, 0, 2, 2}),
+                            dz::randn({2, 3, 5}, dz::f32, 51)};
+  in[0].data<float>()[0] = 0.0f; // step(0) = 0, equal(0, 0) = 1
+  std::string inputs;
+  for (size_t i = 0; i < in.size(); ++i) {
+    dz::save_npy(dir.file("in" + std::to_string(i) + ".npy"), in[i]);
+    inputs += " --input " + dir.file("in" + std::to_string(i) + ".npy");
+  }
+  ASSERT_EQ(dzc("run " + dir.file("f.mlir") + inputs + " --output-dir " + dir.file("out")), 0);
+  ASSERT_EQ(dzc(dir.file("f.mlir") + " --emit=onnx -o " + dir.file("f.onnx")), 0);
+  checkedModel(dir.file("f.onnx"));
+  std::vector<Tensor> got = dz::testing::run_ort(dir.file("f.onnx"), in);
+  ASSERT_EQ(got.size(), 7u);
+  for (size_t i = 0; i < got.size(); ++i) {
+    SCOPED_TRACE("output " + std::to_string(i));
+    Tensor want = dz::load_npy(dir.file("out/output_" + std::to_string(i) + ".npy"));
+    EXPECT_EQ(got[i].dtype(), want.dtype());
+    expectClose(got[i], want);
+  }
+}
+#endif
+
+} // namespace
