@@ -1,4 +1,4 @@
-// dzc.cpp - the dzc command line (docs/cli.md): `dzc FILE.mlir|FILE.onnx --emit=dz|opt|fused
+// dzc.cpp - the dzc command line (docs/dzc.md): `dzc FILE.mlir|FILE.onnx --emit=dz|opt|fused
 // [-o FILE]` prints a module of the dz dialect as parsed (or imported) or after the
 // pipeline; `dzc run FILE --input x.npy|x.pb ... --output-dir DIR` runs one of its
 // functions on the CPU; `dzc --op-stats FILE.onnx` lists a model's ops and whether dz
@@ -256,7 +256,7 @@ int dzcMain(int argc, char **argv) {
              "  dzc model.onnx --emit=dz\n"
              "  dzc step.mlir --emit=onnx -o step.onnx\n"
              "  dzc --op-stats model.onnx\n"
-             "See docs/cli.md.");
+             "See docs/dzc.md.");
 
   EmitOptions e;
   app.add_option("FILE", e.file,

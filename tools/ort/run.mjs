@@ -5,7 +5,7 @@
 //                          [--bench N] [--threads T] [--optimization LEVEL]
 //   node tools/ort/run.mjs --check
 //
-// The command line mirrors `dzc run` (docs/cli.md): one --input per graph input
+// The command line mirrors `dzc run` (docs/dzc.md): one --input per graph input
 // (initializers excluded), in graph order; the outputs are written to DIR/output_<i>.npy in
 // graph-output order. Inputs are .npy files (versions 1.0 to 3.0, C order, little endian)
 // of float32, float64, int64, int32 or bool. --bench N runs the model once as warm-up, then
