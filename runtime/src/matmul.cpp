@@ -6,8 +6,10 @@
 #include <dzc/trace_hook.h>
 
 #include <oneapi/dnnl/dnnl.h>
+#include <omp.h>
 
 #include <algorithm>
+#include <exception>
 
 namespace dz {
 
@@ -28,7 +30,7 @@ void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const T *A, const T
   } else {
     auto a = [&](int64_t i, int64_t k) { return ta ? A[k * M + i] : A[i * K + k]; };
     auto b = [&](int64_t k, int64_t j) { return tb ? B[j * K + k] : B[k * N + j]; };
-#pragma omp parallel for if (M * N * K > 262144)
+#pragma omp parallel for if (M * N * K > 262144 && !omp_in_parallel())
     for (int64_t i = 0; i < M; ++i) {
       T *c = C + i * N;
       if (beta == T(0))
@@ -111,8 +113,29 @@ Tensor matmul_transposed(const Tensor &a0, const Tensor &b0, bool ta, bool tb) {
         std::fill(pc, pc + out.size(), T(0));
         return;
       }
-      for (int64_t i = 0; i < batch; ++i)
-        gemm<T>(ta, tb, M, N, K, pa + i * M * K, pb + i * K * N, pc + i * M * N, T(0));
+      // Many products (a batched matmul, the per-image GEMMs of a lowered convolution):
+      // one product at a time per thread, each on one thread (a nested OpenMP region runs
+      // on one), instead of waking the whole team for every small product.
+      const int threads = omp_get_max_threads();
+      const bool outer = threads > 1 && batch >= threads && !omp_in_parallel() &&
+                         batch * M * N * K > kParallelGrain;
+      if (!outer) {
+        for (int64_t i = 0; i < batch; ++i)
+          gemm<T>(ta, tb, M, N, K, pa + i * M * K, pb + i * K * N, pc + i * M * N, T(0));
+        return;
+      }
+      std::exception_ptr failure; // an exception must not leave the parallel region
+#pragma omp parallel for schedule(static)
+      for (int64_t i = 0; i < batch; ++i) {
+        try {
+          gemm<T>(ta, tb, M, N, K, pa + i * M * K, pb + i * K * N, pc + i * M * N, T(0));
+        } catch (...) {
+#pragma omp critical(dz_matmul_failure)
+          failure = std::current_exception();
+        }
+      }
+      if (failure)
+        std::rethrow_exception(failure);
     } else {
       throw Error(std::string("matmul: dtype ") + dtype_name(dt) + " is not supported");
     }

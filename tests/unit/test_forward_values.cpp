@@ -196,6 +196,27 @@ TEST(ForwardValues, LinearAndMatmul) {
   expect_values(F::matmul(F::transpose(x), Wt, true, true), {3, 2, 2, 7, 4, 6});
 }
 
+TEST(ForwardValues, BatchedMatmulEqualsItsProductsOneByOne) {
+  // Enough products and work that the batch is split across threads (matmul.cpp), with a
+  // shared left operand (a lowered convolution's W) and with transposed operands.
+  for (dz::DType dt : {dz::f32, dz::f64}) {
+    SCOPED_TRACE(dz::dtype_name(dt));
+    Tensor a = dz::randn({16, 24, 40}, dt, 3), b = dz::randn({16, 40, 32}, dt, 4);
+    Tensor w = dz::randn({24, 40}, dt, 5);
+    Tensor ab = dz::matmul(a, b), wb = dz::matmul(w, b);
+    Tensor abt = dz::matmul(b, a, true, true); // (a b)^T per image
+    const double tol = dt == dz::f32 ? 1e-5 : 1e-12;
+    for (int64_t i = 0; i < 16; ++i) {
+      Tensor ai = a[{Index(i)}].copy(), bi = b[{Index(i)}].copy();
+      EXPECT_TRUE(dz::allclose(ab[{Index(i)}].copy(), dz::matmul(ai, bi), tol, tol)) << i;
+      EXPECT_TRUE(dz::allclose(wb[{Index(i)}].copy(), dz::matmul(w, bi), tol, tol)) << i;
+      EXPECT_TRUE(dz::allclose(abt[{Index(i)}].copy(), dz::matmul(ai, bi).transpose().copy(),
+                               tol, tol))
+          << i;
+    }
+  }
+}
+
 TEST(ForwardValues, ElementwiseMath) {
   Variable x(Tensor::from({0.5, 1.0, 2.0}));
   expect_values(F::exp(x), {std::exp(0.5), std::exp(1.0), std::exp(2.0)});
