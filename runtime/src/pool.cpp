@@ -60,6 +60,29 @@ MaxPoolResult max_pool2d(const Tensor &x, Size2 kernel, Size2 stride, Size2 pad)
       T *yp = py;
       int64_t *ip = pi;
       int64_t o = nc * g.out_plane();
+      if (KH == 2 && KW == 2 && SH == 2 && SW == 2 && PH == 0 && PW == 0) {
+        // The common 2x2 window of stride 2: one pass over each output row, taps in the
+        // order of the general loop below (the first maximum wins), as selects.
+        for (int64_t oh = 0; oh < OH; ++oh) {
+          const T *r0 = xp + 2 * oh * W, *r1 = r0 + W;
+          T *yr = yp + o + oh * OW;
+          int64_t *ir = ip + o + oh * OW;
+          for (int64_t ow = 0; ow < OW; ++ow) {
+            T best = r0[2 * ow];
+            int64_t arg = 0;
+            const T v1 = r0[2 * ow + 1], v2 = r1[2 * ow], v3 = r1[2 * ow + 1];
+            arg = v1 > best ? 1 : arg;
+            best = v1 > best ? v1 : best;
+            arg = v2 > best ? 2 : arg;
+            best = v2 > best ? v2 : best;
+            arg = v3 > best ? 3 : arg;
+            best = v3 > best ? v3 : best;
+            yr[ow] = best;
+            ir[ow] = arg;
+          }
+        }
+        return;
+      }
       if (PH == 0 && PW == 0 && (OH - 1) * SH + KH <= H && (OW - 1) * SW + KW <= W) {
         // Every tap inside the plane (no padding): no bounds checks.
         for (int64_t oh = 0; oh < OH; ++oh)
@@ -116,6 +139,21 @@ Tensor max_pool2d_values(const Tensor &x, Size2 kernel, Size2 stride, Size2 pad)
                     W = g.W, OH = g.OH, OW = g.OW;
       const T *xp = px + nc * g.plane();
       T *yp = py + nc * g.out_plane();
+      if (KH == 2 && KW == 2 && SH == 2 && SW == 2 && PH == 0 && PW == 0) {
+        // The common 2x2 window of stride 2: one pass over each output row, the taps in
+        // max_pool2d's order (so ties and NaNs come out the same).
+        for (int64_t oh = 0; oh < OH; ++oh) {
+          const T *r0 = xp + 2 * oh * W, *r1 = r0 + W;
+          T *row = yp + oh * OW;
+          for (int64_t ow = 0; ow < OW; ++ow) {
+            T best = r0[2 * ow];
+            best = r0[2 * ow + 1] > best ? r0[2 * ow + 1] : best;
+            best = r1[2 * ow] > best ? r1[2 * ow] : best;
+            row[ow] = r1[2 * ow + 1] > best ? r1[2 * ow + 1] : best;
+          }
+        }
+        return;
+      }
       // Output columns whose taps all fall inside the plane's columns: [ow_lo, ow_hi).
       const int64_t ow_lo = std::min(OW, (PW + SW - 1) / SW);
       const int64_t span = W + PW - KW; // the last column a window may start at, padded

@@ -515,6 +515,33 @@ TEST(NNPool, MaximaAloneEqualMaxPoolWithIndexesForEveryGeometry) {
                            dz::max_pool2d(rect, {3, 2}, {2, 3}, {1, 0}).y, 0, 0));
 }
 
+TEST(NNPool, TwoByTwoStrideTwoTakesTheFirstMaximumOfEachWindow) {
+  // max_pool2d's 2x2 stride-2 path against a naive loop, on values with many ties (so the
+  // index of the first maximum is what is checked) and odd sizes (a last row/column unread).
+  std::vector<double> values(2 * 3 * 7 * 9);
+  for (size_t i = 0; i < values.size(); ++i)
+    values[i] = double((i * 7 + i / 9) % 4); // 0..3: most windows hold a tie
+  Tensor x = Tensor::from(values, {2, 3, 7, 9});
+  dz::MaxPoolResult r = dz::max_pool2d(x, {2, 2}, {2, 2}, {0, 0});
+  ASSERT_EQ(r.y.shape(), (Shape{2, 3, 3, 4}));
+  const double *px = x.data<double>();
+  for (int64_t nc = 0; nc < 6; ++nc)
+    for (int64_t oh = 0; oh < 3; ++oh)
+      for (int64_t ow = 0; ow < 4; ++ow) {
+        double best = 0;
+        int64_t arg = -1;
+        for (int64_t k = 0; k < 4; ++k) {
+          double v = px[nc * 63 + (2 * oh + k / 2) * 9 + 2 * ow + k % 2];
+          if (arg < 0 || v > best)
+            best = v, arg = k;
+        }
+        const int64_t o = nc * 12 + oh * 4 + ow;
+        EXPECT_EQ(r.y.data<double>()[o], best) << o;
+        EXPECT_EQ(r.indexes.data<int64_t>()[o], arg) << o;
+      }
+  EXPECT_TRUE(dz::allclose(dz::max_pool2d_values(x, {2, 2}, {2, 2}, {0, 0}), r.y, 0, 0));
+}
+
 // ==== batch_norm =================================================================================
 
 TEST(NNBatchNorm, TrainModeNormalisesEachChannel) {
