@@ -17,10 +17,6 @@ using namespace mlir;
 
 namespace {
 
-int64_t alignUp(int64_t bytes) {
-  return (bytes + MemoryPlan::kAlignment - 1) / MemoryPlan::kAlignment * MemoryPlan::kAlignment;
-}
-
 /// Ops whose result may take the buffer of an operand of the same type that dies there:
 /// each output element is computed from the input elements at the same position.
 bool isElementwise(Operation *op) {
@@ -144,9 +140,9 @@ FailureOr<MemoryPlan> planMemory(func::FuncOp fn, MemoryPlanOptions options) {
     }
     if (!pv.in_place_of) {
       pv.buffer = int32_t(buffers.size());
-      buffers.push_back({alignUp(pv.size), pv.start, pv.end, 0, int32_t(i)});
+      buffers.push_back({MemoryPlan::aligned(pv.size), pv.start, pv.end, 0, int32_t(i)});
     }
-    plan.naive += alignUp(pv.size);
+    plan.naive += MemoryPlan::aligned(pv.size);
   }
 
   // Steps 4 and 5.

@@ -208,7 +208,7 @@ std::string Program::str() const {
   for (const Step &s : steps_) {
     os << "  ";
     slot_list(s.outs);
-    os << " = " << s.op.substr(0, s.op.find(' ')) << "(";
+    os << " = " << s.op_name() << "(";
     slot_list(s.in);
     os << ") : ";
     for (size_t k = 0; k < s.types.size(); ++k)

@@ -113,6 +113,17 @@ void call_fused(const FusedKernel &k, llvm::SmallVectorImpl<void *> &ptrs) {
     run(k.outer * c / chunks, k.outer * (c + 1) / chunks);
 }
 
+/// Per slot, the slot whose storage it may share: itself, or through an op that may
+/// return its operand's storage (a reshape, ...) the root of that operand.
+std::vector<int32_t> storage_roots(const Program &p) {
+  std::vector<int32_t> root(p.num_slots());
+  std::iota(root.begin(), root.end(), 0);
+  for (const Step &s : p.steps())
+    if (s.outs.size() == 1 && may_alias_operand(s.op_name()))
+      root[size_t(s.outs[0])] = root[size_t(s.in[0])];
+  return root;
+}
+
 } // namespace
 
 class ProgramBuilder {
@@ -130,9 +141,11 @@ private:
                                  const llvm::DenseMap<int32_t, size_t> &step_of, NewSlot &new_slot);
 
   static void donate(Program &p, const std::vector<std::pair<int, int>> &donations,
-                     const llvm::DenseMap<size_t, const FusedKernel *> &fused_steps);
+                     const llvm::DenseMap<size_t, const FusedKernel *> &fused_steps,
+                     const std::vector<int32_t> &roots);
 
-  static void planArena(Program &p, const std::vector<int64_t> &last_use);
+  static void planArena(Program &p, const std::vector<int64_t> &last_use,
+                        const std::vector<int32_t> &roots);
 };
 
 template <typename NewSlot>
@@ -172,21 +185,19 @@ bool ProgramBuilder::joinPoolingIndexes(Program &p, Operation &op,
 /// a value that may share its storage (a reshape of it, ...); S reads no such alias but
 /// the argument itself (at the same points it writes); no result shares its storage.
 void ProgramBuilder::donate(Program &p, const std::vector<std::pair<int, int>> &donations,
-                            const llvm::DenseMap<size_t, const FusedKernel *> &fused_steps) {
+                            const llvm::DenseMap<size_t, const FusedKernel *> &fused_steps,
+                            const std::vector<int32_t> &roots) {
   for (auto [result, arg] : donations) {
     if (result < 0 || size_t(result) >= p.result_slots_.size() || arg < 0 ||
         size_t(arg) >= p.arg_types_.size() ||
         p.result_types_[size_t(result)] != p.arg_types_[size_t(arg)])
       continue;
     const int32_t value = p.result_slots_[size_t(result)];
-    std::vector<bool> alias(p.num_slots_, false); // the argument and values sharing its storage
-    alias[size_t(arg)] = true;
-    for (const Step &s : p.steps_)
-      if (may_alias_operand(s.op.substr(0, s.op.find(' '))) && alias[size_t(s.in[0])])
-        alias[size_t(s.outs[0])] = true;
+    // The argument and the values that may share its storage.
+    auto alias = [&](int32_t slot) { return roots[size_t(slot)] == arg; };
     bool returned_alias = false;
     for (int32_t r : p.result_slots_)
-      returned_alias |= alias[size_t(r)];
+      returned_alias |= alias(r);
     if (returned_alias)
       continue;
     for (size_t i = 0; i < p.steps_.size(); ++i) {
@@ -198,10 +209,10 @@ void ProgramBuilder::donate(Program &p, const std::vector<std::pair<int, int>> &
       size_t out = size_t(k - s.outs.begin());
       bool ok = kernel && kernel->pointwise[out] && s.into[out] < 0;
       for (int32_t in : s.in)
-        ok = ok && (!alias[size_t(in)] || in == arg);
+        ok = ok && (!alias(in) || in == arg);
       for (size_t later = i + 1; ok && later < p.steps_.size(); ++later)
         for (int32_t in : p.steps_[later].in)
-          ok = ok && !alias[size_t(in)];
+          ok = ok && !alias(in);
       if (ok) {
         s.into[out] = arg;
         p.donated_args_.push_back(arg);
@@ -218,15 +229,10 @@ void ProgramBuilder::donate(Program &p, const std::vector<std::pair<int, int>> &
 /// regions of values live at a common step do not overlap (placeBuffers: best fit,
 /// largest first, sizes rounded up to 64 bytes). A value one of whose views is a program
 /// result is not planned, so no result points into the arena.
-void ProgramBuilder::planArena(Program &p, const std::vector<int64_t> &last_use) {
+void ProgramBuilder::planArena(Program &p, const std::vector<int64_t> &last_use,
+                                const std::vector<int32_t> &root) {
   constexpr int64_t kForever = std::numeric_limits<int64_t>::max();
-  constexpr int64_t kAlign = passes::MemoryPlan::kAlignment;
-  std::vector<int32_t> root(p.num_slots_); // the value whose storage a slot may share
-  std::iota(root.begin(), root.end(), 0);
   std::vector<int64_t> end = last_use; // per root: the last step any sharer is read
-  for (const Step &s : p.steps_)
-    if (s.outs.size() == 1 && may_alias_operand(s.op.substr(0, s.op.find(' '))))
-      root[size_t(s.outs[0])] = root[size_t(s.in[0])];
   for (size_t v = 0; v < p.num_slots_; ++v)
     end[size_t(root[v])] = std::max(end[size_t(root[v])], last_use[v]);
 
@@ -238,8 +244,7 @@ void ProgramBuilder::planArena(Program &p, const std::vector<int64_t> &last_use)
   for (size_t i = 0; i < p.steps_.size(); ++i) {
     Step &s = p.steps_[i];
     s.arena.assign(s.outs.size(), -1);
-    std::string_view name = std::string_view(s.op).substr(0, s.op.find(' '));
-    if (name == "dz.constant")
+    if (s.op_name() == "dz.constant")
       continue;
     // A runtime kernel with several results (max pooling's maxima and indexes) may take
     // its regions in any order where two have one size: they are reserved alike.
@@ -253,7 +258,7 @@ void ProgramBuilder::planArena(Program &p, const std::vector<int64_t> &last_use)
           (!s.writes_given_outputs && step_end == kForever))
         continue;
       planned.push_back({i, k});
-      buffers.push_back({(bytes + kAlign - 1) / kAlign * kAlign, int64_t(i),
+      buffers.push_back({passes::MemoryPlan::aligned(bytes), int64_t(i),
                          s.writes_given_outputs ? end[size_t(v)] : step_end, 0, int32_t(v)});
       p.arena_naive_ += buffers.back().size;
     }
@@ -452,9 +457,10 @@ FailureOr<Program> ProgramBuilder::build(mlir::func::FuncOp fn, const BuildOptio
     st.release.erase(std::unique(st.release.begin(), st.release.end()), st.release.end());
   }
 
-  donate(p, options.donations, fused_steps);
+  const std::vector<int32_t> roots = storage_roots(p);
+  donate(p, options.donations, fused_steps, roots);
   if (options.arena)
-    planArena(p, last_use);
+    planArena(p, last_use, roots);
   else
     for (Step &st : p.steps_)
       st.arena.assign(st.outs.size(), -1);

@@ -40,6 +40,32 @@ inline Tap tap(const WindowGeom &g, int64_t oh, int64_t ow, int64_t k) {
   return {ih, iw, ih >= 0 && ih < g.H && iw >= 0 && iw < g.W};
 }
 
+/// The common 2x2 window of stride 2 without padding, which has a path of its own: one
+/// pass over each output row.
+bool is_2x2_stride_2(const WindowGeom &g) {
+  return g.KH == 2 && g.KW == 2 && g.SH == 2 && g.SW == 2 && g.PH == 0 && g.PW == 0;
+}
+
+template <typename T> struct WindowMax {
+  T value;
+  int64_t index; // the tap, kh * 2 + kw
+};
+
+/// The maximum of window ow of the row pair (r0, r1) and its tap, the taps in the order of
+/// the general loops (the first maximum wins; ties and NaNs come out the same), as selects.
+template <typename T> inline WindowMax<T> max_2x2(const T *r0, const T *r1, int64_t ow) {
+  T best = r0[2 * ow];
+  int64_t arg = 0;
+  const T v1 = r0[2 * ow + 1], v2 = r1[2 * ow], v3 = r1[2 * ow + 1];
+  arg = v1 > best ? 1 : arg;
+  best = v1 > best ? v1 : best;
+  arg = v2 > best ? 2 : arg;
+  best = v2 > best ? v2 : best;
+  arg = v3 > best ? 3 : arg;
+  best = v3 > best ? v3 : best;
+  return {best, arg};
+}
+
 } // namespace
 
 MaxPoolResult max_pool2d(const Tensor &x, Size2 kernel, Size2 stride, Size2 pad) {
@@ -60,25 +86,15 @@ MaxPoolResult max_pool2d(const Tensor &x, Size2 kernel, Size2 stride, Size2 pad)
       T *yp = py;
       int64_t *ip = pi;
       int64_t o = nc * g.out_plane();
-      if (KH == 2 && KW == 2 && SH == 2 && SW == 2 && PH == 0 && PW == 0) {
-        // The common 2x2 window of stride 2: one pass over each output row, taps in the
-        // order of the general loop below (the first maximum wins), as selects.
+      if (is_2x2_stride_2(g)) {
         for (int64_t oh = 0; oh < OH; ++oh) {
           const T *r0 = xp + 2 * oh * W, *r1 = r0 + W;
           T *yr = yp + o + oh * OW;
           int64_t *ir = ip + o + oh * OW;
           for (int64_t ow = 0; ow < OW; ++ow) {
-            T best = r0[2 * ow];
-            int64_t arg = 0;
-            const T v1 = r0[2 * ow + 1], v2 = r1[2 * ow], v3 = r1[2 * ow + 1];
-            arg = v1 > best ? 1 : arg;
-            best = v1 > best ? v1 : best;
-            arg = v2 > best ? 2 : arg;
-            best = v2 > best ? v2 : best;
-            arg = v3 > best ? 3 : arg;
-            best = v3 > best ? v3 : best;
-            yr[ow] = best;
-            ir[ow] = arg;
+            const WindowMax<T> m = max_2x2(r0, r1, ow);
+            yr[ow] = m.value;
+            ir[ow] = m.index;
           }
         }
         return;
@@ -139,18 +155,12 @@ Tensor max_pool2d_values(const Tensor &x, Size2 kernel, Size2 stride, Size2 pad)
                     W = g.W, OH = g.OH, OW = g.OW;
       const T *xp = px + nc * g.plane();
       T *yp = py + nc * g.out_plane();
-      if (KH == 2 && KW == 2 && SH == 2 && SW == 2 && PH == 0 && PW == 0) {
-        // The common 2x2 window of stride 2: one pass over each output row, the taps in
-        // max_pool2d's order (so ties and NaNs come out the same).
+      if (is_2x2_stride_2(g)) {
         for (int64_t oh = 0; oh < OH; ++oh) {
           const T *r0 = xp + 2 * oh * W, *r1 = r0 + W;
           T *row = yp + oh * OW;
-          for (int64_t ow = 0; ow < OW; ++ow) {
-            T best = r0[2 * ow];
-            best = r0[2 * ow + 1] > best ? r0[2 * ow + 1] : best;
-            best = r1[2 * ow] > best ? r1[2 * ow] : best;
-            row[ow] = r1[2 * ow + 1] > best ? r1[2 * ow + 1] : best;
-          }
+          for (int64_t ow = 0; ow < OW; ++ow)
+            row[ow] = max_2x2(r0, r1, ow).value; // the unused index folds away
         }
         return;
       }
@@ -171,8 +181,12 @@ Tensor max_pool2d_values(const Tensor &x, Size2 kernel, Size2 stride, Size2 pad)
               const int64_t iw = ow * SW - PW + kw;
               return inside && iw >= 0 && iw < W ? xr[iw] : T(0);
             };
+            auto take = [&](int64_t ow) {
+              const T v = at(ow);
+              row[ow] = first || v > row[ow] ? v : row[ow];
+            };
             for (int64_t ow = 0; ow < ow_lo; ++ow)
-              row[ow] = first || at(ow) > row[ow] ? at(ow) : row[ow];
+              take(ow);
             if (inside) {
               const int64_t shift = kw - PW; // column of window ow's tap: ow * SW + shift
               if (first)
@@ -186,7 +200,7 @@ Tensor max_pool2d_values(const Tensor &x, Size2 kernel, Size2 stride, Size2 pad)
                 row[ow] = first || T(0) > row[ow] ? T(0) : row[ow];
             }
             for (int64_t ow = ow_hi; ow < OW; ++ow)
-              row[ow] = first || at(ow) > row[ow] ? at(ow) : row[ow];
+              take(ow);
           }
         }
       }

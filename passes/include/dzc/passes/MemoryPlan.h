@@ -51,6 +51,10 @@ struct PlannedValue {
 
 struct MemoryPlan {
   static constexpr int64_t kAlignment = 64;
+  /// `bytes` rounded up to kAlignment: what a value takes in the arena.
+  static constexpr int64_t aligned(int64_t bytes) {
+    return (bytes + kAlignment - 1) / kAlignment * kAlignment;
+  }
 
   std::vector<PlannedValue> values; // in program order
   int64_t peak = 0;                 // arena size in bytes

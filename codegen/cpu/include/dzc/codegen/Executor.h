@@ -17,6 +17,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace dz::codegen {
@@ -53,6 +54,9 @@ struct Step {
   /// types (a fused kernel); other kernels allocate their results, and are given their
   /// arena regions through dz::PlacedAllocations.
   bool writes_given_outputs = false;
+
+  /// The op's name without its position: "dz.add".
+  std::string_view op_name() const { return std::string_view(op).substr(0, op.find(' ')); }
 };
 
 class Program {
