@@ -36,6 +36,7 @@ struct Driver {
   decltype(&::cuMemFree) mem_free = nullptr;
   decltype(&::cuMemcpyHtoD) memcpy_htod = nullptr;
   decltype(&::cuMemcpyDtoH) memcpy_dtoh = nullptr;
+  decltype(&::cuMemcpyDtoDAsync) memcpy_dtod_async = nullptr;
   decltype(&::cuModuleLoadData) module_load_data = nullptr;
   decltype(&::cuModuleUnload) module_unload = nullptr;
   decltype(&::cuModuleGetFunction) module_get_function = nullptr;
@@ -81,6 +82,7 @@ std::unique_ptr<Driver> load() {
             lib.resolve(d->mem_free, "cuMemFree_v2") &&
             lib.resolve(d->memcpy_htod, "cuMemcpyHtoD_v2") &&
             lib.resolve(d->memcpy_dtoh, "cuMemcpyDtoH_v2") &&
+            lib.resolve(d->memcpy_dtod_async, "cuMemcpyDtoDAsync_v2") &&
             lib.resolve(d->module_load_data, "cuModuleLoadData") &&
             lib.resolve(d->module_unload, "cuModuleUnload") &&
             lib.resolve(d->module_get_function, "cuModuleGetFunction") &&
@@ -216,8 +218,18 @@ void Module::launch(const std::string &kernel, int64_t grid, int64_t block,
     throw Error("launch of " + kernel + ": grid " + std::to_string(grid) + " x block " +
                 std::to_string(block) + " is out of range (grid 1 to 2^31-1, block 1 to 1024)");
   CUfunction fn = nullptr;
-  check(d, d.module_get_function(&fn, CUmodule(module_), kernel.c_str()),
-        "cuModuleGetFunction(" + kernel + ")");
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    void *&cached = functions_[kernel];
+    if (!cached) {
+      CUresult r = d.module_get_function(&fn, CUmodule(module_), kernel.c_str());
+      if (r != CUDA_SUCCESS)
+        functions_.erase(kernel);
+      check(d, r, "cuModuleGetFunction(" + kernel + ")");
+      cached = fn;
+    }
+    fn = CUfunction(cached);
+  }
   check(d,
         d.launch_kernel(fn, unsigned(grid), 1, 1, unsigned(block), 1, 1, 0, d.stream, params.data(),
                         nullptr),
@@ -228,5 +240,41 @@ void synchronize() {
   const Driver &d = ready();
   check(d, d.stream_synchronize(d.stream), "cuStreamSynchronize");
 }
+
+uint64_t mem_alloc(size_t bytes) {
+  const Driver &d = ready();
+  CUdeviceptr p = 0;
+  CUresult r = d.mem_alloc(&p, bytes ? bytes : 1);
+  if (r == CUDA_ERROR_OUT_OF_MEMORY)
+    throw Error("cuda:0 is out of memory: cuMemAlloc of " + std::to_string(bytes) +
+                " bytes failed (free cached blocks with dz::empty_cache(Device::cuda()), or use a "
+                "smaller batch)");
+  check(d, r, "cuMemAlloc of " + std::to_string(bytes) + " bytes");
+  return p;
+}
+
+void mem_free(uint64_t ptr) noexcept {
+  if (ptr)
+    driver().mem_free(CUdeviceptr(ptr));
+}
+
+void copy_htod(uint64_t dst, const void *src, size_t bytes) {
+  const Driver &d = ready();
+  check(d, d.memcpy_htod(CUdeviceptr(dst), src, bytes), "cuMemcpyHtoD");
+}
+
+void copy_dtoh(void *dst, uint64_t src, size_t bytes) {
+  const Driver &d = ready();
+  check(d, d.stream_synchronize(d.stream), "cuStreamSynchronize");
+  check(d, d.memcpy_dtoh(dst, CUdeviceptr(src), bytes), "cuMemcpyDtoH");
+}
+
+void copy_dtod(uint64_t dst, uint64_t src, size_t bytes) {
+  const Driver &d = ready();
+  check(d, d.memcpy_dtod_async(CUdeviceptr(dst), CUdeviceptr(src), bytes, d.stream),
+        "cuMemcpyDtoDAsync");
+}
+
+void *stream() { return ready().stream; }
 
 } // namespace dz::cuda

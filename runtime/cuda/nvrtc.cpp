@@ -85,8 +85,9 @@ const Nvrtc &nvrtc() {
 /// The options of every compile (part of the cache key).
 const char *const kOptions[] = {"--std=c++17"};
 
-/// 128 bits of FNV-1a (two 64-bit streams with different offsets) as 32 hex digits.
-std::string hash_hex(const std::string &text) {
+} // namespace
+
+std::string content_hash(const std::string &text) {
   uint64_t h1 = 14695981039346656037ull, h2 = 1099511628211ull * 31 + 7;
   for (unsigned char c : text) {
     h1 = (h1 ^ c) * 1099511628211ull;
@@ -97,11 +98,13 @@ std::string hash_hex(const std::string &text) {
   return out;
 }
 
+namespace {
+
 std::string cache_key(const std::string &source, const std::string &arch) {
   std::string material = arch + "\n" + nvrtc_version() + "\n";
   for (const char *o : kOptions)
     material += std::string(o) + "\n";
-  return hash_hex(material + source);
+  return content_hash(material + source);
 }
 
 double ms_since(std::chrono::steady_clock::time_point t0) {

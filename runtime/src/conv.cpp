@@ -180,6 +180,7 @@ void for_each_image(int64_t N, int64_t work, int64_t scratch_elems, Body &&body)
 } // namespace
 
 Tensor im2col(const Tensor &x0, Size2 kernel, Size2 stride, Size2 pad, bool to_matrix) {
+  require_cpu("im2col", {&x0});
   WindowGeom g = make_geom("im2col", x0.shape(), kernel, stride, pad);
   DType dt = float_operands("im2col", {{"x", &x0}});
   Tensor x = x0, col(col_shape(g, to_matrix), dt);
@@ -198,6 +199,7 @@ Tensor im2col(const Tensor &x0, Size2 kernel, Size2 stride, Size2 pad, bool to_m
 
 Tensor col2im(const Tensor &col0, const Shape &x_shape, Size2 kernel, Size2 stride, Size2 pad,
               bool to_matrix) {
+  require_cpu("col2im", {&col0});
   WindowGeom g = make_geom("col2im", x_shape, kernel, stride, pad);
   DType dt = float_operands("col2im", {{"col", &col0}});
   if (col0.shape() != col_shape(g, to_matrix))
@@ -293,6 +295,7 @@ void conv2d_onednn(const Tensor &x, const Tensor &W, const Tensor *b, const Wind
 
 Tensor conv2d(const Tensor &x0, const Tensor &W0, const Tensor *b0, Size2 stride, Size2 pad,
               ConvAlgo algo) {
+  require_cpu("conv2d", {&x0, &W0, b0});
   if (W0.ndim() != 4)
     throw Error("conv2d: W must be 4-d (OC, C, KH, KW), got shape " + shape_str(W0.shape()));
   WindowGeom g = make_geom("conv2d", x0.shape(), {W0.shape(2), W0.shape(3)}, stride, pad);
@@ -339,6 +342,7 @@ Tensor conv2d(const Tensor &x0, const Tensor &W0, const Tensor *b0, Size2 stride
 }
 
 Tensor conv2d_grad_w(const Tensor &x0, const Tensor &gy0, Size2 kernel, Size2 stride, Size2 pad) {
+  require_cpu("conv2d_grad_w", {&x0, &gy0});
   WindowGeom g = make_geom("conv2d_grad_w", x0.shape(), kernel, stride, pad);
   if (gy0.ndim() != 4 || gy0.shape(0) != g.N || gy0.shape(2) != g.OH || gy0.shape(3) != g.OW)
     throw Error("conv2d_grad_w: gy of shape " + shape_str(gy0.shape()) + " does not fit x " +
@@ -384,6 +388,7 @@ Tensor conv2d_grad_w(const Tensor &x0, const Tensor &gy0, Size2 kernel, Size2 st
 
 Tensor deconv2d(const Tensor &x0, const Tensor &W0, const Tensor *b0, Size2 stride, Size2 pad,
                 Size2 outsize) {
+  require_cpu("deconv2d", {&x0, &W0, b0});
   if (x0.ndim() != 4)
     throw Error("deconv2d: input must be 4-d (N, C, H, W), got shape " + shape_str(x0.shape()));
   if (W0.ndim() != 4)

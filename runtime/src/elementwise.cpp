@@ -1,5 +1,6 @@
 // elementwise.cpp - broadcasting elementwise CPU kernels: arithmetic, comparisons,
 // where, clip, unary math, softmax / logsumexp, and the closeness checks.
+#include "device_ops.h"
 #include "kernels.h"
 
 #include <dzc/trace_hook.h>
@@ -128,10 +129,18 @@ const char *arith_op(Arith k) {
   return "arith";
 }
 
+MapOp arith_map(Arith k) {
+  constexpr MapOp kOps[] = {MapOp::add, MapOp::sub,     MapOp::mul,    MapOp::div,
+                            MapOp::pow, MapOp::maximum, MapOp::minimum};
+  return kOps[int(k)];
+}
+
 Tensor arith(Arith k, const Tensor &a0, const Tensor &b0) {
   TraceScope trace;
   DType dt = arith_dtype(k, a0.dtype(), b0.dtype());
   Shape shape = broadcast_shapes(a0.shape(), b0.shape(), arith_name(k));
+  if (Device dev = device::op_device(arith_name(k), {&a0, &b0}); !dev.is_cpu())
+    return device::map(dev, arith_map(k), dt, shape, {a0.to(dt), b0.to(dt)});
   Tensor a = a0.to(dt), b = b0.to(dt);
   Tensor out(shape, dt);
   visit_numeric(dt, arith_name(k), [&](auto tag) {
@@ -153,6 +162,8 @@ void arith_inplace(Arith k, Tensor &a, const Tensor &b0) {
   if (trace) // before the write: the tracer may keep the old value
     trace->inplace(arith_op(k), a, b0);
   Tensor b = b0.to(dt);
+  if (Device dev = device::op_device(arith_name(k), {&a, &b0}); !dev.is_cpu())
+    return device::map_into(a, arith_map(k), {a, b});
   visit_numeric(dt, arith_name(k), [&](auto tag) {
     arith_loop<typename decltype(tag)::type>(k, a, b, a);
   });
@@ -165,6 +176,10 @@ Tensor compare(Cmp k, const Tensor &a0, const Tensor &b0) {
   DType dt = promote(a0.dtype(), b0.dtype());
   Shape shape = broadcast_shapes(a0.shape(), b0.shape(), "compare");
   Tensor a = a0.to(dt), b = b0.to(dt);
+  if (Device dev = device::op_device("compare", {&a0, &b0}); !dev.is_cpu()) {
+    constexpr MapOp kOps[] = {MapOp::eq, MapOp::ne, MapOp::lt, MapOp::le, MapOp::gt, MapOp::ge};
+    return device::map(dev, kOps[int(k)], b8, shape, {a, b});
+  }
   Tensor out(shape, b8);
   visit_dtype(dt, [&](auto tag) {
     using T = typename decltype(tag)::type;
@@ -212,9 +227,12 @@ void map_loop(const T *p, T *o, int64_t n, int64_t grain, Op op) {
 }
 
 /// out = op(x) elementwise; integer inputs are computed in float64.
-template <typename Op> Tensor unary_float(const Tensor &x0, const char *name, Op op) {
+template <typename Op>
+Tensor unary_float(const Tensor &x0, const char *name, MapOp map_op, Op op) {
   TraceScope trace;
   Tensor x = is_floating(x0.dtype()) ? x0 : x0.to(f64);
+  if (!x.device().is_cpu())
+    return device::map(x.device(), map_op, x.dtype(), x.shape(), {x});
   Tensor out(x.shape(), x.dtype());
   int64_t n = x.size();
   visit_float(x.dtype(), name, [&](auto tag) {
@@ -236,8 +254,15 @@ template <typename T> inline T vexp(T v) {
 }
 
 /// out = op(x) elementwise for every numeric dtype.
-template <typename Op> Tensor unary_numeric(const Tensor &x, const char *name, Op op) {
+template <typename Op>
+Tensor unary_numeric(const Tensor &x, const char *name, MapOp map_op, Op op) {
   TraceScope trace;
+  if (!x.device().is_cpu()) {
+    if (x.dtype() == b8)
+      throw Error(std::string(name) +
+                  ": not defined for bool tensors (convert with astype first)");
+    return device::map(x.device(), map_op, x.dtype(), x.shape(), {x});
+  }
   Tensor out(x.shape(), x.dtype());
   int64_t n = x.size();
   visit_numeric(x.dtype(), name, [&](auto tag) {
@@ -274,7 +299,7 @@ Tensor operator*(double a, const Tensor &b) { return scalar_like(b, a) * b; }
 Tensor operator/(double a, const Tensor &b) { return scalar_like(b, a) / b; }
 
 Tensor operator-(const Tensor &a) {
-  return unary_numeric(a, "neg", [](auto v) { return decltype(v)(-v); });
+  return unary_numeric(a, "neg", MapOp::neg, [](auto v) { return decltype(v)(-v); });
 }
 
 Tensor pow(const Tensor &a, double b) {
@@ -282,9 +307,11 @@ Tensor pow(const Tensor &a, double b) {
     return square(a);
   if (!is_floating(a.dtype()))
     return pow(a, scalar_like(a, b));
+  if (!a.device().is_cpu())
+    return pow(a, Tensor::scalar(b, a.dtype()));
   TraceScope trace;
   Tensor out =
-      unary_float(a, "pow", [b](auto v) { return decltype(v)(std::pow(v, decltype(v)(b))); });
+      unary_float(a, "pow", MapOp::pow, [b](auto v) { return decltype(v)(std::pow(v, decltype(v)(b))); });
   if (trace)
     trace->op("pow", {&a}, out, {{"exponent", b}});
   return out;
@@ -333,6 +360,8 @@ Tensor where(const Tensor &cond0, const Tensor &a0, const Tensor &b0) {
   Shape shape = broadcast_shapes(broadcast_shapes(cond0.shape(), a0.shape(), "where"),
                                  b0.shape(), "where");
   Tensor cond = cond0.dtype() == b8 ? cond0 : (cond0 != Tensor::scalar(0, cond0.dtype()));
+  if (Device dev = device::op_device("where", {&cond0, &a0, &b0}); !dev.is_cpu())
+    return device::map(dev, MapOp::where, dt, shape, {cond, a0.to(dt), b0.to(dt)});
   Tensor a = a0.to(dt), b = b0.to(dt), out(shape, dt);
   if (out.size() == 0)
     return out;
@@ -364,7 +393,12 @@ Tensor clip(const Tensor &x, double lo, double hi) {
   if (lo > hi)
     throw Error("clip: lower bound " + std::to_string(lo) + " is above upper bound " +
                 std::to_string(hi));
-  Tensor out = unary_numeric(x, "clip", [lo, hi](auto v) {
+  if (!x.device().is_cpu()) {
+    if (x.dtype() == b8)
+      throw Error("clip: not defined for bool tensors (convert with astype first)");
+    return minimum(maximum(x, Tensor::scalar(lo, x.dtype())), Tensor::scalar(hi, x.dtype()));
+  }
+  Tensor out = unary_numeric(x, "clip", MapOp::cast, [lo, hi](auto v) {
     using T = decltype(v);
     return v < T(lo) ? T(lo) : (v > T(hi) ? T(hi) : v);
   });
@@ -376,19 +410,19 @@ Tensor clip(const Tensor &x, double lo, double hi) {
 // ---- unary math ---------------------------------------------------------------------------
 
 Tensor exp(const Tensor &x) {
-  return unary_float(x, "exp", [](auto v) { return vexp(v); });
+  return unary_float(x, "exp", MapOp::exp, [](auto v) { return vexp(v); });
 }
 Tensor log(const Tensor &x) {
-  return unary_float(x, "log", [](auto v) { return std::log(v); });
+  return unary_float(x, "log", MapOp::log, [](auto v) { return std::log(v); });
 }
 Tensor sin(const Tensor &x) {
-  return unary_float(x, "sin", [](auto v) { return std::sin(v); });
+  return unary_float(x, "sin", MapOp::sin, [](auto v) { return std::sin(v); });
 }
 Tensor cos(const Tensor &x) {
-  return unary_float(x, "cos", [](auto v) { return std::cos(v); });
+  return unary_float(x, "cos", MapOp::cos, [](auto v) { return std::cos(v); });
 }
 Tensor tanh(const Tensor &x) {
-  return unary_float(x, "tanh", [](auto v) {
+  return unary_float(x, "tanh", MapOp::tanh, [](auto v) {
     if constexpr (std::is_same_v<decltype(v), float>)
       return fast_tanhf(v);
     else
@@ -396,19 +430,19 @@ Tensor tanh(const Tensor &x) {
   });
 }
 Tensor sqrt(const Tensor &x) {
-  return unary_float(x, "sqrt", [](auto v) { return std::sqrt(v); });
+  return unary_float(x, "sqrt", MapOp::sqrt, [](auto v) { return std::sqrt(v); });
 }
 Tensor erf(const Tensor &x) {
-  return unary_float(x, "erf", [](auto v) { return std::erf(v); });
+  return unary_float(x, "erf", MapOp::erf, [](auto v) { return std::erf(v); });
 }
 Tensor sigmoid(const Tensor &x) {
-  return unary_float(x, "sigmoid", [](auto v) {
+  return unary_float(x, "sigmoid", MapOp::sigmoid, [](auto v) {
     using T = decltype(v);
     return T(1) / (T(1) + vexp(-v)); // exp overflows to inf for v << 0: the result is 0
   });
 }
 Tensor abs(const Tensor &x) {
-  return unary_numeric(x, "abs", [](auto v) {
+  return unary_numeric(x, "abs", MapOp::abs, [](auto v) {
     if constexpr (std::is_signed_v<decltype(v)>)
       return v < 0 ? decltype(v)(-v) : v;
     else
@@ -416,10 +450,10 @@ Tensor abs(const Tensor &x) {
   });
 }
 Tensor square(const Tensor &x) {
-  return unary_numeric(x, "square", [](auto v) { return decltype(v)(v * v); });
+  return unary_numeric(x, "square", MapOp::square, [](auto v) { return decltype(v)(v * v); });
 }
 Tensor relu(const Tensor &x) {
-  return unary_numeric(x, "relu", [](auto v) { return v > 0 ? v : decltype(v)(0); });
+  return unary_numeric(x, "relu", MapOp::relu, [](auto v) { return v > 0 ? v : decltype(v)(0); });
 }
 
 // ---- softmax and logsumexp -------------------------------------------------------------------
@@ -462,7 +496,7 @@ void softmax_rows(const T *x, T *out, int64_t rows, int64_t cols, bool lse_only)
 namespace {
 Tensor softmax_impl(const Tensor &x, int64_t axis) {
   int64_t ax = normalize_axis(axis, x.shape(), "softmax");
-  if (x.ndim() > 0 && ax == x.ndim() - 1 && is_floating(x.dtype())) {
+  if (x.ndim() > 0 && ax == x.ndim() - 1 && is_floating(x.dtype()) && x.device().is_cpu()) {
     Tensor out(x.shape(), x.dtype());
     int64_t cols = x.shape().back();
     visit_float(x.dtype(), "softmax", [&](auto tag) {
@@ -480,7 +514,7 @@ Tensor logsumexp_impl(const Tensor &x, int64_t axis, bool keepdims) {
   Shape kept = x.shape();
   kept[size_t(ax)] = 1;
   Tensor out;
-  if (ax == x.ndim() - 1 && is_floating(x.dtype())) {
+  if (ax == x.ndim() - 1 && is_floating(x.dtype()) && x.device().is_cpu()) {
     out = Tensor(kept, x.dtype());
     int64_t cols = x.shape().back();
     visit_float(x.dtype(), "logsumexp", [&](auto tag) {
@@ -518,7 +552,7 @@ Tensor logsumexp(const Tensor &x, int64_t axis, bool keepdims) {
 bool allclose(const Tensor &a, const Tensor &b, double rtol, double atol) {
   if (a.shape() != b.shape())
     return false;
-  Tensor x = a.to(f64), y = b.to(f64);
+  Tensor x = a.to(Device::cpu()).to(f64), y = b.to(Device::cpu()).to(f64);
   const double *px = x.data<double>(), *py = y.data<double>();
   for (int64_t i = 0; i < x.size(); ++i) {
     if (std::isnan(px[i]) || std::isnan(py[i]))

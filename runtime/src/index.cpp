@@ -7,6 +7,8 @@
 // their broadcast dims replace them in place when they are adjacent, else go first.
 #include <dzc/tensor.h>
 
+#include "device_ops.h"
+
 #include <algorithm>
 #include <limits>
 
@@ -313,12 +315,6 @@ IndexPlan plan_index_impl(const Shape &shape, const IndexList &index) {
 
 namespace {
 
-void check_cpu(const Tensor &t, const char *op) {
-  if (!t.device().is_cpu())
-    throw Error(std::string(op) + ": the tensor is on " + t.device().str() +
-                "; this operation runs on the CPU (move it with .to(Device::cpu()))");
-}
-
 void check_offsets(const IndexPlan &plan, const char *op) {
   const int64_t in_size = shape_size(plan.in_shape);
   if (int64_t(plan.offsets.size()) != shape_size(plan.out_shape))
@@ -354,11 +350,12 @@ void scatter_add_typed(void *y, const void *s, const std::vector<int64_t> &off) 
 } // namespace
 
 Tensor gather(const Tensor &x, const IndexPlan &plan) {
-  check_cpu(x, "gather");
   if (x.shape() != plan.in_shape)
     throw Error("gather: the tensor has shape " + shape_str(x.shape()) +
                 " but the index plan was made for shape " + shape_str(plan.in_shape));
   check_offsets(plan, "gather");
+  if (!x.device().is_cpu())
+    return detail::device::gather(x, plan);
   Tensor y(plan.out_shape, x.dtype());
   switch (dtype_size(x.dtype())) {
   case 1:
@@ -375,11 +372,12 @@ Tensor gather(const Tensor &x, const IndexPlan &plan) {
 }
 
 Tensor scatter_add(const IndexPlan &plan, const Tensor &src) {
-  check_cpu(src, "scatter_add");
   if (src.shape() != plan.out_shape)
     throw Error("scatter_add: src has shape " + shape_str(src.shape()) +
                 " but the index plan produces shape " + shape_str(plan.out_shape));
   check_offsets(plan, "scatter_add");
+  if (!src.device().is_cpu())
+    return detail::device::scatter_add(plan, src);
   Tensor y = zeros(plan.in_shape, src.dtype());
   switch (src.dtype()) {
   case f32:

@@ -1,6 +1,7 @@
 // matmul.cpp - matrix products: float32 through oneDNN's sgemm, other dtypes through a
 // blocked loop; NumPy matmul semantics (1-d operands, broadcast batch dimensions) and a
 // transposed-operand form that the gradients use to avoid copies.
+#include "device_ops.h"
 #include "kernels.h"
 
 #include <dzc/trace_hook.h>
@@ -100,6 +101,8 @@ Tensor matmul_transposed(const Tensor &a0, const Tensor &b0, bool ta, bool tb) {
                                 (tb ? "T" : "N") + ")"
                           : std::string()) +
                 " has K = " + std::to_string(K) + " vs " + std::to_string(Kb));
+  if (device::op_device("matmul", {&a0, &b0}) != Device::cpu())
+    return device::matmul(a, b, ta, tb);
   Shape out_shape = a.ndim() == 3 ? Shape{batch, M, N} : Shape{M, N};
   Tensor out(out_shape, dt);
   visit_numeric(dt, "matmul", [&](auto tag) {
@@ -201,6 +204,8 @@ Tensor linear_impl(const Tensor &x0, const Tensor &W0, const Tensor *b0) {
   DType dt = promote(x0.dtype(), W0.dtype());
   if (b0)
     dt = promote(dt, b0->dtype());
+  if (device::op_device("linear", {&x0, &W0, b0}) != Device::cpu())
+    return device::linear(x0.to(dt), W0.to(dt), b0);
   Tensor x = x0.to(dt), W = W0.to(dt), out({N, M}, dt);
   visit_numeric(dt, "linear", [&](auto tag) {
     using T = typename decltype(tag)::type;

@@ -69,6 +69,7 @@ template <typename T> inline WindowMax<T> max_2x2(const T *r0, const T *r1, int6
 } // namespace
 
 MaxPoolResult max_pool2d(const Tensor &x, Size2 kernel, Size2 stride, Size2 pad) {
+  require_cpu("max_pool2d", {&x});
   WindowGeom g = make_geom("pooling", x.shape(), kernel, stride, pad);
   DType dt = float_operands("pooling", {{"x", &x}});
   Tensor y({g.N, g.C, g.OH, g.OW}, dt), idx({g.N, g.C, g.OH, g.OW}, i64);
@@ -143,6 +144,7 @@ MaxPoolResult max_pool2d(const Tensor &x, Size2 kernel, Size2 stride, Size2 pad)
 }
 
 Tensor max_pool2d_values(const Tensor &x, Size2 kernel, Size2 stride, Size2 pad) {
+  require_cpu("max_pool2d_values", {&x});
   WindowGeom g = make_geom("pooling", x.shape(), kernel, stride, pad);
   DType dt = float_operands("pooling", {{"x", &x}});
   Tensor y({g.N, g.C, g.OH, g.OW}, dt);
@@ -211,6 +213,7 @@ Tensor max_pool2d_values(const Tensor &x, Size2 kernel, Size2 stride, Size2 pad)
 
 Tensor max_pool2d_gather(const Tensor &x, const Tensor &indexes, Size2 kernel, Size2 stride,
                          Size2 pad) {
+  require_cpu("max_pool2d_gather", {&x, &indexes});
   WindowGeom g = make_geom("pooling_with_indexes", x.shape(), kernel, stride, pad);
   check_indexes("pooling_with_indexes", indexes, g, x.shape());
   DType dt = float_operands("pooling_with_indexes", {{"x", &x}});
@@ -234,6 +237,7 @@ Tensor max_pool2d_gather(const Tensor &x, const Tensor &indexes, Size2 kernel, S
 
 Tensor max_pool2d_grad(const Tensor &gy, const Tensor &indexes, const Shape &x_shape, Size2 kernel,
                        Size2 stride, Size2 pad) {
+  require_cpu("max_pool2d_grad", {&gy, &indexes});
   WindowGeom g = make_geom("pooling_grad", x_shape, kernel, stride, pad);
   check_pooled("pooling_grad", gy, g, x_shape);
   check_indexes("pooling_grad", indexes, g, x_shape);
@@ -258,6 +262,7 @@ Tensor max_pool2d_grad(const Tensor &gy, const Tensor &indexes, const Shape &x_s
 }
 
 Tensor avg_pool2d(const Tensor &x, Size2 kernel, Size2 stride, Size2 pad) {
+  require_cpu("avg_pool2d", {&x});
   WindowGeom g = make_geom("average_pooling", x.shape(), kernel, stride, pad);
   DType dt = float_operands("average_pooling", {{"x", &x}});
   Tensor y({g.N, g.C, g.OH, g.OW}, dt);
@@ -285,6 +290,7 @@ Tensor avg_pool2d(const Tensor &x, Size2 kernel, Size2 stride, Size2 pad) {
 
 Tensor avg_pool2d_grad(const Tensor &gy, const Shape &x_shape, Size2 kernel, Size2 stride,
                        Size2 pad) {
+  require_cpu("avg_pool2d_grad", {&gy});
   WindowGeom g = make_geom("average_pooling_grad", x_shape, kernel, stride, pad);
   check_pooled("average_pooling_grad", gy, g, x_shape);
   DType dt = float_operands("average_pooling_grad", {{"gy", &gy}});

@@ -4,6 +4,7 @@
 // A reduction over several axes is done one run of adjacent reduced axes at a time. Each
 // step sees the input as (outer, reduced, inner) and runs one of two loops: a contiguous
 // reduction per output (inner == 1) or a row accumulation (inner > 1).
+#include "device_ops.h"
 #include "kernels.h"
 
 #include <dzc/trace_hook.h>
@@ -128,6 +129,12 @@ template <Red R> Tensor reduce(const Tensor &x, const std::vector<int64_t> &axes
   DType out_dt = x.dtype();
   if (R == Red::Sum && !is_floating(out_dt))
     out_dt = i64;
+  if (!x.device().is_cpu()) {
+    if (axes.empty())
+      return x.to(out_dt).reshape(out_shape);
+    constexpr ReduceOp kOps[] = {ReduceOp::sum, ReduceOp::max, ReduceOp::min};
+    return device::reduce(kOps[int(R)], x, axes, keepdims, out_dt);
+  }
   if (x.size() == 0)
     return zeros(out_shape, out_dt);
   // Reduce one run of adjacent axes at a time, from the last run to the first, keeping
@@ -216,6 +223,8 @@ Tensor Tensor::argmax(int64_t axis, bool keepdims) const {
     outer *= shape_[size_t(d)];
   for (int64_t d = ax + 1; d < ndim(); ++d)
     inner *= shape_[size_t(d)];
+  if (!device().is_cpu())
+    return device::argmax(*this, ax, keepdims);
   Tensor out(reduced_shape(shape_, {ax}, keepdims), i64);
   int64_t *o = out.data<int64_t>();
   visit_dtype(dtype_, [&](auto tag) {

@@ -1,5 +1,6 @@
 // tensor.cpp - dz::Tensor core: dtypes, shapes, the caching allocator, creation
 // functions, dtype conversion and the shape operations (reshape, transpose, broadcast).
+#include "device_ops.h"
 #include "kernels.h"
 
 #include <dzc/trace_hook.h>
@@ -144,6 +145,8 @@ int64_t normalize_axis(int64_t axis, const Shape &shape, const char *op) {
 }
 
 Tensor strided_copy(const Tensor &src, const Shape &src_strides, const Shape &out_shape) {
+  if (!src.device().is_cpu())
+    return device::strided_copy(src, src_strides, out_shape);
   Tensor out(out_shape, src.dtype());
   if (out.size() == 0)
     return out;
@@ -303,9 +306,10 @@ PlacedAllocations::Region *PlacedAllocations::take(size_t bytes,
 }
 
 Storage::Storage(size_t bytes, Device dev) : bytes_(bytes), device_(dev) {
-  if (!dev.is_cpu())
-    throw Error("device " + dev.str() +
-                " is not available: this build of dzc has no CUDA runtime yet");
+  if (!dev.is_cpu()) {
+    data_ = device_backend(dev).allocate(bytes);
+    return;
+  }
   if (PlacedAllocations::Region *r = PlacedAllocations::take(bytes, owner_)) {
     data_ = r->data;
     return;
@@ -317,8 +321,12 @@ Storage::Storage(void *data, size_t bytes, Device dev, std::shared_ptr<const voi
     : data_(data), bytes_(bytes), device_(dev), owner_(std::move(owner)) {}
 
 Storage::~Storage() {
-  if (!owner_)
+  if (owner_)
+    return;
+  if (device_.is_cpu())
     allocator().release(data_, bytes_);
+  else // the backend loaded when this storage was allocated
+    device_backend(device_).release(data_, bytes_);
 }
 
 // ---- Tensor ----------------------------------------------------------------------------------
@@ -393,6 +401,11 @@ int64_t Tensor::len() const {
   return shape_[0];
 }
 
+void Tensor::throw_not_on_cpu(const char *op) const {
+  throw Error(std::string(op) + ": the tensor (shape " + shape_str(shape_) + ") is on " +
+              device().str() + "; this needs a CPU tensor (move it with .to(Device::cpu()))");
+}
+
 void Tensor::check_dtype(DType expected, const char *op) const {
   if (dtype_ != expected)
     throw Error(std::string(op) + ": tensor has dtype " + dtype_name(dtype_) + ", not " +
@@ -403,6 +416,11 @@ double Tensor::at(int64_t flat) const {
   if (flat < 0 || flat >= numel_)
     throw Error("Tensor::at: index " + std::to_string(flat) + " out of range for size " +
                 std::to_string(numel_));
+  if (!device().is_cpu()) {
+    Tensor one = Tensor::on_storage(storage_, offset_ + size_t(flat) * dtype_size(dtype_), {},
+                                    dtype_);
+    return one.to(Device::cpu()).at(0);
+  }
   return visit_dtype(dtype_, [&](auto tag) {
     using T = typename decltype(tag)::type;
     return double(static_cast<const T *>(raw())[flat]);
@@ -432,6 +450,8 @@ double Tensor::item_double() const {
 std::vector<double> Tensor::to_vector() const {
   if (TraceHook *h = trace_hook())
     h->host_read(*this, "to_vector()");
+  if (!device().is_cpu())
+    return to(Device::cpu()).to_vector();
   std::vector<double> v(static_cast<size_t>(numel_));
   visit_dtype(dtype_, [&](auto tag) {
     using T = typename decltype(tag)::type;
@@ -446,6 +466,8 @@ Tensor Tensor::to(DType dtype) const {
   if (dtype == dtype_)
     return *this;
   TraceScope trace;
+  if (!device().is_cpu())
+    return device::map(device(), MapOp::cast, dtype, shape_, {*this});
   Tensor out(shape_, dtype);
   if (trace)
     trace->op("cast", {this}, out, {{"dtype", dtype}});
@@ -467,12 +489,22 @@ Tensor Tensor::to(DType dtype) const {
 Tensor Tensor::to(Device dev) const {
   if (dev == device())
     return *this;
-  throw Error("Tensor::to: device " + dev.str() +
-              " is not available: this build of dzc has no CUDA runtime yet");
+  if (trace_hook())
+    throw Error("Tensor::to(" + dev.str() +
+                "): dz::compile cannot trace a move between devices; move the model and the "
+                "data before compiling");
+  Tensor out(shape_, dtype_, dev);
+  device::copy_bytes(out, *this);
+  return out;
 }
 
 Tensor Tensor::copy() const {
   TraceScope trace;
+  if (!device().is_cpu()) {
+    Tensor out(shape_, dtype_, device());
+    device::copy_bytes(out, *this);
+    return out;
+  }
   Tensor out(shape_, dtype_);
   if (trace)
     trace->op("identity", {this}, out, {});
@@ -612,6 +644,10 @@ Tensor Tensor::operator[](const IndexList &index) const {
 Tensor &Tensor::fill_(double v) {
   if (TraceHook *h = trace_hook())
     h->inplace("assign", *this, Tensor::scalar(v, dtype_));
+  if (!device().is_cpu()) {
+    device::fill(*this, v);
+    return *this;
+  }
   visit_dtype(dtype_, [&](auto tag) {
     using T = typename decltype(tag)::type;
     T *p = static_cast<T *>(raw());
@@ -625,7 +661,7 @@ Tensor &Tensor::copy_(const Tensor &src) {
   if (TraceHook *h = trace_hook())
     h->inplace("assign", *this, s);
   if (nbytes() && s.raw() != raw())
-    std::memmove(raw(), s.raw(), nbytes());
+    device::copy_bytes(*this, s);
   return *this;
 }
 
@@ -644,9 +680,17 @@ Tensor full(const Shape &shape, double value, DType dtype) {
   t.fill_(value);
   return t;
 }
-Tensor zeros_like(const Tensor &t) { return zeros(t.shape(), t.dtype()); }
-Tensor ones_like(const Tensor &t) { return ones(t.shape(), t.dtype()); }
-Tensor full_like(const Tensor &t, double value) { return full(t.shape(), value, t.dtype()); }
+Tensor zeros_like(const Tensor &t) {
+  return t.device().is_cpu() ? zeros(t.shape(), t.dtype()) : full_like(t, 0.0);
+}
+Tensor ones_like(const Tensor &t) { return full_like(t, 1.0); }
+Tensor full_like(const Tensor &t, double value) {
+  if (t.device().is_cpu())
+    return full(t.shape(), value, t.dtype());
+  Tensor out(t.shape(), t.dtype(), t.device());
+  device::fill(out, value);
+  return out;
+}
 
 Tensor arange(double stop, DType dtype) { return arange(0, stop, 1, dtype); }
 

@@ -153,6 +153,11 @@ struct AllocatorStats {
 };
 AllocatorStats allocator_stats();
 void empty_cache(); // gives cached blocks back to the system
+/// The same for the caching allocator of a device (the CPU's for Device::cpu()).
+AllocatorStats allocator_stats(Device dev);
+void empty_cache(Device dev);
+/// Waits until every operation queued on `dev` has finished (nothing for the CPU).
+void synchronize(Device dev);
 
 struct Slice {
   std::optional<int64_t> start, stop;
@@ -233,8 +238,12 @@ public:
 
   void *raw() const { return storage_ ? static_cast<char *>(storage_->data()) + offset_ : nullptr; }
   /// Typed access; throws dz::Error when T is not the tensor's dtype.
+  /// The elements, for a CPU tensor of dtype T (throws otherwise: a device tensor's
+  /// elements are read with to(Device::cpu()) first).
   template <typename T> T *data() const {
     check_dtype(dtype_of<T>::value, "Tensor::data");
+    if (storage_ && !storage_->device().is_cpu())
+      throw_not_on_cpu("Tensor::data");
     return static_cast<T *>(raw());
   }
   /// The single value of a tensor of size 1, converted to T.
@@ -284,6 +293,8 @@ public:
   Tensor &copy_(const Tensor &src);
 
   void check_dtype(DType expected, const char *op) const;
+  /// Throws dz::Error: `op` needs a CPU tensor and this one is on a device.
+  [[noreturn]] void throw_not_on_cpu(const char *op) const;
 
 private:
   Tensor(std::shared_ptr<Storage> s, size_t offset, Shape shape, DType dtype);

@@ -10,7 +10,9 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <mutex>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 namespace dz::cuda {
@@ -67,9 +69,25 @@ public:
 
 private:
   void *module_ = nullptr; // CUmodule
+  mutable std::unordered_map<std::string, void *> functions_; // name -> CUfunction
+  mutable std::mutex mutex_;
 };
 
 /// Waits until everything launched so far has finished; throws dz::Error on a fault.
 void synchronize();
+
+// ---- raw memory, for the eager backend's caching allocator -----------------------------------
+/// cuMemAlloc; throws dz::Error (out of memory names the size) when it fails.
+uint64_t mem_alloc(size_t bytes);
+/// cuMemFree; errors (a context torn down at exit) are ignored.
+void mem_free(uint64_t ptr) noexcept;
+/// Host to device, synchronous for the host (ordered after earlier launches).
+void copy_htod(uint64_t dst, const void *src, size_t bytes);
+/// Device to host, after everything launched so far.
+void copy_dtoh(void *dst, uint64_t src, size_t bytes);
+/// Device to device, asynchronous on dzc's stream.
+void copy_dtod(uint64_t dst, uint64_t src, size_t bytes);
+/// dzc's stream (a CUstream), for libraries such as cuBLAS that launch work of their own.
+void *stream();
 
 } // namespace dz::cuda

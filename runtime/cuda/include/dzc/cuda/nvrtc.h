@@ -63,6 +63,10 @@ private:
 /// The process-wide cache in KernelCache::default_dir().
 KernelCache &default_kernel_cache();
 
+/// 128 bits of FNV-1a (two 64-bit streams with different offsets) of `text`, as 32 hex
+/// digits: the names of the cache's files.
+std::string content_hash(const std::string &text);
+
 /// default_kernel_cache().ptx(source, arch).ptx
 std::string compile_to_ptx(const std::string &source, const std::string &arch = "compute_90");
 

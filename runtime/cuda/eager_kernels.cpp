@@ -1,0 +1,339 @@
+// eager_kernels.cpp - CUDA C of the eager kernels (eager_kernels.h).
+#include "eager_kernels.h"
+
+#include <sstream>
+
+namespace dz::cuda::eager {
+
+namespace {
+
+/// Every kernel starts with this: the entry macro (the host emulation defines its own
+/// first) and the argument structs.
+std::string prelude() {
+  return std::string(R"(// dzc eager kernel
+#ifndef DZ_KERNEL
+#define DZ_KERNEL(name, Args) extern "C" __global__ void __launch_bounds__(256) name(const Args a)
+#endif
+)") + kStructSource + "\n";
+}
+
+const char *ctype(DType t) {
+  switch (t) {
+  case DType::f32: return "float";
+  case DType::f64: return "double";
+  case DType::i64: return "long long";
+  case DType::i32: return "int";
+  case DType::u8: return "unsigned char";
+  case DType::b8: return "bool";
+  }
+  return "?";
+}
+
+/// A short dtype tag for kernel names: f32, f64, i64, i32, u8, b8.
+const char *tag(DType t) {
+  switch (t) {
+  case DType::f32: return "f32";
+  case DType::f64: return "f64";
+  case DType::i64: return "i64";
+  case DType::i32: return "i32";
+  case DType::u8: return "u8";
+  case DType::b8: return "b8";
+  }
+  return "?";
+}
+
+/// A math function of the C library for `t`: expf for float32, exp for float64.
+std::string math(const char *fn, DType t) { return t == DType::f32 ? std::string(fn) + "f" : fn; }
+
+[[noreturn]] void unsupported(MapOp op, DType t) {
+  throw Error(std::string(map_op_name(op)) + ": not supported for " + dtype_name(t) +
+              " tensors on the GPU");
+}
+
+/// The expression of `op` over x0, x1, x2 of compute type `c` (type name `C`).
+std::string expression(MapOp op, DType c) {
+  const bool fl = is_floating(c);
+  auto need_float = [&] {
+    if (!fl)
+      unsupported(op, c);
+  };
+  auto need_numeric = [&] {
+    if (c == DType::b8)
+      unsupported(op, c);
+  };
+  switch (op) {
+  case MapOp::cast: return "x0";
+  case MapOp::neg: need_numeric(); return "-x0";
+  case MapOp::exp: need_float(); return math("exp", c) + "(x0)";
+  case MapOp::log: need_float(); return math("log", c) + "(x0)";
+  case MapOp::sin: need_float(); return math("sin", c) + "(x0)";
+  case MapOp::cos: need_float(); return math("cos", c) + "(x0)";
+  case MapOp::tanh: need_float(); return math("tanh", c) + "(x0)";
+  case MapOp::sqrt: need_float(); return math("sqrt", c) + "(x0)";
+  case MapOp::erf: need_float(); return math("erf", c) + "(x0)";
+  case MapOp::sigmoid:
+    need_float();
+    return "(C)1 / ((C)1 + " + math("exp", c) + "(-x0))";
+  case MapOp::abs:
+    need_numeric();
+    return fl ? math("fabs", c) + "(x0)" : "(x0 < (C)0 ? (C)-x0 : x0)";
+  case MapOp::square: need_numeric(); return "x0 * x0";
+  case MapOp::relu: need_numeric(); return "(x0 > (C)0 ? x0 : (C)0)";
+  case MapOp::add: need_numeric(); return "x0 + x1";
+  case MapOp::sub: need_numeric(); return "x0 - x1";
+  case MapOp::mul: need_numeric(); return "x0 * x1";
+  case MapOp::div: need_float(); return "x0 / x1";
+  case MapOp::pow: need_float(); return math("pow", c) + "(x0, x1)";
+  case MapOp::maximum: need_numeric(); return "((x0 > x1 || x0 != x0) ? x0 : x1)";
+  case MapOp::minimum: need_numeric(); return "((x0 < x1 || x0 != x0) ? x0 : x1)";
+  case MapOp::eq: return "x0 == x1";
+  case MapOp::ne: return "x0 != x1";
+  case MapOp::lt: return "x0 < x1";
+  case MapOp::le: return "x0 <= x1";
+  case MapOp::gt: return "x0 > x1";
+  case MapOp::ge: return "x0 >= x1";
+  case MapOp::where: return "(x0 ? x1 : x2)";
+  }
+  return "?";
+}
+
+bool is_compare(MapOp op) { return op >= MapOp::eq && op <= MapOp::ge; }
+
+} // namespace
+
+KernelSource map_kernel(MapOp op, DType out, const std::vector<DType> &in) {
+  const int n = map_arity(op);
+  if (int(in.size()) != n)
+    throw Error(std::string("internal: map_kernel ") + map_op_name(op) + " with " +
+                std::to_string(in.size()) + " operands");
+  // The compute type: the operands' for comparisons, else the output's. Each operand is
+  // loaded and converted to it (the condition of `where` stays bool).
+  const DType c = is_compare(op) ? in[0] : out;
+  if (is_compare(op) && in[1] != in[0])
+    throw Error("internal: map_kernel comparison of two dtypes");
+  if (is_compare(op) && out != DType::b8)
+    throw Error("internal: map_kernel comparison into a non-bool tensor");
+  std::string expr = expression(op, c);
+  std::ostringstream name;
+  name << "dz_map_" << map_op_name(op) << "_" << tag(out);
+  for (DType t : in)
+    name << "_" << tag(t);
+
+  std::ostringstream s;
+  s << prelude() << "typedef " << ctype(c) << " C;\n";
+  s << "DZ_KERNEL(" << name.str() << ", MapArgs) {\n"
+    << "  const long long step = (long long)gridDim.x * blockDim.x;\n"
+    << "  for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < a.n; i += "
+       "step) {\n"
+    << "    long long r = i";
+  for (int k = 0; k < n; ++k)
+    s << ", o" << k << " = 0";
+  s << ";\n"
+    << "    for (int d = (int)a.ndim - 1; d >= 0; --d) {\n"
+    << "      const long long q = r / a.shape[d], c = r - q * a.shape[d];\n"
+    << "      r = q;\n";
+  for (int k = 0; k < n; ++k)
+    s << "      o" << k << " += c * a.strides[" << k << "][d];\n";
+  s << "    }\n";
+  for (int k = 0; k < n; ++k) {
+    const bool cond = op == MapOp::where && k == 0;
+    s << "    const " << (cond ? "bool" : "C") << " x" << k << " = (" << (cond ? "bool" : "C")
+      << ")((const " << ctype(in[size_t(k)]) << " *)a.in[" << k << "])[o" << k << "];\n";
+  }
+  s << "    ((" << ctype(out) << " *)a.out)[i] = (" << ctype(out) << ")(" << expr << ");\n"
+    << "  }\n}\n";
+  return {name.str(), s.str()};
+}
+
+KernelSource reduce_kernel(ReduceOp op, DType out, DType in) {
+  static const char *kNames[] = {"sum", "max", "min", "argmax"};
+  std::string name = std::string("dz_reduce_") + kNames[int(op)] + "_" + tag(out) + "_" + tag(in);
+  // The accumulator: float64 for float32 sums (as the CPU kernels), int64 for integer
+  // sums, the input's type otherwise. `flag` is per thread: whether it has a value (max,
+  // min) or the index of its best value (argmax; -1 for none).
+  DType acc = in;
+  if (op == ReduceOp::sum)
+    acc = is_floating(in) ? DType::f64 : DType::i64;
+  if (op == ReduceOp::sum && in == DType::f64)
+    acc = DType::f64;
+  if (op != ReduceOp::argmax && op != ReduceOp::sum && out != in)
+    throw Error("internal: reduce_kernel max/min into another dtype");
+  if (op == ReduceOp::argmax && out != DType::i64)
+    throw Error("internal: reduce_kernel argmax into a non-int64 tensor");
+  if (op != ReduceOp::sum && in == DType::b8)
+    throw Error(std::string(kNames[int(op)]) + ": not supported for bool tensors on the GPU");
+
+  std::string better; // does v (index j) replace the accumulator (index flag)?
+  switch (op) {
+  case ReduceOp::sum: break;
+  case ReduceOp::max: better = "(v > acc || v != v)"; break;
+  case ReduceOp::min: better = "(v < acc || v != v)"; break;
+  case ReduceOp::argmax: better = "(v > acc)"; break;
+  }
+  std::ostringstream s;
+  s << prelude() << "typedef " << ctype(acc) << " A;\n";
+  s << "DZ_KERNEL(" << name << ", ReduceArgs) {\n"
+    << "  __shared__ A s_acc[256];\n"
+    << "  __shared__ long long s_flag[256];\n"
+    << "  const " << ctype(in) << " *in = (const " << ctype(in) << " *)a.in;\n"
+    << "  for (long long o = blockIdx.x; o < a.n_out; o += gridDim.x) {\n"
+    << "    long long base = 0, r = o;\n"
+    << "    for (int d = (int)a.kdims - 1; d >= 0; --d) {\n"
+    << "      const long long q = r / a.kshape[d];\n"
+    << "      base += (r - q * a.kshape[d]) * a.kstride[d];\n"
+    << "      r = q;\n"
+    << "    }\n"
+    << "    A acc = (A)0;\n"
+    << "    long long flag = -1;\n"
+    << "    for (long long j = threadIdx.x; j < a.n_red; j += blockDim.x) {\n"
+    << "      long long off = base, q = j;\n"
+    << "      for (int d = (int)a.rdims - 1; d >= 0; --d) {\n"
+    << "        const long long t = q / a.rshape[d];\n"
+    << "        off += (q - t * a.rshape[d]) * a.rstride[d];\n"
+    << "        q = t;\n"
+    << "      }\n"
+    << "      const A v = (A)in[off];\n";
+  if (op == ReduceOp::sum)
+    s << "      acc += v;\n";
+  else
+    s << "      if (flag < 0 || " << better << ") { acc = v; flag = j; }\n";
+  s << "    }\n"
+    << "    s_acc[threadIdx.x] = acc;\n"
+    << "    s_flag[threadIdx.x] = flag;\n"
+    << "    __syncthreads();\n"
+    << "    for (unsigned w = blockDim.x / 2; w > 0; w >>= 1) {\n"
+    << "      if (threadIdx.x < w) {\n"
+    << "        const A v = s_acc[threadIdx.x + w];\n"
+    << "        const long long f = s_flag[threadIdx.x + w];\n";
+  if (op == ReduceOp::sum) {
+    s << "        s_acc[threadIdx.x] += v;\n";
+  } else {
+    // Thread t's elements precede those of t + w within each stride, but not overall,
+    // so argmax breaks ties by the smaller index explicitly.
+    std::string tie = op == ReduceOp::argmax ? " || (v == a0 && f < f0)" : "";
+    s << "        const A a0 = s_acc[threadIdx.x];\n"
+      << "        const long long f0 = s_flag[threadIdx.x];\n"
+      << "        const A acc = a0;\n"
+      << "        if (f >= 0 && (f0 < 0 || " << better << tie << ")) {\n"
+      << "          s_acc[threadIdx.x] = v;\n"
+      << "          s_flag[threadIdx.x] = f;\n"
+      << "        }\n";
+  }
+  s << "      }\n"
+    << "      __syncthreads();\n"
+    << "    }\n"
+    << "    if (threadIdx.x == 0)\n"
+    << "      ((" << ctype(out) << " *)a.out)[o] = (" << ctype(out) << ")("
+    << (op == ReduceOp::argmax ? "s_flag[0]" : "s_acc[0]") << ");\n"
+    << "    __syncthreads();\n"
+    << "  }\n}\n";
+  return {name, s.str()};
+}
+
+KernelSource gemm_kernel(DType dtype) {
+  if (!is_floating(dtype))
+    throw Error(std::string("matmul: dtype ") + dtype_name(dtype) +
+                " is not supported on the GPU (use float32 or float64)");
+  std::string name = std::string("dz_gemm_") + tag(dtype);
+  std::ostringstream s;
+  // One thread per element of C, a dot product over k: the fallback where cuBLAS is
+  // missing (and the emulation's GEMM). Consecutive threads take consecutive columns, so
+  // B's loads coalesce.
+  s << prelude() << "typedef " << ctype(dtype) << " T;\n"
+    << "DZ_KERNEL(" << name << ", GemmArgs) {\n"
+    << "  const long long mn = a.m * a.n, total = a.batch * mn;\n"
+    << "  const long long step = (long long)gridDim.x * blockDim.x;\n"
+    << "  for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < total; i += "
+       "step) {\n"
+    << "    const long long b = i / mn, e = i - b * mn, row = e / a.n, col = e - row * a.n;\n"
+    << "    const T *A = (const T *)a.a + b * a.stride_a;\n"
+    << "    const T *B = (const T *)a.b + b * a.stride_b;\n"
+    << "    T *Cm = (T *)a.c + b * mn;\n"
+    << "    T acc = (T)0;\n"
+    << "    for (long long p = 0; p < a.k; ++p)\n"
+    << "      acc += A[a.ta ? p * a.m + row : row * a.k + p] * B[a.tb ? col * a.k + p : p * a.n + "
+       "col];\n"
+    << "    Cm[e] = a.beta != 0 ? (T)(acc + (T)a.beta * Cm[e]) : acc;\n"
+    << "  }\n}\n";
+  return {name, s.str()};
+}
+
+KernelSource gather_kernel(size_t elem_bytes) {
+  const char *t = elem_bytes == 1 ? "unsigned char"
+                  : elem_bytes == 4 ? "unsigned int"
+                                    : "unsigned long long";
+  std::string name = "dz_gather_" + std::to_string(elem_bytes * 8);
+  std::ostringstream s;
+  s << prelude() << "DZ_KERNEL(" << name << ", GatherArgs) {\n"
+    << "  const long long step = (long long)gridDim.x * blockDim.x;\n"
+    << "  for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < a.n; i += "
+       "step)\n"
+    << "    ((" << t << " *)a.y)[i] = ((const " << t << " *)a.x)[a.offsets[i]];\n"
+    << "}\n";
+  return {name, s.str()};
+}
+
+KernelSource scatter_add_kernel(DType dtype) {
+  // atomicAdd has float, double, int and unsigned long long forms; an int64 add is the
+  // same bits as an unsigned one.
+  const char *t = dtype == DType::f32   ? "float"
+                  : dtype == DType::f64 ? "double"
+                  : dtype == DType::i32 ? "int"
+                  : dtype == DType::i64 ? "unsigned long long"
+                                        : nullptr;
+  if (!t)
+    throw Error(std::string("scatter_add: dtype ") + dtype_name(dtype) +
+                " is not supported on the GPU (valid: float32, float64, int64, int32)");
+  std::string name = std::string("dz_scatter_add_") + tag(dtype);
+  std::ostringstream s;
+  s << prelude() << "DZ_KERNEL(" << name << ", GatherArgs) {\n"
+    << "  const long long step = (long long)gridDim.x * blockDim.x;\n"
+    << "  for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < a.n; i += "
+       "step)\n"
+    << "    atomicAdd((" << t << " *)a.y + a.offsets[i], ((const " << t << " *)a.x)[i]);\n"
+    << "}\n";
+  return {name, s.str()};
+}
+
+std::vector<KernelSource> all_kernels() {
+  std::vector<KernelSource> all;
+  const DType every[] = {DType::f32, DType::f64, DType::i64, DType::i32, DType::u8, DType::b8};
+  const DType floats[] = {DType::f32, DType::f64};
+  for (int o = 0; o <= int(MapOp::where); ++o) {
+    MapOp op = MapOp(o);
+    for (DType t : every) {
+      try {
+        if (op == MapOp::cast)
+          for (DType from : every)
+            all.push_back(map_kernel(op, t, {from}));
+        else if (is_compare(op))
+          all.push_back(map_kernel(op, DType::b8, {t, t}));
+        else if (op == MapOp::where)
+          all.push_back(map_kernel(op, t, {DType::b8, t, t}));
+        else if (map_arity(op) == 2)
+          all.push_back(map_kernel(op, t, {t, t}));
+        else
+          all.push_back(map_kernel(op, t, {t}));
+      } catch (const Error &) {
+        // the op is not defined for this dtype
+      }
+    }
+  }
+  for (DType t : every) {
+    all.push_back(reduce_kernel(ReduceOp::sum, is_floating(t) ? t : DType::i64, t));
+    if (t != DType::b8) {
+      all.push_back(reduce_kernel(ReduceOp::max, t, t));
+      all.push_back(reduce_kernel(ReduceOp::min, t, t));
+      all.push_back(reduce_kernel(ReduceOp::argmax, DType::i64, t));
+    }
+  }
+  for (DType t : floats)
+    all.push_back(gemm_kernel(t));
+  for (size_t bytes : {1, 4, 8})
+    all.push_back(gather_kernel(bytes));
+  for (DType t : {DType::f32, DType::f64, DType::i64, DType::i32})
+    all.push_back(scatter_add_kernel(t));
+  return all;
+}
+
+} // namespace dz::cuda::eager

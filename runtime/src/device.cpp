@@ -1,0 +1,130 @@
+// device.cpp - finding the backend of a device (device_backend.h): libdzc_cuda_runtime.so
+// is dlopened on first use, from $DZ_CUDA_RUNTIME_LIBRARY, else next to this library, else
+// wherever the dynamic loader finds it. The library stays loaded for the process (its
+// backends hold device memory that tensors may still own at exit).
+#include <dzc/device_backend.h>
+
+#include <dlfcn.h>
+
+#include <array>
+#include <cstdlib>
+#include <mutex>
+
+namespace dz {
+
+int map_arity(MapOp op) {
+  if (op == MapOp::where)
+    return 3;
+  return op >= MapOp::add ? 2 : 1;
+}
+
+const char *map_op_name(MapOp op) {
+  static constexpr std::array<const char *, 27> kNames = {
+      "cast",    "neg",     "exp",     "log", "sin", "cos", "tanh", "sqrt", "abs",
+      "square",  "erf",     "sigmoid", "relu", "add", "sub", "mul",  "div",  "pow",
+      "maximum", "minimum", "eq",      "ne",  "lt",  "le",  "gt",   "ge",   "where"};
+  static_assert(kNames.size() == size_t(MapOp::where) + 1);
+  return kNames[size_t(op)];
+}
+
+namespace {
+
+struct CudaLibrary {
+  DzDeviceBackendEntry entry = nullptr;
+  std::string failure; // why the library did not load
+};
+
+const CudaLibrary &cuda_library() {
+  static CudaLibrary lib;
+  static std::once_flag once;
+  std::call_once(once, [] {
+    std::vector<std::string> candidates;
+    if (const char *p = std::getenv("DZ_CUDA_RUNTIME_LIBRARY"))
+      candidates.push_back(p);
+    Dl_info info;
+    if (dladdr(reinterpret_cast<void *>(&cuda_library), &info) && info.dli_fname) {
+      std::string self = info.dli_fname;
+      candidates.push_back(self.substr(0, self.find_last_of('/') + 1) +
+                           "libdzc_cuda_runtime.so");
+    }
+    candidates.push_back("libdzc_cuda_runtime.so");
+    std::string tried;
+    for (const std::string &path : candidates) {
+      void *handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+      if (!handle) {
+        const char *e = dlerror();
+        tried += "\n  " + path + ": " + (e ? e : "dlopen failed");
+        continue;
+      }
+      lib.entry = reinterpret_cast<DzDeviceBackendEntry>(dlsym(handle, "dzc_cuda_backend"));
+      if (lib.entry)
+        return;
+      tried += "\n  " + path + ": no symbol dzc_cuda_backend";
+    }
+    lib.failure = "dzc's CUDA runtime library (libdzc_cuda_runtime.so, built when CMake finds "
+                  "the CUDA toolkit; set DZ_CUDA_RUNTIME_LIBRARY to its path) did not load. "
+                  "Tried:" +
+                  tried;
+  });
+  return lib;
+}
+
+/// The backend of cuda:index, or null with the reason.
+DeviceBackend *find_cuda(int index, std::string &why) {
+  static std::mutex mu;
+  std::lock_guard<std::mutex> lock(mu);
+  const CudaLibrary &lib = cuda_library();
+  if (!lib.entry) {
+    why = lib.failure;
+    return nullptr;
+  }
+  const char *reason = nullptr;
+  DeviceBackend *b = lib.entry(index, &reason);
+  if (!b)
+    why = reason ? reason : "the CUDA runtime gave no reason";
+  return b;
+}
+
+} // namespace
+
+bool device_available(Device dev, std::string *why) {
+  if (dev.is_cpu())
+    return true;
+  std::string reason;
+  bool ok = dev.index >= 0 && find_cuda(dev.index, reason) != nullptr;
+  if (dev.index < 0)
+    reason = "negative device index";
+  if (why)
+    *why = reason;
+  return ok;
+}
+
+DeviceBackend &device_backend(Device dev) {
+  if (dev.is_cpu())
+    throw Error("internal: device_backend() of the CPU");
+  std::string why;
+  if (dev.index < 0)
+    throw Error("device " + dev.str() + " is not valid: the index must be 0 or more");
+  DeviceBackend *b = find_cuda(dev.index, why);
+  if (!b)
+    throw Error("device " + dev.str() + " is not available: " + why);
+  return *b;
+}
+
+AllocatorStats allocator_stats(Device dev) {
+  return dev.is_cpu() ? allocator_stats() : device_backend(dev).stats();
+}
+
+void empty_cache(Device dev) {
+  if (dev.is_cpu())
+    empty_cache();
+  else
+    device_backend(dev).empty_cache();
+}
+
+void synchronize(Device dev) {
+  if (!dev.is_cpu())
+    device_backend(dev).synchronize();
+}
+
+} // namespace dz
