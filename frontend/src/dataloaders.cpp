@@ -1,5 +1,6 @@
 // dataloaders.cpp - DataLoader / SeqDataLoader batching and the seeded permutation.
 #include <dzc/dataloaders.h>
+#include <dzc/device_backend.h>
 
 #include "random_permutation.h"
 
@@ -130,8 +131,15 @@ Batch DataLoader::batch(int64_t iteration) const {
     ts.push_back(std::move(t));
   }
   if (!dataset_.has_label())
-    return {stack(xs), Tensor()};
-  return {stack(xs), stack(ts)};
+    return {stack(xs).to(device_), Tensor()};
+  return {stack(xs).to(device_), stack(ts).to(device_)};
+}
+
+DataLoader &DataLoader::to(Device dev) {
+  if (!dev.is_cpu())
+    device_backend(dev); // throws now, naming the reason, rather than at the first batch
+  device_ = dev;
+  return *this;
 }
 
 // ---- SeqDataLoader --------------------------------------------------------------------------

@@ -545,13 +545,32 @@ Tensor checked_labels(const Tensor &x, const Tensor &t) {
                 shape_str(t.shape()) + " for scores of shape " + shape_str(x.shape()) +
                 " (need one label per row: shape (" + std::to_string(x.shape(0)) + ",))");
   Tensor ti = t.to(i64).reshape({x.shape(0)});
-  const int64_t *p = ti.data<int64_t>();
+  if (ti.device() != x.device())
+    throw Error("softmax_cross_entropy: the labels are on " + ti.device().str() +
+                " and the scores on " + x.device().str() + "; move both to one device");
+  const Tensor host = ti.to(Device::cpu()); // the range check reads the labels
+  const int64_t *p = host.data<int64_t>();
   for (int64_t i = 0; i < ti.size(); ++i)
     if (p[i] < 0 || p[i] >= x.shape(1))
       throw Error("softmax_cross_entropy: label " + std::to_string(p[i]) + " at row " +
                   std::to_string(i) + " is out of range for " + std::to_string(x.shape(1)) +
                   " classes (valid: 0 to " + std::to_string(x.shape(1) - 1) + ")");
   return ti;
+}
+
+/// The (N, C) float64 one-hot rows of labels `t`, on t's device.
+Tensor one_hot_rows(const Tensor &t, int64_t C) {
+  if (t.device().is_cpu()) {
+    const int64_t N = t.size();
+    Tensor onehot = zeros({N, C}, f64);
+    double *po = onehot.data<double>();
+    const int64_t *pt = t.data<int64_t>();
+    for (int64_t i = 0; i < N; ++i)
+      po[i * C + pt[i]] = 1;
+    return onehot;
+  }
+  Tensor classes = arange(0, double(C), 1, i64).to(t.device());
+  return (t.reshape({t.size(), 1}) == classes).to(f64);
 }
 
 struct SoftmaxCrossEntropy : Function {
@@ -566,6 +585,10 @@ struct SoftmaxCrossEntropy : Function {
     Tensor log_z = dz::logsumexp(x, 1, false).to(f64);
     Tensor x64 = x.to(f64);
     int64_t N = x.shape(0), C = x.shape(1);
+    if (!x.device().is_cpu()) { // the same sum, from tensor operations
+      Tensor total = (x64 * one_hot_rows(t, C)).sum() - log_z.sum();
+      return {(total * (-1.0 / double(std::max<int64_t>(N, 1)))).to(x.dtype())};
+    }
     const double *px = x64.data<double>(), *pz = log_z.data<double>();
     const int64_t *pt = t.data<int64_t>();
     double total = 0;
@@ -576,11 +599,7 @@ struct SoftmaxCrossEntropy : Function {
   std::vector<Variable> backward(const std::vector<Variable> &gys) override {
     Variable x = input(0);
     int64_t N = x.shape()[0], C = x.shape()[1];
-    Tensor onehot = zeros({N, C}, f64);
-    double *po = onehot.data<double>();
-    const int64_t *pt = t.data<int64_t>();
-    for (int64_t i = 0; i < N; ++i)
-      po[i * C + pt[i]] = 1;
+    Tensor onehot = one_hot_rows(t, C);
     Variable y = softmax(x, 1);
     Variable scale = gys[0] * (1.0 / double(std::max<int64_t>(N, 1)));
     return {(y - constant(onehot.to(x.dtype()))) * scale};
@@ -823,6 +842,8 @@ Variable dropout(const Variable &x, double ratio, Generator &gen) {
       rs->offset = gen.offset();
     }
   }
+  if (!x.device().is_cpu()) // drawn on the CPU: the same Philox stream on every device
+    mask = mask.to(x.device());
   return x * Variable::constant(mask);
 }
 

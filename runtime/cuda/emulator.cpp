@@ -117,6 +117,7 @@ public:
     Loaded &k = kernels_[source];
     if (!k.fn) {
       void *lib = compile(source);
+      libraries_.push_back(lib); // open for the process, and reachable (for LeakSanitizer)
       k.fn = reinterpret_cast<KernelFn>(dlsym(lib, name.c_str()));
       k.enter = reinterpret_cast<EnterFn>(dlsym(lib, "dz_emulate_enter"));
       if (!k.fn || !k.enter) {
@@ -205,6 +206,7 @@ private:
   std::string cxx_;
   std::mutex mutex_, launch_mutex_;
   std::unordered_map<std::string, Loaded> kernels_; // source -> kernel (stable references)
+  std::vector<void *> libraries_;
 };
 
 } // namespace

@@ -78,6 +78,11 @@ public:
   const std::vector<int64_t> &order() const { return order_; }
   const datasets::Dataset &dataset() const { return dataset_; }
 
+  /// DeZero's to_gpu() / to_cpu(): every batch from now on is moved to `dev` (the CPU by
+  /// default). Throws dz::Error when the device is unavailable.
+  DataLoader &to(Device dev);
+  Device device() const { return device_; }
+
 protected:
   /// Used by SeqDataLoader, whose batch count and positions differ.
   DataLoader(const datasets::Dataset &dataset, int64_t batch_size, bool shuffle,
@@ -98,6 +103,7 @@ private:
   int64_t epoch_ = 0;
   int64_t iteration_ = 0; // next() position
   bool in_epoch_ = false; // next() has an epoch under way
+  Device device_;         // where batches go
 };
 
 /// DeZero's SeqDataLoader: batch_size parallel streams over the sequence, never shuffled.
