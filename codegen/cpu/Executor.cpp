@@ -74,11 +74,12 @@ std::vector<Tensor> Program::run(const std::vector<Tensor> &args) const {
   for (size_t i = 0; i < args.size(); ++i) {
     const Tensor &a = args[i];
     const TensorSpec &want = arg_types_[i];
-    if (a.shape() != want.shape || a.dtype() != want.dtype || !a.device().is_cpu())
+    if (a.shape() != want.shape || a.dtype() != want.dtype || a.device() != device_)
       throw Error(program_name(name_) + ": argument " + std::to_string(i) + " (%arg" +
-                  std::to_string(i) + ") expects " + type_str(want) + ", got " +
+                  std::to_string(i) + ") expects " + type_str(want) +
+                  (device_.is_cpu() ? "" : " on " + device_.str()) + ", got " +
                   type_str({a.shape(), a.dtype()}) +
-                  (a.device().is_cpu() ? "" : " on " + a.device().str()) + " (shape " +
+                  (a.device() == device_ ? "" : " on " + a.device().str()) + " (shape " +
                   shape_str(a.shape()) + ", " + dtype_name(a.dtype()) + ")");
   }
 

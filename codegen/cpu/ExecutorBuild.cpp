@@ -73,6 +73,20 @@ std::string describe(Operation &op) {
   return at.empty() ? s : s + " at " + at;
 }
 
+/// Whether the runtime has a device version of the kernel of op `name` (runtime/src/
+/// device_ops.cpp); the NN kernels of nn_kernels.h have none yet.
+bool has_device_kernel(StringRef name) {
+  static constexpr const char *kCpuOnly[] = {
+      "dz.im2col",          "dz.col2im",        "dz.conv2d",
+      "dz.deconv2d",        "dz.conv2d_grad_w", "dz.pooling",
+      "dz.pooling_indexes", "dz.pooling_grad",  "dz.pooling_with_indexes",
+      "dz.average_pooling", "dz.average_pooling_grad"};
+  for (const char *op : kCpuOnly)
+    if (name == op)
+      return false;
+  return true;
+}
+
 /// The ops of `block` in the order they run, the body of each dz.fused without a
 /// compiled kernel right after it (that group runs op by op with the runtime's kernels).
 std::vector<Operation *> ops_in_run_order(mlir::Block &block, const KernelLibrary *kernels) {
@@ -272,6 +286,8 @@ void ProgramBuilder::planArena(Program &p, const std::vector<int64_t> &last_use,
 FailureOr<Program> ProgramBuilder::build(mlir::func::FuncOp fn, const BuildOptions &options) {
   Program p;
   p.name_ = fn.getSymName().str();
+  p.device_ = options.device;
+  const bool on_cpu = options.device.is_cpu();
   if (fn.isExternal())
     return fn.emitOpError() << "@" << p.name_ << " has no body to execute";
   if (!fn.getBody().hasOneBlock())
@@ -298,7 +314,7 @@ FailureOr<Program> ProgramBuilder::build(mlir::func::FuncOp fn, const BuildOptio
   }
 
   std::shared_ptr<KernelLibrary> kernels;
-  if (options.jit_fused) {
+  if (options.jit_fused && on_cpu) { // the JIT makes CPU code
     FailureOr<std::shared_ptr<KernelLibrary>> built =
         buildKernelLibrary(fn, {.keep_llvm_ir = options.keep_llvm_ir});
     if (failed(built))
@@ -391,7 +407,11 @@ FailureOr<Program> ProgramBuilder::build(mlir::func::FuncOp fn, const BuildOptio
                                       : std::string())
                               << " operands, got " << op.getNumOperands();
 
-    OpView view{&op, {}, {}, {}};
+    if (!on_cpu && !has_device_kernel(name))
+      return op.emitOpError() << "has no kernel for " << options.device.str()
+                              << " yet (convolution and pooling run on the CPU only): "
+                                 "compile this function with its tensors on the CPU";
+    OpView view{&op, {}, {}, {}, options.device};
     for (mlir::Value v : op.getOperands()) {
       auto it = slot_of.find(v);
       if (it == slot_of.end())
@@ -459,7 +479,7 @@ FailureOr<Program> ProgramBuilder::build(mlir::func::FuncOp fn, const BuildOptio
 
   const std::vector<int32_t> roots = storage_roots(p);
   donate(p, options.donations, fused_steps, roots);
-  if (options.arena)
+  if (options.arena && on_cpu) // the arena is host memory
     planArena(p, last_use, roots);
   else
     for (Step &st : p.steps_)

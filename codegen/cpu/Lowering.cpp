@@ -105,16 +105,6 @@ template <typename F> Kernel binary(const OpView &v, F f) {
   return [a, b, f](const Slots &s) { return f(s[size_t(a)], s[size_t(b)]); };
 }
 
-/// Checks int64 class labels against `classes` (the eager softmax_cross_entropy's rule).
-void check_labels(const Tensor &t, int64_t classes, const char *op) {
-  const int64_t *p = t.data<int64_t>();
-  for (int64_t i = 0; i < t.size(); ++i)
-    if (p[i] < 0 || p[i] >= classes)
-      throw Error(std::string(op) + ": label " + std::to_string(p[i]) + " at row " +
-                  std::to_string(i) + " is out of range for " + std::to_string(classes) +
-                  " classes (valid: 0 to " + std::to_string(classes - 1) + ")");
-}
-
 /// The labels operand of softmax_cross_entropy / one_hot: int64 of shape (N).
 mlir::LogicalResult check_label_operand(OpView &v, size_t i, int64_t n) {
   const TensorSpec &t = v.in_types[i];
@@ -190,7 +180,7 @@ FailureOr<Kernel> lower_constant(OpView &v) {
     return v.error() << "cannot read the elements of its value (" << value.getType()
                      << "); dense<...>, and dense_resource<...> whose data is present, are "
                         "supported";
-  return Kernel([c = *t](const Slots &) { return c; });
+  return Kernel([c = t->to(v.device)](const Slots &) { return c; }); // uploaded once
 }
 
 // ---- the lowering of each op ------------------------------------------------------------
@@ -305,23 +295,8 @@ FailureOr<Kernel> lower_softmax_cross_entropy(OpView &v) {
   if (failed(check_label_operand(v, 1, x.shape[0])))
     return failure();
   return binary(v, [](const Tensor &xs, const Tensor &t) {
-    int64_t N = xs.shape(0), C = xs.shape(1);
-    check_labels(t, C, "softmax_cross_entropy");
-    Tensor log_z = dz::logsumexp(xs, 1, false).to(f64);
-    Tensor x64 = xs.to(f64);
-    const double *px = x64.data<double>(), *pz = log_z.data<double>();
-    const int64_t *pt = t.data<int64_t>();
-    double total = 0;
-    for (int64_t i = 0; i < N; ++i)
-      total += px[i * C + pt[i]] - pz[i];
-    return Tensor::scalar(-total / double(std::max<int64_t>(N, 1)), xs.dtype());
+    return dz::softmax_cross_entropy(xs, t);
   });
-}
-
-template <typename T> void set_ones(Tensor &out, const int64_t *labels, int64_t n, int64_t c) {
-  T *p = out.data<T>();
-  for (int64_t i = 0; i < n; ++i)
-    p[i * c + labels[i]] = T(1);
 }
 
 FailureOr<Kernel> lower_one_hot(OpView &v) {
@@ -337,18 +312,7 @@ FailureOr<Kernel> lower_one_hot(OpView &v) {
     return v.error() << "num_classes " << *c << " differs from the result " << type_str(v.out);
   int64_t classes = v.out.shape[1];
   DType dt = v.out.dtype;
-  return unary(v, [classes, dt](const Tensor &t) {
-    check_labels(t, classes, "one_hot");
-    Tensor out = zeros({t.size(), classes}, dt);
-    const int64_t *pt = t.data<int64_t>();
-    if (dt == f32)
-      set_ones<float>(out, pt, t.size(), classes);
-    else if (dt == f64)
-      set_ones<double>(out, pt, t.size(), classes);
-    else
-      set_ones<int64_t>(out, pt, t.size(), classes);
-    return out;
-  });
+  return unary(v, [classes, dt](const Tensor &t) { return dz::one_hot(t, classes, dt); });
 }
 
 // ---- neural networks (ir/DzNNOps.td): the kernels of frontend/src/functions_nn.cpp -------
@@ -489,10 +453,13 @@ FailureOr<Kernel> lower_dropout_mask(OpView &v) {
     return v.error() << "needs the state tensor<2xi64>, got " << type_str(v.in_types[0]);
   double r = *ratio;
   return unary(v, [r, spec = v.out](In state) {
-    const int64_t *s = state.data<int64_t>();
+    // Drawn on the CPU (the eager dropout's stream), then moved to the state's device.
+    const Tensor host = state.to(Device::cpu());
+    const int64_t *s = host.data<int64_t>();
     Generator gen{uint64_t(s[0])};
     gen.advance(uint64_t(s[1]));
-    return (dz::rand(spec.shape, spec.dtype, gen) > r).to(spec.dtype) * (1.0 / (1.0 - r));
+    Tensor mask = (dz::rand(spec.shape, spec.dtype, gen) > r).to(spec.dtype) * (1.0 / (1.0 - r));
+    return mask.to(state.device());
   });
 }
 
@@ -501,8 +468,9 @@ FailureOr<Kernel> lower_rng_next(OpView &v) {
   if (failed(groups))
     return failure();
   return unary(v, [n = *groups](In state) {
-    const int64_t *s = state.data<int64_t>();
-    return Tensor::from_i64({s[0], s[1] + n});
+    const Tensor host = state.to(Device::cpu());
+    const int64_t *s = host.data<int64_t>();
+    return Tensor::from_i64({s[0], s[1] + n}).to(state.device());
   });
 }
 

@@ -25,6 +25,7 @@ struct OpView {
   std::vector<int32_t> in;
   std::vector<TensorSpec> in_types;
   TensorSpec out;
+  Device device; // where the program runs: constants are made there
 
   mlir::InFlightDiagnostic error() { return op->emitOpError(); }
   mlir::Attribute attr(llvm::StringRef name) { return op->getAttr(name); }

@@ -152,9 +152,11 @@ std::unique_ptr<trace::Executable> compileGraph(const trace::Graph &graph,
       {.jit_fused = opts.jit,
        .keep_llvm_ir = !opts.dump_dir.empty(),
        .donations = opts.donations,
-       .arena = opts.arena});
+       .arena = opts.arena,
+       .device = opts.device});
   if (mlir::failed(program))
-    throw Error("dz::compile: the CPU back end cannot run the compiled function:\n" + diags.text());
+    throw Error("dz::compile: the executor cannot run the compiled function on " +
+                opts.device.str() + ":\n" + diags.text());
   if (!opts.dump_dir.empty() && !program->llvm_ir().empty())
     write_file(opts.dump_dir, opts.name + ".kernels.ll", program->llvm_ir());
   std::string summary = summarize(*program, import_ms, passes_ms, ms_since(t0));

@@ -58,7 +58,8 @@ mlir::Attribute attribute(mlir::MLIRContext &ctx, const trace::AttrValue &v) {
 }
 
 /// The tensor's values as a DenseElementsAttr of `type` (a splat when all are equal).
-mlir::DenseElementsAttr constantAttr(mlir::RankedTensorType type, const Tensor &t) {
+mlir::DenseElementsAttr constantAttr(mlir::RankedTensorType type, const Tensor &t0) {
+  const Tensor t = t0.to(Device::cpu()); // a device tensor's values come to the host once
   const size_t bytes = t.nbytes();
   llvm::ArrayRef<char> raw(static_cast<const char *>(t.raw()), bytes);
   if (t.dtype() == b8) {

@@ -10,6 +10,7 @@
 #include <iostream>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <sstream>
 
 namespace dz {
@@ -47,6 +48,29 @@ struct Program {
   std::unique_ptr<trace::Executable> exe;
   detail::TraceResult trace; // bindings and write-backs (the graph itself is not needed)
 };
+
+/// The one device of the arguments and the state (parameters, gradients) of a trace: the
+/// program runs there. Tensors on two devices throw, naming both.
+Device program_device(const std::vector<Variable> &args, const detail::TraceResult &trace) {
+  std::optional<Device> dev;
+  std::string first;
+  auto see = [&](const Tensor &t, const std::string &what) {
+    if (!t.defined())
+      return;
+    if (!dev) {
+      dev = t.device();
+      first = what;
+    } else if (t.device() != *dev) {
+      throw Error("dz::compile: " + first + " is on " + dev->str() + " but " + what + " is on " +
+                  t.device().str() + "; move the model and the data to one device first");
+    }
+  };
+  for (size_t i = 0; i < args.size(); ++i)
+    see(args[i].data(), "argument " + std::to_string(i));
+  for (size_t i = 0; i < trace.state.size(); ++i)
+    see(trace.state[i].tensor, "state tensor " + std::to_string(i) + " (a parameter or gradient)");
+  return dev.value_or(Device::cpu());
+}
 
 /// Whether the Variables that backward() reached still have (or lack) a gradient as they
 /// did when the function was traced.
@@ -149,6 +173,7 @@ std::vector<Variable> CompiledFunction::call(const std::vector<Variable> &args, 
     opts.lower_conv = impl_->config.lower_conv;
     opts.jit = impl_->config.jit;
     opts.arena = impl_->config.arena;
+    opts.device = program_device(args, trace);
     for (const detail::WriteBack &wb : trace.write_backs)
       if (wb.kind == detail::WriteBack::CopyIntoState)
         opts.donations.push_back({wb.result, int(args.size() + wb.state)});

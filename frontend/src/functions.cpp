@@ -548,29 +548,8 @@ Tensor checked_labels(const Tensor &x, const Tensor &t) {
   if (ti.device() != x.device())
     throw Error("softmax_cross_entropy: the labels are on " + ti.device().str() +
                 " and the scores on " + x.device().str() + "; move both to one device");
-  const Tensor host = ti.to(Device::cpu()); // the range check reads the labels
-  const int64_t *p = host.data<int64_t>();
-  for (int64_t i = 0; i < ti.size(); ++i)
-    if (p[i] < 0 || p[i] >= x.shape(1))
-      throw Error("softmax_cross_entropy: label " + std::to_string(p[i]) + " at row " +
-                  std::to_string(i) + " is out of range for " + std::to_string(x.shape(1)) +
-                  " classes (valid: 0 to " + std::to_string(x.shape(1) - 1) + ")");
+  check_class_labels(ti, x.shape(1), "softmax_cross_entropy");
   return ti;
-}
-
-/// The (N, C) float64 one-hot rows of labels `t`, on t's device.
-Tensor one_hot_rows(const Tensor &t, int64_t C) {
-  if (t.device().is_cpu()) {
-    const int64_t N = t.size();
-    Tensor onehot = zeros({N, C}, f64);
-    double *po = onehot.data<double>();
-    const int64_t *pt = t.data<int64_t>();
-    for (int64_t i = 0; i < N; ++i)
-      po[i * C + pt[i]] = 1;
-    return onehot;
-  }
-  Tensor classes = arange(0, double(C), 1, i64).to(t.device());
-  return (t.reshape({t.size(), 1}) == classes).to(f64);
 }
 
 struct SoftmaxCrossEntropy : Function {
@@ -581,25 +560,12 @@ struct SoftmaxCrossEntropy : Function {
     return {FunctionTrace::Op, "softmax_cross_entropy", {}, {t}};
   }
   std::vector<Tensor> forward(const std::vector<Tensor> &xs) override {
-    const Tensor &x = xs[0];
-    Tensor log_z = dz::logsumexp(x, 1, false).to(f64);
-    Tensor x64 = x.to(f64);
-    int64_t N = x.shape(0), C = x.shape(1);
-    if (!x.device().is_cpu()) { // the same sum, from tensor operations
-      Tensor total = (x64 * one_hot_rows(t, C)).sum() - log_z.sum();
-      return {(total * (-1.0 / double(std::max<int64_t>(N, 1)))).to(x.dtype())};
-    }
-    const double *px = x64.data<double>(), *pz = log_z.data<double>();
-    const int64_t *pt = t.data<int64_t>();
-    double total = 0;
-    for (int64_t i = 0; i < N; ++i)
-      total += px[i * C + pt[i]] - pz[i];
-    return {Tensor::scalar(-total / double(std::max<int64_t>(N, 1)), x.dtype())};
+    return {dz::softmax_cross_entropy(xs[0], t)}; // labels checked by checked_labels
   }
   std::vector<Variable> backward(const std::vector<Variable> &gys) override {
     Variable x = input(0);
     int64_t N = x.shape()[0], C = x.shape()[1];
-    Tensor onehot = one_hot_rows(t, C);
+    Tensor onehot = dz::one_hot(t, C, f64);
     Variable y = softmax(x, 1);
     Variable scale = gys[0] * (1.0 / double(std::max<int64_t>(N, 1)));
     return {(y - constant(onehot.to(x.dtype()))) * scale};
@@ -826,6 +792,8 @@ Variable dropout(const Variable &x, double ratio, Generator &gen) {
     RngState *rs = sync_rng(gen, bool(trace));
     const int64_t groups = (x.size() + 3) / 4; // the counters rand draws
     mask = (rand(x.shape(), dt, gen) > ratio).to(dt) * (1.0 / (1.0 - ratio));
+    if (!x.device().is_cpu()) // drawn on the CPU: the same Philox stream on every device
+      mask = mask.to(x.device());
     if (trace) {
       trace->op("dropout_mask", {&rs->state}, mask,
                 {{"ratio", ratio}, {"shape", x.shape()}, {"dtype", dt}});
@@ -842,8 +810,6 @@ Variable dropout(const Variable &x, double ratio, Generator &gen) {
       rs->offset = gen.offset();
     }
   }
-  if (!x.device().is_cpu()) // drawn on the CPU: the same Philox stream on every device
-    mask = mask.to(x.device());
   return x * Variable::constant(mask);
 }
 

@@ -179,7 +179,8 @@ public:
     std::string key = std::string("map ") + map_op_name(op) + char('0' + int(out_dtype));
     for (DType t : dtypes)
       key += char('0' + int(t));
-    run(key, [&] { return eager::map_kernel(op, out_dtype, dtypes); }, elementwise_grid(args.n),
+    run(
+        key, [&] { return eager::map_kernel(op, out_dtype, dtypes); }, elementwise_grid(args.n),
         gpu_->block(), args);
   }
 
@@ -216,11 +217,12 @@ public:
     args.in = in;
     args.out = out;
     // A block as wide as the reduced extent needs (a power of two, 32 at least).
-    const int block = int(std::clamp<int64_t>(int64_t(std::bit_ceil(uint64_t(args.n_red))), 32,
-                                              gpu_->block()));
+    const int block =
+        int(std::clamp<int64_t>(int64_t(std::bit_ceil(uint64_t(args.n_red))), 32, gpu_->block()));
     std::string key = std::string("reduce") + char('0' + int(op)) + char('0' + int(out_dtype)) +
                       char('0' + int(in_dtype));
-    run(key, [&] { return eager::reduce_kernel(op, out_dtype, in_dtype); },
+    run(
+        key, [&] { return eager::reduce_kernel(op, out_dtype, in_dtype); },
         std::min<int64_t>(args.n_out, gpu_->max_grid()), block, args);
   }
 
@@ -230,26 +232,29 @@ public:
     if (dtype != DType::f32 && dtype != DType::f64)
       throw Error(std::string("matmul: dtype ") + dtype_name(dtype) +
                   " is not supported on the GPU (use float32 or float64)");
-    if (gpu_->blas_gemm(dtype == DType::f64, ta, tb, batch, m, n, k, a, stride_a, b, stride_b,
-                        beta, c))
+    if (gpu_->blas_gemm(dtype == DType::f64, ta, tb, batch, m, n, k, a, stride_a, b, stride_b, beta,
+                        c))
       return;
     eager::GemmArgs args{batch, m, n, k, stride_a, stride_b, ta, tb, beta, a, b, c};
     std::string key = std::string("gemm") + char('0' + int(dtype));
-    run(key, [&] { return eager::gemm_kernel(dtype); }, elementwise_grid(batch * m * n),
+    run(
+        key, [&] { return eager::gemm_kernel(dtype); }, elementwise_grid(batch * m * n),
         gpu_->block(), args);
   }
 
   void gather(void *y, const void *x, DType dtype, const void *offsets, int64_t count) override {
     const size_t bytes = dtype_size(dtype);
     eager::GatherArgs args{count, static_cast<const long long *>(offsets), x, y};
-    run("gather" + std::to_string(bytes), [&] { return eager::gather_kernel(bytes); },
+    run(
+        "gather" + std::to_string(bytes), [&] { return eager::gather_kernel(bytes); },
         elementwise_grid(count), gpu_->block(), args);
   }
 
   void scatter_add(void *y, const void *s, DType dtype, const void *offsets,
                    int64_t count) override {
     eager::GatherArgs args{count, static_cast<const long long *>(offsets), s, y};
-    run(std::string("scatter") + char('0' + int(dtype)),
+    run(
+        std::string("scatter") + char('0' + int(dtype)),
         [&] { return eager::scatter_add_kernel(dtype); }, elementwise_grid(count), gpu_->block(),
         args);
   }

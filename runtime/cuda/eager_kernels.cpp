@@ -14,17 +14,24 @@ std::string prelude() {
 #ifndef DZ_KERNEL
 #define DZ_KERNEL(name, Args) extern "C" __global__ void __launch_bounds__(256) name(const Args a)
 #endif
-)") + kStructSource + "\n";
+)") + kStructSource +
+         "\n";
 }
 
 const char *ctype(DType t) {
   switch (t) {
-  case DType::f32: return "float";
-  case DType::f64: return "double";
-  case DType::i64: return "long long";
-  case DType::i32: return "int";
-  case DType::u8: return "unsigned char";
-  case DType::b8: return "bool";
+  case DType::f32:
+    return "float";
+  case DType::f64:
+    return "double";
+  case DType::i64:
+    return "long long";
+  case DType::i32:
+    return "int";
+  case DType::u8:
+    return "unsigned char";
+  case DType::b8:
+    return "bool";
   }
   return "?";
 }
@@ -32,12 +39,18 @@ const char *ctype(DType t) {
 /// A short dtype tag for kernel names: f32, f64, i64, i32, u8, b8.
 const char *tag(DType t) {
   switch (t) {
-  case DType::f32: return "f32";
-  case DType::f64: return "f64";
-  case DType::i64: return "i64";
-  case DType::i32: return "i32";
-  case DType::u8: return "u8";
-  case DType::b8: return "b8";
+  case DType::f32:
+    return "f32";
+  case DType::f64:
+    return "f64";
+  case DType::i64:
+    return "i64";
+  case DType::i32:
+    return "i32";
+  case DType::u8:
+    return "u8";
+  case DType::b8:
+    return "b8";
   }
   return "?";
 }
@@ -62,37 +75,79 @@ std::string expression(MapOp op, DType c) {
       unsupported(op, c);
   };
   switch (op) {
-  case MapOp::cast: return "x0";
-  case MapOp::neg: need_numeric(); return "-x0";
-  case MapOp::exp: need_float(); return math("exp", c) + "(x0)";
-  case MapOp::log: need_float(); return math("log", c) + "(x0)";
-  case MapOp::sin: need_float(); return math("sin", c) + "(x0)";
-  case MapOp::cos: need_float(); return math("cos", c) + "(x0)";
-  case MapOp::tanh: need_float(); return math("tanh", c) + "(x0)";
-  case MapOp::sqrt: need_float(); return math("sqrt", c) + "(x0)";
-  case MapOp::erf: need_float(); return math("erf", c) + "(x0)";
+  case MapOp::cast:
+    return "x0";
+  case MapOp::neg:
+    need_numeric();
+    return "-x0";
+  case MapOp::exp:
+    need_float();
+    return math("exp", c) + "(x0)";
+  case MapOp::log:
+    need_float();
+    return math("log", c) + "(x0)";
+  case MapOp::sin:
+    need_float();
+    return math("sin", c) + "(x0)";
+  case MapOp::cos:
+    need_float();
+    return math("cos", c) + "(x0)";
+  case MapOp::tanh:
+    need_float();
+    return math("tanh", c) + "(x0)";
+  case MapOp::sqrt:
+    need_float();
+    return math("sqrt", c) + "(x0)";
+  case MapOp::erf:
+    need_float();
+    return math("erf", c) + "(x0)";
   case MapOp::sigmoid:
     need_float();
     return "(C)1 / ((C)1 + " + math("exp", c) + "(-x0))";
   case MapOp::abs:
     need_numeric();
     return fl ? math("fabs", c) + "(x0)" : "(x0 < (C)0 ? (C)-x0 : x0)";
-  case MapOp::square: need_numeric(); return "x0 * x0";
-  case MapOp::relu: need_numeric(); return "(x0 > (C)0 ? x0 : (C)0)";
-  case MapOp::add: need_numeric(); return "x0 + x1";
-  case MapOp::sub: need_numeric(); return "x0 - x1";
-  case MapOp::mul: need_numeric(); return "x0 * x1";
-  case MapOp::div: need_float(); return "x0 / x1";
-  case MapOp::pow: need_float(); return math("pow", c) + "(x0, x1)";
-  case MapOp::maximum: need_numeric(); return "((x0 > x1 || x0 != x0) ? x0 : x1)";
-  case MapOp::minimum: need_numeric(); return "((x0 < x1 || x0 != x0) ? x0 : x1)";
-  case MapOp::eq: return "x0 == x1";
-  case MapOp::ne: return "x0 != x1";
-  case MapOp::lt: return "x0 < x1";
-  case MapOp::le: return "x0 <= x1";
-  case MapOp::gt: return "x0 > x1";
-  case MapOp::ge: return "x0 >= x1";
-  case MapOp::where: return "(x0 ? x1 : x2)";
+  case MapOp::square:
+    need_numeric();
+    return "x0 * x0";
+  case MapOp::relu:
+    need_numeric();
+    return "(x0 > (C)0 ? x0 : (C)0)";
+  case MapOp::add:
+    need_numeric();
+    return "x0 + x1";
+  case MapOp::sub:
+    need_numeric();
+    return "x0 - x1";
+  case MapOp::mul:
+    need_numeric();
+    return "x0 * x1";
+  case MapOp::div:
+    need_float();
+    return "x0 / x1";
+  case MapOp::pow:
+    need_float();
+    return math("pow", c) + "(x0, x1)";
+  case MapOp::maximum:
+    need_numeric();
+    return "((x0 > x1 || x0 != x0) ? x0 : x1)";
+  case MapOp::minimum:
+    need_numeric();
+    return "((x0 < x1 || x0 != x0) ? x0 : x1)";
+  case MapOp::eq:
+    return "x0 == x1";
+  case MapOp::ne:
+    return "x0 != x1";
+  case MapOp::lt:
+    return "x0 < x1";
+  case MapOp::le:
+    return "x0 <= x1";
+  case MapOp::gt:
+    return "x0 > x1";
+  case MapOp::ge:
+    return "x0 >= x1";
+  case MapOp::where:
+    return "(x0 ? x1 : x2)";
   }
   return "?";
 }
@@ -165,10 +220,17 @@ KernelSource reduce_kernel(ReduceOp op, DType out, DType in) {
 
   std::string better; // does v (index j) replace the accumulator (index flag)?
   switch (op) {
-  case ReduceOp::sum: break;
-  case ReduceOp::max: better = "(v > acc || v != v)"; break;
-  case ReduceOp::min: better = "(v < acc || v != v)"; break;
-  case ReduceOp::argmax: better = "(v > acc)"; break;
+  case ReduceOp::sum:
+    break;
+  case ReduceOp::max:
+    better = "(v > acc || v != v)";
+    break;
+  case ReduceOp::min:
+    better = "(v < acc || v != v)";
+    break;
+  case ReduceOp::argmax:
+    better = "(v > acc)";
+    break;
   }
   std::ostringstream s;
   s << prelude() << "typedef " << ctype(acc) << " A;\n";
@@ -259,7 +321,7 @@ KernelSource gemm_kernel(DType dtype) {
 }
 
 KernelSource gather_kernel(size_t elem_bytes) {
-  const char *t = elem_bytes == 1 ? "unsigned char"
+  const char *t = elem_bytes == 1   ? "unsigned char"
                   : elem_bytes == 4 ? "unsigned int"
                                     : "unsigned long long";
   std::string name = "dz_gather_" + std::to_string(elem_bytes * 8);

@@ -19,8 +19,8 @@ namespace dz::cuda::eager {
 /// rejected.
 inline constexpr int kMaxDims = 8;
 
-#define DZ_EAGER_STRUCTS(...)                                                                    \
-  __VA_ARGS__                                                                                    \
+#define DZ_EAGER_STRUCTS(...)                                                                      \
+  __VA_ARGS__                                                                                      \
   inline constexpr const char *kStructSource = #__VA_ARGS__;
 
 DZ_EAGER_STRUCTS(

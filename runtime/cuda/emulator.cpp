@@ -106,9 +106,7 @@ public:
   }
   void free(void *p) noexcept override { std::free(p); }
   void upload(void *dst, const void *src, size_t bytes) override { std::memcpy(dst, src, bytes); }
-  void download(void *dst, const void *src, size_t bytes) override {
-    std::memcpy(dst, src, bytes);
-  }
+  void download(void *dst, const void *src, size_t bytes) override { std::memcpy(dst, src, bytes); }
   void copy(void *dst, const void *src, size_t bytes) override { std::memmove(dst, src, bytes); }
   void synchronize() override {}
 
@@ -178,8 +176,8 @@ private:
     fs::create_directories(dir);
     fs::path src = dir / "kernel.cpp", lib = dir / "kernel.so", log = dir / "compile.log";
     std::ofstream(src) << unit;
-    std::string cmd = cxx_ + flags + " -o " + lib.string() + " " + src.string() + " > " +
-                      log.string() + " 2>&1";
+    std::string cmd =
+        cxx_ + flags + " -o " + lib.string() + " " + src.string() + " > " + log.string() + " 2>&1";
     if (std::system(cmd.c_str()) != 0) {
       std::stringstream t;
       t << std::ifstream(log).rdbuf();

@@ -48,9 +48,9 @@ public:
 
   /// C = op(A) op(B) + beta C in cuBLAS, when it is loaded (see DeviceBackend::gemm);
   /// false when it is not, and the caller runs its own kernel.
-  virtual bool blas_gemm(bool f64, bool ta, bool tb, int64_t batch, int64_t m, int64_t n,
-                         int64_t k, const void *a, int64_t stride_a, const void *b,
-                         int64_t stride_b, double beta, void *c) {
+  virtual bool blas_gemm(bool f64, bool ta, bool tb, int64_t batch, int64_t m, int64_t n, int64_t k,
+                         const void *a, int64_t stride_a, const void *b, int64_t stride_b,
+                         double beta, void *c) {
     return false;
   }
 };

@@ -43,8 +43,7 @@ struct Cublas {
       reason = "libcublas not found (" + lib.error() + ")";
       return;
     }
-    if (!lib.resolve(create, "cublasCreate_v2") ||
-        !lib.resolve(set_stream, "cublasSetStream_v2") ||
+    if (!lib.resolve(create, "cublasCreate_v2") || !lib.resolve(set_stream, "cublasSetStream_v2") ||
         !lib.resolve(sgemm, "cublasSgemmStridedBatched") ||
         !lib.resolve(dgemm, "cublasDgemmStridedBatched")) {
       reason = lib.error();

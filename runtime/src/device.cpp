@@ -20,9 +20,9 @@ int map_arity(MapOp op) {
 
 const char *map_op_name(MapOp op) {
   static constexpr std::array<const char *, 27> kNames = {
-      "cast",    "neg",     "exp",     "log", "sin", "cos", "tanh", "sqrt", "abs",
+      "cast",    "neg",     "exp",     "log",  "sin", "cos", "tanh", "sqrt", "abs",
       "square",  "erf",     "sigmoid", "relu", "add", "sub", "mul",  "div",  "pow",
-      "maximum", "minimum", "eq",      "ne",  "lt",  "le",  "gt",   "ge",   "where"};
+      "maximum", "minimum", "eq",      "ne",   "lt",  "le",  "gt",   "ge",   "where"};
   static_assert(kNames.size() == size_t(MapOp::where) + 1);
   return kNames[size_t(op)];
 }
@@ -44,8 +44,7 @@ const CudaLibrary &cuda_library() {
     Dl_info info;
     if (dladdr(reinterpret_cast<void *>(&cuda_library), &info) && info.dli_fname) {
       std::string self = info.dli_fname;
-      candidates.push_back(self.substr(0, self.find_last_of('/') + 1) +
-                           "libdzc_cuda_runtime.so");
+      candidates.push_back(self.substr(0, self.find_last_of('/') + 1) + "libdzc_cuda_runtime.so");
     }
     candidates.push_back("libdzc_cuda_runtime.so");
     std::string tried;

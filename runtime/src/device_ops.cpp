@@ -48,7 +48,14 @@ Device op_device(const char *op, std::initializer_list<const Tensor *> ts) {
   return first->device();
 }
 
-Tensor on(const Tensor &t, Device dev) { return t.device() == dev ? t : t.to(dev); }
+Tensor on(const Tensor &t, Device dev) {
+  if (t.device() == dev)
+    return t;
+  // Not t.to(dev): that refuses to run inside a trace, and this move is internal to an op.
+  Tensor out(t.shape(), t.dtype(), dev);
+  copy_bytes(out, t);
+  return out;
+}
 
 void map_into(Tensor &out, MapOp op, std::initializer_list<Tensor> in) {
   if (int(in.size()) != map_arity(op))
@@ -147,7 +154,7 @@ Tensor linear(const Tensor &x, const Tensor &W, const Tensor *b) {
 
 namespace {
 Tensor offsets_on(const IndexPlan &plan, Device dev) {
-  return Tensor::from_buffer(plan.offsets.data(), {int64_t(plan.offsets.size())}, i64).to(dev);
+  return on(Tensor::from_buffer(plan.offsets.data(), {int64_t(plan.offsets.size())}, i64), dev);
 }
 } // namespace
 
@@ -177,7 +184,7 @@ Tensor scatter_add(const IndexPlan &plan, const Tensor &src) {
 void fill(Tensor &t, double v) {
   if (t.size() == 0)
     return;
-  Tensor s = Tensor::scalar(v, t.dtype()).to(t.device());
+  Tensor s = on(Tensor::scalar(v, t.dtype()), t.device());
   device_backend(t.device())
       .map(MapOp::cast, t.raw(), t.dtype(), t.shape(),
            {{s.raw(), t.dtype(), Shape(t.shape().size(), 0)}});

@@ -21,8 +21,7 @@ Tensor on(const Tensor &t, Device dev);
 
 /// A new contiguous tensor of `shape` and `dtype` on `dev`: map(op) of `in` broadcast to
 /// `shape` (each operand is converted to the dtype the op computes in by the caller).
-Tensor map(Device dev, MapOp op, DType dtype, const Shape &shape,
-           std::initializer_list<Tensor> in);
+Tensor map(Device dev, MapOp op, DType dtype, const Shape &shape, std::initializer_list<Tensor> in);
 /// The same into an existing contiguous tensor (which may be one of the operands).
 void map_into(Tensor &out, MapOp op, std::initializer_list<Tensor> in);
 /// `src` read with `strides` (elements, 0 = broadcast) into a new tensor of `shape`.

@@ -139,8 +139,12 @@ Tensor arith(Arith k, const Tensor &a0, const Tensor &b0) {
   TraceScope trace;
   DType dt = arith_dtype(k, a0.dtype(), b0.dtype());
   Shape shape = broadcast_shapes(a0.shape(), b0.shape(), arith_name(k));
-  if (Device dev = device::op_device(arith_name(k), {&a0, &b0}); !dev.is_cpu())
-    return device::map(dev, arith_map(k), dt, shape, {a0.to(dt), b0.to(dt)});
+  if (Device dev = device::op_device(arith_name(k), {&a0, &b0}); !dev.is_cpu()) {
+    Tensor out = device::map(dev, arith_map(k), dt, shape, {a0.to(dt), b0.to(dt)});
+    if (trace)
+      trace->op(arith_op(k), {&a0, &b0}, out, {});
+    return out;
+  }
   Tensor a = a0.to(dt), b = b0.to(dt);
   Tensor out(shape, dt);
   visit_numeric(dt, arith_name(k), [&](auto tag) {
@@ -231,8 +235,12 @@ template <typename Op>
 Tensor unary_float(const Tensor &x0, const char *name, MapOp map_op, Op op) {
   TraceScope trace;
   Tensor x = is_floating(x0.dtype()) ? x0 : x0.to(f64);
-  if (!x.device().is_cpu())
-    return device::map(x.device(), map_op, x.dtype(), x.shape(), {x});
+  if (!x.device().is_cpu()) {
+    Tensor out = device::map(x.device(), map_op, x.dtype(), x.shape(), {x});
+    if (trace)
+      trace->op(name, {&x0}, out, {});
+    return out;
+  }
   Tensor out(x.shape(), x.dtype());
   int64_t n = x.size();
   visit_float(x.dtype(), name, [&](auto tag) {
@@ -261,7 +269,10 @@ Tensor unary_numeric(const Tensor &x, const char *name, MapOp map_op, Op op) {
     if (x.dtype() == b8)
       throw Error(std::string(name) +
                   ": not defined for bool tensors (convert with astype first)");
-    return device::map(x.device(), map_op, x.dtype(), x.shape(), {x});
+    Tensor out = device::map(x.device(), map_op, x.dtype(), x.shape(), {x});
+    if (trace)
+      trace->op(name, {&x}, out, {});
+    return out;
   }
   Tensor out(x.shape(), x.dtype());
   int64_t n = x.size();
@@ -307,11 +318,12 @@ Tensor pow(const Tensor &a, double b) {
     return square(a);
   if (!is_floating(a.dtype()))
     return pow(a, scalar_like(a, b));
-  if (!a.device().is_cpu())
-    return pow(a, Tensor::scalar(b, a.dtype()));
   TraceScope trace;
-  Tensor out =
-      unary_float(a, "pow", MapOp::pow, [b](auto v) { return decltype(v)(std::pow(v, decltype(v)(b))); });
+  Tensor out = !a.device().is_cpu()
+                   ? pow(a, Tensor::scalar(b, a.dtype()))
+                   : unary_float(a, "pow", MapOp::pow, [b](auto v) {
+                       return decltype(v)(std::pow(v, decltype(v)(b)));
+                     });
   if (trace)
     trace->op("pow", {&a}, out, {{"exponent", b}});
   return out;
@@ -396,7 +408,11 @@ Tensor clip(const Tensor &x, double lo, double hi) {
   if (!x.device().is_cpu()) {
     if (x.dtype() == b8)
       throw Error("clip: not defined for bool tensors (convert with astype first)");
-    return minimum(maximum(x, Tensor::scalar(lo, x.dtype())), Tensor::scalar(hi, x.dtype()));
+    Tensor out =
+        minimum(maximum(x, Tensor::scalar(lo, x.dtype())), Tensor::scalar(hi, x.dtype()));
+    if (trace)
+      trace->op("clip", {&x}, out, {{"min", lo}, {"max", hi}});
+    return out;
   }
   Tensor out = unary_numeric(x, "clip", MapOp::cast, [lo, hi](auto v) {
     using T = decltype(v);

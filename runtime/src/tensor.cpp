@@ -466,8 +466,12 @@ Tensor Tensor::to(DType dtype) const {
   if (dtype == dtype_)
     return *this;
   TraceScope trace;
-  if (!device().is_cpu())
-    return device::map(device(), MapOp::cast, dtype, shape_, {*this});
+  if (!device().is_cpu()) {
+    Tensor out = device::map(device(), MapOp::cast, dtype, shape_, {*this});
+    if (trace)
+      trace->op("cast", {this}, out, {{"dtype", dtype}});
+    return out;
+  }
   Tensor out(shape_, dtype);
   if (trace)
     trace->op("cast", {this}, out, {{"dtype", dtype}});
@@ -503,6 +507,8 @@ Tensor Tensor::copy() const {
   if (!device().is_cpu()) {
     Tensor out(shape_, dtype_, device());
     device::copy_bytes(out, *this);
+    if (trace)
+      trace->op("identity", {this}, out, {});
     return out;
   }
   Tensor out(shape_, dtype_);

@@ -11,8 +11,8 @@
 
 #include <cmath>
 #include <cstdlib>
-#include <iostream>
 #include <functional>
+#include <iostream>
 #include <string>
 
 namespace {
@@ -61,8 +61,8 @@ void expect_same(const std::function<Tensor(const std::vector<Tensor> &)> &f,
     return;
   }
   EXPECT_TRUE(dz::allclose(back, want, rtol, atol))
-      << what << ": max |diff| " << dz::max_abs_diff(back, want) << "\ngot  " << back
-      << "\nwant " << want;
+      << what << ": max |diff| " << dz::max_abs_diff(back, want) << "\ngot  " << back << "\nwant "
+      << want;
 }
 
 TEST(EagerDeviceUnavailable, SaysWhy) {
@@ -74,8 +74,7 @@ TEST(EagerDeviceUnavailable, SaysWhy) {
     Tensor t = dz::ones({2, 3}).to(kGpu);
     FAIL() << "a tensor was moved to an unavailable device";
   } catch (const dz::Error &e) {
-    EXPECT_NE(std::string(e.what()).find("cuda:0 is not available"), std::string::npos)
-        << e.what();
+    EXPECT_NE(std::string(e.what()).find("cuda:0 is not available"), std::string::npos) << e.what();
   }
 }
 
@@ -197,8 +196,7 @@ TEST_F(EagerDevice, BinaryOpsBroadcastAsOnTheCpu) {
   expect_same([](auto &v) { return v[0] + v[1]; }, {ai, bf}, 0, 0, "int + float");
   expect_same([](auto &v) { return v[0] / v[0]; }, {ai}, 0, 0, "int / int");
   expect_same([](auto &v) { return v[0] * 3 - v[0]; }, {ai}, 0, 0, "int arithmetic");
-  expect_same([](auto &v) { return dz::where(v[0] > 2.0, v[0], v[1]); }, {ai, bf}, 0, 0,
-              "where");
+  expect_same([](auto &v) { return dz::where(v[0] > 2.0, v[0], v[1]); }, {ai, bf}, 0, 0, "where");
 }
 
 TEST_F(EagerDevice, InPlaceFillAndCasts) {
@@ -291,10 +289,12 @@ TEST_F(EagerDevice, SoftmaxGetItemAndScatterAdd) {
   expect_same([](auto &v) { return dz::softmax(v[0], 0); }, {x}, 1e-5, 1e-7, "softmax axis 0");
   expect_same([](auto &v) { return dz::logsumexp(v[0], 1, false); }, {x}, 1e-5, 1e-5, "lse");
   Tensor rows = dz::Tensor::from_i64({0, 2, 2, 5}), cols = dz::Tensor::from_i64({1, 9, 9, 0});
-  expect_same([&](auto &v) { return v[0][{dz::Index(rows), dz::Index(cols)}]; }, {x}, 0, 0,
-              "fancy index");
-  expect_same([](auto &v) { return v[0][{dz::Slice(1, 5, 2), dz::Slice()}]; }, {x}, 0, 0,
-              "slice");
+  expect_same(
+      [&](auto &v) {
+        return v[0][{dz::Index(rows), dz::Index(cols)}];
+      },
+      {x}, 0, 0, "fancy index");
+  expect_same([](auto &v) { return v[0][{dz::Slice(1, 5, 2), dz::Slice()}]; }, {x}, 0, 0, "slice");
   // Repeated offsets accumulate (atomics).
   dz::IndexPlan plan = dz::plan_index(x.shape(), {dz::Index(rows), dz::Index(cols)});
   for (dz::DType dt : {dz::f32, dz::f64, dz::i64, dz::i32}) {

@@ -65,8 +65,7 @@ TEST_F(EagerTraining, MlpOnTheDeviceFollowsTheCpu) {
   auto [dev_losses, dev_w] = train(kGpu, 8);
   ASSERT_EQ(cpu_losses.size(), dev_losses.size());
   for (size_t i = 0; i < cpu_losses.size(); ++i)
-    EXPECT_NEAR(dev_losses[i], cpu_losses[i], 1e-4 * (1 + std::abs(cpu_losses[i])))
-        << "step " << i;
+    EXPECT_NEAR(dev_losses[i], cpu_losses[i], 1e-4 * (1 + std::abs(cpu_losses[i]))) << "step " << i;
   EXPECT_LT(dev_losses.back(), dev_losses.front()); // it learns
   ASSERT_EQ(cpu_w.size(), dev_w.size());
   for (size_t i = 0; i < cpu_w.size(); ++i)

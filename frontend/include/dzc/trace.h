@@ -60,6 +60,8 @@ struct CompileOptions {
   std::string name = "traced"; // the func.func's name
   std::string dump_dir;        // when set: write the IR after tracing and after each pass
   bool fuse = true, lower_conv = false, jit = true, arena = true; // CompileConfig's switches
+  /// Where the program runs: the device of its arguments (parameters included).
+  Device device = Device::cpu();
   /// (result, argument) pairs: after each call the caller copies that result into that
   /// argument's buffer (parameter and optimizer-state updates), so the compiled program
   /// may compute it there (codegen::BuildOptions::donations).

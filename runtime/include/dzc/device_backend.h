@@ -26,9 +26,32 @@ namespace dz {
 /// ones two, `where` three (a bool condition first). `cast` converts one operand to the
 /// output's dtype (and is a plain copy when the dtypes agree). Comparisons write bool.
 enum class MapOp : uint8_t {
-  cast, neg, exp, log, sin, cos, tanh, sqrt, abs, square, erf, sigmoid, relu,
-  add, sub, mul, div, pow, maximum, minimum,
-  eq, ne, lt, le, gt, ge,
+  cast,
+  neg,
+  exp,
+  log,
+  sin,
+  cos,
+  tanh,
+  sqrt,
+  abs,
+  square,
+  erf,
+  sigmoid,
+  relu,
+  add,
+  sub,
+  mul,
+  div,
+  pow,
+  maximum,
+  minimum,
+  eq,
+  ne,
+  lt,
+  le,
+  gt,
+  ge,
   where,
 };
 /// The number of operands of `op` (1, 2 or 3) and its name ("add").
@@ -85,13 +108,12 @@ public:
   /// C[b] = op(A[b]) op(B[b]) + beta C[b] for b < batch, row-major, op a transpose where
   /// ta / tb; A[b] starts at a + b * stride_a (elements; 0 repeats one matrix), B and C
   /// alike (C's stride is m * n). f32 and f64.
-  virtual void gemm(DType dtype, bool ta, bool tb, int64_t batch, int64_t m, int64_t n,
-                    int64_t k, const void *a, int64_t stride_a, const void *b, int64_t stride_b,
-                    double beta, void *c) = 0;
+  virtual void gemm(DType dtype, bool ta, bool tb, int64_t batch, int64_t m, int64_t n, int64_t k,
+                    const void *a, int64_t stride_a, const void *b, int64_t stride_b, double beta,
+                    void *c) = 0;
 
   /// y[i] = x[offsets[i]] for i < count; `offsets` is device memory of `count` int64.
-  virtual void gather(void *y, const void *x, DType dtype, const void *offsets,
-                      int64_t count) = 0;
+  virtual void gather(void *y, const void *x, DType dtype, const void *offsets, int64_t count) = 0;
   /// y[offsets[i]] += s[i] for i < count, with atomics (several i may share an offset).
   /// f32, f64, i32, i64.
   virtual void scatter_add(void *y, const void *s, DType dtype, const void *offsets,

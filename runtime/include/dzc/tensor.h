@@ -379,6 +379,15 @@ Tensor relu(const Tensor &x);
 Tensor logsumexp(const Tensor &x, int64_t axis, bool keepdims = true);
 Tensor softmax(const Tensor &x, int64_t axis);
 
+// ---- classification losses ----------------------------------------------------------------
+/// Throws dz::Error naming `op` when an int64 label of `labels` is outside [0, classes).
+void check_class_labels(const Tensor &labels, int64_t classes, const char *op);
+/// The (N, classes) rows of `dtype` with a 1 at each int64 label of `labels` (N,).
+Tensor one_hot(const Tensor &labels, int64_t classes, DType dtype = f64);
+/// Mean over the rows of logsumexp(x[i]) - x[i, t[i]] for float scores x (N, C) and int64
+/// labels t (N,), accumulated in float64; a 0-d tensor of x's dtype. Labels are checked.
+Tensor softmax_cross_entropy(const Tensor &x, const Tensor &labels);
+
 // ---- linear algebra (oneDNN for float32) ---------------------------------------------
 /// a @ b with NumPy matmul semantics for ndim >= 2 (batch dims broadcast) and 1-d operands.
 Tensor matmul(const Tensor &a, const Tensor &b);

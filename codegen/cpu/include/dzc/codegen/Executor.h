@@ -71,6 +71,8 @@ public:
   std::vector<Tensor> run(const std::vector<Tensor> &args) const;
 
   const std::string &name() const { return name_; }
+  /// Where the program runs (BuildOptions::device).
+  Device device() const { return device_; }
   const std::vector<TensorSpec> &arg_types() const { return arg_types_; }
   const std::vector<TensorSpec> &result_types() const { return result_types_; }
   const std::vector<Step> &steps() const { return steps_; }
@@ -102,6 +104,7 @@ private:
   friend class ProgramBuilder; // ExecutorBuild.cpp: fills a Program from the IR
 
   std::string name_;
+  Device device_;
   std::vector<TensorSpec> arg_types_, result_types_;
   std::vector<Step> steps_;
   std::vector<int32_t> arg_release_;  // arguments no step reads: dropped before step 0

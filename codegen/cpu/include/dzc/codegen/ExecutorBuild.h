@@ -32,6 +32,11 @@ struct BuildOptions {
   /// Put the intermediates in one arena per run, at offsets planned from the steps'
   /// liveness (dz::passes::placeBuffers); off, each kernel allocates its results.
   bool arena = true;
+  /// Where the program runs: its arguments and results live there and its constants are
+  /// put there when it is built. On a CUDA device each step is a runtime call on device
+  /// tensors (the eager GPU kernels): fused groups run op by op, there is no arena yet,
+  /// and ops without a device kernel (convolutions, pooling) are rejected.
+  Device device = Device::cpu();
 };
 
 /// The Program of `fn`, or failure after an error diagnostic at the offending op that

@@ -1,0 +1,75 @@
+// losses.cpp - one_hot and softmax_cross_entropy on tensors, for the eager
+// SoftmaxCrossEntropy (frontend/src/functions.cpp) and the compiled dz ops of the same
+// names (codegen/cpu/Lowering.cpp). On the CPU they are direct loops; on a device, the
+// same sums from tensor operations (a label compare for the one-hot rows).
+#include "kernels.h"
+
+#include <dzc/trace_hook.h>
+
+#include <algorithm>
+
+namespace dz {
+
+using namespace detail;
+
+void check_class_labels(const Tensor &labels, int64_t classes, const char *op) {
+  TraceScope no_trace; // a check, not part of a traced computation
+  const Tensor t = labels.to(Device::cpu()).to(i64); // a device's labels come back once
+  const int64_t *p = t.data<int64_t>();
+  for (int64_t i = 0; i < t.size(); ++i)
+    if (p[i] < 0 || p[i] >= classes)
+      throw Error(std::string(op) + ": label " + std::to_string(p[i]) + " at row " +
+                  std::to_string(i) + " is out of range for " + std::to_string(classes) +
+                  " classes (valid: 0 to " + std::to_string(classes - 1) + ")");
+}
+
+namespace {
+template <typename T> void set_ones(Tensor &out, const int64_t *labels, int64_t n, int64_t c) {
+  T *p = out.data<T>();
+  for (int64_t i = 0; i < n; ++i)
+    p[i * c + labels[i]] = T(1);
+}
+} // namespace
+
+Tensor one_hot(const Tensor &labels, int64_t classes, DType dtype) {
+  TraceScope no_trace; // not a traced op: under dz::compile its result is a constant
+  check_class_labels(labels, classes, "one_hot");
+  const int64_t n = labels.size();
+  if (!labels.device().is_cpu()) {
+    Tensor ids = arange(0, double(classes), 1, i64).to(labels.device()); // not traced
+    return (labels.to(i64).reshape({n, 1}) == ids).to(dtype);
+  }
+  Tensor t = labels.to(i64);
+  Tensor out = zeros({n, classes}, dtype);
+  const int64_t *pt = t.data<int64_t>();
+  visit_numeric(dtype, "one_hot",
+                [&](auto tag) { set_ones<typename decltype(tag)::type>(out, pt, n, classes); });
+  return out;
+}
+
+Tensor softmax_cross_entropy(const Tensor &x, const Tensor &labels) {
+  if (x.ndim() != 2 || !is_floating(x.dtype()))
+    throw Error("softmax_cross_entropy: needs float scores of shape (N, C), got " +
+                shape_str(x.shape()) + " " + dtype_name(x.dtype()));
+  const int64_t N = x.shape(0), C = x.shape(1);
+  if (labels.size() != N)
+    throw Error("softmax_cross_entropy: " + std::to_string(labels.size()) +
+                " labels for scores of shape " + shape_str(x.shape()));
+  Tensor log_z = logsumexp(x, 1, false).to(f64);
+  Tensor x64 = x.to(f64);
+  const double scale = -1.0 / double(std::max<int64_t>(N, 1));
+  if (!x.device().is_cpu()) {
+    Tensor total = (x64 * one_hot(labels, C, f64)).sum() - log_z.sum();
+    return (total * scale).to(x.dtype());
+  }
+  check_class_labels(labels, C, "softmax_cross_entropy");
+  Tensor t = labels.to(i64);
+  const double *px = x64.data<double>(), *pz = log_z.data<double>();
+  const int64_t *pt = t.data<int64_t>();
+  double total = 0;
+  for (int64_t i = 0; i < N; ++i)
+    total += px[i * C + pt[i]] - pz[i];
+  return Tensor::scalar(-total / double(std::max<int64_t>(N, 1)), x.dtype());
+}
+
+} // namespace dz

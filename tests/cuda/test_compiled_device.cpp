@@ -1,0 +1,140 @@
+// test_compiled_device.cpp - dz::compile on cuda:0: a training step traced with the model
+// and the data on the device runs there (the Program's steps call the runtime's device
+// kernels) and follows the eager CPU steps; double backprop compiled on the device; a
+// convolution, which has no device kernel yet, is refused when the step is built, naming
+// the op. ctest runs it on the GPU (skipped without one) and with --emulate on the host
+// emulation, like the other tests of the eager GPU path.
+#include <dzc/device_backend.h>
+#include <dzc/dzc.h>
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <string>
+
+namespace {
+
+namespace F = dz::functions;
+namespace L = dz::layers;
+using dz::Device;
+using dz::Tensor;
+using dz::Variable;
+
+const Device kGpu = Device::cuda(0);
+
+class CompiledDevice : public ::testing::Test {
+protected:
+  void SetUp() override {
+    std::string why;
+    if (!dz::device_available(kGpu, &why))
+      GTEST_SKIP() << "cuda:0 is not available: " << why;
+  }
+};
+
+dz::models::MLP mlp_on(Device dev) {
+  dz::manual_seed(4);
+  dz::models::MLP model({16, 3}, F::relu);
+  model(Variable(dz::zeros({1, 2}, dz::f32))); // makes the weights, on the CPU
+  model.to(dev);
+  return model;
+}
+
+TEST_F(CompiledDevice, MlpTrainingStepFollowsTheEagerCpuSteps) {
+  dz::models::MLP eager = mlp_on(Device::cpu()), compiled = mlp_on(kGpu);
+  dz::optimizers::MomentumSGD eager_opt(0.1), compiled_opt(0.1);
+  eager_opt.setup(eager);
+  compiled_opt.setup(compiled);
+  auto step = dz::compile([&](Variable x, Variable t) {
+    Variable loss = F::softmax_cross_entropy(compiled(x), t);
+    compiled.cleargrads();
+    loss.backward();
+    compiled_opt.update();
+    return loss;
+  });
+  dz::datasets::Spiral data(/*train=*/true);
+  dz::DataLoader loader(data, 30, /*shuffle=*/true, /*seed=*/2);
+  int i = 0;
+  for (auto [x, t] : loader) {
+    x = x.to(dz::f32);
+    Variable eager_loss = F::softmax_cross_entropy(eager(Variable(x)), Variable(t));
+    eager.cleargrads();
+    eager_loss.backward();
+    eager_opt.update();
+    Variable loss = step(Variable(x.to(kGpu)), Variable(t.to(kGpu)));
+    ASSERT_EQ(loss.device(), kGpu);
+    EXPECT_NEAR(loss.item<double>(), eager_loss.item<double>(), 1e-4) << "step " << i;
+    if (++i == 6)
+      break;
+  }
+  EXPECT_EQ(step.retraces(), 1);
+  EXPECT_NE(step.stats().summary.find("steps"), std::string::npos) << step.stats().summary;
+  auto pe = eager.params(), pc = compiled.params();
+  ASSERT_EQ(pe.size(), pc.size());
+  for (size_t k = 0; k < pe.size(); ++k) {
+    ASSERT_EQ(pc[k].data().device(), kGpu) << "the update wrote back on the device";
+    Tensor got = pc[k].data().to(Device::cpu());
+    EXPECT_TRUE(dz::allclose(got, pe[k].data(), 1e-4, 1e-5))
+        << "parameter " << k << ": max |diff| " << dz::max_abs_diff(got, pe[k].data());
+  }
+}
+
+TEST_F(CompiledDevice, DoubleBackpropOnTheDevice) {
+  auto derivatives = dz::compile([](Variable x) {
+    Variable y = dz::pow(x, 4) - 2.0 * dz::pow(x, 2);
+    y.backward({.create_graph = true});
+    Variable gx = x.grad();
+    x.cleargrad();
+    gx.backward();
+    Variable gx2 = x.grad();
+    x.cleargrad();
+    return std::vector<Variable>{gx, gx2};
+  });
+  for (double x0 : {2.0, -1.5}) {
+    std::vector<Variable> d = derivatives(Variable(Tensor::scalar(x0).to(kGpu)));
+    ASSERT_EQ(d.size(), 2u);
+    EXPECT_EQ(d[0].device(), kGpu);
+    EXPECT_NEAR(d[0].item<double>(), 4 * std::pow(x0, 3) - 4 * x0, 1e-12) << x0;
+    EXPECT_NEAR(d[1].item<double>(), 12 * x0 * x0 - 4, 1e-12) << x0;
+  }
+}
+
+TEST_F(CompiledDevice, AConvolutionIsRefusedNamingTheOp) {
+  dz::manual_seed(0);
+  L::Conv2d conv(2, 3);
+  Variable x(dz::ones({1, 1, 4, 4}));
+  conv(x);
+  conv.to(kGpu);
+  auto forward = dz::compile([&](Variable v) { return conv(v); });
+  try {
+    forward(Variable(x.data().to(kGpu)));
+    FAIL() << "a convolution was compiled for cuda:0";
+  } catch (const dz::Error &e) {
+    std::string m = e.what();
+    EXPECT_NE(m.find("no kernel for cuda:0"), std::string::npos) << m;
+    EXPECT_NE(m.find("conv2d"), std::string::npos) << m;
+  }
+}
+
+TEST_F(CompiledDevice, TensorsOnTwoDevicesAreRefused) {
+  dz::models::MLP model = mlp_on(kGpu);
+  auto forward = dz::compile([&](Variable v) { return model(v); });
+  try {
+    forward(Variable(dz::ones({2, 2}, dz::f32))); // data on the CPU, weights on cuda:0
+    FAIL() << "a step over two devices ran";
+  } catch (const dz::Error &e) {
+    std::string m = e.what();
+    EXPECT_NE(m.find("cuda:0"), std::string::npos) << m;
+    EXPECT_NE(m.find("cpu"), std::string::npos) << m;
+  }
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  ::testing::InitGoogleTest(&argc, argv);
+  for (int i = 1; i < argc; ++i)
+    if (std::string(argv[i]) == "--emulate")
+      setenv("DZ_CUDA_EMULATION", "1", 1); // before the first use of cuda:0
+  return RUN_ALL_TESTS();
+}
