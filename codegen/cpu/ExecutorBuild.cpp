@@ -87,17 +87,31 @@ bool has_device_kernel(StringRef name) {
   return true;
 }
 
-/// The ops of `block` in the order they run, the body of each dz.fused without a
-/// compiled kernel right after it (that group runs op by op with the runtime's kernels).
-std::vector<Operation *> ops_in_run_order(mlir::Block &block, const KernelLibrary *kernels) {
+/// The ops of `block` in the order they run, the body of each dz.fused that is not
+/// `compiled` right after it (that group runs op by op with the runtime's kernels).
+template <typename Compiled>
+std::vector<Operation *> ops_in_run_order(mlir::Block &block, Compiled compiled) {
   std::vector<Operation *> ops;
   for (Operation &op : block) {
     ops.push_back(&op);
-    if (op.getName().getStringRef() == "dz.fused" && !(kernels && kernels->lookup(&op)))
+    if (op.getName().getStringRef() == "dz.fused" && !compiled(&op))
       for (Operation &inner : op.getRegion(0).front())
         ops.push_back(&inner);
   }
   return ops;
+}
+
+/// The device kernel of `op` when it can stand in for the op: it writes every result
+/// of the op, each once, and nothing else.
+const DeviceKernel *usable_device_kernel(
+    Operation *op, const llvm::DenseMap<Operation *, const DeviceKernel *> &device_kernels) {
+  const DeviceKernel *k = device_kernels.lookup(op);
+  if (!k || k->outputs.size() != op->getNumResults())
+    return nullptr;
+  for (mlir::Value r : op->getResults())
+    if (llvm::count(k->outputs, r) != 1)
+      return nullptr;
+  return k;
 }
 
 // Points of a domain below which a fused kernel runs on one thread: the runtime's
@@ -337,9 +351,46 @@ FailureOr<Program> ProgramBuilder::build(mlir::func::FuncOp fn, const BuildOptio
   llvm::DenseMap<size_t, const FusedKernel *> fused_steps; // step index -> its kernel
   llvm::DenseMap<int32_t, size_t> step_of; // slot -> the single-result step that sets it
   bool returned = false;
-  for (Operation *next : ops_in_run_order(block, kernels.get())) {
+  llvm::DenseMap<Operation *, const DeviceKernel *> device_kernels;
+  if (!on_cpu)
+    for (const auto &[op, k] : options.device_kernels)
+      device_kernels[op] = &k;
+  size_t device_launches = 0;
+  auto compiled = [&](Operation *op) {
+    return (kernels && kernels->lookup(op)) || usable_device_kernel(op, device_kernels);
+  };
+  for (Operation *next : ops_in_run_order(block, compiled)) {
     Operation &op = *next;
     StringRef name = op.getName().getStringRef();
+    // A generated device kernel: one launch with fresh outputs on the device.
+    if (const DeviceKernel *k = usable_device_kernel(&op, device_kernels)) {
+      Step step;
+      for (mlir::Value v : k->inputs)
+        step.in.push_back(slot_of.lookup(v));
+      for (mlir::Value r : op.getResults())
+        new_slot(r, false);
+      for (mlir::Value r : k->outputs) {
+        step.outs.push_back(slot_of.lookup(r));
+        step.types.push_back(*spec_of(r.getType()));
+      }
+      step.kernel = [launch = k->launch, dev = options.device, in = step.in, outs = step.outs,
+                     types = step.types](Slots &slots) {
+        std::vector<const void *> ptrs;
+        for (int32_t i : in)
+          ptrs.push_back(slots[size_t(i)].raw());
+        for (size_t j = 0; j < outs.size(); ++j) {
+          Tensor y(types[j].shape, types[j].dtype, dev);
+          ptrs.push_back(y.raw());
+          slots[size_t(outs[j])] = std::move(y);
+        }
+        launch(ptrs);
+      };
+      step.op = describe(op);
+      step.into.assign(step.outs.size(), -1);
+      p.steps_.push_back(std::move(step));
+      ++device_launches;
+      continue;
+    }
     // A compiled group: one step, fresh outputs, one call of its kernel.
     if (const FusedKernel *k = kernels ? kernels->lookup(&op) : nullptr) {
       Step step;
@@ -448,6 +499,11 @@ FailureOr<Program> ProgramBuilder::build(mlir::func::FuncOp fn, const BuildOptio
     step.op = describe(op);
     p.steps_.push_back(std::move(step));
     step_of[slot] = p.steps_.size() - 1;
+  }
+  if (device_launches) {
+    p.num_fused_kernels_ = device_launches;
+    p.codegen_notes_ = std::to_string(device_launches) + " generated kernels on " +
+                       options.device.str();
   }
   if (!returned)
     return fn.emitOpError() << "@" << p.name_ << " does not end in func.return";

@@ -178,6 +178,7 @@ FailureOr<CudaKernel> KernelEmitter::emit(const std::string &name, llvm::raw_ost
   CudaKernel k;
   k.name = name;
   k.op = g_.anchor->getName().getStringRef().str() + " at " + str(g_.anchor->getLoc());
+  k.anchor = g_.anchor;
 
   // 1. The domain.
   for (Operation *op : g_.ops)
@@ -232,6 +233,7 @@ FailureOr<CudaKernel> KernelEmitter::emit(const std::string &name, llvm::raw_ost
              offsetOf(t->first) + "];\n";
     names_[inner] = "x" + index;
     k.inputs.push_back({slots_.lookup(outer), t->first, t->second});
+    k.input_values.push_back(outer);
   }
   if (failed(emitBody(body)))
     return failure();
@@ -245,6 +247,7 @@ FailureOr<CudaKernel> KernelEmitter::emit(const std::string &name, llvm::raw_ost
     params +=
         std::string(params.empty() ? "" : ", ") + cType(t->second) + " *__restrict__ out" + index;
     k.outputs.push_back({slots_.lookup(outer), t->first, t->second});
+    k.output_values.push_back(outer);
     if (reduction_ && inner == reduction_->getResult(0)) {
       reduce_out = "out" + index;
       continue;

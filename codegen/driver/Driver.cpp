@@ -5,6 +5,10 @@
 #include "TraceImport.h"
 
 #include <dzc/codegen/ExecutorBuild.h>
+#ifdef DZ_HAVE_CUDA_CODEGEN
+#include <dzc/codegen/CudaSource.h>
+#include <dzc/cuda/launch.h>
+#endif
 #include <dzc/ir/DzOps.h>
 #include <dzc/passes/Passes.h>
 #include <dzc/trace.h>
@@ -92,6 +96,40 @@ void write_file(const std::string &dir, const std::string &name, const std::stri
   std::ofstream(std::filesystem::path(dir) / name) << text;
 }
 
+/// The generated CUDA kernels of `fn`'s fused groups, for a program on a CUDA device
+/// (BuildOptions::device_kernels). Where generation fails (an element type the CUDA back
+/// end lacks), every group runs op by op and the returned note says why.
+std::string deviceKernels(mlir::func::FuncOp fn, BuildOptions &build) {
+#ifdef DZ_HAVE_CUDA_CODEGEN
+  std::string errors;
+  mlir::FailureOr<cuda::CudaFunction> generated = mlir::failure();
+  {
+    mlir::ScopedDiagnosticHandler quiet(fn.getContext(), [&](mlir::Diagnostic &d) {
+      errors += d.str() + "\n";
+      return mlir::success();
+    });
+    generated = cuda::generateCuda(fn);
+  }
+  if (mlir::failed(generated))
+    return "no generated kernels (the fused groups run op by op): " + errors;
+  // Compiled (NVRTC, or the host compiler under the emulation) and loaded now, so that a
+  // kernel that does not compile fails dz::compile, not the first run.
+  for (const cuda::CudaKernel &k : generated->kernels)
+    if (k.anchor && llvm::isa<ir::FusedOp>(k.anchor)) {
+      auto loaded = std::make_shared<const dz::cuda::GeneratedKernel>(generated->source, k.name);
+      build.device_kernels.push_back(
+          {k.anchor,
+           {k.name, k.input_values, k.output_values,
+            [loaded, grid = k.grid, block = int(k.block)](const std::vector<const void *> &p) {
+              loaded->launch(grid, block, p);
+            }}});
+    }
+  return "";
+#else
+  return "no generated kernels: this dzc was built without the CUDA back end (codegen/cuda)";
+#endif
+}
+
 } // namespace
 } // namespace dz::codegen
 
@@ -147,19 +185,24 @@ std::unique_ptr<trace::Executable> compileGraph(const trace::Graph &graph,
 
   t0 = std::chrono::steady_clock::now();
   auto fn = module->lookupSymbol<mlir::func::FuncOp>(opts.name);
-  mlir::FailureOr<Program> program = buildProgram(
-      fn,
-      {.jit_fused = opts.jit,
-       .keep_llvm_ir = !opts.dump_dir.empty(),
-       .donations = opts.donations,
-       .arena = opts.arena,
-       .device = opts.device});
+  BuildOptions build;
+  build.jit_fused = opts.jit;
+  build.keep_llvm_ir = !opts.dump_dir.empty();
+  build.donations = opts.donations;
+  build.arena = opts.arena;
+  build.device = opts.device;
+  std::string device_notes;
+  if (!opts.device.is_cpu() && opts.jit)
+    device_notes = deviceKernels(fn, build);
+  mlir::FailureOr<Program> program = buildProgram(fn, build);
   if (mlir::failed(program))
     throw Error("dz::compile: the executor cannot run the compiled function on " +
                 opts.device.str() + ":\n" + diags.text());
   if (!opts.dump_dir.empty() && !program->llvm_ir().empty())
     write_file(opts.dump_dir, opts.name + ".kernels.ll", program->llvm_ir());
   std::string summary = summarize(*program, import_ms, passes_ms, ms_since(t0));
+  if (!device_notes.empty())
+    summary += " (" + device_notes + ")";
   return std::make_unique<CpuExecutable>(std::move(*program), std::move(traced),
                                          std::move(optimized), std::move(summary));
 }

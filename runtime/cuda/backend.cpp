@@ -7,6 +7,8 @@
 #include "eager_kernels.h"
 #include "gpu.h"
 
+#include <dzc/cuda/launch.h>
+
 #include <dzc/device_backend.h>
 
 #include <algorithm>
@@ -153,6 +155,8 @@ public:
   }
   void synchronize() override { gpu_->synchronize(); }
 
+  Gpu &gpu() { return *gpu_; }
+
   void map(MapOp op, void *out, DType out_dtype, const Shape &shape0,
            const std::vector<MapOperand> &in) override {
     Shape shape = shape0;
@@ -295,16 +299,11 @@ bool emulation_requested() {
   return e && *e && std::strcmp(e, "0") != 0;
 }
 
-} // namespace
-
-} // namespace dz::cuda
-
-/// cuda:index's backend for libdzc_runtime (device_backend.h). The backend is made once
-/// and lives for the process: tensors still on the device at exit release into it.
-extern "C" dz::DeviceBackend *dzc_cuda_backend(int index, const char **why) {
-  using namespace dz::cuda;
+/// cuda:0's backend, made on first use and never destroyed (tensors still on the device at
+/// exit release into it), or null with the reason.
+CudaBackend *the_backend(const std::string **why) {
   struct Made {
-    dz::DeviceBackend *backend = nullptr;
+    CudaBackend *backend = nullptr;
     std::string why;
   };
   static Made made = [] {
@@ -312,16 +311,48 @@ extern "C" dz::DeviceBackend *dzc_cuda_backend(int index, const char **why) {
     std::unique_ptr<Gpu> gpu =
         emulation_requested() ? make_emulated_gpu(m.why) : make_device_gpu(m.why);
     if (gpu)
-      m.backend = new CudaBackend(std::move(gpu)); // never destroyed, on purpose
+      m.backend = new CudaBackend(std::move(gpu));
     return m;
   }();
+  *why = &made.why;
+  return made.backend;
+}
+
+
+} // namespace
+
+namespace {
+Gpu &the_gpu() {
+  const std::string *why = nullptr;
+  CudaBackend *b = the_backend(&why);
+  if (!b)
+    throw Error("cuda:0 is not available: " + *why);
+  return b->gpu();
+}
+} // namespace
+
+GeneratedKernel::GeneratedKernel(const std::string &source, const std::string &name)
+    : name_(name), handle_(the_gpu().kernel(source, name)) {}
+
+void GeneratedKernel::launch(int64_t grid, int block,
+                             const std::vector<const void *> &pointers) const {
+  the_gpu().launch_pointers(handle_, grid, block, pointers);
+}
+
+} // namespace dz::cuda
+
+/// cuda:index's backend for libdzc_runtime (device_backend.h).
+extern "C" dz::DeviceBackend *dzc_cuda_backend(int index, const char **why) {
+  using namespace dz::cuda;
   static const std::string one_device =
       "dzc drives one GPU, cuda:0 (multi-GPU use is not implemented)";
   if (index != 0) {
     *why = one_device.c_str();
     return nullptr;
   }
-  if (!made.backend)
-    *why = made.why.c_str();
-  return made.backend;
+  const std::string *reason = nullptr;
+  CudaBackend *b = the_backend(&reason);
+  if (!b)
+    *why = reason->c_str();
+  return b;
 }

@@ -52,6 +52,10 @@ static dz_dim3 blockDim, gridDim;
 static void (*dz_barrier)(void *);
 static thread_local void *dz_barrier_state;
 static void __syncthreads() { dz_barrier(dz_barrier_state); }
+static float __int_as_float(unsigned v) { float f; __builtin_memcpy(&f, &v, 4); return f; }
+static double __longlong_as_double(unsigned long long v) {
+  double d; __builtin_memcpy(&d, &v, 8); return d;
+}
 template <typename T> static T atomicAdd(T *p, T v) {
   if constexpr (static_cast<T>(0.5) == 0) { // an integer
     return __atomic_fetch_add(p, v, __ATOMIC_SEQ_CST);
@@ -66,6 +70,7 @@ template <typename T> static T atomicAdd(T *p, T v) {
 }
 #define __global__
 #define __launch_bounds__(n)
+#define __restrict__ __restrict
 #define __shared__ static
 #define DZ_KERNEL(name, Args)                                                   \
   static void name##_body(const Args &a);                                       \
@@ -85,8 +90,27 @@ extern "C" void dz_emulate_enter(unsigned block, unsigned thread, unsigned block
 }
 )";
 
+/// dz_call_pointers(kernel, n, p): calls a kernel of n pointer parameters (the generated
+/// kernels of codegen/cuda), appended to every emulated library. Every parameter is a
+/// pointer, so one cast per count serves every kernel.
+std::string pointer_caller() {
+  constexpr int kMax = 32;
+  std::string s = "\nextern \"C\" void dz_call_pointers(void *k, int n, void *const *p) {\n"
+                  "  switch (n) {\n";
+  for (int n = 1; n <= kMax; ++n) {
+    std::string types, args;
+    for (int i = 0; i < n; ++i) {
+      types += std::string(i ? ", " : "") + "void *";
+      args += std::string(i ? ", " : "") + "p[" + std::to_string(i) + "]";
+    }
+    s += "  case " + std::to_string(n) + ": ((void (*)(" + types + "))k)(" + args + "); break;\n";
+  }
+  return s + "  }\n}\n";
+}
+
 using KernelFn = void (*)(const void *);
 using EnterFn = void (*)(unsigned, unsigned, unsigned, unsigned, void (*)(void *), void *);
+using CallPointersFn = void (*)(void *, int, void *const *);
 
 void arrive_and_wait(void *barrier) { static_cast<std::barrier<> *>(barrier)->arrive_and_wait(); }
 
@@ -111,19 +135,22 @@ public:
   void synchronize() override {}
 
   const void *kernel(const std::string &source, const std::string &name) override {
+    // One library per source (a module of several kernels is compiled once), one entry
+    // per kernel of it.
     std::lock_guard<std::mutex> lock(mutex_);
-    Loaded &k = kernels_[source];
-    if (!k.fn) {
-      void *lib = compile(source);
-      libraries_.push_back(lib); // open for the process, and reachable (for LeakSanitizer)
-      k.fn = reinterpret_cast<KernelFn>(dlsym(lib, name.c_str()));
-      k.enter = reinterpret_cast<EnterFn>(dlsym(lib, "dz_emulate_enter"));
-      if (!k.fn || !k.enter) {
-        kernels_.erase(source);
-        throw Error("the emulated kernel library has no " + name);
-      }
-    }
-    return &k;
+    const std::string key = name + '\n' + source;
+    if (auto it = kernels_.find(key); it != kernels_.end())
+      return &it->second;
+    void *&lib = libraries_[source];
+    if (!lib)
+      lib = compile(source); // open for the process, reachable (for LeakSanitizer)
+    Loaded k;
+    k.fn = reinterpret_cast<KernelFn>(dlsym(lib, name.c_str()));
+    k.enter = reinterpret_cast<EnterFn>(dlsym(lib, "dz_emulate_enter"));
+    k.call_pointers = reinterpret_cast<CallPointersFn>(dlsym(lib, "dz_call_pointers"));
+    if (!k.fn || !k.enter || !k.call_pointers)
+      throw Error("the emulated kernel library has no kernel " + name);
+    return &(kernels_[key] = k);
   }
 
   void launch(const void *kernel, int64_t grid, int block, const void *args,
@@ -131,20 +158,21 @@ public:
     // Blocks one after another (a kernel's __shared__ statics serve one block at a time),
     // a block's threads at once.
     const Loaded *k = static_cast<const Loaded *>(kernel);
-    std::lock_guard<std::mutex> lock(launch_mutex_);
-    for (int64_t b = 0; b < grid; ++b) {
-      std::barrier<> barrier(block);
-      std::vector<std::thread> threads;
-      threads.reserve(size_t(block));
-      for (int t = 0; t < block; ++t)
-        threads.emplace_back([&, b, t] {
-          k->enter(unsigned(b), unsigned(t), unsigned(block), unsigned(grid), arrive_and_wait,
-                   &barrier);
-          k->fn(args);
-        });
-      for (std::thread &t : threads)
-        t.join();
-    }
+    run_blocks(k, grid, block, [&] { k->fn(args); });
+  }
+
+  void launch_pointers(const void *kernel, int64_t grid, int block,
+                       const std::vector<const void *> &pointers) override {
+    const Loaded *k = static_cast<const Loaded *>(kernel);
+    if (pointers.empty() || pointers.size() > 32)
+      throw Error("the emulated GPU launches kernels of 1 to 32 pointer parameters, not " +
+                  std::to_string(pointers.size()));
+    std::vector<void *> p(pointers.size());
+    for (size_t i = 0; i < p.size(); ++i)
+      p[i] = const_cast<void *>(pointers[i]);
+    // Grid-stride kernels: a small grid computes the same (the blocks run one at a time).
+    run_blocks(k, std::min<int64_t>(grid, max_grid()), block,
+               [&] { k->call_pointers(reinterpret_cast<void *>(k->fn), int(p.size()), p.data()); });
   }
 
   int64_t max_grid() const override { return 3; }
@@ -154,7 +182,25 @@ private:
   struct Loaded {
     KernelFn fn = nullptr;
     EnterFn enter = nullptr;
+    CallPointersFn call_pointers = nullptr;
   };
+
+  template <typename Call> void run_blocks(const Loaded *k, int64_t grid, int block, Call call) {
+    std::lock_guard<std::mutex> lock(launch_mutex_);
+    for (int64_t b = 0; b < grid; ++b) {
+      std::barrier<> barrier(block);
+      std::vector<std::thread> threads;
+      threads.reserve(size_t(block));
+      for (int t = 0; t < block; ++t)
+        threads.emplace_back([&, b, t] {
+          k->enter(unsigned(b), unsigned(t), unsigned(block), unsigned(grid), arrive_and_wait,
+                   &barrier);
+          call();
+        });
+      for (std::thread &t : threads)
+        t.join();
+    }
+  }
 
   /// Compiles one kernel source into a library and loads it. Libraries are cached on disk
   /// like PTX (nvrtc.h), under KernelCache::default_dir()/emulated, keyed by the hash of
@@ -163,7 +209,7 @@ private:
   void *compile(const std::string &source) {
     static std::atomic<int> counter{0};
     namespace fs = std::filesystem;
-    const std::string unit = std::string(kPrelude) + source + kEnter;
+    const std::string unit = std::string(kPrelude) + source + kEnter + pointer_caller();
     const std::string flags = " -std=c++20 -O1 -w -shared -fPIC -pthread";
     const fs::path cache = KernelCache::default_dir() / "emulated";
     const fs::path cached = cache / (content_hash(cxx_ + flags + "\n" + unit) + ".so");
@@ -203,8 +249,8 @@ private:
 
   std::string cxx_;
   std::mutex mutex_, launch_mutex_;
-  std::unordered_map<std::string, Loaded> kernels_; // source -> kernel (stable references)
-  std::vector<void *> libraries_;
+  std::unordered_map<std::string, Loaded> kernels_;  // name + source -> kernel (stable)
+  std::unordered_map<std::string, void *> libraries_; // source -> its library
 };
 
 } // namespace

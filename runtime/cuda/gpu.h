@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace dz::cuda {
 
@@ -41,6 +42,10 @@ public:
   /// Launches a kernel with its argument struct (copied at the call).
   virtual void launch(const void *kernel, int64_t grid, int block, const void *args,
                       size_t args_size) = 0;
+  /// Launches a kernel whose parameters are all pointers (the generated kernels of
+  /// codegen/cuda): `pointers` are their values, device addresses.
+  virtual void launch_pointers(const void *kernel, int64_t grid, int block,
+                               const std::vector<const void *> &pointers) = 0;
   /// The largest grid worth launching, and the threads of a block (a power of two, 32 to
   /// 256).
   virtual int64_t max_grid() const = 0;

@@ -81,20 +81,33 @@ public:
   void synchronize() override { cuda::synchronize(); }
 
   const void *kernel(const std::string &source, const std::string &name) override {
+    // One module per source (a module of several kernels is loaded once), one entry per
+    // kernel of it.
     std::lock_guard<std::mutex> lock(mutex_);
-    Loaded *&slot = kernels_[source];
-    if (!slot) {
-      auto module = std::make_unique<Module>(compile_to_ptx(source, info_.arch()));
-      loaded_.push_back({std::move(module), name});
-      slot = &loaded_.back();
-    }
-    return slot;
+    const std::string key = name + '\n' + source;
+    if (auto it = kernels_.find(key); it != kernels_.end())
+      return it->second;
+    std::unique_ptr<Module> &module = modules_[source];
+    if (!module)
+      module = std::make_unique<Module>(compile_to_ptx(source, info_.arch()));
+    loaded_.push_back({module.get(), name});
+    return kernels_[key] = &loaded_.back();
   }
 
   void launch(const void *kernel, int64_t grid, int block, const void *args,
               size_t args_size) override {
     const Loaded *k = static_cast<const Loaded *>(kernel);
     k->module->launch(k->name, grid, block, {const_cast<void *>(args)});
+  }
+
+  void launch_pointers(const void *kernel, int64_t grid, int block,
+                       const std::vector<const void *> &pointers) override {
+    const Loaded *k = static_cast<const Loaded *>(kernel);
+    std::vector<const void *> values = pointers; // cuLaunchKernel reads each through a pointer
+    std::vector<void *> params;
+    for (const void *&v : values)
+      params.push_back(&v);
+    k->module->launch(k->name, grid, block, std::move(params));
   }
 
   int64_t max_grid() const override { return 65535; }
@@ -132,7 +145,7 @@ public:
 
 private:
   struct Loaded {
-    std::unique_ptr<Module> module;
+    const Module *module;
     std::string name;
   };
 
@@ -143,7 +156,8 @@ private:
 
   DeviceInfo info_;
   std::mutex mutex_;
-  std::unordered_map<std::string, Loaded *> kernels_; // source -> kernel
+  std::unordered_map<std::string, std::unique_ptr<Module>> modules_; // source -> module
+  std::unordered_map<std::string, Loaded *> kernels_; // name + source -> kernel
   std::deque<Loaded> loaded_;                         // stable addresses
 };
 

@@ -1,6 +1,6 @@
 // test_compiled_device.cpp - dz::compile on cuda:0: a training step traced with the model
-// and the data on the device runs there (the Program's steps call the runtime's device
-// kernels) and follows the eager CPU steps; double backprop compiled on the device; a
+// and the data on the device runs there (its fused groups as generated CUDA kernels, the
+// other steps as the runtime's device kernels) and follows the eager CPU steps; double backprop compiled on the device; a
 // convolution, which has no device kernel yet, is refused when the step is built, naming
 // the op. ctest runs it on the GPU (skipped without one) and with --emulate on the host
 // emulation, like the other tests of the eager GPU path.
@@ -11,6 +11,7 @@
 
 #include <cmath>
 #include <cstdlib>
+#include <iostream>
 #include <string>
 
 namespace {
@@ -68,7 +69,11 @@ TEST_F(CompiledDevice, MlpTrainingStepFollowsTheEagerCpuSteps) {
       break;
   }
   EXPECT_EQ(step.retraces(), 1);
-  EXPECT_NE(step.stats().summary.find("steps"), std::string::npos) << step.stats().summary;
+  // The fused groups (bias + ReLU, the loss scaling, the ReLU gradient, the momentum
+  // updates) are generated CUDA kernels, one launch each.
+  const std::string &summary = step.stats().summary;
+  EXPECT_NE(summary.find("generated kernels on cuda:0"), std::string::npos) << summary;
+  std::cout << summary << "\n";
   auto pe = eager.params(), pc = compiled.params();
   ASSERT_EQ(pe.size(), pc.size());
   for (size_t k = 0; k < pe.size(); ++k) {

@@ -10,11 +10,21 @@
 
 #include <mlir/Dialect/Func/IR/FuncOps.h>
 
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
 
 namespace dz::codegen {
+
+/// A kernel generated for a device (codegen/cuda) that computes one op of the function,
+/// typically a dz.fused group, loaded there: `launch` runs it with the device addresses
+/// of `inputs`, then of `outputs` (the op's results, in any order).
+struct DeviceKernel {
+  std::string name; // the kernel's entry, for messages
+  std::vector<mlir::Value> inputs, outputs;
+  std::function<void(const std::vector<const void *> &pointers)> launch;
+};
 
 struct BuildOptions {
   /// JIT-compile each dz.fused group into one native kernel (FusedKernels.h); off, every
@@ -33,10 +43,15 @@ struct BuildOptions {
   /// liveness (dz::passes::placeBuffers); off, each kernel allocates its results.
   bool arena = true;
   /// Where the program runs: its arguments and results live there and its constants are
-  /// put there when it is built. On a CUDA device each step is a runtime call on device
-  /// tensors (the eager GPU kernels): fused groups run op by op, there is no arena yet,
-  /// and ops without a device kernel (convolutions, pooling) are rejected.
+  /// put there when it is built. On a CUDA device each step is a generated kernel (see
+  /// device_kernels) or a runtime call on device tensors (the eager GPU kernels); there
+  /// is no arena yet, and ops without a device kernel (convolutions, pooling) are
+  /// rejected.
   Device device = Device::cpu();
+  /// On a device: generated kernels by the op they compute. An op with one runs as one
+  /// launch (a dz.fused group: one kernel instead of its ops one by one); the others run
+  /// as runtime calls.
+  std::vector<std::pair<mlir::Operation *, DeviceKernel>> device_kernels;
 };
 
 /// The Program of `fn`, or failure after an error diagnostic at the offending op that

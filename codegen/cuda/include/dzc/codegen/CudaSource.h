@@ -40,6 +40,10 @@ struct CudaKernel {
   std::string op;   // what it implements: "dz.fused at loc(\"step.mlir\":7:9)"
   std::vector<KernelTensor> inputs, outputs;
   int64_t grid = 1, block = 256;
+  /// The op it implements and the values of its parameters (valid while the function
+  /// lives), for an executor that runs it in place of the op.
+  mlir::Operation *anchor = nullptr;
+  std::vector<mlir::Value> input_values, output_values;
 };
 
 /// The kernels of one function.
