@@ -73,20 +73,6 @@ std::string describe(Operation &op) {
   return at.empty() ? s : s + " at " + at;
 }
 
-/// Whether the runtime has a device version of the kernel of op `name` (runtime/src/
-/// device_ops.cpp); the NN kernels of nn_kernels.h have none yet.
-bool has_device_kernel(StringRef name) {
-  static constexpr const char *kCpuOnly[] = {
-      "dz.im2col",          "dz.col2im",        "dz.conv2d",
-      "dz.deconv2d",        "dz.conv2d_grad_w", "dz.pooling",
-      "dz.pooling_indexes", "dz.pooling_grad",  "dz.pooling_with_indexes",
-      "dz.average_pooling", "dz.average_pooling_grad"};
-  for (const char *op : kCpuOnly)
-    if (name == op)
-      return false;
-  return true;
-}
-
 /// The ops of `block` in the order they run, the body of each dz.fused that is not
 /// `compiled` right after it (that group runs op by op with the runtime's kernels).
 template <typename Compiled>
@@ -458,10 +444,6 @@ FailureOr<Program> ProgramBuilder::build(mlir::func::FuncOp fn, const BuildOptio
                                       : std::string())
                               << " operands, got " << op.getNumOperands();
 
-    if (!on_cpu && !has_device_kernel(name))
-      return op.emitOpError() << "has no kernel for " << options.device.str()
-                              << " yet (convolution and pooling run on the CPU only): "
-                                 "compile this function with its tensors on the CPU";
     OpView view{&op, {}, {}, {}, options.device};
     for (mlir::Value v : op.getOperands()) {
       auto it = slot_of.find(v);

@@ -318,7 +318,6 @@ CudaBackend *the_backend(const std::string **why) {
   return made.backend;
 }
 
-
 } // namespace
 
 namespace {

@@ -150,6 +150,7 @@ public:
     k.call_pointers = reinterpret_cast<CallPointersFn>(dlsym(lib, "dz_call_pointers"));
     if (!k.fn || !k.enter || !k.call_pointers)
       throw Error("the emulated kernel library has no kernel " + name);
+    k.barrier = source.find("__syncthreads") != std::string::npos;
     return &(kernels_[key] = k);
   }
 
@@ -183,10 +184,22 @@ private:
     KernelFn fn = nullptr;
     EnterFn enter = nullptr;
     CallPointersFn call_pointers = nullptr;
+    bool barrier = false; // the kernel's source calls __syncthreads
   };
 
+  /// Runs the blocks one after another. A kernel without __syncthreads runs its threads
+  /// one after another on this thread (nothing can tell the difference); one with it, as
+  /// real threads that meet at the barrier.
   template <typename Call> void run_blocks(const Loaded *k, int64_t grid, int block, Call call) {
     std::lock_guard<std::mutex> lock(launch_mutex_);
+    if (!k->barrier) {
+      for (int64_t b = 0; b < grid; ++b)
+        for (int t = 0; t < block; ++t) {
+          k->enter(unsigned(b), unsigned(t), unsigned(block), unsigned(grid), nullptr, nullptr);
+          call();
+        }
+      return;
+    }
     for (int64_t b = 0; b < grid; ++b) {
       std::barrier<> barrier(block);
       std::vector<std::thread> threads;
@@ -249,7 +262,7 @@ private:
 
   std::string cxx_;
   std::mutex mutex_, launch_mutex_;
-  std::unordered_map<std::string, Loaded> kernels_;  // name + source -> kernel (stable)
+  std::unordered_map<std::string, Loaded> kernels_;   // name + source -> kernel (stable)
   std::unordered_map<std::string, void *> libraries_; // source -> its library
 };
 

@@ -157,8 +157,8 @@ private:
   DeviceInfo info_;
   std::mutex mutex_;
   std::unordered_map<std::string, std::unique_ptr<Module>> modules_; // source -> module
-  std::unordered_map<std::string, Loaded *> kernels_; // name + source -> kernel
-  std::deque<Loaded> loaded_;                         // stable addresses
+  std::unordered_map<std::string, Loaded *> kernels_;                // name + source -> kernel
+  std::deque<Loaded> loaded_;                                        // stable addresses
 };
 
 } // namespace

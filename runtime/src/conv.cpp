@@ -15,6 +15,8 @@
 // on 32x32 (75 taps) 424 vs 219 us; 16->32 3x3 on 14x14 587 vs 377 us; 1x1 convolutions
 // (a plain GEMM here) 186 vs 296 us and 2.1 vs 5.2 ms; tiny ones ~3 vs ~35 us. So Auto
 // runs oneDNN from 64 input taps (C*KH*KW) and 2^20 multiply-adds up, except 1x1.
+#include "device_nn.h"
+#include "device_ops.h"
 #include "nn_geom.h"
 
 #include <omp.h>
@@ -180,9 +182,12 @@ void for_each_image(int64_t N, int64_t work, int64_t scratch_elems, Body &&body)
 } // namespace
 
 Tensor im2col(const Tensor &x0, Size2 kernel, Size2 stride, Size2 pad, bool to_matrix) {
-  require_cpu("im2col", {&x0});
   WindowGeom g = make_geom("im2col", x0.shape(), kernel, stride, pad);
   DType dt = float_operands("im2col", {{"x", &x0}});
+  if (!x0.device().is_cpu())
+    return device::window_gather(x0, g, to_matrix ? device::WindowOrder::Matrix
+                                                  : device::WindowOrder::Col)
+        .reshape(col_shape(g, to_matrix));
   Tensor x = x0, col(col_shape(g, to_matrix), dt);
   ColLayout L = col_layout(g, to_matrix);
   visit_float(dt, "im2col", [&](auto tag) {
@@ -199,7 +204,6 @@ Tensor im2col(const Tensor &x0, Size2 kernel, Size2 stride, Size2 pad, bool to_m
 
 Tensor col2im(const Tensor &col0, const Shape &x_shape, Size2 kernel, Size2 stride, Size2 pad,
               bool to_matrix) {
-  require_cpu("col2im", {&col0});
   WindowGeom g = make_geom("col2im", x_shape, kernel, stride, pad);
   DType dt = float_operands("col2im", {{"col", &col0}});
   if (col0.shape() != col_shape(g, to_matrix))
@@ -207,6 +211,10 @@ Tensor col2im(const Tensor &col0, const Shape &x_shape, Size2 kernel, Size2 stri
                 shape_str(x_shape) + " with kernel " + size2_str(kernel) + ", stride " +
                 size2_str(stride) + ", pad " + size2_str(pad) + " (expected " +
                 shape_str(col_shape(g, to_matrix)) + ")");
+  if (!col0.device().is_cpu())
+    return device::window_scatter(col0, g,
+                                  to_matrix ? device::WindowOrder::Matrix
+                                            : device::WindowOrder::Col);
   Tensor x = zeros(x_shape, dt);
   ColLayout L = col_layout(g, to_matrix);
   visit_float(dt, "col2im", [&](auto tag) {
@@ -295,7 +303,6 @@ void conv2d_onednn(const Tensor &x, const Tensor &W, const Tensor *b, const Wind
 
 Tensor conv2d(const Tensor &x0, const Tensor &W0, const Tensor *b0, Size2 stride, Size2 pad,
               ConvAlgo algo) {
-  require_cpu("conv2d", {&x0, &W0, b0});
   if (W0.ndim() != 4)
     throw Error("conv2d: W must be 4-d (OC, C, KH, KW), got shape " + shape_str(W0.shape()));
   WindowGeom g = make_geom("conv2d", x0.shape(), {W0.shape(2), W0.shape(3)}, stride, pad);
@@ -306,6 +313,8 @@ Tensor conv2d(const Tensor &x0, const Tensor &W0, const Tensor *b0, Size2 stride
   const int64_t OC = W0.shape(0);
   check_bias("conv2d", b0, OC, W0);
   DType dt = float_operands("conv2d", {{"x", &x0}, {"W", &W0}, {"b", b0}});
+  if (device::op_device("conv2d", {&x0, &W0, b0}) != Device::cpu())
+    return device::conv2d(x0.to(dt), W0.to(dt), b0, g);
   Tensor x = x0.to(dt), W = W0.to(dt), y({g.N, OC, g.OH, g.OW}, dt);
   Tensor b = b0 ? b0->to(dt) : Tensor();
   const int64_t ckk = g.C * g.window(), P = g.out_plane();
@@ -342,7 +351,6 @@ Tensor conv2d(const Tensor &x0, const Tensor &W0, const Tensor *b0, Size2 stride
 }
 
 Tensor conv2d_grad_w(const Tensor &x0, const Tensor &gy0, Size2 kernel, Size2 stride, Size2 pad) {
-  require_cpu("conv2d_grad_w", {&x0, &gy0});
   WindowGeom g = make_geom("conv2d_grad_w", x0.shape(), kernel, stride, pad);
   if (gy0.ndim() != 4 || gy0.shape(0) != g.N || gy0.shape(2) != g.OH || gy0.shape(3) != g.OW)
     throw Error("conv2d_grad_w: gy of shape " + shape_str(gy0.shape()) + " does not fit x " +
@@ -352,6 +360,8 @@ Tensor conv2d_grad_w(const Tensor &x0, const Tensor &gy0, Size2 kernel, Size2 st
                 std::to_string(g.OW) + "))");
   const int64_t OC = gy0.shape(1), ckk = g.C * g.window(), P = g.out_plane();
   DType dt = float_operands("conv2d_grad_w", {{"x", &x0}, {"gy", &gy0}});
+  if (device::op_device("conv2d_grad_w", {&x0, &gy0}) != Device::cpu())
+    return device::conv2d_grad_w(x0.to(dt), gy0.to(dt), g);
   Tensor x = x0.to(dt), gy = gy0.to(dt), gW = zeros({OC, g.C, g.KH, g.KW}, dt);
   const bool pointwise = is_pointwise(g);
   visit_float(dt, "conv2d_grad_w", [&](auto tag) {
@@ -388,7 +398,6 @@ Tensor conv2d_grad_w(const Tensor &x0, const Tensor &gy0, Size2 kernel, Size2 st
 
 Tensor deconv2d(const Tensor &x0, const Tensor &W0, const Tensor *b0, Size2 stride, Size2 pad,
                 Size2 outsize) {
-  require_cpu("deconv2d", {&x0, &W0, b0});
   if (x0.ndim() != 4)
     throw Error("deconv2d: input must be 4-d (N, C, H, W), got shape " + shape_str(x0.shape()));
   if (W0.ndim() != 4)
@@ -413,6 +422,8 @@ Tensor deconv2d(const Tensor &x0, const Tensor &W0, const Tensor *b0, Size2 stri
                 std::to_string(get_deconv_outsize(H, g.KH, g.SH, g.PH) + g.SH - 1));
   check_bias("deconv2d", b0, OC, W0);
   DType dt = float_operands("deconv2d", {{"x", &x0}, {"W", &W0}, {"b", b0}});
+  if (device::op_device("deconv2d", {&x0, &W0, b0}) != Device::cpu())
+    return device::deconv2d(x0.to(dt), W0.to(dt), b0, g);
   Tensor x = x0.to(dt), W = W0.to(dt), y({N, OC, g.H, g.W}, dt);
   Tensor b = b0 ? b0->to(dt) : Tensor();
   const int64_t okk = OC * g.window(), P = H * Wd;

@@ -5,7 +5,6 @@
 #include <dzc/tensor.h>
 
 #include <array>
-#include <initializer_list>
 #include <cstring>
 #include <string>
 #include <type_traits>
@@ -39,16 +38,6 @@ inline float fast_expf(float x) {
   y = x > 88.72f ? __builtin_inff() : y;
   y = x < -103.9f ? 0.0f : y;
   return x != x ? x : y;
-}
-
-/// Throws unless every one of `ts` is on the CPU: for the kernels with no device version
-/// yet, so that they never read a device pointer.
-inline void require_cpu(const char *op, std::initializer_list<const Tensor *> ts) {
-  for (const Tensor *t : ts)
-    if (t && t->defined() && !t->device().is_cpu())
-      throw Error(std::string(op) + " has no kernel for " + t->device().str() +
-                  " yet: the operand of shape " + shape_str(t->shape()) + " is there (move it "
-                  "with .to(Device::cpu()), or run this part of the model on the CPU)");
 }
 
 template <typename T> struct TypeTag { using type = T; };

@@ -1,6 +1,8 @@
 // pool.cpp - max and average pooling over NCHW images and their gradients, one channel
 // plane per OpenMP iteration. Windows are read as DeZero's im2col reads them: taps on
 // the padding are zeros, so they take part in the maximum and in the mean.
+#include "device_nn.h"
+#include "device_ops.h"
 #include "nn_geom.h"
 
 namespace dz {
@@ -23,6 +25,8 @@ void check_indexes(const char *op, const Tensor &indexes, const WindowGeom &g,
   check_pooled(op, indexes, g, x_shape);
   if (indexes.dtype() != i64)
     throw Error(std::string(op) + ": indexes must be int64, got " + dtype_name(indexes.dtype()));
+  if (!indexes.device().is_cpu())
+    return; // the range is not checked on a device (that would copy the indexes back)
   const int64_t *p = indexes.data<int64_t>();
   for (int64_t i = 0; i < indexes.size(); ++i)
     if (p[i] < 0 || p[i] >= g.window())
@@ -69,9 +73,10 @@ template <typename T> inline WindowMax<T> max_2x2(const T *r0, const T *r1, int6
 } // namespace
 
 MaxPoolResult max_pool2d(const Tensor &x, Size2 kernel, Size2 stride, Size2 pad) {
-  require_cpu("max_pool2d", {&x});
   WindowGeom g = make_geom("pooling", x.shape(), kernel, stride, pad);
   DType dt = float_operands("pooling", {{"x", &x}});
+  if (!x.device().is_cpu())
+    return device::max_pool2d(x, g);
   Tensor y({g.N, g.C, g.OH, g.OW}, dt), idx({g.N, g.C, g.OH, g.OW}, i64);
   visit_float(dt, "pooling", [&](auto tag) {
     using T = typename decltype(tag)::type;
@@ -144,9 +149,10 @@ MaxPoolResult max_pool2d(const Tensor &x, Size2 kernel, Size2 stride, Size2 pad)
 }
 
 Tensor max_pool2d_values(const Tensor &x, Size2 kernel, Size2 stride, Size2 pad) {
-  require_cpu("max_pool2d_values", {&x});
   WindowGeom g = make_geom("pooling", x.shape(), kernel, stride, pad);
   DType dt = float_operands("pooling", {{"x", &x}});
+  if (!x.device().is_cpu())
+    return device::max_pool2d(x, g).y;
   Tensor y({g.N, g.C, g.OH, g.OW}, dt);
   visit_float(dt, "pooling", [&](auto tag) {
     using T = typename decltype(tag)::type;
@@ -213,10 +219,11 @@ Tensor max_pool2d_values(const Tensor &x, Size2 kernel, Size2 stride, Size2 pad)
 
 Tensor max_pool2d_gather(const Tensor &x, const Tensor &indexes, Size2 kernel, Size2 stride,
                          Size2 pad) {
-  require_cpu("max_pool2d_gather", {&x, &indexes});
   WindowGeom g = make_geom("pooling_with_indexes", x.shape(), kernel, stride, pad);
   check_indexes("pooling_with_indexes", indexes, g, x.shape());
   DType dt = float_operands("pooling_with_indexes", {{"x", &x}});
+  if (device::op_device("pooling_with_indexes", {&x, &indexes}) != Device::cpu())
+    return device::max_pool2d_gather(x, indexes, g);
   Tensor y({g.N, g.C, g.OH, g.OW}, dt);
   visit_float(dt, "pooling_with_indexes", [&](auto tag) {
     using T = typename decltype(tag)::type;
@@ -237,11 +244,12 @@ Tensor max_pool2d_gather(const Tensor &x, const Tensor &indexes, Size2 kernel, S
 
 Tensor max_pool2d_grad(const Tensor &gy, const Tensor &indexes, const Shape &x_shape, Size2 kernel,
                        Size2 stride, Size2 pad) {
-  require_cpu("max_pool2d_grad", {&gy, &indexes});
   WindowGeom g = make_geom("pooling_grad", x_shape, kernel, stride, pad);
   check_pooled("pooling_grad", gy, g, x_shape);
   check_indexes("pooling_grad", indexes, g, x_shape);
   DType dt = float_operands("pooling_grad", {{"gy", &gy}});
+  if (device::op_device("pooling_grad", {&gy, &indexes}) != Device::cpu())
+    return device::max_pool2d_grad(gy, indexes, g);
   Tensor gx = zeros(x_shape, dt);
   visit_float(dt, "pooling_grad", [&](auto tag) {
     using T = typename decltype(tag)::type;
@@ -262,9 +270,10 @@ Tensor max_pool2d_grad(const Tensor &gy, const Tensor &indexes, const Shape &x_s
 }
 
 Tensor avg_pool2d(const Tensor &x, Size2 kernel, Size2 stride, Size2 pad) {
-  require_cpu("avg_pool2d", {&x});
   WindowGeom g = make_geom("average_pooling", x.shape(), kernel, stride, pad);
   DType dt = float_operands("average_pooling", {{"x", &x}});
+  if (!x.device().is_cpu())
+    return device::avg_pool2d(x, g);
   Tensor y({g.N, g.C, g.OH, g.OW}, dt);
   visit_float(dt, "average_pooling", [&](auto tag) {
     using T = typename decltype(tag)::type;
@@ -290,10 +299,11 @@ Tensor avg_pool2d(const Tensor &x, Size2 kernel, Size2 stride, Size2 pad) {
 
 Tensor avg_pool2d_grad(const Tensor &gy, const Shape &x_shape, Size2 kernel, Size2 stride,
                        Size2 pad) {
-  require_cpu("avg_pool2d_grad", {&gy});
   WindowGeom g = make_geom("average_pooling_grad", x_shape, kernel, stride, pad);
   check_pooled("average_pooling_grad", gy, g, x_shape);
   DType dt = float_operands("average_pooling_grad", {{"gy", &gy}});
+  if (!gy.device().is_cpu())
+    return device::avg_pool2d_grad(gy, g);
   Tensor gx = zeros(x_shape, dt);
   visit_float(dt, "average_pooling_grad", [&](auto tag) {
     using T = typename decltype(tag)::type;

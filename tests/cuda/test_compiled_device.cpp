@@ -1,9 +1,9 @@
 // test_compiled_device.cpp - dz::compile on cuda:0: a training step traced with the model
 // and the data on the device runs there (its fused groups as generated CUDA kernels, the
-// other steps as the runtime's device kernels) and follows the eager CPU steps; double backprop compiled on the device; a
-// convolution, which has no device kernel yet, is refused when the step is built, naming
-// the op. ctest runs it on the GPU (skipped without one) and with --emulate on the host
-// emulation, like the other tests of the eager GPU path.
+// other steps as the runtime's device kernels) and follows the eager CPU steps; a CNN
+// (convolution, pooling) trained eagerly and compiled on the device follows the CPU;
+// double backprop compiled on the device. ctest runs it on the GPU (skipped without one)
+// and with --emulate on the host emulation, like the other tests of the eager GPU path.
 #include <dzc/device_backend.h>
 #include <dzc/dzc.h>
 
@@ -104,20 +104,62 @@ TEST_F(CompiledDevice, DoubleBackpropOnTheDevice) {
   }
 }
 
-TEST_F(CompiledDevice, AConvolutionIsRefusedNamingTheOp) {
-  dz::manual_seed(0);
-  L::Conv2d conv(2, 3);
-  Variable x(dz::ones({1, 1, 4, 4}));
-  conv(x);
-  conv.to(kGpu);
-  auto forward = dz::compile([&](Variable v) { return conv(v); });
-  try {
-    forward(Variable(x.data().to(kGpu)));
-    FAIL() << "a convolution was compiled for cuda:0";
-  } catch (const dz::Error &e) {
-    std::string m = e.what();
-    EXPECT_NE(m.find("no kernel for cuda:0"), std::string::npos) << m;
-    EXPECT_NE(m.find("conv2d"), std::string::npos) << m;
+/// A small CNN (the book's layers: conv, ReLU, max pooling, linear) with its weights made.
+struct SmallCnn : dz::Model {
+  L::Conv2d conv{4, 3, {.pad = 1}};
+  L::Linear fc{5};
+  SmallCnn() {
+    register_layer("conv", conv);
+    register_layer("fc", fc);
+  }
+  Variable forward(const Variable &x) override {
+    Variable h = F::pooling(F::relu(conv(x)), 2, 2);
+    return fc(F::reshape(h, {x.shape()[0], -1}));
+  }
+};
+
+SmallCnn cnn_on(Device dev) {
+  dz::manual_seed(6);
+  SmallCnn model;
+  model(Variable(dz::zeros({1, 1, 8, 8})));
+  model.to(dev);
+  return model;
+}
+
+TEST_F(CompiledDevice, CnnTrainingStepsFollowTheCpuEagerAndCompiled) {
+  SmallCnn cpu = cnn_on(Device::cpu()), eager = cnn_on(kGpu), compiled = cnn_on(kGpu);
+  dz::optimizers::SGD cpu_opt(0.1), eager_opt(0.1), compiled_opt(0.1);
+  cpu_opt.setup(cpu);
+  eager_opt.setup(eager);
+  compiled_opt.setup(compiled);
+  auto step = dz::compile([&](Variable x, Variable t) {
+    Variable loss = F::softmax_cross_entropy(compiled(x), t);
+    compiled.cleargrads();
+    loss.backward();
+    compiled_opt.update();
+    return loss;
+  });
+  for (int i = 0; i < 4; ++i) {
+    Tensor x = dz::uniform({6, 1, 8, 8}, -1, 1, dz::f32, uint64_t(30 + i));
+    Tensor t = dz::Tensor::from_i64({0, 1, 2, 3, 4, 0});
+    Variable want = F::softmax_cross_entropy(cpu(Variable(x)), Variable(t));
+    cpu.cleargrads();
+    want.backward();
+    cpu_opt.update();
+    Variable got = F::softmax_cross_entropy(eager(Variable(x.to(kGpu))), Variable(t.to(kGpu)));
+    eager.cleargrads();
+    got.backward();
+    eager_opt.update();
+    Variable got_compiled = step(Variable(x.to(kGpu)), Variable(t.to(kGpu)));
+    EXPECT_NEAR(got.item<double>(), want.item<double>(), 1e-4) << "eager step " << i;
+    EXPECT_NEAR(got_compiled.item<double>(), want.item<double>(), 1e-4) << "compiled step " << i;
+  }
+  auto pc = cpu.params(), pe = eager.params(), pd = compiled.params();
+  for (size_t k = 0; k < pc.size(); ++k) {
+    EXPECT_TRUE(dz::allclose(pe[k].data().to(Device::cpu()), pc[k].data(), 1e-4, 1e-5))
+        << "eager parameter " << k;
+    EXPECT_TRUE(dz::allclose(pd[k].data().to(Device::cpu()), pc[k].data(), 1e-4, 1e-5))
+        << "compiled parameter " << k;
   }
 }
 

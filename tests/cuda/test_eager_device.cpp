@@ -125,15 +125,61 @@ TEST_F(EagerDevice, MixingDevicesThrowsButScalarsJoin) {
   EXPECT_EQ(c.to_vector(), (std::vector<double>{4, 4, 4}));
 }
 
-TEST_F(EagerDevice, KernelsWithoutADeviceVersionSayso) {
-  Tensor x = dz::ones({1, 1, 4, 4}).to(kGpu);
-  try {
-    dz::max_pool2d_values(x, {2, 2}, {2, 2}, {0, 0});
-    FAIL() << "max_pool2d_values read a device pointer";
-  } catch (const dz::Error &e) {
-    EXPECT_NE(std::string(e.what()).find("has no kernel for cuda:0"), std::string::npos)
-        << e.what();
-  }
+TEST_F(EagerDevice, ConvolutionAndPoolingMatchTheCpu) {
+  struct Case {
+    dz::Shape x;
+    dz::Size2 kernel, stride, pad;
+  };
+  const std::vector<Case> cases = {{{2, 3, 7, 6}, 3, 1, 1},
+                                   {{1, 2, 8, 8}, {2, 3}, {2, 1}, {0, 1}},
+                                   {{3, 1, 5, 5}, 2, 2, 0},
+                                   {{2, 2, 4, 5}, 3, 2, 2}};
+  for (const Case &c : cases)
+    for (dz::DType dt : {dz::f32, dz::f64}) {
+      const double tol = dt == dz::f32 ? 1e-5 : 1e-12;
+      std::string what = dz::shape_str(c.x) + " " + dz::dtype_name(dt);
+      Tensor x = round_half(dz::uniform(c.x, -2, 2, dt, 21)); // ties for the maxima
+      const int64_t C = c.x[1], OC = 4;
+      Tensor W = dz::uniform({OC, C, c.kernel.h, c.kernel.w}, -1, 1, dt, 22);
+      Tensor b = dz::uniform({OC}, -1, 1, dt, 23);
+      for (bool m : {false, true})
+        expect_same([&](auto &v) { return dz::im2col(v[0], c.kernel, c.stride, c.pad, m); }, {x}, 0,
+                    0, "im2col " + what);
+      expect_same([&](auto &v) { return dz::conv2d(v[0], v[1], &v[2], c.stride, c.pad); },
+                  {x, W, b}, tol, tol, "conv2d " + what);
+      Tensor y = dz::conv2d(x, W, &b, c.stride, c.pad);
+      Tensor gy = dz::uniform(y.shape(), -1, 1, dt, 24);
+      expect_same([&](auto &v) { return dz::conv2d_grad_w(v[0], v[1], c.kernel, c.stride, c.pad); },
+                  {x, gy}, tol, tol, "conv2d_grad_w " + what);
+      // The input gradient: a transposed convolution back to x's size.
+      Tensor Wt = dz::uniform({OC, C, c.kernel.h, c.kernel.w}, -1, 1, dt, 25);
+      dz::Size2 out{c.x[2], c.x[3]};
+      expect_same([&](auto &v) { return dz::deconv2d(v[0], v[1], nullptr, c.stride, c.pad, out); },
+                  {gy, Wt}, tol, tol, "deconv2d " + what);
+      for (bool m : {false, true}) {
+        Tensor col =
+            dz::uniform(dz::im2col(x, c.kernel, c.stride, c.pad, m).shape(), -1, 1, dt, 26);
+        expect_same([&](auto &v) { return dz::col2im(v[0], c.x, c.kernel, c.stride, c.pad, m); },
+                    {col}, tol, tol, "col2im " + what);
+      }
+      expect_same([&](auto &v) { return dz::max_pool2d(v[0], c.kernel, c.stride, c.pad).y; }, {x},
+                  0, 0, "max_pool2d " + what);
+      expect_same([&](auto &v) { return dz::max_pool2d(v[0], c.kernel, c.stride, c.pad).indexes; },
+                  {x}, 0, 0, "max_pool2d indexes " + what);
+      Tensor idx = dz::max_pool2d(x, c.kernel, c.stride, c.pad).indexes;
+      Tensor gp = dz::uniform(idx.shape(), -1, 1, dt, 27);
+      expect_same(
+          [&](auto &v) { return dz::max_pool2d_gather(v[0], v[1], c.kernel, c.stride, c.pad); },
+          {x, idx}, 0, 0, "max_pool2d_gather " + what);
+      expect_same(
+          [&](auto &v) { return dz::max_pool2d_grad(v[0], v[1], c.x, c.kernel, c.stride, c.pad); },
+          {gp, idx}, tol, tol, "max_pool2d_grad " + what);
+      expect_same([&](auto &v) { return dz::avg_pool2d(v[0], c.kernel, c.stride, c.pad); }, {x},
+                  tol, tol, "avg_pool2d " + what);
+      expect_same(
+          [&](auto &v) { return dz::avg_pool2d_grad(v[0], c.x, c.kernel, c.stride, c.pad); }, {gp},
+          tol, tol, "avg_pool2d_grad " + what);
+    }
 }
 
 TEST_F(EagerDevice, UnaryOpsMatchTheCpu) {
