@@ -30,7 +30,8 @@ struct CNN : dz::Model {
 
 int main(int argc, char **argv) {
   auto args = example::parse_args(argc, argv, 5,
-                                  "usage: cnn [--epochs N] [--out DIR] [--data DIR] [--eager]\n");
+                                  "usage: cnn [--epochs N] [--out DIR] [--data DIR] [--eager] "
+                                  "[--device cpu|cuda]\n");
   dz::manual_seed(0);
   // Images stay (1, 28, 28): no Flatten in the transform.
   T::Transform to_image = T::Compose{T::ToFloat(), T::Normalize(0, 255)};
@@ -38,6 +39,9 @@ int main(int argc, char **argv) {
       test_set(false, args.data, to_image);
   dz::DataLoader train_loader(train_set, 100, true, 0), test_loader(test_set, 100, false);
   CNN model;
+  model.to(args.device);
+  train_loader.to(args.device);
+  test_loader.to(args.device);
   O::Adam optimizer;
   optimizer.setup(model);
   example::Trainer trainer(model, optimizer, !args.eager);
@@ -57,7 +61,7 @@ int main(int argc, char **argv) {
                            {"train_acc", train_acc},
                            {"test_acc", test_acc}});
   }
-  std::printf("training: %s\n", trainer.mode().c_str());
+  std::printf("training: %s on %s\n", trainer.mode().c_str(), args.device.str().c_str());
   example::save_curves(history, args, "cnn", "Fashion-MNIST CNN, Adam");
   if (args.epochs >= 5 && test_acc < 0.89) {
     std::fprintf(stderr, "cnn: test accuracy %.4f is below the expected 0.89\n", test_acc);

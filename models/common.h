@@ -1,8 +1,10 @@
 // models/common.h - what every example program shares: a small command line
-// (--epochs N, --out DIR, --data DIR, --eager), the training step of a classifier
-// (compiled with dz::compile unless --eager) and the end-of-run report (CSV + SVG curves).
+// (--epochs N, --out DIR, --data DIR, --eager, --device cpu|cuda), the training step of a
+// classifier (compiled with dz::compile unless --eager) and the end-of-run report (CSV + SVG
+// curves).
 #pragma once
 
+#include <dzc/device_backend.h>
 #include <dzc/dzc.h>
 
 #include <cstdio>
@@ -19,6 +21,7 @@ struct Args {
   std::string out = "."; // where the loss curves go
   std::string data;      // dataset directory ("" = the dataset's default)
   bool eager = false;    // train eagerly instead of through dz::compile
+  dz::Device device;     // where the model and the batches live (--device cuda: cuda:0)
 };
 
 /// Parses --epochs N, --out DIR and --data DIR; prints usage and exits on anything else.
@@ -42,7 +45,19 @@ inline Args parse_args(int argc, char **argv, int default_epochs, const char *us
       a.data = value();
     else if (k == "--eager")
       a.eager = true;
-    else {
+    else if (k == "--device") {
+      std::string d = value();
+      if (d != "cpu" && d != "cuda" && d != "cuda:0") {
+        std::fprintf(stderr, "%s: unknown --device %s (valid: cpu, cuda)\n", argv[0], d.c_str());
+        std::exit(2);
+      }
+      a.device = d == "cpu" ? dz::Device::cpu() : dz::Device::cuda(0);
+      std::string why;
+      if (!dz::device_available(a.device, &why)) {
+        std::fprintf(stderr, "%s: --device %s: %s\n", argv[0], d.c_str(), why.c_str());
+        std::exit(2);
+      }
+    } else {
       std::fprintf(stderr, "%s", usage);
       std::exit(k == "--help" || k == "-h" ? 0 : 2);
     }

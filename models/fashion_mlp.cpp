@@ -2,7 +2,7 @@
 // data set Debian ships (apt-get install dataset-fashion-mnist): MLP(1000, 1000, 10) with
 // ReLU, Adam, batch 100.
 //
-// Usage: fashion_mlp [--epochs 5] [--out DIR] [--data DIR]
+// Usage: fashion_mlp [--epochs 5] [--out DIR] [--data DIR] [--eager] [--device cpu|cuda]
 // Expected: test accuracy >= 0.87 after 5 epochs; exits non-zero otherwise.
 #include "common.h"
 
@@ -14,11 +14,14 @@ namespace O = dz::optimizers;
 
 int main(int argc, char **argv) {
   auto args = example::parse_args(
-      argc, argv, 5, "usage: fashion_mlp [--epochs N] [--out DIR] [--data DIR] [--eager]\n");
+      argc, argv, 5, "usage: fashion_mlp [--epochs N] [--out DIR] [--data DIR] [--eager] [--device cpu|cuda]\n");
   dz::manual_seed(0);
   dz::datasets::FashionMNIST train_set(true, args.data), test_set(false, args.data);
   dz::DataLoader train_loader(train_set, 100, true, 0), test_loader(test_set, 100, false);
   M::MLP model({1000, 1000, 10}, F::relu);
+  model.to(args.device); // the book's GPU step: the model and the batches on the device
+  train_loader.to(args.device);
+  test_loader.to(args.device);
   O::Adam optimizer;
   optimizer.setup(model);
   example::Trainer trainer(model, optimizer, !args.eager);
@@ -40,7 +43,7 @@ int main(int argc, char **argv) {
                            {"train_acc", train_acc},
                            {"test_acc", test_acc}});
   }
-  std::printf("training: %s\n", trainer.mode().c_str());
+  std::printf("training: %s on %s\n", trainer.mode().c_str(), args.device.str().c_str());
   example::save_curves(history, args, "fashion_mlp", "Fashion-MNIST MLP(1000, 1000, 10), Adam");
   if (args.epochs >= 5 && test_acc < 0.87) {
     std::fprintf(stderr, "fashion_mlp: test accuracy %.4f is below the expected 0.87\n", test_acc);

@@ -5,6 +5,7 @@
 // AveragePooling/AveragePoolingGrad.
 #include <dzc/functions.h>
 #include <dzc/functions_nn.h>
+#include <dzc/trace_hook.h>
 
 namespace dz::functions {
 
@@ -413,11 +414,15 @@ Variable embed_id(const Variable &x, const Variable &W) {
     throw Error(std::string("embed_id: ids must be integers (int64 or int32), got dtype ") +
                 dtype_name(x.dtype()));
   Tensor ids = x.data().to(i64);
-  const int64_t *p = ids.data<int64_t>(), V = W.shape()[0];
-  for (int64_t i = 0; i < ids.size(); ++i)
-    if (p[i] < 0 || p[i] >= V)
-      throw Error("embed_id: id " + std::to_string(p[i]) + " is out of range for W " +
-                  shape_str(W.shape()) + " (valid: 0 to " + std::to_string(V - 1) + ")");
+  {
+    TraceScope off; // a check of the ids, not part of a traced computation
+    const Tensor host = ids.to(Device::cpu());
+    const int64_t *p = host.data<int64_t>(), V = W.shape()[0];
+    for (int64_t i = 0; i < host.size(); ++i)
+      if (p[i] < 0 || p[i] >= V)
+        throw Error("embed_id: id " + std::to_string(p[i]) + " is out of range for W " +
+                    shape_str(W.shape()) + " (valid: 0 to " + std::to_string(V - 1) + ")");
+  }
   return call1<EmbedID>({x.dtype() == i64 ? x : Variable::constant(ids), W});
 }
 

@@ -102,6 +102,9 @@ std::string join_some(const std::vector<std::string> &items, const char *sep, si
 /// A randn tensor scaled by sqrt(1 / fan_in) on `dev`, from the default generator (so
 /// dz::manual_seed makes initialisation reproducible).
 Tensor scaled_randn(const Shape &shape, int64_t fan_in, DType dtype, Device dev) {
+  // Not recorded when dz::compile traces the first forward (as BatchNorm's state below):
+  // the weights are state, and on a device they are made on the CPU and moved there.
+  TraceScope off;
   return (randn(shape, dtype, default_generator()) * std::sqrt(1.0 / double(fan_in))).to(dev);
 }
 

@@ -493,10 +493,11 @@ Tensor Tensor::to(DType dtype) const {
 Tensor Tensor::to(Device dev) const {
   if (dev == device())
     return *this;
-  if (trace_hook())
-    throw Error("Tensor::to(" + dev.str() +
-                "): dz::compile cannot trace a move between devices; move the model and the "
-                "data before compiling");
+  // Under dz::compile a move is not an op of the program (it runs on one device): a
+  // tensor the trace did not compute (a weight made on the first call) may move, a
+  // computed one may not.
+  if (TraceHook *h = trace_hook())
+    h->host_read(*this, ("to(" + dev.str() + ")").c_str());
   Tensor out(shape_, dtype_, dev);
   device::copy_bytes(out, *this);
   return out;
