@@ -14,18 +14,6 @@ std::string where_is(const Tensor &t) {
   return t.device().str() + " (shape " + shape_str(t.shape()) + ")";
 }
 
-Shape reduced_shape(const Shape &s, const std::vector<int64_t> &axes, bool keepdims) {
-  Shape out;
-  for (int64_t i = 0; i < int64_t(s.size()); ++i) {
-    bool red = std::binary_search(axes.begin(), axes.end(), i);
-    if (!red)
-      out.push_back(s[size_t(i)]);
-    else if (keepdims)
-      out.push_back(1);
-  }
-  return out;
-}
-
 } // namespace
 
 Device op_device(const char *op, std::initializer_list<const Tensor *> ts) {

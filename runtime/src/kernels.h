@@ -87,6 +87,8 @@ Shape contiguous_strides(const Shape &shape);
 /// Strides with which a contiguous tensor of `in` is read when broadcast to `out`
 /// (0 along broadcast axes). `in` must broadcast to `out`.
 Shape broadcast_strides(const Shape &in, const Shape &out);
+/// The shape of a reduction of `s` over the sorted axes `axes` (kept as 1 with keepdims).
+Shape reduced_shape(const Shape &s, const std::vector<int64_t> &axes, bool keepdims);
 
 /// An n-ary strided iteration over an output shape, with adjacent dimensions merged
 /// where every operand allows it. The last dimension is the inner loop.

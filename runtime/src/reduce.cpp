@@ -107,17 +107,6 @@ std::vector<int64_t> resolve_axes(const std::vector<int64_t> &axes, const Shape 
   return r;
 }
 
-Shape reduced_shape(const Shape &s, const std::vector<int64_t> &axes, bool keepdims) {
-  Shape out;
-  for (int64_t i = 0; i < int64_t(s.size()); ++i) {
-    bool red = std::binary_search(axes.begin(), axes.end(), i);
-    if (!red)
-      out.push_back(s[size_t(i)]);
-    else if (keepdims)
-      out.push_back(1);
-  }
-  return out;
-}
 
 template <Red R> Tensor reduce(const Tensor &x, const std::vector<int64_t> &axes_in,
                                bool keepdims, const char *op) {

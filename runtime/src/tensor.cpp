@@ -126,6 +126,18 @@ Shape contiguous_strides(const Shape &shape) {
   return st;
 }
 
+Shape reduced_shape(const Shape &s, const std::vector<int64_t> &axes, bool keepdims) {
+  Shape out;
+  for (int64_t i = 0; i < int64_t(s.size()); ++i) {
+    bool red = std::binary_search(axes.begin(), axes.end(), i);
+    if (!red)
+      out.push_back(s[size_t(i)]);
+    else if (keepdims)
+      out.push_back(1);
+  }
+  return out;
+}
+
 Shape broadcast_strides(const Shape &in, const Shape &out) {
   Shape st(out.size(), 0);
   Shape cs = contiguous_strides(in);

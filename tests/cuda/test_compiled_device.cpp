@@ -4,6 +4,8 @@
 // (convolution, pooling) trained eagerly and compiled on the device follows the CPU;
 // double backprop compiled on the device. ctest runs it on the GPU (skipped without one)
 // and with --emulate on the host emulation, like the other tests of the eager GPU path.
+#include "device_test.h"
+
 #include <dzc/device_backend.h>
 #include <dzc/dzc.h>
 
@@ -22,16 +24,9 @@ using dz::Device;
 using dz::Tensor;
 using dz::Variable;
 
-const Device kGpu = Device::cuda(0);
+using dz::testing::kGpu;
 
-class CompiledDevice : public ::testing::Test {
-protected:
-  void SetUp() override {
-    std::string why;
-    if (!dz::device_available(kGpu, &why))
-      GTEST_SKIP() << "cuda:0 is not available: " << why;
-  }
-};
+using CompiledDevice = dz::testing::OnDevice;
 
 dz::models::MLP mlp_on(Device dev) {
   dz::manual_seed(4);
@@ -178,10 +173,4 @@ TEST_F(CompiledDevice, TensorsOnTwoDevicesAreRefused) {
 
 } // namespace
 
-int main(int argc, char **argv) {
-  ::testing::InitGoogleTest(&argc, argv);
-  for (int i = 1; i < argc; ++i)
-    if (std::string(argv[i]) == "--emulate")
-      setenv("DZ_CUDA_EMULATION", "1", 1); // before the first use of cuda:0
-  return RUN_ALL_TESTS();
-}
+int main(int argc, char **argv) { return dz::testing::device_test_main(argc, argv); }

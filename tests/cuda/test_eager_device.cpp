@@ -3,6 +3,8 @@
 // the reason where there is none) and with --emulate (DZ_CUDA_EMULATION=1), where cuda:0
 // is the host emulation of runtime/cuda/emulator.cpp, so the kernels' indexing,
 // broadcasting, reductions and atomics are checked on every machine.
+#include "device_test.h"
+
 #include <dzc/device_backend.h>
 #include <dzc/nn_kernels.h>
 #include <dzc/tensor.h>
@@ -20,7 +22,7 @@ namespace {
 using dz::Device;
 using dz::Tensor;
 
-const Device kGpu = Device::cuda(0);
+using dz::testing::kGpu;
 
 /// x rounded to a multiple of 0.5 (comparisons and max then see ties).
 Tensor round_half(const Tensor &x) {
@@ -35,14 +37,7 @@ bool emulated() {
   return e && *e && std::string(e) != "0";
 }
 
-class EagerDevice : public ::testing::Test {
-protected:
-  void SetUp() override {
-    std::string why;
-    if (!dz::device_available(kGpu, &why))
-      GTEST_SKIP() << "cuda:0 is not available: " << why;
-  }
-};
+using EagerDevice = dz::testing::OnDevice;
 
 /// `f` on the CPU and on cuda:0 (its operands moved there) agree within the tolerance.
 void expect_same(const std::function<Tensor(const std::vector<Tensor> &)> &f,
@@ -75,6 +70,18 @@ TEST(EagerDeviceUnavailable, SaysWhy) {
     FAIL() << "a tensor was moved to an unavailable device";
   } catch (const dz::Error &e) {
     EXPECT_NE(std::string(e.what()).find("cuda:0 is not available"), std::string::npos) << e.what();
+  }
+}
+
+TEST(EagerDeviceIndex, OnlyCudaZeroIsDriven) {
+  std::string why;
+  EXPECT_FALSE(dz::device_available(Device::cuda(1), &why));
+  EXPECT_FALSE(why.empty());
+  try {
+    Tensor t = dz::ones({2}).to(Device::cuda(-1));
+    FAIL() << "cuda:-1 made a tensor";
+  } catch (const dz::Error &e) {
+    EXPECT_NE(std::string(e.what()).find("cuda:-1"), std::string::npos) << e.what();
   }
 }
 
@@ -369,10 +376,4 @@ TEST_F(EagerDevice, TheAllocatorReusesBlocks) {
 
 } // namespace
 
-int main(int argc, char **argv) {
-  ::testing::InitGoogleTest(&argc, argv);
-  for (int i = 1; i < argc; ++i)
-    if (std::string(argv[i]) == "--emulate")
-      setenv("DZ_CUDA_EMULATION", "1", 1); // before the first use of cuda:0
-  return RUN_ALL_TESTS();
-}
+int main(int argc, char **argv) { return dz::testing::device_test_main(argc, argv); }

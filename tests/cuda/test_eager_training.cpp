@@ -3,6 +3,8 @@
 // and ends with the same weights as on the CPU; double backprop runs on the device. Like
 // test_eager_device.cpp, ctest runs it on the GPU (skipped without one) and with
 // --emulate on the host emulation.
+#include "device_test.h"
+
 #include <dzc/device_backend.h>
 #include <dzc/dzc.h>
 
@@ -19,16 +21,9 @@ using dz::Device;
 using dz::Tensor;
 using dz::Variable;
 
-const Device kGpu = Device::cuda(0);
+using dz::testing::kGpu;
 
-class EagerTraining : public ::testing::Test {
-protected:
-  void SetUp() override {
-    std::string why;
-    if (!dz::device_available(kGpu, &why))
-      GTEST_SKIP() << "cuda:0 is not available: " << why;
-  }
-};
+using EagerTraining = dz::testing::OnDevice;
 
 /// Losses of `steps` SGD steps of a 2-layer MLP on `dev`, and the final weights (CPU).
 std::pair<std::vector<double>, std::vector<Tensor>> train(Device dev, int steps) {
@@ -98,10 +93,4 @@ TEST_F(EagerTraining, DropoutDrawsTheCpuStream) {
 
 } // namespace
 
-int main(int argc, char **argv) {
-  ::testing::InitGoogleTest(&argc, argv);
-  for (int i = 1; i < argc; ++i)
-    if (std::string(argv[i]) == "--emulate")
-      setenv("DZ_CUDA_EMULATION", "1", 1); // before the first use of cuda:0
-  return RUN_ALL_TESTS();
-}
+int main(int argc, char **argv) { return dz::testing::device_test_main(argc, argv); }
