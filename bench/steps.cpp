@@ -1,7 +1,7 @@
 // bench/steps.cpp - the training steps of docs/performance.md, eager or compiled, one
 // workload per process so that peak memory is the workload's own.
 //
-// Usage: dz_bench_steps mlp|cnn eager|compiled|gemm [STEPS]
+// Usage: dz_bench_steps mlp|cnn eager|compiled|gemm [STEPS] [--device cpu|cuda]
 //   mlp  MLP 784-1000-10, ReLU, softmax cross entropy, batch 100, f32, forward + backward
 //        + SGD update (lr 0.01)
 //   cnn  conv 1->8 3x3 pad 1, ReLU, max pool 2, conv 8->16 3x3, ReLU, max pool 2,
@@ -13,7 +13,11 @@
 // loss, and peak_mb: the peak resident set during the timed steps minus the resident set
 // before the model was made (so the framework's code and the compiler's libraries are
 // not counted, the model, its gradients, activations and allocator caches are).
-// bench/compare_steps.py runs it next to the same steps in PyTorch.
+// bench/compare_steps.py runs it next to the same steps in PyTorch. With --device cuda the
+// parameters and the batch live on cuda:0 and each timed step ends with the loss copied
+// back (which waits for the device); peak_mb is then the host's, and device_mb the bytes
+// the device allocator holds after the steps (live and cached).
+#include <dzc/device_backend.h>
 #include <dzc/dzc.h>
 
 #include <malloc.h>
@@ -120,7 +124,22 @@ struct Cnn {
 } // namespace
 
 int main(int argc, char **argv) {
-  std::vector<std::string> a(argv + 1, argv + argc);
+  std::vector<std::string> a;
+  dz::Device dev;
+  for (int i = 1; i < argc; ++i) {
+    std::string s = argv[i];
+    if (s == "--device" && i + 1 < argc) {
+      std::string d = argv[++i];
+      dev = d == "cuda" ? dz::Device::cuda(0) : dz::Device::cpu();
+      std::string why;
+      if (!dz::device_available(dev, &why)) {
+        std::fprintf(stderr, "%s: --device %s: %s\n", argv[0], d.c_str(), why.c_str());
+        return 2;
+      }
+    } else {
+      a.push_back(s);
+    }
+  }
   if (a.size() < 2 || (a[0] != "mlp" && a[0] != "cnn") ||
       (a[1] != "eager" && a[1] != "compiled" && !(a[1] == "gemm" && a[0] == "mlp"))) {
     std::fprintf(stderr, "usage: %s mlp|cnn eager|compiled [STEPS], or %s mlp gemm [STEPS]\n",
@@ -137,9 +156,16 @@ int main(int argc, char **argv) {
   Mlp mlp;
   Cnn cnn;
   Workload w = a[0] == "mlp" ? mlp.workload() : cnn.workload();
+  if (!dev.is_cpu()) {
+    for (Parameter *p : w.params)
+      p->set_data(p->data().to(dev));
+    w.x = w.x.to(dev);
+    w.t = w.t.to(dev);
+  }
   // The products of forward (x W1, h W2) and backward (dh, dW2, dW1).
   Tensor h = dz::randn({100, 1000}, dz::f32, 1), g = dz::randn({100, 10}, dz::f32, 2),
          gh = dz::randn({100, 1000}, dz::f32, 3);
+  h = h.to(dev), g = g.to(dev), gh = gh.to(dev);
   if (a[1] == "gemm") {
     w.step = [&, W1 = mlp.W1.data(), W2 = mlp.W2.data()](Variable, Variable) {
       Tensor y1 = dz::matmul(w.x, W1), y2 = dz::matmul(h, W2), dh = dz::matmul(g, W2, false, true),
@@ -168,9 +194,15 @@ int main(int argc, char **argv) {
   }
   const double peak_mb = status_mb("VmHWM") - base_mb;
   std::sort(ms.begin(), ms.end());
-  std::printf("{\"workload\": \"%s\", \"mode\": \"%s\", \"steps\": %d, \"median_ms\": %.4f, "
-              "\"min_ms\": %.4f, \"first_call_ms\": %.2f, \"peak_mb\": %.2f, \"loss\": %.6f}\n",
-              a[0].c_str(), a[1].c_str(), steps, ms[ms.size() / 2], ms.front(), first_ms, peak_mb,
-              loss);
+  const double device_mb =
+      dev.is_cpu() ? 0.0
+                   : double(dz::allocator_stats(dev).allocated_bytes +
+                            dz::allocator_stats(dev).cached_bytes) /
+                         1e6;
+  std::printf("{\"workload\": \"%s\", \"mode\": \"%s\", \"device\": \"%s\", \"steps\": %d, "
+              "\"median_ms\": %.4f, \"min_ms\": %.4f, \"first_call_ms\": %.2f, \"peak_mb\": %.2f, "
+              "\"device_mb\": %.2f, \"loss\": %.6f}\n",
+              a[0].c_str(), a[1].c_str(), dev.str().c_str(), steps, ms[ms.size() / 2], ms.front(),
+              first_ms, peak_mb, device_mb, loss);
   return 0;
 }
