@@ -104,7 +104,7 @@ std::vector<Tensor> Program::run(const std::vector<Tensor> &args) const {
   // storage where the plan did not expect it (so that storage may outlive its region's
   // reservation) ends the placing for the rest of the run; later values are allocated.
   std::shared_ptr<Storage> arena =
-      arena_bytes_ ? std::make_shared<Storage>(size_t(arena_bytes_), Device::cpu()) : nullptr;
+      arena_bytes_ ? std::make_shared<Storage>(size_t(arena_bytes_), device_) : nullptr;
   bool planned = arena != nullptr;
   auto region = [&](int64_t offset) { return static_cast<char *>(arena->data()) + offset; };
 
@@ -123,14 +123,14 @@ std::vector<Tensor> Program::run(const std::vector<Tensor> &args) const {
       const size_t bytes = size_t(shape_size(t.shape)) * dtype_size(t.dtype);
       if (s.writes_given_outputs)
         slots[size_t(s.outs[k])] = Tensor::on_storage(
-            std::make_shared<Storage>(region(s.arena[k]), bytes, Device::cpu(), arena), 0,
+            std::make_shared<Storage>(region(s.arena[k]), bytes, device_, arena), 0,
             t.shape, t.dtype);
       else if (num_regions < std::size(regions))
         regions[num_regions++] = {region(s.arena[k]), bytes};
     }
     try {
       if (num_regions) {
-        PlacedAllocations placed(regions, num_regions, arena);
+        PlacedAllocations placed(regions, num_regions, arena, device_);
         s.kernel(slots);
       } else {
         s.kernel(slots);

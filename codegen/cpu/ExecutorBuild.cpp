@@ -517,7 +517,7 @@ FailureOr<Program> ProgramBuilder::build(mlir::func::FuncOp fn, const BuildOptio
 
   const std::vector<int32_t> roots = storage_roots(p);
   donate(p, options.donations, fused_steps, roots);
-  if (options.arena && on_cpu) // the arena is host memory
+  if (options.arena) // in host memory, or one device buffer for a program on a device
     planArena(p, last_use, roots);
   else
     for (Step &st : p.steps_)

@@ -55,6 +55,7 @@ Tensor window_table(const WindowGeom &g, WindowOrder order, Device dev) {
           }
   if (tables.size() >= 64) // many geometries (varying batch sizes): start over
     tables.clear();
+  PlacedAllocations::Pause keep; // the table outlives this call: not in a result's region
   Tensor on_dev = on(t, dev);
   tables.emplace(key, on_dev);
   return on_dev;

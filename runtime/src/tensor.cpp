@@ -294,17 +294,20 @@ thread_local PlacedAllocations *tl_placement = nullptr;
 } // namespace
 
 PlacedAllocations::PlacedAllocations(Region *regions, size_t count,
-                                     std::shared_ptr<const void> owner)
-    : regions_(regions), count_(count), owner_(std::move(owner)) {
+                                     std::shared_ptr<const void> owner, Device device)
+    : regions_(regions), count_(count), owner_(std::move(owner)), device_(device) {
   tl_placement = this;
 }
 
 PlacedAllocations::~PlacedAllocations() { tl_placement = nullptr; }
 
-PlacedAllocations::Region *PlacedAllocations::take(size_t bytes,
+PlacedAllocations::Pause::Pause() : paused_(tl_placement) { tl_placement = nullptr; }
+PlacedAllocations::Pause::~Pause() { tl_placement = paused_; }
+
+PlacedAllocations::Region *PlacedAllocations::take(size_t bytes, Device dev,
                                                    std::shared_ptr<const void> &owner) {
   PlacedAllocations *p = tl_placement;
-  if (!p)
+  if (!p || p->device_ != dev)
     return nullptr;
   for (size_t i = 0; i < p->count_; ++i) {
     Region &r = p->regions_[i];
@@ -318,15 +321,11 @@ PlacedAllocations::Region *PlacedAllocations::take(size_t bytes,
 }
 
 Storage::Storage(size_t bytes, Device dev) : bytes_(bytes), device_(dev) {
-  if (!dev.is_cpu()) {
-    data_ = device_backend(dev).allocate(bytes);
-    return;
-  }
-  if (PlacedAllocations::Region *r = PlacedAllocations::take(bytes, owner_)) {
+  if (PlacedAllocations::Region *r = PlacedAllocations::take(bytes, dev, owner_)) {
     data_ = r->data;
     return;
   }
-  data_ = allocator().allocate(bytes);
+  data_ = dev.is_cpu() ? allocator().allocate(bytes) : device_backend(dev).allocate(bytes);
 }
 
 Storage::Storage(void *data, size_t bytes, Device dev, std::shared_ptr<const void> owner)

@@ -68,6 +68,9 @@ TEST_F(CompiledDevice, MlpTrainingStepFollowsTheEagerCpuSteps) {
   // updates) are generated CUDA kernels, one launch each.
   const std::string &summary = step.stats().summary;
   EXPECT_NE(summary.find("generated kernels on cuda:0"), std::string::npos) << summary;
+  // The intermediates live in one device arena (the memory plan's offsets).
+  EXPECT_NE(summary.find("arena "), std::string::npos) << summary;
+  EXPECT_EQ(summary.find(" for 0 values"), std::string::npos) << summary;
   std::cout << summary << "\n";
   auto pe = eager.params(), pc = compiled.params();
   ASSERT_EQ(pe.size(), pc.size());

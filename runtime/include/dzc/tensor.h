@@ -115,9 +115,9 @@ private:
 };
 
 /// Places the results of a kernel in memory given to it: while an object of this class
-/// is alive, each new CPU Storage made on this thread whose size is exactly that of one
-/// of its unused regions takes that region (borrowed, kept alive by the region's owner)
-/// instead of the allocator. This is how the compiled executor makes the runtime's
+/// is alive, each new Storage on its device made on this thread whose size is exactly that
+/// of one of its unused regions takes that region (borrowed, kept alive by the region's
+/// owner) instead of the allocator. This is how the compiled executor makes the runtime's
 /// kernels, which allocate their results, write them into the arena slot the memory
 /// plan gave them. A kernel's temporary of the same size may take the region first; the
 /// region is the result's for the whole step, so that is safe, and the caller sees it
@@ -130,19 +130,34 @@ public:
     size_t bytes;
     bool used = false;
   };
-  PlacedAllocations(Region *regions, size_t count, std::shared_ptr<const void> owner);
+  PlacedAllocations(Region *regions, size_t count, std::shared_ptr<const void> owner,
+                    Device device = Device::cpu());
   ~PlacedAllocations();
   PlacedAllocations(const PlacedAllocations &) = delete;
   PlacedAllocations &operator=(const PlacedAllocations &) = delete;
 
-  /// The region taken for an allocation of `bytes` on this thread, or null (internal:
-  /// called by Storage).
-  static Region *take(size_t bytes, std::shared_ptr<const void> &owner);
+  /// The region taken for an allocation of `bytes` on `dev` on this thread, or null
+  /// (internal: called by Storage).
+  static Region *take(size_t bytes, Device dev, std::shared_ptr<const void> &owner);
+
+  /// While alive, no allocation of this thread takes a region: for memory a kernel keeps
+  /// beyond its call (a cache), which must not be given a result's region.
+  class Pause {
+  public:
+    Pause();
+    ~Pause();
+    Pause(const Pause &) = delete;
+    Pause &operator=(const Pause &) = delete;
+
+  private:
+    PlacedAllocations *paused_;
+  };
 
 private:
   Region *regions_;
   size_t count_;
   std::shared_ptr<const void> owner_;
+  Device device_;
 };
 
 /// Statistics of the CPU caching allocator (for tests and benchmarks).

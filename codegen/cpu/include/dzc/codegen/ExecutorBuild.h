@@ -44,8 +44,8 @@ struct BuildOptions {
   bool arena = true;
   /// Where the program runs: its arguments and results live there and its constants are
   /// put there when it is built. On a CUDA device each step is a generated kernel (see
-  /// device_kernels) or a runtime call on device tensors (the eager GPU kernels); there
-  /// is no arena yet.
+  /// device_kernels) or a runtime call on device tensors (the eager GPU kernels), and the
+  /// arena is one device buffer.
   Device device = Device::cpu();
   /// On a device: generated kernels by the op they compute. An op with one runs as one
   /// launch (a dz.fused group: one kernel instead of its ops one by one); the others run
