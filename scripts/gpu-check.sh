@@ -16,7 +16,7 @@ export XDG_CACHE_HOME="$OUT_DIR/cache" # a fresh PTX cache: the first run compil
 command -v nvidia-smi > /dev/null && nvidia-smi > "$OUT_DIR/nvidia-smi.txt" 2>&1
 
 echo "== GPU tests"
-ctest --test-dir "$B" -L cuda -LE emulated --output-on-failure > "$OUT_DIR/ctest-cuda.txt" 2>&1
+ctest --test-dir "$B" -L cuda -E emulated --output-on-failure > "$OUT_DIR/ctest-cuda.txt" 2>&1
 tests=$?
 grep -E "tests passed|tests failed|Skipped|Failed" "$OUT_DIR/ctest-cuda.txt" | tail -20
 
