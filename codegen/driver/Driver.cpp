@@ -6,8 +6,7 @@
 
 #include <dzc/codegen/ExecutorBuild.h>
 #ifdef DZ_HAVE_CUDA_CODEGEN
-#include <dzc/codegen/CudaSource.h>
-#include <dzc/cuda/launch.h>
+#include <dzc/codegen/CudaExecutor.h>
 #endif
 #include <dzc/ir/DzOps.h>
 #include <dzc/passes/Passes.h>
@@ -96,35 +95,11 @@ void write_file(const std::string &dir, const std::string &name, const std::stri
   std::ofstream(std::filesystem::path(dir) / name) << text;
 }
 
-/// The generated CUDA kernels of `fn`'s fused groups, for a program on a CUDA device
-/// (BuildOptions::device_kernels). Where generation fails (an element type the CUDA back
-/// end lacks), every group runs op by op and the returned note says why.
+/// The generated CUDA kernels of `fn`'s fused groups, for a program on a CUDA device, or a
+/// note saying why there are none.
 std::string deviceKernels(mlir::func::FuncOp fn, BuildOptions &build) {
 #ifdef DZ_HAVE_CUDA_CODEGEN
-  std::string errors;
-  mlir::FailureOr<cuda::CudaFunction> generated = mlir::failure();
-  {
-    mlir::ScopedDiagnosticHandler quiet(fn.getContext(), [&](mlir::Diagnostic &d) {
-      errors += d.str() + "\n";
-      return mlir::success();
-    });
-    generated = cuda::generateCuda(fn);
-  }
-  if (mlir::failed(generated))
-    return "no generated kernels (the fused groups run op by op): " + errors;
-  // Compiled (NVRTC, or the host compiler under the emulation) and loaded now, so that a
-  // kernel that does not compile fails dz::compile, not the first run.
-  for (const cuda::CudaKernel &k : generated->kernels)
-    if (k.anchor && llvm::isa<ir::FusedOp>(k.anchor)) {
-      auto loaded = std::make_shared<const dz::cuda::GeneratedKernel>(generated->source, k.name);
-      build.device_kernels.push_back(
-          {k.anchor,
-           {k.name, k.input_values, k.output_values,
-            [loaded, grid = k.grid, block = int(k.block)](const std::vector<const void *> &p) {
-              loaded->launch(grid, block, p);
-            }}});
-    }
-  return "";
+  return cuda::attachDeviceKernels(fn, build);
 #else
   return "no generated kernels: this dzc was built without the CUDA back end (codegen/cuda)";
 #endif

@@ -57,9 +57,6 @@
 // RUN: sh -c 'dzc run %s --output-dir %t/e --bench 0; echo "exit=$?"' 2>&1 | FileCheck %s --check-prefix=BENCH0
 // BENCH0: dzc: error: --bench: Value 0 not in range 1
 // BENCH0: exit=2
-// RUN: sh -c 'dzc run %s --output-dir %t/e --device cuda; echo "exit=$?"' 2>&1 | FileCheck %s --check-prefix=CUDA
-// CUDA: dzc: error: --device cuda is not implemented yet in this version
-// CUDA-NEXT: exit=2
 
 func.func @f(%x: tensor<3xf32>, %y: tensor<3xf32>) -> (tensor<f32>, tensor<3xf32>) {
   %p = dz.mul %x, %y : (tensor<3xf32>, tensor<3xf32>) -> tensor<3xf32>

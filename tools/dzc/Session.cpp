@@ -7,6 +7,9 @@
 
 #include <dzc/codegen/ExecutorBuild.h>
 #include <dzc/codegen/OnnxExport.h>
+#ifdef DZ_HAVE_CUDA_EXECUTOR
+#include <dzc/codegen/CudaExecutor.h>
+#endif
 #ifdef DZ_HAVE_CUDA_CODEGEN
 #include <dzc/codegen/CudaSource.h>
 #endif
@@ -202,16 +205,29 @@ std::optional<std::string> Session::onnxModel(const std::string &function,
   }
 }
 
-std::optional<codegen::Program> Session::buildProgram(const std::string &function) {
+std::optional<codegen::Program> Session::buildProgram(const std::string &function,
+                                                      Device device) {
   mlir::func::FuncOp chosen = impl_->choose(function);
   if (!chosen)
     return std::nullopt;
   const int before = impl_->errors;
-  mlir::FailureOr<codegen::Program> program = codegen::buildProgram(chosen);
-  if (mlir::succeeded(program))
-    return std::move(*program);
+  codegen::BuildOptions options;
+  options.device = device;
+  try {
+#ifdef DZ_HAVE_CUDA_EXECUTOR
+    if (!device.is_cpu())
+      if (std::string note = codegen::cuda::attachDeviceKernels(chosen, options); !note.empty())
+        llvm::errs() << "dzc: note: " << note << "\n";
+#endif
+    mlir::FailureOr<codegen::Program> program = codegen::buildProgram(chosen, options);
+    if (mlir::succeeded(program))
+      return std::move(*program);
+  } catch (const dz::Error &e) {
+    reportError(e.what());
+    return std::nullopt;
+  }
   if (impl_->errors == before)
-    reportError("the CPU back end cannot run @" + chosen.getSymName().str());
+    reportError("the executor cannot run @" + chosen.getSymName().str() + " on " + device.str());
   return std::nullopt;
 }
 

@@ -55,7 +55,10 @@ public:
                                        const onnx::ExportOptions &options);
   /// The CPU program of the func.func named `function`, or of the only one when
   /// `function` is empty. nullopt after the error.
-  std::optional<codegen::Program> buildProgram(const std::string &function);
+  /// The Program of `function` on `device` (on cuda:0 with the fused groups as generated
+  /// kernels where this dzc has the CUDA back end).
+  std::optional<codegen::Program> buildProgram(const std::string &function,
+                                               Device device = Device::cpu());
 
 private:
   struct Impl;

@@ -9,6 +9,7 @@
 // error is one message on stderr; no exception leaves main.
 #include "Session.h"
 
+#include <dzc/device_backend.h>
 #include <dzc/io.h>
 #include <dzc/onnx/Model.h>
 #include <dzc/tensor.h>
@@ -40,11 +41,6 @@ const std::vector<std::string> kEmit = {"dz", "opt", "fused", "memplan", "llvm",
 int fail(int status, const std::string &message) {
   std::cerr << "dzc: error: " << message << "\n";
   return status;
-}
-
-int notImplemented(const std::string &what) {
-  return fail(kUsage, what + " is not implemented yet in this version (dzc " +
-                          std::string(dz::version()) + ")");
 }
 
 bool isOnnx(const std::string &path) { return std::filesystem::path(path).extension() == ".onnx"; }
@@ -135,8 +131,9 @@ std::optional<std::string> readInputs(const std::vector<std::string> &paths,
 }
 
 int run(const RunOptions &o) {
-  if (o.device == "cuda")
-    return notImplemented("--device cuda");
+  const Device device = o.device == "cuda" ? Device::cuda(0) : Device::cpu();
+  if (std::string why; !device_available(device, &why))
+    return fail(kError, "--device cuda: " + why);
 
   Session session;
   std::vector<Tensor> args;
@@ -153,7 +150,7 @@ int run(const RunOptions &o) {
   }
   if (!session.runPipeline(o.print_ir_after_all, /*optimize=*/true))
     return kError;
-  std::optional<codegen::Program> program = session.buildProgram(o.function);
+  std::optional<codegen::Program> program = session.buildProgram(o.function, device);
   if (!program)
     return kError;
 
@@ -175,6 +172,9 @@ int run(const RunOptions &o) {
                               " of @" + program->name() + " is " + codegen::type_str(want[i]));
   }
 
+  for (Tensor &a : args)
+    a = a.to(device);
+
   // Make the output folder before running, so that a bad path costs no run.
   std::error_code ec;
   std::filesystem::create_directories(o.output_dir, ec);
@@ -190,6 +190,7 @@ int run(const RunOptions &o) {
   for (int i = 0; i < std::max(o.bench, 1); ++i) {
     const Clock::time_point start = Clock::now();
     outs = program->run(args); // throws dz::Error naming the op that failed
+    synchronize(device);       // a device runs asynchronously: the time is the device's
     ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - start).count());
   }
   for (size_t i = 0; i < outs.size(); ++i)
