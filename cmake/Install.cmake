@@ -8,11 +8,17 @@ install(TARGETS dzc dzc_runtime EXPORT dzcTargets
   ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
   RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR}
   INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+# The CUDA device: dlopened by libdzc_runtime on the first use of Device::cuda().
+if(TARGET dzc_cuda_runtime)
+  set_target_properties(dzc_cuda_runtime PROPERTIES INSTALL_RPATH "$ORIGIN")
+  install(TARGETS dzc_cuda_runtime LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})
+endif()
 # The compiler's libraries: loaded by libdzc with dlopen (dz::compile), not linked, so they
 # are installed beside it and not part of the exported targets.
 if(DZ_BUILD_COMPILER)
   set(DZ_COMPILER_LIBS dzc_compiler dzc_codegen_cpu dzc_passes dzc_ir)
-  foreach(lib dzc_onnx dzc_codegen_onnx dzc_codegen_cuda dzc_cuda_runtime) # the CLI's, where they are built
+  # the CLI's and the CUDA executor's, where they are built
+  foreach(lib dzc_onnx dzc_codegen_onnx dzc_codegen_cuda dzc_cuda_executor)
     if(TARGET ${lib})
       list(APPEND DZ_COMPILER_LIBS ${lib})
     endif()
