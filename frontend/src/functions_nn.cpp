@@ -399,9 +399,9 @@ Variable batch_norm(const Variable &x, const Variable &gamma, const Variable &be
   check_channels("gamma", gamma.shape());
   check_channels("beta", beta.shape());
   if (!running_mean.defined() || running_mean.size() == 0)
-    running_mean = zeros({C}, x.dtype());
+    running_mean = zeros({C}, x.dtype()).to(x.device());
   if (!running_var.defined() || running_var.size() == 0)
-    running_var = ones({C}, x.dtype());
+    running_var = ones({C}, x.dtype()).to(x.device());
   check_channels("running_mean", running_mean.shape());
   check_channels("running_var", running_var.shape());
   return call1<BatchNorm>({x, gamma, beta}, running_mean, running_var, decay, eps);

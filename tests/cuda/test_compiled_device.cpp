@@ -2,8 +2,10 @@
 // and the data on the device runs there (its fused groups as generated CUDA kernels, the
 // other steps as the runtime's device kernels) and follows the eager CPU steps; a CNN
 // (convolution, pooling) trained eagerly and compiled on the device follows the CPU;
-// double backprop compiled on the device. ctest runs it on the GPU (skipped without one)
-// and with --emulate on the host emulation, like the other tests of the eager GPU path.
+// double backprop compiled on the device; an LSTM (truncated BPTT) and batch normalisation
+// (its running averages updated on the device) follow the CPU. ctest runs it on the GPU (skipped
+// without one) and with --emulate on the host emulation, like the other tests of the eager GPU
+// path.
 #include "device_test.h"
 
 #include <dzc/device_backend.h>
@@ -15,6 +17,7 @@
 #include <cstdlib>
 #include <iostream>
 #include <string>
+#include <vector>
 
 namespace {
 
@@ -158,6 +161,142 @@ TEST_F(CompiledDevice, CnnTrainingStepsFollowTheCpuEagerAndCompiled) {
         << "eager parameter " << k;
     EXPECT_TRUE(dz::allclose(pd[k].data().to(Device::cpu()), pc[k].data(), 1e-4, 1e-5))
         << "compiled parameter " << k;
+  }
+}
+
+/// The last `steps` losses of an LSTM (truncated BPTT over a whole sequence per step) and a
+/// linear head, trained with SGD on `dev`: eagerly, or each step through dz::compile.
+struct LstmRun {
+  std::vector<double> losses;
+  std::vector<Tensor> params; // on the CPU
+  int retraces = 0;
+};
+
+LstmRun train_lstm(Device dev, bool compiled, int steps) {
+  struct Net : dz::Model {
+    L::LSTM lstm{6};
+    L::Linear fc{1};
+    Net() {
+      register_layer("lstm", lstm);
+      register_layer("fc", fc);
+    }
+    Variable loss(Variable xs, Variable ts) {
+      lstm.reset_state();
+      Variable total;
+      for (int64_t t = 0; t < xs.shape()[0]; ++t) {
+        Variable y = fc(lstm(F::get_item(xs, {t})));
+        Variable l = F::mean_squared_error(y, F::get_item(ts, {t}));
+        total = total ? total + l : l;
+      }
+      return total;
+    }
+  };
+  dz::manual_seed(21);
+  Net net;
+  net.loss(Variable(dz::zeros({1, 2, 3})), Variable(dz::zeros({1, 2, 1}))); // the weights
+  net.to(dev);
+  dz::optimizers::SGD opt(0.1);
+  opt.setup(net);
+  auto body = [&](Variable xs, Variable ts) {
+    Variable loss = net.loss(xs, ts);
+    net.cleargrads();
+    loss.backward();
+    opt.update();
+    return loss;
+  };
+  auto step = dz::compile(body);
+  LstmRun out;
+  for (int i = 0; i < steps; ++i) {
+    Tensor xs = dz::randn({5, 2, 3}, dz::f32, uint64_t(60 + i)).to(dev);
+    Tensor ts = dz::randn({5, 2, 1}, dz::f32, uint64_t(70 + i)).to(dev);
+    Variable loss = compiled ? step(Variable(xs), Variable(ts)) : body(Variable(xs), Variable(ts));
+    EXPECT_EQ(loss.device(), dev);
+    out.losses.push_back(loss.item<double>());
+  }
+  for (const dz::Parameter &p : net.params())
+    out.params.push_back(p.data().to(Device::cpu()));
+  out.retraces = compiled ? step.retraces() : 0;
+  return out;
+}
+
+TEST_F(CompiledDevice, LstmTrainingStepFollowsTheCpu) {
+  LstmRun cpu = train_lstm(Device::cpu(), /*compiled=*/false, 3);
+  LstmRun gpu = train_lstm(kGpu, /*compiled=*/true, 3);
+  EXPECT_EQ(gpu.retraces, 1);
+  ASSERT_EQ(gpu.losses.size(), cpu.losses.size());
+  for (size_t i = 0; i < cpu.losses.size(); ++i)
+    EXPECT_NEAR(gpu.losses[i], cpu.losses[i], 1e-4) << "step " << i;
+  ASSERT_EQ(gpu.params.size(), cpu.params.size());
+  for (size_t k = 0; k < cpu.params.size(); ++k)
+    EXPECT_TRUE(dz::allclose(gpu.params[k], cpu.params[k], 1e-4, 1e-5))
+        << "parameter " << k << ": max |diff| " << dz::max_abs_diff(gpu.params[k], cpu.params[k]);
+}
+
+TEST_F(CompiledDevice, BatchNormStepsFollowTheCpuEagerAndCompiled) {
+  // The layers make gamma, beta and the running averages at their first forward, on the
+  // device they were moved to (for `compiled`, inside the trace).
+  for (dz::Shape shape : {dz::Shape{6, 3}, dz::Shape{4, 3, 2, 2}}) {
+    std::string at = dz::shape_str(shape);
+    L::BatchNorm cpu, eager, compiled;
+    eager.to(kGpu);
+    compiled.to(kGpu);
+    auto loss_of = [](L::BatchNorm &bn, Variable x) {
+      Variable y = bn(x);
+      return F::sum(F::square(F::reshape(y, {y.shape()[0], -1}))) * F::sum(F::sigmoid(x));
+    };
+    dz::optimizers::SGD cpu_opt(0.05), eager_opt(0.05), compiled_opt(0.05);
+    cpu_opt.setup(cpu);
+    eager_opt.setup(eager);
+    compiled_opt.setup(compiled);
+    auto step = dz::compile([&](Variable x) {
+      Variable loss = loss_of(compiled, x);
+      compiled.cleargrads();
+      loss.backward();
+      compiled_opt.update();
+      return loss;
+    });
+    auto train = [&](L::BatchNorm &bn, dz::optimizers::SGD &opt, const Tensor &x) {
+      Variable loss = loss_of(bn, Variable(x));
+      bn.cleargrads();
+      loss.backward();
+      opt.update();
+      return loss.item<double>();
+    };
+    for (int i = 0; i < 3; ++i) {
+      Tensor x = dz::randn(shape, dz::f64, uint64_t(40 + i)) * 2.0 + 0.5;
+      double want = train(cpu, cpu_opt, x);
+      EXPECT_NEAR(train(eager, eager_opt, x.to(kGpu)), want, 1e-9 * std::abs(want))
+          << "eager " << at << " step " << i;
+      Variable got = step(Variable(x.to(kGpu)));
+      ASSERT_EQ(got.device(), kGpu);
+      EXPECT_NEAR(got.item<double>(), want, 1e-9 * std::abs(want))
+          << "compiled " << at << " step " << i;
+    }
+    EXPECT_EQ(step.retraces(), 1);
+    auto pc = cpu.params(), pe = eager.params(), pd = compiled.params();
+    ASSERT_EQ(pc.size(), 4u); // avg_mean, avg_var, gamma, beta
+    for (size_t k = 0; k < pc.size(); ++k) {
+      EXPECT_EQ(pd[k].data().device(), kGpu) << pc[k].name();
+      // beta's gradient is zero up to rounding (y's sum is), so beta is rounding noise of
+      // ~1e-11 that the summation order changes: atol 1e-9.
+      EXPECT_TRUE(dz::allclose(pe[k].data().to(Device::cpu()), pc[k].data(), 1e-9, 1e-9))
+          << "eager " << pc[k].name() << " " << at << ": max |diff| "
+          << dz::max_abs_diff(pe[k].data().to(Device::cpu()), pc[k].data());
+      EXPECT_TRUE(dz::allclose(pd[k].data().to(Device::cpu()), pc[k].data(), 1e-9, 1e-9))
+          << "compiled " << pc[k].name() << " " << at << ": max |diff| "
+          << dz::max_abs_diff(pd[k].data().to(Device::cpu()), pc[k].data());
+    }
+    // Test mode: the running averages normalise (and stay as they are).
+    dz::TestMode test;
+    Tensor x = dz::randn(shape, dz::f64, 50);
+    Tensor want = cpu(Variable(x)).data();
+    EXPECT_TRUE(
+        dz::allclose(eager(Variable(x.to(kGpu))).data().to(Device::cpu()), want, 1e-9, 1e-12))
+        << "eager test mode " << at;
+    auto forward = dz::compile([&](Variable v) { return compiled(v); });
+    EXPECT_TRUE(
+        dz::allclose(forward(Variable(x.to(kGpu))).data().to(Device::cpu()), want, 1e-9, 1e-12))
+        << "compiled test mode " << at;
   }
 }
 
