@@ -68,6 +68,9 @@ template <typename T> static T atomicAdd(T *p, T v) {
     return old;
   }
 }
+struct alignas(16) float4 { float x, y, z, w; };
+struct alignas(16) double2 { double x, y; };
+struct alignas(16) longlong2 { long long x, y; };
 #define __global__
 #define __launch_bounds__(n)
 #define __restrict__ __restrict

@@ -34,6 +34,9 @@ static std::barrier<> *dz_block_barrier;
 static void __syncthreads() { dz_block_barrier->arrive_and_wait(); }
 static float __int_as_float(unsigned v) { float f; std::memcpy(&f, &v, 4); return f; }
 static double __longlong_as_double(unsigned long long v) { double d; std::memcpy(&d, &v, 8); return d; }
+struct alignas(16) float4 { float x, y, z, w; };
+struct alignas(16) double2 { double x, y; };
+struct alignas(16) longlong2 { long long x, y; };
 #define __global__
 #define __launch_bounds__(n)
 #define __restrict__ __restrict

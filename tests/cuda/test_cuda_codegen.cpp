@@ -25,7 +25,9 @@
 
 #include <unistd.h>
 
+#include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <memory>
 #include <optional>
@@ -149,11 +151,53 @@ public:
   Buffer allocate(const dz::Shape &shape, dz::DType dtype) { return Tensor(shape, dtype); }
   void launch(const CudaKernel &k, const std::vector<Buffer *> &buffers) {
     std::vector<void *> ptrs;
-    for (Buffer *b : buffers)
+    for (Buffer *b : buffers) {
+      EXPECT_EQ(reinterpret_cast<uintptr_t>(b->raw()) % 16, 0u) << "the vector loops run";
       ptrs.push_back(b->raw());
+    }
     emulation_.launch(k.name, k.grid, k.block, ptrs);
   }
   Tensor download(Buffer &b, const dz::Shape &, dz::DType) { return b; }
+
+private:
+  dz::testing::HostEmulation emulation_;
+};
+
+/// The same with every buffer one element past a 16-byte boundary: the kernels' vector
+/// loops (16-byte loads where every flat pointer is aligned) are skipped, so their scalar
+/// loops compute everything.
+class MisalignedHostBackend {
+public:
+  struct Buffer {
+    Tensor padded; // one element more, the data after the first
+    void *data() const {
+      return static_cast<char *>(padded.raw()) + dz::dtype_size(padded.dtype());
+    }
+  };
+  explicit MisalignedHostBackend(const CudaFunction &f) : emulation_(f.source) {}
+
+  Buffer upload(const Tensor &t) {
+    Buffer b = allocate(t.shape(), t.dtype());
+    Tensor c = t.copy(); // contiguous
+    std::memcpy(b.data(), c.raw(), c.nbytes());
+    return b;
+  }
+  Buffer allocate(const dz::Shape &shape, dz::DType dtype) {
+    return {Tensor({dz::shape_size(shape) + 1}, dtype)};
+  }
+  void launch(const CudaKernel &k, const std::vector<Buffer *> &buffers) {
+    std::vector<void *> ptrs;
+    for (Buffer *b : buffers) {
+      EXPECT_NE(reinterpret_cast<uintptr_t>(b->data()) % 16, 0u);
+      ptrs.push_back(b->data());
+    }
+    emulation_.launch(k.name, k.grid, k.block, ptrs);
+  }
+  Tensor download(Buffer &b, const dz::Shape &shape, dz::DType dtype) {
+    Tensor t(shape, dtype);
+    std::memcpy(t.raw(), b.data(), t.nbytes());
+    return t;
+  }
 
 private:
   dz::testing::HostEmulation emulation_;
@@ -277,6 +321,21 @@ func.func @ints(%a: tensor<4x3xi64>, %b: tensor<3xi64>) -> (tensor<4xi64>, tenso
   return %1, %2 : tensor<4xi64>, tensor<3xi64>
 })";
 
+// Elementwise chains whose sizes are not multiples of a vector (16 bytes): f32 with a
+// broadcast bias, f64, i64.
+const char *kVectors = R"(
+func.func @vectors(%x: tensor<7x9xf32>, %b: tensor<9xf32>, %y: tensor<5x3xf64>, %k: tensor<11xi64>)
+    -> (tensor<7x9xf32>, tensor<5x3xf64>, tensor<11xi64>) {
+  %0 = dz.add %x, %b : (tensor<7x9xf32>, tensor<9xf32>) -> tensor<7x9xf32>
+  %1 = dz.tanh %0 : tensor<7x9xf32>
+  %2 = dz.mul %1, %x : (tensor<7x9xf32>, tensor<7x9xf32>) -> tensor<7x9xf32>
+  %3 = dz.exp %y : tensor<5x3xf64>
+  %4 = dz.sub %3, %y : (tensor<5x3xf64>, tensor<5x3xf64>) -> tensor<5x3xf64>
+  %5 = dz.mul %k, %k : (tensor<11xi64>, tensor<11xi64>) -> tensor<11xi64>
+  %6 = dz.add %5, %k : (tensor<11xi64>, tensor<11xi64>) -> tensor<11xi64>
+  return %2, %4, %6 : tensor<7x9xf32>, tensor<5x3xf64>, tensor<11xi64>
+})";
+
 TEST(CudaCodegen, MlpStepHasAKernelPerFusedGroupAndCompilesToPtx) {
   FusedModule m = fuse(kMlpStep);
   int fused = countFused(m.first());
@@ -388,6 +447,12 @@ struct KernelProgram {
 
 std::vector<KernelProgram> kernelPrograms() {
   return {
+      {"vectors",
+       kVectors,
+       {dz::randn({7, 9}, dz::f32, 80), dz::randn({9}, dz::f32, 81), dz::randn({5, 3}, dz::f64, 82),
+        Tensor::from_i64({3, -1, 4, 1, -5, 9, 2, 6, -5, 3, 5})},
+       1e-5,
+       1e-6},
       {"softmax_mse",
        kSoftmaxLoss,
        {dz::randn({6, 5}, dz::f64, 50), dz::randn({6, 5}, dz::f64, 51)},
@@ -440,6 +505,53 @@ TEST(CudaHostEmulation, KernelsMatchTheCpuExecutor) {
   for (const KernelProgram &p : kernelPrograms()) {
     SCOPED_TRACE(p.name);
     expectKernelsMatchCpu<HostBackend>(p.ir, p.args, p.rtol, p.atol);
+  }
+}
+
+TEST(CudaHostEmulation, KernelsOnMisalignedBuffersMatchTheCpuExecutor) {
+  if (!dz::testing::HostEmulation::compiler_available())
+    GTEST_SKIP() << "no host C++ compiler at " << DZ_HOST_CXX;
+  for (const KernelProgram &p : kernelPrograms()) {
+    if (std::string(p.name) != "vectors" && std::string(p.name) != "elementwise")
+      continue;
+    SCOPED_TRACE(p.name);
+    expectKernelsMatchCpu<MisalignedHostBackend>(p.ir, p.args, p.rtol, p.atol);
+  }
+}
+
+TEST(CudaCodegen, ElementwiseKernelsLoadSixteenBytesWhereAligned) {
+  FusedModule m = fuse(kVectors);
+  CudaFunction f = dz::codegen::cuda::generateCudaOrThrow(m.first());
+  ASSERT_EQ(f.kernels.size(), 3u) << f.source;
+  // 63 f32 (15 float4 and a tail of 3), 15 f64 (7 double2 and 1), 11 i64 (5 and 1). The
+  // bias is broadcast, so it is read one element a lane.
+  for (const char *want :
+       {"union { float4 v; float s[4]; } v_in0;", "reinterpret_cast<const float4 *>(in0)[q]",
+        "const float x1 = in1[c1];", "reinterpret_cast<float4 *>(out0)[q] = v_out0.v;", "q < 15LL;",
+        "scalar_from = 60LL;", "reinterpret_cast<const double2 *>(in0)[q]", "q < 7LL;",
+        "scalar_from = 14LL;", "reinterpret_cast<const longlong2 *>(in0)[q]", "q < 5LL;",
+        "scalar_from = 10LL;"})
+    EXPECT_NE(f.source.find(want), std::string::npos) << want << "\n" << f.source;
+  // The bias is not a flat pointer, so it is not in the alignment test.
+  EXPECT_NE(f.source.find("(((unsigned long long)in0 | (unsigned long long)out0) & 15ULL) == 0"),
+            std::string::npos)
+      << f.source;
+  EXPECT_EQ(f.kernels[0].grid, 1);
+  expectCompiles(f);
+}
+
+TEST(CudaCodegen, KernelsOfMixedElementSizesReductionsAndUnderAVectorAreScalar) {
+  // exp of 3 f32 (under one vector); the group with the i64 labels cast to f32 (8 and 4
+  // bytes) and a reduction; the chain of 12 f32, which loads float4s.
+  FusedModule m = fuse(kElementwise);
+  CudaFunction f = dz::codegen::cuda::generateCudaOrThrow(m.first());
+  ASSERT_EQ(f.kernels.size(), 3u) << f.source;
+  for (size_t i = 0; i < f.kernels.size(); ++i) {
+    const CudaKernel &k = f.kernels[i];
+    size_t at = f.source.find("void __launch_bounds__(" + std::to_string(k.block) + ") " + k.name);
+    ASSERT_NE(at, std::string::npos) << k.name;
+    std::string body = f.source.substr(at, f.source.find("\n}\n", at) - at);
+    EXPECT_EQ(body.find("scalar_from") != std::string::npos, i == 2) << body;
   }
 }
 

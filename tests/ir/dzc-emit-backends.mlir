@@ -29,7 +29,16 @@
 // LLVM:      define void @fused_0(ptr noalias {{.*}}%0, ptr noalias {{.*}}%1, ptr noalias {{.*}}%2, i64 %3, i64 %4)
 
 // CUDA:      // CUDA kernels of @f
+// CUDA:      grid 1 x block 256, 4 elements a thread where aligned
 // CUDA:      extern "C" __global__ void {{.*}}f_k0_fused(const float *__restrict__ in0, const float *__restrict__ in1, float *__restrict__ out0)
+// The vector loop: x and the result 16 bytes at a time where aligned (the bias, broadcast,
+// one element a lane), then the scalar loop from where it ended.
+// CUDA:      if ((((unsigned long long)in0 | (unsigned long long)out0) & 15ULL) == 0) {
+// CUDA:        v_in0.v = reinterpret_cast<const float4 *>(in0)[q];
+// CUDA:          const float x1 = in1[c1];
+// CUDA:        reinterpret_cast<float4 *>(out0)[q] = v_out0.v;
+// CUDA:      scalar_from = 32LL;
+// CUDA:      for (long long i = scalar_from +
 // CUDA:      out0[i] =
 
 func.func @f(%x: tensor<4x8xf32>, %b: tensor<8xf32>) -> tensor<4x8xf32> {
