@@ -294,9 +294,8 @@ FailureOr<Kernel> lower_softmax_cross_entropy(OpView &v) {
     return v.error() << "needs float scores of shape (N, C), got " << type_str(x);
   if (failed(check_label_operand(v, 1, x.shape[0])))
     return failure();
-  return binary(v, [](const Tensor &xs, const Tensor &t) {
-    return dz::softmax_cross_entropy(xs, t);
-  });
+  return binary(v,
+                [](const Tensor &xs, const Tensor &t) { return dz::softmax_cross_entropy(xs, t); });
 }
 
 FailureOr<Kernel> lower_one_hot(OpView &v) {
@@ -312,7 +311,19 @@ FailureOr<Kernel> lower_one_hot(OpView &v) {
     return v.error() << "num_classes " << *c << " differs from the result " << type_str(v.out);
   int64_t classes = v.out.shape[1];
   DType dt = v.out.dtype;
-  return unary(v, [classes, dt](const Tensor &t) { return dz::one_hot(t, classes, dt); });
+  // A loss's gradient (ir/Autodiff): the same labels went through a softmax_cross_entropy
+  // of `classes` scores earlier in the function, which checked them; checking again would
+  // read device labels back a second time per step.
+  LabelCheck check = LabelCheck::Check;
+  mlir::Value labels = v.op->getOperand(0);
+  for (mlir::Operation *user : labels.getUsers())
+    if (user->getName().getStringRef() == "dz.softmax_cross_entropy" &&
+        user->getOperand(1) == labels && user->getBlock() == v.op->getBlock() &&
+        user->isBeforeInBlock(v.op) &&
+        mlir::cast<mlir::ShapedType>(user->getOperand(0).getType()).getDimSize(1) == classes)
+      check = LabelCheck::Checked;
+  return unary(
+      v, [classes, dt, check](const Tensor &t) { return dz::one_hot(t, classes, dt, check); });
 }
 
 // ---- neural networks (ir/DzNNOps.td): the kernels of frontend/src/functions_nn.cpp -------

@@ -58,9 +58,7 @@ struct Cos : Function {
 struct Tanh : Function {
   std::string name() const override { return "Tanh"; }
   FunctionTrace trace() const override { return {FunctionTrace::Op, "tanh", {}, {}}; }
-  std::vector<Tensor> forward(const std::vector<Tensor> &xs) override {
-    return {dz::tanh(xs[0])};
-  }
+  std::vector<Tensor> forward(const std::vector<Tensor> &xs) override { return {dz::tanh(xs[0])}; }
   std::vector<Variable> backward(const std::vector<Variable> &gys) override {
     Variable y = output(0);
     return {gys[0] * (1.0 - y * y)};
@@ -99,9 +97,7 @@ struct Square : Function {
 struct Sqrt : Function {
   std::string name() const override { return "Sqrt"; }
   FunctionTrace trace() const override { return {FunctionTrace::Op, "sqrt", {}, {}}; }
-  std::vector<Tensor> forward(const std::vector<Tensor> &xs) override {
-    return {dz::sqrt(xs[0])};
-  }
+  std::vector<Tensor> forward(const std::vector<Tensor> &xs) override { return {dz::sqrt(xs[0])}; }
   std::vector<Variable> backward(const std::vector<Variable> &gys) override {
     return {gys[0] / (2.0 * output(0))};
   }
@@ -209,7 +205,9 @@ struct Reshape : Function {
   Shape shape, x_shape;
   explicit Reshape(Shape s) : shape(std::move(s)) {}
   std::string name() const override { return "Reshape"; }
-  FunctionTrace trace() const override { return {FunctionTrace::Op, "reshape", {{"shape", shape}}, {}}; }
+  FunctionTrace trace() const override {
+    return {FunctionTrace::Op, "reshape", {{"shape", shape}}, {}};
+  }
   std::vector<Tensor> forward(const std::vector<Tensor> &xs) override {
     x_shape = xs[0].shape();
     return {xs[0].reshape(shape)};
@@ -223,7 +221,9 @@ struct Transpose : Function {
   std::vector<int64_t> axes;
   explicit Transpose(std::vector<int64_t> a) : axes(std::move(a)) {}
   std::string name() const override { return "Transpose"; }
-  FunctionTrace trace() const override { return {FunctionTrace::Op, "transpose", {{"perm", axes}}, {}}; }
+  FunctionTrace trace() const override {
+    return {FunctionTrace::Op, "transpose", {{"perm", axes}}, {}};
+  }
   std::vector<Tensor> forward(const std::vector<Tensor> &xs) override {
     return {xs[0].transpose(axes)};
   }
@@ -294,7 +294,9 @@ struct Sum : Function {
   Shape x_shape;
   Sum(std::vector<int64_t> a, bool k) : axes(std::move(a)), keepdims(k) {}
   std::string name() const override { return "Sum"; }
-  FunctionTrace trace() const override { return {FunctionTrace::Op, "sum", {{"axes", axes}, {"keepdims", keepdims}}, {}}; }
+  FunctionTrace trace() const override {
+    return {FunctionTrace::Op, "sum", {{"axes", axes}, {"keepdims", keepdims}}, {}};
+  }
   std::vector<Tensor> forward(const std::vector<Tensor> &xs) override {
     x_shape = xs[0].shape();
     return {xs[0].sum(axes, keepdims)};
@@ -309,7 +311,9 @@ struct SumTo : Function {
   Shape shape, x_shape;
   explicit SumTo(Shape s) : shape(std::move(s)) {}
   std::string name() const override { return "SumTo"; }
-  FunctionTrace trace() const override { return {FunctionTrace::Op, "sum_to", {{"shape", shape}}, {}}; }
+  FunctionTrace trace() const override {
+    return {FunctionTrace::Op, "sum_to", {{"shape", shape}}, {}};
+  }
   std::vector<Tensor> forward(const std::vector<Tensor> &xs) override {
     x_shape = xs[0].shape();
     return {xs[0].sum_to(shape)};
@@ -323,7 +327,9 @@ struct BroadcastTo : Function {
   Shape shape, x_shape;
   explicit BroadcastTo(Shape s) : shape(std::move(s)) {}
   std::string name() const override { return "BroadcastTo"; }
-  FunctionTrace trace() const override { return {FunctionTrace::Op, "broadcast_to", {{"shape", shape}}, {}}; }
+  FunctionTrace trace() const override {
+    return {FunctionTrace::Op, "broadcast_to", {{"shape", shape}}, {}};
+  }
   std::vector<Tensor> forward(const std::vector<Tensor> &xs) override {
     x_shape = xs[0].shape();
     return {xs[0].broadcast_to(shape)};
@@ -340,7 +346,8 @@ struct Extremum : Function {
   Extremum(std::vector<int64_t> a, bool k, bool mx) : axes(std::move(a)), keepdims(k), is_max(mx) {}
   std::string name() const override { return is_max ? "Max" : "Min"; }
   FunctionTrace trace() const override {
-    return {FunctionTrace::Op, is_max ? "max" : "min", {{"axes", axes}, {"keepdims", keepdims}}, {}};
+    return {
+        FunctionTrace::Op, is_max ? "max" : "min", {{"axes", axes}, {"keepdims", keepdims}}, {}};
   }
   std::vector<Tensor> forward(const std::vector<Tensor> &xs) override {
     return {is_max ? xs[0].max(axes, keepdims) : xs[0].min(axes, keepdims)};
@@ -358,7 +365,9 @@ struct Clip : Function {
   double lo, hi;
   Clip(double l, double h) : lo(l), hi(h) {}
   std::string name() const override { return "Clip"; }
-  FunctionTrace trace() const override { return {FunctionTrace::Op, "clip", {{"min", lo}, {"max", hi}}, {}}; }
+  FunctionTrace trace() const override {
+    return {FunctionTrace::Op, "clip", {{"min", lo}, {"max", hi}}, {}};
+  }
   std::vector<Tensor> forward(const std::vector<Tensor> &xs) override {
     return {dz::clip(xs[0], lo, hi)};
   }
@@ -468,7 +477,9 @@ struct LeakyReLU : Function {
   double slope;
   explicit LeakyReLU(double s) : slope(s) {}
   std::string name() const override { return "LeakyReLU"; }
-  FunctionTrace trace() const override { return {FunctionTrace::Op, "leaky_relu", {{"slope", slope}}, {}}; }
+  FunctionTrace trace() const override {
+    return {FunctionTrace::Op, "leaky_relu", {{"slope", slope}}, {}};
+  }
   std::vector<Tensor> forward(const std::vector<Tensor> &xs) override {
     const Tensor &x = xs[0];
     return {where(x > 0.0, x, x * slope)};
@@ -484,7 +495,9 @@ struct Softmax : Function {
   int64_t axis;
   explicit Softmax(int64_t a) : axis(a) {}
   std::string name() const override { return "Softmax"; }
-  FunctionTrace trace() const override { return {FunctionTrace::Op, "softmax", {{"axis", axis}}, {}}; }
+  FunctionTrace trace() const override {
+    return {FunctionTrace::Op, "softmax", {{"axis", axis}}, {}};
+  }
   std::vector<Tensor> forward(const std::vector<Tensor> &xs) override {
     return {dz::softmax(xs[0], axis)};
   }
@@ -499,7 +512,9 @@ struct LogSoftmax : Function {
   int64_t axis;
   explicit LogSoftmax(int64_t a) : axis(a) {}
   std::string name() const override { return "LogSoftmax"; }
-  FunctionTrace trace() const override { return {FunctionTrace::Op, "log_softmax", {{"axis", axis}}, {}}; }
+  FunctionTrace trace() const override {
+    return {FunctionTrace::Op, "log_softmax", {{"axis", axis}}, {}};
+  }
   std::vector<Tensor> forward(const std::vector<Tensor> &xs) override {
     return {xs[0] - dz::logsumexp(xs[0], axis, true)};
   }
@@ -560,12 +575,12 @@ struct SoftmaxCrossEntropy : Function {
     return {FunctionTrace::Op, "softmax_cross_entropy", {}, {t}};
   }
   std::vector<Tensor> forward(const std::vector<Tensor> &xs) override {
-    return {dz::softmax_cross_entropy(xs[0], t)}; // labels checked by checked_labels
+    return {dz::softmax_cross_entropy(xs[0], t, LabelCheck::Checked)}; // by checked_labels
   }
   std::vector<Variable> backward(const std::vector<Variable> &gys) override {
     Variable x = input(0);
     int64_t N = x.shape()[0], C = x.shape()[1];
-    Tensor onehot = dz::one_hot(t, C, f64);
+    Tensor onehot = dz::one_hot(t, C, f64, LabelCheck::Checked);
     Variable y = softmax(x, 1);
     Variable scale = gys[0] * (1.0 / double(std::max<int64_t>(N, 1)));
     return {(y - constant(onehot.to(x.dtype()))) * scale};
@@ -650,8 +665,8 @@ Variable matmul(const Variable &a, const Variable &b, bool trans_a, bool trans_b
 
 Variable matmul(const Variable &a, const Variable &b) {
   if (a.ndim() == 0 || b.ndim() == 0)
-    throw Error("matmul: operands must have at least one dimension, got " +
-                shape_str(a.shape()) + " @ " + shape_str(b.shape()));
+    throw Error("matmul: operands must have at least one dimension, got " + shape_str(a.shape()) +
+                " @ " + shape_str(b.shape()));
   if (a.ndim() == 1 || b.ndim() == 1) {
     // NumPy's rule for vectors: promote to a matrix, multiply, drop the added axis.
     Variable a2 = a.ndim() == 1 ? reshape(a, {1, a.shape()[0]}) : a;
@@ -737,17 +752,15 @@ Variable binary_cross_entropy(const Variable &p, const Variable &t) {
 
 Variable accuracy(const Variable &y, const Variable &t) {
   if (y.ndim() != 2 || t.size() != y.shape()[0])
-    throw Error("accuracy: need scores (N, C) and N labels, got " + shape_str(y.shape()) +
-                " and " + shape_str(t.shape()));
+    throw Error("accuracy: need scores (N, C) and N labels, got " + shape_str(y.shape()) + " and " +
+                shape_str(t.shape()));
   Tensor pred = y.data().argmax(1);
   Tensor hit = (pred == t.data().to(i64).reshape(pred.shape())).to(f64);
   DType dt = is_floating(y.dtype()) ? y.dtype() : f64;
   return Variable(hit.mean().to(dt));
 }
 
-Variable dropout(const Variable &x, double ratio) {
-  return dropout(x, ratio, default_generator());
-}
+Variable dropout(const Variable &x, double ratio) { return dropout(x, ratio, default_generator()); }
 
 namespace {
 /// The RNG state a compiled step draws dropout masks from: a tensor (seed, offset) per

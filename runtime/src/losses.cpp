@@ -13,7 +13,7 @@ namespace dz {
 using namespace detail;
 
 void check_class_labels(const Tensor &labels, int64_t classes, const char *op) {
-  TraceScope no_trace; // a check, not part of a traced computation
+  TraceScope no_trace;                               // a check, not part of a traced computation
   const Tensor t = labels.to(Device::cpu()).to(i64); // a device's labels come back once
   const int64_t *p = t.data<int64_t>();
   for (int64_t i = 0; i < t.size(); ++i)
@@ -31,9 +31,10 @@ template <typename T> void set_ones(Tensor &out, const int64_t *labels, int64_t 
 }
 } // namespace
 
-Tensor one_hot(const Tensor &labels, int64_t classes, DType dtype) {
+Tensor one_hot(const Tensor &labels, int64_t classes, DType dtype, LabelCheck check) {
   TraceScope no_trace; // not a traced op: under dz::compile its result is a constant
-  check_class_labels(labels, classes, "one_hot");
+  if (check == LabelCheck::Check)
+    check_class_labels(labels, classes, "one_hot");
   const int64_t n = labels.size();
   if (!labels.device().is_cpu()) {
     Tensor ids = arange(0, double(classes), 1, i64).to(labels.device()); // not traced
@@ -47,7 +48,7 @@ Tensor one_hot(const Tensor &labels, int64_t classes, DType dtype) {
   return out;
 }
 
-Tensor softmax_cross_entropy(const Tensor &x, const Tensor &labels) {
+Tensor softmax_cross_entropy(const Tensor &x, const Tensor &labels, LabelCheck check) {
   if (x.ndim() != 2 || !is_floating(x.dtype()))
     throw Error("softmax_cross_entropy: needs float scores of shape (N, C), got " +
                 shape_str(x.shape()) + " " + dtype_name(x.dtype()));
@@ -55,14 +56,15 @@ Tensor softmax_cross_entropy(const Tensor &x, const Tensor &labels) {
   if (labels.size() != N)
     throw Error("softmax_cross_entropy: " + std::to_string(labels.size()) +
                 " labels for scores of shape " + shape_str(x.shape()));
+  if (check == LabelCheck::Check)
+    check_class_labels(labels, C, "softmax_cross_entropy");
   Tensor log_z = logsumexp(x, 1, false).to(f64);
   Tensor x64 = x.to(f64);
   const double scale = -1.0 / double(std::max<int64_t>(N, 1));
   if (!x.device().is_cpu()) {
-    Tensor total = (x64 * one_hot(labels, C, f64)).sum() - log_z.sum();
+    Tensor total = (x64 * one_hot(labels, C, f64, LabelCheck::Checked)).sum() - log_z.sum();
     return (total * scale).to(x.dtype());
   }
-  check_class_labels(labels, C, "softmax_cross_entropy");
   Tensor t = labels.to(i64);
   const double *px = x64.data<double>(), *pz = log_z.data<double>();
   const int64_t *pt = t.data<int64_t>();

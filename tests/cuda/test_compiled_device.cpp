@@ -300,6 +300,33 @@ TEST_F(CompiledDevice, BatchNormStepsFollowTheCpuEagerAndCompiled) {
   }
 }
 
+TEST_F(CompiledDevice, LabelsOutOfRangeAreNamedEagerAndCompiled) {
+  // The labels are checked once a step (the loss's forward; its gradient's one_hot
+  // trusts that check), on the host after one download.
+  dz::models::MLP model = mlp_on(kGpu);
+  auto step = dz::compile([&](Variable x, Variable t) {
+    Variable loss = F::softmax_cross_entropy(model(x), t);
+    model.cleargrads();
+    loss.backward();
+    return loss;
+  });
+  Tensor x = dz::ones({3, 2}, dz::f32).to(kGpu);
+  Tensor good = Tensor::from_i64({0, 2, 1}).to(kGpu), bad = Tensor::from_i64({0, 7, 1}).to(kGpu);
+  EXPECT_TRUE(std::isfinite(step(Variable(x), Variable(good)).item<double>()));
+  for (bool compiled : {false, true}) {
+    try {
+      if (compiled)
+        step(Variable(x), Variable(bad));
+      else
+        F::softmax_cross_entropy(model(Variable(x)), Variable(bad));
+      FAIL() << "label 7 of 3 classes passed, compiled " << compiled;
+    } catch (const dz::Error &e) {
+      std::string m = e.what();
+      EXPECT_NE(m.find("label 7 at row 1 is out of range for 3 classes"), std::string::npos) << m;
+    }
+  }
+}
+
 TEST_F(CompiledDevice, TensorsOnTwoDevicesAreRefused) {
   dz::models::MLP model = mlp_on(kGpu);
   auto forward = dz::compile([&](Variable v) { return model(v); });

@@ -289,7 +289,7 @@ public:
   Tensor max(const std::vector<int64_t> &axes = {}, bool keepdims = false) const;
   Tensor min(const std::vector<int64_t> &axes = {}, bool keepdims = false) const;
   Tensor argmax(int64_t axis, bool keepdims = false) const; // int64 result
-  Tensor argmax() const;                                     // over the flattened tensor
+  Tensor argmax() const;                                    // over the flattened tensor
 
   Tensor matmul(const Tensor &o) const;
 
@@ -396,12 +396,19 @@ Tensor softmax(const Tensor &x, int64_t axis);
 
 // ---- classification losses ----------------------------------------------------------------
 /// Throws dz::Error naming `op` when an int64 label of `labels` is outside [0, classes).
+/// Device labels are copied to the host for it (a synchronizing read).
 void check_class_labels(const Tensor &labels, int64_t classes, const char *op);
+/// Whether the functions below check their labels (check_class_labels), or the caller
+/// already has (a loss's backward, after its forward): on a device each check is a
+/// download of the labels.
+enum class LabelCheck { Check, Checked };
 /// The (N, classes) rows of `dtype` with a 1 at each int64 label of `labels` (N,).
-Tensor one_hot(const Tensor &labels, int64_t classes, DType dtype = f64);
+Tensor one_hot(const Tensor &labels, int64_t classes, DType dtype = f64,
+               LabelCheck check = LabelCheck::Check);
 /// Mean over the rows of logsumexp(x[i]) - x[i, t[i]] for float scores x (N, C) and int64
-/// labels t (N,), accumulated in float64; a 0-d tensor of x's dtype. Labels are checked.
-Tensor softmax_cross_entropy(const Tensor &x, const Tensor &labels);
+/// labels t (N,), accumulated in float64; a 0-d tensor of x's dtype.
+Tensor softmax_cross_entropy(const Tensor &x, const Tensor &labels,
+                             LabelCheck check = LabelCheck::Check);
 
 // ---- linear algebra (oneDNN for float32) ---------------------------------------------
 /// a @ b with NumPy matmul semantics for ndim >= 2 (batch dims broadcast) and 1-d operands.
