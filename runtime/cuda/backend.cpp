@@ -177,15 +177,20 @@ public:
       for (size_t k = 0; k < in.size(); ++k)
         args.strides[k][d] = strides[k][d];
     }
-    for (size_t k = 0; k < in.size(); ++k)
+    std::vector<bool> scalar;
+    for (size_t k = 0; k < in.size(); ++k) {
       args.in[k] = in[k].data;
+      args.imm_f[k] = in[k].value.f;
+      args.imm_i[k] = in[k].value.i;
+      scalar.push_back(in[k].data == nullptr);
+    }
     args.out = out;
     std::string key = std::string("map ") + map_op_name(op) + char('0' + int(out_dtype));
-    for (DType t : dtypes)
-      key += char('0' + int(t));
+    for (size_t k = 0; k < in.size(); ++k)
+      key += std::string(1, char('0' + int(dtypes[k]))) + (scalar[k] ? "s" : "");
     run(
-        key, [&] { return eager::map_kernel(op, out_dtype, dtypes); }, elementwise_grid(args.n),
-        gpu_->block(), args);
+        key, [&] { return eager::map_kernel(op, out_dtype, dtypes, scalar); },
+        elementwise_grid(args.n), gpu_->block(), args);
   }
 
   void reduce(ReduceOp op, void *out, DType out_dtype, const void *in, DType in_dtype,

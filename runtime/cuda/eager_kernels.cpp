@@ -156,8 +156,10 @@ bool is_compare(MapOp op) { return op >= MapOp::eq && op <= MapOp::ge; }
 
 } // namespace
 
-KernelSource map_kernel(MapOp op, DType out, const std::vector<DType> &in) {
+KernelSource map_kernel(MapOp op, DType out, const std::vector<DType> &in,
+                        const std::vector<bool> &scalar) {
   const int n = map_arity(op);
+  auto is_scalar = [&](int k) { return size_t(k) < scalar.size() && scalar[size_t(k)]; };
   if (int(in.size()) != n)
     throw Error(std::string("internal: map_kernel ") + map_op_name(op) + " with " +
                 std::to_string(in.size()) + " operands");
@@ -171,8 +173,8 @@ KernelSource map_kernel(MapOp op, DType out, const std::vector<DType> &in) {
   std::string expr = expression(op, c);
   std::ostringstream name;
   name << "dz_map_" << map_op_name(op) << "_" << tag(out);
-  for (DType t : in)
-    name << "_" << tag(t);
+  for (int k = 0; k < n; ++k)
+    name << "_" << tag(in[size_t(k)]) << (is_scalar(k) ? "s" : "");
 
   std::ostringstream s;
   s << prelude() << "typedef " << ctype(c) << " C;\n";
@@ -182,18 +184,25 @@ KernelSource map_kernel(MapOp op, DType out, const std::vector<DType> &in) {
        "step) {\n"
     << "    long long r = i";
   for (int k = 0; k < n; ++k)
-    s << ", o" << k << " = 0";
+    if (!is_scalar(k))
+      s << ", o" << k << " = 0";
   s << ";\n"
     << "    for (int d = (int)a.ndim - 1; d >= 0; --d) {\n"
     << "      const long long q = r / a.shape[d], c = r - q * a.shape[d];\n"
     << "      r = q;\n";
   for (int k = 0; k < n; ++k)
-    s << "      o" << k << " += c * a.strides[" << k << "][d];\n";
+    if (!is_scalar(k))
+      s << "      o" << k << " += c * a.strides[" << k << "][d];\n";
   s << "    }\n";
   for (int k = 0; k < n; ++k) {
     const bool cond = op == MapOp::where && k == 0;
-    s << "    const " << (cond ? "bool" : "C") << " x" << k << " = (" << (cond ? "bool" : "C")
-      << ")((const " << ctype(in[size_t(k)]) << " *)a.in[" << k << "])[o" << k << "];\n";
+    const char *T = ctype(in[size_t(k)]), *X = cond ? "bool" : "C";
+    s << "    const " << X << " x" << k << " = (" << X << ")";
+    if (is_scalar(k)) // the scalar in its own type first, as a loaded element would be
+      s << "(" << T << ")a." << (is_floating(in[size_t(k)]) ? "imm_f" : "imm_i") << "[" << k
+        << "];\n";
+    else
+      s << "((const " << T << " *)a.in[" << k << "])[o" << k << "];\n";
   }
   s << "    ((" << ctype(out) << " *)a.out)[i] = (" << ctype(out) << ")(" << expr << ");\n"
     << "  }\n}\n";
@@ -378,6 +387,24 @@ std::vector<KernelSource> all_kernels() {
           all.push_back(map_kernel(op, t, {t}));
       } catch (const Error &) {
         // the op is not defined for this dtype
+      }
+    }
+  }
+  // Scalar operands (x * 0.9, 1 - x, fills): the template's other branch, for a few dtypes.
+  for (int o = 0; o <= int(MapOp::where); ++o) {
+    MapOp op = MapOp(o);
+    for (DType t : {DType::f32, DType::i64, DType::b8}) {
+      try {
+        if (op == MapOp::cast)
+          all.push_back(map_kernel(op, t, {t}, {true})); // a fill
+        else if (op == MapOp::where)
+          all.push_back(map_kernel(op, t, {DType::b8, t, t}, {false, true, false}));
+        else if (map_arity(op) == 2) {
+          DType out = is_compare(op) ? DType::b8 : t;
+          all.push_back(map_kernel(op, out, {t, t}, {false, true}));
+          all.push_back(map_kernel(op, out, {t, t}, {true, false}));
+        }
+      } catch (const Error &) {
       }
     }
   }

@@ -31,6 +31,8 @@ DZ_EAGER_STRUCTS(
       long long strides[3][8];
       const void *in[3];
       void *out;
+      double imm_f[3];    // the scalar operands (in[k] null): floats
+      long long imm_i[3]; // integers and bools
     };
     struct ReduceArgs {
       long long n_out, n_red;
@@ -59,7 +61,9 @@ struct KernelSource {
 };
 
 /// out = op(in...) with MapArgs; throws dz::Error for an op the dtypes do not allow.
-KernelSource map_kernel(MapOp op, DType out, const std::vector<DType> &in);
+/// Operand k with `scalar[k]` set is read from MapArgs::imm_f / imm_i, not memory.
+KernelSource map_kernel(MapOp op, DType out, const std::vector<DType> &in,
+                        const std::vector<bool> &scalar = {});
 /// ReduceArgs; the block must be a power of two from 32 to 256.
 KernelSource reduce_kernel(ReduceOp op, DType out, DType in);
 KernelSource gemm_kernel(DType dtype);

@@ -201,8 +201,7 @@ private:
       std::thread worker([&] {
         for (int64_t b = 0; b < grid; ++b)
           for (int t = 0; t < block; ++t) {
-            k->enter(unsigned(b), unsigned(t), unsigned(block), unsigned(grid), nullptr,
-                     nullptr);
+            k->enter(unsigned(b), unsigned(t), unsigned(block), unsigned(grid), nullptr, nullptr);
             call();
           }
       });

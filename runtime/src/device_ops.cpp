@@ -5,6 +5,7 @@
 #include "kernels.h"
 
 #include <algorithm>
+#include <type_traits>
 
 namespace dz::detail::device {
 
@@ -36,6 +37,24 @@ Device op_device(const char *op, std::initializer_list<const Tensor *> ts) {
   return first->device();
 }
 
+namespace {
+
+/// A 0-d CPU tensor as a map's scalar operand (passed with the launch).
+MapOperand scalar_operand(const Tensor &t, size_t rank) {
+  MapOperand o{nullptr, t.dtype(), Shape(rank, 0), {}};
+  visit_dtype(t.dtype(), [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    const T v = *t.data<T>();
+    if constexpr (std::is_floating_point_v<T>)
+      o.value.f = double(v);
+    else
+      o.value.i = int64_t(v);
+  });
+  return o;
+}
+
+} // namespace
+
 Tensor on(const Tensor &t, Device dev) {
   if (t.device() == dev)
     return t;
@@ -55,6 +74,10 @@ void map_into(Tensor &out, MapOp op, std::initializer_list<Tensor> in) {
   std::vector<Tensor> keep; // operands copied to the device live until the call returns
   std::vector<MapOperand> operands;
   for (const Tensor &t : in) {
+    if (t.device().is_cpu() && t.ndim() == 0 && !dev.is_cpu()) {
+      operands.push_back(scalar_operand(t, out.shape().size())); // no upload
+      continue;
+    }
     keep.push_back(on(t, dev));
     operands.push_back({keep.back().raw(), t.dtype(), broadcast_strides(t.shape(), out.shape())});
   }
@@ -172,10 +195,9 @@ Tensor scatter_add(const IndexPlan &plan, const Tensor &src) {
 void fill(Tensor &t, double v) {
   if (t.size() == 0)
     return;
-  Tensor s = on(Tensor::scalar(v, t.dtype()), t.device());
   device_backend(t.device())
       .map(MapOp::cast, t.raw(), t.dtype(), t.shape(),
-           {{s.raw(), t.dtype(), Shape(t.shape().size(), 0)}});
+           {scalar_operand(Tensor::scalar(v, t.dtype()), t.shape().size())});
 }
 
 void copy_bytes(const Tensor &dst, const Tensor &src) {

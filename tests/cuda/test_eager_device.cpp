@@ -132,6 +132,30 @@ TEST_F(EagerDevice, MixingDevicesThrowsButScalarsJoin) {
   EXPECT_EQ(c.to_vector(), (std::vector<double>{4, 4, 4}));
 }
 
+TEST_F(EagerDevice, ScalarOperandsGoWithTheLaunch) {
+  // A CPU scalar is an argument of the kernel, not a tensor uploaded first: two maps
+  // allocate their two results and nothing else.
+  Tensor a = dz::arange(0, 6, 1, dz::f32).to(kGpu);
+  dz::AllocatorStats before = dz::allocator_stats(kGpu);
+  Tensor c = 2.0 - a * 0.5;
+  dz::AllocatorStats after = dz::allocator_stats(kGpu);
+  EXPECT_EQ(after.hits + after.misses - before.hits - before.misses, 2u);
+  EXPECT_EQ(c.to_vector(), (std::vector<double>{2, 1.5, 1, 0.5, 0, -0.5}));
+  // Exact in the scalar's own dtype: an int64 past 2^53, a bool condition.
+  const int64_t big = (int64_t(1) << 53) + 1;
+  Tensor i = Tensor::from_i64({0, 1, 2}).to(kGpu) + Tensor::from_i64({big}).reshape({});
+  Tensor got = i.to(Device::cpu());
+  for (int64_t k = 0; k < 3; ++k)
+    EXPECT_EQ(got.data<int64_t>()[k], big + k);
+  Tensor w = dz::where(Tensor::scalar(1, dz::b8), a, dz::zeros_like(a));
+  EXPECT_EQ(w.to_vector(), a.to_vector());
+  // Fills of every dtype.
+  for (dz::DType dt : {dz::f32, dz::f64, dz::i64, dz::i32, dz::u8, dz::b8}) {
+    Tensor f = dz::full_like(Tensor({2, 3}, dt, kGpu), 1);
+    EXPECT_EQ(f.to_vector(), std::vector<double>(6, 1.0)) << dz::dtype_name(dt);
+  }
+}
+
 TEST_F(EagerDevice, ConvolutionAndPoolingMatchTheCpu) {
   struct Case {
     dz::Shape x;

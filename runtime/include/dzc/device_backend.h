@@ -61,11 +61,18 @@ const char *map_op_name(MapOp op);
 enum class ReduceOp : uint8_t { sum, max, min, argmax };
 
 /// One operand of a map: its data, dtype and, for each dimension of the output, the
-/// stride (in elements) with which it is read; 0 along a broadcast dimension.
+/// stride (in elements) with which it is read; 0 along a broadcast dimension. With `data`
+/// null the operand is a scalar passed with the launch (`value`), so that `x * 0.9` or a
+/// fill copies nothing to the device first.
 struct MapOperand {
   const void *data;
   DType dtype;
   Shape strides;
+  /// The scalar, exact in its dtype: a float in `f`, an integer or bool in `i`.
+  struct Immediate {
+    double f = 0;
+    int64_t i = 0;
+  } value{};
 };
 
 class DeviceBackend {
