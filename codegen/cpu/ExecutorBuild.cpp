@@ -155,7 +155,7 @@ private:
                                  const llvm::DenseMap<int32_t, size_t> &step_of, NewSlot &new_slot);
 
   static void donate(Program &p, const std::vector<std::pair<int, int>> &donations,
-                     const llvm::DenseMap<size_t, const FusedKernel *> &fused_steps,
+                     const llvm::DenseMap<size_t, const std::vector<bool> *> &pointwise,
                      const std::vector<int32_t> &roots);
 
   static void planArena(Program &p, const std::vector<int64_t> &last_use,
@@ -195,11 +195,12 @@ bool ProgramBuilder::joinPoolingIndexes(Program &p, Operation &op,
 }
 
 /// Sets Step::into for each donation that is safe: the result is a pointwise output of
-/// a fused kernel S and has the argument's type; no step after S reads the argument or
+/// a fused kernel S (a JIT-compiled one, or a generated device kernel; `pointwise` holds
+/// each one's flags by step) and has the argument's type; no step after S reads the argument or
 /// a value that may share its storage (a reshape of it, ...); S reads no such alias but
 /// the argument itself (at the same points it writes); no result shares its storage.
 void ProgramBuilder::donate(Program &p, const std::vector<std::pair<int, int>> &donations,
-                            const llvm::DenseMap<size_t, const FusedKernel *> &fused_steps,
+                            const llvm::DenseMap<size_t, const std::vector<bool> *> &pointwise,
                             const std::vector<int32_t> &roots) {
   for (auto [result, arg] : donations) {
     if (result < 0 || size_t(result) >= p.result_slots_.size() || arg < 0 ||
@@ -219,9 +220,9 @@ void ProgramBuilder::donate(Program &p, const std::vector<std::pair<int, int>> &
       auto k = std::find(s.outs.begin(), s.outs.end(), value);
       if (k == s.outs.end())
         continue;
-      const FusedKernel *kernel = fused_steps.lookup(i);
+      const std::vector<bool> *flags = pointwise.lookup(i);
       size_t out = size_t(k - s.outs.begin());
-      bool ok = kernel && kernel->pointwise[out] && s.into[out] < 0;
+      bool ok = flags && (*flags)[out] && s.into[out] < 0;
       for (int32_t in : s.in)
         ok = ok && (!alias(in) || in == arg);
       for (size_t later = i + 1; ok && later < p.steps_.size(); ++later)
@@ -334,7 +335,8 @@ FailureOr<Program> ProgramBuilder::build(mlir::func::FuncOp fn, const BuildOptio
       p.codegen_notes_ += (p.codegen_notes_.empty() ? "" : "\n") + kernels->skipped();
   }
 
-  llvm::DenseMap<size_t, const FusedKernel *> fused_steps; // step index -> its kernel
+  // Step index -> which outputs of its fused kernel (JIT or device) are pointwise.
+  llvm::DenseMap<size_t, const std::vector<bool> *> pointwise;
   llvm::DenseMap<int32_t, size_t> step_of; // slot -> the single-result step that sets it
   bool returned = false;
   llvm::DenseMap<Operation *, const DeviceKernel *> device_kernels;
@@ -348,7 +350,8 @@ FailureOr<Program> ProgramBuilder::build(mlir::func::FuncOp fn, const BuildOptio
   for (Operation *next : ops_in_run_order(block, compiled)) {
     Operation &op = *next;
     StringRef name = op.getName().getStringRef();
-    // A generated device kernel: one launch with fresh outputs on the device.
+    // A generated device kernel: one launch, its outputs where the executor put them (an
+    // arena region, a donated argument) or fresh on the device.
     if (const DeviceKernel *k = usable_device_kernel(&op, device_kernels)) {
       Step step;
       for (mlir::Value v : k->inputs)
@@ -365,15 +368,20 @@ FailureOr<Program> ProgramBuilder::build(mlir::func::FuncOp fn, const BuildOptio
         for (int32_t i : in)
           ptrs.push_back(slots[size_t(i)].raw());
         for (size_t j = 0; j < outs.size(); ++j) {
-          Tensor y(types[j].shape, types[j].dtype, dev);
+          Tensor &y = slots[size_t(outs[j])];
+          if (!y.defined() || y.shape() != types[j].shape || y.dtype() != types[j].dtype ||
+              y.device() != dev)
+            y = Tensor(types[j].shape, types[j].dtype, dev);
           ptrs.push_back(y.raw());
-          slots[size_t(outs[j])] = std::move(y);
         }
         launch(ptrs);
       };
       step.op = describe(op);
       step.into.assign(step.outs.size(), -1);
+      step.writes_given_outputs = true;
       p.steps_.push_back(std::move(step));
+      if (k->pointwise.size() == k->outputs.size())
+        pointwise[p.steps_.size() - 1] = &k->pointwise;
       ++device_launches;
       continue;
     }
@@ -402,7 +410,7 @@ FailureOr<Program> ProgramBuilder::build(mlir::func::FuncOp fn, const BuildOptio
       step.into.assign(step.outs.size(), -1);
       step.writes_given_outputs = true;
       p.steps_.push_back(std::move(step));
-      fused_steps[p.steps_.size() - 1] = k;
+      pointwise[p.steps_.size() - 1] = &k->pointwise;
       continue;
     }
     // A dz.fused's block arguments are its operands' slots; its results, its yield's.
@@ -516,7 +524,7 @@ FailureOr<Program> ProgramBuilder::build(mlir::func::FuncOp fn, const BuildOptio
   }
 
   const std::vector<int32_t> roots = storage_roots(p);
-  donate(p, options.donations, fused_steps, roots);
+  donate(p, options.donations, pointwise, roots);
   if (options.arena) // in host memory, or one device buffer for a program on a device
     planArena(p, last_use, roots);
   else

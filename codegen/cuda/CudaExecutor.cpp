@@ -30,7 +30,7 @@ std::string attachDeviceKernels(mlir::func::FuncOp fn, BuildOptions &build) {
       auto loaded = std::make_shared<const dz::cuda::GeneratedKernel>(generated->source, k.name);
       build.device_kernels.push_back(
           {k.anchor,
-           {k.name, k.input_values, k.output_values,
+           {k.name, k.input_values, k.output_values, k.pointwise,
             [loaded, grid = k.grid, block = int(k.block)](const std::vector<const void *> &p) {
               loaded->launch(grid, block, p);
             }}});

@@ -338,8 +338,10 @@ FailureOr<CudaKernel> KernelEmitter::emit(const std::string &name, llvm::raw_ost
     k.output_values.push_back(outer);
     if (reduction_ && inner == reduction_->getResult(0)) {
       reduce_out = "out" + index;
+      k.pointwise.push_back(false);
       continue;
     }
+    k.pointwise.push_back(true);
     if (t->first != domain_)
       return g_.anchor->emitOpError()
              << "has a result of type " << outer.getType() << " that is not the kernel's domain "

@@ -74,6 +74,8 @@ TEST_F(CompiledDevice, MlpTrainingStepFollowsTheEagerCpuSteps) {
   // The intermediates live in one device arena (the memory plan's offsets).
   EXPECT_NE(summary.find("arena "), std::string::npos) << summary;
   EXPECT_EQ(summary.find(" for 0 values"), std::string::npos) << summary;
+  // The parameter and velocity updates are computed into the parameters' buffers.
+  EXPECT_EQ(summary.find(" 0 results in place"), std::string::npos) << summary;
   std::cout << summary << "\n";
   auto pe = eager.params(), pc = compiled.params();
   ASSERT_EQ(pe.size(), pc.size());

@@ -23,6 +23,9 @@ namespace dz::codegen {
 struct DeviceKernel {
   std::string name; // the kernel's entry, for messages
   std::vector<mlir::Value> inputs, outputs;
+  /// Per output: computed at each point from the inputs at that point only, so it may be
+  /// computed into the buffer of an input of its shape (a donated parameter).
+  std::vector<bool> pointwise;
   std::function<void(const std::vector<const void *> &pointers)> launch;
 };
 

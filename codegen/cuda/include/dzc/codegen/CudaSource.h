@@ -44,6 +44,10 @@ struct CudaKernel {
   /// lives), for an executor that runs it in place of the op.
   mlir::Operation *anchor = nullptr;
   std::vector<mlir::Value> input_values, output_values;
+  /// Per output: stored at the flat index of the kernel's domain, once, after the loads of
+  /// that point (so it may overwrite an input of the domain's shape); false for the
+  /// result of a reduction.
+  std::vector<bool> pointwise;
 };
 
 /// The kernels of one function.
