@@ -74,13 +74,13 @@ std::vector<Tensor> Program::run(const std::vector<Tensor> &args) const {
   for (size_t i = 0; i < args.size(); ++i) {
     const Tensor &a = args[i];
     const TensorSpec &want = arg_types_[i];
-    if (a.shape() != want.shape || a.dtype() != want.dtype || a.device() != device_)
-      throw Error(program_name(name_) + ": argument " + std::to_string(i) + " (%arg" +
-                  std::to_string(i) + ") expects " + type_str(want) +
-                  (device_.is_cpu() ? "" : " on " + device_.str()) + ", got " +
-                  type_str({a.shape(), a.dtype()}) +
-                  (a.device() == device_ ? "" : " on " + a.device().str()) + " (shape " +
-                  shape_str(a.shape()) + ", " + dtype_name(a.dtype()) + ")");
+    const Device dev = host_args_[i] ? Device::cpu() : device_;
+    if (a.shape() != want.shape || a.dtype() != want.dtype || a.device() != dev)
+      throw Error(
+          program_name(name_) + ": argument " + std::to_string(i) + " (%arg" + std::to_string(i) +
+          ") expects " + type_str(want) + (dev.is_cpu() ? "" : " on " + dev.str()) + ", got " +
+          type_str({a.shape(), a.dtype()}) + (a.device() == dev ? "" : " on " + a.device().str()) +
+          " (shape " + shape_str(a.shape()) + ", " + dtype_name(a.dtype()) + ")");
   }
 
   std::vector<Tensor> slots(num_slots_, released_);
@@ -122,9 +122,9 @@ std::vector<Tensor> Program::run(const std::vector<Tensor> &args) const {
       const TensorSpec &t = s.types[k];
       const size_t bytes = size_t(shape_size(t.shape)) * dtype_size(t.dtype);
       if (s.writes_given_outputs)
-        slots[size_t(s.outs[k])] = Tensor::on_storage(
-            std::make_shared<Storage>(region(s.arena[k]), bytes, device_, arena), 0,
-            t.shape, t.dtype);
+        slots[size_t(s.outs[k])] =
+            Tensor::on_storage(std::make_shared<Storage>(region(s.arena[k]), bytes, device_, arena),
+                               0, t.shape, t.dtype);
       else if (num_regions < std::size(regions))
         regions[num_regions++] = {region(s.arena[k]), bytes};
     }

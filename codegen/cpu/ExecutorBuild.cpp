@@ -89,8 +89,9 @@ std::vector<Operation *> ops_in_run_order(mlir::Block &block, Compiled compiled)
 
 /// The device kernel of `op` when it can stand in for the op: it writes every result
 /// of the op, each once, and nothing else.
-const DeviceKernel *usable_device_kernel(
-    Operation *op, const llvm::DenseMap<Operation *, const DeviceKernel *> &device_kernels) {
+const DeviceKernel *
+usable_device_kernel(Operation *op,
+                     const llvm::DenseMap<Operation *, const DeviceKernel *> &device_kernels) {
   const DeviceKernel *k = device_kernels.lookup(op);
   if (!k || k->outputs.size() != op->getNumResults())
     return nullptr;
@@ -245,7 +246,7 @@ void ProgramBuilder::donate(Program &p, const std::vector<std::pair<int, int>> &
 /// largest first, sizes rounded up to 64 bytes). A value one of whose views is a program
 /// result is not planned, so no result points into the arena.
 void ProgramBuilder::planArena(Program &p, const std::vector<int64_t> &last_use,
-                                const std::vector<int32_t> &root) {
+                               const std::vector<int32_t> &root) {
   constexpr int64_t kForever = std::numeric_limits<int64_t>::max();
   std::vector<int64_t> end = last_use; // per root: the last step any sharer is read
   for (size_t v = 0; v < p.num_slots_; ++v)
@@ -313,6 +314,10 @@ FailureOr<Program> ProgramBuilder::build(mlir::func::FuncOp fn, const BuildOptio
     p.arg_types_.push_back(*spec);
     new_slot(arg, false);
   }
+  p.host_args_.assign(p.arg_types_.size(), false);
+  for (int a : options.host_args)
+    if (!on_cpu && a >= 0 && size_t(a) < p.host_args_.size())
+      p.host_args_[size_t(a)] = true;
 
   std::shared_ptr<KernelLibrary> kernels;
   if (options.jit_fused && on_cpu) { // the JIT makes CPU code
@@ -492,8 +497,8 @@ FailureOr<Program> ProgramBuilder::build(mlir::func::FuncOp fn, const BuildOptio
   }
   if (device_launches) {
     p.num_fused_kernels_ = device_launches;
-    p.codegen_notes_ = std::to_string(device_launches) + " generated kernels on " +
-                       options.device.str();
+    p.codegen_notes_ =
+        std::to_string(device_launches) + " generated kernels on " + options.device.str();
   }
   if (!returned)
     return fn.emitOpError() << "@" << p.name_ << " does not end in func.return";

@@ -463,14 +463,15 @@ FailureOr<Kernel> lower_dropout_mask(OpView &v) {
   if (v.in_types[0] != TensorSpec{{2}, i64})
     return v.error() << "needs the state tensor<2xi64>, got " << type_str(v.in_types[0]);
   double r = *ratio;
-  return unary(v, [r, spec = v.out](In state) {
-    // Drawn on the CPU (the eager dropout's stream), then moved to the state's device.
+  return unary(v, [r, spec = v.out, dev = v.device](In state) {
+    // Drawn on the CPU (the eager dropout's stream), then moved to the program's device.
+    // The state stays on the CPU in a device program (BuildOptions::host_args).
     const Tensor host = state.to(Device::cpu());
     const int64_t *s = host.data<int64_t>();
     Generator gen{uint64_t(s[0])};
     gen.advance(uint64_t(s[1]));
     Tensor mask = (dz::rand(spec.shape, spec.dtype, gen) > r).to(spec.dtype) * (1.0 / (1.0 - r));
-    return mask.to(state.device());
+    return mask.to(dev);
   });
 }
 

@@ -166,6 +166,7 @@ std::unique_ptr<trace::Executable> compileGraph(const trace::Graph &graph,
   build.donations = opts.donations;
   build.arena = opts.arena;
   build.device = opts.device;
+  build.host_args = opts.host_args;
   std::string device_notes;
   if (!opts.device.is_cpu() && opts.jit)
     device_notes = deviceKernels(fn, build);

@@ -50,8 +50,11 @@ struct Program {
 };
 
 /// The one device of the arguments and the state (parameters, gradients) of a trace: the
-/// program runs there. Tensors on two devices throw, naming both.
-Device program_device(const std::vector<Variable> &args, const detail::TraceResult &trace) {
+/// program runs there. Tensors on two devices throw, naming both. Dropout's RNG state is
+/// on the CPU wherever the program runs: its indexes (arguments after `args`) go to
+/// `host_args`.
+Device program_device(const std::vector<Variable> &args, const detail::TraceResult &trace,
+                      std::vector<int> &host_args) {
   std::optional<Device> dev;
   std::string first;
   auto see = [&](const Tensor &t, const std::string &what) {
@@ -67,8 +70,13 @@ Device program_device(const std::vector<Variable> &args, const detail::TraceResu
   };
   for (size_t i = 0; i < args.size(); ++i)
     see(args[i].data(), "argument " + std::to_string(i));
-  for (size_t i = 0; i < trace.state.size(); ++i)
-    see(trace.state[i].tensor, "state tensor " + std::to_string(i) + " (a parameter or gradient)");
+  for (size_t i = 0; i < trace.state.size(); ++i) {
+    const Tensor &t = trace.state[i].tensor;
+    if (t.defined() && t.device().is_cpu() && detail::is_rng_state(t))
+      host_args.push_back(int(args.size() + i));
+    else
+      see(t, "state tensor " + std::to_string(i) + " (a parameter or gradient)");
+  }
   return dev.value_or(Device::cpu());
 }
 
@@ -173,13 +181,15 @@ std::vector<Variable> CompiledFunction::call(const std::vector<Variable> &args, 
     opts.lower_conv = impl_->config.lower_conv;
     opts.jit = impl_->config.jit;
     opts.arena = impl_->config.arena;
-    opts.device = program_device(args, trace);
+    opts.device = program_device(args, trace, opts.host_args);
     for (const detail::WriteBack &wb : trace.write_backs)
       if (wb.kind == detail::WriteBack::CopyIntoState)
         opts.donations.push_back({wb.result, int(args.size() + wb.state)});
     const size_t ops = trace.graph.nodes.size();
     Program p{trace::compile_graph(trace.graph, opts), std::move(trace)};
-    auto ms = [](auto a, auto b) { return std::chrono::duration<double, std::milli>(b - a).count(); };
+    auto ms = [](auto a, auto b) {
+      return std::chrono::duration<double, std::milli>(b - a).count();
+    };
     impl_->trace_ms = ms(t0, t1);
     impl_->compile_ms = ms(t1, std::chrono::steady_clock::now());
     if (impl_->config.verbose)

@@ -2,6 +2,8 @@
 // tensors) and its backward (on Variables, with these same functions) side by side.
 #include <dzc/functions.h>
 
+#include "tracer.h"
+
 #include <cmath>
 #include <map>
 #include <numeric>
@@ -773,8 +775,13 @@ struct RngState {
   uint64_t seed, offset; // the Generator's position when the tensor was last synced
 };
 
-RngState *sync_rng(Generator &gen, bool create) {
+std::map<const Generator *, RngState> &rng_states() {
   static std::map<const Generator *, RngState> states;
+  return states;
+}
+
+RngState *sync_rng(Generator &gen, bool create) {
+  std::map<const Generator *, RngState> &states = rng_states();
   auto it = states.find(&gen);
   if (it == states.end()) {
     if (!create)
@@ -791,6 +798,19 @@ RngState *sync_rng(Generator &gen, bool create) {
   return &rs;
 }
 } // namespace
+
+} // namespace dz::functions
+
+namespace dz {
+bool detail::is_rng_state(const Tensor &t) {
+  for (const auto &[gen, rs] : functions::rng_states())
+    if (t.shares_storage(rs.state))
+      return true;
+  return false;
+}
+} // namespace dz
+
+namespace dz::functions {
 
 Variable dropout(const Variable &x, double ratio, Generator &gen) {
   if (ratio < 0 || ratio >= 1)

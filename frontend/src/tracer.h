@@ -31,6 +31,10 @@ namespace dz::detail {
 void run_backward(const Variable &y, BackwardOptions opts);
 
 /// Where a compiled call reads a state argument from.
+/// Whether `t` is the RNG state a traced dropout draws from (functions.cpp): a host
+/// tensor that a compiled step on a device keeps on the CPU.
+bool is_rng_state(const Tensor &t);
+
 struct StateBinding {
   std::weak_ptr<VariableNode> var;     // read var->data when the Variable is alive
   Tensor tensor;                       // else this buffer

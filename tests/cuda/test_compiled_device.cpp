@@ -302,6 +302,85 @@ TEST_F(CompiledDevice, BatchNormStepsFollowTheCpuEagerAndCompiled) {
   }
 }
 
+TEST_F(CompiledDevice, DropoutDrawsTheCpuMasksAndContinuesTheStream) {
+  // The RNG state (seed, offset) stays on the CPU; each compiled call draws its mask
+  // there from the eager stream and uploads it, as eager dropout on the device does.
+  Tensor x = dz::ones({64, 50}, dz::f32);
+  auto body = [](Variable v) { return F::dropout(F::tanh(v), 0.3); };
+  std::vector<Tensor> want;
+  dz::manual_seed(5);
+  for (int i = 0; i < 4; ++i)
+    want.push_back(body(Variable(x)).data());
+  dz::manual_seed(5);
+  auto step = dz::compile(body);
+  for (int i = 0; i < 3; ++i) {
+    Variable y = step(Variable(x.to(kGpu)));
+    ASSERT_EQ(y.device(), kGpu);
+    EXPECT_TRUE(dz::allclose(y.data().to(Device::cpu()), want[size_t(i)], 1e-6, 0)) << "call " << i;
+  }
+  EXPECT_EQ(step.retraces(), 1);
+  EXPECT_NE(step.ir().find("dz.dropout_mask"), std::string::npos) << step.ir();
+  // An eager draw on the device after the compiled calls continues the stream.
+  Tensor next = body(Variable(x.to(kGpu))).data().to(Device::cpu());
+  EXPECT_TRUE(dz::allclose(next, want[3], 1e-6, 0));
+}
+
+TEST_F(CompiledDevice, MlpWithDropoutTrainsLikeTheCpu) {
+  struct Net : dz::Model {
+    L::Linear l1{16}, l2{3};
+    Net() {
+      register_layer("l1", l1);
+      register_layer("l2", l2);
+    }
+    Variable forward(const Variable &x) override { return l2(F::dropout(F::relu(l1(x)), 0.25)); }
+  };
+  auto make = [](Device dev) {
+    dz::manual_seed(8);
+    Net n;
+    {
+      dz::TestMode no_draws; // makes the weights without drawing a mask
+      n(Variable(dz::zeros({1, 2}, dz::f32)));
+    }
+    n.to(dev);
+    return n;
+  };
+  Net cpu = make(Device::cpu()), gpu = make(kGpu);
+  dz::optimizers::SGD cpu_opt(0.1), gpu_opt(0.1);
+  cpu_opt.setup(cpu);
+  gpu_opt.setup(gpu);
+  auto train = [](Net &net, dz::optimizers::SGD &opt, Variable x, Variable t) {
+    Variable loss = F::softmax_cross_entropy(net(x), t);
+    net.cleargrads();
+    loss.backward();
+    opt.update();
+    return loss;
+  };
+  auto step = dz::compile([&](Variable x, Variable t) { return train(gpu, gpu_opt, x, t); });
+  dz::datasets::Spiral data(/*train=*/true);
+  dz::DataLoader loader(data, 30, /*shuffle=*/false);
+  std::vector<double> cpu_losses;
+  dz::manual_seed(9); // the dropout masks
+  for (auto [x, t] : loader) {
+    cpu_losses.push_back(train(cpu, cpu_opt, Variable(x.to(dz::f32)), Variable(t)).item<double>());
+    if (cpu_losses.size() == 4)
+      break;
+  }
+  dz::manual_seed(9);
+  loader.to(kGpu);
+  size_t i = 0;
+  for (auto [x, t] : loader) {
+    Variable loss = step(Variable(x.to(dz::f32)), Variable(t));
+    EXPECT_NEAR(loss.item<double>(), cpu_losses[i], 1e-5) << "step " << i;
+    if (++i == cpu_losses.size())
+      break;
+  }
+  EXPECT_EQ(step.retraces(), 1);
+  auto pc = cpu.params(), pg = gpu.params();
+  for (size_t k = 0; k < pc.size(); ++k)
+    EXPECT_TRUE(dz::allclose(pg[k].data().to(Device::cpu()), pc[k].data(), 1e-4, 1e-5))
+        << "parameter " << k;
+}
+
 TEST_F(CompiledDevice, LabelsOutOfRangeAreNamedEagerAndCompiled) {
   // The labels are checked once a step (the loss's forward; its gradient's one_hot
   // trusts that check), on the host after one download.

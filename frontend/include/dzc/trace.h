@@ -62,6 +62,9 @@ struct CompileOptions {
   bool fuse = true, lower_conv = false, jit = true, arena = true; // CompileConfig's switches
   /// Where the program runs: the device of its arguments (parameters included).
   Device device = Device::cpu();
+  /// Arguments that stay on the CPU on a device (dropout's RNG state; BuildOptions::
+  /// host_args).
+  std::vector<int> host_args;
   /// (result, argument) pairs: after each call the caller copies that result into that
   /// argument's buffer (parameter and optimizer-state updates), so the compiled program
   /// may compute it there (codegen::BuildOptions::donations).

@@ -106,6 +106,7 @@ private:
   std::string name_;
   Device device_;
   std::vector<TensorSpec> arg_types_, result_types_;
+  std::vector<bool> host_args_; // per argument: on the CPU though the program is on a device
   std::vector<Step> steps_;
   std::vector<int32_t> arg_release_;  // arguments no step reads: dropped before step 0
   std::vector<int32_t> result_slots_; // func.return operands
@@ -113,9 +114,9 @@ private:
   size_t num_slots_ = 0, peak_live_ = 0, num_fused_kernels_ = 0, num_arena_values_ = 0;
   int64_t arena_bytes_ = 0, arena_naive_ = 0;
   std::vector<int32_t> donated_args_; // arguments some step may write into (Step::into)
-  std::shared_ptr<const void> code_; // keeps the JIT-compiled kernels the steps call alive
-  struct Profile;                    // $DZ_PROFILE=1: time per step, printed at the end
-  std::shared_ptr<Profile> profile_; // set by the builder (profile_if_asked)
+  std::shared_ptr<const void> code_;  // keeps the JIT-compiled kernels the steps call alive
+  struct Profile;                     // $DZ_PROFILE=1: time per step, printed at the end
+  std::shared_ptr<Profile> profile_;  // set by the builder (profile_if_asked)
   void profile_if_asked();
   std::string codegen_notes_, llvm_ir_;
   Tensor released_; // what a dropped slot holds (one shared empty tensor, no allocation)

@@ -50,6 +50,9 @@ struct BuildOptions {
   /// device_kernels) or a runtime call on device tensors (the eager GPU kernels), and the
   /// arena is one device buffer.
   Device device = Device::cpu();
+  /// Arguments that stay on the CPU in a program on a device: dropout's RNG state (seed,
+  /// offset), which only host steps read (the masks are drawn on the CPU).
+  std::vector<int> host_args;
   /// On a device: generated kernels by the op they compute. An op with one runs as one
   /// launch (a dz.fused group: one kernel instead of its ops one by one); the others run
   /// as runtime calls.
