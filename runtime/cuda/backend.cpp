@@ -235,6 +235,19 @@ public:
         std::min<int64_t>(args.n_out, gpu_->max_grid()), block, args);
   }
 
+  void softmax_rows(void *out, const void *in, DType dtype, int64_t rows, int64_t cols,
+                    bool logsumexp) override {
+    if (rows == 0 || cols == 0)
+      return;
+    eager::SoftmaxArgs args{rows, cols, in, out};
+    const int block =
+        int(std::clamp<int64_t>(int64_t(std::bit_ceil(uint64_t(cols))), 32, gpu_->block()));
+    std::string key = std::string(logsumexp ? "logsumexp" : "softmax") + char('0' + int(dtype));
+    run(
+        key, [&] { return eager::softmax_rows_kernel(dtype, logsumexp); },
+        std::min<int64_t>(rows, gpu_->max_grid()), block, args);
+  }
+
   void gemm(DType dtype, bool ta, bool tb, int64_t batch, int64_t m, int64_t n, int64_t k,
             const void *a, int64_t stride_a, const void *b, int64_t stride_b, double beta,
             void *c) override {

@@ -301,6 +301,61 @@ KernelSource reduce_kernel(ReduceOp op, DType out, DType in) {
   return {name, s.str()};
 }
 
+KernelSource softmax_rows_kernel(DType dtype, bool logsumexp) {
+  if (!is_floating(dtype))
+    throw Error(std::string(logsumexp ? "logsumexp" : "softmax") + ": dtype " + dtype_name(dtype) +
+                " is not supported (use float32 or float64)");
+  const std::string name =
+      std::string(logsumexp ? "dz_logsumexp_rows_" : "dz_softmax_rows_") + tag(dtype);
+  const std::string exp = math("exp", dtype), log = math("log", dtype);
+  const char *neg_inf = dtype == DType::f32 ? "__int_as_float(0xff800000u)"
+                                            : "__longlong_as_double(0xfff0000000000000ULL)";
+  // Like the CPU's rows (softmax_rows in elementwise.cpp): the maximum (NaN wins), the sum
+  // of exp(x - max) in T, then each output; a row per block, a tree for each reduction.
+  std::ostringstream s;
+  s << prelude() << "typedef " << ctype(dtype) << " T;\n"
+    << "DZ_KERNEL(" << name << ", SoftmaxArgs) {\n"
+    << "  __shared__ T s_part[256];\n"
+    << "  for (long long r = blockIdx.x; r < a.rows; r += gridDim.x) {\n"
+    << "    const T *x = (const T *)a.in + r * a.cols;\n"
+    << "    T m = " << neg_inf << ";\n"
+    << "    for (long long j = threadIdx.x; j < a.cols; j += blockDim.x) {\n"
+    << "      const T v = x[j];\n"
+    << "      if (v > m || v != v) m = v;\n"
+    << "    }\n"
+    << "    s_part[threadIdx.x] = m;\n"
+    << "    __syncthreads();\n"
+    << "    for (unsigned w = blockDim.x / 2; w > 0; w >>= 1) {\n"
+    << "      if (threadIdx.x < w) {\n"
+    << "        const T v = s_part[threadIdx.x + w];\n"
+    << "        if (v > s_part[threadIdx.x] || v != v) s_part[threadIdx.x] = v;\n"
+    << "      }\n"
+    << "      __syncthreads();\n"
+    << "    }\n"
+    << "    m = s_part[0];\n"
+    << "    __syncthreads();\n"
+    << "    T sum = (T)0;\n"
+    << "    for (long long j = threadIdx.x; j < a.cols; j += blockDim.x)\n"
+    << "      sum += " << exp << "(x[j] - m);\n"
+    << "    s_part[threadIdx.x] = sum;\n"
+    << "    __syncthreads();\n"
+    << "    for (unsigned w = blockDim.x / 2; w > 0; w >>= 1) {\n"
+    << "      if (threadIdx.x < w) s_part[threadIdx.x] += s_part[threadIdx.x + w];\n"
+    << "      __syncthreads();\n"
+    << "    }\n"
+    << "    sum = s_part[0];\n";
+  if (logsumexp)
+    s << "    if (threadIdx.x == 0) ((T *)a.out)[r] = m + " << log << "(sum);\n";
+  else
+    s << "    const T inv = (T)1 / sum;\n"
+      << "    T *y = (T *)a.out + r * a.cols;\n"
+      << "    for (long long j = threadIdx.x; j < a.cols; j += blockDim.x)\n"
+      << "      y[j] = " << exp << "(x[j] - m) * inv;\n";
+  s << "    __syncthreads();\n"
+    << "  }\n}\n";
+  return {name, s.str()};
+}
+
 KernelSource gemm_kernel(DType dtype) {
   if (!is_floating(dtype))
     throw Error(std::string("matmul: dtype ") + dtype_name(dtype) +
@@ -416,8 +471,11 @@ std::vector<KernelSource> all_kernels() {
       all.push_back(reduce_kernel(ReduceOp::argmax, DType::i64, t));
     }
   }
-  for (DType t : floats)
+  for (DType t : floats) {
     all.push_back(gemm_kernel(t));
+    all.push_back(softmax_rows_kernel(t, false));
+    all.push_back(softmax_rows_kernel(t, true));
+  }
   for (size_t bytes : {1, 4, 8})
     all.push_back(gather_kernel(bytes));
   for (DType t : {DType::f32, DType::f64, DType::i64, DType::i32})

@@ -41,6 +41,11 @@ DZ_EAGER_STRUCTS(
       const void *in;
       void *out;
     };
+    struct SoftmaxArgs {
+      long long rows, cols;
+      const void *in;
+      void *out;
+    };
     struct GemmArgs {
       long long batch, m, n, k, stride_a, stride_b, ta, tb;
       double beta;
@@ -66,6 +71,8 @@ KernelSource map_kernel(MapOp op, DType out, const std::vector<DType> &in,
                         const std::vector<bool> &scalar = {});
 /// ReduceArgs; the block must be a power of two from 32 to 256.
 KernelSource reduce_kernel(ReduceOp op, DType out, DType in);
+/// SoftmaxArgs: softmax of each row, or its logsumexp; f32, f64; block as reduce_kernel.
+KernelSource softmax_rows_kernel(DType dtype, bool logsumexp);
 KernelSource gemm_kernel(DType dtype);
 /// GatherArgs; elements of `elem_bytes` (1, 4 or 8) bytes.
 KernelSource gather_kernel(size_t elem_bytes);

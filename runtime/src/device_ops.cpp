@@ -5,6 +5,7 @@
 #include "kernels.h"
 
 #include <algorithm>
+#include <limits>
 #include <type_traits>
 
 namespace dz::detail::device {
@@ -119,6 +120,18 @@ Tensor reduce(ReduceOp op, const Tensor &x, const std::vector<int64_t> &axes, bo
 
 Tensor argmax(const Tensor &x, int64_t axis, bool keepdims) {
   return reduce(ReduceOp::argmax, x, {axis}, keepdims, i64);
+}
+
+Tensor softmax_last(const Tensor &x, bool logsumexp) {
+  const int64_t cols = x.ndim() ? x.shape().back() : 1, rows = cols ? x.size() / cols : 0;
+  Shape shape = x.shape();
+  if (logsumexp && !shape.empty())
+    shape.back() = 1;
+  Tensor out(shape, x.dtype(), x.device());
+  if (logsumexp && cols == 0)
+    fill(out, -std::numeric_limits<double>::infinity()); // log of an empty sum
+  device_backend(x.device()).softmax_rows(out.raw(), x.raw(), x.dtype(), rows, cols, logsumexp);
+  return out;
 }
 
 Tensor matmul(const Tensor &a, const Tensor &b, bool ta, bool tb) {

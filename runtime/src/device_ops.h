@@ -32,6 +32,10 @@ Tensor reduce(ReduceOp op, const Tensor &x, const std::vector<int64_t> &axes, bo
               DType out_dtype);
 Tensor argmax(const Tensor &x, int64_t axis, bool keepdims);
 
+/// Softmax along the last axis of a float tensor (same shape), or with `logsumexp` its
+/// logsumexp (the last axis kept, of size 1): one kernel.
+Tensor softmax_last(const Tensor &x, bool logsumexp);
+
 /// a @ b of two 2-d or two 3-d tensors of one float dtype, with transposes.
 Tensor matmul(const Tensor &a, const Tensor &b, bool ta, bool tb);
 /// x @ W (+ b).

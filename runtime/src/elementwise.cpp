@@ -521,6 +521,8 @@ Tensor softmax_impl(const Tensor &x, int64_t axis) {
     });
     return out;
   }
+  if (x.ndim() > 0 && ax == x.ndim() - 1 && is_floating(x.dtype()))
+    return device::softmax_last(x, false); // one kernel on the device
   Tensor e = exp(x - x.max({ax}, true));
   return e / e.sum({ax}, true);
 }
@@ -537,6 +539,8 @@ Tensor logsumexp_impl(const Tensor &x, int64_t axis, bool keepdims) {
       using T = typename decltype(tag)::type;
       softmax_rows<T>(x.data<T>(), out.data<T>(), cols ? x.size() / cols : 0, cols, true);
     });
+  } else if (ax == x.ndim() - 1 && is_floating(x.dtype())) {
+    out = device::softmax_last(x, true); // one kernel on the device
   } else {
     Tensor m = x.max({ax}, true);
     out = m + log(exp(x - m).sum({ax}, true));

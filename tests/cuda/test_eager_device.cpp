@@ -365,6 +365,25 @@ TEST_F(EagerDevice, SoftmaxGetItemAndScatterAdd) {
   expect_same([](auto &v) { return dz::softmax(v[0], -1); }, {x}, 1e-5, 1e-7, "softmax");
   expect_same([](auto &v) { return dz::softmax(v[0], 0); }, {x}, 1e-5, 1e-7, "softmax axis 0");
   expect_same([](auto &v) { return dz::logsumexp(v[0], 1, false); }, {x}, 1e-5, 1e-5, "lse");
+  // The row kernel (one block a row): rows longer than a block, of odd length, in 3-d, in
+  // f64, a row of one element, and -inf and +inf entries.
+  for (dz::Shape shape : {dz::Shape{3, 1000}, dz::Shape{2, 5, 37}, dz::Shape{4, 1}})
+    for (dz::DType dt : {dz::f32, dz::f64}) {
+      Tensor y = dz::uniform(shape, -20, 20, dt, 17);
+      std::string what = dz::shape_str(shape) + " " + dz::dtype_name(dt);
+      expect_same([](auto &v) { return dz::softmax(v[0], -1); }, {y}, 1e-5, 1e-9,
+                  "softmax " + what);
+      expect_same([](auto &v) { return dz::logsumexp(v[0], -1, true); }, {y}, 1e-6, 1e-6,
+                  "logsumexp " + what);
+    }
+  Tensor inf = Tensor::from({1, -INFINITY, 2, 3, INFINITY, 0}, {2, 3}, dz::f32);
+  Tensor got = dz::softmax(inf.to(kGpu), -1).to(Device::cpu());
+  Tensor want = dz::softmax(inf, -1);
+  for (int64_t i = 0; i < 6; ++i) {
+    double g = got.to_vector()[size_t(i)], w = want.to_vector()[size_t(i)];
+    EXPECT_TRUE(std::isnan(w) ? std::isnan(g) : std::abs(g - w) < 1e-6)
+        << i << ": " << g << " " << w;
+  }
   Tensor rows = dz::Tensor::from_i64({0, 2, 2, 5}), cols = dz::Tensor::from_i64({1, 9, 9, 0});
   expect_same(
       [&](auto &v) {

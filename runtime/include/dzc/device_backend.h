@@ -112,6 +112,12 @@ public:
   virtual void reduce(ReduceOp op, void *out, DType out_dtype, const void *in, DType in_dtype,
                       const Shape &shape, const std::vector<bool> &reduced) = 0;
 
+  /// Softmax over each row of a contiguous (rows, cols) float tensor into `out` (rows,
+  /// cols), or with `logsumexp` max + log(sum(exp(x - max))) of each row into `out`
+  /// (rows): one block per row, the maximum and the sum as block reductions. f32, f64.
+  virtual void softmax_rows(void *out, const void *in, DType dtype, int64_t rows, int64_t cols,
+                            bool logsumexp) = 0;
+
   /// C[b] = op(A[b]) op(B[b]) + beta C[b] for b < batch, row-major, op a transpose where
   /// ta / tb; A[b] starts at a + b * stride_a (elements; 0 repeats one matrix), B and C
   /// alike (C's stride is m * n). f32 and f64.
