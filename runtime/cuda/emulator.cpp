@@ -9,7 +9,9 @@
 //
 // Slow (a thread per CUDA thread) and meant for tests: it checks what the kernels compute
 // from their indexes, not the device's floating-point functions (expf is the host's) nor
-// its memory model.
+// its memory model. Where NVRTC loads, each source is also compiled to PTX for compute_90
+// (through the PTX cache), so a kernel the emulation runs but the GPU's compiler rejects
+// fails there too.
 #include "gpu.h"
 
 #include <dzc/cuda/nvrtc.h>
@@ -145,8 +147,10 @@ public:
     if (auto it = kernels_.find(key); it != kernels_.end())
       return &it->second;
     void *&lib = libraries_[source];
-    if (!lib)
+    if (!lib) {
+      check_compiles_for_the_gpu(source);
       lib = compile(source); // open for the process, reachable (for LeakSanitizer)
+    }
     Loaded k;
     k.fn = reinterpret_cast<KernelFn>(dlsym(lib, name.c_str()));
     k.enter = reinterpret_cast<EnterFn>(dlsym(lib, "dz_emulate_enter"));
@@ -220,6 +224,20 @@ private:
         });
       for (std::thread &t : threads)
         t.join();
+    }
+  }
+
+  /// Throws where NVRTC is present and rejects `source` for compute_90 (the source a GPU
+  /// would be given: no prelude).
+  static void check_compiles_for_the_gpu(const std::string &source) {
+    if (!nvrtc_available())
+      return;
+    try {
+      default_kernel_cache().ptx(source, "compute_90");
+    } catch (const Error &e) {
+      throw Error(std::string("an emulated kernel does not compile for the GPU (NVRTC, "
+                              "compute_90): ") +
+                  e.what());
     }
   }
 

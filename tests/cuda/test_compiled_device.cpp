@@ -8,6 +8,8 @@
 // path.
 #include "device_test.h"
 
+#include <dzc/cuda/launch.h>
+#include <dzc/cuda/nvrtc.h>
 #include <dzc/device_backend.h>
 #include <dzc/dzc.h>
 
@@ -404,6 +406,25 @@ TEST_F(CompiledDevice, LabelsOutOfRangeAreNamedEagerAndCompiled) {
     } catch (const dz::Error &e) {
       std::string m = e.what();
       EXPECT_NE(m.find("label 7 at row 1 is out of range for 3 classes"), std::string::npos) << m;
+    }
+  }
+}
+
+TEST_F(CompiledDevice, AKernelTheGpuCompilerRejectsFailsToLoad) {
+  // expl (long double) exists on the host, not in CUDA: the emulation's host compile
+  // would take it, but every emulated source also goes through NVRTC.
+  if (!dz::cuda::nvrtc_available())
+    GTEST_SKIP() << dz::cuda::nvrtc_unavailable_reason();
+  const std::string source = "extern \"C\" __global__ void host_only(double *x) {\n"
+                             "  x[threadIdx.x] = expl(x[threadIdx.x]);\n}\n";
+  try {
+    dz::cuda::GeneratedKernel k(source, "host_only");
+    FAIL() << "a kernel calling expl loaded on " << dz::device_backend(kGpu).describe();
+  } catch (const dz::Error &e) {
+    std::string m = e.what();
+    EXPECT_NE(m.find("expl"), std::string::npos) << m;
+    if (dz::device_backend(kGpu).describe().find("emulated") != std::string::npos) {
+      EXPECT_NE(m.find("does not compile for the GPU"), std::string::npos) << m;
     }
   }
 }
