@@ -464,14 +464,13 @@ FailureOr<Kernel> lower_dropout_mask(OpView &v) {
     return v.error() << "needs the state tensor<2xi64>, got " << type_str(v.in_types[0]);
   double r = *ratio;
   return unary(v, [r, spec = v.out, dev = v.device](In state) {
-    // Drawn on the CPU (the eager dropout's stream), then moved to the program's device.
-    // The state stays on the CPU in a device program (BuildOptions::host_args).
+    // The eager dropout's stream, drawn on the program's device. The state stays on the
+    // CPU in a device program (BuildOptions::host_args).
     const Tensor host = state.to(Device::cpu());
     const int64_t *s = host.data<int64_t>();
     Generator gen{uint64_t(s[0])};
     gen.advance(uint64_t(s[1]));
-    Tensor mask = (dz::rand(spec.shape, spec.dtype, gen) > r).to(spec.dtype) * (1.0 / (1.0 - r));
-    return mask.to(dev);
+    return dz::dropout_mask(spec.shape, spec.dtype, r, gen, dev);
   });
 }
 

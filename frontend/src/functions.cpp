@@ -824,9 +824,8 @@ Variable dropout(const Variable &x, double ratio, Generator &gen) {
     TraceScope trace;
     RngState *rs = sync_rng(gen, bool(trace));
     const int64_t groups = (x.size() + 3) / 4; // the counters rand draws
-    mask = (rand(x.shape(), dt, gen) > ratio).to(dt) * (1.0 / (1.0 - ratio));
-    if (!x.device().is_cpu()) // drawn on the CPU: the same Philox stream on every device
-      mask = mask.to(x.device());
+    // Drawn where x is (on a device by a Philox kernel): the same stream on every device.
+    mask = dropout_mask(x.shape(), dt, ratio, gen, x.device());
     if (trace) {
       trace->op("dropout_mask", {&rs->state}, mask,
                 {{"ratio", ratio}, {"shape", x.shape()}, {"dtype", dt}});

@@ -248,6 +248,17 @@ public:
         std::min<int64_t>(rows, gpu_->max_grid()), block, args);
   }
 
+  void dropout_mask(void *out, DType dtype, int64_t n, uint64_t seed, uint64_t offset,
+                    double ratio, double scale) override {
+    if (n == 0)
+      return;
+    eager::DropoutArgs args{n, seed, offset, ratio, scale, out};
+    std::string key = std::string("dropout") + char('0' + int(dtype));
+    run(
+        key, [&] { return eager::dropout_mask_kernel(dtype); }, elementwise_grid((n + 3) / 4),
+        gpu_->block(), args);
+  }
+
   void gemm(DType dtype, bool ta, bool tb, int64_t batch, int64_t m, int64_t n, int64_t k,
             const void *a, int64_t stride_a, const void *b, int64_t stride_b, double beta,
             void *c) override {

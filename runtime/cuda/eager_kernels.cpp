@@ -356,6 +356,52 @@ KernelSource softmax_rows_kernel(DType dtype, bool logsumexp) {
   return {name, s.str()};
 }
 
+KernelSource dropout_mask_kernel(DType dtype) {
+  if (!is_floating(dtype))
+    throw Error(std::string("dropout: dtype ") + dtype_name(dtype) +
+                " is not supported (use float32 or float64)");
+  const std::string name = std::string("dz_dropout_mask_") + tag(dtype);
+  const bool f32 = dtype == DType::f32;
+  // philox4x32 and the uniforms of random.cpp: element i is word i % 4 of counter
+  // offset + i / 4 (float64: 53 bits from that word and the same word of the counter with
+  // its high half 1). Compared in T like the CPU's rand(...) > ratio.
+  std::ostringstream s;
+  s << prelude() << "typedef " << ctype(dtype) << " T;\n"
+    << "static __device__ void dz_philox(unsigned long long lo, unsigned long long hi,\n"
+    << "                                 unsigned long long seed, unsigned *w) {\n"
+    << "  unsigned c0 = (unsigned)lo, c1 = (unsigned)(lo >> 32);\n"
+    << "  unsigned c2 = (unsigned)hi, c3 = (unsigned)(hi >> 32);\n"
+    << "  unsigned k0 = (unsigned)seed, k1 = (unsigned)(seed >> 32);\n"
+    << "  for (int round = 0; round < 10; ++round) {\n"
+    << "    if (round > 0) { k0 += 0x9E3779B9u; k1 += 0xBB67AE85u; }\n"
+    << "    const unsigned long long p0 = 0xD2511F53ull * c0, p1 = 0xCD9E8D57ull * c2;\n"
+    << "    const unsigned hi0 = (unsigned)(p0 >> 32), lo0 = (unsigned)p0;\n"
+    << "    const unsigned hi1 = (unsigned)(p1 >> 32), lo1 = (unsigned)p1;\n"
+    << "    c0 = hi1 ^ c1 ^ k0; c1 = lo1; c2 = hi0 ^ c3 ^ k1; c3 = lo0;\n"
+    << "  }\n"
+    << "  w[0] = c0; w[1] = c1; w[2] = c2; w[3] = c3;\n"
+    << "}\n"
+    << "DZ_KERNEL(" << name << ", DropoutArgs) {\n"
+    << "  const long long groups = (a.n + 3) / 4, step = (long long)gridDim.x * blockDim.x;\n"
+    << "  const T ratio = (T)a.ratio, scale = (T)a.scale;\n"
+    << "  for (long long g = (long long)blockIdx.x * blockDim.x + threadIdx.x; g < groups;\n"
+    << "       g += step) {\n"
+    << "    unsigned w[4], w2[4];\n"
+    << "    dz_philox(a.offset + (unsigned long long)g, 0ull, a.seed, w);\n";
+  if (!f32)
+    s << "    dz_philox(a.offset + (unsigned long long)g, 1ull, a.seed, w2);\n";
+  s << "    for (int j = 0; j < 4 && g * 4 + j < a.n; ++j) {\n";
+  if (f32)
+    s << "      const T u = (T)(w[j] >> 8) * 5.9604644775390625e-8f; // 2^-24\n";
+  else
+    s << "      const T u = (T)(((unsigned long long)(w[j] >> 5) << 26) | (w2[j] >> 6)) *\n"
+      << "                  1.1102230246251565e-16; // 2^-53\n";
+  s << "      ((T *)a.out)[g * 4 + j] = u > ratio ? scale : (T)0;\n"
+    << "    }\n"
+    << "  }\n}\n";
+  return {name, s.str()};
+}
+
 KernelSource gemm_kernel(DType dtype) {
   if (!is_floating(dtype))
     throw Error(std::string("matmul: dtype ") + dtype_name(dtype) +
@@ -475,6 +521,7 @@ std::vector<KernelSource> all_kernels() {
     all.push_back(gemm_kernel(t));
     all.push_back(softmax_rows_kernel(t, false));
     all.push_back(softmax_rows_kernel(t, true));
+    all.push_back(dropout_mask_kernel(t));
   }
   for (size_t bytes : {1, 4, 8})
     all.push_back(gather_kernel(bytes));

@@ -46,6 +46,12 @@ DZ_EAGER_STRUCTS(
       const void *in;
       void *out;
     };
+    struct DropoutArgs {
+      long long n;
+      unsigned long long seed, offset;
+      double ratio, scale;
+      void *out;
+    };
     struct GemmArgs {
       long long batch, m, n, k, stride_a, stride_b, ta, tb;
       double beta;
@@ -73,6 +79,8 @@ KernelSource map_kernel(MapOp op, DType out, const std::vector<DType> &in,
 KernelSource reduce_kernel(ReduceOp op, DType out, DType in);
 /// SoftmaxArgs: softmax of each row, or its logsumexp; f32, f64; block as reduce_kernel.
 KernelSource softmax_rows_kernel(DType dtype, bool logsumexp);
+/// DropoutArgs: Philox4x32-10 as runtime/src/random.cpp, a thread per counter (4 elements).
+KernelSource dropout_mask_kernel(DType dtype);
 KernelSource gemm_kernel(DType dtype);
 /// GatherArgs; elements of `elem_bytes` (1, 4 or 8) bytes.
 KernelSource gather_kernel(size_t elem_bytes);

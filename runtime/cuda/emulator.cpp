@@ -74,6 +74,7 @@ struct alignas(16) float4 { float x, y, z, w; };
 struct alignas(16) double2 { double x, y; };
 struct alignas(16) longlong2 { long long x, y; };
 #define __global__
+#define __device__
 #define __launch_bounds__(n)
 #define __restrict__ __restrict
 #define __shared__ static

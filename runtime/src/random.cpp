@@ -5,6 +5,7 @@
 // (seed, offset) and never on the thread count. float64 needs 53 random bits: its second
 // word comes from the same counter with the high 64 bits of the counter set to 1.
 // randn applies Box-Muller to the word pairs (0, 1) and (2, 3) of each counter.
+#include <dzc/device_backend.h>
 #include <dzc/tensor.h>
 
 #include <cmath>
@@ -134,6 +135,18 @@ Tensor uniform(const Shape &shape, double low, double high, DType dtype, Generat
     for (int j = 0; j < 4; ++j)
       v[j] = low + scale * u[j];
   });
+}
+
+Tensor dropout_mask(const Shape &shape, DType dtype, double ratio, Generator &gen, Device dev) {
+  check_float_dtype(dtype, "dropout");
+  const double scale = 1.0 / (1.0 - ratio);
+  if (dev.is_cpu())
+    return (rand(shape, dtype, gen) > ratio).to(dtype) * scale;
+  Tensor mask(shape, dtype, dev);
+  const uint64_t offset = gen.advance(uint64_t((mask.size() + 3) / 4));
+  device_backend(dev).dropout_mask(mask.raw(), dtype, mask.size(), gen.seed(), offset, ratio,
+                                   scale);
+  return mask;
 }
 
 Tensor rand(const Shape &shape, DType dtype, std::optional<uint64_t> seed) {

@@ -118,6 +118,12 @@ public:
   virtual void softmax_rows(void *out, const void *in, DType dtype, int64_t rows, int64_t cols,
                             bool logsumexp) = 0;
 
+  /// Dropout's mask: out[i] = u(i) > ratio ? scale : 0 for i < n, u(i) the uniform that
+  /// rand() draws for element i from counters offset, offset + 1, ... of Philox with key
+  /// `seed` (random.cpp), compared in `dtype` as on the CPU. f32, f64.
+  virtual void dropout_mask(void *out, DType dtype, int64_t n, uint64_t seed, uint64_t offset,
+                            double ratio, double scale) = 0;
+
   /// C[b] = op(A[b]) op(B[b]) + beta C[b] for b < batch, row-major, op a transpose where
   /// ta / tb; A[b] starts at a + b * stride_a (elements; 0 repeats one matrix), B and C
   /// alike (C's stride is m * n). f32 and f64.

@@ -334,6 +334,10 @@ Tensor linspace(double start, double stop, int64_t num, DType dtype = f64);
 Tensor eye(int64_t n, DType dtype = f64);
 /// Random tensors from a Generator (or a fresh Generator seeded with `seed`).
 Tensor rand(const Shape &shape, DType dtype, Generator &gen);
+/// Dropout's mask on `dev`: (rand(shape, dtype, gen) > ratio) / (1 - ratio), drawn where
+/// it is used (on a device by a Philox kernel, with the same bits as on the CPU).
+Tensor dropout_mask(const Shape &shape, DType dtype, double ratio, Generator &gen,
+                    Device dev = Device::cpu());
 Tensor rand(const Shape &shape, DType dtype = f32, std::optional<uint64_t> seed = {});
 Tensor randn(const Shape &shape, DType dtype, Generator &gen);
 Tensor randn(const Shape &shape, DType dtype = f32, std::optional<uint64_t> seed = {});
