@@ -248,8 +248,8 @@ public:
         std::min<int64_t>(rows, gpu_->max_grid()), block, args);
   }
 
-  void dropout_mask(void *out, DType dtype, int64_t n, uint64_t seed, uint64_t offset,
-                    double ratio, double scale) override {
+  void dropout_mask(void *out, DType dtype, int64_t n, uint64_t seed, uint64_t offset, double ratio,
+                    double scale) override {
     if (n == 0)
       return;
     eager::DropoutArgs args{n, seed, offset, ratio, scale, out};
