@@ -4,6 +4,8 @@
 
 #include "tracer.h"
 
+#include <dzc/dynamic_library.h>
+
 #include <chrono>
 #include <cstdlib>
 #include <dlfcn.h>
@@ -275,26 +277,10 @@ CompileEntry load_compiler() {
   static std::string failure;
   static std::once_flag once;
   std::call_once(once, [] {
-    std::vector<std::string> candidates;
-    if (const char *p = std::getenv("DZ_COMPILER_LIBRARY"))
-      candidates.push_back(p);
-    Dl_info info;
-    if (dladdr(reinterpret_cast<void *>(&load_compiler), &info) && info.dli_fname) {
-      std::string self = info.dli_fname;
-      candidates.push_back(self.substr(0, self.find_last_of('/') + 1) + "libdzc_compiler.so");
-    }
-    candidates.push_back("libdzc_compiler.so");
-    for (const std::string &path : candidates) {
-      void *handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
-      if (!handle) {
-        failure += "\n  " + path + ": " + dlerror();
-        continue;
-      }
-      entry = reinterpret_cast<CompileEntry>(dlsym(handle, "dzc_compile_graph"));
-      if (entry)
-        return;
-      failure += "\n  " + path + ": no symbol dzc_compile_graph";
-    }
+    if (void *h = detail::load_dzc_library("DZ_COMPILER_LIBRARY", "libdzc_compiler.so",
+                                           reinterpret_cast<void *>(&load_compiler),
+                                           {"dzc_compile_graph"}, failure))
+      entry = reinterpret_cast<CompileEntry>(dlsym(h, "dzc_compile_graph"));
   });
   if (!entry)
     throw Error("dz::compile: cannot load dzc's compiler library (built with "

@@ -7,6 +7,8 @@
 
 #include "tracer.h"
 
+#include <dzc/dynamic_library.h>
+
 #include <dlfcn.h>
 #include <map>
 #include <mutex>
@@ -36,29 +38,16 @@ const Library &library() {
   static std::string failure;
   static std::once_flag once;
   std::call_once(once, [] {
-    std::vector<std::string> candidates;
-    if (const char *p = std::getenv("DZ_ONNX_LIBRARY"))
-      candidates.push_back(p);
-    Dl_info info;
-    if (dladdr(reinterpret_cast<void *>(&library), &info) && info.dli_fname) {
-      std::string self = info.dli_fname;
-      candidates.push_back(self.substr(0, self.find_last_of('/') + 1) + "libdzc_codegen_onnx.so");
-    }
-    candidates.push_back("libdzc_codegen_onnx.so");
-    for (const std::string &path : candidates) {
-      void *handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
-      if (!handle) {
-        failure += "\n  " + path + ": " + dlerror();
-        continue;
-      }
-      lib.export_graph = reinterpret_cast<ExportEntry>(dlsym(handle, "dzc_onnx_export_graph"));
-      lib.check_model = reinterpret_cast<CheckEntry>(dlsym(handle, "dzc_onnx_check_model"));
-      lib.compile_model = reinterpret_cast<CompileEntry>(dlsym(handle, "dzc_onnx_compile_model"));
-      if (lib.export_graph && lib.check_model && lib.compile_model)
-        return;
-      failure += "\n  " + path + ": the dzc_onnx_* entry points are missing";
-      lib = {};
-    }
+    const char *export_graph = "dzc_onnx_export_graph", *check_model = "dzc_onnx_check_model",
+               *compile_model = "dzc_onnx_compile_model";
+    void *h = detail::load_dzc_library("DZ_ONNX_LIBRARY", "libdzc_codegen_onnx.so",
+                                       reinterpret_cast<void *>(&library),
+                                       {export_graph, check_model, compile_model}, failure);
+    if (!h)
+      return;
+    lib.export_graph = reinterpret_cast<ExportEntry>(dlsym(h, export_graph));
+    lib.check_model = reinterpret_cast<CheckEntry>(dlsym(h, check_model));
+    lib.compile_model = reinterpret_cast<CompileEntry>(dlsym(h, compile_model));
   });
   if (!lib.export_graph)
     throw Error("dz::onnx: cannot load dzc's ONNX library (built with -DDZ_BUILD_COMPILER=ON; "

@@ -3,6 +3,7 @@
 // wherever the dynamic loader finds it. The library stays loaded for the process (its
 // backends hold device memory that tensors may still own at exit).
 #include <dzc/device_backend.h>
+#include <dzc/dynamic_library.h>
 
 #include <dlfcn.h>
 
@@ -38,27 +39,12 @@ const CudaLibrary &cuda_library() {
   static CudaLibrary lib;
   static std::once_flag once;
   std::call_once(once, [] {
-    std::vector<std::string> candidates;
-    if (const char *p = std::getenv("DZ_CUDA_RUNTIME_LIBRARY"))
-      candidates.push_back(p);
-    Dl_info info;
-    if (dladdr(reinterpret_cast<void *>(&cuda_library), &info) && info.dli_fname) {
-      std::string self = info.dli_fname;
-      candidates.push_back(self.substr(0, self.find_last_of('/') + 1) + "libdzc_cuda_runtime.so");
-    }
-    candidates.push_back("libdzc_cuda_runtime.so");
     std::string tried;
-    for (const std::string &path : candidates) {
-      void *handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
-      if (!handle) {
-        const char *e = dlerror();
-        tried += "\n  " + path + ": " + (e ? e : "dlopen failed");
-        continue;
-      }
-      lib.entry = reinterpret_cast<DzDeviceBackendEntry>(dlsym(handle, "dzc_cuda_backend"));
-      if (lib.entry)
-        return;
-      tried += "\n  " + path + ": no symbol dzc_cuda_backend";
+    if (void *h = detail::load_dzc_library("DZ_CUDA_RUNTIME_LIBRARY", "libdzc_cuda_runtime.so",
+                                           reinterpret_cast<void *>(&cuda_library),
+                                           {"dzc_cuda_backend"}, tried)) {
+      lib.entry = reinterpret_cast<DzDeviceBackendEntry>(dlsym(h, "dzc_cuda_backend"));
+      return;
     }
     lib.failure = "dzc's CUDA runtime library (libdzc_cuda_runtime.so, built when CMake finds "
                   "the CUDA toolkit; set DZ_CUDA_RUNTIME_LIBRARY to its path) did not load. "
