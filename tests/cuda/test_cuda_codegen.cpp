@@ -2,17 +2,18 @@
 // --dz-pipeline and --dz-fuse, one kernel per dz.fused group and per elementwise op or
 // reduction left alone, each compiled by NVRTC to PTX for compute_90 (no GPU needed).
 // The kernels of whole functions then run, each value in its own buffer, and must agree
-// with the CPU executor: on the GPU where there is one, and everywhere emulated on the
-// host (host_emulation.h), so that the generated indexing and reductions are checked on
-// machines without a GPU too.
+// with the CPU executor: on the GPU where there is one, and everywhere on cuda:0 emulated
+// on the host (DZ_CUDA_EMULATION, runtime/cuda/emulator.cpp), so that the generated
+// indexing and reductions are checked on machines without a GPU too.
 #include <dzc/codegen/CudaSource.h>
 #include <dzc/codegen/ExecutorBuild.h>
 #include <dzc/cuda/driver.h>
+#include <dzc/cuda/launch.h>
 #include <dzc/cuda/nvrtc.h>
+#include <dzc/device_backend.h>
 #include <dzc/ir/DzOps.h>
 #include <dzc/passes/Passes.h>
 
-#include "host_emulation.h"
 #include "mlp_step_ir.h" // tests/compiler
 
 #include <mlir/IR/BuiltinOps.h>
@@ -141,66 +142,65 @@ private:
   dz::cuda::Module module_;
 };
 
-/// The kernels of a function emulated on the host (host_emulation.h): host tensors.
-class HostBackend {
-public:
-  using Buffer = Tensor;
-  explicit HostBackend(const CudaFunction &f) : emulation_(f.source) {}
+/// cuda:0 as the host emulation (docs/cuda.md), whether or not a GPU is present: set
+/// before the process first uses cuda:0. Empty, or why it is unavailable.
+std::string emulate_cuda0() {
+  setenv("DZ_CUDA_EMULATION", "1", 1);
+  std::string why;
+  if (!dz::device_available(dz::Device::cuda(0), &why))
+    return why.empty() ? "unavailable" : why;
+  if (dz::device_backend(dz::Device::cuda(0)).describe().find("emulated") == std::string::npos)
+    return "cuda:0 was already in use as a GPU in this process";
+  return "";
+}
 
-  Buffer upload(const Tensor &t) { return t.copy(); }
-  Buffer allocate(const dz::Shape &shape, dz::DType dtype) { return Tensor(shape, dtype); }
-  void launch(const CudaKernel &k, const std::vector<Buffer *> &buffers) {
-    std::vector<void *> ptrs;
-    for (Buffer *b : buffers) {
-      EXPECT_EQ(reinterpret_cast<uintptr_t>(b->raw()) % 16, 0u) << "the vector loops run";
-      ptrs.push_back(b->raw());
-    }
-    emulation_.launch(k.name, k.grid, k.block, ptrs);
-  }
-  Tensor download(Buffer &b, const dz::Shape &, dz::DType) { return b; }
-
-private:
-  dz::testing::HostEmulation emulation_;
-};
-
-/// The same with every buffer one element past a 16-byte boundary: the kernels' vector
-/// loops (16-byte loads where every flat pointer is aligned) are skipped, so their scalar
-/// loops compute everything.
-class MisalignedHostBackend {
+/// The kernels of a function on the emulated cuda:0: the emulation's device tensors, each
+/// kernel loaded through dz::cuda::GeneratedKernel (the module compiled once). With
+/// `misaligned`, every buffer starts one element past a 16-byte boundary, so the vector
+/// loops of the kernels (16-byte loads where every flat pointer is aligned) are skipped
+/// and their scalar loops compute everything.
+template <bool misaligned> class EmulatedBackend {
 public:
   struct Buffer {
-    Tensor padded; // one element more, the data after the first
+    Tensor t; // on cuda:0; with `misaligned` one element more, the data after the first
     void *data() const {
-      return static_cast<char *>(padded.raw()) + dz::dtype_size(padded.dtype());
+      return static_cast<char *>(t.raw()) + (misaligned ? dz::dtype_size(t.dtype()) : 0);
     }
   };
-  explicit MisalignedHostBackend(const CudaFunction &f) : emulation_(f.source) {}
+  explicit EmulatedBackend(const CudaFunction &f) : source_(f.source) {}
 
   Buffer upload(const Tensor &t) {
-    Buffer b = allocate(t.shape(), t.dtype());
-    Tensor c = t.copy(); // contiguous
-    std::memcpy(b.data(), c.raw(), c.nbytes());
-    return b;
+    if (!misaligned)
+      return {t.to(kCuda0)};
+    Tensor padded({t.size() + 1}, t.dtype());
+    std::memcpy(static_cast<char *>(padded.raw()) + dz::dtype_size(t.dtype()), t.raw(), t.nbytes());
+    return {padded.to(kCuda0)};
   }
   Buffer allocate(const dz::Shape &shape, dz::DType dtype) {
-    return {Tensor({dz::shape_size(shape) + 1}, dtype)};
+    return {misaligned ? Tensor({dz::shape_size(shape) + 1}, dtype, kCuda0)
+                       : Tensor(shape, dtype, kCuda0)};
   }
   void launch(const CudaKernel &k, const std::vector<Buffer *> &buffers) {
-    std::vector<void *> ptrs;
+    std::vector<const void *> ptrs;
     for (Buffer *b : buffers) {
-      EXPECT_NE(reinterpret_cast<uintptr_t>(b->data()) % 16, 0u);
+      const bool aligned = reinterpret_cast<uintptr_t>(b->data()) % 16 == 0;
+      EXPECT_EQ(aligned, !misaligned) << k.name;
       ptrs.push_back(b->data());
     }
-    emulation_.launch(k.name, k.grid, k.block, ptrs);
+    dz::cuda::GeneratedKernel(source_, k.name).launch(k.grid, int(k.block), ptrs);
   }
   Tensor download(Buffer &b, const dz::Shape &shape, dz::DType dtype) {
-    Tensor t(shape, dtype);
-    std::memcpy(t.raw(), b.data(), t.nbytes());
-    return t;
+    Tensor host = b.t.to(dz::Device::cpu());
+    Tensor out(shape, dtype);
+    std::memcpy(out.raw(),
+                static_cast<char *>(host.raw()) + (misaligned ? dz::dtype_size(dtype) : 0),
+                out.nbytes());
+    return out;
   }
 
 private:
-  dz::testing::HostEmulation emulation_;
+  static inline const dz::Device kCuda0 = dz::Device::cuda(0);
+  std::string source_;
 };
 
 /// Runs the kernels of `f` in order on `args`, each value in a buffer of `backend`: every
@@ -500,22 +500,22 @@ TEST(CudaDevice, KernelsMatchTheCpuExecutor) {
 }
 
 TEST(CudaHostEmulation, KernelsMatchTheCpuExecutor) {
-  if (!dz::testing::HostEmulation::compiler_available())
-    GTEST_SKIP() << "no host C++ compiler at " << DZ_HOST_CXX;
+  if (std::string why = emulate_cuda0(); !why.empty())
+    GTEST_SKIP() << "the emulated cuda:0 is unavailable: " << why;
   for (const KernelProgram &p : kernelPrograms()) {
     SCOPED_TRACE(p.name);
-    expectKernelsMatchCpu<HostBackend>(p.ir, p.args, p.rtol, p.atol);
+    expectKernelsMatchCpu<EmulatedBackend<false>>(p.ir, p.args, p.rtol, p.atol);
   }
 }
 
 TEST(CudaHostEmulation, KernelsOnMisalignedBuffersMatchTheCpuExecutor) {
-  if (!dz::testing::HostEmulation::compiler_available())
-    GTEST_SKIP() << "no host C++ compiler at " << DZ_HOST_CXX;
+  if (std::string why = emulate_cuda0(); !why.empty())
+    GTEST_SKIP() << "the emulated cuda:0 is unavailable: " << why;
   for (const KernelProgram &p : kernelPrograms()) {
     if (std::string(p.name) != "vectors" && std::string(p.name) != "elementwise")
       continue;
     SCOPED_TRACE(p.name);
-    expectKernelsMatchCpu<MisalignedHostBackend>(p.ir, p.args, p.rtol, p.atol);
+    expectKernelsMatchCpu<EmulatedBackend<true>>(p.ir, p.args, p.rtol, p.atol);
   }
 }
 
