@@ -16,7 +16,9 @@
 // bench/compare_steps.py runs it next to the same steps in PyTorch. With --device cuda the
 // parameters and the batch live on cuda:0 and each timed step ends with the loss copied
 // back (which waits for the device); peak_mb is then the host's, and device_mb the bytes
-// the device allocator holds after the steps (live and cached).
+// the device allocator holds after the steps (live and cached); launches, uploads,
+// downloads and device_copies are per step (dz::device_counters: the same on a GPU and on
+// the host emulation).
 #include <dzc/device_backend.h>
 #include <dzc/dzc.h>
 
@@ -187,12 +189,16 @@ int main(int argc, char **argv) {
   malloc_trim(0); // what the compiler freed is not the step's memory
   reset_peak();
   std::vector<double> ms;
+  const dz::DeviceCounters before = dz::device_counters(dev);
   for (int i = 0; i < steps; ++i) {
     t0 = std::chrono::steady_clock::now();
     loss = run().item<double>();
     ms.push_back(ms_since(t0));
   }
   const double peak_mb = status_mb("VmHWM") - base_mb;
+  // Per step, the loss's copy back included (the same counts on a GPU and emulated).
+  const dz::DeviceCounters c = dz::device_counters(dev) - before;
+  auto per_step = [&](uint64_t n) { return double(n) / double(std::max(steps, 1)); };
   std::sort(ms.begin(), ms.end());
   const double device_mb =
       dev.is_cpu() ? 0.0
@@ -201,8 +207,10 @@ int main(int argc, char **argv) {
                          1e6;
   std::printf("{\"workload\": \"%s\", \"mode\": \"%s\", \"device\": \"%s\", \"steps\": %d, "
               "\"median_ms\": %.4f, \"min_ms\": %.4f, \"first_call_ms\": %.2f, \"peak_mb\": %.2f, "
-              "\"device_mb\": %.2f, \"loss\": %.6f}\n",
+              "\"device_mb\": %.2f, \"launches\": %.1f, \"generated_launches\": %.1f, "
+              "\"uploads\": %.1f, \"downloads\": %.1f, \"device_copies\": %.1f, \"loss\": %.6f}\n",
               a[0].c_str(), a[1].c_str(), dev.str().c_str(), steps, ms[ms.size() / 2], ms.front(),
-              first_ms, peak_mb, device_mb, loss);
+              first_ms, peak_mb, device_mb, per_step(c.launches), per_step(c.generated_launches),
+              per_step(c.uploads), per_step(c.downloads), per_step(c.device_copies), loss);
   return 0;
 }

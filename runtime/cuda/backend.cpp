@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <bit>
 #include <cstdlib>
 #include <cstring>
@@ -145,15 +146,28 @@ public:
   void empty_cache() override { memory_.empty(); }
 
   void copy_to_device(void *dst, const void *src, size_t bytes) override {
+    count(uploads_), count(upload_bytes_, bytes);
     gpu_->upload(dst, src, bytes);
   }
   void copy_to_host(void *dst, const void *src, size_t bytes) override {
+    count(downloads_), count(download_bytes_, bytes);
     gpu_->download(dst, src, bytes);
   }
   void copy_on_device(void *dst, const void *src, size_t bytes) override {
+    count(device_copies_);
     gpu_->copy(dst, src, bytes);
   }
-  void synchronize() override { gpu_->synchronize(); }
+  void synchronize() override {
+    count(synchronizations_);
+    gpu_->synchronize();
+  }
+  DeviceCounters counters() const override {
+    auto r = [](const std::atomic<uint64_t> &c) { return c.load(std::memory_order_relaxed); };
+    return {r(launches_),  r(generated_launches_), r(uploads_),       r(upload_bytes_),
+            r(downloads_), r(download_bytes_),     r(device_copies_), r(synchronizations_)};
+  }
+  /// A generated kernel's launch (GeneratedKernel), counted with the backend's own.
+  void count_generated_launch() { count(launches_), count(generated_launches_); }
 
   Gpu &gpu() { return *gpu_; }
 
@@ -314,9 +328,16 @@ private:
       std::lock_guard<std::mutex> lock(mu_);
       kernels_[key] = k;
     }
+    count(launches_);
     gpu_->launch(k, grid, block, &args, sizeof args);
   }
 
+  static void count(std::atomic<uint64_t> &c, uint64_t n = 1) {
+    c.fetch_add(n, std::memory_order_relaxed);
+  }
+
+  std::atomic<uint64_t> launches_{0}, generated_launches_{0}, uploads_{0}, upload_bytes_{0},
+      downloads_{0}, download_bytes_{0}, device_copies_{0}, synchronizations_{0};
   std::unique_ptr<Gpu> gpu_;
   DeviceAllocator memory_;
   std::mutex mu_;
@@ -350,21 +371,23 @@ CudaBackend *the_backend(const std::string **why) {
 } // namespace
 
 namespace {
-Gpu &the_gpu() {
+CudaBackend &backend_or_throw() {
   const std::string *why = nullptr;
   CudaBackend *b = the_backend(&why);
   if (!b)
     throw Error("cuda:0 is not available: " + *why);
-  return b->gpu();
+  return *b;
 }
 } // namespace
 
 GeneratedKernel::GeneratedKernel(const std::string &source, const std::string &name)
-    : name_(name), handle_(the_gpu().kernel(source, name)) {}
+    : name_(name), handle_(backend_or_throw().gpu().kernel(source, name)) {}
 
 void GeneratedKernel::launch(int64_t grid, int block,
                              const std::vector<const void *> &pointers) const {
-  the_gpu().launch_pointers(handle_, grid, block, pointers);
+  CudaBackend &b = backend_or_throw();
+  b.count_generated_launch();
+  b.gpu().launch_pointers(handle_, grid, block, pointers);
 }
 
 } // namespace dz::cuda

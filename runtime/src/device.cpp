@@ -96,6 +96,17 @@ DeviceBackend &device_backend(Device dev) {
   return *b;
 }
 
+DeviceCounters operator-(const DeviceCounters &a, const DeviceCounters &b) {
+  return {a.launches - b.launches,           a.generated_launches - b.generated_launches,
+          a.uploads - b.uploads,             a.upload_bytes - b.upload_bytes,
+          a.downloads - b.downloads,         a.download_bytes - b.download_bytes,
+          a.device_copies - b.device_copies, a.synchronizations - b.synchronizations};
+}
+
+DeviceCounters device_counters(Device dev) {
+  return dev.is_cpu() ? DeviceCounters{} : device_backend(dev).counters();
+}
+
 AllocatorStats allocator_stats(Device dev) {
   return dev.is_cpu() ? allocator_stats() : device_backend(dev).stats();
 }

@@ -6,6 +6,8 @@
 
 #include <algorithm>
 #include <limits>
+#include <map>
+#include <mutex>
 #include <type_traits>
 
 namespace dz::detail::device {
@@ -211,6 +213,22 @@ void fill(Tensor &t, double v) {
   device_backend(t.device())
       .map(MapOp::cast, t.raw(), t.dtype(), t.shape(),
            {scalar_operand(Tensor::scalar(v, t.dtype()), t.shape().size())});
+}
+
+Tensor cached_arange(int64_t n, Device dev) {
+  static std::mutex mu;
+  static std::map<std::pair<int64_t, int>, Tensor> kept;
+  std::lock_guard<std::mutex> lock(mu);
+  auto [it, made] = kept.try_emplace({n, dev.index});
+  if (made) {
+    if (kept.size() > 64) { // many sizes: start over
+      kept.clear();
+      it = kept.try_emplace({n, dev.index}).first;
+    }
+    PlacedAllocations::Pause keep; // outlives the call: not in a result's region
+    it->second = on(arange(0, double(n), 1, i64), dev);
+  }
+  return it->second;
 }
 
 void copy_bytes(const Tensor &dst, const Tensor &src) {

@@ -46,6 +46,9 @@ Tensor gather(const Tensor &x, const IndexPlan &plan);
 Tensor scatter_add(const IndexPlan &plan, const Tensor &src);
 
 void fill(Tensor &t, double v);
+/// 0, 1, ..., n - 1 as int64 on `dev`, made once per (n, device) and kept (one_hot's class
+/// ids): a training step uploads nothing for it.
+Tensor cached_arange(int64_t n, Device dev);
 /// Copies between any two devices (one of them may be the CPU); same size.
 void copy_bytes(const Tensor &dst, const Tensor &src);
 

@@ -2,6 +2,7 @@
 // SoftmaxCrossEntropy (frontend/src/functions.cpp) and the compiled dz ops of the same
 // names (codegen/cpu/Lowering.cpp). On the CPU they are direct loops; on a device, the
 // same sums from tensor operations (a label compare for the one-hot rows).
+#include "device_ops.h"
 #include "kernels.h"
 
 #include <dzc/trace_hook.h>
@@ -37,7 +38,7 @@ Tensor one_hot(const Tensor &labels, int64_t classes, DType dtype, LabelCheck ch
     check_class_labels(labels, classes, "one_hot");
   const int64_t n = labels.size();
   if (!labels.device().is_cpu()) {
-    Tensor ids = arange(0, double(classes), 1, i64).to(labels.device()); // not traced
+    const Tensor ids = device::cached_arange(classes, labels.device());
     return (labels.to(i64).reshape({n, 1}) == ids).to(dtype);
   }
   Tensor t = labels.to(i64);

@@ -62,8 +62,21 @@ TEST_F(CompiledDevice, MlpTrainingStepFollowsTheEagerCpuSteps) {
     eager.cleargrads();
     eager_loss.backward();
     eager_opt.update();
-    Variable loss = step(Variable(x.to(kGpu)), Variable(t.to(kGpu)));
+    Variable xd(x.to(kGpu)), td(t.to(kGpu));
+    const dz::DeviceCounters before = dz::device_counters(kGpu);
+    Variable loss = step(xd, td);
+    const dz::DeviceCounters c = dz::device_counters(kGpu) - before;
     ASSERT_EQ(loss.device(), kGpu);
+    if (i > 0) { // a compiled call (the first traces): nothing goes up, the labels come
+                 // back once for their check, and each fused group is one launch
+      EXPECT_EQ(c.uploads, 0u) << "step " << i;
+      EXPECT_EQ(c.downloads, 1u) << "step " << i;
+      EXPECT_EQ(c.generated_launches, 6u) << "step " << i;
+      if (i == 1)
+        std::cout << "compiled MLP step on cuda:0: " << c.launches << " launches ("
+                  << c.generated_launches << " generated), " << c.uploads << " uploads, "
+                  << c.downloads << " downloads, " << c.device_copies << " device copies\n";
+    }
     EXPECT_NEAR(loss.item<double>(), eager_loss.item<double>(), 1e-4) << "step " << i;
     if (++i == 6)
       break;

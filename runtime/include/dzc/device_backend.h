@@ -75,6 +75,22 @@ struct MapOperand {
   } value{};
 };
 
+/// What a device has been asked to do since the process began (counted by its backend,
+/// so the same on a GPU and on the host emulation): kernel launches (eager primitives and
+/// generated kernels), copies between host and device, and waits. The difference of two
+/// readings is the work of what ran between them, e.g. per training step.
+struct DeviceCounters {
+  uint64_t launches = 0;           // every kernel launch
+  uint64_t generated_launches = 0; // of which generated kernels (codegen/cuda)
+  uint64_t uploads = 0, upload_bytes = 0;     // host to device
+  uint64_t downloads = 0, download_bytes = 0; // device to host (each waits for the device)
+  uint64_t device_copies = 0;                 // device to device
+  uint64_t synchronizations = 0;              // explicit waits (synchronize())
+};
+DeviceCounters operator-(const DeviceCounters &a, const DeviceCounters &b);
+/// The counters of `dev` (all zero for the CPU).
+DeviceCounters device_counters(Device dev);
+
 class DeviceBackend {
 public:
   virtual ~DeviceBackend() = default;
@@ -96,6 +112,7 @@ public:
   virtual void copy_on_device(void *dst, const void *src, size_t bytes) = 0;
   /// Waits until everything called so far has finished; throws dz::Error on a fault.
   virtual void synchronize() = 0;
+  virtual DeviceCounters counters() const = 0;
 
   // ---- kernels ----------------------------------------------------------------------------
   /// out[i] = op(in[0][...], ...) for every element i of `shape` (out is contiguous and of
