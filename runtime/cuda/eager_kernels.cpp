@@ -356,6 +356,44 @@ KernelSource softmax_rows_kernel(DType dtype, bool logsumexp) {
   return {name, s.str()};
 }
 
+KernelSource cross_entropy_kernel(DType dtype) {
+  if (!is_floating(dtype))
+    throw Error(std::string("softmax_cross_entropy: dtype ") + dtype_name(dtype) +
+                " is not supported (use float32 or float64)");
+  const std::string name = std::string("dz_cross_entropy_") + tag(dtype);
+  const std::string exp = math("exp", dtype), log = math("log", dtype);
+  const char *neg_inf = dtype == DType::f32 ? "__int_as_float(0xff800000u)"
+                                            : "__longlong_as_double(0xfff0000000000000ULL)";
+  // Each row as the CPU's (losses.cpp): its logsumexp in T (max, then the sum of
+  // exp(x - max) in T), then x[t] - lse in float64; the rows' terms summed in float64.
+  std::ostringstream s;
+  s << prelude() << "typedef " << ctype(dtype) << " T;\n"
+    << "DZ_KERNEL(" << name << ", CrossEntropyArgs) {\n"
+    << "  __shared__ double s_part[256];\n"
+    << "  double total = 0;\n"
+    << "  for (long long r = threadIdx.x; r < a.rows; r += blockDim.x) {\n"
+    << "    const T *x = (const T *)a.x + r * a.cols;\n"
+    << "    T m = " << neg_inf << ";\n"
+    << "    for (long long j = 0; j < a.cols; ++j)\n"
+    << "      m = x[j] > m ? x[j] : m;\n"
+    << "    T sum = (T)0;\n"
+    << "    for (long long j = 0; j < a.cols; ++j)\n"
+    << "      sum += " << exp << "(x[j] - m);\n"
+    << "    const T lse = m + " << log << "(sum);\n"
+    << "    total += (double)x[a.labels[r]] - (double)lse;\n"
+    << "  }\n"
+    << "  s_part[threadIdx.x] = total;\n"
+    << "  __syncthreads();\n"
+    << "  for (unsigned w = blockDim.x / 2; w > 0; w >>= 1) {\n"
+    << "    if (threadIdx.x < w) s_part[threadIdx.x] += s_part[threadIdx.x + w];\n"
+    << "    __syncthreads();\n"
+    << "  }\n"
+    << "  if (blockIdx.x == 0 && threadIdx.x == 0)\n"
+    << "    *(T *)a.out = (T)(-s_part[0] / (double)(a.rows > 0 ? a.rows : 1));\n"
+    << "}\n";
+  return {name, s.str()};
+}
+
 KernelSource dropout_mask_kernel(DType dtype) {
   if (!is_floating(dtype))
     throw Error(std::string("dropout: dtype ") + dtype_name(dtype) +
@@ -522,6 +560,7 @@ std::vector<KernelSource> all_kernels() {
     all.push_back(softmax_rows_kernel(t, false));
     all.push_back(softmax_rows_kernel(t, true));
     all.push_back(dropout_mask_kernel(t));
+    all.push_back(cross_entropy_kernel(t));
   }
   for (size_t bytes : {1, 4, 8})
     all.push_back(gather_kernel(bytes));

@@ -46,6 +46,12 @@ DZ_EAGER_STRUCTS(
       const void *in;
       void *out;
     };
+    struct CrossEntropyArgs {
+      long long rows, cols;
+      const void *x;
+      const long long *labels;
+      void *out;
+    };
     struct DropoutArgs {
       long long n;
       unsigned long long seed, offset;
@@ -79,6 +85,9 @@ KernelSource map_kernel(MapOp op, DType out, const std::vector<DType> &in,
 KernelSource reduce_kernel(ReduceOp op, DType out, DType in);
 /// SoftmaxArgs: softmax of each row, or its logsumexp; f32, f64; block as reduce_kernel.
 KernelSource softmax_rows_kernel(DType dtype, bool logsumexp);
+/// CrossEntropyArgs: one block, a thread per row (strided), the rows' terms summed in
+/// float64 through a shared-memory tree; block as reduce_kernel.
+KernelSource cross_entropy_kernel(DType dtype);
 /// DropoutArgs: Philox4x32-10 as runtime/src/random.cpp, a thread per counter (4 elements).
 KernelSource dropout_mask_kernel(DType dtype);
 KernelSource gemm_kernel(DType dtype);

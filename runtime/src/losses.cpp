@@ -5,6 +5,7 @@
 #include "device_ops.h"
 #include "kernels.h"
 
+#include <dzc/device_backend.h>
 #include <dzc/trace_hook.h>
 
 #include <algorithm>
@@ -59,13 +60,21 @@ Tensor softmax_cross_entropy(const Tensor &x, const Tensor &labels, LabelCheck c
                 " labels for scores of shape " + shape_str(x.shape()));
   if (check == LabelCheck::Check)
     check_class_labels(labels, C, "softmax_cross_entropy");
+  if (!x.device().is_cpu()) { // one kernel: the rows' logsumexp, the picked scores, the mean
+    if (C == 0 && N > 0)
+      throw Error("softmax_cross_entropy: scores of shape " + shape_str(x.shape()) +
+                  " have no classes");
+    if (labels.device() != x.device())
+      throw Error("softmax_cross_entropy: the scores are on " + x.device().str() +
+                  " and the labels on " + labels.device().str() + "; move both to one device");
+    const Tensor t = labels.to(i64);
+    Tensor out(Shape{}, x.dtype(), x.device());
+    device_backend(x.device())
+        .softmax_cross_entropy(out.raw(), x.raw(), t.raw(), x.dtype(), N, C);
+    return out;
+  }
   Tensor log_z = logsumexp(x, 1, false).to(f64);
   Tensor x64 = x.to(f64);
-  const double scale = -1.0 / double(std::max<int64_t>(N, 1));
-  if (!x.device().is_cpu()) {
-    Tensor total = (x64 * one_hot(labels, C, f64, LabelCheck::Checked)).sum() - log_z.sum();
-    return (total * scale).to(x.dtype());
-  }
   Tensor t = labels.to(i64);
   const double *px = x64.data<double>(), *pz = log_z.data<double>();
   const int64_t *pt = t.data<int64_t>();

@@ -376,6 +376,18 @@ TEST_F(EagerDevice, SoftmaxGetItemAndScatterAdd) {
       expect_same([](auto &v) { return dz::logsumexp(v[0], -1, true); }, {y}, 1e-6, 1e-6,
                   "logsumexp " + what);
     }
+  // The loss: one kernel, a thread per row; many rows, long rows, both float types.
+  for (dz::Shape shape : {dz::Shape{600, 10}, dz::Shape{3, 1000}, dz::Shape{1, 1}})
+    for (dz::DType dt : {dz::f32, dz::f64}) {
+      Tensor scores = dz::uniform(shape, -8, 8, dt, 18);
+      std::vector<int64_t> ids;
+      for (int64_t r = 0; r < shape[0]; ++r)
+        ids.push_back((r * 7) % shape[1]);
+      Tensor labels = Tensor::from_i64(ids);
+      expect_same([](auto &v) { return dz::softmax_cross_entropy(v[0], v[1]); }, {scores, labels},
+                  dt == dz::f32 ? 1e-5 : 1e-12, 1e-7,
+                  "softmax_cross_entropy " + dz::shape_str(shape) + " " + dz::dtype_name(dt));
+    }
   Tensor inf = Tensor::from({1, -INFINITY, 2, 3, INFINITY, 0}, {2, 3}, dz::f32);
   Tensor got = dz::softmax(inf.to(kGpu), -1).to(Device::cpu());
   Tensor want = dz::softmax(inf, -1);

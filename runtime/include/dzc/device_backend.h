@@ -135,6 +135,12 @@ public:
   virtual void softmax_rows(void *out, const void *in, DType dtype, int64_t rows, int64_t cols,
                             bool logsumexp) = 0;
 
+  /// The mean over rows of logsumexp(x[r]) - x[r, labels[r]] for contiguous float scores
+  /// x (rows, cols) and int64 labels (rows,), already checked to lie in [0, cols), into
+  /// the one element `out` of `dtype`; summed in float64 as on the CPU, in one launch.
+  virtual void softmax_cross_entropy(void *out, const void *x, const void *labels, DType dtype,
+                                     int64_t rows, int64_t cols) = 0;
+
   /// Dropout's mask: out[i] = u(i) > ratio ? scale : 0 for i < n, u(i) the uniform that
   /// rand() draws for element i from counters offset, offset + 1, ... of Philox with key
   /// `seed` (random.cpp), compared in `dtype` as on the CPU. f32, f64.
