@@ -199,11 +199,14 @@ public:
       scalar.push_back(in[k].data == nullptr);
     }
     args.out = out;
+    const bool flat = args.ndim <= 1;
     std::string key = std::string("map ") + map_op_name(op) + char('0' + int(out_dtype));
     for (size_t k = 0; k < in.size(); ++k)
       key += std::string(1, char('0' + int(dtypes[k]))) + (scalar[k] ? "s" : "");
+    if (flat)
+      key += 'f';
     run(
-        key, [&] { return eager::map_kernel(op, out_dtype, dtypes, scalar); },
+        key, [&] { return eager::map_kernel(op, out_dtype, dtypes, scalar, flat); },
         elementwise_grid(args.n), gpu_->block(), args);
   }
 

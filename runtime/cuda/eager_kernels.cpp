@@ -157,7 +157,7 @@ bool is_compare(MapOp op) { return op >= MapOp::eq && op <= MapOp::ge; }
 } // namespace
 
 KernelSource map_kernel(MapOp op, DType out, const std::vector<DType> &in,
-                        const std::vector<bool> &scalar) {
+                        const std::vector<bool> &scalar, bool flat) {
   const int n = map_arity(op);
   auto is_scalar = [&](int k) { return size_t(k) < scalar.size() && scalar[size_t(k)]; };
   if (int(in.size()) != n)
@@ -175,25 +175,33 @@ KernelSource map_kernel(MapOp op, DType out, const std::vector<DType> &in,
   name << "dz_map_" << map_op_name(op) << "_" << tag(out);
   for (int k = 0; k < n; ++k)
     name << "_" << tag(in[size_t(k)]) << (is_scalar(k) ? "s" : "");
+  if (flat)
+    name << "_flat";
 
   std::ostringstream s;
   s << prelude() << "typedef " << ctype(c) << " C;\n";
   s << "DZ_KERNEL(" << name.str() << ", MapArgs) {\n"
     << "  const long long step = (long long)gridDim.x * blockDim.x;\n"
     << "  for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < a.n; i += "
-       "step) {\n"
-    << "    long long r = i";
-  for (int k = 0; k < n; ++k)
-    if (!is_scalar(k))
-      s << ", o" << k << " = 0";
-  s << ";\n"
-    << "    for (int d = (int)a.ndim - 1; d >= 0; --d) {\n"
-    << "      const long long q = r / a.shape[d], c = r - q * a.shape[d];\n"
-    << "      r = q;\n";
-  for (int k = 0; k < n; ++k)
-    if (!is_scalar(k))
-      s << "      o" << k << " += c * a.strides[" << k << "][d];\n";
-  s << "    }\n";
+       "step) {\n";
+  if (flat) { // one dimension at most (a contiguous op after merging): no divisions
+    for (int k = 0; k < n; ++k)
+      if (!is_scalar(k))
+        s << "    const long long o" << k << " = i * a.strides[" << k << "][0];\n";
+  } else {
+    s << "    long long r = i";
+    for (int k = 0; k < n; ++k)
+      if (!is_scalar(k))
+        s << ", o" << k << " = 0";
+    s << ";\n"
+      << "    for (int d = (int)a.ndim - 1; d >= 0; --d) {\n"
+      << "      const long long q = r / a.shape[d], c = r - q * a.shape[d];\n"
+      << "      r = q;\n";
+    for (int k = 0; k < n; ++k)
+      if (!is_scalar(k))
+        s << "      o" << k << " += c * a.strides[" << k << "][d];\n";
+    s << "    }\n";
+  }
   for (int k = 0; k < n; ++k) {
     const bool cond = op == MapOp::where && k == 0;
     const char *T = ctype(in[size_t(k)]), *X = cond ? "bool" : "C";
@@ -542,6 +550,8 @@ std::vector<KernelSource> all_kernels() {
           DType out = is_compare(op) ? DType::b8 : t;
           all.push_back(map_kernel(op, out, {t, t}, {false, true}));
           all.push_back(map_kernel(op, out, {t, t}, {true, false}));
+          if (t == DType::f32) // the flat variant (a contiguous op)
+            all.push_back(map_kernel(op, out, {t, t}, {false, false}, /*flat=*/true));
         }
       } catch (const Error &) {
       }

@@ -78,9 +78,11 @@ struct KernelSource {
 };
 
 /// out = op(in...) with MapArgs; throws dz::Error for an op the dtypes do not allow.
-/// Operand k with `scalar[k]` set is read from MapArgs::imm_f / imm_i, not memory.
+/// Operand k with `scalar[k]` set is read from MapArgs::imm_f / imm_i, not memory. With
+/// `flat` (MapArgs::ndim at most 1: a contiguous op after merging, the usual case) the
+/// offsets are i * stride, without the per-dimension divisions of the general kernel.
 KernelSource map_kernel(MapOp op, DType out, const std::vector<DType> &in,
-                        const std::vector<bool> &scalar = {});
+                        const std::vector<bool> &scalar = {}, bool flat = false);
 /// ReduceArgs; the block must be a power of two from 32 to 256.
 KernelSource reduce_kernel(ReduceOp op, DType out, DType in);
 /// SoftmaxArgs: softmax of each row, or its logsumexp; f32, f64; block as reduce_kernel.
