@@ -309,20 +309,35 @@ KernelSource reduce_kernel(ReduceOp op, DType out, DType in) {
   return {name, s.str()};
 }
 
-KernelSource softmax_rows_kernel(DType dtype, bool logsumexp) {
+namespace {
+
+/// The source's start for a kernel of float type T (`op` names it in the error for
+/// another dtype): the prelude and T's typedef.
+std::string float_kernel_start(DType dtype, const std::string &op) {
   if (!is_floating(dtype))
-    throw Error(std::string(logsumexp ? "logsumexp" : "softmax") + ": dtype " + dtype_name(dtype) +
+    throw Error(op + ": dtype " + dtype_name(dtype) +
                 " is not supported (use float32 or float64)");
+  return prelude() + "typedef " + ctype(dtype) + " T;\n";
+}
+
+/// -infinity of `t` as a CUDA expression (no <math.h> in NVRTC).
+const char *negative_infinity(DType t) {
+  return t == DType::f32 ? "__int_as_float(0xff800000u)"
+                         : "__longlong_as_double(0xfff0000000000000ULL)";
+}
+
+} // namespace
+
+KernelSource softmax_rows_kernel(DType dtype, bool logsumexp) {
+  const std::string start = float_kernel_start(dtype, logsumexp ? "logsumexp" : "softmax");
   const std::string name =
       std::string(logsumexp ? "dz_logsumexp_rows_" : "dz_softmax_rows_") + tag(dtype);
   const std::string exp = math("exp", dtype), log = math("log", dtype);
-  const char *neg_inf = dtype == DType::f32 ? "__int_as_float(0xff800000u)"
-                                            : "__longlong_as_double(0xfff0000000000000ULL)";
+  const char *neg_inf = negative_infinity(dtype);
   // Like the CPU's rows (softmax_rows in elementwise.cpp): the maximum (NaN wins), the sum
   // of exp(x - max) in T, then each output; a row per block, a tree for each reduction.
   std::ostringstream s;
-  s << prelude() << "typedef " << ctype(dtype) << " T;\n"
-    << "DZ_KERNEL(" << name << ", SoftmaxArgs) {\n"
+  s << start << "DZ_KERNEL(" << name << ", SoftmaxArgs) {\n"
     << "  __shared__ T s_part[256];\n"
     << "  for (long long r = blockIdx.x; r < a.rows; r += gridDim.x) {\n"
     << "    const T *x = (const T *)a.in + r * a.cols;\n"
@@ -365,18 +380,14 @@ KernelSource softmax_rows_kernel(DType dtype, bool logsumexp) {
 }
 
 KernelSource cross_entropy_kernel(DType dtype) {
-  if (!is_floating(dtype))
-    throw Error(std::string("softmax_cross_entropy: dtype ") + dtype_name(dtype) +
-                " is not supported (use float32 or float64)");
+  const std::string start = float_kernel_start(dtype, "softmax_cross_entropy");
   const std::string name = std::string("dz_cross_entropy_") + tag(dtype);
   const std::string exp = math("exp", dtype), log = math("log", dtype);
-  const char *neg_inf = dtype == DType::f32 ? "__int_as_float(0xff800000u)"
-                                            : "__longlong_as_double(0xfff0000000000000ULL)";
+  const char *neg_inf = negative_infinity(dtype);
   // Each row as the CPU's (losses.cpp): its logsumexp in T (max, then the sum of
   // exp(x - max) in T), then x[t] - lse in float64; the rows' terms summed in float64.
   std::ostringstream s;
-  s << prelude() << "typedef " << ctype(dtype) << " T;\n"
-    << "DZ_KERNEL(" << name << ", CrossEntropyArgs) {\n"
+  s << start << "DZ_KERNEL(" << name << ", CrossEntropyArgs) {\n"
     << "  __shared__ double s_part[256];\n"
     << "  double total = 0;\n"
     << "  for (long long r = threadIdx.x; r < a.rows; r += blockDim.x) {\n"
@@ -403,17 +414,14 @@ KernelSource cross_entropy_kernel(DType dtype) {
 }
 
 KernelSource dropout_mask_kernel(DType dtype) {
-  if (!is_floating(dtype))
-    throw Error(std::string("dropout: dtype ") + dtype_name(dtype) +
-                " is not supported (use float32 or float64)");
+  const std::string start = float_kernel_start(dtype, "dropout");
   const std::string name = std::string("dz_dropout_mask_") + tag(dtype);
   const bool f32 = dtype == DType::f32;
   // philox4x32 and the uniforms of random.cpp: element i is word i % 4 of counter
   // offset + i / 4 (float64: 53 bits from that word and the same word of the counter with
   // its high half 1). Compared in T like the CPU's rand(...) > ratio.
   std::ostringstream s;
-  s << prelude() << "typedef " << ctype(dtype) << " T;\n"
-    << "static __device__ void dz_philox(unsigned long long lo, unsigned long long hi,\n"
+  s << start << "static __device__ void dz_philox(unsigned long long lo, unsigned long long hi,\n"
     << "                                 unsigned long long seed, unsigned *w) {\n"
     << "  unsigned c0 = (unsigned)lo, c1 = (unsigned)(lo >> 32);\n"
     << "  unsigned c2 = (unsigned)hi, c3 = (unsigned)(hi >> 32);\n"
