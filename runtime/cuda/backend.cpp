@@ -268,11 +268,11 @@ public:
   void softmax_cross_entropy(void *out, const void *x, const void *labels, DType dtype,
                              int64_t rows, int64_t cols) override {
     eager::CrossEntropyArgs args{rows, cols, x, static_cast<const long long *>(labels), out};
-    const int block =
-        int(std::clamp<int64_t>(int64_t(std::bit_ceil(uint64_t(std::max<int64_t>(rows, 1)))), 32,
-                                gpu_->block()));
+    const int block = int(std::clamp<int64_t>(
+        int64_t(std::bit_ceil(uint64_t(std::max<int64_t>(rows, 1)))), 32, gpu_->block()));
     std::string key = std::string("cross_entropy") + char('0' + int(dtype));
-    run(key, [&] { return eager::cross_entropy_kernel(dtype); }, 1, block, args);
+    run(
+        key, [&] { return eager::cross_entropy_kernel(dtype); }, 1, block, args);
   }
 
   void dropout_mask(void *out, DType dtype, int64_t n, uint64_t seed, uint64_t offset, double ratio,

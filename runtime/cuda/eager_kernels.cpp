@@ -315,8 +315,7 @@ namespace {
 /// another dtype): the prelude and T's typedef.
 std::string float_kernel_start(DType dtype, const std::string &op) {
   if (!is_floating(dtype))
-    throw Error(op + ": dtype " + dtype_name(dtype) +
-                " is not supported (use float32 or float64)");
+    throw Error(op + ": dtype " + dtype_name(dtype) + " is not supported (use float32 or float64)");
   return prelude() + "typedef " + ctype(dtype) + " T;\n";
 }
 

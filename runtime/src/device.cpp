@@ -97,10 +97,14 @@ DeviceBackend &device_backend(Device dev) {
 }
 
 DeviceCounters operator-(const DeviceCounters &a, const DeviceCounters &b) {
-  return {a.launches - b.launches,           a.generated_launches - b.generated_launches,
-          a.uploads - b.uploads,             a.upload_bytes - b.upload_bytes,
-          a.downloads - b.downloads,         a.download_bytes - b.download_bytes,
-          a.device_copies - b.device_copies, a.synchronizations - b.synchronizations};
+  return {a.launches - b.launches,
+          a.generated_launches - b.generated_launches,
+          a.uploads - b.uploads,
+          a.upload_bytes - b.upload_bytes,
+          a.downloads - b.downloads,
+          a.download_bytes - b.download_bytes,
+          a.device_copies - b.device_copies,
+          a.synchronizations - b.synchronizations};
 }
 
 DeviceCounters device_counters(Device dev) {

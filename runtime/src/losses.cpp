@@ -69,8 +69,7 @@ Tensor softmax_cross_entropy(const Tensor &x, const Tensor &labels, LabelCheck c
                   " and the labels on " + labels.device().str() + "; move both to one device");
     const Tensor t = labels.to(i64);
     Tensor out(Shape{}, x.dtype(), x.device());
-    device_backend(x.device())
-        .softmax_cross_entropy(out.raw(), x.raw(), t.raw(), x.dtype(), N, C);
+    device_backend(x.device()).softmax_cross_entropy(out.raw(), x.raw(), t.raw(), x.dtype(), N, C);
     return out;
   }
   Tensor log_z = logsumexp(x, 1, false).to(f64);

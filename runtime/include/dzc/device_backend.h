@@ -80,8 +80,8 @@ struct MapOperand {
 /// generated kernels), copies between host and device, and waits. The difference of two
 /// readings is the work of what ran between them, e.g. per training step.
 struct DeviceCounters {
-  uint64_t launches = 0;           // every kernel launch
-  uint64_t generated_launches = 0; // of which generated kernels (codegen/cuda)
+  uint64_t launches = 0;                      // every kernel launch
+  uint64_t generated_launches = 0;            // of which generated kernels (codegen/cuda)
   uint64_t uploads = 0, upload_bytes = 0;     // host to device
   uint64_t downloads = 0, download_bytes = 0; // device to host (each waits for the device)
   uint64_t device_copies = 0;                 // device to device
