@@ -30,11 +30,11 @@ namespace dz::detail {
 /// The eager backward algorithm (Variable::backward when no trace is recording).
 void run_backward(const Variable &y, BackwardOptions opts);
 
-/// Where a compiled call reads a state argument from.
 /// Whether `t` is the RNG state a traced dropout draws from (functions.cpp): a host
 /// tensor that a compiled step on a device keeps on the CPU.
 bool is_rng_state(const Tensor &t);
 
+/// Where a compiled call reads a state argument from.
 struct StateBinding {
   std::weak_ptr<VariableNode> var;     // read var->data when the Variable is alive
   Tensor tensor;                       // else this buffer

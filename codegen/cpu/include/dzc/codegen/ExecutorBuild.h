@@ -51,7 +51,8 @@ struct BuildOptions {
   /// arena is one device buffer.
   Device device = Device::cpu();
   /// Arguments that stay on the CPU in a program on a device: dropout's RNG state (seed,
-  /// offset), which only host steps read (the masks are drawn on the CPU).
+  /// offset), which only the host side of its steps reads (the mask kernel takes the
+  /// seed and offset as arguments).
   std::vector<int> host_args;
   /// On a device: generated kernels by the op they compute. An op with one runs as one
   /// launch (a dz.fused group: one kernel instead of its ops one by one); the others run
