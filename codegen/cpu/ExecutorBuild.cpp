@@ -108,6 +108,16 @@ constexpr int64_t kParallelGrain = 1 << 18, kParallelGrainMath = 1 << 15;
 
 /// Calls a fused kernel on `ptrs` (its inputs' then its outputs' data), the outermost
 /// loop split into one contiguous chunk per OpenMP thread where that pays.
+/// The buffer a kernel that writes given outputs (Step::writes_given_outputs) writes
+/// output slot `slot` into: what the executor put there (an arena region, a donated
+/// argument), or a fresh tensor of `type` on `dev` where it put nothing that fits.
+void *output_buffer(Slots &slots, int32_t slot, const TensorSpec &type, Device dev) {
+  Tensor &y = slots[size_t(slot)];
+  if (!y.defined() || y.shape() != type.shape || y.dtype() != type.dtype || y.device() != dev)
+    y = Tensor(type.shape, type.dtype, dev);
+  return y.raw();
+}
+
 void call_fused(const FusedKernel &k, llvm::SmallVectorImpl<void *> &ptrs) {
   auto run = [&](int64_t lo, int64_t hi) {
     llvm::SmallVector<void *, 18> args;
@@ -372,13 +382,8 @@ FailureOr<Program> ProgramBuilder::build(mlir::func::FuncOp fn, const BuildOptio
         std::vector<const void *> ptrs;
         for (int32_t i : in)
           ptrs.push_back(slots[size_t(i)].raw());
-        for (size_t j = 0; j < outs.size(); ++j) {
-          Tensor &y = slots[size_t(outs[j])];
-          if (!y.defined() || y.shape() != types[j].shape || y.dtype() != types[j].dtype ||
-              y.device() != dev)
-            y = Tensor(types[j].shape, types[j].dtype, dev);
-          ptrs.push_back(y.raw());
-        }
+        for (size_t j = 0; j < outs.size(); ++j)
+          ptrs.push_back(output_buffer(slots, outs[j], types[j], dev));
         launch(ptrs);
       };
       step.op = describe(op);
@@ -403,12 +408,8 @@ FailureOr<Program> ProgramBuilder::build(mlir::func::FuncOp fn, const BuildOptio
         llvm::SmallVector<void *, 16> ptrs;
         for (int32_t i : in)
           ptrs.push_back(slots[size_t(i)].raw());
-        for (size_t j = 0; j < outs.size(); ++j) {
-          Tensor &y = slots[size_t(outs[j])];
-          if (!y.defined() || y.shape() != types[j].shape || y.dtype() != types[j].dtype)
-            y = Tensor(types[j].shape, types[j].dtype); // not given a donated buffer
-          ptrs.push_back(y.raw());
-        }
+        for (size_t j = 0; j < outs.size(); ++j)
+          ptrs.push_back(output_buffer(slots, outs[j], types[j], Device::cpu()));
         call_fused(*k, ptrs);
       };
       step.op = describe(op);

@@ -242,9 +242,7 @@ public:
       args.rshape[d] = rshape[d], args.rstride[d] = rstride[d];
     args.in = in;
     args.out = out;
-    // A block as wide as the reduced extent needs (a power of two, 32 at least).
-    const int block =
-        int(std::clamp<int64_t>(int64_t(std::bit_ceil(uint64_t(args.n_red))), 32, gpu_->block()));
+    const int block = reduction_block(args.n_red);
     std::string key = std::string("reduce") + char('0' + int(op)) + char('0' + int(out_dtype)) +
                       char('0' + int(in_dtype));
     run(
@@ -257,8 +255,7 @@ public:
     if (rows == 0 || cols == 0)
       return;
     eager::SoftmaxArgs args{rows, cols, in, out};
-    const int block =
-        int(std::clamp<int64_t>(int64_t(std::bit_ceil(uint64_t(cols))), 32, gpu_->block()));
+    const int block = reduction_block(cols);
     std::string key = std::string(logsumexp ? "logsumexp" : "softmax") + char('0' + int(dtype));
     run(
         key, [&] { return eager::softmax_rows_kernel(dtype, logsumexp); },
@@ -268,8 +265,7 @@ public:
   void softmax_cross_entropy(void *out, const void *x, const void *labels, DType dtype,
                              int64_t rows, int64_t cols) override {
     eager::CrossEntropyArgs args{rows, cols, x, static_cast<const long long *>(labels), out};
-    const int block = int(std::clamp<int64_t>(
-        int64_t(std::bit_ceil(uint64_t(std::max<int64_t>(rows, 1)))), 32, gpu_->block()));
+    const int block = reduction_block(rows);
     std::string key = std::string("cross_entropy") + char('0' + int(dtype));
     run(
         key, [&] { return eager::cross_entropy_kernel(dtype); }, 1, block, args);
@@ -323,6 +319,14 @@ private:
   int64_t elementwise_grid(int64_t n) const {
     const int64_t b = gpu_->block();
     return std::clamp<int64_t>((n + b - 1) / b, 1, gpu_->max_grid());
+  }
+
+  /// The block of a kernel whose threads share `extent` elements and then combine them in
+  /// a shared-memory tree: as wide as the extent needs, a power of two from 32 to the
+  /// device's block.
+  int reduction_block(int64_t extent) const {
+    return int(std::clamp<int64_t>(int64_t(std::bit_ceil(uint64_t(std::max<int64_t>(extent, 1)))),
+                                   32, gpu_->block()));
   }
 
   /// Launches the kernel known by `key`, made by `make` on first use.

@@ -315,8 +315,18 @@ namespace {
 /// another dtype): the prelude and T's typedef.
 std::string float_kernel_start(DType dtype, const std::string &op) {
   if (!is_floating(dtype))
-    throw Error(op + ": dtype " + dtype_name(dtype) + " is not supported (use float32 or float64)");
+    throw Error(op + ": dtype " + dtype_name(dtype) +
+                " is not supported on the GPU (use float32 or float64)");
   return prelude() + "typedef " + ctype(dtype) + " T;\n";
+}
+
+/// A shared-memory tree over `array`'s blockDim.x entries (a power of two), at `indent`:
+/// `step` combines `array[threadIdx.x + w]` into `array[threadIdx.x]`; the block meets
+/// after each level, so array[0] holds the result after it.
+std::string block_tree(const std::string &indent, const std::string &step) {
+  return indent + "__syncthreads();\n" + indent +
+         "for (unsigned w = blockDim.x / 2; w > 0; w >>= 1) {\n" + indent +
+         "  if (threadIdx.x < w) " + step + "\n" + indent + "  __syncthreads();\n" + indent + "}\n";
 }
 
 /// -infinity of `t` as a CUDA expression (no <math.h> in NVRTC).
@@ -346,25 +356,17 @@ KernelSource softmax_rows_kernel(DType dtype, bool logsumexp) {
     << "      if (v > m || v != v) m = v;\n"
     << "    }\n"
     << "    s_part[threadIdx.x] = m;\n"
-    << "    __syncthreads();\n"
-    << "    for (unsigned w = blockDim.x / 2; w > 0; w >>= 1) {\n"
-    << "      if (threadIdx.x < w) {\n"
-    << "        const T v = s_part[threadIdx.x + w];\n"
-    << "        if (v > s_part[threadIdx.x] || v != v) s_part[threadIdx.x] = v;\n"
-    << "      }\n"
-    << "      __syncthreads();\n"
-    << "    }\n"
+    << block_tree("    ",
+                  "{\n        const T v = s_part[threadIdx.x + w];\n"
+                  "        if (v > s_part[threadIdx.x] || v != v) s_part[threadIdx.x] = v;\n"
+                  "      }")
     << "    m = s_part[0];\n"
     << "    __syncthreads();\n"
     << "    T sum = (T)0;\n"
     << "    for (long long j = threadIdx.x; j < a.cols; j += blockDim.x)\n"
     << "      sum += " << exp << "(x[j] - m);\n"
     << "    s_part[threadIdx.x] = sum;\n"
-    << "    __syncthreads();\n"
-    << "    for (unsigned w = blockDim.x / 2; w > 0; w >>= 1) {\n"
-    << "      if (threadIdx.x < w) s_part[threadIdx.x] += s_part[threadIdx.x + w];\n"
-    << "      __syncthreads();\n"
-    << "    }\n"
+    << block_tree("    ", "s_part[threadIdx.x] += s_part[threadIdx.x + w];")
     << "    sum = s_part[0];\n";
   if (logsumexp)
     s << "    if (threadIdx.x == 0) ((T *)a.out)[r] = m + " << log << "(sum);\n";
@@ -401,11 +403,7 @@ KernelSource cross_entropy_kernel(DType dtype) {
     << "    total += (double)x[a.labels[r]] - (double)lse;\n"
     << "  }\n"
     << "  s_part[threadIdx.x] = total;\n"
-    << "  __syncthreads();\n"
-    << "  for (unsigned w = blockDim.x / 2; w > 0; w >>= 1) {\n"
-    << "    if (threadIdx.x < w) s_part[threadIdx.x] += s_part[threadIdx.x + w];\n"
-    << "    __syncthreads();\n"
-    << "  }\n"
+    << block_tree("  ", "s_part[threadIdx.x] += s_part[threadIdx.x + w];")
     << "  if (blockIdx.x == 0 && threadIdx.x == 0)\n"
     << "    *(T *)a.out = (T)(-s_part[0] / (double)(a.rows > 0 ? a.rows : 1));\n"
     << "}\n";
@@ -456,16 +454,13 @@ KernelSource dropout_mask_kernel(DType dtype) {
 }
 
 KernelSource gemm_kernel(DType dtype) {
-  if (!is_floating(dtype))
-    throw Error(std::string("matmul: dtype ") + dtype_name(dtype) +
-                " is not supported on the GPU (use float32 or float64)");
+  const std::string start = float_kernel_start(dtype, "matmul");
   std::string name = std::string("dz_gemm_") + tag(dtype);
   std::ostringstream s;
   // One thread per element of C, a dot product over k: the fallback where cuBLAS is
   // missing (and the emulation's GEMM). Consecutive threads take consecutive columns, so
   // B's loads coalesce.
-  s << prelude() << "typedef " << ctype(dtype) << " T;\n"
-    << "DZ_KERNEL(" << name << ", GemmArgs) {\n"
+  s << start << "DZ_KERNEL(" << name << ", GemmArgs) {\n"
     << "  const long long mn = a.m * a.n, total = a.batch * mn;\n"
     << "  const long long step = (long long)gridDim.x * blockDim.x;\n"
     << "  for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < total; i += "

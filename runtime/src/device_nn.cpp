@@ -3,26 +3,15 @@
 
 #include "device_ops.h"
 
-#include <map>
-#include <mutex>
-#include <tuple>
+#include <array>
+#include <utility>
 
 namespace dz::detail::device {
 
 namespace {
 
-/// The offsets of every tap of every window of `g` in `order`, into x flattened with one
-/// zero element appended (index N*C*H*W: the padding), as int64 on `dev`. Kept per
-/// (geometry, order, device): a training loop builds each table once.
-Tensor window_table(const WindowGeom &g, WindowOrder order, Device dev) {
-  using Key = std::tuple<std::array<int64_t, 12>, int, int>;
-  static std::mutex mu;
-  static std::map<Key, Tensor> tables;
-  Key key{
-      {g.N, g.C, g.H, g.W, g.KH, g.KW, g.SH, g.SW, g.PH, g.PW, g.OH, g.OW}, int(order), dev.index};
-  std::lock_guard<std::mutex> lock(mu);
-  if (auto it = tables.find(key); it != tables.end())
-    return it->second;
+/// The table of window_table, on the host.
+Tensor window_offsets(const WindowGeom &g, WindowOrder order) {
   // Strides of (n, c, kh, kw, oh, ow) in the table's layout.
   const int64_t K = g.window(), P = g.out_plane();
   int64_t sN = 0, sC = 0, sKH = 0, sKW = 0, sOH = 0, sOW = 0;
@@ -53,12 +42,17 @@ Tensor window_table(const WindowGeom &g, WindowOrder order, Device dev) {
                   inside ? ((n * g.C + c) * g.H + h) * g.W + w : pad_slot;
             }
           }
-  if (tables.size() >= 64) // many geometries (varying batch sizes): start over
-    tables.clear();
-  PlacedAllocations::Pause keep; // the table outlives this call: not in a result's region
-  Tensor on_dev = on(t, dev);
-  tables.emplace(key, on_dev);
-  return on_dev;
+  return t;
+}
+
+/// The offsets of every tap of every window of `g` in `order`, into x flattened with one
+/// zero element appended (index N*C*H*W: the padding), as int64 on `dev`. Kept per
+/// (geometry, order, device): a training loop builds each table once.
+Tensor window_table(const WindowGeom &g, WindowOrder order, Device dev) {
+  using Key = std::pair<std::array<int64_t, 12>, int>;
+  static KeptOnDevice<Key> tables;
+  const Key key{{g.N, g.C, g.H, g.W, g.KH, g.KW, g.SH, g.SW, g.PH, g.PW, g.OH, g.OW}, int(order)};
+  return tables.get(key, dev, [&] { return window_offsets(g, order); });
 }
 
 } // namespace

@@ -6,8 +6,6 @@
 
 #include <algorithm>
 #include <limits>
-#include <map>
-#include <mutex>
 #include <type_traits>
 
 namespace dz::detail::device {
@@ -216,19 +214,8 @@ void fill(Tensor &t, double v) {
 }
 
 Tensor cached_arange(int64_t n, Device dev) {
-  static std::mutex mu;
-  static std::map<std::pair<int64_t, int>, Tensor> kept;
-  std::lock_guard<std::mutex> lock(mu);
-  auto [it, made] = kept.try_emplace({n, dev.index});
-  if (made) {
-    if (kept.size() > 64) { // many sizes: start over
-      kept.clear();
-      it = kept.try_emplace({n, dev.index}).first;
-    }
-    PlacedAllocations::Pause keep; // outlives the call: not in a result's region
-    it->second = on(arange(0, double(n), 1, i64), dev);
-  }
-  return it->second;
+  static KeptOnDevice<int64_t> kept;
+  return kept.get(n, dev, [n] { return arange(0, double(n), 1, i64); });
 }
 
 void copy_bytes(const Tensor &dst, const Tensor &src) {

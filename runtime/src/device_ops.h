@@ -8,6 +8,9 @@
 #include <dzc/device_backend.h>
 
 #include <initializer_list>
+#include <map>
+#include <mutex>
+#include <utility>
 
 namespace dz::detail::device {
 
@@ -49,6 +52,29 @@ void fill(Tensor &t, double v);
 /// 0, 1, ..., n - 1 as int64 on `dev`, made once per (n, device) and kept (one_hot's class
 /// ids): a training step uploads nothing for it.
 Tensor cached_arange(int64_t n, Device dev);
+
+/// Tensors made on the host once and kept on a device (window tables, class ids), by key:
+/// a training loop uploads each once. At most 64 are kept (the cache starts over when it
+/// is full, e.g. with varying batch sizes); they are placed outside any result's region
+/// (PlacedAllocations::Pause), since they outlive the call that makes them.
+template <typename Key> class KeptOnDevice {
+public:
+  /// The tensor of `key` on `dev`, made on the host by `make` the first time.
+  template <typename Make> Tensor get(const Key &key, Device dev, Make make) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (auto it = kept_.find({key, dev.index}); it != kept_.end())
+      return it->second;
+    if (kept_.size() >= 64)
+      kept_.clear();
+    const Tensor host = make();
+    PlacedAllocations::Pause keep;
+    return kept_.emplace(std::make_pair(key, dev.index), on(host, dev)).first->second;
+  }
+
+private:
+  std::mutex mu_;
+  std::map<std::pair<Key, int>, Tensor> kept_;
+};
 /// Copies between any two devices (one of them may be the CPU); same size.
 void copy_bytes(const Tensor &dst, const Tensor &src);
 
