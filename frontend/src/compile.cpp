@@ -6,10 +6,12 @@
 
 #include <dzc/dynamic_library.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <dlfcn.h>
 #include <iostream>
+#include <list>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -47,8 +49,11 @@ std::string signature_str(const Signature &s) {
 }
 
 struct Program {
+  Signature sig;
   std::unique_ptr<trace::Executable> exe;
   detail::TraceResult trace; // bindings and write-backs (the graph itself is not needed)
+  uint64_t last_used = 0;
+  Device device = Device::cpu();
 };
 
 /// The one device of the arguments and the state (parameters, gradients) of a trace: the
@@ -73,35 +78,145 @@ Device program_device(const std::vector<Variable> &args, const detail::TraceResu
   for (size_t i = 0; i < args.size(); ++i)
     see(args[i].data(), "argument " + std::to_string(i));
   for (size_t i = 0; i < trace.state.size(); ++i) {
-    const Tensor &t = trace.state[i].tensor;
-    if (t.defined() && t.device().is_cpu() && detail::is_rng_state(t))
+    const detail::StateBinding &b = trace.state[i];
+    if (b.rng)
       host_args.push_back(int(args.size() + i));
+    else if (b.host)
+      continue; // made on the CPU at each call and moved to the program's device
     else
-      see(t, "state tensor " + std::to_string(i) + " (a parameter or gradient)");
+      see(b.tensor, "state tensor " + std::to_string(i) + " (" + b.what + ")");
   }
   return dev.value_or(Device::cpu());
 }
 
-/// Whether the Variables that backward() reached still have (or lack) a gradient as they
-/// did when the function was traced.
-bool guards_hold(const detail::TraceResult &trace, const std::vector<Variable> &args) {
+/// The state tensors of a call of `p`, or nothing (with the reason in `why`) when the
+/// program does not apply: a Variable's gradient was set or cleared since the trace, a
+/// handle it rebinds was reassigned to another shape or to null, a parameter's shape
+/// changed, or a handle it rebinds no longer exists (`dead`). Draws nothing: the RNG
+/// states are reserved by reserve_rng once the program is chosen.
+std::optional<std::vector<Tensor>> bind_state(const Program &p, const std::vector<Variable> &args,
+                                              std::string &why, bool &dead) {
+  const detail::TraceResult &trace = p.trace;
   for (const detail::Guard &g : trace.guards) {
     std::shared_ptr<VariableNode> node =
         g.argument >= 0 ? args[size_t(g.argument)].node() : g.var.lock();
-    if (node && node->grad.defined() != g.had_grad)
-      return false;
+    if (node && node->grad.defined() != g.had_grad) {
+      why = std::string("a Variable's gradient was ") + (g.had_grad ? "cleared" : "set") +
+            " since the trace (backward() accumulates onto it)";
+      return std::nullopt;
+    }
   }
-  return true;
+  for (const detail::Rebinding &rb : trace.rebindings) {
+    Variable *slot = rb.watch->slot();
+    if (!slot) {
+      dead = true;
+      why = "a Variable the function rebinds no longer exists";
+      return std::nullopt;
+    }
+    if (slot->defined() != rb.was_defined) {
+      why = std::string("a Variable the function rebinds is ") +
+            (rb.was_defined ? "null" : "no longer null") + " (it was " +
+            (rb.was_defined ? "set" : "null") + " when traced)";
+      return std::nullopt;
+    }
+  }
+  std::vector<Tensor> state;
+  state.reserve(trace.state.size());
+  for (const detail::StateBinding &b : trace.state) {
+    Tensor t;
+    if (b.slot) {
+      Variable *slot = b.slot->slot();
+      if (!slot || !slot->defined()) {
+        dead = !slot;
+        why = "a Variable the function rebinds is null";
+        return std::nullopt;
+      }
+      t = slot->data();
+    } else if (b.host) {
+      t = b.host();
+      if (!t.defined()) {
+        why = b.what + " is gone (its owner was destroyed)";
+        return std::nullopt;
+      }
+      if (t.device() != p.device)
+        t = t.to(p.device);
+    } else if (b.rng) {
+      t = Tensor::from_i64({0, 0}); // reserve_rng fills it in
+    } else if (auto owner = b.grad_of.lock()) {
+      t = owner->grad.defined() ? owner->grad.data() : zeros_like(b.tensor);
+    } else if (auto var = b.var.lock()) {
+      t = var->data;
+    } else if (b.by_var) {
+      why = b.what + ", which the function read, no longer exists (a handle to it was rebound "
+                     "or destroyed since the trace)";
+      return std::nullopt;
+    } else {
+      t = b.tensor;
+    }
+    if (t.shape() != b.shape || t.dtype() != b.dtype) {
+      why = b.what + " is " + shape_str(t.shape()) + " " + dtype_name(t.dtype()) +
+            " where the trace had " + shape_str(b.shape) + " " + dtype_name(b.dtype);
+      return std::nullopt;
+    }
+    state.push_back(std::move(t));
+  }
+  return state;
+}
+
+/// Reserves this call's random counters from each Generator the program draws from, as
+/// the eager function's draws would: (seed, first counter) is the RNG state argument.
+void reserve_rng(const Program &p, std::vector<Tensor> &state) {
+  for (size_t i = 0; i < p.trace.state.size(); ++i)
+    if (Generator *gen = p.trace.state[i].rng) {
+      const uint64_t seed = gen->seed();
+      const uint64_t offset = gen->advance(p.trace.state[i].rng_draws);
+      state[i] = Tensor::from_i64({int64_t(seed), int64_t(offset)});
+    }
+}
+
+/// What differs between two signatures, for the retrace warning.
+std::string signature_change(const Signature &now, const Signature &before) {
+  if (now.args.size() != before.args.size())
+    return std::to_string(now.args.size()) + " arguments instead of " +
+           std::to_string(before.args.size());
+  for (size_t i = 0; i < now.args.size(); ++i) {
+    const auto &[shape, dtype, dev] = now.args[i];
+    const auto &[shape0, dtype0, dev0] = before.args[i];
+    const std::string arg = "argument " + std::to_string(i);
+    if (shape != shape0)
+      return arg + " has shape " + shape_str(shape) + " instead of " + shape_str(shape0);
+    if (dtype != dtype0)
+      return arg + " is " + dtype_name(dtype) + " instead of " + dtype_name(dtype0);
+    if (dev != dev0)
+      return arg + " is on " + dev + " instead of " + dev0;
+  }
+  if (now.train != before.train)
+    return std::string("Config::train() is ") + (now.train ? "true" : "false") + " (test mode " +
+           (now.train ? "off" : "on") + ")";
+  if (now.backprop != before.backprop)
+    return std::string("Config::enable_backprop() is ") + (now.backprop ? "true" : "false");
+  return "the same signature, but a guard failed";
 }
 
 } // namespace
 
 struct CompiledFunction::Impl {
   CompileConfig config;
-  std::map<Signature, Program> programs;
-  int traces = 0;
+  std::mutex mu; // one call at a time: the programs, their arenas and the write-backs
+  std::list<Program> programs;
+  int traces = 0, evicted = 0;
+  uint64_t clock = 0;
   const Program *last = nullptr;
   double trace_ms = 0, compile_ms = 0; // of the last trace
+  std::string last_reason;
+
+  std::string name() const {
+    return config.name.empty() ? "a compiled function" : "'" + config.name + "'";
+  }
+  void warn(const std::string &line) const {
+    if (config.warn_retraces)
+      std::cerr << "dz::compile: warning: " << line << "\n";
+  }
 };
 
 CompiledFunction::CompiledFunction(CompileConfig config) : impl_(std::make_shared<Impl>()) {
@@ -110,6 +225,11 @@ CompiledFunction::CompiledFunction(CompileConfig config) : impl_(std::make_share
       config.dump_ir_dir = d;
   if (const char *v = std::getenv("DZ_VERBOSE"))
     config.verbose = config.verbose || std::string(v) == "1";
+  if (const char *q = std::getenv("DZ_QUIET"); q && std::string(q) == "1")
+    config.warn_retraces = false;
+  if (config.max_signatures < 1)
+    throw Error("dz::compile: CompileConfig::max_signatures must be at least 1, got " +
+                std::to_string(config.max_signatures));
   // $DZ_DISABLE / $DZ_ENABLE: comma-separated optimisations to turn off / on.
   for (auto [variable, on] : {std::pair{"DZ_DISABLE", false}, std::pair{"DZ_ENABLE", true}}) {
     const char *value = std::getenv(variable);
@@ -134,39 +254,84 @@ CompiledFunction::CompiledFunction(CompileConfig config) : impl_(std::make_share
   impl_->config = std::move(config);
 }
 
-int CompiledFunction::retraces() const { return impl_->traces; }
+int CompiledFunction::retraces() const {
+  std::lock_guard lock(impl_->mu);
+  return impl_->traces;
+}
 
 std::string CompiledFunction::ir() const {
+  std::lock_guard lock(impl_->mu);
   return impl_->last ? impl_->last->exe->traced_ir() : std::string();
 }
 
 std::string CompiledFunction::optimized_ir() const {
+  std::lock_guard lock(impl_->mu);
   return impl_->last ? impl_->last->exe->optimized_ir() : std::string();
 }
 
 CompileStats CompiledFunction::stats() const {
-  return {impl_->traces, impl_->trace_ms, impl_->compile_ms,
-          impl_->last ? impl_->last->exe->summary() : std::string()};
+  std::lock_guard lock(impl_->mu);
+  CompileStats s;
+  s.traces = impl_->traces;
+  s.trace_ms = impl_->trace_ms;
+  s.compile_ms = impl_->compile_ms;
+  s.summary = impl_->last ? impl_->last->exe->summary() : std::string();
+  s.programs = int(impl_->programs.size());
+  s.evicted = impl_->evicted;
+  s.last_retrace_reason = impl_->last_reason;
+  return s;
 }
 
 std::vector<Variable> CompiledFunction::call(const std::vector<Variable> &args, const Body &body) {
   if (detail::Tracer::recording())
     throw Error("dz::compile: a compiled function was called while another one is being "
                 "traced; call the inner function's body directly");
+  Impl &im = *impl_;
+  std::lock_guard lock(im.mu);
   Signature sig = signature_of(args);
-  auto it = impl_->programs.find(sig);
-  if (it != impl_->programs.end() && !guards_hold(it->second.trace, args)) {
-    if (impl_->config.verbose)
-      std::cerr << "dz::compile: a Variable's gradient was "
-                << "set or cleared since the "
-                << "trace; tracing again\n";
-    impl_->last = nullptr;
-    impl_->programs.erase(it);
-    it = impl_->programs.end();
+
+  // The most recently used program of this signature whose guards hold.
+  Program *chosen = nullptr;
+  std::vector<Tensor> state;
+  std::string why;
+  const Program *same_sig = nullptr, *latest = nullptr;
+  for (auto it = im.programs.begin(); it != im.programs.end();) {
+    if (!latest || it->last_used > latest->last_used)
+      latest = &*it;
+    if (it->sig != sig) {
+      ++it;
+      continue;
+    }
+    bool dead = false;
+    std::string reason;
+    if (auto st = bind_state(*it, args, reason, dead)) {
+      if (!chosen || it->last_used > chosen->last_used) {
+        chosen = &*it;
+        state = std::move(*st);
+      }
+    } else {
+      why = reason;
+      same_sig = &*it;
+    }
+    if (dead) {
+      if (im.last == &*it)
+        im.last = nullptr;
+      if (latest == &*it)
+        latest = nullptr;
+      if (same_sig == &*it)
+        same_sig = nullptr;
+      it = im.programs.erase(it);
+    } else {
+      ++it;
+    }
   }
 
-  if (it == impl_->programs.end()) {
+  if (!chosen) {
     // Trace: run the body eagerly with recording on, then compile what it recorded.
+    const std::string reason = im.traces == 0 ? "first call"
+                               : same_sig     ? why
+                               : latest       ? signature_change(sig, latest->sig)
+                                              : "a new signature";
     detail::TraceResult trace;
     const auto t0 = std::chrono::steady_clock::now();
     {
@@ -174,30 +339,36 @@ std::vector<Variable> CompiledFunction::call(const std::vector<Variable> &args, 
       std::vector<Variable> outs = body(args);
       trace = tracer.finish(std::move(outs));
     }
-    ++impl_->traces;
+    ++im.traces;
+    im.last_reason = reason;
+    if (im.traces > 4)
+      im.warn(im.name() + " traced again (trace " + std::to_string(im.traces) + "): " + reason +
+              "; each trace runs the function eagerly and compiles it anew (CompileConfig::"
+              "warn_retraces = false or DZ_QUIET=1 silences this)");
     const auto t1 = std::chrono::steady_clock::now();
     trace::CompileOptions opts;
     opts.name = "traced";
-    opts.dump_dir = impl_->config.dump_ir_dir;
-    opts.fuse = impl_->config.fuse;
-    opts.lower_conv = impl_->config.lower_conv;
-    opts.jit = impl_->config.jit;
-    opts.arena = impl_->config.arena;
+    opts.dump_dir = im.config.dump_ir_dir;
+    opts.fuse = im.config.fuse;
+    opts.lower_conv = im.config.lower_conv;
+    opts.jit = im.config.jit;
+    opts.arena = im.config.arena;
     opts.device = program_device(args, trace, opts.host_args);
     for (const detail::WriteBack &wb : trace.write_backs)
       if (wb.kind == detail::WriteBack::CopyIntoState)
         opts.donations.push_back({wb.result, int(args.size() + wb.state)});
     const size_t ops = trace.graph.nodes.size();
-    Program p{trace::compile_graph(trace.graph, opts), std::move(trace)};
+    Program p{sig, trace::compile_graph(trace.graph, opts), std::move(trace), ++im.clock,
+              opts.device};
     auto ms = [](auto a, auto b) {
       return std::chrono::duration<double, std::milli>(b - a).count();
     };
-    impl_->trace_ms = ms(t0, t1);
-    impl_->compile_ms = ms(t1, std::chrono::steady_clock::now());
-    if (impl_->config.verbose)
-      std::cerr << "dz::compile: traced signature " << signature_str(sig) << " (trace "
-                << impl_->traces << ", " << ops << " ops): trace " << impl_->trace_ms
-                << " ms, compile " << impl_->compile_ms << " ms (" << p.exe->summary() << ")\n";
+    im.trace_ms = ms(t0, t1);
+    im.compile_ms = ms(t1, std::chrono::steady_clock::now());
+    if (im.config.verbose)
+      std::cerr << "dz::compile: traced signature " << signature_str(sig) << " (trace " << im.traces
+                << ", " << ops << " ops, " << reason << "): trace " << im.trace_ms
+                << " ms, compile " << im.compile_ms << " ms (" << p.exe->summary() << ")\n";
     std::vector<Variable> result;
     for (const Tensor &t : p.trace.outputs)
       result.emplace_back(t);
@@ -206,30 +377,36 @@ std::vector<Variable> CompiledFunction::call(const std::vector<Variable> &args, 
     // The buffers the tracing run freed sit in the allocator's cache, sized for the eager
     // intermediates; the compiled program keeps its intermediates in its arena and would
     // never reuse them, so they go back to the system.
-    if (impl_->config.arena)
+    if (im.config.arena)
       empty_cache();
-    it = impl_->programs.emplace(sig, std::move(p)).first;
-    impl_->last = &it->second;
+    im.programs.push_back(std::move(p));
+    im.last = &im.programs.back();
+    // The bound: drop the least recently used program.
+    if (int(im.programs.size()) > im.config.max_signatures) {
+      auto lru = std::min_element(
+          im.programs.begin(), im.programs.end(),
+          [](const Program &a, const Program &b) { return a.last_used < b.last_used; });
+      im.warn(im.name() + " keeps at most " + std::to_string(im.config.max_signatures) +
+              " compiled programs (CompileConfig::max_signatures); dropped the least recently "
+              "used one, for " +
+              signature_str(lru->sig));
+      im.programs.erase(lru);
+      ++im.evicted;
+    }
     return result;
   }
 
   // A compiled call: arguments, then state read from the live buffers.
-  const Program &p = it->second;
-  impl_->last = &p;
+  Program &p = *chosen;
+  p.last_used = ++im.clock;
+  im.last = &p;
+  reserve_rng(p, state);
   std::vector<Tensor> in;
-  in.reserve(args.size() + p.trace.state.size());
+  in.reserve(args.size() + state.size());
   for (const Variable &a : args)
     in.push_back(a.data());
-  std::vector<Tensor> state;
-  for (const detail::StateBinding &b : p.trace.state) {
-    if (auto owner = b.grad_of.lock())
-      state.push_back(owner->grad.defined() ? owner->grad.data() : zeros_like(b.tensor));
-    else if (auto var = b.var.lock())
-      state.push_back(var->data);
-    else
-      state.push_back(b.tensor);
-    in.push_back(state.back());
-  }
+  for (const Tensor &t : state)
+    in.push_back(t);
   std::vector<Tensor> results = p.exe->run(in);
 
   for (const detail::WriteBack &wb : p.trace.write_backs) {
@@ -256,6 +433,11 @@ std::vector<Variable> CompiledFunction::call(const std::vector<Variable> &args, 
       break;
     }
   }
+  // Handles the function rebinds, as its eager run would have left them.
+  for (const detail::Rebinding &rb : p.trace.rebindings)
+    if (Variable *slot = rb.watch->slot())
+      *slot = rb.result >= 0 ? Variable(results[size_t(rb.result)])
+                             : (rb.node ? Variable(rb.node) : Variable());
   std::vector<Variable> out;
   for (size_t i = 0; i < p.trace.num_outputs; ++i)
     out.emplace_back(results[i]);

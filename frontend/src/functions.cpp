@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <map>
+#include <mutex>
 #include <numeric>
 
 namespace dz::functions {
@@ -765,48 +766,34 @@ Variable accuracy(const Variable &y, const Variable &t) {
 Variable dropout(const Variable &x, double ratio) { return dropout(x, ratio, default_generator()); }
 
 namespace {
-/// The RNG state a compiled step draws dropout masks from: a tensor (seed, offset) per
-/// Generator, made when a trace first draws from it. Compiled calls advance the tensor
-/// (dz.rng_next, written back as state); eager draws catch the Generator up with it first,
-/// so eager and compiled steps share one stream. A Generator reseeded since (its seed
-/// changed or its offset went back) starts the tensor again from the Generator.
-struct RngState {
-  Tensor state;          // (seed, offset), int64
-  uint64_t seed, offset; // the Generator's position when the tensor was last synced
+/// The RNG state a traced dropout draws its masks from: a tensor (seed, offset) per
+/// Generator, made when a trace first draws from it. A compiled call reserves its counters
+/// from the Generator (Generator::advance) and passes that (seed, offset) as this state, so
+/// eager and compiled calls draw from one stream and manual_seed means the same in both.
+/// The map is only read and written under its lock; its tensors are only read by the
+/// tracer of the thread that made them.
+struct RngStates {
+  std::mutex mu;
+  std::map<const Generator *, Tensor> states;
 };
-
-std::map<const Generator *, RngState> &rng_states() {
-  static std::map<const Generator *, RngState> states;
-  return states;
-}
-
-RngState *sync_rng(Generator &gen, bool create) {
-  std::map<const Generator *, RngState> &states = rng_states();
-  auto it = states.find(&gen);
-  if (it == states.end()) {
-    if (!create)
-      return nullptr;
-    it = states.emplace(&gen, RngState{Tensor::from_i64({0, 0}), gen.seed(), gen.offset()}).first;
-  }
-  RngState &rs = it->second;
-  int64_t *s = rs.state.data<int64_t>();
-  if (gen.seed() == rs.seed && gen.offset() >= rs.offset && uint64_t(s[0]) == gen.seed() &&
-      uint64_t(s[1]) > gen.offset())
-    gen.advance(uint64_t(s[1]) - gen.offset()); // compiled calls drew since
-  s[0] = int64_t(gen.seed());
-  s[1] = int64_t(gen.offset());
-  return &rs;
+RngStates &rng_states() {
+  static RngStates *s = new RngStates; // never destroyed: compiled programs may outlive exit
+  return *s;
 }
 } // namespace
 
 } // namespace dz::functions
 
 namespace dz {
-bool detail::is_rng_state(const Tensor &t) {
-  for (const auto &[gen, rs] : functions::rng_states())
-    if (t.shares_storage(rs.state))
-      return true;
-  return false;
+bool detail::is_rng_state(const Tensor &t) { return rng_generator_of(t) != nullptr; }
+
+Generator *detail::rng_generator_of(const Tensor &t) {
+  auto &rs = functions::rng_states();
+  std::lock_guard lock(rs.mu);
+  for (const auto &[gen, state] : rs.states)
+    if (t.shares_storage(state))
+      return const_cast<Generator *>(gen);
+  return nullptr;
 }
 } // namespace dz
 
@@ -822,24 +809,28 @@ Variable dropout(const Variable &x, double ratio, Generator &gen) {
   {
     // Traced as dz.dropout_mask of the RNG state and dz.rng_next of it (docs/ir.md).
     TraceScope trace;
-    RngState *rs = sync_rng(gen, bool(trace));
-    const int64_t groups = (x.size() + 3) / 4; // the counters rand draws
+    Tensor state;
+    if (trace) {
+      RngStates &rs = rng_states();
+      std::lock_guard lock(rs.mu);
+      auto it = rs.states.try_emplace(&gen, Tensor::from_i64({0, 0})).first;
+      state = it->second;
+    }
     // Drawn where x is (on a device by a Philox kernel): the same stream on every device.
+    const uint64_t seed = gen.seed();
     mask = dropout_mask(x.shape(), dt, ratio, gen, x.device());
     if (trace) {
-      trace->op("dropout_mask", {&rs->state}, mask,
+      // The counters this draw used: the ones just before the Generator's offset now.
+      const int64_t groups = (x.size() + 3) / 4;
+      int64_t *s = state.data<int64_t>();
+      s[0] = int64_t(seed);
+      s[1] = int64_t(gen.offset()) - groups;
+      trace->op("dropout_mask", {&state}, mask,
                 {{"ratio", ratio}, {"shape", x.shape()}, {"dtype", dt}});
-      const int64_t *s = rs->state.data<int64_t>();
       Tensor next = Tensor::from_i64({s[0], s[1] + groups});
-      trace->op("rng_next", {&rs->state}, next, {{"groups", groups}});
-      trace->inplace("assign", rs->state, next); // before the write: the old value stays
-    }
-    if (rs) {
-      int64_t *s = rs->state.data<int64_t>();
-      s[0] = int64_t(gen.seed());
-      s[1] = int64_t(gen.offset());
-      rs->seed = gen.seed();
-      rs->offset = gen.offset();
+      trace->op("rng_next", {&state}, next, {{"groups", groups}});
+      trace->inplace("assign", state, next); // before the write: the old value stays
+      s[1] += groups;
     }
   }
   return x * Variable::constant(mask);

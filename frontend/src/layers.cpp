@@ -504,8 +504,13 @@ Variable BatchNorm::forward(const Variable &x) {
   }
   Tensor mean = avg_mean.data(), var = avg_var.data();
   Variable y = F::batch_norm(x, gamma, beta, mean, var, decay_, eps_);
-  avg_mean.set_data(mean);
-  avg_var.set_data(var);
+  // Training updates the running averages in their tensors, in place; test mode only reads
+  // them. Nothing is reassigned, so a forward pass in test mode changes no Variable (and
+  // exports to ONNX as a pure function of its input).
+  if (!mean.shares_storage(avg_mean.data()))
+    avg_mean.set_data(mean);
+  if (!var.shares_storage(avg_var.data()))
+    avg_var.set_data(var);
   return y;
 }
 

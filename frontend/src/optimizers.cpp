@@ -2,6 +2,8 @@
 // rules written with in-place Tensor arithmetic, and the three gradient hooks.
 #include <dzc/optimizers.h>
 
+#include "tracer.h"
+
 #include <cmath>
 #include <unordered_set>
 
@@ -52,6 +54,19 @@ Tensor Optimizer::grad_of(const Parameter &param) {
   return g.to(param.dtype());
 }
 
+Tensor Optimizer::hyper(const Tensor &like, const char *what, std::function<double()> value) const {
+  const DType dt = is_floating(like.dtype()) ? like.dtype() : f64;
+  Tensor t = Tensor::scalar(value(), dt);
+  if (auto *tracer = detail::Tracer::recording())
+    tracer->host_input(
+        t,
+        [alive = std::weak_ptr<const int>(alive_), value = std::move(value), dt]() {
+          return alive.expired() ? Tensor() : Tensor::scalar(value(), dt);
+        },
+        what);
+  return t;
+}
+
 Tensor &Optimizer::State::get(const Parameter &param) {
   auto [it, inserted] = entries_.try_emplace(param.node().get());
   if (inserted)
@@ -63,13 +78,15 @@ Tensor &Optimizer::State::get(const Parameter &param) {
 
 void SGD::update_one(const Parameter &param) {
   Tensor w = param.data();
-  w -= lr * grad_of(param);
+  const Tensor grad = grad_of(param);
+  w -= hyper(grad, "SGD's lr", [this] { return lr; }) * grad;
 }
 
 void MomentumSGD::update_one(const Parameter &param) {
   Tensor &v = vs_.get(param);
-  v *= momentum;
-  v -= lr * grad_of(param);
+  const Tensor grad = grad_of(param);
+  v *= hyper(v, "MomentumSGD's momentum", [this] { return momentum; });
+  v -= hyper(grad, "MomentumSGD's lr", [this] { return lr; }) * grad;
   Tensor w = param.data();
   w += v;
 }
@@ -79,18 +96,22 @@ void AdaGrad::update_one(const Parameter &param) {
   Tensor &h = hs_.get(param);
   h += grad * grad;
   Tensor w = param.data();
-  w -= lr * grad / (sqrt(h) + eps);
+  w -= hyper(grad, "AdaGrad's lr", [this] { return lr; }) * grad /
+       (sqrt(h) + hyper(h, "AdaGrad's eps", [this] { return eps; }));
 }
 
 void AdaDelta::update_one(const Parameter &param) {
   const Tensor grad = grad_of(param);
   Tensor &msg = msg_.get(param);
   Tensor &msdx = msdx_.get(param);
-  msg *= rho;
-  msg += (1 - rho) * grad * grad;
-  const Tensor dx = sqrt((msdx + eps) / (msg + eps)) * grad;
-  msdx *= rho;
-  msdx += (1 - rho) * dx * dx;
+  const Tensor rho_t = hyper(msg, "AdaDelta's rho", [this] { return rho; });
+  const Tensor one_minus_rho = hyper(grad, "AdaDelta's 1 - rho", [this] { return 1 - rho; });
+  const Tensor eps_t = hyper(msdx, "AdaDelta's eps", [this] { return eps; });
+  msg *= rho_t;
+  msg += one_minus_rho * grad * grad;
+  const Tensor dx = sqrt((msdx + eps_t) / (msg + eps_t)) * grad;
+  msdx *= rho_t;
+  msdx += one_minus_rho * dx * dx;
   Tensor w = param.data();
   w -= dx;
 }
@@ -106,19 +127,21 @@ void Adam::begin_update() {
   // The step counter and the step size are tensors, not host numbers: a compiled step
   // must not bake in the t of the step it was traced at. beta^t = exp(t log beta).
   t_ += 1.0;
-  const Tensor fix1 = 1.0 - exp(t_ * std::log(beta1));
-  const Tensor fix2 = 1.0 - exp(t_ * std::log(beta2));
-  lr_t_ = alpha * sqrt(fix2) / fix1;
+  const Tensor fix1 =
+      1.0 - exp(t_ * hyper(t_, "Adam's log(beta1)", [this] { return std::log(beta1); }));
+  const Tensor fix2 =
+      1.0 - exp(t_ * hyper(t_, "Adam's log(beta2)", [this] { return std::log(beta2); }));
+  lr_t_ = hyper(fix2, "Adam's alpha", [this] { return alpha; }) * sqrt(fix2) / fix1;
 }
 
 void Adam::update_one(const Parameter &param) {
   const Tensor grad = grad_of(param);
   Tensor &m = ms_.get(param);
   Tensor &v = vs_.get(param);
-  m += (1 - beta1) * (grad - m);
-  v += (1 - beta2) * (grad * grad - v);
+  m += hyper(grad, "Adam's 1 - beta1", [this] { return 1 - beta1; }) * (grad - m);
+  v += hyper(grad, "Adam's 1 - beta2", [this] { return 1 - beta2; }) * (grad * grad - v);
   Tensor w = param.data();
-  w -= lr_t_.to(w.dtype()) * m / (sqrt(v) + eps);
+  w -= lr_t_.to(w.dtype()) * m / (sqrt(v) + hyper(v, "Adam's eps", [this] { return eps; }));
 }
 
 // ---- hooks ----------------------------------------------------------------------------------

@@ -53,11 +53,58 @@ Tracer::Tracer(const std::vector<Variable> &args) {
   }
   previous_ = set_trace_hook(this);
   installed_ = true;
+  set_handle_listener(this);
+  listening_ = true;
 }
 
 Tracer::~Tracer() {
   if (installed_)
     set_trace_hook(previous_);
+  if (listening_)
+    set_handle_listener(nullptr);
+}
+
+// ---- handles ---------------------------------------------------------------------------------
+
+void Tracer::assigned(Variable *slot, const std::shared_ptr<VariableNode> &old_node,
+                      const std::shared_ptr<VariableNode> &new_node) noexcept {
+  (void)new_node;
+  // Only the user's code: not the library's recorded ops nor the eager backward, which run
+  // with the hook taken (TraceScope).
+  if (trace_hook() != this || slots_.count(slot))
+    return;
+  try {
+    Slot s;
+    if (old_node) {
+      s.initial = old_node;
+      s.initial_storage = old_node->data.storage();
+      s.initial_key = key_of(old_node->data);
+      s.was_defined = true;
+    }
+    slots_.emplace(slot, std::move(s));
+  } catch (...) {
+    out_of_memory_ = true;
+  }
+}
+
+void Tracer::destroyed(const Variable *slot) noexcept {
+  slots_.erase(const_cast<Variable *>(slot));
+}
+
+void Tracer::node_made(const VariableNode *n) noexcept {
+  try {
+    nodes_made_.insert(n);
+  } catch (...) {
+    out_of_memory_ = true;
+  }
+}
+
+void Tracer::function_made(const Function *f) noexcept {
+  try {
+    functions_.insert(f);
+  } catch (...) {
+    out_of_memory_ = true;
+  }
 }
 
 Tracer *Tracer::recording() { return dynamic_cast<Tracer *>(trace_hook()); }
@@ -89,7 +136,10 @@ int Tracer::value_of(const Tensor &t, const std::shared_ptr<VariableNode> &via) 
   // A leaf: state or a constant, decided in finish().
   int v = new_value(t.shape(), t.dtype());
   bind(t, v);
-  Leaf leaf{v, t, Tensor(), via, false, {}};
+  Leaf leaf{v, t, Tensor(), via, false, {}, {}, {}, false};
+  for (const std::weak_ptr<Storage> &r : random_)
+    if (!r.owner_before(t.storage()) && !t.storage().owner_before(r))
+      leaf.random = true;
   leaf_index_[v] = leaves_.size();
   leaves_.push_back(std::move(leaf));
   return v;
@@ -137,6 +187,10 @@ void Tracer::touch(const Variable &v) {
 void Tracer::op(const char *op_name, std::initializer_list<const Tensor *> ins, const Tensor &out,
                 std::initializer_list<TraceAttr> attrs) {
   const std::string op = op_name;
+  if (op == "random") {
+    random_.push_back(out.storage());
+    return;
+  }
   if (op == "identity") {
     bind(out, value_of(**ins.begin()));
     return;
@@ -181,7 +235,7 @@ void Tracer::inplace(const char *op_name, const Tensor &target, const Tensor &op
   } else if (before < 0) {
     int v = new_value(target.shape(), target.dtype());
     leaf_index_[v] = leaves_.size();
-    leaves_.push_back(Leaf{v, target, target.copy(), {}, true, {}});
+    leaves_.push_back(Leaf{v, target, target.copy(), {}, true, {}, {}, {}, false});
   }
   bind(target, result);
 }
@@ -211,7 +265,16 @@ void Tracer::use_parameter(const Variable &p) {
   int leaf = new_value(data.shape(), data.dtype());
   bind(data, leaf);
   leaf_index_[leaf] = leaves_.size();
-  leaves_.push_back(Leaf{leaf, data, Tensor(), p.node(), false, {}});
+  leaves_.push_back(Leaf{leaf, data, Tensor(), p.node(), false, {}, {}, {}, false});
+}
+
+void Tracer::host_input(const Tensor &t, HostRead read, std::string what) {
+  const int v = value_of(t);
+  auto it = leaf_index_.find(v);
+  if (it == leaf_index_.end())
+    return; // already computed by the trace: nothing to read from the host
+  leaves_[it->second].host = std::move(read);
+  leaves_[it->second].host_what = std::move(what);
 }
 
 void Tracer::use_inputs(const std::vector<Variable> &inputs) {
@@ -286,10 +349,22 @@ void Tracer::backward(const Variable &y, BackwardOptions opts) {
   auto visit = [&](const Variable &v) {
     if (!v.node()->requires_grad || !seen.insert(v.node().get()).second)
       return;
+    backward_reached_.insert(v.node().get());
     if (!v.creator() || opts.retain_grad)
       vars.push_back(v);
-    if (auto c = v.creator(); c && seen_f.insert(c.get()).second)
+    if (auto c = v.creator(); c && seen_f.insert(c.get()).second) {
+      if (!functions_.count(c.get()))
+        throw Error(
+            "dz::compile: backward() reaches a graph built before the compiled function was "
+            "called: " +
+            std::string(v.name().empty() ? "a Variable" : "Variable '" + v.name() + "'") +
+            " of shape " + shape_str(v.shape()) + " was computed by F::" + c->name() +
+            " outside this call (recurrent state carried across calls keeps the graph of "
+            "earlier calls). A compiled call cannot differentiate through earlier calls: cut "
+            "the graph at the end of each call (loss.unchain_backward(), as truncated BPTT "
+            "does, or h.unchain()), or run the function eagerly");
       stack.push_back(c);
+    }
   };
   visit(y);
   while (!stack.empty()) {
@@ -353,6 +428,11 @@ void Tracer::backward(const Variable &y, BackwardOptions opts) {
 TraceResult Tracer::finish(std::vector<Variable> &&outputs) {
   set_trace_hook(previous_);
   installed_ = false;
+  set_handle_listener(nullptr);
+  listening_ = false;
+  if (out_of_memory_)
+    throw Error("dz::compile: out of memory while recording the Variables the function "
+                "rebinds");
   TraceResult r;
 
   // 1. The function's outputs; then their Variables (and the graphs they hold) are dropped,
@@ -388,7 +468,59 @@ TraceResult Tracer::finish(std::vector<Variable> &&outputs) {
     }
   }
 
-  // 3. Leaves: state when something outside the trace still holds them, else constants.
+  // 3. Handles that outlive the trace and that it rebound: rebound after each call. A
+  //    Parameter made in the trace is a layer's lazy initialisation (later calls find it
+  //    made): it is state, not rebound.
+  struct SlotState {
+    const Slot *slot;
+    std::shared_ptr<SlotWatch> watch;
+  };
+  std::vector<SlotState> rebound;
+  for (auto &[handle, slot] : slots_) {
+    const std::shared_ptr<VariableNode> &now = handle->node();
+    std::shared_ptr<VariableNode> initial = slot.initial.lock();
+    if (slot.was_defined ? (initial && now == initial) : !now)
+      continue; // holds what it held
+    if (now && now->is_param)
+      continue;
+    if (now && now->creator && now->requires_grad && Config::enable_backprop() &&
+        slot.was_defined && backward_reached_.count(slot.initial.lock().get()))
+      throw Error(
+          "dz::compile: the function rebinds a Variable that outlives it to a value with a "
+          "graph (" +
+          shape_str(now->data.shape()) +
+          ", e.g. recurrent state), and its backward() reached the value that Variable held "
+          "before: eagerly, the next call's backward() would go on into this call's graph, "
+          "which a compiled call cannot do. Cut the graph at the end of each call "
+          "(loss.unchain_backward(), as truncated BPTT does), or run the function eagerly");
+    Rebinding rb;
+    rb.watch = std::make_shared<SlotWatch>(handle);
+    rb.was_defined = slot.was_defined;
+    rb.shape = slot.initial_key.shape;
+    rb.dtype = slot.initial_key.dtype;
+    if (now) {
+      if (int v = lookup(now->data); v >= 0) {
+        rb.result = int(graph_.results.size());
+        graph_.results.push_back(v);
+      } else {
+        rb.node = now; // a Variable the trace did not compute (another one outside)
+      }
+    }
+    rebound.push_back({&slot, rb.watch});
+    r.rebindings.push_back(std::move(rb));
+  }
+  auto slot_of = [&](const Tensor &t) -> std::shared_ptr<SlotWatch> {
+    for (const SlotState &s : rebound) {
+      const auto &st = s.slot->initial_storage;
+      const bool same_storage = !st.owner_before(t.storage()) && !t.storage().owner_before(st);
+      if (s.slot->was_defined && same_storage && key_of(t) == s.slot->initial_key)
+        return s.watch;
+    }
+    return nullptr;
+  };
+
+  // 4. Leaves: state when something outside the trace still holds them (or a handle the
+  //    trace rebinds held them, or the host makes them), else constants.
   std::unordered_map<const void *, long> held;
   for (const Leaf &leaf : leaves_)
     ++held[leaf.tensor.storage().get()];
@@ -398,9 +530,38 @@ TraceResult Tracer::finish(std::vector<Variable> &&outputs) {
   for (const Leaf &leaf : leaves_) {
     const auto &storage = leaf.tensor.storage();
     const bool alive_outside = storage && storage.use_count() > held[storage.get()];
-    if (alive_outside || leaf.var.lock() || leaf.grad_of.lock()) {
+    std::shared_ptr<SlotWatch> slot = slot_of(leaf.tensor);
+    if (alive_outside || leaf.var.lock() || leaf.grad_of.lock() || slot || leaf.host) {
       graph_.arguments.push_back(leaf.value);
-      r.state.push_back(StateBinding{leaf.var, leaf.tensor, leaf.grad_of});
+      StateBinding b;
+      b.var = leaf.var;
+      b.tensor = leaf.tensor;
+      b.grad_of = leaf.grad_of;
+      b.shape = leaf.tensor.shape();
+      b.dtype = leaf.tensor.dtype();
+      if (slot) {
+        b.slot = slot;
+        b.what = "the Variable the function rebinds (" + shape_str(b.shape) + ")";
+      } else if (leaf.host) {
+        b.host = leaf.host;
+        b.what = leaf.host_what;
+      } else if (Generator *gen = rng_generator_of(leaf.tensor)) {
+        b.rng = gen;
+        if (leaf.written) // the counters this trace drew: its (seed, offset) moved by that
+          b.rng_draws = uint64_t(leaf.tensor.data<int64_t>()[1] - leaf.initial.data<int64_t>()[1]);
+        b.what = "the random generator's state";
+      } else if (auto var = leaf.var.lock()) {
+        // A Variable from before the trace (a parameter, a captured Variable): when it is
+        // gone at a call, the handle that held it was rebound or destroyed.
+        b.by_var = !nodes_made_.count(var.get());
+        b.what = var->is_param ? "parameter" : "Variable";
+        if (!var->name.empty())
+          b.what += " '" + var->name + "'";
+      } else {
+        b.what =
+            leaf.grad_of.lock() ? "a gradient from before the call" : "a tensor read from outside";
+      }
+      r.state.push_back(std::move(b));
       if (leaf.written) {
         int final_value = lookup(leaf.tensor);
         if (final_value != leaf.value) {
@@ -415,6 +576,26 @@ TraceResult Tracer::finish(std::vector<Variable> &&outputs) {
     }
   }
   graph_.nodes.insert(graph_.nodes.begin(), constants.begin(), constants.end());
+
+  // 5. A constant drawn from a Generator in the trace that the results depend on: eagerly,
+  //    every call would draw other numbers. (A layer's lazily drawn initial weights are
+  //    not: later calls read the parameter, which is state.)
+  std::vector<bool> live(graph_.values.size(), false);
+  for (int v : graph_.results)
+    live[size_t(v)] = true;
+  for (auto it = graph_.nodes.rbegin(); it != graph_.nodes.rend(); ++it)
+    if (std::any_of(it->outputs.begin(), it->outputs.end(), [&](int v) { return live[size_t(v)]; }))
+      for (int v : it->inputs)
+        live[size_t(v)] = true;
+  for (const trace::Node &c : constants)
+    if (auto li = leaf_index_.find(c.outputs[0]);
+        li != leaf_index_.end() && leaves_[li->second].random && live[size_t(c.outputs[0])])
+      throw Error("dz::compile: the function draws random numbers (dz::rand, randn or uniform "
+                  "from a Generator) and computes its results from them; a compiled program "
+                  "would keep the first call's numbers, where the eager function draws new "
+                  "ones at every call. Draw them outside and pass them in as an argument, or "
+                  "use F::dropout, whose masks are drawn at every call (or pass a seed: "
+                  "dz::randn(shape, dtype, seed) gives the same numbers every time)");
   r.guards = std::move(guards_);
   r.graph = std::move(graph_);
   leaves_.clear();

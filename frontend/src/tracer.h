@@ -13,7 +13,15 @@
 //    runs, with recording off, so that the first call returns real values).
 // 5. Variables that outlive the trace and whose gradient or data the trace reassigned get
 //    write-back actions, carried out after every compiled call.
+// 6. Handles that outlive the trace and that it rebound (`state_->h = h_new`, `acc = acc +
+//    x`) are rebound after every compiled call to that call's result; the value they held
+//    when the trace began is state read through the handle (rebinding.h).
+// 7. Host numbers the framework owns (optimizer hyperparameters) are inputs read at every
+//    call (host_input), and dropout's RNG state reserves its counters from the Generator at
+//    every call, so that manual_seed means the same in both modes.
 #pragma once
+#include "rebinding.h"
+
 #include <dzc/trace.h>
 #include <dzc/variable.h>
 
@@ -34,11 +42,36 @@ void run_backward(const Variable &y, BackwardOptions opts);
 /// tensor that a compiled step on a device keeps on the CPU.
 bool is_rng_state(const Tensor &t);
 
+/// The Generator whose compiled-mode RNG state `t` is (functions.cpp), or null.
+Generator *rng_generator_of(const Tensor &t);
+
+/// Reads a host number the framework owns (an optimizer's learning rate) at each call.
+using HostRead = std::function<Tensor()>;
+
 /// Where a compiled call reads a state argument from.
 struct StateBinding {
   std::weak_ptr<VariableNode> var;     // read var->data when the Variable is alive
   Tensor tensor;                       // else this buffer
   std::weak_ptr<VariableNode> grad_of; // or the gradient of this Variable (zeros if none)
+  std::shared_ptr<SlotWatch> slot;     // or the data of the Variable this handle holds now
+  HostRead host;                       // or this host value
+  Generator *rng = nullptr;            // or (seed, offset) of counters reserved from it
+  uint64_t rng_draws = 0;              //   this many per call
+  bool by_var = false;                 // var was alive at the trace: a call without it traces
+  Shape shape;                         // what the program was traced for
+  DType dtype = f32;
+  std::string what; // for messages: "parameter 'W'", "the learning rate of Adam", ...
+};
+
+/// A handle the program rebinds after each call (rebinding.h).
+struct Rebinding {
+  std::shared_ptr<SlotWatch> watch;
+  int result = -1;                    // to a new Variable holding this result
+  std::shared_ptr<VariableNode> node; // else to this node (a null one: a null handle)
+  // What the handle held when the trace began; a call where it differs traces again.
+  bool was_defined = false;
+  Shape shape;
+  DType dtype = f32;
 };
 
 /// A condition the trace depends on beyond the signature: whether a Variable had a
@@ -66,10 +99,11 @@ struct TraceResult {
   std::vector<StateBinding> state; // arguments after the call's own, in order
   std::vector<WriteBack> write_backs;
   std::vector<Guard> guards;
+  std::vector<Rebinding> rebindings;
   std::vector<Tensor> outputs; // the values of this (eager) first call
 };
 
-class Tracer final : public TraceHook {
+class Tracer final : public TraceHook, public HandleListener {
 public:
   /// Installs the tracer as the runtime's hook until finish() or destruction.
   explicit Tracer(const std::vector<Variable> &args);
@@ -92,6 +126,9 @@ public:
   void use_parameter(const Variable &p);
   /// Before a Function's forward: its inputs are touched, parameters become state.
   void use_inputs(const std::vector<Variable> &inputs);
+  /// `t` (made now from a host number) is an input of the program that `read` makes
+  /// afresh at every call; `what` names it in messages.
+  void host_input(const Tensor &t, HostRead read, std::string what);
 
   /// Stops recording, turns leaves into state or constants, and returns the trace.
   TraceResult finish(std::vector<Variable> &&outputs);
@@ -101,6 +138,13 @@ public:
           std::initializer_list<TraceAttr> attrs) override;
   void inplace(const char *op, const Tensor &target, const Tensor &operand) override;
   void host_read(const Tensor &t, const char *what) override;
+
+  // ---- HandleListener ----
+  void assigned(Variable *slot, const std::shared_ptr<VariableNode> &old_node,
+                const std::shared_ptr<VariableNode> &new_node) noexcept override;
+  void destroyed(const Variable *slot) noexcept override;
+  void function_made(const Function *f) noexcept override;
+  void node_made(const VariableNode *n) noexcept override;
 
 private:
   struct Key {
@@ -124,6 +168,16 @@ private:
     std::weak_ptr<VariableNode> var;
     bool written = false;
     std::weak_ptr<VariableNode> grad_of; // the leaf is this Variable's gradient
+    HostRead host;                       // the leaf is a host input (host_input)
+    std::string host_what;
+    bool random = false; // drawn from a Generator in the trace (other numbers each call)
+  };
+  /// A handle the trace assigned, with what it held before its first assignment.
+  struct Slot {
+    std::weak_ptr<VariableNode> initial;
+    std::weak_ptr<Storage> initial_storage;
+    Key initial_key{nullptr, 0, {}, f32};
+    bool was_defined = false;
   };
   struct Touched {
     std::weak_ptr<VariableNode> node;
@@ -155,6 +209,13 @@ private:
   std::vector<const VariableNode *> args_;
   std::unordered_set<const VariableNode *> parameters_; // used as parameters so far
   std::vector<Guard> guards_;
+  std::unordered_map<Variable *, Slot> slots_;     // handles assigned in the trace, still alive
+  std::unordered_set<const Function *> functions_; // made during this trace
+  std::unordered_set<const VariableNode *> nodes_made_; // made during this trace
+  std::unordered_set<const VariableNode *> backward_reached_;
+  std::vector<std::weak_ptr<Storage>> random_; // tensors drawn from a Generator in the trace
+  bool listening_ = false;
+  bool out_of_memory_ = false; // a listener call could not record (reported by finish)
 };
 
 } // namespace dz::detail

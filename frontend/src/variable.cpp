@@ -1,7 +1,8 @@
 // variable.cpp - Variable, Function::apply, the backward engine (generation order, each
 // function once, out-of-place accumulation), Config and the arithmetic operators.
-#include <dzc/functions.h>
+#include "rebinding.h"
 #include "tracer.h"
+#include <dzc/functions.h>
 
 #include <algorithm>
 #include <ostream>
@@ -24,8 +25,7 @@ bool *config_slot(const std::string &name) {
     return &g_enable_backprop;
   if (name == "train")
     return &g_train;
-  throw Error("using_config: unknown setting '" + name +
-              "' (valid: 'enable_backprop', 'train')");
+  throw Error("using_config: unknown setting '" + name + "' (valid: 'enable_backprop', 'train')");
 }
 } // namespace
 
@@ -50,8 +50,10 @@ const VariableNode &checked(const std::shared_ptr<VariableNode> &n, const char *
 }
 } // namespace
 
-Variable::Variable(const Tensor &data, std::string name)
-    : node_(std::make_shared<VariableNode>()) {
+Variable::Variable(const Tensor &data, std::string name) : node_(std::make_shared<VariableNode>()) {
+  if (detail::handle_watchers.load(std::memory_order_relaxed))
+    if (detail::HandleListener *l = detail::handle_listener())
+      l->node_made(node_.get());
   node_->data = data;
   node_->name = std::move(name);
 }
@@ -84,11 +86,13 @@ void Variable::set_grad(const Variable &g) {
   checked(node_, "Variable::set_grad");
   if (auto *tracer = detail::Tracer::recording())
     tracer->grad_assigned(*this);
+  detail::QuietAssignments quiet;
   node_->grad = g;
 }
 void Variable::cleargrad() {
   if (auto *tracer = detail::Tracer::recording(); tracer && node_)
     tracer->grad_assigned(*this);
+  detail::QuietAssignments quiet;
   if (node_)
     node_->grad = Variable();
 }
@@ -109,6 +113,7 @@ void Variable::backward(BackwardOptions opts) const {
 }
 
 void detail::run_backward(const Variable &y, BackwardOptions opts) {
+  QuietAssignments quiet; // gradients are the engine's bookkeeping, not a user's rebinding
   const std::shared_ptr<VariableNode> &node_ = y.node();
   if (!node_->grad.defined()) {
     node_->grad = Variable::constant(ones_like(node_->data));
@@ -141,8 +146,8 @@ void detail::run_backward(const Variable &y, BackwardOptions opts) {
       const auto &inputs = f->inputs();
       if (gxs.size() != inputs.size())
         throw Error("internal: backward of " + f->name() + " returned " +
-                    std::to_string(gxs.size()) + " gradients for " +
-                    std::to_string(inputs.size()) + " inputs");
+                    std::to_string(gxs.size()) + " gradients for " + std::to_string(inputs.size()) +
+                    " inputs");
       for (size_t i = 0; i < inputs.size(); ++i) {
         const Variable &x = inputs[i];
         const Variable &gx = gxs[i];
@@ -150,8 +155,8 @@ void detail::run_backward(const Variable &y, BackwardOptions opts) {
           continue;
         if (gx.shape() != x.shape())
           throw Error("internal: backward of " + f->name() + " gave a gradient of shape " +
-                      shape_str(gx.shape()) + " for input " + std::to_string(i) +
-                      " of shape " + shape_str(x.shape()));
+                      shape_str(gx.shape()) + " for input " + std::to_string(i) + " of shape " +
+                      shape_str(x.shape()));
         // Out of place, so a gradient shared with another variable is never modified.
         x.node()->grad = x.has_grad() ? x.grad() + gx : gx;
         add_func(x.creator());
@@ -258,6 +263,9 @@ std::vector<Variable> Function::apply(std::vector<Variable> inputs) {
     for (const auto &x : inputs)
       generation_ = std::max(generation_, x.generation());
     auto self = shared_from_this();
+    if (detail::handle_watchers.load(std::memory_order_relaxed))
+      if (detail::HandleListener *l = detail::handle_listener())
+        l->function_made(this);
     for (auto &y : outputs) {
       y.set_creator(self);
       outputs_.push_back(y.node());

@@ -7,6 +7,7 @@
 // randn applies Box-Muller to the word pairs (0, 1) and (2, 3) of each counter.
 #include <dzc/device_backend.h>
 #include <dzc/tensor.h>
+#include <dzc/trace_hook.h>
 
 #include <cmath>
 #include <numbers>
@@ -67,6 +68,10 @@ template <typename F> Tensor draw(const Shape &shape, DType dtype, Generator &ge
     fill_groups(static_cast<float *>(t.raw()), t.size(), gen, f);
   else
     fill_groups(static_cast<double *>(t.raw()), t.size(), gen, f);
+  // A draw from a Generator that lives on gives other numbers at every call: the tracer
+  // must not keep these as a constant of a compiled program.
+  if (TraceHook *h = trace_hook())
+    h->op("random", {}, t, {});
   return t;
 }
 
@@ -151,17 +156,26 @@ Tensor dropout_mask(const Shape &shape, DType dtype, double ratio, Generator &ge
 
 Tensor rand(const Shape &shape, DType dtype, std::optional<uint64_t> seed) {
   std::optional<Generator> fresh;
+  std::optional<TraceScope> same_every_call; // a fresh Generator of a given seed
+  if (seed)
+    same_every_call.emplace();
   return rand(shape, dtype, pick(seed, fresh));
 }
 
 Tensor randn(const Shape &shape, DType dtype, std::optional<uint64_t> seed) {
   std::optional<Generator> fresh;
+  std::optional<TraceScope> same_every_call; // a fresh Generator of a given seed
+  if (seed)
+    same_every_call.emplace();
   return randn(shape, dtype, pick(seed, fresh));
 }
 
 Tensor uniform(const Shape &shape, double low, double high, DType dtype,
                std::optional<uint64_t> seed) {
   std::optional<Generator> fresh;
+  std::optional<TraceScope> same_every_call;
+  if (seed)
+    same_every_call.emplace();
   return uniform(shape, low, high, dtype, pick(seed, fresh));
 }
 

@@ -491,6 +491,99 @@ TEST(ExportOrt, MlpCnnLstmMatchEagerInOnnxruntime) {
   }
 }
 
+namespace {
+
+/// A model made of a forward function over layers it registers: one per layer under test.
+struct LayerModel : dz::Model {
+  std::function<Variable(const Variable &)> f;
+  LayerModel(std::function<Variable(const Variable &)> fn,
+             std::vector<std::pair<std::string, dz::Layer *>> ls)
+      : f(std::move(fn)) {
+    for (auto &[name, l] : ls)
+      register_layer(name, *l);
+  }
+  Variable forward(const Variable &x) override { return f(x); }
+  using Layer::forward;
+};
+
+} // namespace
+
+// Every layer and model the library offers exports, in test mode, to a graph onnxruntime
+// runs to the eager model's values: BatchNorm with trained running averages (2-d and 4-d),
+// dropout (the identity in test mode), convolutions and deconvolutions, both poolings,
+// EmbedID, RNN and LSTM (one step from a state, and a sequence), VGG16 and ResNet-50.
+TEST(ExportOrt, EveryLayerAndModelMatchesEagerInOnnxruntime) {
+  const std::string reason = dz::testing::ort_unavailable_reason();
+  if (!reason.empty())
+    GTEST_SKIP() << reason;
+  TempDir dir;
+  L::Linear fc1{6}, fc2{3}, fc3{2};
+  L::BatchNorm bn1, bn2;
+  L::Conv2d conv{4, 3, {.stride = 1, .pad = 1}};
+  L::Deconv2d deconv{2, 4, {.stride = 2, .pad = 1}};
+  L::EmbedID embed{10, 4};
+  L::RNN rnn{5};
+  L::LSTM lstm{5};
+  LayerModel batchnorm([&](const Variable &x) { return fc2(F::relu(bn1(fc1(x)))); },
+                       {{"fc1", &fc1}, {"bn1", &bn1}, {"fc2", &fc2}});
+  LayerModel conv_bn(
+      [&](const Variable &x) {
+        Variable h = F::relu(bn2(conv(x)));
+        h = F::pooling(h, 2, 2) + F::average_pooling(h, 2, 2);
+        return deconv(h);
+      },
+      {{"conv", &conv}, {"bn2", &bn2}, {"deconv", &deconv}});
+  LayerModel dropout([&](const Variable &x) { return fc3(F::dropout(F::tanh(x), 0.5)); },
+                     {{"fc3", &fc3}});
+  LayerModel embedding([&](const Variable &ids) { return F::sum(embed(ids), {1}); },
+                       {{"embed", &embed}});
+  // One step of a recurrent layer from the state it holds (a constant of the export).
+  LayerModel rnn_step([&](const Variable &x) { return rnn(x); }, {{"rnn", &rnn}});
+  LayerModel lstm_step([&](const Variable &x) { return lstm(x); }, {{"lstm", &lstm}});
+  Lstm lstm_seq;
+
+  // Trained a few steps (BatchNorm's running averages move), in train mode.
+  train(batchnorm, dz::randn({8, 4}, dz::f32, 1), dz::randn({8, 3}, dz::f32, 2), false);
+  train(conv_bn, dz::randn({2, 3, 6, 6}, dz::f32, 3), dz::randn({2, 2, 6, 6}, dz::f32, 4), false);
+  (void)rnn(Variable(dz::randn({2, 3}, dz::f32, 5))); // a state to step from
+  (void)lstm(Variable(dz::randn({2, 3}, dz::f32, 6)));
+  M::VGG16 vgg;
+  M::ResNet50 resnet;
+
+  struct Case {
+    dz::Layer *model;
+    Tensor x, x2; // x2: another batch size (an undefined x2: only x)
+    std::string file;
+    double tol = 1e-4;
+  };
+  const Tensor ids = Tensor::from_i64({1, 5, 9, 0, 3, 3}).reshape({2, 3});
+  std::vector<Case> cases = {
+      {&batchnorm, dz::randn({5, 4}, dz::f32, 7), dz::randn({2, 4}, dz::f32, 8), "bn.onnx"},
+      {&conv_bn, dz::randn({2, 3, 6, 6}, dz::f32, 9), dz::randn({1, 3, 6, 6}, dz::f32, 10),
+       "conv_bn.onnx"},
+      {&dropout, dz::randn({3, 4}, dz::f32, 11), dz::randn({1, 4}, dz::f32, 12), "dropout.onnx"},
+      {&embedding, ids, Tensor(), "embed.onnx"},
+      {&rnn_step, dz::randn({2, 3}, dz::f32, 13), Tensor(), "rnn_step.onnx"},
+      {&lstm_step, dz::randn({2, 3}, dz::f32, 14), Tensor(), "lstm_step.onnx"},
+      {&lstm_seq, dz::randn({2, 5, 1}, dz::f32, 15), dz::randn({3, 4, 1}, dz::f32, 16),
+       "lstm_seq.onnx"},
+      {&vgg, dz::randn({1, 3, 32, 32}, dz::f32, 17), Tensor(), "vgg16.onnx", 1e-3},
+      {&resnet, dz::randn({1, 3, 32, 32}, dz::f32, 18), Tensor(), "resnet50.onnx", 1e-3}};
+  for (Case &c : cases) {
+    SCOPED_TRACE(c.file);
+    // The reference first: exporting a recurrent step must not change the state it reads.
+    const Tensor want = eager(*c.model, c.x);
+    dz::onnx::export_model(*c.model, {Variable(c.x)}, dir.file(c.file));
+    checkedModel(dir.file(c.file));
+    std::vector<Tensor> outs = dz::testing::run_ort(dir.file(c.file), {c.x});
+    ASSERT_EQ(outs.size(), 1u);
+    expectClose(outs[0], want, c.tol, c.tol);
+    if (c.x2.defined())
+      expectClose(dz::testing::run_ort(dir.file(c.file), {c.x2}).at(0), eager(*c.model, c.x2),
+                  c.tol, c.tol);
+  }
+}
+
 TEST(ExportOrt, ManyOpsAndPaddedMaxPoolingMatchEager) {
   const std::string reason = dz::testing::ort_unavailable_reason();
   if (!reason.empty())

@@ -14,7 +14,11 @@
 // calls run the compiled program. Parameters and other tensors the function reads from
 // outside are state: bound to the live buffers, and written back after each call when the
 // function updates them (optimizer steps), so eager code sees the trained weights.
-// Gradients the function leaves on outside Variables are set on them after each call too.
+// Gradients the function leaves on outside Variables are set on them after each call too,
+// and Variables outside the function that it rebinds (an RNN's state, `acc = acc + x`) are
+// rebound to the call's results. Optimizer hyperparameters are read at every call; dropout
+// draws from the global generator at every call. docs/compile.md states the contract: what
+// is state, what is a constant, what retraces and what is refused.
 // The semantics are in shared/ARCHITECTURE.md ("Compiled mode semantics").
 #pragma once
 #include <dzc/variable.h>
@@ -30,24 +34,37 @@ namespace dz {
 
 struct CompileConfig {
   /// Write the IR after tracing and after each pass into this folder (also: $DZ_DUMP_IR).
-  std::string dump_ir_dir;
+  std::string dump_ir_dir = "";
   /// Log each trace to stderr (also: $DZ_VERBOSE=1).
   bool verbose = false;
   /// The optimisations of the pipeline. Switch one to compare with it or to work around a
   /// problem; $DZ_DISABLE / $DZ_ENABLE (comma-separated lists of fuse, lower-conv, jit,
   /// arena) switch them without recompiling.
-  bool fuse = true;       // elementwise chains (and a trailing reduction) as one kernel
+  bool fuse = true;        // elementwise chains (and a trailing reduction) as one kernel
   bool lower_conv = false; // convolutions as explicit im2col + GEMM ops (docs/compile.md)
-  bool jit = true;        // native code for each fused group (off: its ops one by one)
-  bool arena = true;      // intermediates in one planned arena (off: each kernel allocates)
+  bool jit = true;         // native code for each fused group (off: its ops one by one)
+  bool arena = true;       // intermediates in one planned arena (off: each kernel allocates)
+  /// The most compiled programs kept (one per signature and guard outcome); past it the
+  /// least recently used one is dropped, with a warning. At least 1.
+  int max_signatures = 16;
+  /// Warn on stderr (one line) at every trace after the 4th and whenever a program is
+  /// dropped, naming what changed (also silenced by $DZ_QUIET=1).
+  bool warn_retraces = true;
+  /// The function's name in messages and warnings ("step", "train_step"); empty: "a
+  /// compiled function".
+  std::string name = "";
 };
 
 /// What the last compilation of a compiled function cost and produced.
 struct CompileStats {
-  int traces = 0;        // signatures traced so far (retraces())
-  double trace_ms = 0;   // the last trace: running the function with recording on
-  double compile_ms = 0; // the last compilation: import, passes, code generation, JIT
-  std::string summary;   // the compiler's account, e.g. "passes 9 ms, 6 fused kernels ..."
+  int traces = 0;   // signatures traced so far (retraces())
+  int programs = 0; // compiled programs kept now (at most max_signatures)
+  int evicted = 0;  // programs dropped by the max_signatures bound so far
+  std::string
+      last_retrace_reason; // why the last trace happened ("first call", "argument 0 has shape ...")
+  double trace_ms = 0;     // the last trace: running the function with recording on
+  double compile_ms = 0;   // the last compilation: import, passes, code generation, JIT
+  std::string summary;     // the compiler's account, e.g. "passes 9 ms, 6 fused kernels ..."
 };
 
 /// The type-erased core of a compiled function.

@@ -49,6 +49,13 @@ using Hook = std::function<void(std::vector<Parameter> &)>;
 
 class Optimizer {
 public:
+  Optimizer() = default;
+  Optimizer(const Optimizer &o) : source_(o.source_), hooks_(o.hooks_) {}
+  Optimizer &operator=(const Optimizer &o) {
+    source_ = o.source_;
+    hooks_ = o.hooks_;
+    return *this;
+  }
   virtual ~Optimizer() = default;
 
   /// Trains the parameters of `target` (a layer or model); returns *this.
@@ -75,6 +82,12 @@ protected:
   /// The gradient's tensor in the parameter's dtype.
   static Tensor grad_of(const Parameter &param);
 
+  /// A hyperparameter next to tensor `like`, as `value() * like` would make it: a 0-d
+  /// tensor of like's dtype. Inside dz::compile it is an input of the program that is read
+  /// again (value() called) at every call, so a schedule that changes `lr` between calls
+  /// is honoured without tracing again. `what` names it in messages ("SGD's lr").
+  Tensor hyper(const Tensor &like, const char *what, std::function<double()> value) const;
+
   /// Per-parameter tensors, created as zeros like the parameter on first use.
   class State {
   public:
@@ -92,6 +105,9 @@ protected:
 private:
   ParamSource source_;
   std::vector<Hook> hooks_;
+  // Expires with this object (a copy or a move gets its own): a compiled program that
+  // reads this optimizer's hyperparameters sees that it is gone.
+  std::shared_ptr<const int> alive_ = std::make_shared<const int>(0);
 };
 
 /// param -= lr * grad

@@ -9,6 +9,7 @@
 #include <dzc/tensor.h>
 #include <dzc/trace_hook.h>
 
+#include <atomic>
 #include <functional>
 #include <iosfwd>
 #include <memory>
@@ -18,6 +19,7 @@
 namespace dz {
 
 class Function;
+class Variable;
 struct VariableNode;
 
 struct BackwardOptions {
@@ -25,9 +27,38 @@ struct BackwardOptions {
   bool create_graph = false; // record the backward pass itself (higher-order derivatives)
 };
 
+namespace detail {
+/// Non-zero while Variable handles are watched: some thread traces a dz::compile'd function,
+/// or a compiled function replays the rebinding of a handle that outlives it (`h = h_new` in
+/// an RNN, see docs/compile.md). Only then do assignments and destructions of handles report
+/// to the two functions below; otherwise they cost one relaxed atomic load.
+extern std::atomic<int> handle_watchers;
+void handle_assigned(Variable *slot, const std::shared_ptr<VariableNode> &old_node,
+                     const std::shared_ptr<VariableNode> &new_node) noexcept;
+void handle_destroyed(const Variable *slot) noexcept;
+} // namespace detail
+
 class Variable {
 public:
   Variable() = default; // a null handle (DeZero's None)
+  Variable(const Variable &) = default;
+  Variable(Variable &&) noexcept = default;
+  Variable &operator=(const Variable &o) {
+    if (detail::handle_watchers.load(std::memory_order_relaxed)) [[unlikely]]
+      detail::handle_assigned(this, node_, o.node_);
+    node_ = o.node_;
+    return *this;
+  }
+  Variable &operator=(Variable &&o) noexcept {
+    if (detail::handle_watchers.load(std::memory_order_relaxed)) [[unlikely]]
+      detail::handle_assigned(this, node_, o.node_);
+    node_ = std::move(o.node_);
+    return *this;
+  }
+  ~Variable() {
+    if (detail::handle_watchers.load(std::memory_order_relaxed)) [[unlikely]]
+      detail::handle_destroyed(this);
+  }
   Variable(const Tensor &data, std::string name = "");
   explicit Variable(double v) : Variable(Tensor::scalar(v)) {}
   explicit Variable(std::shared_ptr<VariableNode> node) : node_(std::move(node)) {}
