@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
+#include <cstring>
 #include <dlfcn.h>
 #include <iostream>
 #include <list>
@@ -54,6 +55,9 @@ struct Program {
   detail::TraceResult trace; // bindings and write-backs (the graph itself is not needed)
   uint64_t last_used = 0;
   Device device = Device::cpu();
+  // Host values of a program on a device, as last uploaded: uploaded again only when they
+  // change (a learning rate is the same for most calls).
+  mutable std::map<size_t, std::pair<Tensor, Tensor>> uploaded; // binding -> (host, device)
 };
 
 /// The one device of the arguments and the state (parameters, gradients) of a trace: the
@@ -138,8 +142,14 @@ std::optional<std::vector<Tensor>> bind_state(const Program &p, const std::vecto
         why = b.what + " is gone (its owner was destroyed)";
         return std::nullopt;
       }
-      if (t.device() != p.device)
-        t = t.to(p.device);
+      if (t.device() != p.device) {
+        auto &[host, dev] = p.uploaded[state.size()];
+        if (!host.defined() || std::memcmp(host.raw(), t.raw(), dtype_size(t.dtype())) != 0) {
+          host = t;
+          dev = t.to(p.device);
+        }
+        t = dev;
+      }
     } else if (b.rng) {
       t = Tensor::from_i64({0, 0}); // reserve_rng fills it in
     } else if (auto owner = b.grad_of.lock()) {
@@ -358,8 +368,9 @@ std::vector<Variable> CompiledFunction::call(const std::vector<Variable> &args, 
       if (wb.kind == detail::WriteBack::CopyIntoState)
         opts.donations.push_back({wb.result, int(args.size() + wb.state)});
     const size_t ops = trace.graph.nodes.size();
-    Program p{sig, trace::compile_graph(trace.graph, opts), std::move(trace), ++im.clock,
-              opts.device};
+    Program p{
+        sig, trace::compile_graph(trace.graph, opts), std::move(trace), ++im.clock, opts.device,
+        {}};
     auto ms = [](auto a, auto b) {
       return std::chrono::duration<double, std::milli>(b - a).count();
     };
@@ -369,6 +380,11 @@ std::vector<Variable> CompiledFunction::call(const std::vector<Variable> &args, 
       std::cerr << "dz::compile: traced signature " << signature_str(sig) << " (trace " << im.traces
                 << ", " << ops << " ops, " << reason << "): trace " << im.trace_ms
                 << " ms, compile " << im.compile_ms << " ms (" << p.exe->summary() << ")\n";
+    // Host values as the trace saw them, uploaded now rather than at the first call.
+    if (p.device != Device::cpu())
+      for (size_t i = 0; i < p.trace.state.size(); ++i)
+        if (const detail::StateBinding &b = p.trace.state[i]; b.host && b.tensor.defined())
+          p.uploaded[i] = {b.tensor, b.tensor.to(p.device)};
     std::vector<Variable> result;
     for (const Tensor &t : p.trace.outputs)
       result.emplace_back(t);

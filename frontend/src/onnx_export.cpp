@@ -86,11 +86,16 @@ void trace_and_export(const TracedFunction &fn, const std::vector<Variable> &exa
       TestMode test;
       NoGrad no_grad;
       detail::Tracer tracer(args);
+      tracer.keep_initial();
       std::vector<Variable> outs = fn(args);
       if (outs.empty())
         throw Error("dz::onnx::export_model: the model returned no output");
       trace = tracer.finish(std::move(outs));
     }
+    // Exporting is not a step: a recurrent layer's state stays as it was.
+    for (auto &[handle, node] : trace.initial_bindings)
+      *handle = Variable(node);
+    trace.rebindings.clear();
     bool only_set_data = true;
     for (const detail::WriteBack &wb : trace.write_backs)
       only_set_data = only_set_data && wb.kind == detail::WriteBack::SetData;
@@ -100,6 +105,10 @@ void trace_and_export(const TracedFunction &fn, const std::vector<Variable> &exa
       throw Error("dz::onnx::export_model: the forward pass assigns gradients or data of "
                   "Variables outside it (an optimizer step, backward()); export a pure forward");
   }
+
+  // The model's outputs only: a recurrent layer's state that the forward rebinds (an
+  // RNN's h) is a result of the trace for dz::compile, not an output of the exported model.
+  trace.graph.results.resize(trace.num_outputs);
 
   GraphArguments ga;
   ga.inputs = args.size();

@@ -80,6 +80,8 @@ void Tracer::assigned(Variable *slot, const std::shared_ptr<VariableNode> &old_n
       s.initial_storage = old_node->data.storage();
       s.initial_key = key_of(old_node->data);
       s.was_defined = true;
+      if (keep_initial_)
+        s.kept = old_node;
     }
     slots_.emplace(slot, std::move(s));
   } catch (...) {
@@ -507,6 +509,8 @@ TraceResult Tracer::finish(std::vector<Variable> &&outputs) {
       }
     }
     rebound.push_back({&slot, rb.watch});
+    if (keep_initial_)
+      r.initial_bindings.emplace_back(handle, slot.kept);
     r.rebindings.push_back(std::move(rb));
   }
   auto slot_of = [&](const Tensor &t) -> std::shared_ptr<SlotWatch> {

@@ -100,6 +100,9 @@ struct TraceResult {
   std::vector<WriteBack> write_backs;
   std::vector<Guard> guards;
   std::vector<Rebinding> rebindings;
+  /// With Tracer::keep_initial(): each rebound handle and the node it held before the
+  /// trace (null for a null handle), for a caller that undoes the rebinding (ONNX export).
+  std::vector<std::pair<Variable *, std::shared_ptr<VariableNode>>> initial_bindings;
   std::vector<Tensor> outputs; // the values of this (eager) first call
 };
 
@@ -129,6 +132,9 @@ public:
   /// `t` (made now from a host number) is an input of the program that `read` makes
   /// afresh at every call; `what` names it in messages.
   void host_input(const Tensor &t, HostRead read, std::string what);
+
+  /// Keeps the node each rebound handle held before the trace, for initial_bindings.
+  void keep_initial() { keep_initial_ = true; }
 
   /// Stops recording, turns leaves into state or constants, and returns the trace.
   TraceResult finish(std::vector<Variable> &&outputs);
@@ -178,6 +184,7 @@ private:
     std::weak_ptr<Storage> initial_storage;
     Key initial_key{nullptr, 0, {}, f32};
     bool was_defined = false;
+    std::shared_ptr<VariableNode> kept; // the initial node, with keep_initial()
   };
   struct Touched {
     std::weak_ptr<VariableNode> node;
@@ -215,6 +222,7 @@ private:
   std::unordered_set<const VariableNode *> backward_reached_;
   std::vector<std::weak_ptr<Storage>> random_; // tensors drawn from a Generator in the trace
   bool listening_ = false;
+  bool keep_initial_ = false;
   bool out_of_memory_ = false; // a listener call could not record (reported by finish)
 };
 
