@@ -39,11 +39,9 @@ struct Outputs {
   std::vector<Tensor> g, gg;
 };
 
-Tensor cotangent(const Case &c, size_t index, const Shape &shape) {
-  Tensor g = dz::randn(shape, f64, 1000 + index);
-  (void)c;
-  return g;
-}
+/// The cotangent of case `index`'s output: d sum(y g) / dx is compared, so that a
+/// permuted or mis-broadcast gradient shows (ones would hide it).
+Tensor cotangent(size_t index, const Shape &shape) { return dz::randn(shape, f64, 1000 + index); }
 
 std::vector<size_t> grad_args(const Case &c) {
   std::vector<size_t> r;
@@ -126,7 +124,7 @@ Weights weights_of(const Case &c, size_t index) {
   try {
     std::vector<Variable> vs = make_vars(c);
     Variable y = c.fn(vs);
-    w.g = cotangent(c, index, y.shape());
+    w.g = cotangent(index, y.shape());
     for (size_t k = 0; k < grad_args(c).size(); ++k)
       w.hs.push_back(dz::randn(c.args[grad_args(c)[k]].t.shape(), f64, 5000 + index * 16 + k));
     w.ok = true;
