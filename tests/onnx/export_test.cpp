@@ -231,6 +231,32 @@ TEST(Export, LinearOnNDInputAppliesToTheLastAxis) {
   expectClose(dz::onnx::import_model(dir.file("fc.onnx"))({x}).at(0), eager(fc, x));
 }
 
+TEST(Export, PaddedMaxPoolingRoundTripsThroughMaxPool) {
+  // dz.pooling and ONNX's MaxPool agree on padding (it never wins): the exported MaxPool
+  // with pads, imported again, equals eager F::pooling on all-negative input.
+  TempDir dir;
+  auto pool = [](const std::vector<Variable> &xs) -> std::vector<Variable> {
+    return {F::pooling(xs[0] - 3.0, 3, 2, 1)};
+  };
+  Tensor x = dz::randn({2, 2, 5, 5}, dz::f32, 24);
+  dz::onnx::export_function(pool, {Variable(x)}, dir.file("pool.onnx"));
+  ::onnx::ModelProto m = checkedModel(dir.file("pool.onnx"));
+  int maxpools = 0, others = 0;
+  for (const auto &n : m.graph().node()) {
+    maxpools += n.op_type() == "MaxPool";
+    others += n.op_type() == "Max" || n.op_type() == "Pad"; // no correction of the padding
+  }
+  EXPECT_EQ(maxpools, 1);
+  EXPECT_EQ(others, 0);
+  Tensor want;
+  {
+    dz::NoGrad ng;
+    want = pool({Variable(x)})[0].data();
+  }
+  EXPECT_LT(want.max().item<double>(), 0.0); // no window sees a 0 from the padding
+  expectClose(dz::onnx::import_model(dir.file("pool.onnx"))({x}).at(0), want, 0, 0);
+}
+
 TEST(Export, FunctionWithSeveralOutputsAndOps) {
   // Ops beyond the models': broadcasting, reductions, transposed matmul, softmax, clip.
   TempDir dir;
