@@ -179,9 +179,10 @@ def Dz_Conv2dGradWOp : Dz_Op<"conv2d_grad_w"> {
 class Dz_PoolOp<string mnemonic, string what, string example> : Dz_Op<mnemonic> {
   let summary = what;
   let description = [{
-    The }] # what # [{ of `x: (N, C, H, W)` over KH x KW windows (padding zeros
-    included, as DeZero's im2col-based pooling does); the result is `(N, C, OH, OW)` as
-    for conv2d.
+    The }] # what # [{ of `x: (N, C, H, W)` over KH x KW windows; the result is
+    `(N, C, OH, OW)` as for conv2d. Average pooling counts the padding's zeros in the
+    mean (DeZero's im2col); max pooling never takes a tap on the padding (-inf, as ONNX's
+    MaxPool), and a NaN in a window is its maximum.
 
     ```mlir
     }] # example # [{

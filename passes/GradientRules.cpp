@@ -76,6 +76,9 @@ public:
   }
   Value sumTo(Value x, ArrayRef<int64_t> shape) { return buildSumTo(b, loc, x, shape); }
 
+  /// Zeros of like's type (shape and element type).
+  Value zerosLike(Value like) { return buildSplat(b, loc, tensorType(like), 0.0); }
+
   /// A 0-d constant `value` of like's element type (binary ops broadcast it).
   Value scalar(double value, Value like) {
     Type element = tensorType(like).getElementType();
@@ -253,6 +256,8 @@ const RuleTable &rules() {
       rule<ir::PowOp>([](Emit &e, ir::PowOp op, Value gy) -> OperandGrads {
         Value x = op.getX();
         double c = op.getExponent().convertToDouble();
+        if (c == 0) // zero everywhere, also at x = 0 (where 0 * x^-1 would be NaN)
+          return {e.zerosLike(gy)};
         Value scale = e.scalar(c, x);
         return {e.mul(e.mul(scale, e.pow(x, c - 1)), gy)};
       }),

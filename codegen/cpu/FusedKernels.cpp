@@ -164,7 +164,7 @@ const ScalarOp kScalarOps[] = {
     // 1 / (1 + exp(-x))
     {"dz.sigmoid", true, true, [](Scalar &s) {
        return s.div(s.c(1), s.add(s.c(1), s.exp(arith::NegFOp::create(s.b, s.loc, s.x[0])))); }},
-    {"dz.relu", false, false, [](Scalar &s) { return s.select(s.gt(s.x[0], s.c(0)), s.x[0], s.c(0)); }},
+    {"dz.relu", false, false, [](Scalar &s) { return s.select(s.le(s.x[0], s.c(0)), s.c(0), s.x[0]); }},
     {"dz.step", false, false, [](Scalar &s) { return s.mask(s.gt(s.x[0], s.c(0))); }},
     // dz::pow(x, 2) is square(x); other exponents std::pow.
     {"dz.pow", true, true, [](Scalar &s) -> Value {

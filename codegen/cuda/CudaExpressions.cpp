@@ -46,7 +46,7 @@ const OpExpression kExpressions[] = {
     {"dz.square", "{0} * {0}"},
     {"dz.erf", "erf{f}({0})"},
     {"dz.sigmoid", "({T})1 / (({T})1 + exp{f}(-{0}))"},
-    {"dz.relu", "{0} > ({T})0 ? {0} : ({T})0"},
+    {"dz.relu", "{0} <= ({T})0 ? ({T})0 : {0}"},
     {"dz.step", "{0} > ({T})0 ? ({T})1 : ({T})0"},
     {"dz.pow", "pow{f}({0}, {exponent})"},
     {"dz.power", "pow{f}({0}, {1})"},

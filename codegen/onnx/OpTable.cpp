@@ -296,33 +296,14 @@ void deconv2d(Exporter &e, Operation *op) {
     setAttr(n, "output_padding", extra);
 }
 
-/// dz.pooling pads with zeros (DeZero's im2col), MaxPool with -inf: with padding, the
-/// windows that reach the border are raised to at least 0 by a Max with a constant mask
-/// (0 there, -inf elsewhere, broadcast over N and C). Pad + MaxPool would say the same,
-/// but onnxruntime's Pad fusion folds it into MaxPool's pads (-inf) and changes it.
+/// dz.pooling and MaxPool agree on padding: a tap on it never wins the maximum.
 void maxPool(Exporter &e, Operation *op) {
-  const Shape64 k = i64Array(op, "kernel"), s = i64Array(op, "stride"), p = i64Array(op, "pad");
-  const bool padded = p[0] || p[1];
-  std::string pooled = padded ? e.temp() : e.out(op);
-  ::onnx::NodeProto &n = e.node("MaxPool", {e.in(op, 0)}, {pooled});
-  setAttr(n, "kernel_shape", k);
-  setAttr(n, "strides", s);
-  if (!padded)
-    return;
-  setAttr(n, "pads", pads2d(op));
-  const Shape64 x = shapeOf(op->getOperand(0)), y = shapeOf(op->getResult(0));
-  auto reaches = [&](int64_t o, int d) { // window o of axis d covers padding
-    const int64_t first = o * s[d] - p[d], last = first + k[d] - 1;
-    return first < 0 || last >= x[2 + d];
-  };
-  std::vector<double> mask;
-  for (int64_t oh = 0; oh < y[2]; ++oh)
-    for (int64_t ow = 0; ow < y[3]; ++ow)
-      mask.push_back(reaches(oh, 0) || reaches(ow, 1) ? 0.0
-                                                      : -std::numeric_limits<double>::infinity());
-  std::string flat = e.constant(mask, typeOf(op->getResult(0)).getElementType()), shaped = e.temp();
-  e.node("Reshape", {flat, e.i64s({1, 1, y[2], y[3]})}, {shaped});
-  e.node("Max", {pooled, shaped}, {e.out(op)});
+  const Shape64 p = i64Array(op, "pad");
+  ::onnx::NodeProto &n = e.node("MaxPool", {e.in(op, 0)}, {e.out(op)});
+  setAttr(n, "kernel_shape", i64Array(op, "kernel"));
+  setAttr(n, "strides", i64Array(op, "stride"));
+  if (p[0] || p[1])
+    setAttr(n, "pads", pads2d(op));
 }
 
 void averagePool(Exporter &e, Operation *op) {

@@ -132,6 +132,8 @@ struct Pow : Function {
     return {dz::pow(xs[0], c)};
   }
   std::vector<Variable> backward(const std::vector<Variable> &gys) override {
+    if (c == 0) // d x^0 / dx = 0 everywhere, also at x = 0 (where 0 * x^-1 would be NaN)
+      return {Variable::constant(zeros_like(gys[0].data()))};
     return {c * functions::pow(input(0), c - 1) * gys[0]};
   }
 };
@@ -629,7 +631,7 @@ Variable expand_dims(const Variable &x, int64_t axis) {
 Variable flatten(const Variable &x) {
   if (x.ndim() < 1)
     throw Error("flatten: needs at least one dimension (N, ...), got a 0-d tensor");
-  return reshape(x, {x.shape()[0], x.shape()[0] ? x.size() / x.shape()[0] : 0});
+  return reshape(x, {x.shape()[0], shape_size(Shape(x.shape().begin() + 1, x.shape().end()))});
 }
 
 Variable sum(const Variable &x, std::vector<int64_t> axes, bool keepdims) {
@@ -646,8 +648,19 @@ Variable broadcast_to(const Variable &x, const Shape &shape) {
   return call1<BroadcastTo>({x}, shape);
 }
 Variable average(const Variable &x, std::vector<int64_t> axes, bool keepdims) {
+  // Divided by the number of elements reduced into each result: over an empty axis that
+  // is 0, and the mean is NaN (0 / 0), as in NumPy.
+  int64_t count = 1;
+  if (axes.empty())
+    count = x.size();
+  else
+    for (int64_t a : axes) {
+      const int64_t ax = a < 0 ? a + x.ndim() : a;
+      if (ax >= 0 && ax < x.ndim())
+        count *= x.shape()[size_t(ax)];
+    }
   Variable y = sum(x, axes, keepdims);
-  return y * (double(y.size()) / double(std::max<int64_t>(x.size(), 1)));
+  return y * (1.0 / double(count));
 }
 Variable mean(const Variable &x, std::vector<int64_t> axes, bool keepdims) {
   return average(x, std::move(axes), keepdims);
@@ -688,6 +701,19 @@ Variable matmul(const Variable &a, const Variable &b) {
 }
 
 Variable linear(const Variable &x, const Variable &W, const std::optional<Variable> &b) {
+  if (x.ndim() != 2 && x.ndim() >= 1 && W.ndim() == 2) {
+    // Any leading axes (as PyTorch's linear): x (..., K) is applied as (prod(...), K), and
+    // the result has x's leading axes with M last. In the graph (and in a compiled or
+    // exported model) that is a reshape on either side of the 2-d linear.
+    const int64_t K = x.shape().back();
+    if (K != W.shape()[0])
+      throw Error("linear: x " + shape_str(x.shape()) + " and W " + shape_str(W.shape()) +
+                  " do not fit (need x (..., K) and W (K, M): the last axis of x is K)");
+    Shape out(x.shape().begin(), x.shape().end() - 1);
+    const int64_t rows = shape_size(out);
+    out.push_back(W.shape()[1]);
+    return reshape(linear(reshape(x, {rows, K}), W, b), out);
+  }
   if (b && b->defined())
     return call1<Linear>({x, W, *b});
   return call1<Linear>({x, W});
@@ -704,17 +730,25 @@ void check_axis(const Variable &x, int64_t axis, const char *op) {
 }
 } // namespace
 
+// A 0-d x is taken as the one element of its axis 0 (softmax 1, log_softmax 0, as NumPy
+// and PyTorch): as (1,) in the graph, so that compiled code sees the same op on a vector.
 Variable softmax(const Variable &x, int64_t axis) {
   check_axis(x, axis, "softmax");
+  if (x.ndim() == 0)
+    return reshape(softmax(reshape(x, {1}), 0), {});
   return call1<Softmax>({x}, axis);
 }
 Variable log_softmax(const Variable &x, int64_t axis) {
   check_axis(x, axis, "log_softmax");
+  if (x.ndim() == 0)
+    return reshape(log_softmax(reshape(x, {1}), 0), {});
   return call1<LogSoftmax>({x}, axis);
 }
 
 Variable mean_squared_error(const Variable &x0, const Variable &x1) {
-  broadcast_shapes(x0.shape(), x1.shape(), "mean_squared_error");
+  const Shape shape = broadcast_shapes(x0.shape(), x1.shape(), "mean_squared_error");
+  if (x0.shape() != shape || x1.shape() != shape) // broadcast in the graph (one dz op type)
+    return call1<MeanSquaredError>({broadcast_to(x0, shape), broadcast_to(x1, shape)});
   return call1<MeanSquaredError>({x0, x1});
 }
 
@@ -744,13 +778,20 @@ Variable binary_loss(const Variable &p, const Variable &t) {
 
 Variable sigmoid_cross_entropy(const Variable &x, const Variable &t) {
   Variable tt = binary_targets(x, t, "sigmoid_cross_entropy");
-  Variable p = clip(sigmoid(x), 1e-15, 1.0);
-  return binary_loss(p, tt);
+  // The stable form max(x, 0) - x t + log(1 + exp(-|x|)), whose gradient is sigmoid(x) - t
+  // (the book's -t log p - (1 - t) log(1 - p) of p = sigmoid(x) overflows for |x| > ~37),
+  // with -|x| = x - 2 relu(x), so that it is built from differentiable functions.
+  Variable r = relu(x);
+  Variable terms = r - x * tt + log(1.0 + exp(x - 2.0 * r));
+  return sum(terms) / double(x.ndim() ? x.len() : 1);
 }
+
+double binary_cross_entropy_eps(DType dtype) { return dtype == f32 ? 1e-7 : 1e-12; }
 
 Variable binary_cross_entropy(const Variable &p, const Variable &t) {
   Variable tt = binary_targets(p, t, "binary_cross_entropy");
-  return binary_loss(clip(p, 1e-15, 0.999), tt);
+  const double eps = binary_cross_entropy_eps(p.dtype());
+  return binary_loss(clip(p, eps, 1.0 - eps), tt);
 }
 
 Variable accuracy(const Variable &y, const Variable &t) {

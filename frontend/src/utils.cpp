@@ -79,7 +79,8 @@ Tensor numerical_diff(const MultiFn &f, const std::vector<Tensor> &xs, size_t i,
     return sum_f64(f(vars), "numerical_diff");
   };
 
-  NoGrad no_grad;
+  // Backprop stays as the caller has it (as DeZero's numerical_diff): f may itself call
+  // backward (a gradient penalty, a Hessian-vector product), which needs the graph.
   Tensor grad = zeros(base[i].shape(), f64);
   double *x = base[i].data<double>();
   double *g = grad.data<double>();

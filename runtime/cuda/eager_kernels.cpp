@@ -112,7 +112,7 @@ std::string expression(MapOp op, DType c) {
     return "x0 * x0";
   case MapOp::relu:
     need_numeric();
-    return "(x0 > (C)0 ? x0 : (C)0)";
+    return "(x0 <= (C)0 ? (C)0 : x0)"; // NaN stays NaN
   case MapOp::add:
     need_numeric();
     return "x0 + x1";
@@ -405,7 +405,7 @@ KernelSource cross_entropy_kernel(DType dtype) {
     << "  s_part[threadIdx.x] = total;\n"
     << block_tree("  ", "s_part[threadIdx.x] += s_part[threadIdx.x + w];")
     << "  if (blockIdx.x == 0 && threadIdx.x == 0)\n"
-    << "    *(T *)a.out = (T)(-s_part[0] / (double)(a.rows > 0 ? a.rows : 1));\n"
+    << "    *(T *)a.out = (T)(-s_part[0] / (double)a.rows);\n" // no rows: NaN
     << "}\n";
   return {name, s.str()};
 }

@@ -4,6 +4,7 @@
 #include "device_ops.h"
 
 #include <array>
+#include <limits>
 #include <utility>
 
 namespace dz::detail::device {
@@ -126,8 +127,27 @@ Tensor chosen(const Tensor &indexes, const WindowGeom &g, Device dev) {
 }
 } // namespace
 
+namespace {
+/// 0 for the taps of the pooling windows inside the image, -inf for those on the padding:
+/// added to the gathered windows, so the padding never wins a maximum.
+Tensor padding_mask(const WindowGeom &g, DType dt, Device dev) {
+  Tensor m({1, 1, g.OH, g.OW, g.window()}, f64);
+  double *p = m.data<double>();
+  for (int64_t oh = 0; oh < g.OH; ++oh)
+    for (int64_t ow = 0; ow < g.OW; ++ow)
+      for (int64_t k = 0; k < g.window(); ++k) {
+        const int64_t h = oh * g.SH - g.PH + k / g.KW, w = ow * g.SW - g.PW + k % g.KW;
+        *p++ =
+            h >= 0 && h < g.H && w >= 0 && w < g.W ? 0.0 : -std::numeric_limits<double>::infinity();
+      }
+  return on(m.to(dt), dev);
+}
+} // namespace
+
 MaxPoolResult max_pool2d(const Tensor &x, const WindowGeom &g) {
   Tensor win = window_gather(x, g, WindowOrder::Pool).reshape(pool_windows(g));
+  if (g.PH || g.PW)
+    win = win + padding_mask(g, x.dtype(), x.device());
   return {win.max({4}), win.argmax(4)};
 }
 

@@ -469,7 +469,8 @@ Tensor square(const Tensor &x) {
   return unary_numeric(x, "square", MapOp::square, [](auto v) { return decltype(v)(v * v); });
 }
 Tensor relu(const Tensor &x) {
-  return unary_numeric(x, "relu", MapOp::relu, [](auto v) { return v > 0 ? v : decltype(v)(0); });
+  // NaN stays NaN (NumPy's maximum(x, 0)).
+  return unary_numeric(x, "relu", MapOp::relu, [](auto v) { return v <= 0 ? decltype(v)(0) : v; });
 }
 
 // ---- softmax and logsumexp -------------------------------------------------------------------
@@ -487,6 +488,8 @@ void softmax_rows(const T *x, T *out, int64_t rows, int64_t cols, bool lse_only)
     for (int64_t j = 0; j < cols; ++j)
       m = std::max(m, xr[j]);
     if (lse_only) {
+      if (std::isinf(m)) // +inf in the row gives +inf, a row of -inf (or none) -inf
+        m = T(0);
       T s = 0;
 #pragma omp simd reduction(+ : s)
       for (int64_t j = 0; j < cols; ++j)
@@ -529,6 +532,8 @@ Tensor softmax_impl(const Tensor &x, int64_t axis) {
 
 Tensor logsumexp_impl(const Tensor &x, int64_t axis, bool keepdims) {
   int64_t ax = normalize_axis(axis, x.shape(), "logsumexp");
+  if (x.ndim() == 0) // a 0-d tensor is its own only element: log(exp(x)) = x
+    return is_floating(x.dtype()) ? x.copy() : x.to(f64);
   Shape kept = x.shape();
   kept[size_t(ax)] = 1;
   Tensor out;
@@ -542,7 +547,10 @@ Tensor logsumexp_impl(const Tensor &x, int64_t axis, bool keepdims) {
   } else if (ax == x.ndim() - 1 && is_floating(x.dtype())) {
     out = device::softmax_last(x, true); // one kernel on the device
   } else {
-    Tensor m = x.max({ax}, true);
+    // Shifted by the maximum, or by 0 where it is infinite (+inf in the row gives +inf,
+    // a row of -inf gives -inf), as SciPy's logsumexp; an empty row gives -inf.
+    Tensor m = x.shape(int(ax)) == 0 ? zeros(kept, x.dtype()) : x.max({ax}, true);
+    m = where(abs(m) == std::numeric_limits<double>::infinity(), zeros({}, m.dtype()), m);
     out = m + log(exp(x - m).sum({ax}, true));
   }
   if (!keepdims)

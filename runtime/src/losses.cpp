@@ -80,7 +80,7 @@ Tensor softmax_cross_entropy(const Tensor &x, const Tensor &labels, LabelCheck c
   double total = 0;
   for (int64_t i = 0; i < N; ++i)
     total += px[i * C + pt[i]] - pz[i];
-  return Tensor::scalar(-total / double(std::max<int64_t>(N, 1)), x.dtype());
+  return Tensor::scalar(-total / double(N), x.dtype()); // N = 0: NaN, the mean of nothing
 }
 
 } // namespace dz

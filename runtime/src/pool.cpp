@@ -1,9 +1,12 @@
 // pool.cpp - max and average pooling over NCHW images and their gradients, one channel
-// plane per OpenMP iteration. Windows are read as DeZero's im2col reads them: taps on
-// the padding are zeros, so they take part in the maximum and in the mean.
+// plane per OpenMP iteration. Average pooling reads windows as DeZero's im2col does: taps
+// on the padding are zeros and count in the mean. Max pooling never takes the padding
+// (it is -inf, as in PyTorch and ONNX's MaxPool), and a NaN in a window is its maximum.
 #include "device_nn.h"
 #include "device_ops.h"
 #include "nn_geom.h"
+
+#include <limits>
 
 namespace dz {
 
@@ -55,18 +58,25 @@ template <typename T> struct WindowMax {
   int64_t index; // the tap, kh * 2 + kw
 };
 
+/// Whether tap value v replaces the window's maximum so far: a larger value (the first of
+/// tied maxima stays) or a NaN (NaN propagates, as in NumPy's max).
+template <typename T> inline bool takes(T v, T best) { return v > best || v != v; }
+
 /// The maximum of window ow of the row pair (r0, r1) and its tap, the taps in the order of
 /// the general loops (the first maximum wins; ties and NaNs come out the same), as selects.
 template <typename T> inline WindowMax<T> max_2x2(const T *r0, const T *r1, int64_t ow) {
   T best = r0[2 * ow];
   int64_t arg = 0;
   const T v1 = r0[2 * ow + 1], v2 = r1[2 * ow], v3 = r1[2 * ow + 1];
-  arg = v1 > best ? 1 : arg;
-  best = v1 > best ? v1 : best;
-  arg = v2 > best ? 2 : arg;
-  best = v2 > best ? v2 : best;
-  arg = v3 > best ? 3 : arg;
-  best = v3 > best ? v3 : best;
+  const bool t1 = takes(v1, best);
+  arg = t1 ? 1 : arg;
+  best = t1 ? v1 : best;
+  const bool t2 = takes(v2, best);
+  arg = t2 ? 2 : arg;
+  best = t2 ? v2 : best;
+  const bool t3 = takes(v3, best);
+  arg = t3 ? 3 : arg;
+  best = t3 ? v3 : best;
   return {best, arg};
 }
 
@@ -115,7 +125,7 @@ MaxPoolResult max_pool2d(const Tensor &x, Size2 kernel, Size2 stride, Size2 pad)
             for (int64_t kh = 0, k = 0; kh < KH; ++kh)
               for (int64_t kw = 0; kw < KW; ++kw, ++k) {
                 const T v = window[kh * W + kw];
-                const bool take = v > best;
+                const bool take = takes(v, best);
                 best = take ? v : best;
                 arg = take ? k : arg;
               }
@@ -126,20 +136,27 @@ MaxPoolResult max_pool2d(const Tensor &x, Size2 kernel, Size2 stride, Size2 pad)
       }
       for (int64_t oh = 0; oh < OH; ++oh)
         for (int64_t ow = 0; ow < OW; ++ow, ++o) {
-          // Taps in window order k = kh * KW + kw.
-          T best = T(0);
-          int64_t arg = 0;
+          // Taps in window order k = kh * KW + kw; taps on the padding never count (a
+          // window wholly on the padding, possible when pad >= kernel, gives -inf).
+          T best = -std::numeric_limits<T>::infinity();
+          int64_t arg = -1;
           for (int64_t kh = 0, k = 0; kh < KH; ++kh) {
             const int64_t ih = oh * SH - PH + kh;
-            const bool row = ih >= 0 && ih < H;
+            if (ih < 0 || ih >= H) {
+              k += KW;
+              continue;
+            }
             for (int64_t kw = 0; kw < KW; ++kw, ++k) {
               const int64_t iw = ow * SW - PW + kw;
-              T v = row && iw >= 0 && iw < W ? xp[ih * W + iw] : T(0);
-              const bool take = k == 0 || v > best; // as selects: random data mispredicts
+              if (iw < 0 || iw >= W)
+                continue;
+              const T v = xp[ih * W + iw];
+              const bool take = arg < 0 || takes(v, best); // as selects
               best = take ? v : best;
               arg = take ? k : arg;
             }
           }
+          arg = arg < 0 ? 0 : arg; // no tap inside: a padding tap, which takes no gradient
           yp[o] = best;
           ip[o] = arg;
         }
@@ -184,14 +201,14 @@ Tensor max_pool2d_values(const Tensor &x, Size2 kernel, Size2 stride, Size2 pad)
           const T *xr = xp + (inside ? ih * W : 0);
           for (int64_t kw = 0; kw < KW; ++kw) {
             const bool first = kh == 0 && kw == 0;
-            // Taps on the padding are zeros (DeZero's im2col), as in max_pool2d.
+            // Taps on the padding are -inf, as in max_pool2d: they never win.
             auto at = [&](int64_t ow) {
               const int64_t iw = ow * SW - PW + kw;
-              return inside && iw >= 0 && iw < W ? xr[iw] : T(0);
+              return inside && iw >= 0 && iw < W ? xr[iw] : -std::numeric_limits<T>::infinity();
             };
             auto take = [&](int64_t ow) {
               const T v = at(ow);
-              row[ow] = first || v > row[ow] ? v : row[ow];
+              row[ow] = first || takes(v, row[ow]) ? v : row[ow];
             };
             for (int64_t ow = 0; ow < ow_lo; ++ow)
               take(ow);
@@ -202,10 +219,10 @@ Tensor max_pool2d_values(const Tensor &x, Size2 kernel, Size2 stride, Size2 pad)
                   row[ow] = xr[ow * SW + shift];
               else
                 for (int64_t ow = ow_lo; ow < ow_hi; ++ow)
-                  row[ow] = xr[ow * SW + shift] > row[ow] ? xr[ow * SW + shift] : row[ow];
-            } else {
+                  row[ow] = takes(xr[ow * SW + shift], row[ow]) ? xr[ow * SW + shift] : row[ow];
+            } else if (first) {
               for (int64_t ow = ow_lo; ow < ow_hi; ++ow)
-                row[ow] = first || T(0) > row[ow] ? T(0) : row[ow];
+                row[ow] = -std::numeric_limits<T>::infinity();
             }
             for (int64_t ow = ow_hi; ow < OW; ++ow)
               take(ow);

@@ -112,9 +112,18 @@ template <Red R> Tensor reduce(const Tensor &x, const std::vector<int64_t> &axes
                                bool keepdims, const char *op) {
   auto axes = resolve_axes(axes_in, x.shape(), op);
   Shape out_shape = reduced_shape(x.shape(), axes, keepdims);
-  if (R != Red::Sum && x.size() == 0)
-    throw Error(std::string(op) + ": zero-size tensor of shape " + shape_str(x.shape()) +
-                " has no identity for this reduction");
+  if (R != Red::Sum && x.size() == 0) {
+    // As NumPy: an empty result is fine (reducing (0, 3) over axis 1 gives (0,)), but a
+    // reduction over an empty axis has no value to give.
+    bool empty_axis = false;
+    for (int64_t a : axes)
+      empty_axis = empty_axis || x.shape()[size_t(a)] == 0;
+    if (empty_axis)
+      throw Error(std::string(op) + ": zero-size tensor of shape " + shape_str(x.shape()) +
+                  " reduced over an empty axis: this reduction has no identity (reduce over "
+                  "non-empty axes only)");
+    return Tensor(out_shape, x.dtype(), x.device());
+  }
   DType out_dt = x.dtype();
   if (R == Red::Sum && !is_floating(out_dt))
     out_dt = i64;
@@ -179,7 +188,7 @@ Tensor Tensor::mean(const std::vector<int64_t> &axes, bool keepdims) const {
   for (int64_t a : ax)
     count *= shape_[size_t(a)];
   Tensor s = (is_floating(dtype_) ? *this : to(f64)).sum(axes, keepdims);
-  return s / double(std::max<int64_t>(count, 1));
+  return s / double(count); // the mean of nothing is NaN (0 / 0), as in NumPy
 }
 
 Tensor Tensor::max(const std::vector<int64_t> &axes, bool keepdims) const {

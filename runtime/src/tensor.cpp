@@ -568,7 +568,7 @@ Tensor Tensor::transpose() const {
 }
 
 Tensor Tensor::transpose(const std::vector<int64_t> &axes) const {
-  if (axes.empty())
+  if (axes.empty() && ndim() > 0) // {} reverses the axes; a 0-d tensor has none
     return transpose();
   int64_t n = ndim();
   std::vector<bool> seen(static_cast<size_t>(n), false);

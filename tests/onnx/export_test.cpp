@@ -208,6 +208,56 @@ TEST(Export, StaticBatchAndOpset17) {
   expectClose(dz::onnx::import_model(dir.file("mlp.onnx"))({x}).at(0), eager(mlp, x));
 }
 
+TEST(Export, LinearOnNDInputAppliesToTheLastAxis) {
+  // F::linear of x (2, 5, 4) with W (4, 3): PyTorch's rule, exported as Reshape, Gemm and
+  // Reshape, and a Linear layer on the same input.
+  TempDir dir;
+  Variable W(dz::randn({4, 3}, dz::f32, 20)), b(dz::randn({3}, dz::f32, 21));
+  auto fn = [&](const std::vector<Variable> &xs) -> std::vector<Variable> {
+    return {F::linear(xs[0], W, b)};
+  };
+  Tensor x = dz::randn({2, 5, 4}, dz::f32, 22);
+  dz::onnx::export_function(fn, {Variable(x)}, dir.file("linear.onnx"));
+  checkedModel(dir.file("linear.onnx"));
+  Tensor want;
+  {
+    dz::NoGrad ng;
+    want = fn({Variable(x)})[0].data();
+  }
+  ASSERT_EQ(want.shape(), (dz::Shape{2, 5, 3}));
+  expectClose(dz::onnx::import_model(dir.file("linear.onnx"))({x}).at(0), want);
+  L::Linear fc(6);
+  dz::onnx::export_model(fc, {Variable(x)}, dir.file("fc.onnx"));
+  checkedModel(dir.file("fc.onnx"));
+  expectClose(dz::onnx::import_model(dir.file("fc.onnx"))({x}).at(0), eager(fc, x));
+}
+
+TEST(Export, PaddedMaxPoolingRoundTripsThroughMaxPool) {
+  // dz.pooling and ONNX's MaxPool agree on padding (it never wins): the exported MaxPool
+  // with pads, imported again, equals eager F::pooling on all-negative input.
+  TempDir dir;
+  auto pool = [](const std::vector<Variable> &xs) -> std::vector<Variable> {
+    return {F::pooling(xs[0] - 3.0, 3, 2, 1)};
+  };
+  Tensor x = dz::randn({2, 2, 5, 5}, dz::f32, 24);
+  dz::onnx::export_function(pool, {Variable(x)}, dir.file("pool.onnx"));
+  ::onnx::ModelProto m = checkedModel(dir.file("pool.onnx"));
+  int maxpools = 0, others = 0;
+  for (const auto &n : m.graph().node()) {
+    maxpools += n.op_type() == "MaxPool";
+    others += n.op_type() == "Max" || n.op_type() == "Pad"; // no correction of the padding
+  }
+  EXPECT_EQ(maxpools, 1);
+  EXPECT_EQ(others, 0);
+  Tensor want;
+  {
+    dz::NoGrad ng;
+    want = pool({Variable(x)})[0].data();
+  }
+  EXPECT_LT(want.max().item<double>(), 0.0); // no window sees a 0 from the padding
+  expectClose(dz::onnx::import_model(dir.file("pool.onnx"))({x}).at(0), want, 0, 0);
+}
+
 TEST(Export, FunctionWithSeveralOutputsAndOps) {
   // Ops beyond the models': broadcasting, reductions, transposed matmul, softmax, clip.
   TempDir dir;
@@ -608,7 +658,7 @@ TEST(ExportOrt, ManyOpsAndPaddedMaxPoolingMatchEager) {
       expectClose(got[i], want[i], 1e-4, 1e-4);
     }
   }
-  // dz pads max pooling with zeros (all-negative windows at the border see the 0).
+  // Padded max pooling: all-negative windows at the border must not see the padding.
   auto pool = [](const std::vector<Variable> &xs) -> std::vector<Variable> {
     return {F::pooling(xs[0] - 3.0, 3, 2, 1)};
   };

@@ -93,8 +93,7 @@ void clear_leaf_grads(const Variable &y) {
 
 /// x -> d/dx_wrt sum(w * g(x)), built with create_graph so that gradient_check of it
 /// checks the second derivative. gradient_check hands fresh Variables to every call;
-/// their grads are cleared after reading so the outer backward starts from zero, and
-/// backprop is switched on because numerical_diff evaluates under NoGrad.
+/// their grads are cleared after reading so the outer backward starts from zero.
 MultiFn grad_of(MultiFn g, size_t wrt = 0) {
   return [g, wrt](const Vars &xs) {
     dz::UsingConfig backprop_on("enable_backprop", true);

@@ -423,11 +423,11 @@ TEST(NNPool, MaxPoolingByHand) {
   // k3 s2 p1 on 4x4: windows centred on (0,0), (0,2), (2,0), (2,2).
   EXPECT_TRUE(
       dz::allclose(F::pooling(x, 3, 2, 1).data(), Tensor::from({5, 7, 13, 15}, {1, 1, 2, 2})));
-  // DeZero pads with zeros before taking the maximum: all-negative input pooled over
-  // windows that reach into the padding gives 0 there (only the centre window does not).
+  // The padding never wins (unlike DeZero's im2col with zeros): all-negative input pooled
+  // over windows that reach into the padding gives the largest value inside each window.
   Variable neg(Tensor::from({-1, -2, -3, -4}, {1, 1, 2, 2}));
   EXPECT_TRUE(dz::allclose(F::pooling(neg, 2, 1, 1).data(),
-                           Tensor::from({0, 0, 0, 0, -1, 0, 0, 0, 0}, {1, 1, 3, 3})));
+                           Tensor::from({-1, -1, -2, -1, -1, -2, -3, -3, -4}, {1, 1, 3, 3})));
   EXPECT_TRUE(dz::allclose(F::pooling(neg, 2, 1, 0).data(), Tensor::from({-1}, {1, 1, 1, 1})));
 }
 
@@ -493,7 +493,7 @@ TEST(NNPool, Float32MatchesFloat64) {
 
 TEST(NNPool, MaximaAloneEqualMaxPoolWithIndexesForEveryGeometry) {
   // max_pool2d_values reads a row of windows per tap; max_pool2d, window by window. Both
-  // count padding taps as zeros; negative inputs make a zero tap win where it falls.
+  // must keep padding taps out of the maximum; negative inputs would let a zero tap win.
   for (auto [h, w] : {std::pair{7, 7}, {6, 9}, {1, 5}, {28, 28}})
     for (int64_t k : {1, 2, 3})
       for (int64_t s : {1, 2, 3})

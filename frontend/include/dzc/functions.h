@@ -64,10 +64,16 @@ Variable log_softmax(const Variable &x, int64_t axis = 1);
 Variable mean_squared_error(const Variable &x0, const Variable &x1);
 /// x: (N, C) scores; t: (N,) int64 class labels.
 Variable softmax_cross_entropy(const Variable &x, const Variable &t);
-/// x: scores, t: int labels 0/1 of the same size.
+/// x: scores, t: labels 0/1 (or probabilities) of the same size. The sum over all
+/// elements of max(x, 0) - x t + log(1 + exp(-|x|)) (stable for any x), divided by
+/// len(x); the gradient is (sigmoid(x) - t) / len(x).
 Variable sigmoid_cross_entropy(const Variable &x, const Variable &t);
-/// p: probabilities in (0, 1), t: labels 0/1 of the same size.
+/// p: probabilities, t: labels 0/1 of the same size. p is clipped to
+/// [eps, 1 - eps] (binary_cross_entropy_eps: 1e-12 for float64, 1e-7 for float32), so the
+/// loss stays finite; the gradient is 0 where p lies outside that range.
+/// The sum over all elements divided by len(p), as the book's losses.
 Variable binary_cross_entropy(const Variable &p, const Variable &t);
+double binary_cross_entropy_eps(DType dtype);
 /// Fraction of rows of y whose argmax equals t (not differentiable).
 Variable accuracy(const Variable &y, const Variable &t);
 

@@ -4,7 +4,9 @@
 //
 // Inputs are NCHW. Every function is differentiable with a backward built from these
 // functions, so derivatives of higher order work (batch_norm: first order only). As in
-// DeZero, padding is zero, and max pooling counts the padding's zeros in its maximum.
+// DeZero, convolutions and average pooling pad with zeros. Max pooling departs from
+// DeZero's im2col-with-zeros: the padding never wins the maximum (as in PyTorch and
+// ONNX's MaxPool), so a window of negative values gives its largest value, not 0.
 #pragma once
 
 #include <dzc/nn_kernels.h>
@@ -41,7 +43,8 @@ Variable deconv2d(const Variable &x, const Variable &W, std::optional<Variable> 
 Variable conv2d_grad_w(const Variable &x, const Variable &gy, Size2 kernel, Size2 stride = 1,
                        Size2 pad = 0);
 
-/// Max pooling over KH x KW windows: (N, C, OH, OW).
+/// Max pooling over KH x KW windows: (N, C, OH, OW). Taps on the padding never win; the
+/// gradient goes to the first maximum of each window.
 Variable pooling(const Variable &x, Size2 kernel, Size2 stride = 1, Size2 pad = 0);
 /// Average pooling over KH x KW windows (padding zeros included in the mean).
 Variable average_pooling(const Variable &x, Size2 kernel, Size2 stride = 1, Size2 pad = 0);

@@ -14,6 +14,8 @@ using MultiFn = std::function<Variable(const std::vector<Variable> &)>;
 
 /// Gradient of sum(f(x)) with respect to x by central differences, computed in float64:
 /// (f(x + eps) - f(x - eps)) / (2 eps) per element. The result has x's shape, float64.
+/// f runs with backprop as the caller has it, so it may call backward itself (double
+/// backprop: a gradient penalty, a Hessian-vector product).
 Tensor numerical_diff(const UnaryFn &f, const Tensor &x, double eps = 1e-4);
 /// The same for input i of a function of several inputs.
 Tensor numerical_diff(const MultiFn &f, const std::vector<Tensor> &xs, size_t i,

@@ -3,9 +3,10 @@
 // pooling with their gradients.
 //
 // They follow DeZero's array functions (dezero/functions_conv.py), so results match the
-// book: padding is zero, and max pooling takes the zeros of the padding into its maximum
-// as DeZero's im2col-based pooling does (Chainer pads with -inf instead). float32 and
-// float64 only; bad shapes or dtypes throw dz::Error naming the operation.
+// book: padding is zero for convolutions and average pooling. Max pooling departs from
+// DeZero's im2col-with-zeros: a tap on the padding never wins the maximum (it is -inf, as
+// in Chainer, PyTorch and ONNX's MaxPool), and a NaN in a window is its maximum. float32
+// and float64 only; bad shapes or dtypes throw dz::Error naming the operation.
 #pragma once
 
 #include <dzc/tensor.h>
@@ -53,8 +54,9 @@ Tensor conv2d_grad_w(const Tensor &x, const Tensor &gy, Size2 kernel, Size2 stri
 Tensor deconv2d(const Tensor &x, const Tensor &W, const Tensor *b, Size2 stride, Size2 pad,
                 Size2 outsize);
 
-/// Max pooling as DeZero computes it: y (N, C, OH, OW), and the position of each maximum
-/// in its window (kh * KW + kw, int64; the first one on ties).
+/// Max pooling: y (N, C, OH, OW), and the position of each maximum in its window
+/// (kh * KW + kw, int64; the first one on ties). Padding never wins; a window wholly on
+/// the padding (pad >= kernel) gives -inf.
 struct MaxPoolResult {
   Tensor y, indexes;
 };
