@@ -1,5 +1,6 @@
 // dzc/history.h - a training history (named metrics per epoch) that writes itself as CSV
-// and as an SVG line plot, so an example's loss curve can be opened without Python.
+// and as an SVG plot (loss and accuracy in panels of their own), so an example's curves
+// can be opened without Python.
 #pragma once
 
 #include <string>
@@ -20,9 +21,15 @@ public:
 
   /// "epoch,<col>,..." then one line per epoch. Written atomically (temp file + rename).
   void save_csv(const std::string &path) const;
-  /// A line plot of the chosen columns (all when empty) against the epoch, as SVG.
+  /// A line plot of the chosen columns (all when empty) against the epoch, as SVG that
+  /// browsers and rsvg-convert draw alike. Columns whose name has "loss" share one panel,
+  /// those with "acc" another, the rest a third; the panels are stacked over one epoch
+  /// axis labelled `x_label`. Ticks sit at round values (steps of 1, 2 or 5 times a power
+  /// of ten), each point gets a marker when there are at most 30, and each panel's legend
+  /// stands in the margin at its right. A non-finite value leaves a gap in its line.
   void save_svg(const std::string &path, const std::string &title,
-                const std::vector<std::string> &columns = {}) const;
+                const std::vector<std::string> &columns = {},
+                const std::string &x_label = "epoch") const;
 
 private:
   std::vector<std::string> columns_;
