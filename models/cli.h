@@ -70,7 +70,7 @@ inline std::string one_line(std::string s) {
     }
     while (i + 1 < s.size() && (s[i + 1] == ' ' || s[i + 1] == '\n'))
       ++i;
-    r += "; ";
+    r += !r.empty() && r.back() == ':' ? " " : "; ";
   }
   return r;
 }

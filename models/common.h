@@ -27,7 +27,9 @@ inline std::string num(double v) {
 inline void save_curves(const dz::utils::History &h, const Options &a, const std::string &name,
                         const std::string &title, const std::string &x_label = "epoch") {
   h.save_csv(a.out + "/" + name + ".csv");
-  h.save_svg(a.out + "/" + name + ".svg", title, {}, x_label);
+  dz::utils::SvgOptions plot;
+  plot.x_label = x_label;
+  h.save_svg(a.out + "/" + name + ".svg", title, plot);
   std::printf("curves: %s/%s.csv, %s/%s.svg\n", a.out.c_str(), name.c_str(), a.out.c_str(),
               name.c_str());
 }

@@ -39,7 +39,8 @@ int main(int argc, char **argv) try {
   std::printf("final x0 %.8f  x1 %.8f\n", x0.item<double>(), x1.item<double>());
   const std::string out = args.out + "/rosenbrock";
   history.save_csv(out + ".csv");
-  history.save_svg(out + ".svg", "Rosenbrock: gradient descent from (0, 2)", {}, "iteration");
+  history.save_svg(out + ".svg", "Rosenbrock: gradient descent from (0, 2)",
+                   {.panels = {{"x0", "x1"}, {"log10_y"}}, .x_label = "iteration"});
   std::printf("wrote %s.csv and %s.svg\n", out.c_str(), out.c_str());
   if (cli.documented_settings() &&
       (std::abs(x0.item<double>() - 1) > 1e-3 || std::abs(x1.item<double>() - 1) > 1e-3)) {

@@ -162,25 +162,43 @@ std::string panel_of(const std::string &column) {
 } // namespace
 
 void History::save_svg(const std::string &path, const std::string &title,
-                       const std::vector<std::string> &cols, const std::string &x_label) const {
-  const std::vector<std::string> chosen = cols.empty() ? columns_ : cols;
+                       const SvgOptions &options) const {
+  // The series and the panels (each a list of series) with their axis labels.
+  std::vector<std::string> chosen;
   std::vector<std::vector<double>> series;
-  for (const auto &c : chosen)
-    series.push_back(column(c));
-
-  // Panels in the order of their first column; each lists its columns.
   std::vector<std::string> panel_names;
   std::vector<std::vector<size_t>> panels;
-  for (size_t k = 0; k < chosen.size(); ++k) {
-    const std::string name = panel_of(chosen[k]);
-    auto it = std::find(panel_names.begin(), panel_names.end(), name);
-    if (it == panel_names.end()) {
-      panel_names.push_back(name);
-      panels.emplace_back();
-      it = panel_names.end() - 1;
+  if (options.panels.empty()) { // by name, in the order of each panel's first column
+    chosen = columns_;
+    for (size_t k = 0; k < chosen.size(); ++k) {
+      const std::string name = panel_of(chosen[k]);
+      auto it = std::find(panel_names.begin(), panel_names.end(), name);
+      if (it == panel_names.end()) {
+        panel_names.push_back(name);
+        panels.emplace_back();
+        it = panel_names.end() - 1;
+      }
+      panels[size_t(it - panel_names.begin())].push_back(k);
     }
-    panels[size_t(it - panel_names.begin())].push_back(k);
+  } else {
+    for (const auto &columns : options.panels) {
+      panels.emplace_back();
+      for (const auto &c : columns) {
+        panels.back().push_back(chosen.size());
+        chosen.push_back(c);
+      }
+      // The axis label: the column's name, or what its columns have in common.
+      std::string name = columns.size() == 1 ? columns[0] : "";
+      if (columns.size() > 1 &&
+          std::all_of(columns.begin(), columns.end(),
+                      [&](const std::string &c) { return panel_of(c) == panel_of(columns[0]); }))
+        name = panel_of(columns[0]);
+      panel_names.push_back(name);
+    }
   }
+  for (const auto &c : chosen)
+    series.push_back(column(c));
+  const std::string &x_label = options.x_label;
   if (panels.empty()) { // no columns: one empty panel
     panel_names.push_back("");
     panels.emplace_back();

@@ -247,7 +247,7 @@ int dzcMain(int argc, char **argv) {
   app.require_subcommand(0, 1);
   app.failure_message([](const CLI::App *, const CLI::Error &err) {
     return "dzc: error: " + std::string(err.what()) +
-           "\nRun dzc --help (or dzc run --help) for more information.\n";
+           " (dzc --help and dzc run --help list the options)\n";
   });
   app.footer("Exit status: 0 success; 1 an error in the input, the IR, the --input files or "
              "the output; 2 a usage error or a feature not implemented yet in this version.\n"

@@ -8,6 +8,14 @@
 
 namespace dz::utils {
 
+/// How History::save_svg draws.
+struct SvgOptions {
+  /// The columns of each panel, top to bottom. Empty: every column, those whose name has
+  /// "loss" in one panel, those with "acc" in another, the rest in a third.
+  std::vector<std::vector<std::string>> panels;
+  std::string x_label = "epoch"; // under the shared horizontal axis
+};
+
 class History {
 public:
   /// Appends one row: the values of `metrics` (e.g. {"train_loss", "test_acc"}) for one
@@ -21,15 +29,14 @@ public:
 
   /// "epoch,<col>,..." then one line per epoch. Written atomically (temp file + rename).
   void save_csv(const std::string &path) const;
-  /// A line plot of the chosen columns (all when empty) against the epoch, as SVG that
-  /// browsers and rsvg-convert draw alike. Columns whose name has "loss" share one panel,
-  /// those with "acc" another, the rest a third; the panels are stacked over one epoch
-  /// axis labelled `x_label`. Ticks sit at round values (steps of 1, 2 or 5 times a power
-  /// of ten), each point gets a marker when there are at most 30, and each panel's legend
-  /// stands in the margin at its right. A non-finite value leaves a gap in its line.
+  /// A line plot of the columns against the epoch, as SVG that browsers and rsvg-convert
+  /// draw alike: panels stacked over one epoch axis, each with its own value axis (loss
+  /// and accuracy apart, unless `options` says otherwise). Ticks sit at round values (steps
+  /// of 1, 2 or 5 times a power of ten), each point gets a marker when there are at most
+  /// 30, and each panel's legend stands in the margin at its right, off the data. A
+  /// non-finite value leaves a gap in its line. Throws dz::Error for an unknown column.
   void save_svg(const std::string &path, const std::string &title,
-                const std::vector<std::string> &columns = {},
-                const std::string &x_label = "epoch") const;
+                const SvgOptions &options = {}) const;
 
 private:
   std::vector<std::string> columns_;
