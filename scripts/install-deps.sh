@@ -11,6 +11,7 @@ PACKAGES=(
   libonnx-dev libprotobuf-dev protobuf-compiler libonnx-testdata
   libfmt-dev libcli11-dev zlib1g-dev
   dataset-fashion-mnist graphviz python3
+  librsvg2-bin
 )
 # node + npm run onnxruntime-node (below). A node from elsewhere on PATH (nodesource, nvm)
 # is kept: Debian's npm would conflict with nodesource's nodejs.
