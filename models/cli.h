@@ -31,6 +31,8 @@
 #include <limits>
 #include <string>
 #include <system_error>
+#include <utility>
+
 #include <unistd.h>
 
 namespace example {
@@ -94,6 +96,8 @@ inline int exit_status(const char *program) noexcept {
   return kRuntimeError;
 }
 
+/// A program's command line: the common options it offers (epochs(), lr(), training(),
+/// ...), its own (app(), CLI11's interface), then parse().
 class Cli {
 public:
   Cli(std::string program, const std::string &description)
@@ -105,6 +109,10 @@ public:
              " --help lists the options)\n";
     });
   }
+
+  // The options are bound to this object's members: it stays where it was made.
+  Cli(const Cli &) = delete;
+  Cli &operator=(const Cli &) = delete;
 
   /// The CLI11 app, for the program's own options.
   CLI::App &app() { return app_; }

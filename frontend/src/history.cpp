@@ -94,11 +94,14 @@ struct Ticks {
   double lo, hi, step; // the axis spans [lo, hi]; ticks at lo, lo + step, ..., hi
   std::vector<double> values;
   std::string label(double v) const {
-    const int decimals = std::max(0, -int(std::floor(std::log10(step) + 1e-9)));
     if (std::abs(v) < step * 1e-6)
       v = 0; // no "-0.0"
     char buf[48];
-    std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
+    if (step >= 1e7 || step < 1e-6) // 2e+07, 5e-08: %f would be long
+      std::snprintf(buf, sizeof buf, "%.6g", v);
+    else
+      std::snprintf(buf, sizeof buf, "%.*f", std::max(0, -int(std::floor(std::log10(step) + 1e-9))),
+                    v);
     return buf;
   }
 };
@@ -120,7 +123,7 @@ Ticks value_ticks(double lo, double hi, int target) {
   if (!std::isfinite(hi - lo)) // beyond what a double spans: clamp
     lo = std::max(lo, -1e307), hi = std::min(hi, 1e307);
   if (!(hi > lo)) { // one value (or none): a unit around it
-    const double pad = lo == 0 ? 1.0 : std::abs(lo) * 0.1;
+    const double pad = std::abs(lo) * 0.1 > 1e-300 ? std::abs(lo) * 0.1 : 1.0;
     lo -= pad, hi += pad;
   }
   Ticks t{};

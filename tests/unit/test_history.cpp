@@ -140,8 +140,9 @@ TEST(History, SvgPlotsLossAndAccuracyInTwoPanelsWithRoundTicks) {
 // Whatever the data's range, the value ticks are round and cover it.
 TEST(History, SvgTicksAreRoundForAnyRange) {
   const std::vector<std::pair<double, double>> ranges = {
-      {0.2711, 0.5848}, {-3.7, 12.2}, {1e-5, 3.3e-5}, {12345, 98765}, {-0.004, -0.001},
-      {7, 7},           {0, 0},       {0.9, 1.0},     {-1e6, 1e6}};
+      {0.2711, 0.5848}, {-3.7, 12.2}, {1e-5, 3.3e-5}, {12345, 98765},
+      {-0.004, -0.001}, {7, 7},       {0, 0},         {0.9, 1.0},
+      {-1e6, 1e6},      {3e9, 7e10},  {2e-9, 3e-9},   {1e-320, 1e-320}};
   for (auto [lo, hi] : ranges) {
     dz::utils::History h;
     h.record(0, {{"value", lo}});
