@@ -304,7 +304,10 @@ int dzcMain(int argc, char **argv) {
       ->required();
   run_cmd->add_option("--function", r.function,
                       "the func.func to run (needed when the module has several)");
-  run_cmd->add_option("--bench", r.bench, "run N times after a warm-up run and print the median, mean and min time per run")
+  run_cmd
+      ->add_option(
+          "--bench", r.bench,
+          "run N times after a warm-up run and print the median, mean and min time per run")
       ->check(CLI::Range(1, std::numeric_limits<int>::max()));
   run_cmd->add_option("--device", r.device, "cpu (cuda comes later)")
       ->check(CLI::IsMember({"cpu", "cuda"}))
