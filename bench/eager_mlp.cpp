@@ -3,6 +3,8 @@
 // elementwise kernels it leans on. bench/compare_torch.py runs the same work in PyTorch.
 //
 // Times are wall-clock (UseRealTime): the kernels run on OpenMP/oneDNN threads.
+#include "cli.h"
+
 #include <dzc/dzc.h>
 
 #include <benchmark/benchmark.h>
@@ -133,4 +135,15 @@ BENCHMARK(BM_VariableAdd)->Unit(benchmark::kMicrosecond)->UseRealTime();
 
 } // namespace
 
-BENCHMARK_MAIN();
+// Google Benchmark's command line (--help lists it); an unknown option is a usage error
+// (exit status 2), an exception one line and exit status 1, as in every program of dzc.
+int main(int argc, char **argv) try {
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv))
+    return example::kUsageError;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+} catch (...) {
+  return example::exit_status("dz_bench_eager");
+}

@@ -7,6 +7,8 @@
 // 8 bytes an element, cuMemcpyDtoD). Both are timed after a warm-up, each repetition ended
 // by dz::synchronize; the median is reported. Prints one JSON object. Needs a GPU: on the
 // host emulation (DZ_CUDA_EMULATION=1) it runs, but its numbers mean nothing.
+#include "cli.h"
+
 #include <dzc/device_backend.h>
 #include <dzc/dzc.h>
 
@@ -39,22 +41,30 @@ template <typename Fn> double median_ms(int reps, Fn fn, dz::Device dev) {
 
 } // namespace
 
-int main(int argc, char **argv) {
-  const int64_t n = argc > 1 ? std::stoll(argv[1]) : int64_t(1) << 26;
-  const int reps = argc > 2 ? std::stoi(argv[2]) : 20;
+int main(int argc, char **argv) try {
+  example::Cli cli("dz_bench_gpu_bandwidth",
+                   "The bandwidth of a fused elementwise kernel, relu(x * 1.5 + 0.25) over "
+                   "float32, on cuda:0 against a device-to-device copy; prints one JSON object.");
+  int64_t n = int64_t(1) << 26;
+  int reps = 20;
+  cli.app().add_option("ELEMENTS", n, "elements of x")->check(example::Cli::whole<int64_t>(1));
+  cli.app()
+      .add_option("REPS", reps, "timed repetitions of each")
+      ->check(example::Cli::whole<int>(1));
+  cli.parse(argc, argv);
   const dz::Device dev = dz::Device::cuda(0);
   std::string why;
-  if (!dz::device_available(dev, &why)) {
-    std::fprintf(stderr, "%s: cuda:0 is not available: %s\n", argv[0], why.c_str());
-    return 2;
-  }
+  if (!dz::device_available(dev, &why))
+    cli.usage_error("cuda:0 is not available: " + why);
   Tensor x = dz::randn({n}, dz::f32, 0).to(dev);
   auto fused = dz::compile([](Variable v) { return F::relu(v * 1.5 + 0.25); });
   Variable xv(x);
   Tensor y;
-  const double fused_ms = median_ms(reps, [&] { y = fused(xv).data(); }, dev);
+  const double fused_ms = median_ms(
+      reps, [&] { y = fused(xv).data(); }, dev);
   Tensor c;
-  const double copy_ms = median_ms(reps, [&] { c = x.copy(); }, dev);
+  const double copy_ms = median_ms(
+      reps, [&] { c = x.copy(); }, dev);
   const double bytes = 8.0 * double(n);
   std::printf("{\"device\": \"%s\", \"elements\": %lld, \"fused_ms\": %.4f, \"copy_ms\": %.4f, "
               "\"fused_gb_s\": %.1f, \"copy_gb_s\": %.1f, \"fraction_of_copy\": %.3f, "
@@ -63,4 +73,6 @@ int main(int argc, char **argv) {
               bytes / fused_ms / 1e6, bytes / copy_ms / 1e6, copy_ms / fused_ms,
               fused.stats().summary.c_str());
   return 0;
+} catch (...) {
+  return example::exit_status("dz_bench_gpu_bandwidth");
 }

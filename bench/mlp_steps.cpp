@@ -4,6 +4,8 @@
 //
 // Usage: dz_mlp_steps eager|compiled STEPS
 // Prints the median wall time of a step. The compiled mode traces before timing.
+#include "cli.h"
+
 #include <dzc/dzc.h>
 
 #include <algorithm>
@@ -15,13 +17,22 @@
 
 namespace F = dz::functions;
 
-int main(int argc, char **argv) {
-  if (argc != 3 || (std::string(argv[1]) != "eager" && std::string(argv[1]) != "compiled")) {
-    std::fprintf(stderr, "usage: %s eager|compiled STEPS\n", argv[0]);
-    return 2;
-  }
-  const bool compiled = std::string(argv[1]) == "compiled";
-  const int steps = std::stoi(argv[2]);
+int main(int argc, char **argv) try {
+  example::Cli cli("dz_mlp_steps", "A fixed number of MLP 784-1000-10 training steps (batch "
+                                   "100, f32, SGD), eager or compiled; prints the median wall "
+                                   "time of a step.");
+  std::string mode;
+  int steps = 0;
+  cli.app()
+      .add_option("MODE", mode, "eager, or compiled (traced before the timed steps)")
+      ->required()
+      ->check(CLI::IsMember({"eager", "compiled"}));
+  cli.app()
+      .add_option("STEPS", steps, "how many steps to time")
+      ->required()
+      ->check(example::Cli::whole<int>(1));
+  cli.parse(argc, argv);
+  const bool compiled = mode == "compiled";
   dz::Generator gen{0};
   const int64_t batch = 100, in = 784, hidden = 1000, out = 10;
   dz::Tensor x = dz::randn({batch, in}, dz::f32, gen);
@@ -54,11 +65,13 @@ int main(int argc, char **argv) {
     auto t0 = std::chrono::steady_clock::now();
     dz::Variable l = compiled ? compiled_step(x, t) : step(dz::Variable::constant(x), t);
     loss = l.item<double>();
-    ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0)
-                     .count());
+    ms.push_back(
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
   }
   std::sort(ms.begin(), ms.end());
-  std::printf("%s: %d steps, median %.3f ms per step, loss %.6f\n", argv[1], steps,
+  std::printf("%s: %d steps, median %.3f ms per step, loss %.6f\n", mode.c_str(), steps,
               ms.empty() ? 0.0 : ms[ms.size() / 2], loss);
   return 0;
+} catch (...) {
+  return example::exit_status("dz_mlp_steps");
 }

@@ -1,7 +1,7 @@
 // bench/steps.cpp - the training steps of docs/performance.md, eager or compiled, one
 // workload per process so that peak memory is the workload's own.
 //
-// Usage: dz_bench_steps mlp|cnn eager|compiled|gemm [STEPS] [--device cpu|cuda]
+// Usage: dz_bench_steps mlp|cnn eager|compiled|gemm [STEPS=50] [--device cpu|cuda]
 //   mlp  MLP 784-1000-10, ReLU, softmax cross entropy, batch 100, f32, forward + backward
 //        + SGD update (lr 0.01)
 //   cnn  conv 1->8 3x3 pad 1, ReLU, max pool 2, conv 8->16 3x3, ReLU, max pool 2,
@@ -19,6 +19,8 @@
 // the device allocator holds after the steps (live and cached); launches, uploads,
 // downloads and device_copies are per step (dz::device_counters: the same on a GPU and on
 // the host emulation).
+#include "cli.h"
+
 #include <dzc/device_backend.h>
 #include <dzc/dzc.h>
 
@@ -125,31 +127,26 @@ struct Cnn {
 
 } // namespace
 
-int main(int argc, char **argv) {
-  std::vector<std::string> a;
-  dz::Device dev;
-  for (int i = 1; i < argc; ++i) {
-    std::string s = argv[i];
-    if (s == "--device" && i + 1 < argc) {
-      std::string d = argv[++i];
-      dev = d == "cuda" ? dz::Device::cuda(0) : dz::Device::cpu();
-      std::string why;
-      if (!dz::device_available(dev, &why)) {
-        std::fprintf(stderr, "%s: --device %s: %s\n", argv[0], d.c_str(), why.c_str());
-        return 2;
-      }
-    } else {
-      a.push_back(s);
-    }
-  }
-  if (a.size() < 2 || (a[0] != "mlp" && a[0] != "cnn") ||
-      (a[1] != "eager" && a[1] != "compiled" && !(a[1] == "gemm" && a[0] == "mlp"))) {
-    std::fprintf(stderr, "usage: %s mlp|cnn eager|compiled [STEPS], or %s mlp gemm [STEPS]\n",
-                 argv[0], argv[0]);
-    return 2;
-  }
+int main(int argc, char **argv) try {
+  example::Cli cli("dz_bench_steps",
+                   "The training steps of docs/performance.md, eager or compiled, one workload "
+                   "per process; prints one JSON object (time, compile time, peak memory).");
+  cli.device();
+  std::vector<std::string> a(2);
+  int steps = 50;
+  cli.app()
+      .add_option("WORKLOAD", a[0], "mlp or cnn")
+      ->required()
+      ->check(CLI::IsMember({"mlp", "cnn"}));
+  cli.app()
+      .add_option("MODE", a[1], "eager, compiled, or gemm (mlp only: the step's matrix products)")
+      ->required()
+      ->check(CLI::IsMember({"eager", "compiled", "gemm"}));
+  cli.app().add_option("STEPS", steps, "timed steps")->check(example::Cli::whole<int>(1));
+  const dz::Device dev = cli.parse(argc, argv).device;
+  if (a[1] == "gemm" && a[0] != "mlp")
+    cli.usage_error("the gemm mode times the MLP's matrix products: dz_bench_steps mlp gemm");
   const bool compiled = a[1] == "compiled";
-  const int steps = a.size() > 2 ? std::stoi(a[2]) : 50;
   if (compiled) // load and run the compiler (a fused kernel through the JIT) before the
                 // baseline: its code is not the step's memory
     dz::compile([](Variable x) { return x * 2.0 + 1.0; })(Tensor(dz::ones({4}, dz::f32)));
@@ -200,11 +197,10 @@ int main(int argc, char **argv) {
   const dz::DeviceCounters c = dz::device_counters(dev) - before;
   auto per_step = [&](uint64_t n) { return double(n) / double(std::max(steps, 1)); };
   std::sort(ms.begin(), ms.end());
-  const double device_mb =
-      dev.is_cpu() ? 0.0
-                   : double(dz::allocator_stats(dev).allocated_bytes +
-                            dz::allocator_stats(dev).cached_bytes) /
-                         1e6;
+  const double device_mb = dev.is_cpu() ? 0.0
+                                        : double(dz::allocator_stats(dev).allocated_bytes +
+                                                 dz::allocator_stats(dev).cached_bytes) /
+                                              1e6;
   std::printf("{\"workload\": \"%s\", \"mode\": \"%s\", \"device\": \"%s\", \"steps\": %d, "
               "\"median_ms\": %.4f, \"min_ms\": %.4f, \"first_call_ms\": %.2f, \"peak_mb\": %.2f, "
               "\"device_mb\": %.2f, \"launches\": %.1f, \"generated_launches\": %.1f, "
@@ -213,4 +209,6 @@ int main(int argc, char **argv) {
               first_ms, peak_mb, device_mb, per_step(c.launches), per_step(c.generated_launches),
               per_step(c.uploads), per_step(c.downloads), per_step(c.device_copies), loss);
   return 0;
+} catch (...) {
+  return example::exit_status("dz_bench_steps");
 }

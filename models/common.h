@@ -1,10 +1,10 @@
-// models/common.h - what every example program shares: a small command line
-// (--epochs N, --out DIR, --data DIR, --eager, --device cpu|cuda), the training step of a
-// classifier (compiled with dz::compile unless --eager) and the end-of-run report (CSV + SVG
-// curves).
+// models/common.h - what the example programs that train share: the command line
+// (cli.h), the training step of a classifier (compiled with dz::compile unless --eager)
+// and the end-of-run report (CSV + SVG curves).
 #pragma once
 
-#include <dzc/device_backend.h>
+#include "cli.h"
+
 #include <dzc/dzc.h>
 
 #include <cstdio>
@@ -16,60 +16,20 @@
 
 namespace example {
 
-struct Args {
-  int epochs = 0;
-  std::string out = "."; // where the loss curves go
-  std::string data;      // dataset directory ("" = the dataset's default)
-  bool eager = false;    // train eagerly instead of through dz::compile
-  dz::Device device;     // where the model and the batches live (--device cuda: cuda:0)
-};
-
-/// Parses --epochs N, --out DIR and --data DIR; prints usage and exits on anything else.
-inline Args parse_args(int argc, char **argv, int default_epochs, const char *usage) {
-  Args a;
-  a.epochs = default_epochs;
-  for (int i = 1; i < argc; ++i) {
-    std::string k = argv[i];
-    auto value = [&]() -> std::string {
-      if (i + 1 >= argc) {
-        std::fprintf(stderr, "%s: %s needs a value\n%s", argv[0], k.c_str(), usage);
-        std::exit(2);
-      }
-      return argv[++i];
-    };
-    if (k == "--epochs")
-      a.epochs = std::atoi(value().c_str());
-    else if (k == "--out")
-      a.out = value();
-    else if (k == "--data")
-      a.data = value();
-    else if (k == "--eager")
-      a.eager = true;
-    else if (k == "--device") {
-      std::string d = value();
-      if (d != "cpu" && d != "cuda" && d != "cuda:0") {
-        std::fprintf(stderr, "%s: unknown --device %s (valid: cpu, cuda)\n", argv[0], d.c_str());
-        std::exit(2);
-      }
-      a.device = d == "cpu" ? dz::Device::cpu() : dz::Device::cuda(0);
-      std::string why;
-      if (!dz::device_available(a.device, &why)) {
-        std::fprintf(stderr, "%s: --device %s: %s\n", argv[0], d.c_str(), why.c_str());
-        std::exit(2);
-      }
-    } else {
-      std::fprintf(stderr, "%s", usage);
-      std::exit(k == "--help" || k == "-h" ? 0 : 2);
-    }
-  }
-  return a;
+/// A number as %g writes it ("1", "0.001"), for titles and messages.
+inline std::string num(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", v);
+  return buf;
 }
 
 /// Writes <out>/<name>.csv and <out>/<name>.svg and says where they are.
-inline void save_curves(const dz::utils::History &h, const Args &a, const std::string &name,
-                        const std::string &title) {
+inline void save_curves(const dz::utils::History &h, const Options &a, const std::string &name,
+                        const std::string &title, const std::string &x_label = "epoch") {
   h.save_csv(a.out + "/" + name + ".csv");
-  h.save_svg(a.out + "/" + name + ".svg", title);
+  dz::utils::SvgOptions plot;
+  plot.x_label = x_label;
+  h.save_svg(a.out + "/" + name + ".svg", title, plot);
   std::printf("curves: %s/%s.csv, %s/%s.svg\n", a.out.c_str(), name.c_str(), a.out.c_str(),
               name.c_str());
 }

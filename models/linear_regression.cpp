@@ -1,8 +1,11 @@
 // models/linear_regression.cpp - step 42 of the book: fit y = W x + b to 100 noisy points of
 // y = 5 + 2x + U(0, 1) by gradient descent on the mean squared error.
 //
+// Usage: linear_regression [--iters 100] [--lr 0.1] [--seed 0] [--quiet]
 // Expected: W close to 2 and b close to 5.5 (the noise has mean 0.5), loss about 0.08.
-// Exits non-zero when the fit is far from that.
+// Exits non-zero when the fit is far from that (with the default settings).
+#include "cli.h"
+
 #include <dzc/dzc.h>
 
 #include <cmath>
@@ -10,8 +13,12 @@
 
 namespace F = dz::functions;
 
-int main() {
-  dz::Generator gen(0);
+int main(int argc, char **argv) try {
+  example::Cli cli("linear_regression", "Step 42 of the book: fit y = W x + b to 100 noisy "
+                                        "points of y = 5 + 2x by gradient descent.");
+  cli.iters(100).lr(0.1).seed().quiet();
+  const example::Options &args = cli.parse(argc, argv);
+  dz::Generator gen(args.seed);
   dz::Tensor x_data = dz::rand({100, 1}, dz::f64, gen);
   dz::Tensor y_data = 5.0 + 2.0 * x_data + dz::rand({100, 1}, dz::f64, gen);
   dz::Variable x(x_data), y(y_data);
@@ -25,8 +32,8 @@ int main() {
     return F::sum(dz::pow(diff, 2)) / double(diff.len());
   };
 
-  const double lr = 0.1;
-  const int iters = 100;
+  const double lr = args.lr;
+  const int iters = args.iters;
   double loss_value = 0;
   for (int i = 0; i < iters; ++i) {
     dz::Variable y_pred = predict(x);
@@ -40,16 +47,19 @@ int main() {
     b.set_data(b.data() - lr * b.grad().data());
 
     loss_value = loss.item<double>();
-    if (i % 10 == 0 || i == iters - 1)
+    if (!args.quiet && (i % 10 == 0 || i == iters - 1))
       std::printf("iter %3d  W = %.8f  b = %.8f  loss = %.8f\n", i, W.item<double>(),
                   b.item<double>(), loss_value);
   }
 
   double w = W.item<double>(), bias = b.item<double>();
   std::printf("W = %.8f, b = %.8f, loss = %.8f\n", w, bias, loss_value);
-  if (std::abs(w - 2.0) > 0.5 || std::abs(bias - 5.5) > 0.5 || loss_value > 0.2) {
+  if (cli.documented_settings() &&
+      (std::abs(w - 2.0) > 0.5 || std::abs(bias - 5.5) > 0.5 || loss_value > 0.2)) {
     std::fprintf(stderr, "linear_regression: expected W ~ 2, b ~ 5.5, loss < 0.2\n");
     return 1;
   }
   return 0;
+} catch (...) {
+  return example::exit_status("linear_regression");
 }

@@ -1,7 +1,11 @@
 // models/newton.cpp - step 33 of the book: Newton's method on f(x) = x^4 - 2x^2 from x = 2,
 // with f'' computed by backpropagating through the graph of f' (create_graph).
 //
-// Expected: x reaches the minimum 1.0 in 7 updates. Exits non-zero when it does not.
+// Usage: newton [--iters 10] [--quiet]
+// Expected: x reaches the minimum 1.0 in 7 updates. Exits non-zero when it does not (after
+// at least the default 10).
+#include "cli.h"
+
 #include <dzc/dzc.h>
 
 #include <charconv>
@@ -21,12 +25,16 @@ std::string str(double v) {
 
 } // namespace
 
-int main() {
+int main(int argc, char **argv) try {
+  example::Cli cli("newton", "Step 33 of the book: Newton's method on f(x) = x^4 - 2x^2 from "
+                             "x = 2, with f'' by double backprop.");
+  cli.iters(10).quiet();
+  const example::Options &args = cli.parse(argc, argv);
   dz::Variable x(2.0);
-  const int iters = 10;
 
-  for (int i = 0; i < iters; ++i) {
-    std::printf("%d %s\n", i, str(x.item<double>()).c_str());
+  for (int i = 0; i < args.iters; ++i) {
+    if (!args.quiet)
+      std::printf("%d %s\n", i, str(x.item<double>()).c_str());
 
     dz::Variable y = f(x);
     x.cleargrad();
@@ -42,9 +50,11 @@ int main() {
 
   double final_x = x.item<double>();
   std::printf("final x = %s\n", str(final_x).c_str());
-  if (std::abs(final_x - 1.0) > 1e-12) {
+  if (cli.documented_settings() && std::abs(final_x - 1.0) > 1e-12) {
     std::fprintf(stderr, "newton: expected x = 1 (the minimum of x^4 - 2x^2 near 2)\n");
     return 1;
   }
   return 0;
+} catch (...) {
+  return example::exit_status("newton");
 }

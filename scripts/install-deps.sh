@@ -12,6 +12,7 @@ PACKAGES=(
   libfmt-dev libcli11-dev zlib1g-dev
   dataset-fashion-mnist graphviz python3
   python3-torch # PyTorch 1.13, the reference of the differential suite (tests/torch)
+  librsvg2-bin
 )
 # node + npm run onnxruntime-node (below). A node from elsewhere on PATH (nodesource, nvm)
 # is kept: Debian's npm would conflict with nodesource's nodejs.

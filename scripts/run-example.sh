@@ -6,6 +6,8 @@
 #   MODEL   a binary of build/models/: fashion_mlp (default: trains MLP(1000, 1000, 10) on
 #           Fashion-MNIST for 5 epochs), spiral, cnn, lstm_sin, newton, linear_regression,
 #           rosenbrock, tanh_graph (see models/CMakeLists.txt)
+#   ARGS    go to the model unchanged: `run-example.sh spiral --epochs 50 --out results`;
+#           `run-example.sh MODEL --help` lists its options and their defaults
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 

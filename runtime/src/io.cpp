@@ -5,14 +5,57 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <system_error>
 
+#include <signal.h>
 #include <unistd.h>
 
 namespace dz {
 
+namespace {
+
+/// The pid of a temporary file "<name>.tmp.<pid>" of `name`, or 0 when `file` is not one.
+pid_t temporary_pid(const std::string &file, const std::string &name) {
+  const std::string prefix = name + ".tmp.";
+  if (file.size() <= prefix.size() || file.size() > prefix.size() + 9 ||
+      file.compare(0, prefix.size(), prefix) != 0 ||
+      file.find_first_not_of("0123456789", prefix.size()) != std::string::npos)
+    return 0;
+  return pid_t(std::stol(file.substr(prefix.size())));
+}
+
+} // namespace
+
+size_t remove_stale_temporaries(const std::string &path) {
+  namespace fs = std::filesystem;
+  const fs::path target(path);
+  const std::string name = target.filename().string();
+  if (name.empty())
+    return 0;
+  const fs::path dir = target.has_parent_path() ? target.parent_path() : fs::path(".");
+  std::error_code ec;
+  fs::directory_iterator it(dir, ec), end;
+  size_t removed = 0;
+  for (; !ec && it != end; it.increment(ec)) {
+    const pid_t pid = temporary_pid(it->path().filename().string(), name);
+    if (pid <= 0 || pid == ::getpid())
+      continue;
+    // Only a process that does not exist (ESRCH) has surely stopped writing; EPERM means
+    // it exists under another user.
+    if (::kill(pid, 0) == 0 || errno != ESRCH)
+      continue;
+    std::error_code rm;
+    if (fs::remove(it->path(), rm))
+      ++removed;
+  }
+  return removed;
+}
+
 void write_file_atomic(const std::string &path, const std::string &bytes, const char *op) {
+  remove_stale_temporaries(path);
   const std::string tmp = path + ".tmp." + std::to_string(::getpid());
   std::FILE *f = std::fopen(tmp.c_str(), "wb");
   if (!f)

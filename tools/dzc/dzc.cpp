@@ -247,7 +247,7 @@ int dzcMain(int argc, char **argv) {
   app.require_subcommand(0, 1);
   app.failure_message([](const CLI::App *, const CLI::Error &err) {
     return "dzc: error: " + std::string(err.what()) +
-           "\nRun dzc --help (or dzc run --help) for more information.\n";
+           " (dzc --help and dzc run --help list the options)\n";
   });
   app.footer("Exit status: 0 success; 1 an error in the input, the IR, the --input files or "
              "the output; 2 a usage error or a feature not implemented yet in this version.\n"
@@ -304,7 +304,10 @@ int dzcMain(int argc, char **argv) {
       ->required();
   run_cmd->add_option("--function", r.function,
                       "the func.func to run (needed when the module has several)");
-  run_cmd->add_option("--bench", r.bench, "run N times after a warm-up run and print the median, mean and min time per run")
+  run_cmd
+      ->add_option(
+          "--bench", r.bench,
+          "run N times after a warm-up run and print the median, mean and min time per run")
       ->check(CLI::Range(1, std::numeric_limits<int>::max()));
   run_cmd->add_option("--device", r.device, "cpu (cuda comes later)")
       ->check(CLI::IsMember({"cpu", "cuda"}))

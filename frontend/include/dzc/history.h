@@ -1,11 +1,20 @@
 // dzc/history.h - a training history (named metrics per epoch) that writes itself as CSV
-// and as an SVG line plot, so an example's loss curve can be opened without Python.
+// and as an SVG plot (loss and accuracy in panels of their own), so an example's curves
+// can be opened without Python.
 #pragma once
 
 #include <string>
 #include <vector>
 
 namespace dz::utils {
+
+/// How History::save_svg draws.
+struct SvgOptions {
+  /// The columns of each panel, top to bottom. Empty: every column, those whose name has
+  /// "loss" in one panel, those with "acc" in another, the rest in a third.
+  std::vector<std::vector<std::string>> panels;
+  std::string x_label = "epoch"; // under the shared horizontal axis
+};
 
 class History {
 public:
@@ -20,9 +29,14 @@ public:
 
   /// "epoch,<col>,..." then one line per epoch. Written atomically (temp file + rename).
   void save_csv(const std::string &path) const;
-  /// A line plot of the chosen columns (all when empty) against the epoch, as SVG.
+  /// A line plot of the columns against the epoch, as SVG that browsers and rsvg-convert
+  /// draw alike: panels stacked over one epoch axis, each with its own value axis (loss
+  /// and accuracy apart, unless `options` says otherwise). Ticks sit at round values (steps
+  /// of 1, 2 or 5 times a power of ten), each point gets a marker when there are at most
+  /// 30, and each panel's legend stands in the margin at its right, off the data. A
+  /// non-finite value leaves a gap in its line. Throws dz::Error for an unknown column.
   void save_svg(const std::string &path, const std::string &title,
-                const std::vector<std::string> &columns = {}) const;
+                const SvgOptions &options = {}) const;
 
 private:
   std::vector<std::string> columns_;

@@ -2,14 +2,24 @@
 // (.npy, .npz, CSV/SVG histories, ONNX).
 #pragma once
 
+#include <cstddef>
 #include <string>
 
 namespace dz {
 
-/// Writes `bytes` to `path` atomically: into a temporary file in the same directory, then
-/// rename(2) over the target. On any failure the old file is left as it was, the temporary
-/// is removed, and dz::Error names `op`, the path and the system's reason.
+/// Writes `bytes` to `path` atomically: into a temporary file `path.tmp.PID` in the same
+/// directory, then rename(2) over the target. On any failure the old file is left as it
+/// was, the temporary is removed, and dz::Error names `op`, the path and the system's
+/// reason. First it removes the temporaries of `path` that writers killed mid-write left
+/// behind (remove_stale_temporaries).
 void write_file_atomic(const std::string &path, const std::string &bytes, const char *op);
+
+/// Removes the files `path.tmp.PID` next to `path` whose process PID no longer exists
+/// (kill(PID, 0) fails with ESRCH): what a writer killed mid-write leaves behind. Those of
+/// live processes, this one included, stay. Best effort: returns how many were removed and
+/// never throws. (PIDs are those of this PID namespace: a directory that writers in other
+/// containers share is not a place for these files.)
+size_t remove_stale_temporaries(const std::string &path);
 
 /// The whole contents of `path`; dz::Error naming `op`, the path and the reason otherwise.
 std::string read_file(const std::string &path, const char *op);
