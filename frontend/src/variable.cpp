@@ -58,6 +58,11 @@ Variable::Variable(const Tensor &data, std::string name) : node_(std::make_share
   node_->name = std::move(name);
 }
 
+Variable::~Variable() {
+  if (detail::handle_watchers.load(std::memory_order_relaxed)) [[unlikely]]
+    detail::handle_destroyed(this);
+}
+
 Variable Variable::constant(const Tensor &data) {
   Variable v(data);
   v.node_->requires_grad = false;

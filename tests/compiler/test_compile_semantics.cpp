@@ -10,11 +10,6 @@
 
 #include <gtest/gtest.h>
 
-// GCC 12 reports a false -Wmaybe-uninitialized inside std::variant's copy when an IndexList
-// is built from a braced integer ({t}) in these loops; the variant is always initialised.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
 
 #include <cmath>
 #include <functional>

@@ -55,10 +55,7 @@ public:
     node_ = std::move(o.node_);
     return *this;
   }
-  ~Variable() {
-    if (detail::handle_watchers.load(std::memory_order_relaxed)) [[unlikely]]
-      detail::handle_destroyed(this);
-  }
+  ~Variable();
   Variable(const Tensor &data, std::string name = "");
   explicit Variable(double v) : Variable(Tensor::scalar(v)) {}
   explicit Variable(std::shared_ptr<VariableNode> node) : node_(std::move(node)) {}
