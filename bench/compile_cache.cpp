@@ -90,8 +90,8 @@ int main(int argc, char **argv) try {
   std::printf("unbounded: %d programs, %.1f MB resident kept by %d new ones (%.2f MB each), "
               "%.1f ms per new signature\n",
               all.programs, all.kept_mb, shapes, all.kept_mb / shapes, all.ms_per_trace);
-  std::printf("max_signatures %d: %d programs, %.1f MB resident kept by %d new signatures\n",
-              bound, bounded.programs, bounded.kept_mb, shapes);
+  std::printf("max_signatures %d: %d programs, %.1f MB resident kept by %d new signatures\n", bound,
+              bounded.programs, bounded.kept_mb, shapes);
   return 0;
 } catch (...) {
   return example::exit_status("dz_bench_compile_cache");

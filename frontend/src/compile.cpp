@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <dlfcn.h>
@@ -17,6 +18,7 @@
 #include <mutex>
 #include <optional>
 #include <sstream>
+#include <unistd.h>
 
 namespace dz {
 
@@ -58,7 +60,19 @@ struct Program {
   // Host values of a program on a device, as last uploaded: uploaded again only when they
   // change (a learning rate is the same for most calls).
   mutable std::map<size_t, std::pair<Tensor, Tensor>> uploaded; // binding -> (host, device)
+  size_t resident_bytes = 0; // what compiling it added to the process's resident memory
 };
+
+/// The process's resident memory in bytes (0 where /proc is missing).
+size_t resident_bytes() {
+  std::FILE *f = std::fopen("/proc/self/statm", "r");
+  if (!f)
+    return 0;
+  long pages = 0, resident = 0;
+  const int n = std::fscanf(f, "%ld %ld", &pages, &resident);
+  std::fclose(f);
+  return n == 2 && resident > 0 ? size_t(resident) * size_t(sysconf(_SC_PAGESIZE)) : 0;
+}
 
 /// The one device of the arguments and the state (parameters, gradients) of a trace: the
 /// program runs there. Tensors on two devices throw, naming both. Dropout's RNG state is
@@ -288,6 +302,8 @@ CompileStats CompiledFunction::stats() const {
   s.summary = impl_->last ? impl_->last->exe->summary() : std::string();
   s.programs = int(impl_->programs.size());
   s.evicted = impl_->evicted;
+  for (const Program &p : impl_->programs)
+    s.memory_bytes += p.resident_bytes;
   s.last_retrace_reason = impl_->last_reason;
   return s;
 }
@@ -356,6 +372,7 @@ std::vector<Variable> CompiledFunction::call(const std::vector<Variable> &args, 
               "; each trace runs the function eagerly and compiles it anew (CompileConfig::"
               "warn_retraces = false or DZ_QUIET=1 silences this)");
     const auto t1 = std::chrono::steady_clock::now();
+    const size_t resident_before = resident_bytes();
     trace::CompileOptions opts;
     opts.name = "traced";
     opts.dump_dir = im.config.dump_ir_dir;
@@ -395,6 +412,8 @@ std::vector<Variable> CompiledFunction::call(const std::vector<Variable> &args, 
     // never reuse them, so they go back to the system.
     if (im.config.arena)
       empty_cache();
+    const size_t resident_after = resident_bytes();
+    p.resident_bytes = resident_after > resident_before ? resident_after - resident_before : 0;
     im.programs.push_back(std::move(p));
     im.last = &im.programs.back();
     // The bound: drop the least recently used program.

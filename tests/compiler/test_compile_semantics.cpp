@@ -10,7 +10,6 @@
 
 #include <gtest/gtest.h>
 
-
 #include <cmath>
 #include <functional>
 #include <memory>
@@ -791,4 +790,13 @@ TEST(CompileSemantics, ProgramCacheIsBoundedLeastRecentlyUsedAndWarns) {
     quiet.call({Variable(dz::ones({n}, dz::f64))}, body);
   EXPECT_EQ(::testing::internal::GetCapturedStderr(), "");
   EXPECT_THROW(dz::CompiledFunction({.max_signatures = 0}), dz::Error);
+  // What the kept programs cost: JIT-compiled kernels live in pages mapped for them.
+  dz::CompiledFunction jit;
+  auto fused = [](const std::vector<Variable> &a) {
+    return std::vector<Variable>{F::sum(F::tanh(a[0]) * F::exp(a[0]) + 1.0)};
+  };
+  for (int64_t n = 1; n <= 2; ++n)
+    jit.call({Variable(dz::ones({n}, dz::f64))}, fused);
+  EXPECT_EQ(jit.stats().programs, 2);
+  EXPECT_GT(jit.stats().memory_bytes, 0u);
 }

@@ -60,6 +60,10 @@ struct CompileStats {
   int traces = 0;   // signatures traced so far (retraces())
   int programs = 0; // compiled programs kept now (at most max_signatures)
   int evicted = 0;  // programs dropped by the max_signatures bound so far
+  // Resident memory the kept programs added when they were compiled (measured around each
+  // compilation from /proc/self/statm; 0 where that is not available): about 1 MB for an
+  // MLP step (bench/compile_cache.cpp).
+  size_t memory_bytes = 0;
   std::string
       last_retrace_reason; // why the last trace happened ("first call", "argument 0 has shape ...")
   double trace_ms = 0;     // the last trace: running the function with recording on
