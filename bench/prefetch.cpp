@@ -2,18 +2,20 @@
 // prefetching hides: the book's MLP(1000, 1000, 10), ReLU, Adam, batch 100, the step
 // compiled with dz::compile (or eager), over one epoch of the training set.
 //
-// Usage: dz_bench_prefetch [--prefetch N] [--batches B] [--eager] [--data DIR]
+// Usage: dz_bench_prefetch [--prefetch N] [--batches B] [--repeat R] [--eager] [--data DIR]
 //   --prefetch N  batches built ahead on the loader's thread (default 2)
 //   --batches B   stop each epoch after B batches (default: the whole epoch, 600)
+//   --repeat R    runs of each measurement, the fastest kept (default 3)
 // Measures, each after a warm-up: `data`, an epoch of the loader alone (batches built,
 // nothing computed); `compute`, the steps alone on batches built beforehand; `plain`, the
 // epoch with the loader building each batch when the loop asks; `prefetch`, the same with
-// {.prefetch = N}. Prints one JSON object with the four times in ms and
-// hidden = (plain - prefetch) / data: the share of the loader's time that no longer adds
-// to the epoch. The trained weights of the two epochs are checked to be equal (the same
-// batches in the same order), else it exits 1.
+// {.prefetch = N} (plain and prefetch alternate). Prints one JSON object with the four
+// times in ms (the fastest of R runs) and hidden = (plain - prefetch) / data: the share of
+// the loader's time that no longer adds to the epoch. The trained weights of the two
+// epochs are checked to be equal (the same batches in the same order), else it exits 1.
 #include <dzc/dzc.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -87,7 +89,7 @@ void epoch(dz::DataLoader &loader, int64_t limit,
 } // namespace
 
 int main(int argc, char **argv) {
-  int64_t depth = 2, limit = -1;
+  int64_t depth = 2, limit = -1, repeat = 3;
   bool eager = false;
   std::string data;
   for (int i = 1; i < argc; ++i) {
@@ -104,12 +106,15 @@ int main(int argc, char **argv) {
         depth = std::stoll(value());
       else if (a == "--batches")
         limit = std::stoll(value());
+      else if (a == "--repeat")
+        repeat = std::max<int64_t>(1, std::stoll(value()));
       else if (a == "--eager")
         eager = true;
       else if (a == "--data")
         data = value();
       else {
-        std::fprintf(stderr, "usage: %s [--prefetch N] [--batches B] [--eager] [--data DIR]\n",
+        std::fprintf(stderr,
+                     "usage: %s [--prefetch N] [--batches B] [--repeat R] [--eager] [--data DIR]\n",
                      argv[0]);
         return a == "--help" || a == "-h" ? 0 : 2;
       }
@@ -120,28 +125,35 @@ int main(int argc, char **argv) {
   }
   try {
     dz::datasets::FashionMNIST train(true, data);
-    dz::DataLoader plain(train, 100, true, 0), ahead(train, 100, true, 0, {.prefetch = depth});
     dz::DataLoader warm(train, 100, true, 1);
     const dz::Batch first = *warm.begin();
 
     // The loader alone (a first epoch warms the allocator's cache).
     epoch(warm, limit, [](const dz::Batch &) {});
-    auto t0 = std::chrono::steady_clock::now();
-    epoch(warm, limit, [](const dz::Batch &) {});
-    const double data_ms = ms_since(t0);
+    double data_ms = 1e300;
+    for (int64_t r = 0; r < repeat; ++r) {
+      auto t0 = std::chrono::steady_clock::now();
+      epoch(warm, limit, [](const dz::Batch &) {});
+      data_ms = std::min(data_ms, ms_since(t0));
+    }
 
     // The steps alone, on batches built beforehand.
     std::vector<dz::Batch> built;
     epoch(warm, limit, [&](const dz::Batch &b) { built.push_back(b); });
-    Trainer compute_only(first.first, eager);
-    compute_only.step(first.first, first.second); // traces and compiles
-    t0 = std::chrono::steady_clock::now();
-    for (const dz::Batch &b : built)
-      compute_only.step(b.first, b.second).item<double>();
-    const double compute_ms = ms_since(t0);
+    double compute_ms = 1e300;
+    for (int64_t r = 0; r < repeat; ++r) {
+      Trainer t(first.first, eager);
+      t.step(first.first, first.second); // traces and compiles
+      auto t0 = std::chrono::steady_clock::now();
+      for (const dz::Batch &b : built)
+        t.step(b.first, b.second).item<double>();
+      compute_ms = std::min(compute_ms, ms_since(t0));
+    }
 
-    // Loader and steps together, without and with prefetching.
-    auto train_epoch = [&](dz::DataLoader &loader, std::vector<Tensor> &weights) {
+    // Loader and steps together, without and with prefetching: a fresh model and loader
+    // (seed 0) for each run, so every run trains the same weights.
+    auto train_epoch = [&](const dz::DataLoaderOptions &options, std::vector<Tensor> &weights) {
+      dz::DataLoader loader(train, 100, true, 0, options);
       Trainer t(first.first, eager);
       t.step(first.first, first.second);
       auto start = std::chrono::steady_clock::now();
@@ -151,8 +163,11 @@ int main(int argc, char **argv) {
       return ms;
     };
     std::vector<Tensor> w_plain, w_ahead;
-    const double plain_ms = train_epoch(plain, w_plain);
-    const double ahead_ms = train_epoch(ahead, w_ahead);
+    double plain_ms = 1e300, ahead_ms = 1e300;
+    for (int64_t r = 0; r < repeat; ++r) {
+      plain_ms = std::min(plain_ms, train_epoch({}, w_plain));
+      ahead_ms = std::min(ahead_ms, train_epoch({.prefetch = depth}, w_ahead));
+    }
     for (size_t k = 0; k < w_plain.size(); ++k)
       if (std::memcmp(w_plain[k].raw(), w_ahead[k].raw(), w_plain[k].nbytes()) != 0) {
         std::fprintf(stderr, "%s: the prefetched epoch trained different weights\n", argv[0]);

@@ -383,6 +383,27 @@ TEST(ThreadCompiled, RacingFirstCallsTraceOnce) {
     EXPECT_TRUE(same_bits(got[size_t(i)], expected)) << "thread " << i;
 }
 
+// ---- files ---------------------------------------------------------------------------------
+
+TEST(ThreadFiles, SavesToOnePathFromSeveralThreadsLeaveOneWholeFile) {
+  // Each save goes through a temporary file and a rename: four threads saving to the same
+  // path never fail and leave exactly one thread's array.
+  const std::string path = "threads_same_path.npy";
+  const int threads = 4, saves = 25;
+  std::vector<Tensor> arrays;
+  for (int i = 0; i < threads; ++i)
+    arrays.push_back(dz::full({1000 + 100 * i}, double(i), dz::f64));
+  run_threads(threads, [&](int i) {
+    for (int k = 0; k < saves; ++k)
+      dz::save_npy(path, arrays[size_t(i)]);
+  });
+  const Tensor back = dz::load_npy(path);
+  int matches = 0;
+  for (const Tensor &a : arrays)
+    matches += same_bits(back, a) ? 1 : 0;
+  EXPECT_EQ(matches, 1);
+}
+
 // ---- prefetching DataLoader -----------------------------------------------------------------
 
 std::vector<dz::Batch> epochs(dz::DataLoader &loader, int n) {
