@@ -2,6 +2,7 @@
 # parses the shared arguments and says where the build lives.
 #
 #   --sanitize        ASan + UBSan build (RelWithDebInfo) in "<build dir>-asan"
+#   --tsan            ThreadSanitizer build of the threads tests only, in "<build dir>-tsan"
 #   -DVAR=VALUE ...   extra CMake cache entries, passed through to the configure step
 #
 # Environment: DZ_BUILD_DIR (default <repo>/build; relative to the caller's directory),
@@ -9,12 +10,14 @@
 
 DZ_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 DZ_SANITIZE_BUILD=0
+DZ_TSAN_BUILD=0
 DZ_CMAKE_ARGS=()
 
 dz_parse_args() {
   for arg in "$@"; do
     case "$arg" in
       --sanitize) DZ_SANITIZE_BUILD=1 ;;
+      --tsan) DZ_TSAN_BUILD=1 ;;
       -D*) DZ_CMAKE_ARGS+=("$arg") ;;
       -h|--help)
         sed -n '2,/^$/s/^# \{0,1\}//p' "$0"
@@ -27,10 +30,27 @@ dz_parse_args() {
   DZ_BUILD="${DZ_BUILD_DIR:-$DZ_ROOT/build}"
   case "$DZ_BUILD" in /*) ;; *) DZ_BUILD="$PWD/$DZ_BUILD" ;; esac
   DZ_BUILD="${DZ_BUILD%/}"
+  if [ "$DZ_SANITIZE_BUILD" = 1 ] && [ "$DZ_TSAN_BUILD" = 1 ]; then
+    echo "$(basename "$0"): --sanitize and --tsan are separate builds; pass one" >&2
+    exit 2
+  fi
   if [ "$DZ_SANITIZE_BUILD" = 1 ]; then
     DZ_BUILD="$DZ_BUILD-asan"
   fi
+  if [ "$DZ_TSAN_BUILD" = 1 ]; then
+    DZ_BUILD="$DZ_BUILD-tsan"
+  fi
   DZ_JOBS="${DZ_JOBS:-$(nproc)}"
+}
+
+# Environment for the ThreadSanitizer build's tests. OpenMP runs one thread per team: GCC's
+# libgomp is not instrumented, so TSan cannot see its barriers and would report the
+# kernels' parallel loops as races; the threads of the tests themselves are what is checked.
+# Reports inside the uninstrumented LLVM/MLIR libraries are suppressed by tests/tsan.supp.
+dz_tsan_env() {
+  export OMP_NUM_THREADS=1
+  export TSAN_OPTIONS="${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1:suppressions=$DZ_ROOT/tests/tsan.supp}"
+  echo "sanitizers: TSAN_OPTIONS=$TSAN_OPTIONS OMP_NUM_THREADS=$OMP_NUM_THREADS"
 }
 
 # Environment for running sanitized binaries. LeakSanitizer needs ptrace-like access that

@@ -2,8 +2,10 @@
 # scripts/test.sh - builds dzc (scripts/build.sh, which installs missing packages) and runs
 # every test through ctest. Works from any directory.
 #
-# Usage: scripts/test.sh [--sanitize] [-DVAR=VALUE ...] [-- CTEST_ARGS ...]
+# Usage: scripts/test.sh [--sanitize | --tsan] [-DVAR=VALUE ...] [-- CTEST_ARGS ...]
 #   --sanitize    build and test the ASan + UBSan build (build-asan/)
+#   --tsan        build the threads tests under ThreadSanitizer (build-tsan/) and run them
+#                 (the tests labelled `threads`)
 #   -- ARGS       passed to ctest, e.g. `scripts/test.sh -- -R Backward`
 # Environment: DZ_BUILD_DIR, DZ_JOBS, DZ_TEST_JOBS (parallel tests, default 2).
 set -euo pipefail
@@ -20,6 +22,10 @@ dz_parse_args "${build_args[@]}"
 bash "$DZ_ROOT/scripts/build.sh" "${build_args[@]}"
 if [ "$DZ_SANITIZE_BUILD" = 1 ]; then
   dz_sanitizer_env
+fi
+if [ "$DZ_TSAN_BUILD" = 1 ]; then
+  dz_tsan_env
+  ctest_args=(-L threads "${ctest_args[@]}")
 fi
 
 start=$SECONDS

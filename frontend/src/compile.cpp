@@ -192,9 +192,8 @@ std::optional<std::vector<Tensor>> bind_state(const Program &p, const std::vecto
 void reserve_rng(const Program &p, std::vector<Tensor> &state) {
   for (size_t i = 0; i < p.trace.state.size(); ++i)
     if (Generator *gen = p.trace.state[i].rng) {
-      const uint64_t seed = gen->seed();
-      const uint64_t offset = gen->advance(p.trace.state[i].rng_draws);
-      state[i] = Tensor::from_i64({int64_t(seed), int64_t(offset)});
+      const Generator::Position at = gen->reserve(p.trace.state[i].rng_draws);
+      state[i] = Tensor::from_i64({int64_t(at.seed), int64_t(at.offset)});
     }
 }
 

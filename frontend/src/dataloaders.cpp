@@ -5,12 +5,109 @@
 #include "random_permutation.h"
 
 #include <algorithm>
+#include <condition_variable>
 #include <cstring>
+#include <deque>
+#include <exception>
+#include <functional>
+#include <mutex>
 #include <numeric>
+#include <thread>
 
 namespace dz {
 
 namespace detail {
+
+/// Builds the batches of one epoch, in order, on its own thread, keeping at most `depth`
+/// of them ready ahead of the loop. The batches' sample indices are computed before the
+/// thread starts, so it reads nothing of the loader that the loop may change. An error
+/// from building a batch is kept and rethrown when that batch is taken.
+class Prefetcher {
+public:
+  using Build = std::function<Batch(const std::vector<int64_t> &)>;
+
+  Prefetcher(Build build, int64_t first, std::vector<std::vector<int64_t>> index, int64_t depth)
+      : build_(std::move(build)), index_(std::move(index)), first_(first), next_take_(first),
+        depth_(depth), thread_([this] { run(); }) {}
+
+  ~Prefetcher() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stop_ = true;
+    }
+    room_.notify_all();
+    thread_.join();
+  }
+
+  Prefetcher(const Prefetcher &) = delete;
+  Prefetcher &operator=(const Prefetcher &) = delete;
+
+  /// Batch `i`, waiting for it; batches before it that were not taken are dropped.
+  /// nullopt when `i` was taken already or lies outside this epoch's range.
+  std::optional<Batch> take(int64_t i) {
+    std::unique_lock<std::mutex> lock(mu_);
+    if (i < next_take_ || i >= first_ + int64_t(index_.size()))
+      return std::nullopt;
+    for (;;) {
+      ready_cv_.wait(lock, [&] { return !ready_.empty(); });
+      Item item = std::move(ready_.front());
+      ready_.pop_front();
+      next_take_ = item.iteration + 1;
+      room_.notify_all();
+      if (item.iteration < i)
+        continue;
+      if (item.error)
+        std::rethrow_exception(item.error);
+      return std::move(item.batch);
+    }
+  }
+
+  /// The first batch not taken yet.
+  int64_t next() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return next_take_;
+  }
+
+private:
+  struct Item {
+    int64_t iteration;
+    Batch batch;
+    std::exception_ptr error;
+  };
+
+  void run() {
+    for (size_t k = 0; k < index_.size(); ++k) {
+      {
+        std::unique_lock<std::mutex> lock(mu_);
+        room_.wait(lock, [&] { return stop_ || int64_t(ready_.size()) < depth_; });
+        if (stop_)
+          return;
+      }
+      Item item{first_ + int64_t(k), {}, nullptr};
+      try {
+        item.batch = build_(index_[k]);
+      } catch (...) {
+        item.error = std::current_exception();
+      }
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        ready_.push_back(std::move(item));
+      }
+      ready_cv_.notify_all();
+    }
+  }
+
+  const Build build_;
+  const std::vector<std::vector<int64_t>> index_; // of batches first_, first_ + 1, ...
+  const int64_t first_;
+  std::mutex mu_;
+  std::condition_variable ready_cv_, room_;
+  std::deque<Item> ready_;
+  int64_t next_take_;
+  const int64_t depth_;
+  bool stop_ = false;
+  std::thread thread_; // last: starts once the members above exist
+};
 
 std::vector<int64_t> random_permutation(int64_t n, Generator &gen) {
   std::vector<int64_t> p(size_t(std::max<int64_t>(n, 0)));
@@ -31,9 +128,9 @@ std::vector<int64_t> random_permutation(int64_t n, Generator &gen) {
 namespace {
 
 uint64_t seed_from_default_generator() {
-  Generator &g = default_generator();
+  const Generator::Position p = default_generator().reserve(1);
   uint32_t w[4];
-  philox4x32(g.advance(1), 0, g.seed(), w);
+  philox4x32(p.offset, 0, p.seed, w);
   return uint64_t(w[0]) | uint64_t(w[1]) << 32;
 }
 
@@ -74,18 +171,61 @@ Tensor stack(const std::vector<Tensor> &xs) {
 
 // ---- DataLoader -----------------------------------------------------------------------------
 
-DataLoader::DataLoader(const datasets::Dataset &dataset, int64_t batch_size, bool shuffle,
-                       std::optional<uint64_t> seed)
-    : DataLoader(dataset, batch_size, shuffle, seed,
-                 batches_per_epoch(dataset.size(), batch_size, "DataLoader")) {}
+namespace {
+
+DataLoaderOptions checked_options(DataLoaderOptions options, const char *who) {
+  if (options.prefetch < 0)
+    throw Error(std::string(who) +
+                ": prefetch must be 0 (off) or a positive number of batches, "
+                "got " +
+                std::to_string(options.prefetch));
+  return options;
+}
+
+} // namespace
 
 DataLoader::DataLoader(const datasets::Dataset &dataset, int64_t batch_size, bool shuffle,
-                       std::optional<uint64_t> seed, int64_t max_iter)
+                       std::optional<uint64_t> seed, DataLoaderOptions options)
+    : DataLoader(dataset, batch_size, shuffle, seed,
+                 batches_per_epoch(dataset.size(), batch_size, "DataLoader"), options) {}
+
+DataLoader::DataLoader(const datasets::Dataset &dataset, int64_t batch_size, bool shuffle,
+                       std::optional<uint64_t> seed, int64_t max_iter, DataLoaderOptions options)
     : dataset_(dataset), batch_size_(checked_batch_size(batch_size, "DataLoader")),
       shuffle_(shuffle), data_size_(dataset.size()), max_iter_(max_iter),
-      gen_(seed ? *seed : seed_from_default_generator()) {}
+      gen_(seed ? *seed : seed_from_default_generator()),
+      options_(checked_options(options, "DataLoader")) {}
+
+// The prefetching thread reads the dataset: it stops before any member goes.
+DataLoader::~DataLoader() { prefetcher_.reset(); }
+
+DataLoader::DataLoader(const DataLoader &other)
+    : dataset_(other.dataset_), batch_size_(other.batch_size_), shuffle_(other.shuffle_),
+      data_size_(other.data_size_), max_iter_(other.max_iter_), gen_(other.gen_),
+      order_(other.order_), epoch_(other.epoch_), iteration_(other.iteration_),
+      in_epoch_(other.in_epoch_), device_(other.device_), options_(other.options_) {}
+
+DataLoader &DataLoader::operator=(const DataLoader &other) {
+  if (this == &other)
+    return *this;
+  prefetcher_.reset();
+  dataset_ = other.dataset_;
+  batch_size_ = other.batch_size_;
+  shuffle_ = other.shuffle_;
+  data_size_ = other.data_size_;
+  max_iter_ = other.max_iter_;
+  gen_ = other.gen_;
+  order_ = other.order_;
+  epoch_ = other.epoch_;
+  iteration_ = other.iteration_;
+  in_epoch_ = other.in_epoch_;
+  device_ = other.device_;
+  options_ = other.options_;
+  return *this;
+}
 
 void DataLoader::reset() {
+  prefetcher_.reset();
   ++epoch_;
   iteration_ = 0;
   in_epoch_ = true;
@@ -95,6 +235,19 @@ void DataLoader::reset() {
     order_.resize(size_t(data_size_));
     std::iota(order_.begin(), order_.end(), int64_t(0));
   }
+  restart_prefetch(0);
+}
+
+void DataLoader::restart_prefetch(int64_t from) {
+  prefetcher_.reset();
+  if (options_.prefetch == 0 || from < 0 || from >= max_iter_)
+    return;
+  std::vector<std::vector<int64_t>> index;
+  for (int64_t i = from; i < max_iter_; ++i)
+    index.push_back(batch_index(i));
+  prefetcher_ = std::make_unique<detail::Prefetcher>(
+      [this, dev = device_](const std::vector<int64_t> &idx) { return build(idx, dev); }, from,
+      std::move(index), options_.prefetch);
 }
 
 DataLoader::iterator DataLoader::begin() {
@@ -109,7 +262,7 @@ std::optional<Batch> DataLoader::next() {
     in_epoch_ = false;
     return std::nullopt;
   }
-  return batch(iteration_++);
+  return take(iteration_++);
 }
 
 std::vector<int64_t> DataLoader::batch_index(int64_t iteration) const {
@@ -118,35 +271,49 @@ std::vector<int64_t> DataLoader::batch_index(int64_t iteration) const {
   return {order_.begin() + lo, order_.begin() + hi};
 }
 
-Batch DataLoader::batch(int64_t iteration) const {
+Batch DataLoader::take(int64_t iteration) const {
   if (iteration < 0 || iteration >= max_iter_)
     throw Error("DataLoader: batch " + std::to_string(iteration) + " of an epoch of " +
                 std::to_string(max_iter_) + " batches");
   if (epoch_ == 0)
     throw Error("DataLoader: no epoch started; iterate with begin()/end() or next()");
+  if (prefetcher_)
+    if (std::optional<Batch> b = prefetcher_->take(iteration))
+      return std::move(*b);
+  return build(batch_index(iteration), device_);
+}
+
+Batch DataLoader::build(const std::vector<int64_t> &index, Device dev) const {
   std::vector<Tensor> xs, ts;
-  for (int64_t i : batch_index(iteration)) {
+  for (int64_t i : index) {
     auto [x, t] = dataset_[i];
     xs.push_back(std::move(x));
     ts.push_back(std::move(t));
   }
   if (!dataset_.has_label())
-    return {stack(xs).to(device_), Tensor()};
-  return {stack(xs).to(device_), stack(ts).to(device_)};
+    return {stack(xs).to(dev), Tensor()};
+  return {stack(xs).to(dev), stack(ts).to(dev)};
 }
 
 DataLoader &DataLoader::to(Device dev) {
   if (!dev.is_cpu())
     device_backend(dev); // throws now, naming the reason, rather than at the first batch
+  if (prefetcher_) {
+    // Batches built ahead went to the old device: build the rest again.
+    const int64_t from = prefetcher_->next();
+    device_ = dev;
+    restart_prefetch(from);
+  }
   device_ = dev;
   return *this;
 }
 
 // ---- SeqDataLoader --------------------------------------------------------------------------
 
-SeqDataLoader::SeqDataLoader(const datasets::Dataset &dataset, int64_t batch_size)
+SeqDataLoader::SeqDataLoader(const datasets::Dataset &dataset, int64_t batch_size,
+                             DataLoaderOptions options)
     : DataLoader(dataset, batch_size, /*shuffle=*/false, /*seed=*/0,
-                 batches_per_epoch(dataset.size(), batch_size, "SeqDataLoader")) {}
+                 batches_per_epoch(dataset.size(), batch_size, "SeqDataLoader"), options) {}
 
 std::vector<int64_t> SeqDataLoader::batch_index(int64_t iteration) const {
   const int64_t n = data_size(), b = batch_size();

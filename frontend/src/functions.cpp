@@ -8,6 +8,7 @@
 #include <map>
 #include <mutex>
 #include <numeric>
+#include <thread>
 
 namespace dz::functions {
 
@@ -811,11 +812,11 @@ namespace {
 /// Generator, made when a trace first draws from it. A compiled call reserves its counters
 /// from the Generator (Generator::advance) and passes that (seed, offset) as this state, so
 /// eager and compiled calls draw from one stream and manual_seed means the same in both.
-/// The map is only read and written under its lock; its tensors are only read by the
-/// tracer of the thread that made them.
+/// The map is only read and written under its lock; each thread traces with tensors of
+/// its own (two threads may trace dropout from one Generator at once).
 struct RngStates {
   std::mutex mu;
-  std::map<const Generator *, Tensor> states;
+  std::map<std::pair<const Generator *, std::thread::id>, Tensor> states;
 };
 RngStates &rng_states() {
   static RngStates *s = new RngStates; // never destroyed: compiled programs may outlive exit
@@ -831,9 +832,9 @@ bool detail::is_rng_state(const Tensor &t) { return rng_generator_of(t) != nullp
 Generator *detail::rng_generator_of(const Tensor &t) {
   auto &rs = functions::rng_states();
   std::lock_guard lock(rs.mu);
-  for (const auto &[gen, state] : rs.states)
+  for (const auto &[key, state] : rs.states)
     if (t.shares_storage(state))
-      return const_cast<Generator *>(gen);
+      return const_cast<Generator *>(key.first);
   return nullptr;
 }
 } // namespace dz
@@ -854,18 +855,24 @@ Variable dropout(const Variable &x, double ratio, Generator &gen) {
     if (trace) {
       RngStates &rs = rng_states();
       std::lock_guard lock(rs.mu);
-      auto it = rs.states.try_emplace(&gen, Tensor::from_i64({0, 0})).first;
+      auto it =
+          rs.states.try_emplace({&gen, std::this_thread::get_id()}, Tensor::from_i64({0, 0})).first;
       state = it->second;
     }
     // Drawn where x is (on a device by a Philox kernel): the same stream on every device.
-    const uint64_t seed = gen.seed();
-    mask = dropout_mask(x.shape(), dt, ratio, gen, x.device());
-    if (trace) {
-      // The counters this draw used: the ones just before the Generator's offset now.
-      const int64_t groups = (x.size() + 3) / 4;
+    // A trace reserves the counters first, so that it knows which ones the mask used even
+    // when other threads draw from the same Generator.
+    const int64_t groups = (x.size() + 3) / 4;
+    if (!trace) {
+      mask = dropout_mask(x.shape(), dt, ratio, gen, x.device());
+    } else {
+      const Generator::Position at = gen.reserve(uint64_t(groups));
+      Generator from(at.seed);
+      from.advance(at.offset);
+      mask = dropout_mask(x.shape(), dt, ratio, from, x.device());
       int64_t *s = state.data<int64_t>();
-      s[0] = int64_t(seed);
-      s[1] = int64_t(gen.offset()) - groups;
+      s[0] = int64_t(at.seed);
+      s[1] = int64_t(at.offset);
       trace->op("dropout_mask", {&state}, mask,
                 {{"ratio", ratio}, {"shape", x.shape()}, {"dtype", dt}});
       Tensor next = Tensor::from_i64({s[0], s[1] + groups});

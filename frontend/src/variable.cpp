@@ -17,8 +17,10 @@ namespace F = functions;
 // ---- Config -------------------------------------------------------------------------------
 
 namespace {
-bool g_enable_backprop = true;
-bool g_train = true;
+// Per thread, as PyTorch's grad mode: a guard or a backward pass in one thread never
+// changes what another thread records. Every thread starts from these defaults.
+thread_local bool g_enable_backprop = true;
+thread_local bool g_train = true;
 
 bool *config_slot(const std::string &name) {
   if (name == "enable_backprop")

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <sstream>
 #include <system_error>
 
@@ -55,6 +56,10 @@ size_t remove_stale_temporaries(const std::string &path) {
 }
 
 void write_file_atomic(const std::string &path, const std::string &bytes, const char *op) {
+  // The temporary's name is per process: threads of one process that write the same path
+  // would share it, so the process writes one file at a time.
+  static std::mutex one_at_a_time;
+  std::lock_guard<std::mutex> lock(one_at_a_time);
   remove_stale_temporaries(path);
   const std::string tmp = path + ".tmp." + std::to_string(::getpid());
   std::FILE *f = std::fopen(tmp.c_str(), "wb");

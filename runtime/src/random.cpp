@@ -43,8 +43,8 @@ template <typename T> void uniforms4(uint64_t ctr, uint64_t seed, double out[4])
 // Fills n elements of `out` with f(uniforms of each counter) -> four values.
 template <typename T, typename F> void fill_groups(T *out, int64_t n, Generator &gen, F f) {
   const int64_t groups = (n + 3) / 4;
-  const uint64_t offset = gen.advance(uint64_t(groups));
-  const uint64_t seed = gen.seed();
+  const Generator::Position at = gen.reserve(uint64_t(groups));
+  const uint64_t seed = at.seed, offset = at.offset;
 #pragma omp parallel for if (n > 65536)
   for (int64_t g = 0; g < groups; ++g) {
     double u[4], v[4];
@@ -148,8 +148,8 @@ Tensor dropout_mask(const Shape &shape, DType dtype, double ratio, Generator &ge
   if (dev.is_cpu())
     return (rand(shape, dtype, gen) > ratio).to(dtype) * scale;
   Tensor mask(shape, dtype, dev);
-  const uint64_t offset = gen.advance(uint64_t((mask.size() + 3) / 4));
-  device_backend(dev).dropout_mask(mask.raw(), dtype, mask.size(), gen.seed(), offset, ratio,
+  const Generator::Position at = gen.reserve(uint64_t((mask.size() + 3) / 4));
+  device_backend(dev).dropout_mask(mask.raw(), dtype, mask.size(), at.seed, at.offset, ratio,
                                    scale);
   return mask;
 }

@@ -12,12 +12,22 @@
 // seed, the seed is drawn from dz::default_generator() (dz::manual_seed makes it
 // repeatable). The loader keeps its own copy of the dataset (copies share the sample
 // tensors), so it may outlive the dataset it was made from.
+//
+// Prefetching: with {.prefetch = N} a background thread builds the next N batches of the
+// epoch while the loop computes on the current one (the same batches, in the same order
+// and shuffle, as without):
+//
+//   dz::DataLoader loader(train_set, 100, true, 0, {.prefetch = 2});
+//
+// The dataset's transforms then run on that thread, so they must not touch state the loop
+// changes (docs/threads.md); an error they throw reaches the loop at its batch.
 #pragma once
 
 #include <dzc/datasets.h>
 
 #include <cstdint>
 #include <iterator>
+#include <memory>
 #include <optional>
 #include <utility>
 #include <vector>
@@ -26,11 +36,23 @@ namespace dz {
 
 using Batch = std::pair<Tensor, Tensor>;
 
+struct DataLoaderOptions {
+  /// Batches built ahead on a background thread; 0 builds each when the loop asks for it.
+  int64_t prefetch = 0;
+};
+
+namespace detail {
+class Prefetcher;
+}
+
 class DataLoader {
 public:
   DataLoader(const datasets::Dataset &dataset, int64_t batch_size, bool shuffle = true,
-             std::optional<uint64_t> seed = std::nullopt);
-  virtual ~DataLoader() = default;
+             std::optional<uint64_t> seed = std::nullopt, DataLoaderOptions options = {});
+  virtual ~DataLoader();
+  /// A copy starts with no batches prefetched; it prefetches from its next epoch on.
+  DataLoader(const DataLoader &other);
+  DataLoader &operator=(const DataLoader &other);
 
   /// An input iterator over the batches of one epoch; dereferencing builds the batch.
   class iterator {
@@ -42,7 +64,7 @@ public:
     using reference = Batch;
 
     iterator() = default;
-    Batch operator*() const { return loader_->batch(pos_); }
+    Batch operator*() const { return loader_->take(pos_); }
     iterator &operator++() {
       ++pos_;
       return *this;
@@ -73,6 +95,7 @@ public:
   int64_t data_size() const { return data_size_; }
   int64_t batch_size() const { return batch_size_; }
   bool shuffle() const { return shuffle_; }
+  int64_t prefetch() const { return options_.prefetch; }
   int64_t epoch() const { return epoch_; } // epochs started so far
   /// The sample order of the current epoch.
   const std::vector<int64_t> &order() const { return order_; }
@@ -86,12 +109,19 @@ public:
 protected:
   /// Used by SeqDataLoader, whose batch count and positions differ.
   DataLoader(const datasets::Dataset &dataset, int64_t batch_size, bool shuffle,
-             std::optional<uint64_t> seed, int64_t max_iter);
+             std::optional<uint64_t> seed, int64_t max_iter, DataLoaderOptions options);
   /// The dataset indices of batch `iteration` of the current epoch.
   virtual std::vector<int64_t> batch_index(int64_t iteration) const;
 
 private:
-  Batch batch(int64_t iteration) const;
+  /// Batch `iteration` of the current epoch: the prefetched one when it is ready or being
+  /// built, else built now.
+  Batch take(int64_t iteration) const;
+  /// Stacks the samples `index` into a batch on `dev` (on the loop's thread or the
+  /// prefetching one).
+  Batch build(const std::vector<int64_t> &index, Device dev) const;
+  /// Stops the prefetching thread and, with `from` >= 0, starts it again at batch `from`.
+  void restart_prefetch(int64_t from);
 
   datasets::Dataset dataset_;
   int64_t batch_size_;
@@ -104,6 +134,10 @@ private:
   int64_t iteration_ = 0; // next() position
   bool in_epoch_ = false; // next() has an epoch under way
   Device device_;         // where batches go
+  DataLoaderOptions options_;
+  // The thread building the current epoch's next batches (null without prefetch, between
+  // epochs and in a fresh copy). Reached from take(), which iterators call through const.
+  mutable std::unique_ptr<detail::Prefetcher> prefetcher_;
 };
 
 /// DeZero's SeqDataLoader: batch_size parallel streams over the sequence, never shuffled.
@@ -112,7 +146,8 @@ private:
 /// (DeZero inherits DataLoader's count).
 class SeqDataLoader : public DataLoader {
 public:
-  SeqDataLoader(const datasets::Dataset &dataset, int64_t batch_size);
+  SeqDataLoader(const datasets::Dataset &dataset, int64_t batch_size,
+                DataLoaderOptions options = {});
 
 protected:
   std::vector<int64_t> batch_index(int64_t iteration) const override;

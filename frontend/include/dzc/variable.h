@@ -187,6 +187,9 @@ std::vector<Variable> call(std::vector<Variable> inputs, Args &&...args) {
 }
 
 // ---- configuration --------------------------------------------------------------------
+/// The mode flags, one set per thread: a thread starts with enable_backprop and train on,
+/// whatever other threads have set, and a guard or a backward pass changes only the flags
+/// of the thread it runs in (docs/threads.md).
 struct Config {
   static bool enable_backprop();
   static bool train();
@@ -194,7 +197,8 @@ struct Config {
   static void set_train(bool v);
 };
 
-/// Sets a Config entry ("enable_backprop" or "train") for the guard's lifetime.
+/// Sets a Config entry ("enable_backprop" or "train") of the calling thread for the guard's
+/// lifetime; destroy it in the thread that made it (a scope does).
 class UsingConfig {
 public:
   UsingConfig(const std::string &name, bool value);

@@ -10,7 +10,8 @@ namespace dz {
 /// Writes `bytes` to `path` atomically: into a temporary file `path.tmp.PID` in the same
 /// directory, then rename(2) over the target. On any failure the old file is left as it
 /// was, the temporary is removed, and dz::Error names `op`, the path and the system's
-/// reason. First it removes the temporaries of `path` that writers killed mid-write left
+/// reason. Safe to call from several threads, also for one path (the writes then take turns;
+/// the last one stays). First it removes the temporaries of `path` that writers killed mid-write left
 /// behind (remove_stale_temporaries).
 void write_file_atomic(const std::string &path, const std::string &bytes, const char *op);
 

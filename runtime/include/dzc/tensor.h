@@ -11,6 +11,7 @@
 #include <initializer_list>
 #include <iosfwd>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -67,20 +68,57 @@ Shape broadcast_shapes(const Shape &a, const Shape &b, const char *op);
 
 /// Counter-based Philox4x32-10 random stream: a (seed, offset) pair determines every
 /// draw, so CPU and (later) GPU kernels can produce the same numbers.
+///
+/// A Generator may be shared between threads (dz::default_generator() is): each draw
+/// reserves its block of counters and reads the seed in one atomic step, so concurrent
+/// draws never overlap and no counter is used twice. Draws from several threads take
+/// their blocks in the order they reach the generator, which depends on timing; a thread
+/// that needs a reproducible stream while others draw owns a Generator and passes it
+/// explicitly. A stream only one thread draws from is the same as single-threaded.
+/// Copies take the position of the source and then advance independently.
 class Generator {
 public:
+  /// A position of the stream: the key and the first counter of a draw.
+  struct Position {
+    uint64_t seed, offset;
+  };
+
   explicit Generator(uint64_t seed = 0) : seed_(seed) {}
-  void manual_seed(uint64_t seed) { seed_ = seed, offset_ = 0; }
-  uint64_t seed() const { return seed_; }
-  uint64_t offset() const { return offset_; }
+  Generator(const Generator &other) : Generator(other.position()) {}
+  Generator &operator=(const Generator &other) {
+    if (this != &other) {
+      const Position p = other.position();
+      std::lock_guard<std::mutex> lock(mu_);
+      seed_ = p.seed, offset_ = p.offset;
+    }
+    return *this;
+  }
+
+  void manual_seed(uint64_t seed) {
+    std::lock_guard<std::mutex> lock(mu_);
+    seed_ = seed, offset_ = 0;
+  }
+  uint64_t seed() const { return position().seed; }
+  uint64_t offset() const { return position().offset; }
+  /// The seed and offset, read together.
+  Position position() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return {seed_, offset_};
+  }
   /// Reserves n 128-bit counters and returns the first; the caller draws from them.
-  uint64_t advance(uint64_t n) {
-    uint64_t o = offset_;
+  uint64_t advance(uint64_t n) { return reserve(n).offset; }
+  /// Reserves n counters and returns the seed with the first of them, in one step.
+  Position reserve(uint64_t n) {
+    std::lock_guard<std::mutex> lock(mu_);
+    const Position p{seed_, offset_};
     offset_ += n;
-    return o;
+    return p;
   }
 
 private:
+  explicit Generator(Position p) : seed_(p.seed), offset_(p.offset) {}
+
+  mutable std::mutex mu_;
   uint64_t seed_;
   uint64_t offset_ = 0;
 };
