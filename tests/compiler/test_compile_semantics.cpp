@@ -11,6 +11,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <functional>
 #include <memory>
 #include <random>
@@ -798,5 +799,7 @@ TEST(CompileSemantics, ProgramCacheIsBoundedLeastRecentlyUsedAndWarns) {
   for (int64_t n = 1; n <= 2; ++n)
     jit.call({Variable(dz::ones({n}, dz::f64))}, fused);
   EXPECT_EQ(jit.stats().programs, 2);
-  EXPECT_GT(jit.stats().memory_bytes, 0u);
+  if (!std::getenv("DZ_DISABLE")) { // with fuse or jit off there is no JIT-compiled code
+    EXPECT_GT(jit.stats().memory_bytes, 0u);
+  }
 }
