@@ -165,7 +165,7 @@ std::optional<std::vector<Tensor>> bind_state(const Program &p, const std::vecto
         t = dev;
       }
     } else if (b.rng) {
-      t = Tensor::from_i64({0, 0}); // reserve_rng fills it in
+      t = b.tensor; // a (seed, offset) pair; reserve_rng makes this call's
     } else if (auto owner = b.grad_of.lock()) {
       t = owner->grad.defined() ? owner->grad.data() : zeros_like(b.tensor);
     } else if (auto var = b.var.lock()) {

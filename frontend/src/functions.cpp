@@ -827,8 +827,6 @@ RngStates &rng_states() {
 } // namespace dz::functions
 
 namespace dz {
-bool detail::is_rng_state(const Tensor &t) { return rng_generator_of(t) != nullptr; }
-
 Generator *detail::rng_generator_of(const Tensor &t) {
   auto &rs = functions::rng_states();
   std::lock_guard lock(rs.mu);

@@ -27,6 +27,12 @@ bool has_no_dz_op(const std::string &op) {
   return ops.count(op) > 0;
 }
 
+/// Whether a weak and a shared pointer share one control block (the same Storage, even
+/// after the weak one expired and the address was reused).
+bool same_owner(const std::weak_ptr<Storage> &a, const std::shared_ptr<Storage> &b) {
+  return !a.owner_before(b) && !b.owner_before(a);
+}
+
 std::vector<trace::Attr> to_attrs(std::initializer_list<TraceAttr> attrs) {
   std::vector<trace::Attr> out;
   for (const TraceAttr &a : attrs)
@@ -140,8 +146,7 @@ int Tracer::value_of(const Tensor &t, const std::shared_ptr<VariableNode> &via) 
   bind(t, v);
   Leaf leaf{v, t, Tensor(), via, false, {}, {}, {}, false};
   for (const std::weak_ptr<Storage> &r : random_)
-    if (!r.owner_before(t.storage()) && !t.storage().owner_before(r))
-      leaf.random = true;
+    leaf.random = leaf.random || same_owner(r, t.storage());
   leaf_index_[v] = leaves_.size();
   leaves_.push_back(std::move(leaf));
   return v;
@@ -486,7 +491,7 @@ TraceResult Tracer::finish(std::vector<Variable> &&outputs) {
     if (now && now->is_param)
       continue;
     if (now && now->creator && now->requires_grad && Config::enable_backprop() &&
-        slot.was_defined && backward_reached_.count(slot.initial.lock().get()))
+        slot.was_defined && backward_reached_.count(initial.get()))
       throw Error(
           "dz::compile: the function rebinds a Variable that outlives it to a value with a "
           "graph (" +
@@ -498,8 +503,6 @@ TraceResult Tracer::finish(std::vector<Variable> &&outputs) {
     Rebinding rb;
     rb.watch = std::make_shared<SlotWatch>(handle);
     rb.was_defined = slot.was_defined;
-    rb.shape = slot.initial_key.shape;
-    rb.dtype = slot.initial_key.dtype;
     if (now) {
       if (int v = lookup(now->data); v >= 0) {
         rb.result = int(graph_.results.size());
@@ -515,9 +518,8 @@ TraceResult Tracer::finish(std::vector<Variable> &&outputs) {
   }
   auto slot_of = [&](const Tensor &t) -> std::shared_ptr<SlotWatch> {
     for (const SlotState &s : rebound) {
-      const auto &st = s.slot->initial_storage;
-      const bool same_storage = !st.owner_before(t.storage()) && !t.storage().owner_before(st);
-      if (s.slot->was_defined && same_storage && key_of(t) == s.slot->initial_key)
+      if (s.slot->was_defined && same_owner(s.slot->initial_storage, t.storage()) &&
+          key_of(t) == s.slot->initial_key)
         return s.watch;
     }
     return nullptr;

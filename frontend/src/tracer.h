@@ -38,10 +38,6 @@ namespace dz::detail {
 /// The eager backward algorithm (Variable::backward when no trace is recording).
 void run_backward(const Variable &y, BackwardOptions opts);
 
-/// Whether `t` is the RNG state a traced dropout draws from (functions.cpp): a host
-/// tensor that a compiled step on a device keeps on the CPU.
-bool is_rng_state(const Tensor &t);
-
 /// The Generator whose compiled-mode RNG state `t` is (functions.cpp), or null.
 Generator *rng_generator_of(const Tensor &t);
 
@@ -68,10 +64,10 @@ struct Rebinding {
   std::shared_ptr<SlotWatch> watch;
   int result = -1;                    // to a new Variable holding this result
   std::shared_ptr<VariableNode> node; // else to this node (a null one: a null handle)
-  // What the handle held when the trace began; a call where it differs traces again.
+  // Whether the handle was null when the trace began; a call where it differs traces
+  // again (the value it held, where the function reads it, is a state binding whose shape
+  // and dtype are checked).
   bool was_defined = false;
-  Shape shape;
-  DType dtype = f32;
 };
 
 /// A condition the trace depends on beyond the signature: whether a Variable had a

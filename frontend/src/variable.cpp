@@ -120,7 +120,6 @@ void Variable::backward(BackwardOptions opts) const {
 }
 
 void detail::run_backward(const Variable &y, BackwardOptions opts) {
-  QuietAssignments quiet; // gradients are the engine's bookkeeping, not a user's rebinding
   const std::shared_ptr<VariableNode> &node_ = y.node();
   if (!node_->grad.defined()) {
     node_->grad = Variable::constant(ones_like(node_->data));
