@@ -15,15 +15,16 @@ namespace {
 /// runtime promotes; the IR wants one element type).
 bool is_elementwise(const std::string &op) {
   static const std::set<std::string> ops = {
-      "add",  "sub",  "mul",    "div",     "maximum", "neg", "exp",        "log",  "sin",  "cos",
-      "tanh", "sqrt", "square", "sigmoid", "relu",    "pow", "leaky_relu", "clip", "step", "erf"};
+      "add",  "sub",        "mul",        "div",  "maximum", "neg",    "exp",
+      "log",  "sin",        "cos",        "tanh", "sqrt",    "square", "sigmoid",
+      "relu", "pow_scalar", "leaky_relu", "clip", "step",    "erf"};
   return ops.count(op) > 0;
 }
 
 /// Tensor operations the runtime reports that have no dz op yet.
 bool has_no_dz_op(const std::string &op) {
-  static const std::set<std::string> ops = {"compare",    "where",   "logsumexp",
-                                            "pow_tensor", "minimum", "abs"};
+  static const std::set<std::string> ops = {"compare", "where",   "logsumexp",
+                                            "pow",     "minimum", "abs"};
   return ops.count(op) > 0;
 }
 

@@ -75,8 +75,7 @@ const char *arith_name(Arith k) {
     return "mul";
   case Arith::Div:
     return "div";
-  case Arith::Pow:
-    return "pow";
+  case Arith::Pow: return "pow";
   case Arith::Max:
     return "maximum";
   case Arith::Min:
@@ -122,7 +121,7 @@ const char *arith_op(Arith k) {
   case Arith::Sub: return "sub";
   case Arith::Mul: return "mul";
   case Arith::Div: return "div";
-  case Arith::Pow: return "pow_tensor";
+  case Arith::Pow: return "pow";
   case Arith::Max: return "maximum";
   case Arith::Min: return "minimum";
   }
@@ -325,7 +324,7 @@ Tensor pow(const Tensor &a, double b) {
                        return decltype(v)(std::pow(v, decltype(v)(b)));
                      });
   if (trace)
-    trace->op("pow", {&a}, out, {{"exponent", b}});
+    trace->op("pow_scalar", {&a}, out, {{"exponent", b}});
   return out;
 }
 
