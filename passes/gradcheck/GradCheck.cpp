@@ -279,7 +279,7 @@ Tensor pool(Pool kind, const Tensor &x, const Window &k, ArrayRef<int64_t> ys) {
   return out;
 }
 
-/// pooling_with_indexes (gather) and pooling_grad (its adjoint, scatter) at indexes.
+/// max_pooling_with_indexes (gather) and max_pooling_grad (its adjoint, scatter) at indexes.
 Tensor poolAt(bool scatter, const Tensor &v, const Tensor &idx, const Window &k,
               ArrayRef<int64_t> xs, ArrayRef<int64_t> ys) {
   Tensor out = filled(scatter ? xs : ys, 0);
@@ -379,10 +379,10 @@ private:
         .Case([&](MaximumOp) {
           return binary(in(0), in(1), [](double a, double b) { return std::max(a, b); });
         })
-        .Case([&](EqualOp) {
+        .Case([&](EqualMaskOp) {
           return binary(in(0), in(1), [](double a, double b) { return double(a == b); });
         })
-        .Case([&](PowerOp) {
+        .Case([&](PowOp) {
           return binary(in(0), in(1), [](double a, double b) { return std::pow(a, b); });
         })
         // Comparisons and logic: i1 values as 0 / 1.
@@ -390,7 +390,7 @@ private:
         .Case([&](GreaterEqualOp) { return binary(in(0), in(1), std::greater_equal<>()); })
         .Case([&](LessOp) { return binary(in(0), in(1), std::less<>()); })
         .Case([&](LessEqualOp) { return binary(in(0), in(1), std::less_equal<>()); })
-        .Case([&](IsEqualOp) { return binary(in(0), in(1), std::equal_to<>()); })
+        .Case([&](EqualOp) { return binary(in(0), in(1), std::equal_to<>()); })
         .Case([&](AndOp) {
           return binary(in(0), in(1), [](double a, double b) { return double(a != 0 && b != 0); });
         })
@@ -429,7 +429,7 @@ private:
         })
         .Case([&](ReluOp) { return unary(in(0), [](double v) { return std::max(v, 0.0); }); })
         .Case([&](StepOp) { return unary(in(0), [](double v) { return double(v > 0); }); })
-        .Case([&](PowOp) {
+        .Case([&](PowScalarOp) {
           double c = f64("exponent");
           return unary(in(0), [c](double v) { return std::pow(v, c); });
         })
@@ -550,11 +550,11 @@ private:
           Window k = windowOf(op, shapeAttr("kernel"));
           return conv(ConvPart::W, in(0), Tensor(), in(1), in(0).shape, ws, in(1).shape, k);
         })
-        .Case([&](PoolingOp p) {
+        .Case([&](MaxPoolingOp p) {
           return pool(Pool::Max, in(0), windowOf(op, shapeAttr("kernel")),
                       cast<RankedTensorType>(p.getType()).getShape());
         })
-        .Case([&](PoolingIndexesOp p) {
+        .Case([&](MaxPoolingIndexesOp p) {
           return pool(Pool::Indexes, in(0), windowOf(op, shapeAttr("kernel")),
                       cast<RankedTensorType>(p.getType()).getShape());
         })
@@ -562,11 +562,11 @@ private:
           return pool(Pool::Average, in(0), windowOf(op, shapeAttr("kernel")),
                       cast<RankedTensorType>(p.getType()).getShape());
         })
-        .Case([&](PoolingWithIndexesOp p) {
+        .Case([&](MaxPoolingWithIndexesOp p) {
           return poolAt(false, in(0), in(1), windowOf(op, shapeAttr("kernel")), in(0).shape,
                         cast<RankedTensorType>(p.getType()).getShape());
         })
-        .Case([&](PoolingGradOp) {
+        .Case([&](MaxPoolingGradOp) {
           return poolAt(true, in(0), in(1), windowOf(op, shapeAttr("kernel")), shapeAttr("shape"),
                         in(0).shape);
         })

@@ -65,8 +65,8 @@ func.func @sigmoid(%x: tensor<2x3xf64>) -> (tensor<2x3xf64>, tensor<2x3xf64>) {
   return %g, %gg : tensor<2x3xf64>, tensor<2x3xf64>
 }
 
-func.func @pow(%x: tensor<2x3xf64>) -> (tensor<2x3xf64>, tensor<2x3xf64>) {
-  %y = dz.pow %x {exponent = 2.5 : f64} : tensor<2x3xf64>
+func.func @pow_scalar(%x: tensor<2x3xf64>) -> (tensor<2x3xf64>, tensor<2x3xf64>) {
+  %y = dz.pow_scalar %x {exponent = 2.5 : f64} : tensor<2x3xf64>
   %g = dz.grad %y wrt %x : tensor<2x3xf64>, tensor<2x3xf64>
   %gg = dz.grad %g wrt %x : tensor<2x3xf64>, tensor<2x3xf64>
   return %g, %gg : tensor<2x3xf64>, tensor<2x3xf64>
@@ -126,9 +126,9 @@ func.func @erf(%x: tensor<2x3xf64>) -> (tensor<2x3xf64>, tensor<2x3xf64>) {
   return %g, %gg : tensor<2x3xf64>, tensor<2x3xf64>
 }
 
-// power of a tensor exponent: d/da = b a^(b - 1), d/db = a^b log a (a > 0 here).
-func.func @power(%a: tensor<2x3xf64>, %b: tensor<3xf64>) -> (tensor<2x3xf64>, tensor<3xf64>, tensor<2x3xf64>, tensor<3xf64>) {
-  %y = dz.power %a, %b : (tensor<2x3xf64>, tensor<3xf64>) -> tensor<2x3xf64>
+// pow (a tensor exponent): d/da = b a^(b - 1), d/db = a^b log a (a > 0 here).
+func.func @pow(%a: tensor<2x3xf64>, %b: tensor<3xf64>) -> (tensor<2x3xf64>, tensor<3xf64>, tensor<2x3xf64>, tensor<3xf64>) {
+  %y = dz.pow %a, %b : (tensor<2x3xf64>, tensor<3xf64>) -> tensor<2x3xf64>
   %g:2 = dz.grad %y wrt %a, %b : tensor<2x3xf64>, tensor<2x3xf64>, tensor<3xf64>
   %h = dz.mul %g#0, %g#1 : (tensor<2x3xf64>, tensor<3xf64>) -> tensor<2x3xf64>
   %gg:2 = dz.grad %h wrt %a, %b : tensor<2x3xf64>, tensor<2x3xf64>, tensor<3xf64>
@@ -351,8 +351,8 @@ func.func @conv2d_grad_w(%x: tensor<1x2x4x4xf64>, %gy: tensor<1x3x3x2xf64>) -> (
   return %g#0, %g#1, %gg : tensor<1x2x4x4xf64>, tensor<1x3x3x2xf64>, tensor<1x3x3x2xf64>
 }
 
-func.func @pooling(%x: tensor<1x2x4x4xf64>, %v: tensor<1x2x4x4xf64>) -> (tensor<1x2x4x4xf64>, tensor<1x2x4x4xf64>) {
-  %p = dz.pooling %x {kernel = array<i64: 2, 2>, pad = array<i64: 0, 0>, stride = array<i64: 2, 2>} : tensor<1x2x4x4xf64> -> tensor<1x2x2x2xf64>
+func.func @max_pooling(%x: tensor<1x2x4x4xf64>, %v: tensor<1x2x4x4xf64>) -> (tensor<1x2x4x4xf64>, tensor<1x2x4x4xf64>) {
+  %p = dz.max_pooling %x {kernel = array<i64: 2, 2>, pad = array<i64: 0, 0>, stride = array<i64: 2, 2>} : tensor<1x2x4x4xf64> -> tensor<1x2x2x2xf64>
   %y = dz.mul %p, %p : (tensor<1x2x2x2xf64>, tensor<1x2x2x2xf64>) -> tensor<1x2x2x2xf64>
   %g = dz.grad %y wrt %x : tensor<1x2x2x2xf64>, tensor<1x2x4x4xf64>
   %gv = dz.mul %g, %v : (tensor<1x2x4x4xf64>, tensor<1x2x4x4xf64>) -> tensor<1x2x4x4xf64>

@@ -163,7 +163,7 @@ TEST(Executor, BinaryOpsBroadcastLikeEager) {
       {"dz.mul", [](const Tensor &a, const Tensor &b) { return eager(F::mul(a, b)); }},
       {"dz.div", [](const Tensor &a, const Tensor &b) { return eager(F::div(a, b)); }},
       {"dz.maximum", [](const Tensor &a, const Tensor &b) { return dz::maximum(a, b); }},
-      {"dz.equal", [](const Tensor &a, const Tensor &b) { return (a == b).to(a.dtype()); }},
+      {"dz.equal_mask", [](const Tensor &a, const Tensor &b) { return (a == b).to(a.dtype()); }},
   };
   for (const char *ty : {"f32", "f64"}) {
     dz::DType dt = std::string(ty) == "f32" ? dz::f32 : dz::f64;
@@ -184,7 +184,7 @@ TEST(Executor, BinaryOpsBroadcastLikeEager) {
 TEST(Executor, EqualIsOneWhereEqual) {
   Program p = compile(R"(
 func.func @f(%a: tensor<4xf64>, %b: tensor<4xf64>) -> tensor<4xf64> {
-  %0 = "dz.equal"(%a, %b) : (tensor<4xf64>, tensor<4xf64>) -> tensor<4xf64>
+  %0 = "dz.equal_mask"(%a, %b) : (tensor<4xf64>, tensor<4xf64>) -> tensor<4xf64>
   func.return %0 : tensor<4xf64>
 })");
   expect_same(run1(p, {Tensor::from({1, 2, 3, 4}), Tensor::from({1, 0, 3, 0})}),
@@ -229,9 +229,9 @@ TEST(Executor, StepIsOneAboveZero) {
 
 TEST(Executor, PowLeakyReluClipAndClipMaskMatchEager) {
   Tensor x = randn({2, 3}, dz::f32, 4);
-  expect_same(run1(compile(unary_ir("\"dz.pow\"(%x) {exponent = 3.0 : f64}")), {x}),
+  expect_same(run1(compile(unary_ir("\"dz.pow_scalar\"(%x) {exponent = 3.0 : f64}")), {x}),
               eager(F::pow(x, 3.0)));
-  expect_same(run1(compile(unary_ir("\"dz.pow\"(%x) {exponent = 2.0 : f64}")), {x}),
+  expect_same(run1(compile(unary_ir("\"dz.pow_scalar\"(%x) {exponent = 2.0 : f64}")), {x}),
               eager(F::pow(x, 2.0)));
   expect_same(run1(compile(unary_ir("\"dz.leaky_relu\"(%x) {slope = 0.1 : f64}")), {x}),
               eager(F::leaky_relu(x, 0.1)));

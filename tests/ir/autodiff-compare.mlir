@@ -39,13 +39,13 @@ func.func @compare(%a: tensor<3xf32>, %b: tensor<3xf32>) -> tensor<3xf32> {
 // -----
 
 // power: b a^(b - 1) for a, a^b log a for b (summed to b's 0-d shape).
-// CHECK-LABEL: func.func @power
+// CHECK-LABEL: func.func @pow
 // CHECK-SAME: (%[[A:[a-z0-9]+]]: tensor<3xf32>, %[[B:[a-z0-9]+]]: tensor<f32>)
-// CHECK-NEXT: %[[Y:.+]] = dz.power %[[A]], %[[B]]
+// CHECK-NEXT: %[[Y:.+]] = dz.pow %[[A]], %[[B]]
 // CHECK-NEXT: %[[SEED:.+]] = dz.constant dense<1.000000e+00> : tensor<3xf32>
 // CHECK-NEXT: %[[ONE:.+]] = dz.constant dense<1.000000e+00> : tensor<f32>
 // CHECK-NEXT: %[[BM1:.+]] = dz.sub %[[B]], %[[ONE]]
-// CHECK-NEXT: %[[P:.+]] = dz.power %[[A]], %[[BM1]]
+// CHECK-NEXT: %[[P:.+]] = dz.pow %[[A]], %[[BM1]]
 // CHECK-NEXT: %[[BP:.+]] = dz.mul %[[B]], %[[P]]
 // CHECK-NEXT: %[[GA:.+]] = dz.mul %[[SEED]], %[[BP]]
 // CHECK-NEXT: %[[LOG:.+]] = dz.log %[[A]]
@@ -53,8 +53,8 @@ func.func @compare(%a: tensor<3xf32>, %b: tensor<3xf32>) -> tensor<3xf32> {
 // CHECK-NEXT: %[[GB:.+]] = dz.mul %[[SEED]], %[[YL]]
 // CHECK-NEXT: %[[SB:.+]] = dz.sum_to %[[GB]] {shape = array<i64>} : tensor<3xf32> -> tensor<f32>
 // CHECK-NEXT: return %[[GA]], %[[SB]]
-func.func @power(%a: tensor<3xf32>, %b: tensor<f32>) -> (tensor<3xf32>, tensor<f32>) {
-  %y = dz.power %a, %b : (tensor<3xf32>, tensor<f32>) -> tensor<3xf32>
+func.func @pow(%a: tensor<3xf32>, %b: tensor<f32>) -> (tensor<3xf32>, tensor<f32>) {
+  %y = dz.pow %a, %b : (tensor<3xf32>, tensor<f32>) -> tensor<3xf32>
   %g:2 = dz.grad %y wrt %a, %b : tensor<3xf32>, tensor<3xf32>, tensor<f32>
   return %g#0, %g#1 : tensor<3xf32>, tensor<f32>
 }

@@ -208,7 +208,7 @@ func.func @softmax_cross_entropy(%x: tensor<4x10xf32>, %t: tensor<4xi64>) -> ten
 // CHECK-LABEL: func.func @maximum
 // CHECK-SAME: (%[[A:[a-z0-9]+]]: tensor<3xf32>, %[[B:[a-z0-9]+]]: tensor<3xf32>)
 // CHECK: %[[ONE:.+]] = dz.constant dense<1.000000e+00> : tensor<3xf32>
-// CHECK-NEXT: %[[EQ:.+]] = dz.equal %[[A]], %[[B]]
+// CHECK-NEXT: %[[EQ:.+]] = dz.equal_mask %[[A]], %[[B]]
 // CHECK-NEXT: %[[HALF:.+]] = dz.constant dense<5.000000e-01> : tensor<f32>
 // CHECK-NEXT: %[[TIE:.+]] = dz.mul %[[EQ]], %[[HALF]]
 // CHECK-NEXT: %[[AB:.+]] = dz.sub %[[A]], %[[B]]

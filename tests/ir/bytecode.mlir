@@ -11,8 +11,8 @@ func.func @step(%x: tensor<4x3xf32>, %w: tensor<3x5xf32>, %t: tensor<4xi64>) -> 
   %s = dz.mul %h, %c : (tensor<4x5xf32>, tensor<f32>) -> tensor<4x5xf32>
   // CHECK: %[[R:.*]] = dz.sum %[[S]] {axes = array<i64: -1>, keepdims = true} : tensor<4x5xf32> -> tensor<4x1xf32>
   %r = dz.sum %s {axes = array<i64: -1>, keepdims = true} : tensor<4x5xf32> -> tensor<4x1xf32>
-  // CHECK: %[[P:.*]] = dz.pow %[[R]] {exponent = 2.000000e+00 : f64} : tensor<4x1xf32>
-  %p = dz.pow %r {exponent = 2.0 : f64} : tensor<4x1xf32>
+  // CHECK: %[[P:.*]] = dz.pow_scalar %[[R]] {exponent = 2.000000e+00 : f64} : tensor<4x1xf32>
+  %p = dz.pow_scalar %r {exponent = 2.0 : f64} : tensor<4x1xf32>
   // CHECK: %[[L:.*]] = dz.softmax_cross_entropy %[[S]], %{{.*}} : (tensor<4x5xf32>, tensor<4xi64>) -> tensor<f32>
   %l = dz.softmax_cross_entropy %s, %t : (tensor<4x5xf32>, tensor<4xi64>) -> tensor<f32>
   // CHECK: %[[G:.*]] = dz.grad %[[L]] wrt %{{.*}} : tensor<f32>, tensor<3x5xf32>

@@ -1,4 +1,4 @@
-// dzc run of the comparisons, the logical ops, dz.select, dz.erf, dz.power and the casts
+// dzc run of the comparisons, the logical ops, dz.select, dz.erf, dz.pow and the casts
 // to and from i1 and i32 on the CPU executor: x = (1, 2, 3), y = (4, 5, 6).
 // REQUIRES: dzc
 // RUN: rm -rf %t && mkdir -p %t
@@ -27,10 +27,10 @@ func.func @main(%x: tensor<3xf32>, %y: tensor<3xf32>) -> (tensor<3xi1>, tensor<3
   %three = dz.constant dense<3.0> : tensor<f32>
   %six = dz.constant dense<6.0> : tensor<f32>
   %gt = dz.greater %x, %half : (tensor<3xf32>, tensor<f32>) -> tensor<3xi1>
-  %eq6 = dz.is_equal %y, %six : (tensor<3xf32>, tensor<f32>) -> tensor<3xi1>
+  %eq6 = dz.equal %y, %six : (tensor<3xf32>, tensor<f32>) -> tensor<3xi1>
   %not6 = dz.not %eq6 : tensor<3xi1>
   %and = dz.and %gt, %not6 : (tensor<3xi1>, tensor<3xi1>) -> tensor<3xi1>
-  %eq1 = dz.is_equal %x, %one : (tensor<3xf32>, tensor<f32>) -> tensor<3xi1>
+  %eq1 = dz.equal %x, %one : (tensor<3xf32>, tensor<f32>) -> tensor<3xi1>
   %or = dz.or %and, %eq1 : (tensor<3xi1>, tensor<3xi1>) -> tensor<3xi1>
   %ge = dz.greater_equal %y, %six : (tensor<3xf32>, tensor<f32>) -> tensor<3xi1>
   %xor = dz.xor %ge, %eq6 : (tensor<3xi1>, tensor<3xi1>) -> tensor<3xi1>
@@ -39,12 +39,12 @@ func.func @main(%x: tensor<3xf32>, %y: tensor<3xf32>) -> (tensor<3xi1>, tensor<3
   %negx = dz.neg %x : tensor<3xf32>
   %sel = dz.select %ge2, %y, %negx : (tensor<3xi1>, tensor<3xf32>, tensor<3xf32>) -> tensor<3xf32>
   %e = dz.sub %y, %three : (tensor<3xf32>, tensor<f32>) -> tensor<3xf32>
-  %pow = dz.power %x, %e : (tensor<3xf32>, tensor<3xf32>) -> tensor<3xf32>
+  %pow = dz.pow %x, %e : (tensor<3xf32>, tensor<3xf32>) -> tensor<3xf32>
   %xm1 = dz.sub %x, %one : (tensor<3xf32>, tensor<f32>) -> tensor<3xf32>
   %erf = dz.erf %xm1 : tensor<3xf32>
   %xi = dz.cast %x {dtype = i32} : tensor<3xf32> -> tensor<3xi32>
   %two = dz.constant dense<2> : tensor<i32>
-  %sq = dz.power %xi, %two : (tensor<3xi32>, tensor<i32>) -> tensor<3xi32>
+  %sq = dz.pow %xi, %two : (tensor<3xi32>, tensor<i32>) -> tensor<3xi32>
   %two_f = dz.constant dense<2.0> : tensor<f32>
   %le = dz.less_equal %x, %two_f : (tensor<3xf32>, tensor<f32>) -> tensor<3xi1>
   %lei = dz.cast %le {dtype = i32} : tensor<3xi1> -> tensor<3xi32>

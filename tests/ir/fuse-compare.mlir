@@ -1,4 +1,4 @@
-// --dz-fuse with the ops of i1 values: dz.erf and dz.power fuse like the other
+// --dz-fuse with the ops of i1 values: dz.erf and dz.pow fuse like the other
 // elementwise ops; a comparison, dz.select and any op on i32 stay outside the groups
 // (the fused kernels have no i1 or i32 form).
 // RUN: dz-opt %s --dz-fuse --split-input-file | FileCheck %s
@@ -7,7 +7,7 @@
 // CHECK-SAME: (%[[X:[a-z0-9]+]]: tensor<4x3xf32>, %[[P:[a-z0-9]+]]: tensor<3xf32>)
 // CHECK-NEXT: %[[F:.+]] = dz.fused (%[[A:.+]] = %[[X]], %[[B:.+]] = %[[P]])
 // CHECK-NEXT: %[[E:.+]] = dz.erf %[[A]]
-// CHECK-NEXT: %[[W:.+]] = dz.power %[[E]], %[[B]]
+// CHECK-NEXT: %[[W:.+]] = dz.pow %[[E]], %[[B]]
 // CHECK-NEXT: dz.yield %[[W]]
 // CHECK-NEXT: }
 // CHECK-NEXT: %[[C:.+]] = dz.greater %[[F]], %[[X]]
@@ -17,7 +17,7 @@
 // CHECK-NEXT: dz.mul
 func.func @chain(%x: tensor<4x3xf32>, %p: tensor<3xf32>) -> tensor<4x3xf32> {
   %0 = dz.erf %x : tensor<4x3xf32>
-  %1 = dz.power %0, %p : (tensor<4x3xf32>, tensor<3xf32>) -> tensor<4x3xf32>
+  %1 = dz.pow %0, %p : (tensor<4x3xf32>, tensor<3xf32>) -> tensor<4x3xf32>
   %c = dz.greater %1, %x : (tensor<4x3xf32>, tensor<4x3xf32>) -> tensor<4x3xi1>
   %2 = dz.select %c, %1, %x : (tensor<4x3xi1>, tensor<4x3xf32>, tensor<4x3xf32>) -> tensor<4x3xf32>
   %3 = dz.exp %2 : tensor<4x3xf32>

@@ -44,10 +44,10 @@ func.func @mlp_step(%x: tensor<100x784xf32>, %t: tensor<100xi64>, %W1: tensor<78
 func.func @cnn_step(%x: tensor<64x1x28x28xf32>, %t: tensor<64xi64>, %W1: tensor<8x1x3x3xf32>, %b1: tensor<8xf32>, %W2: tensor<16x8x3x3xf32>, %b2: tensor<16xf32>, %W3: tensor<576x10xf32>, %b3: tensor<10xf32>) -> (tensor<f32>, tensor<8x1x3x3xf32>, tensor<8xf32>, tensor<16x8x3x3xf32>, tensor<16xf32>, tensor<576x10xf32>, tensor<10xf32>) {
   %c1 = dz.conv2d %x, %W1, %b1 {pad = array<i64: 1, 1>, stride = array<i64: 1, 1>} : (tensor<64x1x28x28xf32>, tensor<8x1x3x3xf32>, tensor<8xf32>) -> tensor<64x8x28x28xf32>
   %r1 = dz.relu %c1 : tensor<64x8x28x28xf32>
-  %p1 = dz.pooling %r1 {kernel = array<i64: 2, 2>, pad = array<i64: 0, 0>, stride = array<i64: 2, 2>} : tensor<64x8x28x28xf32> -> tensor<64x8x14x14xf32>
+  %p1 = dz.max_pooling %r1 {kernel = array<i64: 2, 2>, pad = array<i64: 0, 0>, stride = array<i64: 2, 2>} : tensor<64x8x28x28xf32> -> tensor<64x8x14x14xf32>
   %c2 = dz.conv2d %p1, %W2, %b2 {pad = array<i64: 0, 0>, stride = array<i64: 1, 1>} : (tensor<64x8x14x14xf32>, tensor<16x8x3x3xf32>, tensor<16xf32>) -> tensor<64x16x12x12xf32>
   %r2 = dz.relu %c2 : tensor<64x16x12x12xf32>
-  %p2 = dz.pooling %r2 {kernel = array<i64: 2, 2>, pad = array<i64: 0, 0>, stride = array<i64: 2, 2>} : tensor<64x16x12x12xf32> -> tensor<64x16x6x6xf32>
+  %p2 = dz.max_pooling %r2 {kernel = array<i64: 2, 2>, pad = array<i64: 0, 0>, stride = array<i64: 2, 2>} : tensor<64x16x12x12xf32> -> tensor<64x16x6x6xf32>
   %f = dz.reshape %p2 {shape = array<i64: 64, 576>} : tensor<64x16x6x6xf32> -> tensor<64x576xf32>
   %y = dz.linear %f, %W3, %b3 : (tensor<64x576xf32>, tensor<576x10xf32>, tensor<10xf32>) -> tensor<64x10xf32>
   %loss = dz.softmax_cross_entropy %y, %t : (tensor<64x10xf32>, tensor<64xi64>) -> tensor<f32>

@@ -1,5 +1,5 @@
 // --dz-autodiff on the neural-network ops: each gradient is built from the op's adjoint
-// partner (conv2d -> deconv2d + conv2d_grad_w, pooling -> pooling_grad, get_item ->
+// partner (conv2d -> deconv2d + conv2d_grad_w, max_pooling -> max_pooling_grad, get_item ->
 // get_item_grad, ...), whose own rules make double backprop work.
 // RUN: dz-opt %s --dz-autodiff --split-input-file | FileCheck %s
 
@@ -48,15 +48,15 @@ func.func @conv2d_grad_w(%x: tensor<1x2x4x4xf64>, %gy: tensor<1x3x2x3xf64>) -> (
 // -----
 
 // Max pooling: the argmax positions of the forward's windows route gy back; the second
-// derivative reads the incoming gradient at those positions (pooling_with_indexes).
-// CHECK-LABEL: func.func @pooling
+// derivative reads the incoming gradient at those positions (max_pooling_with_indexes).
+// CHECK-LABEL: func.func @max_pooling
 // CHECK-SAME: (%[[X:[a-z0-9]+]]: tensor<1x2x4x4xf64>, %[[V:[a-z0-9]+]]: tensor<1x2x4x4xf64>)
-// CHECK: %[[IDX:.+]] = dz.pooling_indexes %[[X]] {kernel = array<i64: 2, 2>, pad = array<i64: 0, 0>, stride = array<i64: 2, 2>} : tensor<1x2x4x4xf64> -> tensor<1x2x2x2xi64>
-// CHECK-NEXT: %[[GX:.+]] = dz.pooling_grad %{{.+}}, %[[IDX]] {kernel = array<i64: 2, 2>, pad = array<i64: 0, 0>, shape = array<i64: 1, 2, 4, 4>, stride = array<i64: 2, 2>} : (tensor<1x2x2x2xf64>, tensor<1x2x2x2xi64>) -> tensor<1x2x4x4xf64>
-// CHECK: dz.pooling_with_indexes %{{.+}}, %[[IDX]] {kernel = array<i64: 2, 2>, pad = array<i64: 0, 0>, stride = array<i64: 2, 2>} : (tensor<1x2x4x4xf64>, tensor<1x2x2x2xi64>) -> tensor<1x2x2x2xf64>
+// CHECK: %[[IDX:.+]] = dz.max_pooling_indexes %[[X]] {kernel = array<i64: 2, 2>, pad = array<i64: 0, 0>, stride = array<i64: 2, 2>} : tensor<1x2x4x4xf64> -> tensor<1x2x2x2xi64>
+// CHECK-NEXT: %[[GX:.+]] = dz.max_pooling_grad %{{.+}}, %[[IDX]] {kernel = array<i64: 2, 2>, pad = array<i64: 0, 0>, shape = array<i64: 1, 2, 4, 4>, stride = array<i64: 2, 2>} : (tensor<1x2x2x2xf64>, tensor<1x2x2x2xi64>) -> tensor<1x2x4x4xf64>
+// CHECK: dz.max_pooling_with_indexes %{{.+}}, %[[IDX]] {kernel = array<i64: 2, 2>, pad = array<i64: 0, 0>, stride = array<i64: 2, 2>} : (tensor<1x2x4x4xf64>, tensor<1x2x2x2xi64>) -> tensor<1x2x2x2xf64>
 // CHECK-NOT: dz.grad
-func.func @pooling(%x: tensor<1x2x4x4xf64>, %v: tensor<1x2x4x4xf64>) -> (tensor<1x2x4x4xf64>, tensor<1x2x4x4xf64>) {
-  %p = dz.pooling %x {kernel = array<i64: 2, 2>, pad = array<i64: 0, 0>, stride = array<i64: 2, 2>} : tensor<1x2x4x4xf64> -> tensor<1x2x2x2xf64>
+func.func @max_pooling(%x: tensor<1x2x4x4xf64>, %v: tensor<1x2x4x4xf64>) -> (tensor<1x2x4x4xf64>, tensor<1x2x4x4xf64>) {
+  %p = dz.max_pooling %x {kernel = array<i64: 2, 2>, pad = array<i64: 0, 0>, stride = array<i64: 2, 2>} : tensor<1x2x4x4xf64> -> tensor<1x2x2x2xf64>
   %y = dz.mul %p, %p : (tensor<1x2x2x2xf64>, tensor<1x2x2x2xf64>) -> tensor<1x2x2x2xf64>
   %g = dz.grad %y wrt %x : tensor<1x2x2x2xf64>, tensor<1x2x4x4xf64>
   %gv = dz.mul %g, %v : (tensor<1x2x4x4xf64>, tensor<1x2x4x4xf64>) -> tensor<1x2x4x4xf64>

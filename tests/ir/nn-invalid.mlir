@@ -97,25 +97,25 @@ func.func @col2im_shape(%col: tensor<18x26xf32>) {
 
 // -----
 
-func.func @pooling_rank(%x: tensor<3x5x5xf32>) {
-  // expected-error @+1 {{'dz.pooling' op x must be a 4-d (N, C, H, W) tensor, not tensor<3x5x5xf32>}}
-  %0 = dz.pooling %x {kernel = array<i64: 2, 2>, pad = array<i64: 0, 0>, stride = array<i64: 2, 2>} : tensor<3x5x5xf32> -> tensor<3x2x2xf32>
+func.func @max_pooling_rank(%x: tensor<3x5x5xf32>) {
+  // expected-error @+1 {{'dz.max_pooling' op x must be a 4-d (N, C, H, W) tensor, not tensor<3x5x5xf32>}}
+  %0 = dz.max_pooling %x {kernel = array<i64: 2, 2>, pad = array<i64: 0, 0>, stride = array<i64: 2, 2>} : tensor<3x5x5xf32> -> tensor<3x2x2xf32>
   return
 }
 
 // -----
 
-func.func @pooling_grad_gy(%gy: tensor<2x4x3x3xf32>, %idx: tensor<2x4x3x3xi64>) {
-  // expected-error @+1 {{'dz.pooling_grad' op gy tensor<2x4x3x3xf32> is not the pooled shape [2, 4, 2, 2] of [2, 4, 5, 5]}}
-  %0 = dz.pooling_grad %gy, %idx {kernel = array<i64: 2, 2>, pad = array<i64: 0, 0>, shape = array<i64: 2, 4, 5, 5>, stride = array<i64: 2, 2>} : (tensor<2x4x3x3xf32>, tensor<2x4x3x3xi64>) -> tensor<2x4x5x5xf32>
+func.func @max_pooling_grad_gy(%gy: tensor<2x4x3x3xf32>, %idx: tensor<2x4x3x3xi64>) {
+  // expected-error @+1 {{'dz.max_pooling_grad' op gy tensor<2x4x3x3xf32> is not the pooled shape [2, 4, 2, 2] of [2, 4, 5, 5]}}
+  %0 = dz.max_pooling_grad %gy, %idx {kernel = array<i64: 2, 2>, pad = array<i64: 0, 0>, shape = array<i64: 2, 4, 5, 5>, stride = array<i64: 2, 2>} : (tensor<2x4x3x3xf32>, tensor<2x4x3x3xi64>) -> tensor<2x4x5x5xf32>
   return
 }
 
 // -----
 
-func.func @pooling_with_indexes_shape(%x: tensor<2x4x5x5xf32>, %idx: tensor<2x4x3x3xi64>) {
-  // expected-error @+1 {{'dz.pooling_with_indexes' op indexes must have the pooled shape [2, 4, 2, 2], not tensor<2x4x3x3xi64>}}
-  %0 = dz.pooling_with_indexes %x, %idx {kernel = array<i64: 2, 2>, pad = array<i64: 0, 0>, stride = array<i64: 2, 2>} : (tensor<2x4x5x5xf32>, tensor<2x4x3x3xi64>) -> tensor<2x4x2x2xf32>
+func.func @max_pooling_with_indexes_shape(%x: tensor<2x4x5x5xf32>, %idx: tensor<2x4x3x3xi64>) {
+  // expected-error @+1 {{'dz.max_pooling_with_indexes' op indexes must have the pooled shape [2, 4, 2, 2], not tensor<2x4x3x3xi64>}}
+  %0 = dz.max_pooling_with_indexes %x, %idx {kernel = array<i64: 2, 2>, pad = array<i64: 0, 0>, stride = array<i64: 2, 2>} : (tensor<2x4x5x5xf32>, tensor<2x4x3x3xi64>) -> tensor<2x4x2x2xf32>
   return
 }
 

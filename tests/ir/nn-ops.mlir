@@ -48,16 +48,16 @@ func.func @convolutions(%x: tensor<2x3x7x6xf64>, %W: tensor<4x3x3x3xf64>, %b: te
   return %3 : tensor<4x3x3x3xf64>
 }
 
-// CHECK-LABEL: func.func @pooling
-func.func @pooling(%x: tensor<2x4x5x5xf32>) -> tensor<2x4x5x5xf32> {
-  // CHECK: %[[P:.*]] = dz.pooling %{{.*}} {kernel = array<i64: 2, 2>, pad = array<i64: 0, 0>, stride = array<i64: 2, 2>} : tensor<2x4x5x5xf32> -> tensor<2x4x2x2xf32>
-  %0 = dz.pooling %x {kernel = array<i64: 2, 2>, pad = array<i64: 0, 0>, stride = array<i64: 2, 2>} : tensor<2x4x5x5xf32> -> tensor<2x4x2x2xf32>
-  // CHECK: %[[I:.*]] = dz.pooling_indexes %{{.*}} {kernel = array<i64: 2, 2>, pad = array<i64: 0, 0>, stride = array<i64: 2, 2>} : tensor<2x4x5x5xf32> -> tensor<2x4x2x2xi64>
-  %1 = dz.pooling_indexes %x {kernel = array<i64: 2, 2>, pad = array<i64: 0, 0>, stride = array<i64: 2, 2>} : tensor<2x4x5x5xf32> -> tensor<2x4x2x2xi64>
-  // CHECK: %[[G:.*]] = dz.pooling_grad %[[P]], %[[I]] {kernel = array<i64: 2, 2>, pad = array<i64: 0, 0>, shape = array<i64: 2, 4, 5, 5>, stride = array<i64: 2, 2>} : (tensor<2x4x2x2xf32>, tensor<2x4x2x2xi64>) -> tensor<2x4x5x5xf32>
-  %2 = dz.pooling_grad %0, %1 {kernel = array<i64: 2, 2>, pad = array<i64: 0, 0>, shape = array<i64: 2, 4, 5, 5>, stride = array<i64: 2, 2>} : (tensor<2x4x2x2xf32>, tensor<2x4x2x2xi64>) -> tensor<2x4x5x5xf32>
-  // CHECK: dz.pooling_with_indexes %[[G]], %[[I]] {kernel = array<i64: 2, 2>, pad = array<i64: 0, 0>, stride = array<i64: 2, 2>} : (tensor<2x4x5x5xf32>, tensor<2x4x2x2xi64>) -> tensor<2x4x2x2xf32>
-  %3 = dz.pooling_with_indexes %2, %1 {kernel = array<i64: 2, 2>, pad = array<i64: 0, 0>, stride = array<i64: 2, 2>} : (tensor<2x4x5x5xf32>, tensor<2x4x2x2xi64>) -> tensor<2x4x2x2xf32>
+// CHECK-LABEL: func.func @max_pooling
+func.func @max_pooling(%x: tensor<2x4x5x5xf32>) -> tensor<2x4x5x5xf32> {
+  // CHECK: %[[P:.*]] = dz.max_pooling %{{.*}} {kernel = array<i64: 2, 2>, pad = array<i64: 0, 0>, stride = array<i64: 2, 2>} : tensor<2x4x5x5xf32> -> tensor<2x4x2x2xf32>
+  %0 = dz.max_pooling %x {kernel = array<i64: 2, 2>, pad = array<i64: 0, 0>, stride = array<i64: 2, 2>} : tensor<2x4x5x5xf32> -> tensor<2x4x2x2xf32>
+  // CHECK: %[[I:.*]] = dz.max_pooling_indexes %{{.*}} {kernel = array<i64: 2, 2>, pad = array<i64: 0, 0>, stride = array<i64: 2, 2>} : tensor<2x4x5x5xf32> -> tensor<2x4x2x2xi64>
+  %1 = dz.max_pooling_indexes %x {kernel = array<i64: 2, 2>, pad = array<i64: 0, 0>, stride = array<i64: 2, 2>} : tensor<2x4x5x5xf32> -> tensor<2x4x2x2xi64>
+  // CHECK: %[[G:.*]] = dz.max_pooling_grad %[[P]], %[[I]] {kernel = array<i64: 2, 2>, pad = array<i64: 0, 0>, shape = array<i64: 2, 4, 5, 5>, stride = array<i64: 2, 2>} : (tensor<2x4x2x2xf32>, tensor<2x4x2x2xi64>) -> tensor<2x4x5x5xf32>
+  %2 = dz.max_pooling_grad %0, %1 {kernel = array<i64: 2, 2>, pad = array<i64: 0, 0>, shape = array<i64: 2, 4, 5, 5>, stride = array<i64: 2, 2>} : (tensor<2x4x2x2xf32>, tensor<2x4x2x2xi64>) -> tensor<2x4x5x5xf32>
+  // CHECK: dz.max_pooling_with_indexes %[[G]], %[[I]] {kernel = array<i64: 2, 2>, pad = array<i64: 0, 0>, stride = array<i64: 2, 2>} : (tensor<2x4x5x5xf32>, tensor<2x4x2x2xi64>) -> tensor<2x4x2x2xf32>
+  %3 = dz.max_pooling_with_indexes %2, %1 {kernel = array<i64: 2, 2>, pad = array<i64: 0, 0>, stride = array<i64: 2, 2>} : (tensor<2x4x5x5xf32>, tensor<2x4x2x2xi64>) -> tensor<2x4x2x2xf32>
   // 3x2 windows, stride (2, 1), pad (1, 0): OH = (5 + 2 - 3) / 2 + 1 = 3, OW = 4.
   // CHECK: %[[A:.*]] = dz.average_pooling %{{.*}} {kernel = array<i64: 3, 2>, pad = array<i64: 1, 0>, stride = array<i64: 2, 1>} : tensor<2x4x5x5xf32> -> tensor<2x4x3x4xf32>
   %4 = dz.average_pooling %x {kernel = array<i64: 3, 2>, pad = array<i64: 1, 0>, stride = array<i64: 2, 1>} : tensor<2x4x5x5xf32> -> tensor<2x4x3x4xf32>

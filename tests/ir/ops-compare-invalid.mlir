@@ -1,4 +1,4 @@
-// The verifier of the comparisons, the logical ops, dz.select and dz.power: each bad op
+// The verifier of the comparisons, the logical ops, dz.select and dz.pow: each bad op
 // reports what was wrong.
 // RUN: dz-opt %s --split-input-file --verify-diagnostics
 
@@ -82,8 +82,8 @@ func.func @erf_of_integers(%i: tensor<3xi64>) {
 
 // -----
 
-func.func @power_types(%a: tensor<3xf32>, %b: tensor<3xi64>) {
-  // expected-error @+1 {{'dz.power' op operands have different element types: tensor<3xf32> and tensor<3xi64>}}
-  %0 = dz.power %a, %b : (tensor<3xf32>, tensor<3xi64>) -> tensor<3xf32>
+func.func @pow_types(%a: tensor<3xf32>, %b: tensor<3xi64>) {
+  // expected-error @+1 {{'dz.pow' op operands have different element types: tensor<3xf32> and tensor<3xi64>}}
+  %0 = dz.pow %a, %b : (tensor<3xf32>, tensor<3xi64>) -> tensor<3xf32>
   return
 }

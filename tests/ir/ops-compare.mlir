@@ -1,5 +1,5 @@
 // Round trip of the comparisons (i1 results, NumPy broadcasting), the logical ops on i1,
-// dz.select, dz.erf, dz.power, and casts to and from i1 and i32.
+// dz.select, dz.erf, dz.pow, and casts to and from i1 and i32.
 // RUN: dz-opt %s | dz-opt | FileCheck %s
 
 // CHECK-LABEL: func.func @compare
@@ -13,8 +13,8 @@ func.func @compare(%a: tensor<2x3xf32>, %b: tensor<3xf32>) -> tensor<2x3xi1> {
   %2 = dz.less %a, %a : (tensor<2x3xf32>, tensor<2x3xf32>) -> tensor<2x3xi1>
   // CHECK: %[[LE:.*]] = dz.less_equal %[[B]], %[[B]] : (tensor<3xf32>, tensor<3xf32>) -> tensor<3xi1>
   %3 = dz.less_equal %b, %b : (tensor<3xf32>, tensor<3xf32>) -> tensor<3xi1>
-  // CHECK: %[[EQ:.*]] = dz.is_equal %[[A]], %[[B]] : (tensor<2x3xf32>, tensor<3xf32>) -> tensor<2x3xi1>
-  %4 = dz.is_equal %a, %b : (tensor<2x3xf32>, tensor<3xf32>) -> tensor<2x3xi1>
+  // CHECK: %[[EQ:.*]] = dz.equal %[[A]], %[[B]] : (tensor<2x3xf32>, tensor<3xf32>) -> tensor<2x3xi1>
+  %4 = dz.equal %a, %b : (tensor<2x3xf32>, tensor<3xf32>) -> tensor<2x3xi1>
   // CHECK: %[[AND:.*]] = dz.and %[[GT]], %[[GE]] : (tensor<2x3xi1>, tensor<2x3xi1>) -> tensor<2x3xi1>
   %5 = dz.and %0, %1 : (tensor<2x3xi1>, tensor<2x3xi1>) -> tensor<2x3xi1>
   // CHECK: %[[OR:.*]] = dz.or %[[AND]], %[[LE]] : (tensor<2x3xi1>, tensor<3xi1>) -> tensor<2x3xi1>
@@ -32,10 +32,10 @@ func.func @compare(%a: tensor<2x3xf32>, %b: tensor<3xf32>) -> tensor<2x3xi1> {
 func.func @integers(%i: tensor<4xi32>, %j: tensor<2x1xi32>, %p: tensor<4xi1>, %q: tensor<4xi1>) -> (tensor<2x4xi1>, tensor<4xi1>, tensor<2x4xi32>) {
   // CHECK: dz.less %{{.*}}, %{{.*}} : (tensor<4xi32>, tensor<2x1xi32>) -> tensor<2x4xi1>
   %0 = dz.less %i, %j : (tensor<4xi32>, tensor<2x1xi32>) -> tensor<2x4xi1>
-  // CHECK: dz.is_equal %{{.*}}, %{{.*}} : (tensor<4xi1>, tensor<4xi1>) -> tensor<4xi1>
-  %1 = dz.is_equal %p, %q : (tensor<4xi1>, tensor<4xi1>) -> tensor<4xi1>
-  // CHECK: dz.power %{{.*}}, %{{.*}} : (tensor<4xi32>, tensor<2x1xi32>) -> tensor<2x4xi32>
-  %2 = dz.power %i, %j : (tensor<4xi32>, tensor<2x1xi32>) -> tensor<2x4xi32>
+  // CHECK: dz.equal %{{.*}}, %{{.*}} : (tensor<4xi1>, tensor<4xi1>) -> tensor<4xi1>
+  %1 = dz.equal %p, %q : (tensor<4xi1>, tensor<4xi1>) -> tensor<4xi1>
+  // CHECK: dz.pow %{{.*}}, %{{.*}} : (tensor<4xi32>, tensor<2x1xi32>) -> tensor<2x4xi32>
+  %2 = dz.pow %i, %j : (tensor<4xi32>, tensor<2x1xi32>) -> tensor<2x4xi32>
   return %0, %1, %2 : tensor<2x4xi1>, tensor<4xi1>, tensor<2x4xi32>
 }
 
@@ -45,8 +45,8 @@ func.func @select_erf_power(%c: tensor<2x1xi1>, %a: tensor<3xf64>, %b: tensor<f6
   %0 = dz.select %c, %a, %b : (tensor<2x1xi1>, tensor<3xf64>, tensor<f64>) -> tensor<2x3xf64>
   // CHECK: dz.erf %{{.*}} : tensor<3xf64>
   %1 = dz.erf %a : tensor<3xf64>
-  // CHECK: dz.power %{{.*}}, %{{.*}} : (tensor<3xf64>, tensor<f64>) -> tensor<3xf64>
-  %2 = dz.power %1, %b : (tensor<3xf64>, tensor<f64>) -> tensor<3xf64>
+  // CHECK: dz.pow %{{.*}}, %{{.*}} : (tensor<3xf64>, tensor<f64>) -> tensor<3xf64>
+  %2 = dz.pow %1, %b : (tensor<3xf64>, tensor<f64>) -> tensor<3xf64>
   return %0, %1, %2 : tensor<2x3xf64>, tensor<3xf64>, tensor<3xf64>
 }
 

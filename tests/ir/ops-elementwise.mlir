@@ -15,8 +15,8 @@ func.func @binary(%a: tensor<2x3xf32>, %b: tensor<3xf32>, %c: tensor<4x1x3xf32>)
   %3 = dz.div %2, %b : (tensor<4x2x3xf32>, tensor<3xf32>) -> tensor<4x2x3xf32>
   // CHECK: %[[MAX:.*]] = dz.maximum %[[DIV]], %[[A]] : (tensor<4x2x3xf32>, tensor<2x3xf32>) -> tensor<4x2x3xf32>
   %4 = dz.maximum %3, %a : (tensor<4x2x3xf32>, tensor<2x3xf32>) -> tensor<4x2x3xf32>
-  // CHECK: %[[EQ:.*]] = dz.equal %[[MAX]], %[[C]] : (tensor<4x2x3xf32>, tensor<4x1x3xf32>) -> tensor<4x2x3xf32>
-  %5 = dz.equal %4, %c : (tensor<4x2x3xf32>, tensor<4x1x3xf32>) -> tensor<4x2x3xf32>
+  // CHECK: %[[EQ:.*]] = dz.equal_mask %[[MAX]], %[[C]] : (tensor<4x2x3xf32>, tensor<4x1x3xf32>) -> tensor<4x2x3xf32>
+  %5 = dz.equal_mask %4, %c : (tensor<4x2x3xf32>, tensor<4x1x3xf32>) -> tensor<4x2x3xf32>
   // CHECK: return %[[EQ]]
   return %5 : tensor<4x2x3xf32>
 }
@@ -25,8 +25,8 @@ func.func @binary(%a: tensor<2x3xf32>, %b: tensor<3xf32>, %c: tensor<4x1x3xf32>)
 func.func @scalar_and_int(%s: tensor<f64>, %v: tensor<5xf64>, %i: tensor<5xi64>) -> (tensor<5xf64>, tensor<5xi64>) {
   // CHECK: dz.add %{{.*}}, %{{.*}} : (tensor<f64>, tensor<5xf64>) -> tensor<5xf64>
   %0 = dz.add %s, %v : (tensor<f64>, tensor<5xf64>) -> tensor<5xf64>
-  // CHECK: dz.equal %{{.*}}, %{{.*}} : (tensor<5xi64>, tensor<5xi64>) -> tensor<5xi64>
-  %1 = dz.equal %i, %i : (tensor<5xi64>, tensor<5xi64>) -> tensor<5xi64>
+  // CHECK: dz.equal_mask %{{.*}}, %{{.*}} : (tensor<5xi64>, tensor<5xi64>) -> tensor<5xi64>
+  %1 = dz.equal_mask %i, %i : (tensor<5xi64>, tensor<5xi64>) -> tensor<5xi64>
   return %0, %1 : tensor<5xf64>, tensor<5xi64>
 }
 
@@ -55,8 +55,8 @@ func.func @unary(%x: tensor<2x3xf32>) -> tensor<2x3xf32> {
   %8 = dz.sigmoid %7 : tensor<2x3xf32>
   %9 = dz.relu %8 : tensor<2x3xf32>
   %10 = dz.step %9 : tensor<2x3xf32>
-  // CHECK: %[[P:.*]] = dz.pow %[[V10]] {exponent = 3.000000e+00 : f64} : tensor<2x3xf32>
-  %11 = dz.pow %10 {exponent = 3.0 : f64} : tensor<2x3xf32>
+  // CHECK: %[[P:.*]] = dz.pow_scalar %[[V10]] {exponent = 3.000000e+00 : f64} : tensor<2x3xf32>
+  %11 = dz.pow_scalar %10 {exponent = 3.0 : f64} : tensor<2x3xf32>
   // CHECK: %[[L:.*]] = dz.leaky_relu %[[P]] {slope = 2.000000e-01 : f64} : tensor<2x3xf32>
   %12 = dz.leaky_relu %11 {slope = 0.2 : f64} : tensor<2x3xf32>
   // CHECK: %[[C:.*]] = dz.clip %[[L]] {max = 1.000000e+00 : f64, min = -1.000000e+00 : f64} : tensor<2x3xf32>

@@ -1,7 +1,7 @@
-// Lowering.cpp - the lowering table of the CPU executor: one line per dz op of
+// KernelTable.cpp - the CPU executor's kernel table: one line per dz op of
 // docs/ir.md, each giving a kernel closure over operand slots that calls the runtime
 // exactly as the eager function of frontend/src/functions.cpp computes its forward.
-#include "Lowering.h"
+#include "KernelTable.h"
 
 #include <dzc/nn_kernels.h>
 
@@ -211,9 +211,9 @@ FailureOr<Kernel> lower_clip(OpView &v, bool mask) {
   return unary(v, [l, h](const Tensor &x) { return dz::clip(x, l, h); });
 }
 
-/// dz.power: std::pow of the broadcast operands; integers are computed in float64 (exact
+/// dz.pow: std::pow of the broadcast operands; integers are computed in float64 (exact
 /// for the integer results a float64 holds) and converted back.
-FailureOr<Kernel> lower_power(OpView &v) {
+FailureOr<Kernel> lower_pow(OpView &v) {
   if (is_floating(v.out.dtype))
     return binary(v, [](const Tensor &a, const Tensor &b) { return dz::pow(a, b); });
   return binary(
@@ -498,13 +498,13 @@ const OpLowering kLowerings[] = {
     {"dz.mul", 2, 2, DZ_BINARY(a * b)},
     {"dz.div", 2, 2, DZ_BINARY(a / b)},
     {"dz.maximum", 2, 2, DZ_BINARY(dz::maximum(a, b))},
-    {"dz.equal", 2, 2, DZ_BINARY((a == b).to(a.dtype()))},
-    {"dz.power", 2, 2, lower_power},
+    {"dz.equal_mask", 2, 2, DZ_BINARY((a == b).to(a.dtype()))},
+    {"dz.pow", 2, 2, lower_pow},
     {"dz.greater", 2, 2, DZ_BINARY(a > b)},
     {"dz.greater_equal", 2, 2, DZ_BINARY(a >= b)},
     {"dz.less", 2, 2, DZ_BINARY(a < b)},
     {"dz.less_equal", 2, 2, DZ_BINARY(a <= b)},
-    {"dz.is_equal", 2, 2, DZ_BINARY(a == b)},
+    {"dz.equal", 2, 2, DZ_BINARY(a == b)},
     {"dz.and", 2, 2, DZ_BINARY(logical('&', a, b))},
     {"dz.or", 2, 2, DZ_BINARY(logical('|', a, b))},
     {"dz.xor", 2, 2, DZ_BINARY(logical('^', a, b))},
@@ -528,7 +528,7 @@ const OpLowering kLowerings[] = {
     {"dz.sigmoid", 1, 1, DZ_UNARY(dz::sigmoid(x))},
     {"dz.relu", 1, 1, DZ_UNARY(dz::relu(x))},
     {"dz.step", 1, 1, DZ_UNARY((x > 0.0).to(x.dtype()))},
-    {"dz.pow", 1, 1,
+    {"dz.pow_scalar", 1, 1,
      [](OpView &v) -> FailureOr<Kernel> {
        auto c = v.f64_attr("exponent");
        if (failed(c))
@@ -590,10 +590,11 @@ const OpLowering kLowerings[] = {
     {"dz.conv2d", 2, 3, [](OpView &v) { return lower_conv(v, false); }},
     {"dz.deconv2d", 2, 3, [](OpView &v) { return lower_conv(v, true); }},
     {"dz.conv2d_grad_w", 2, 2, lower_conv2d_grad_w},
-    {"dz.pooling", 1, 1, [](OpView &v) { return lower_pool(v, Pool::Max); }},
-    {"dz.pooling_indexes", 1, 1, [](OpView &v) { return lower_pool(v, Pool::Indexes); }},
-    {"dz.pooling_with_indexes", 2, 2, [](OpView &v) { return lower_pool(v, Pool::WithIndexes); }},
-    {"dz.pooling_grad", 2, 2, [](OpView &v) { return lower_pool(v, Pool::MaxGrad); }},
+    {"dz.max_pooling", 1, 1, [](OpView &v) { return lower_pool(v, Pool::Max); }},
+    {"dz.max_pooling_indexes", 1, 1, [](OpView &v) { return lower_pool(v, Pool::Indexes); }},
+    {"dz.max_pooling_with_indexes", 2, 2,
+     [](OpView &v) { return lower_pool(v, Pool::WithIndexes); }},
+    {"dz.max_pooling_grad", 2, 2, [](OpView &v) { return lower_pool(v, Pool::MaxGrad); }},
     {"dz.average_pooling", 1, 1, [](OpView &v) { return lower_pool(v, Pool::Average); }},
     {"dz.average_pooling_grad", 1, 1, [](OpView &v) { return lower_pool(v, Pool::AverageGrad); }},
     {"dz.dropout_mask", 1, 1, lower_dropout_mask},

@@ -1,4 +1,4 @@
-// Lowering.h - the lowering table of the CPU executor (private to codegen/cpu): for
+// KernelTable.h - the CPU executor's kernel table (private to codegen/cpu): for
 // each dz op, how to read its attributes and which runtime kernel closure runs it.
 #pragma once
 
