@@ -54,7 +54,7 @@ build_programs(const std::string &ir, const std::function<void(mlir::PassManager
 
 std::optional<std::string> gradcheck_rules() {
   std::filesystem::path rules =
-      std::filesystem::path(__FILE__).parent_path() / "../../passes/gradcheck/rules.mlir";
+      std::filesystem::path(__FILE__).parent_path() / "../gradcheck/rules.mlir";
   if (!std::filesystem::exists(rules))
     return std::nullopt;
   std::ifstream in(rules);

@@ -25,7 +25,7 @@ build_programs(const std::string &ir, const std::function<void(mlir::PassManager
                const std::function<void(mlir::func::FuncOp)> &inspect = {},
                const codegen::BuildOptions &options = {});
 
-/// The text of passes/gradcheck/rules.mlir (one function per gradient rule, first and
+/// The text of tests/gradcheck/rules.mlir (one function per gradient rule, first and
 /// second derivatives), or nullopt when the source tree does not have it.
 std::optional<std::string> gradcheck_rules();
 

@@ -241,11 +241,11 @@ func.func @f(%x: tensor<4x3xf32>, %b: tensor<3xf32>, %k: tensor<4x3xi64>) -> (te
 }
 
 TEST(Fusion, EveryGradientRuleOfGradcheckMatchesUnfused) {
-  // passes/gradcheck/rules.mlir: one function per gradient rule, first and second
+  // tests/gradcheck/rules.mlir: one function per gradient rule, first and second
   // derivatives (double backprop), f64 inputs in [0.3, 1.3), i64 labels 0.
   std::optional<std::string> rules = dz::testing::gradcheck_rules();
   if (!rules)
-    GTEST_SKIP() << "passes/gradcheck/rules.mlir is not there";
+    GTEST_SKIP() << "tests/gradcheck/rules.mlir is not there";
   std::vector<Compiled> plain = compile_all(*rules, Mode::Unfused),
                         fused = compile_all(*rules, Mode::FusedOpByOp),
                         jit = compile_all(*rules, Mode::FusedJit);

@@ -234,12 +234,12 @@ TEST(LowerConv, Float64StridedDeconvAndPointwiseStepMatchesDirect) {
 }
 
 TEST(LowerConv, EveryGradcheckFunctionMatchesDirect) {
-  // passes/gradcheck/rules.mlir: one function per gradient rule, first and second
+  // tests/gradcheck/rules.mlir: one function per gradient rule, first and second
   // derivatives (double backprop: conv2d, deconv2d and conv2d_grad_w of one another),
   // f64 inputs in [0.3, 1.3), i64 labels 0.
   std::optional<std::string> rules = dz::testing::gradcheck_rules();
   if (!rules)
-    GTEST_SKIP() << "passes/gradcheck/rules.mlir is not there";
+    GTEST_SKIP() << "tests/gradcheck/rules.mlir is not there";
   std::vector<Compiled> direct = compile_all(*rules, std::nullopt),
                         lowered = compile_all(*rules, ConvLoweringPolicy::All);
   ASSERT_EQ(direct.size(), lowered.size());
