@@ -20,7 +20,3 @@ if not tools_dir or not os.path.exists(os.path.join(tools_dir, "dz-opt")):
                      "(or set DZ_TOOLS_DIR to the build's bin/)" % tools_dir)
 config.environment["PATH"] = os.pathsep.join(
     [tools_dir, llvm_tools_dir, config.environment.get("PATH", os.environ.get("PATH", ""))])
-# The dzc-*.mlir tests need the dzc CLI (target dzc-cli), which a build of dz-opt alone
-# does not make: they say `REQUIRES: dzc` and are reported unsupported without it.
-if os.path.exists(os.path.join(tools_dir, "dzc")):
-    config.available_features.add("dzc")
