@@ -134,7 +134,7 @@ std::vector<Tensor> makeArgs(func::FuncOp func) {
     }
     args.push_back(
         isa<FloatType>(tensor.getElementType())
-            ? Tensor::from(values, shape, dz::f64)
+            ? Tensor::from(values, shape, tensor.getElementType().isF32() ? dz::f32 : dz::f64)
             : Tensor::from_i64(std::vector<int64_t>(values.begin(), values.end()), shape));
   }
   return args;
@@ -202,11 +202,6 @@ std::optional<std::vector<Tensor>> reference(MLIRContext &context, func::FuncOp 
           return std::nullopt;
         x0 = xp->run(args).at(0);
       }
-      if (x0.dtype() != dz::f64) {
-        llvm::errs() << "dz-gradcheck: @" << name << ": dz.grad #" << gi << " is taken wrt a "
-                     << dz::dtype_name(x0.dtype()) << " value; only f64 ones can be perturbed\n";
-        return std::nullopt;
-      }
       std::vector<double> base = x0.to_vector(), g(base.size());
       std::vector<Tensor> probeArgs = args;
       probeArgs.emplace_back();
@@ -215,12 +210,12 @@ std::optional<std::vector<Tensor>> reference(MLIRContext &context, func::FuncOp 
         for (int side = 0; side < 2; ++side) {
           std::vector<double> moved = base;
           moved[i] += side ? -eps : eps;
-          probeArgs.back() = Tensor::from(moved, x0.shape(), dz::f64);
+          probeArgs.back() = Tensor::from(moved, x0.shape(), x0.dtype());
           sums[side] = sum(y->run(probeArgs).at(0));
         }
         g[i] = (sums[0] - sums[1]) / (2 * eps);
       }
-      restArgs.push_back(Tensor::from(g, x0.shape(), dz::f64));
+      restArgs.push_back(Tensor::from(g, x0.shape(), x0.dtype()));
     }
   }
   std::optional<dz::codegen::Program> program = build(rest);
