@@ -56,11 +56,13 @@ constexpr Precision kF64{1e-4, 1e-5}, kF32{1e-2, 1e-3};
 
 Precision precisionOf(func::FuncOp fn) {
   bool f32 = false;
-  fn.walk([&](Operation *op) {
-    for (Type t : op->getResultTypes())
+  auto check = [&](TypeRange types) {
+    for (Type t : types)
       if (auto tensor = dyn_cast<RankedTensorType>(t))
         f32 |= tensor.getElementType().isF32();
-  });
+  };
+  check(fn.getArgumentTypes());
+  fn.walk([&](Operation *op) { check(op->getResultTypes()); });
   return f32 ? kF32 : kF64;
 }
 
