@@ -4,16 +4,10 @@
 // forward + loss and its hand-written backward against eager backward().
 //
 // The IR is written in MLIR's generic form, which parses with the registered dz dialect
-// (then verified by it) and, where ir/ is not built, as unregistered ops.
+// (then verified by it).
 #include <dzc/codegen/ExecutorBuild.h>
 #include <dzc/functions.h>
-
-#if __has_include(<dzc/ir/DzOps.h>)
 #include <dzc/ir/DzOps.h>
-#define DZ_TEST_HAVE_DIALECT 1
-#else
-#define DZ_TEST_HAVE_DIALECT 0
-#endif
 
 #include <mlir/IR/BuiltinOps.h>
 #include <mlir/IR/Diagnostics.h>
@@ -38,14 +32,9 @@ using dz::codegen::Program;
 /// parser's or the builder's diagnostics.
 Program compile(const std::string &ir, const dz::codegen::BuildOptions &options = {}) {
   mlir::DialectRegistry registry;
-#if DZ_TEST_HAVE_DIALECT
   dz::ir::registerAllDialects(registry);
-#else
-  registry.insert<mlir::func::FuncDialect>();
-#endif
   mlir::MLIRContext ctx(registry);
   ctx.loadAllAvailableDialects();
-  ctx.allowUnregisteredDialects(!DZ_TEST_HAVE_DIALECT);
   std::string errors;
   mlir::OwningOpRef<mlir::ModuleOp> module;
   {
@@ -664,7 +653,8 @@ func.func @f(%x: tensor<4x4xf64>) -> (tensor<16xf64>, tensor<4x4xf64>) {
 TEST(ExecutorArena, ModelStepMatchesTheProgramWithoutArena) {
   // Checked in the model tests below with the default options (arena on); here the MLP's
   // forward is compared bit for bit with the unplanned program.
-  std::string ir = std::string("func.func @f") + "(%x: tensor<8x5xf32>, %t: tensor<8xi64>, "
+  std::string ir = std::string("func.func @f") +
+                   "(%x: tensor<8x5xf32>, %t: tensor<8xi64>, "
                    "%W1: tensor<5x16xf32>, %b1: tensor<16xf32>, %W2: tensor<16x3xf32>, "
                    "%b2: tensor<3xf32>) -> tensor<f32> {" +
                    R"(

@@ -1,7 +1,6 @@
 // dzc run: the pipeline, the CPU program of the function, the --input .npy files in, one
 // output_<i>.npy per result out. f(x, y) = (sum(x * y), d/dx sum(x * y) = y); the inputs
-// are x = [1, 2, 3], y = [4, 5, 6] (float32; tests/ir/Inputs).
-// REQUIRES: dzc
+// are x = [1, 2, 3], y = [4, 5, 6] (float32; tests/ir/dzc/Inputs).
 // RUN: rm -rf %t && mkdir -p %t
 // RUN: dzc run %s --input %S/Inputs/dzc-x-3xf32.npy --input %S/Inputs/dzc-y-3xf32.npy --output-dir %t/out | count 0
 // RUN: od -A n -j 128 -t f4 %t/out/output_0.npy | FileCheck %s --check-prefix=SUM

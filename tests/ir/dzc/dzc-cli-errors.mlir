@@ -1,7 +1,6 @@
 // dzc's command line: --help, --version, and the errors that are not in the IR. Each
 // error is one message on stderr; the exit status is 1 for a bad file and 2 for a usage
 // error or a stage that this version does not have yet.
-// REQUIRES: dzc
 // RUN: sh -c 'dzc --help; echo "exit=$?"' | FileCheck %s --check-prefix=HELP
 // HELP: Usage: dzc [OPTIONS] [FILE] [SUBCOMMAND]
 // HELP: --emit

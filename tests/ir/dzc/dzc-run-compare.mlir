@@ -1,6 +1,5 @@
 // dzc run of the comparisons, the logical ops, dz.select, dz.erf, dz.pow and the casts
 // to and from i1 and i32 on the CPU executor: x = (1, 2, 3), y = (4, 5, 6).
-// REQUIRES: dzc
 // RUN: rm -rf %t && mkdir -p %t
 // RUN: dzc run %s --input %S/Inputs/dzc-x-3xf32.npy --input %S/Inputs/dzc-y-3xf32.npy --output-dir %t/out
 // RUN: od -A n -j 128 -t u1 %t/out/output_0.npy | FileCheck %s --check-prefix=MASK

@@ -1,6 +1,5 @@
 // dzc FILE.mlir --print-memory-plan: the memory plan of every function after the pipeline
 // of compiled mode, in the module's order, instead of the module; -o writes it to a file.
-// REQUIRES: dzc
 // RUN: dzc %s --print-memory-plan | FileCheck %s
 // RUN: rm -f %t.txt && dzc %s --print-memory-plan -o %t.txt | count 0
 // RUN: FileCheck %s < %t.txt

@@ -4,7 +4,6 @@
 // W = [[1, 2], [3, 4], [5, 6]] and b = [0.5, -100] initializers (opset 13);
 // Inputs/dzc-onnx-unsupported.onnx has a Det node, two Floor nodes and a Relu on a (2, 2)
 // input.
-// REQUIRES: dzc
 // RUN: rm -rf %t && mkdir -p %t
 
 // --emit=dz: the graph as imported, inputs as arguments, initializers as dz.constant, the

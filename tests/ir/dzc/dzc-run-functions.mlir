@@ -1,7 +1,6 @@
 // dzc run on a module of several functions: --function chooses one; without it, or with
 // a name that is not there, the message lists the functions. A function the CPU back end
 // cannot run is reported at its op.
-// REQUIRES: dzc
 // RUN: rm -rf %t && mkdir -p %t
 // RUN: dzc run %s --function twice --input %S/Inputs/dzc-x-3xf32.npy --output-dir %t/twice
 // RUN: od -A n -j 128 -t f4 %t/twice/output_0.npy | FileCheck %s --check-prefix=TWICE

@@ -1,6 +1,5 @@
 // dzc FILE.mlir --emit=dz|opt: the module as parsed, and after the pipeline of compiled
 // mode (dz-autodiff, canonicalize, cse); -o, stdin, --print-ir-after-all.
-// REQUIRES: dzc
 // RUN: dzc %s --emit=dz | FileCheck %s --check-prefix=DZ
 // RUN: dzc %s --emit=opt | FileCheck %s --check-prefix=OPT
 // RUN: dzc %s | FileCheck %s --check-prefix=OPT

@@ -3,7 +3,6 @@
 // dz.grad, SGD): the bias add + ReLU, the softmax-cross-entropy gradient chain, the
 // ReLU gradient and the four SGD updates fuse; the GEMMs, softmax, one_hot and sum_to
 // stay outside.
-// REQUIRES: dzc
 // RUN: dzc %s --emit=fused | FileCheck %s
 // RUN: dzc %s --emit=fused -o %t.mlir && dzc %t.mlir --emit=dz | FileCheck %s
 // RUN: dzc %s --emit=opt | FileCheck %s --check-prefix=OPT

@@ -1,6 +1,5 @@
 // A file that does not parse: the parser's diagnostic with the file position and the
 // source line, exit status 1, for --emit and for run.
-// REQUIRES: dzc
 // RUN: sh -c 'dzc %s --emit=dz; echo "exit=$?"' 2>&1 | FileCheck %s
 // RUN: sh -c 'dzc run %s --input %s --output-dir %t; echo "exit=$?"' 2>&1 | FileCheck %s
 // CHECK: dzc-parse-error.mlir:[[@LINE+5]]:18: error: expected SSA operand

@@ -1,6 +1,5 @@
 // dzc --emit=memplan|llvm|cuda: the memory plan, the LLVM IR of the JIT-compiled fused
 // kernels, and the CUDA C of the GPU back end, each after the whole pipeline.
-// REQUIRES: dzc
 // RUN: dzc %s --emit=memplan | FileCheck %s --check-prefix=PLAN
 // RUN: dzc %s --emit=llvm | FileCheck %s --check-prefix=LLVM
 // RUN: dzc %s --emit=cuda | FileCheck %s --check-prefix=CUDA

@@ -2,7 +2,6 @@
 // (DZ_CUDA_EMULATION=1, docs/cuda.md): the outputs are the CPU run's, byte for byte, and
 // the fused group is a generated kernel. f(x, y) = (sum(x * y), x * x * y + 1): exact
 // arithmetic, so that the bytes agree whatever the device's math library.
-// REQUIRES: dzc
 // RUN: rm -rf %t && mkdir -p %t
 // RUN: dzc run %s --input %S/Inputs/dzc-x-3xf32.npy --input %S/Inputs/dzc-y-3xf32.npy --output-dir %t/cpu
 // RUN: env DZ_CUDA_EMULATION=1 XDG_CACHE_HOME=%t/cache dzc run %s --device cuda --input %S/Inputs/dzc-x-3xf32.npy --input %S/Inputs/dzc-y-3xf32.npy --output-dir %t/gpu --bench 2 | FileCheck %s --check-prefix=BENCH
