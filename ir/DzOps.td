@@ -81,7 +81,7 @@ def Dz_PowOp : Dz_BinaryOp<"pow", "power lhs ^ rhs">;
 
 class Dz_CompareOp<string mnemonic, string what, list<Trait> traits = []>
     : Dz_Op<mnemonic, traits> {
-  let summary = "elementwise " # what # " with NumPy broadcasting, i1 result";
+  let summary = "elementwise test lhs " # what # " rhs with NumPy broadcasting, i1 result";
   let description = [{
     True where `lhs` }] # what # [{ `rhs`. The shapes broadcast as in NumPy; both
     operands have one element type; the result is an i1 tensor of the broadcast shape.
@@ -182,7 +182,7 @@ def Dz_SqrtOp : Dz_UnaryOp<"sqrt", "square root">;
 def Dz_SquareOp : Dz_UnaryOp<"square", "square", Dz_Tensor>;
 def Dz_ErfOp : Dz_UnaryOp<"erf", "error function 2 / sqrt(pi) * integral of exp(-t^2) from 0 to x">;
 def Dz_SigmoidOp : Dz_UnaryOp<"sigmoid", "logistic sigmoid 1 / (1 + exp(-x))">;
-def Dz_ReluOp : Dz_UnaryOp<"relu", "max(x, 0)", Dz_Tensor>;
+def Dz_ReluOp : Dz_UnaryOp<"relu", "rectified linear unit max(x, 0)", Dz_Tensor>;
 def Dz_StepOp : Dz_UnaryOp<"step", "step function (1 where x > 0, else 0)", Dz_Tensor>;
 def Dz_PowScalarOp : Dz_UnaryOp<"pow_scalar", "power x ^ exponent", Dz_FloatTensor,
                                 (ins F64Attr:$exponent), "{exponent = 3.0 : f64} ">;
