@@ -21,6 +21,26 @@ def Dz_InferredTypesCheck : NativeOpTrait<"InferredTypesCheck"> {
   let cppNamespace = "::dz::ir::OpTrait";
 }
 
+// Computes each element of its result from the elements of its operands at the same
+// (broadcast) index.
+def Dz_Elementwise : NativeOpTrait<"Elementwise"> {
+  let cppNamespace = "::dz::ir::OpTrait";
+}
+// Has a scalar form in the fused kernels (codegen/cpu/FusedKernels.cpp,
+// codegen/cuda/CudaSource.cpp): --dz-fuse may put it in a dz.fused group.
+def Dz_Fusible : NativeOpTrait<"Fusible"> {
+  let cppNamespace = "::dz::ir::OpTrait";
+}
+// A reduction the fused kernels compute (a group's root).
+def Dz_FusibleReduction : NativeOpTrait<"FusibleReduction"> {
+  let cppNamespace = "::dz::ir::OpTrait";
+}
+// Its result may share its operand's storage (a view, or the operand itself when nothing
+// changes): the CPU executor's kernel may return the operand.
+def Dz_ViewLike : NativeOpTrait<"ViewLike"> {
+  let cppNamespace = "::dz::ir::OpTrait";
+}
+
 class Dz_Op<string mnemonic, list<Trait> traits = []>
     : Op<Dz_Dialect, mnemonic,
          !listconcat([Pure, Dz_InferredTypesCheck, InferTypeOpAdaptor], traits)>;
@@ -29,7 +49,7 @@ class Dz_Op<string mnemonic, list<Trait> traits = []>
 // Constant
 //===----------------------------------------------------------------------===//
 
-def Dz_ConstantOp : Dz_Op<"constant", [ConstantLike]> {
+def Dz_ConstantOp : Dz_Op<"constant", [ConstantLike, Dz_Fusible]> {
   let summary = "a tensor constant";
   let description = [{
     The tensor `value`; the result has the type of `value`.
@@ -66,14 +86,6 @@ class Dz_BinaryOp<string mnemonic, string what, list<Trait> traits = []>
   let assemblyFormat = "$lhs `,` $rhs attr-dict `:` functional-type(operands, results)";
 }
 
-def Dz_AddOp : Dz_BinaryOp<"add", "sum", [Commutative]> { let hasFolder = 1; }
-def Dz_SubOp : Dz_BinaryOp<"sub", "difference">;
-def Dz_MulOp : Dz_BinaryOp<"mul", "product", [Commutative]> { let hasFolder = 1; }
-def Dz_DivOp : Dz_BinaryOp<"div", "quotient">;
-def Dz_MaximumOp : Dz_BinaryOp<"maximum", "maximum", [Commutative]>;
-def Dz_EqualMaskOp : Dz_BinaryOp<"equal_mask", "equality test (1 where equal, else 0)",
-                                 [Commutative]>;
-def Dz_PowOp : Dz_BinaryOp<"pow", "power lhs ^ rhs">;
 
 //===----------------------------------------------------------------------===//
 // Comparisons and logic (NumPy broadcasting, i1 results)
@@ -96,13 +108,6 @@ class Dz_CompareOp<string mnemonic, string what, list<Trait> traits = []>
   let assemblyFormat = "$lhs `,` $rhs attr-dict `:` functional-type(operands, results)";
 }
 
-def Dz_GreaterOp : Dz_CompareOp<"greater", "is greater than">;
-def Dz_GreaterEqualOp : Dz_CompareOp<"greater_equal", "is greater than or equal to">;
-def Dz_LessOp : Dz_CompareOp<"less", "is less than">;
-def Dz_LessEqualOp : Dz_CompareOp<"less_equal", "is less than or equal to">;
-// dz.equal_mask gives 1 / 0 in the operand type (the masks of the gradient rules of max,
-// min and maximum); dz.equal is the comparison with an i1 result.
-def Dz_EqualOp : Dz_CompareOp<"equal", "equals", [Commutative]>;
 
 class Dz_LogicalOp<string mnemonic, string what> : Dz_Op<mnemonic, [Commutative]> {
   let summary = "elementwise logical " # what # " of i1 tensors with NumPy broadcasting";
@@ -136,7 +141,7 @@ def Dz_NotOp : Dz_Op<"not"> {
   let assemblyFormat = "$x attr-dict `:` type($x)";
 }
 
-def Dz_SelectOp : Dz_Op<"select"> {
+def Dz_SelectOp : Dz_Op<"select", [Dz_Elementwise]> {
   let summary = "elementwise choice cond ? a : b with NumPy broadcasting";
   let description = [{
     `a` where the i1 tensor `cond` is true, else `b`. The three shapes broadcast
@@ -157,8 +162,8 @@ def Dz_SelectOp : Dz_Op<"select"> {
 //===----------------------------------------------------------------------===//
 
 class Dz_UnaryOp<string mnemonic, string what, TypeConstraint operandType = Dz_FloatTensor,
-                 dag attrs = (ins), string example = "">
-    : Dz_Op<mnemonic> {
+                 dag attrs = (ins), string example = "", list<Trait> traits = []>
+    : Dz_Op<mnemonic, traits> {
   let summary = what # ", elementwise";
   let description = [{
     Elementwise }] # what # [{ of `x`; the result has the type of `x`.
@@ -172,36 +177,64 @@ class Dz_UnaryOp<string mnemonic, string what, TypeConstraint operandType = Dz_F
   let assemblyFormat = "$x attr-dict `:` type($x)";
 }
 
-def Dz_NegOp : Dz_UnaryOp<"neg", "negation", Dz_Tensor>;
-def Dz_ExpOp : Dz_UnaryOp<"exp", "exponential">;
-def Dz_LogOp : Dz_UnaryOp<"log", "natural logarithm">;
-def Dz_SinOp : Dz_UnaryOp<"sin", "sine">;
-def Dz_CosOp : Dz_UnaryOp<"cos", "cosine">;
-def Dz_TanhOp : Dz_UnaryOp<"tanh", "hyperbolic tangent">;
-def Dz_SqrtOp : Dz_UnaryOp<"sqrt", "square root">;
-def Dz_SquareOp : Dz_UnaryOp<"square", "square", Dz_Tensor>;
-def Dz_ErfOp : Dz_UnaryOp<"erf", "error function 2 / sqrt(pi) * integral of exp(-t^2) from 0 to x">;
-def Dz_SigmoidOp : Dz_UnaryOp<"sigmoid", "logistic sigmoid 1 / (1 + exp(-x))">;
-def Dz_ReluOp : Dz_UnaryOp<"relu", "rectified linear unit max(x, 0)", Dz_Tensor>;
-def Dz_StepOp : Dz_UnaryOp<"step", "step function (1 where x > 0, else 0)", Dz_Tensor>;
+// The elementwise ops with attributes (the others are the registry's, below).
+defvar Dz_ElementwiseTraits = [Dz_Elementwise, Dz_Fusible];
 def Dz_PowScalarOp : Dz_UnaryOp<"pow_scalar", "power x ^ exponent", Dz_FloatTensor,
-                                (ins F64Attr:$exponent), "{exponent = 3.0 : f64} ">;
+                                (ins F64Attr:$exponent), "{exponent = 3.0 : f64} ",
+                                Dz_ElementwiseTraits>;
 def Dz_LeakyReluOp : Dz_UnaryOp<"leaky_relu", "leaky ReLU (x where x > 0, else slope * x)",
                                 Dz_FloatTensor, (ins F64Attr:$slope),
-                                "{slope = 0.2 : f64} ">;
-def Dz_ClipOp : Dz_UnaryOp<"clip", "clamp of x into [min, max]", Dz_FloatTensor,
+                                "{slope = 0.2 : f64} ", Dz_ElementwiseTraits>;
+def Dz_ClipOp : Dz_UnaryOp<"clip", "clamp of x into [min, max] (NaN stays NaN)", Dz_FloatTensor,
                            (ins F64Attr:$min, F64Attr:$max),
-                           "{max = 1.0 : f64, min = 0.0 : f64} ">;
+                           "{max = 1.0 : f64, min = 0.0 : f64} ", Dz_ElementwiseTraits>;
 def Dz_ClipMaskOp : Dz_UnaryOp<"clip_mask",
                                "mask of clip's pass-through (1 where min <= x <= max, else 0)",
                                Dz_FloatTensor, (ins F64Attr:$min, F64Attr:$max),
-                               "{max = 1.0 : f64, min = 0.0 : f64} ">;
+                               "{max = 1.0 : f64, min = 0.0 : f64} ", Dz_ElementwiseTraits>;
+
+//===----------------------------------------------------------------------===//
+// The registry's elementwise ops (runtime/include/dzc/ops.def)
+//===----------------------------------------------------------------------===//
+// One def each in the generated DzRegistryOps.td (ir/DzRegistryOps.td.in); an op's
+// domain picks its class. What each computes is the registry's expression; the CPU
+// kernels, the CUDA kernels and the gradient rules derive from the same entry.
+
+defvar Dz_RegistryTraits = [Dz_Elementwise, Dz_Fusible];
+class Dz_UnaryFloatOp<string mnemonic, string what>
+    : Dz_UnaryOp<mnemonic, what, Dz_FloatTensor, (ins), "", Dz_RegistryTraits>;
+class Dz_UnaryNumericOp<string mnemonic, string what>
+    : Dz_UnaryOp<mnemonic, what, Dz_Tensor, (ins), "", Dz_RegistryTraits>;
+class Dz_UnaryPredicateOp<string mnemonic, string what> : Dz_Op<mnemonic, Dz_RegistryTraits> {
+  let summary = "elementwise test: " # what # ", i1 result";
+  let description = [{
+    True where }] # what # [{, for each element `x` of `x`; the result is an i1 tensor
+    of the shape of `x`. It has no gradient.
+
+    ```mlir
+    %0 = dz.}] # mnemonic # [{ %x : tensor<2x3xf32> -> tensor<2x3xi1>
+    ```
+  }];
+  let arguments = (ins Dz_FloatTensor:$x);
+  let results = (outs Dz_BoolTensor:$result);
+  let assemblyFormat = "$x attr-dict `:` type($x) `->` type($result)";
+}
+class Dz_BinaryFloatOp<string mnemonic, string what, list<Trait> traits>
+    : Dz_BinaryOp<mnemonic, what, !listconcat(Dz_RegistryTraits, traits)>;
+class Dz_BinaryNumericOp<string mnemonic, string what, list<Trait> traits>
+    : Dz_BinaryOp<mnemonic, what, !listconcat(Dz_RegistryTraits, traits)>;
+class Dz_BinaryMaskOp<string mnemonic, string what, list<Trait> traits>
+    : Dz_BinaryOp<mnemonic, what, !listconcat(Dz_RegistryTraits, traits)>;
+class Dz_BinaryCompareOp<string mnemonic, string what, list<Trait> traits>
+    : Dz_CompareOp<mnemonic, what, !listconcat(Dz_RegistryTraits, traits)>;
+
+include "DzRegistryOps.td"
 
 //===----------------------------------------------------------------------===//
 // Element type and shape ops
 //===----------------------------------------------------------------------===//
 
-def Dz_CastOp : Dz_Op<"cast"> {
+def Dz_CastOp : Dz_Op<"cast", [Dz_Elementwise, Dz_Fusible, Dz_ViewLike]> {
   let summary = "elementwise conversion to another element type";
   let description = [{
     `x` converted to the element type `dtype` (f32, f64, i64, i32 or i1; to i1 a nonzero
@@ -216,8 +249,8 @@ def Dz_CastOp : Dz_Op<"cast"> {
   let assemblyFormat = "$x attr-dict `:` type($x) `->` type($result)";
 }
 
-class Dz_ShapeOp<string mnemonic, string attrDoc, string example>
-    : Dz_Op<mnemonic> {
+class Dz_ShapeOp<string mnemonic, string attrDoc, string example, list<Trait> traits = []>
+    : Dz_Op<mnemonic, traits> {
   let description = attrDoc # "\n\n```mlir\n" # example # "\n```\n";
   let results = (outs Dz_Tensor:$result);
   let assemblyFormat = "$x attr-dict `:` type($x) `->` type($result)";
@@ -225,7 +258,8 @@ class Dz_ShapeOp<string mnemonic, string attrDoc, string example>
 
 def Dz_ReshapeOp : Dz_ShapeOp<"reshape",
     "`x` with the shape `shape` (same number of elements, no -1), elements in row-major order.",
-    "%0 = dz.reshape %x {shape = array<i64: 3, 2>} : tensor<2x3xf32> -> tensor<3x2xf32>"> {
+    "%0 = dz.reshape %x {shape = array<i64: 3, 2>} : tensor<2x3xf32> -> tensor<3x2xf32>",
+    [Dz_ViewLike]> {
   let summary = "the same elements in another shape";
   let arguments = (ins Dz_Tensor:$x, DenseI64ArrayAttr:$shape);
   let hasFolder = 1;
@@ -241,7 +275,8 @@ def Dz_TransposeOp : Dz_ShapeOp<"transpose",
 
 def Dz_BroadcastToOp : Dz_ShapeOp<"broadcast_to",
     "`x` broadcast (NumPy rules) to the shape `shape`.",
-    "%0 = dz.broadcast_to %b {shape = array<i64: 4, 3>} : tensor<3xf32> -> tensor<4x3xf32>"> {
+    "%0 = dz.broadcast_to %b {shape = array<i64: 4, 3>} : tensor<3xf32> -> tensor<4x3xf32>",
+    [Dz_Fusible, Dz_ViewLike]> {
   let summary = "NumPy broadcast to a shape";
   let arguments = (ins Dz_Tensor:$x, DenseI64ArrayAttr:$shape);
   let hasFolder = 1;
@@ -250,7 +285,8 @@ def Dz_BroadcastToOp : Dz_ShapeOp<"broadcast_to",
 def Dz_SumToOp : Dz_ShapeOp<"sum_to",
     "Sums `x` down to the shape `shape` from which it broadcasts: the leading axes "
     "and the axes where `shape` has 1 (the gradient of `broadcast_to`).",
-    "%0 = dz.sum_to %g {shape = array<i64: 3>} : tensor<4x3xf32> -> tensor<3xf32>"> {
+    "%0 = dz.sum_to %g {shape = array<i64: 3>} : tensor<4x3xf32> -> tensor<3xf32>",
+    [Dz_ViewLike]> {
   let summary = "sum over the broadcast axes down to a shape";
   let arguments = (ins Dz_Tensor:$x, DenseI64ArrayAttr:$shape);
   let hasFolder = 1;
@@ -260,7 +296,7 @@ def Dz_SumToOp : Dz_ShapeOp<"sum_to",
 // Reductions
 //===----------------------------------------------------------------------===//
 
-class Dz_ReduceOp<string mnemonic, string what> : Dz_Op<mnemonic> {
+class Dz_ReduceOp<string mnemonic, string what> : Dz_Op<mnemonic, [Dz_FusibleReduction]> {
   let summary = what # " over axes";
   let description = [{
     The }] # what # [{ of `x` over `axes` (empty: all axes; negative axes count from

@@ -2,8 +2,10 @@
 // per op, each building its operand gradients from dz ops (so they are differentiable in
 // turn). The formulas are DeZero's, as in frontend/src/functions.cpp's backward().
 #include "GradientRules.h"
+#include "GradientVocabulary.h"
 
 #include <dzc/ir/DzOps.h>
+#include <dzc/passes/Passes.h>
 
 #include <llvm/ADT/DenseMap.h>
 
@@ -17,6 +19,8 @@ using namespace mlir;
 using llvm::SmallVector;
 
 namespace {
+
+using namespace vocabulary;
 
 RankedTensorType tensorType(Value v) { return cast<RankedTensorType>(v.getType()); }
 ArrayRef<int64_t> shapeOf(Value v) { return tensorType(v).getShape(); }
@@ -122,6 +126,9 @@ public:
     return ir::Conv2dGradWOp::create(b, loc, x, gy, ints(shapeOf(W).drop_front(2)), s, p);
   }
 
+  OpBuilder &builder() { return b; }
+  Location location() const { return loc; }
+
 private:
   OpBuilder &b;
   Location loc;
@@ -174,45 +181,26 @@ RuleTable makeTable(std::initializer_list<std::pair<TypeID, Rule>> entries) {
 
 const RuleTable &rules() {
   static const RuleTable table = makeTable({
-      // ---- arithmetic (the caller sums broadcast gradients to the operand shapes) ----
-      rule<ir::AddOp>([](Emit &, ir::AddOp, Value gy) -> OperandGrads {
-        return {gy, gy};
-      }),
-      rule<ir::SubOp>([](Emit &e, ir::SubOp, Value gy) -> OperandGrads {
-        return {gy, e.neg(gy)};
-      }),
-      rule<ir::MulOp>([](Emit &e, ir::MulOp op, Value gy) -> OperandGrads {
-        return {e.mul(gy, op.getRhs()), e.mul(gy, op.getLhs())};
-      }),
-      rule<ir::DivOp>([](Emit &e, ir::DivOp op, Value gy) -> OperandGrads {
-        Value x0 = op.getLhs(), x1 = op.getRhs();
-        Value gx0 = e.div(gy, x1);
-        Value negX0 = e.neg(x0);
-        return {gx0, e.mul(gy, e.div(negX0, e.mul(x1, x1)))};
-      }),
-      // maximum: gy goes to the larger operand and half of it to each where they tie
-      // (symmetric, as the op is commutative: PyTorch's convention).
-      rule<ir::MaximumOp>([](Emit &e, ir::MaximumOp op, Value gy) -> OperandGrads {
-        Value l = op.getLhs(), r = op.getRhs();
-        Value equalMask = e.equalMask(l, r);
-        Value tie = e.mul(equalMask, e.scalar(0.5, gy));
-        return {e.mul(gy, e.add(e.step(e.sub(l, r)), tie)),
-                e.mul(gy, e.add(e.step(e.sub(r, l)), tie))};
-      }),
-      noGradient<ir::EqualMaskOp>(),
-      // pow: d/da = b a^(b - 1), d/db = a^b log a.
-      rule<ir::PowOp>([](Emit &e, ir::PowOp op, Value gy) -> OperandGrads {
-        Value a = op.getLhs(), b = op.getRhs(), y = op.getResult();
-        Value ga = e.mul(gy, e.mul(b, e.pow(a, e.sub(b, e.scalar(1.0, b)))));
-        return {ga, e.mul(gy, e.mul(y, e.log(a)))};
-      }),
+      // ---- the registry's ops (dzc/ops.def): their gradient expressions, built from dz
+      // ops (the caller sums broadcast gradients to the operand shapes) ----
+#define NONE GV{&site, Value()}
+#define DZ_UNARY(name, Title, domain, summary, value, grad, onnx)                                  \
+  rule<ir::Title##Op>([](Emit &e, ir::Title##Op op, Value g) -> OperandGrads {                     \
+    Site site{e.builder(), e.location()};                                                          \
+    [[maybe_unused]] GV gy{&site, g}, x{&site, op->getOperand(0)}, y{&site, op->getResult(0)};     \
+    return {GV(grad).v};                                                                           \
+  }),
+#define DZ_BINARY(name, Title, domain, traits, summary, value, grad_a, grad_b, onnx)               \
+  rule<ir::Title##Op>([](Emit &e, ir::Title##Op op, Value g) -> OperandGrads {                     \
+    Site site{e.builder(), e.location()};                                                          \
+    [[maybe_unused]] GV gy{&site, g}, a{&site, op->getOperand(0)}, b{&site, op->getOperand(1)},    \
+        y{&site, op->getResult(0)};                                                                \
+    return {GV(grad_a).v, GV(grad_b).v};                                                           \
+  }),
+#include <dzc/ops.def>
+#undef NONE
 
-      // ---- comparisons and logic: i1 results carry no gradient ----
-      noGradient<ir::GreaterOp>(),
-      noGradient<ir::GreaterEqualOp>(),
-      noGradient<ir::LessOp>(),
-      noGradient<ir::LessEqualOp>(),
-      noGradient<ir::EqualOp>(),
+      // ---- logic: i1 results carry no gradient ----
       noGradient<ir::AndOp>(),
       noGradient<ir::OrOp>(),
       noGradient<ir::XorOp>(),
@@ -224,37 +212,6 @@ const RuleTable &rules() {
       }),
 
       // ---- elementwise math ----
-      rule<ir::NegOp>([](Emit &e, ir::NegOp, Value gy) -> OperandGrads { return {e.neg(gy)}; }),
-      rule<ir::ExpOp>([](Emit &e, ir::ExpOp op, Value gy) -> OperandGrads {
-        return {e.mul(gy, op.getResult())};
-      }),
-      rule<ir::LogOp>(
-          [](Emit &e, ir::LogOp op, Value gy) -> OperandGrads { return {e.div(gy, op.getX())}; }),
-      rule<ir::SinOp>([](Emit &e, ir::SinOp op, Value gy) -> OperandGrads {
-        return {e.mul(gy, e.cos(op.getX()))};
-      }),
-      rule<ir::CosOp>([](Emit &e, ir::CosOp op, Value gy) -> OperandGrads {
-        return {e.mul(gy, e.neg(e.sin(op.getX())))};
-      }),
-      rule<ir::TanhOp>([](Emit &e, ir::TanhOp op, Value gy) -> OperandGrads {
-        Value y = op.getResult();
-        Value one = e.scalar(1.0, y);
-        return {e.mul(gy, e.sub(one, e.mul(y, y)))};
-      }),
-      rule<ir::SqrtOp>([](Emit &e, ir::SqrtOp op, Value gy) -> OperandGrads {
-        Value y = op.getResult();
-        return {e.div(gy, e.mul(e.scalar(2.0, y), y))};
-      }),
-      rule<ir::SquareOp>([](Emit &e, ir::SquareOp op, Value gy) -> OperandGrads {
-        Value x = op.getX();
-        return {e.mul(e.mul(e.scalar(2.0, x), x), gy)};
-      }),
-      // erf: 2 / sqrt(pi) exp(-x^2).
-      rule<ir::ErfOp>([](Emit &e, ir::ErfOp op, Value gy) -> OperandGrads {
-        Value x = op.getX();
-        Value scale = e.scalar(2.0 / std::sqrt(M_PI), x);
-        return {e.mul(gy, e.mul(scale, e.exp(e.neg(e.mul(x, x)))))};
-      }),
       rule<ir::PowScalarOp>([](Emit &e, ir::PowScalarOp op, Value gy) -> OperandGrads {
         Value x = op.getX();
         double c = op.getExponent().convertToDouble();
@@ -263,17 +220,8 @@ const RuleTable &rules() {
         Value scale = e.scalar(c, x);
         return {e.mul(e.mul(scale, e.powScalar(x, c - 1)), gy)};
       }),
-      noGradient<ir::StepOp>(),
 
       // ---- activations ----
-      rule<ir::SigmoidOp>([](Emit &e, ir::SigmoidOp op, Value gy) -> OperandGrads {
-        Value y = op.getResult();
-        Value gyY = e.mul(gy, y);
-        return {e.mul(gyY, e.sub(e.scalar(1.0, y), y))};
-      }),
-      rule<ir::ReluOp>([](Emit &e, ir::ReluOp op, Value gy) -> OperandGrads {
-        return {e.mul(gy, e.step(op.getX()))};
-      }),
       // leaky_relu: gy where x > 0, gy * slope elsewhere (the eager mask, from step).
       rule<ir::LeakyReluOp>([](Emit &e, ir::LeakyReluOp op, Value gy) -> OperandGrads {
         Value positive = e.step(op.getX());
@@ -476,6 +424,10 @@ std::optional<OperandGrads> buildOperandGrads(OpBuilder &b, Operation *op, Value
     return std::nullopt;
   Emit e(b, op->getLoc());
   return found->second(e, op, gy);
+}
+
+bool hasGradientRule(OperationName name) {
+  return name.getTypeID() != TypeID() && rules().count(name.getTypeID());
 }
 
 } // namespace dz::passes

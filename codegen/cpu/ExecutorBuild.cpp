@@ -20,6 +20,7 @@
 // kinds), not the ODS classes: the executor keeps working while the dialect grows.
 #include <dzc/codegen/ExecutorBuild.h>
 #include <dzc/nn_kernels.h>
+#include <dzc/ir/DzOps.h>
 
 #include "FusedKernels.h"
 #include "KernelTable.h"
@@ -144,7 +145,7 @@ std::vector<int32_t> storage_roots(const Program &p) {
   std::vector<int32_t> root(p.num_slots());
   std::iota(root.begin(), root.end(), 0);
   for (const Step &s : p.steps())
-    if (s.outs.size() == 1 && may_alias_operand(s.op_name()))
+    if (s.outs.size() == 1 && s.view)
       root[size_t(s.outs[0])] = root[size_t(s.in[0])];
   return root;
 }
@@ -481,8 +482,9 @@ FailureOr<Program> ProgramBuilder::build(mlir::func::FuncOp fn, const BuildOptio
     if (failed(kernel))
       return failure();
 
+    const bool view_like = op.hasTrait<dz::ir::OpTrait::ViewLike>();
     bool constant =
-        name == "dz.constant" || (may_alias_operand(name) && shares_constant[size_t(view.in[0])]);
+        name == "dz.constant" || (view_like && shares_constant[size_t(view.in[0])]);
     Step step;
     int32_t slot = new_slot(op.getResult(0), constant);
     step.kernel = [kernel = std::move(*kernel), slot](Slots &slots) {
@@ -492,6 +494,7 @@ FailureOr<Program> ProgramBuilder::build(mlir::func::FuncOp fn, const BuildOptio
     step.outs = {slot};
     step.types = {view.out};
     step.into = {-1};
+    step.view = view_like;
     step.op = describe(op);
     p.steps_.push_back(std::move(step));
     step_of[slot] = p.steps_.size() - 1;

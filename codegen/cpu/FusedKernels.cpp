@@ -22,6 +22,7 @@
 #include "FusedKernels.h"
 
 #include "KernelTable.h" // spec_of
+#include "ScalarVocabulary.h"
 
 #include <dzc/codegen/ExecutorBuild.h>
 #include <dzc/ir/DzOps.h>
@@ -51,6 +52,7 @@
 #include <llvm/Support/raw_ostream.h>
 
 #include <chrono>
+#include <cstring>
 #include <limits>
 #include <map>
 #include <mutex>
@@ -129,44 +131,16 @@ struct Scalar {
 
 using ScalarFn = Value (*)(Scalar &);
 struct ScalarOp {
-  const char *name;
+  std::string name;
   bool float_only; // no integer form (the runtime kernel refuses integers too, or differs)
   bool math;       // a transcendental function (costlier: parallel from fewer elements)
-  ScalarFn fn;
+  ScalarFn fn;     // null for a registry op: vocabulary::build of its expression
+  MapOp registry = MapOp::cast;
 };
 
 // One line per op: its scalar form, as the runtime kernel of KernelTable.cpp computes it.
 // clang-format off
 const ScalarOp kScalarOps[] = {
-    {"dz.add", false, false, [](Scalar &s) { return s.add(s.x[0], s.x[1]); }},
-    {"dz.sub", false, false, [](Scalar &s) { return s.sub(s.x[0], s.x[1]); }},
-    {"dz.mul", false, false, [](Scalar &s) { return s.mul(s.x[0], s.x[1]); }},
-    {"dz.div", true, false, [](Scalar &s) { return s.div(s.x[0], s.x[1]); }},
-    // x > y || x != x ? x : y: NaN in either operand gives NaN, as arith.maximumf.
-    {"dz.maximum", false, false, [](Scalar &s) -> Value {
-       if (s.isFloat()) return arith::MaximumFOp::create(s.b, s.loc, s.x[0], s.x[1]);
-       return arith::MaxSIOp::create(s.b, s.loc, s.x[0], s.x[1]); }},
-    {"dz.equal_mask", false, false, [](Scalar &s) {
-       return s.mask(s.cmp(arith::CmpFPredicate::OEQ, arith::CmpIPredicate::eq, s.x[0], s.x[1])); }},
-    {"dz.neg", false, false, [](Scalar &s) -> Value {
-       if (s.isFloat()) return arith::NegFOp::create(s.b, s.loc, s.x[0]);
-       return s.sub(s.c(0), s.x[0]); }},
-    {"dz.exp", true, true, [](Scalar &s) { return s.exp(s.x[0]); }},
-    {"dz.log", true, true, [](Scalar &s) -> Value { return math::LogOp::create(s.b, s.loc, s.x[0]); }},
-    {"dz.sin", true, true, [](Scalar &s) -> Value { return math::SinOp::create(s.b, s.loc, s.x[0]); }},
-    {"dz.cos", true, true, [](Scalar &s) -> Value { return math::CosOp::create(s.b, s.loc, s.x[0]); }},
-    {"dz.tanh", true, true, [](Scalar &s) -> Value { return math::TanhOp::create(s.b, s.loc, s.x[0]); }},
-    {"dz.sqrt", true, false, [](Scalar &s) -> Value { return math::SqrtOp::create(s.b, s.loc, s.x[0]); }},
-    {"dz.square", false, false, [](Scalar &s) { return s.mul(s.x[0], s.x[0]); }},
-    {"dz.erf", true, true, [](Scalar &s) -> Value { return math::ErfOp::create(s.b, s.loc, s.x[0]); }},
-    {"dz.pow", true, true, [](Scalar &s) -> Value {
-       return math::PowFOp::create(s.b, s.loc, s.x[0], s.x[1]); }},
-    // 1 / (1 + exp(-x))
-    {"dz.sigmoid", true, true, [](Scalar &s) {
-       return s.div(s.c(1), s.add(s.c(1), s.exp(arith::NegFOp::create(s.b, s.loc, s.x[0])))); }},
-    {"dz.relu", false, false, [](Scalar &s) { return s.select(s.le(s.x[0], s.c(0)), s.c(0), s.x[0]); }},
-    {"dz.step", false, false, [](Scalar &s) { return s.mask(s.gt(s.x[0], s.c(0))); }},
-    // dz::pow(x, 2) is square(x); other exponents std::pow.
     {"dz.pow_scalar", true, true, [](Scalar &s) -> Value {
        double e = s.attr("exponent");
        if (e == 2.0) return s.mul(s.x[0], s.x[0]);
@@ -184,10 +158,30 @@ const ScalarOp kScalarOps[] = {
 };
 // clang-format on
 
+/// Whether a registry op's value calls a transcendental function (read from its expression).
+bool isTranscendental(const OpInfo &info) {
+  for (const char *fn : {"Exp(", "Log(", "Sin(", "Cos(", "Tan", "Erf(", "Pow(", "Asin(", "Acos(",
+                         "Atan(", "Sinh(", "Cosh(", "Asinh(", "Acosh(", "Atanh("})
+    if (std::strstr(info.value, fn))
+      return true;
+  return false;
+}
+
 const ScalarOp *findScalarOp(StringRef name) {
+  static const std::vector<ScalarOp> registry = [] {
+    std::vector<ScalarOp> ops;
+    for (const OpInfo &info : registry_ops()) {
+      bool float_only = info.domain == OpDomain::Float || info.domain == OpDomain::Predicate;
+      ops.push_back({std::string("dz.") + info.name, float_only, isTranscendental(info), nullptr,
+                     info.op});
+    }
+    return ops;
+  }();
   static const llvm::StringMap<const ScalarOp *> table = [] {
     llvm::StringMap<const ScalarOp *> m;
     for (const ScalarOp &op : kScalarOps)
+      m[op.name] = &op;
+    for (const ScalarOp &op : registry)
       m[op.name] = &op;
     return m;
   }();
@@ -278,7 +272,7 @@ bool evaluateBody(OpBuilder &b, Location l, Block &body, Operation *stop,
     Scalar ctx{b, l, &op, {}, t};
     for (Value v : op.getOperands())
       ctx.x.push_back(scalar.lookup(v));
-    scalar[op.getResult(0)] = s->fn(ctx);
+    scalar[op.getResult(0)] = s->fn ? s->fn(ctx) : vocabulary::build(s->registry, b, l, ctx.x);
     math |= s->math;
   }
   return math;
@@ -685,6 +679,10 @@ FailureOr<std::string> emitFusedLLVMIR(func::FuncOp fn) {
     skipped = rest;
   }
   return text + (*library)->llvm_ir();
+}
+
+bool hasFusedScalarForm(StringRef op_name) {
+  return op_name == "dz.cast" || op_name == "dz.constant" || findScalarOp(op_name) != nullptr;
 }
 
 } // namespace dz::codegen

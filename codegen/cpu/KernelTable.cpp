@@ -3,6 +3,8 @@
 // exactly as the eager function of frontend/src/functions.cpp computes its forward.
 #include "KernelTable.h"
 
+#include <dzc/codegen/ExecutorBuild.h>
+
 #include <dzc/nn_kernels.h>
 
 #include <mlir/IR/BuiltinTypes.h>
@@ -211,13 +213,21 @@ FailureOr<Kernel> lower_clip(OpView &v, bool mask) {
   return unary(v, [l, h](const Tensor &x) { return dz::clip(x, l, h); });
 }
 
-/// dz.pow: std::pow of the broadcast operands; integers are computed in float64 (exact
-/// for the integer results a float64 holds) and converted back.
-FailureOr<Kernel> lower_pow(OpView &v) {
-  if (is_floating(v.out.dtype))
-    return binary(v, [](const Tensor &a, const Tensor &b) { return dz::pow(a, b); });
-  return binary(
-      v, [dt = v.out.dtype](const Tensor &a, const Tensor &b) { return dz::pow(a, b).to(dt); });
+/// A registry op (dzc/ops.def): its eager function dz::NAME, converted to the IR's result
+/// type where the eager function computes integers in float64 (dz.pow on i64: exact for
+/// the integer results a float64 holds).
+template <Tensor (*F)(const Tensor &)> FailureOr<Kernel> lower_registry_unary(OpView &v) {
+  return unary(v, [dt = v.out.dtype](const Tensor &x) {
+    Tensor y = F(x);
+    return y.dtype() == dt ? y : y.to(dt);
+  });
+}
+template <Tensor (*F)(const Tensor &, const Tensor &)>
+FailureOr<Kernel> lower_registry_binary(OpView &v) {
+  return binary(v, [dt = v.out.dtype](const Tensor &a, const Tensor &b) {
+    Tensor y = F(a, b);
+    return y.dtype() == dt ? y : y.to(dt);
+  });
 }
 
 /// The logical ops on bool tensors, through where (which broadcasts the three) and the
@@ -485,30 +495,22 @@ FailureOr<Kernel> lower_rng_next(OpView &v) {
   });
 }
 
-#define DZ_UNARY(expr)                                                                             \
+#define DZ_KERNEL_UNARY(expr)                                                                      \
   [](OpView &v) -> FailureOr<Kernel> { return unary(v, [](In x) { return expr; }); }
-#define DZ_BINARY(expr)                                                                            \
+#define DZ_KERNEL_BINARY(expr)                                                                     \
   [](OpView &v) -> FailureOr<Kernel> { return binary(v, [](In a, In b) { return expr; }); }
 
 // clang-format off
 const OpLowering kLowerings[] = {
     {"dz.constant", 0, 0, lower_constant},
-    {"dz.add", 2, 2, DZ_BINARY(a + b)},
-    {"dz.sub", 2, 2, DZ_BINARY(a - b)},
-    {"dz.mul", 2, 2, DZ_BINARY(a * b)},
-    {"dz.div", 2, 2, DZ_BINARY(a / b)},
-    {"dz.maximum", 2, 2, DZ_BINARY(dz::maximum(a, b))},
-    {"dz.equal_mask", 2, 2, DZ_BINARY((a == b).to(a.dtype()))},
-    {"dz.pow", 2, 2, lower_pow},
-    {"dz.greater", 2, 2, DZ_BINARY(a > b)},
-    {"dz.greater_equal", 2, 2, DZ_BINARY(a >= b)},
-    {"dz.less", 2, 2, DZ_BINARY(a < b)},
-    {"dz.less_equal", 2, 2, DZ_BINARY(a <= b)},
-    {"dz.equal", 2, 2, DZ_BINARY(a == b)},
-    {"dz.and", 2, 2, DZ_BINARY(logical('&', a, b))},
-    {"dz.or", 2, 2, DZ_BINARY(logical('|', a, b))},
-    {"dz.xor", 2, 2, DZ_BINARY(logical('^', a, b))},
-    {"dz.not", 1, 1, DZ_UNARY(logical('!', x, x))},
+    // The registry's ops (dzc/ops.def): the eager function of each.
+#define DZ_UNARY(name, ...) {"dz." #name, 1, 1, lower_registry_unary<dz::name>},
+#define DZ_BINARY(name, ...) {"dz." #name, 2, 2, lower_registry_binary<dz::name>},
+#include <dzc/ops.def>
+    {"dz.and", 2, 2, DZ_KERNEL_BINARY(logical('&', a, b))},
+    {"dz.or", 2, 2, DZ_KERNEL_BINARY(logical('|', a, b))},
+    {"dz.xor", 2, 2, DZ_KERNEL_BINARY(logical('^', a, b))},
+    {"dz.not", 1, 1, DZ_KERNEL_UNARY(logical('!', x, x))},
     {"dz.select", 3, 3,
      [](OpView &v) -> FailureOr<Kernel> {
        int32_t c = v.in[0], a = v.in[1], b = v.in[2];
@@ -516,18 +518,6 @@ const OpLowering kLowerings[] = {
          return where(s[size_t(c)], s[size_t(a)], s[size_t(b)]);
        });
      }},
-    {"dz.neg", 1, 1, DZ_UNARY(-x)},
-    {"dz.exp", 1, 1, DZ_UNARY(dz::exp(x))},
-    {"dz.log", 1, 1, DZ_UNARY(dz::log(x))},
-    {"dz.sin", 1, 1, DZ_UNARY(dz::sin(x))},
-    {"dz.cos", 1, 1, DZ_UNARY(dz::cos(x))},
-    {"dz.tanh", 1, 1, DZ_UNARY(dz::tanh(x))},
-    {"dz.sqrt", 1, 1, DZ_UNARY(dz::sqrt(x))},
-    {"dz.square", 1, 1, DZ_UNARY(dz::square(x))},
-    {"dz.erf", 1, 1, DZ_UNARY(dz::erf(x))},
-    {"dz.sigmoid", 1, 1, DZ_UNARY(dz::sigmoid(x))},
-    {"dz.relu", 1, 1, DZ_UNARY(dz::relu(x))},
-    {"dz.step", 1, 1, DZ_UNARY((x > 0.0).to(x.dtype()))},
     {"dz.pow_scalar", 1, 1,
      [](OpView &v) -> FailureOr<Kernel> {
        auto c = v.f64_attr("exponent");
@@ -579,7 +569,7 @@ const OpLowering kLowerings[] = {
     {"dz.softmax_cross_entropy", 2, 2, lower_softmax_cross_entropy},
     {"dz.one_hot", 1, 1, lower_one_hot},
     {"dz.mean_squared_error", 2, 2,
-     DZ_BINARY(dz::square(a - b).sum() / double(a.ndim() ? a.len() : 1))},
+     DZ_KERNEL_BINARY(dz::square(a - b).sum() / double(a.ndim() ? a.len() : 1))},
     // neural networks (ir/DzNNOps.td)
     {"dz.get_item", 1, 1, [](OpView &v) { return lower_get_item(v, false); }},
     {"dz.get_item_grad", 1, 1, [](OpView &v) { return lower_get_item(v, true); }},
@@ -601,8 +591,8 @@ const OpLowering kLowerings[] = {
     {"dz.rng_next", 1, 1, lower_rng_next},
 };
 // clang-format on
-#undef DZ_UNARY
-#undef DZ_BINARY
+#undef DZ_KERNEL_UNARY
+#undef DZ_KERNEL_BINARY
 
 } // namespace
 
@@ -617,9 +607,6 @@ const OpLowering *find_lowering(StringRef name) {
   return it == table.end() ? nullptr : it->second;
 }
 
-bool may_alias_operand(StringRef name) {
-  return name == "dz.reshape" || name == "dz.cast" || name == "dz.broadcast_to" ||
-         name == "dz.sum_to";
-}
+bool hasCpuKernel(StringRef op_name) { return find_lowering(op_name) != nullptr; }
 
 } // namespace dz::codegen

@@ -48,8 +48,5 @@ struct OpLowering {
 /// The lowering of the op named `name` ("dz.add"), or null when there is none.
 const OpLowering *find_lowering(llvm::StringRef name);
 
-/// Ops whose result may be the operand itself or share its storage (runtime reshape,
-/// and to/broadcast_to/sum_to to the same type return their input).
-bool may_alias_operand(llvm::StringRef name);
 
 } // namespace dz::codegen

@@ -2,7 +2,10 @@
 // expression table, the C types and the literals of the generated kernels.
 #include "CudaExpressions.h"
 
+#include <dzc/codegen/CudaSource.h>
+
 #include <dzc/ir/DzOps.h>
+#include <dzc/op_registry.h>
 
 #include <mlir/IR/BuiltinAttributes.h>
 #include <mlir/IR/BuiltinTypes.h>
@@ -20,6 +23,8 @@ using namespace mlir;
 namespace {
 
 // ---- the op -> CUDA expression table ----------------------------------------------------
+// The registry's ops (dzc/ops.def) call their device function dz_op_NAME, the same one the
+// eager kernels call (cuda_op_source); the table holds the other ops.
 // {0}, {1}: the operands (names of registers); {T}: the C type of the result; {f}: "f"
 // when the result is f32 (expf, powf), else empty; {NAME}: the F64 attribute NAME of
 // the op as a literal of the result type. Each entry becomes `const T v = EXPR;`.
@@ -30,26 +35,7 @@ struct OpExpression {
 
 // clang-format off
 const OpExpression kExpressions[] = {
-    {"dz.add", "{0} + {1}"},
-    {"dz.sub", "{0} - {1}"},
-    {"dz.mul", "{0} * {1}"},
-    {"dz.div", "{0} / {1}"},
-    {"dz.maximum", "{0} >= {1} ? {0} : {1}"},
-    {"dz.equal_mask", "{0} == {1} ? ({T})1 : ({T})0"},
-    {"dz.neg", "-{0}"},
-    {"dz.exp", "exp{f}({0})"},
-    {"dz.log", "log{f}({0})"},
-    {"dz.sin", "sin{f}({0})"},
-    {"dz.cos", "cos{f}({0})"},
-    {"dz.tanh", "tanh{f}({0})"},
-    {"dz.sqrt", "sqrt{f}({0})"},
-    {"dz.square", "{0} * {0}"},
-    {"dz.erf", "erf{f}({0})"},
-    {"dz.sigmoid", "({T})1 / (({T})1 + exp{f}(-{0}))"},
-    {"dz.relu", "{0} <= ({T})0 ? ({T})0 : {0}"},
-    {"dz.step", "{0} > ({T})0 ? ({T})1 : ({T})0"},
     {"dz.pow_scalar", "pow{f}({0}, {exponent})"},
-    {"dz.pow", "pow{f}({0}, {1})"},
     {"dz.leaky_relu", "{0} > ({T})0 ? {0} : {0} * {slope}"},
     {"dz.clip", "fmin{f}(fmax{f}({0}, {min}), {max})"},
     {"dz.clip_mask", "{0} >= {min} && {0} <= {max} ? ({T})1 : ({T})0"},
@@ -65,14 +51,29 @@ const OpExpression kExpressions[] = {
 } // namespace
 
 const char *expressionOf(StringRef op) {
-  static const llvm::StringMap<const char *> table = [] {
-    llvm::StringMap<const char *> m;
+  static const llvm::StringMap<std::string> table = [] {
+    llvm::StringMap<std::string> m;
     for (const OpExpression &e : kExpressions)
       m[e.op] = e.expr;
+    for (const OpInfo &info : registry_ops())
+      m[std::string("dz.") + info.name] =
+          std::string("dz_op_") + info.name + (info.arity == 1 ? "({0})" : "({0}, {1})");
     return m;
   }();
   auto it = table.find(op);
-  return it == table.end() ? nullptr : it->second;
+  return it == table.end() ? nullptr : it->second.c_str();
+}
+
+std::string registrySource(Operation *root) {
+  std::string source;
+  root->walk([&](Operation *op) {
+    StringRef name = op->getName().getStringRef();
+    if (name.consume_front("dz."))
+      if (std::optional<MapOp> m = find_op(std::string_view(name.data(), name.size())))
+        if (!llvm::StringRef(source).contains(std::string("#define DZ_OP_") + name.str() + "\n"))
+          source += cuda_op_source(*m);
+  });
+  return source;
 }
 
 // ---- types and literals -----------------------------------------------------------------
@@ -177,6 +178,10 @@ FailureOr<std::string> expand(StringRef pattern, ArrayRef<std::string> operands,
       return op->emitOpError() << "has no F64 attribute '" << key << "' for its CUDA expression";
   }
   return out;
+}
+
+bool hasCudaExpression(llvm::StringRef op_name) {
+  return op_name == "dz.constant" || expressionOf(op_name);
 }
 
 } // namespace dz::codegen::cuda

@@ -20,6 +20,10 @@ namespace dz::codegen::cuda {
 /// F64 attribute NAME of the op as a literal of the result type.
 const char *expressionOf(llvm::StringRef op);
 
+/// The device functions (dzc/op_registry.h's cuda_op_source) of the registry ops that
+/// `root` holds, for the top of a kernel source.
+std::string registrySource(mlir::Operation *root);
+
 /// `pattern` with its placeholders filled in; failure (after a diagnostic at `op`) for a
 /// missing attribute.
 mlir::FailureOr<std::string> expand(llvm::StringRef pattern, llvm::ArrayRef<std::string> operands,

@@ -3,6 +3,10 @@
 // where the batch dimension goes (Exporter::setBatch; elementwise ops keep the default).
 #include "Exporter.h"
 
+#include <dzc/codegen/OnnxExport.h>
+
+#include <dzc/op_registry.h>
+
 #include <limits>
 #include <numeric>
 
@@ -314,48 +318,32 @@ void averagePool(Exporter &e, Operation *op) {
   setAttr(n, "count_include_pad", int64_t(1));
 }
 
-constexpr char kAdd[] = "Add", kSub[] = "Sub", kMul[] = "Mul", kDiv[] = "Div", kMax[] = "Max",
-               kNeg[] = "Neg", kExp[] = "Exp", kLog[] = "Log", kSin[] = "Sin", kCos[] = "Cos",
-               kTanh[] = "Tanh", kSqrt[] = "Sqrt", kSigmoid[] = "Sigmoid", kRelu[] = "Relu",
-               kReduceSum[] = "ReduceSum", kReduceMax[] = "ReduceMax", kReduceMin[] = "ReduceMin",
-               kPow[] = "Pow", kErf[] = "Erf", kGreater[] = "Greater",
-               kGreaterOrEqual[] = "GreaterOrEqual", kLess[] = "Less",
-               kLessOrEqual[] = "LessOrEqual", kEqual[] = "Equal", kAnd[] = "And", kOr[] = "Or",
-               kXor[] = "Xor", kNot[] = "Not", kWhere[] = "Where";
+constexpr char kReduceSum[] = "ReduceSum", kReduceMax[] = "ReduceMax",
+               kReduceMin[] = "ReduceMin", kAnd[] = "And", kOr[] = "Or", kXor[] = "Xor",
+               kNot[] = "Not", kWhere[] = "Where";
+
+/// A registry op with an ONNX twin (dzc/ops.def): one node of that type.
+void registryTwin(Exporter &e, Operation *op) {
+  std::optional<MapOp> m = find_op(op->getName().getStringRef().drop_front(3).str());
+  std::vector<std::string> ins;
+  for (unsigned i = 0; i < op->getNumOperands(); ++i)
+    ins.push_back(e.in(op, i));
+  e.node(op_info(*m).onnx, std::move(ins), {e.out(op)});
+}
 
 } // namespace
 
 const std::map<std::string_view, Rule> &table() {
-  static const std::map<std::string_view, Rule> rules = {
+  static const std::map<std::string_view, Rule> rules = [] {
+    std::map<std::string_view, Rule> m = {
       {"dz.constant", nullptr}, // an initializer (Exporter::addConstant)
-      {"dz.add", same<kAdd>},
-      {"dz.sub", same<kSub>},
-      {"dz.mul", same<kMul>},
-      {"dz.div", same<kDiv>},
-      {"dz.maximum", same<kMax>},
-      {"dz.pow", same<kPow>},
-      {"dz.greater", same<kGreater>},
-      {"dz.greater_equal", same<kGreaterOrEqual>},
-      {"dz.less", same<kLess>},
-      {"dz.less_equal", same<kLessOrEqual>},
-      {"dz.equal", same<kEqual>},
       {"dz.and", same<kAnd>},
       {"dz.or", same<kOr>},
       {"dz.xor", same<kXor>},
       {"dz.not", same<kNot>},
       {"dz.select", same<kWhere>},
-      {"dz.erf", same<kErf>},
       {"dz.equal_mask",
        [](Exporter &e, Operation *op) { compareAsNumber(e, op, "Equal", e.in(op, 1)); }},
-      {"dz.neg", same<kNeg>},
-      {"dz.exp", same<kExp>},
-      {"dz.log", same<kLog>},
-      {"dz.sin", same<kSin>},
-      {"dz.cos", same<kCos>},
-      {"dz.tanh", same<kTanh>},
-      {"dz.sqrt", same<kSqrt>},
-      {"dz.sigmoid", same<kSigmoid>},
-      {"dz.relu", same<kRelu>},
       {"dz.square",
        [](Exporter &e, Operation *op) {
          e.node("Mul", {e.in(op, 0), e.in(op, 0)}, {e.out(op)});
@@ -426,8 +414,30 @@ const std::map<std::string_view, Rule> &table() {
       {"dz.deconv2d", deconv2d},
       {"dz.max_pooling", maxPool},
       {"dz.average_pooling", averagePool},
-  };
+      {"dz.not_equal",
+       [](Exporter &e, Operation *op) {
+         std::string eq = e.temp();
+         e.node("Equal", {e.in(op, 0), e.in(op, 1)}, {eq});
+         e.node("Not", {eq}, {e.out(op)});
+       }},
+    };
+    // The registry's ops with an ONNX twin; static names, as the keys must outlive the map.
+    static const std::vector<std::string> names = [] {
+      std::vector<std::string> v;
+      for (const OpInfo &info : registry_ops())
+        if (*info.onnx)
+          v.push_back(std::string("dz.") + info.name);
+      return v;
+    }();
+    for (const std::string &name : names)
+      m.try_emplace(name, registryTwin);
+    return m;
+  }();
   return rules;
 }
 
 } // namespace dz::codegen::onnx_export
+
+namespace dz::codegen {
+bool hasOnnxExport(llvm::StringRef op_name) { return onnx_export::table().count(op_name) > 0; }
+} // namespace dz::codegen

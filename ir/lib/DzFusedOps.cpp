@@ -37,13 +37,10 @@ static bool hasKernelTypes(Operation *op) {
 }
 
 bool isFusibleElementwise(Operation *op) {
-  return hasKernelTypes(op) &&
-         isa<ConstantOp, AddOp, SubOp, MulOp, DivOp, MaximumOp, EqualMaskOp, PowOp, NegOp, ExpOp,
-             LogOp, SinOp, CosOp, TanhOp, SqrtOp, SquareOp, ErfOp, SigmoidOp, ReluOp, StepOp,
-             PowScalarOp, LeakyReluOp, ClipOp, ClipMaskOp, CastOp, BroadcastToOp>(op);
+  return op->hasTrait<OpTrait::Fusible>() && hasKernelTypes(op);
 }
 
-bool isFusibleReduction(Operation *op) { return isa<SumOp, MaxOp, MinOp>(op); }
+bool isFusibleReduction(Operation *op) { return op->hasTrait<OpTrait::FusibleReduction>(); }
 
 /// Types as they read in IR, comma separated (a Diagnostic would quote each one).
 static std::string typeList(TypeRange types) {

@@ -97,6 +97,16 @@ LogicalResult inferCompare(std::optional<Location> loc, Value lhs, Value rhs,
   return success();
 }
 
+/// The unary tests (isnan, ...): the operand's shape of i1.
+template <typename OpTy>
+LogicalResult inferPredicate(std::optional<Location> loc, Value x, SmallVectorImpl<Type> &types) {
+  auto type = tensorOf(x);
+  if (!type)
+    return fail<OpTy>(loc, "operand must be a ranked tensor");
+  types.push_back(RankedTensorType::get(type.getShape(), IntegerType::get(x.getContext(), 1)));
+  return success();
+}
+
 template <typename OpTy>
 LogicalResult inferReduce(std::optional<Location> loc, typename OpTy::Adaptor adaptor,
                           SmallVectorImpl<Type> &types) {
@@ -148,21 +158,16 @@ DZ_INFER(ConstantOp) {
 
 #define DZ_INFER_BROADCAST(OP, HOW)                                                                \
   DZ_INFER(OP) { return HOW<OP>(loc, adaptor.getLhs(), adaptor.getRhs(), types); }
-DZ_INFER_BROADCAST(AddOp, inferArithmetic)
-DZ_INFER_BROADCAST(SubOp, inferArithmetic)
-DZ_INFER_BROADCAST(MulOp, inferArithmetic)
-DZ_INFER_BROADCAST(DivOp, inferArithmetic)
-DZ_INFER_BROADCAST(MaximumOp, inferArithmetic)
-DZ_INFER_BROADCAST(EqualMaskOp, inferArithmetic)
-DZ_INFER_BROADCAST(PowOp, inferArithmetic)
-DZ_INFER_BROADCAST(GreaterOp, inferCompare)
-DZ_INFER_BROADCAST(GreaterEqualOp, inferCompare)
-DZ_INFER_BROADCAST(LessOp, inferCompare)
-DZ_INFER_BROADCAST(LessEqualOp, inferCompare)
-DZ_INFER_BROADCAST(EqualOp, inferCompare)
 DZ_INFER_BROADCAST(AndOp, inferBroadcast) // the operand types are i1 (ODS checks)
 DZ_INFER_BROADCAST(OrOp, inferBroadcast)
 DZ_INFER_BROADCAST(XorOp, inferBroadcast)
+// The registry's binary ops (dzc/ops.def): arithmetic, or a comparison with an i1 result.
+#define DZ_INFER_BINARY_Float inferArithmetic
+#define DZ_INFER_BINARY_Numeric inferArithmetic
+#define DZ_INFER_BINARY_Mask inferArithmetic
+#define DZ_INFER_BINARY_Compare inferCompare
+#define DZ_BINARY(name, Title, domain, ...) DZ_INFER_BROADCAST(Title##Op, DZ_INFER_BINARY_##domain)
+#include <dzc/ops.def>
 #undef DZ_INFER_BROADCAST
 
 DZ_INFER(SelectOp) {
@@ -186,21 +191,16 @@ DZ_INFER(SelectOp) {
 
 #define DZ_INFER_SAME(OP)                                                                          \
   DZ_INFER(OP) { return inferSameType<OP>(loc, adaptor.getX(), types); }
-DZ_INFER_SAME(NegOp)
-DZ_INFER_SAME(ExpOp)
-DZ_INFER_SAME(LogOp)
-DZ_INFER_SAME(SinOp)
-DZ_INFER_SAME(CosOp)
-DZ_INFER_SAME(TanhOp)
-DZ_INFER_SAME(SqrtOp)
-DZ_INFER_SAME(SquareOp)
-DZ_INFER_SAME(ErfOp)
 DZ_INFER_SAME(NotOp)
-DZ_INFER_SAME(SigmoidOp)
-DZ_INFER_SAME(ReluOp)
-DZ_INFER_SAME(StepOp)
 DZ_INFER_SAME(PowScalarOp)
 DZ_INFER_SAME(LeakyReluOp)
+// The registry's unary ops: the operand's type, or for a predicate its shape of i1.
+#define DZ_INFER_UNARY_Float(OP) DZ_INFER_SAME(OP)
+#define DZ_INFER_UNARY_Numeric(OP) DZ_INFER_SAME(OP)
+#define DZ_INFER_UNARY_Predicate(OP)                                                               \
+  DZ_INFER(OP) { return inferPredicate<OP>(loc, adaptor.getX(), types); }
+#define DZ_UNARY(name, Title, domain, ...) DZ_INFER_UNARY_##domain(Title##Op)
+#include <dzc/ops.def>
 #undef DZ_INFER_SAME
 
 template <typename OpTy>

@@ -93,8 +93,8 @@ template <Fold kind> Value variadic(NodeContext &c) {
     Value v = c.in(i);
     if (kind == Fold::Max)
       acc = c.maximum(acc, v);
-    else if (kind == Fold::Min) // min(a, b) = -max(-a, -b), exact
-      acc = c.neg(c.maximum(c.neg(acc), c.neg(v)));
+    else if (kind == Fold::Min)
+      acc = c.make<ir::MinimumOp>(acc, v);
     else
       acc = c.add(acc, v);
   }
@@ -422,8 +422,6 @@ Value dropout(NodeContext &c) {
 Value identity(NodeContext &c) { return {c.in(0)}; }
 
 const OpEntry kOps[] = {
-    {"Abs", [](NodeContext &c) -> Value { return {c.abs(c.in(0))}; }},
-    {"Add", binary<ir::AddOp>},
     {"And", binary<ir::AndOp>},
     {"ArgMax", arg_extremum<true>},
     {"ArgMin", arg_extremum<false>},
@@ -443,21 +441,14 @@ const OpEntry kOps[] = {
     {"ConstantOfShape", shape_ops::constant_of_shape},
     {"Conv", window_ops::conv},
     {"ConvTranspose", window_ops::conv_transpose},
-    {"Cos", float_unary<ir::CosOp>},
-    {"Div", binary<ir::DivOp>},
     {"Dropout", dropout, 2}, // output, mask
     {"Elu", [](NodeContext &c) -> Value { return {elu(c, c.in(0), c.float_attr("alpha", 1), 1)}; }},
-    {"Equal", binary<ir::EqualOp>},
-    {"Erf", float_unary<ir::ErfOp>},
-    {"Exp", float_unary<ir::ExpOp>},
     {"Expand", shape_ops::expand},
     {"Flatten", shape_ops::flatten},
     {"Gather", shape_ops::gather},
     {"Gemm", gemm},
     {"GlobalAveragePool", global_pool<false>},
     {"GlobalMaxPool", global_pool<true>},
-    {"Greater", binary<ir::GreaterOp>},
-    {"GreaterOrEqual", binary<ir::GreaterEqualOp>},
     {"HardSigmoid",
      [](NodeContext &c) -> Value {
        return {hard_sigmoid(c, c.in(0), c.float_attr("alpha", 0.2), c.float_attr("beta", 0.5))};
@@ -474,20 +465,28 @@ const OpEntry kOps[] = {
        c.require_float(c.in(0));
        return {c.make<ir::LeakyReluOp>(c.in(0), c.b.getF64FloatAttr(c.float_attr("alpha", 0.01)))};
      }},
-    {"Less", binary<ir::LessOp>},
-    {"LessOrEqual", binary<ir::LessEqualOp>},
-    {"Log", float_unary<ir::LogOp>},
     {"LogSoftmax", softmax<ir::LogSoftmaxOp>},
     {"LSTM", recurrent::lstm, 3}, // Y, Y_h, Y_c
     {"MatMul", matmul},
+    {"IsInf",
+     [](NodeContext &c) -> Value {
+       Value x = c.in(0), inf = c.make<ir::IsInfOp>(x);
+       const bool negative = c.int_attr("detect_negative", 1), positive = c.int_attr("detect_positive", 1);
+       if (negative && positive)
+         return {inf};
+       Value zero = c.scalar(0.0, x);
+       if (negative) // -inf only
+         return {c.make<ir::AndOp>(inf, c.make<ir::LessOp>(x, zero))};
+       if (positive)
+         return {c.make<ir::AndOp>(inf, c.make<ir::GreaterOp>(x, zero))};
+       return {c.make<ir::AndOp>(inf, c.make<ir::NotOp>(inf))}; // false everywhere
+     }},
     {"Max", variadic<Fold::Max>},
     {"MaxPool", window_ops::max_pool, 2}, // Y, Indices
     {"Mean", variadic<Fold::Mean>},
     {"Min", variadic<Fold::Min>},
-    {"Mul", binary<ir::MulOp>},
     {"NegativeLogLikelihoodLoss",
      [](NodeContext &c) { return nll_loss(c, c.in(0), c.in(1), c.has(2) ? c.in(2) : Value()); }},
-    {"Neg", unary<ir::NegOp>},
     {"Not", unary<ir::NotOp>},
     {"Or", binary<ir::OrOp>},
     {"PRelu",
@@ -510,7 +509,6 @@ const OpEntry kOps[] = {
     {"ReduceMin", reduce<Reduce::Min>},
     {"ReduceSum", reduce<Reduce::Sum>},
     {"ReduceSumSquare", reduce<Reduce::SumSquare>},
-    {"Relu", unary<ir::ReluOp>},
     {"Reshape", shape_ops::reshape},
     {"Selu",
      [](NodeContext &c) -> Value {
@@ -518,10 +516,6 @@ const OpEntry kOps[] = {
        return {c.mul(c.scalar(c.float_attr("gamma", 1.05070102214813232421875), y), y)};
      }},
     {"Shape", shape_ops::shape},
-    {"Sigmoid", float_unary<ir::SigmoidOp>},
-    {"Sign",
-     [](NodeContext &c) -> Value { return {c.sub(c.step(c.in(0)), c.step(c.neg(c.in(0))))}; }},
-    {"Sin", float_unary<ir::SinOp>},
     {"Size",
      [](NodeContext &c) -> Value {
        return {c.constant_of(Tensor::from_i64({product(c.shape(c.in(0)))}, {}))};
@@ -548,11 +542,8 @@ const OpEntry kOps[] = {
        return {c.div(x, c.add(c.abs(x), c.scalar(1, x)))};
      }},
     {"Split", shape_ops::split, kAnyOutputs},
-    {"Sqrt", float_unary<ir::SqrtOp>},
     {"Squeeze", shape_ops::squeeze},
-    {"Sub", binary<ir::SubOp>},
     {"Sum", variadic<Fold::Sum>},
-    {"Tanh", float_unary<ir::TanhOp>},
     {"ThresholdedRelu",
      [](NodeContext &c) -> Value {
        Value x = c.in(0);
@@ -565,10 +556,31 @@ const OpEntry kOps[] = {
     {"Xor", binary<ir::XorOp>},
 };
 
+// The registry's ops with an ONNX twin (dzc/ops.def), one to one; an ONNX op of kOps with
+// the same name (Pow, Max, Min, IsInf: other forms or attributes) takes precedence.
+#define DZ_IMPORT_Float float_unary
+#define DZ_IMPORT_Predicate float_unary
+#define DZ_IMPORT_Numeric unary
+#define DZ_UNARY(name, Title, domain, summary, value, grad, onnx)                                  \
+  {onnx, DZ_IMPORT_##domain<ir::Title##Op>},
+#define DZ_BINARY(name, Title, domain, traits, summary, value, grad_a, grad_b, onnx)               \
+  {onnx, binary<ir::Title##Op>},
+const OpEntry kRegistryOps[] = {
+#include <dzc/ops.def>
+};
+#undef DZ_IMPORT_Float
+#undef DZ_IMPORT_Predicate
+#undef DZ_IMPORT_Numeric
+
 } // namespace
 
 const OpEntry *find_op(const std::string &op_type) {
   for (const OpEntry &e : kOps)
+    if (op_type == e.op_type)
+      return &e;
+  if (op_type.empty())
+    return nullptr;
+  for (const OpEntry &e : kRegistryOps)
     if (op_type == e.op_type)
       return &e;
   return nullptr;

@@ -23,6 +23,19 @@
 #include "dzc/ir/DzDialect.h.inc"
 
 namespace dz::ir::OpTrait {
+/// Marker traits of ODS (ir/DzOps.td): Elementwise (computes each element of its result
+/// from its operands' elements at the same broadcast index), Fusible (has a scalar form in
+/// the fused kernels), FusibleReduction (a reduction the fused kernels compute), ViewLike
+/// (its result may share its operand's storage).
+template <typename ConcreteType>
+class Elementwise : public mlir::OpTrait::TraitBase<ConcreteType, Elementwise> {};
+template <typename ConcreteType>
+class Fusible : public mlir::OpTrait::TraitBase<ConcreteType, Fusible> {};
+template <typename ConcreteType>
+class FusibleReduction : public mlir::OpTrait::TraitBase<ConcreteType, FusibleReduction> {};
+template <typename ConcreteType>
+class ViewLike : public mlir::OpTrait::TraitBase<ConcreteType, ViewLike> {};
+
 /// Runs the op's inferReturnTypes as a verifier, ahead of InferTypeOpInterface's
 /// own check, so that an invalid op reports only the error naming the mismatch.
 template <typename ConcreteType>

@@ -50,4 +50,8 @@ enum class ConvLoweringPolicy { All, Auto };
 std::unique_ptr<mlir::Pass>
 createLowerConvPass(ConvLoweringPolicy policy = ConvLoweringPolicy::Auto);
 
+/// Whether --dz-autodiff has a gradient rule for the op named `name` (one saying that no
+/// gradient flows counts).
+bool hasGradientRule(mlir::OperationName name);
+
 } // namespace dz::passes

@@ -41,6 +41,7 @@ struct Step {
   std::vector<TensorSpec> types; // what the IR says the results are; checked after the call
   std::vector<int32_t> release;  // slots whose last use is this step, dropped after it
   std::string op;                // "dz.add at model.mlir:3:8", for error messages
+  bool view = false;             // its result may share in[0]'s storage (a Dz_ViewLike op)
   /// Per result: the argument whose buffer it may be written into (a donated argument,
   /// see BuildOptions::donations), or -1. The executor puts that argument into the
   /// result's slot before the call; only kernels that write into given outputs (the

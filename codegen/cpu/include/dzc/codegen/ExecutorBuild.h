@@ -72,4 +72,9 @@ Program buildProgramOrThrow(mlir::func::FuncOp fn, const BuildOptions &options =
 /// after an error diagnostic.
 mlir::FailureOr<std::string> emitFusedLLVMIR(mlir::func::FuncOp fn);
 
+/// Whether the CPU executor has a kernel for the op named `op_name` ("dz.add").
+bool hasCpuKernel(llvm::StringRef op_name);
+/// Whether the fused kernels have a scalar form of the elementwise op `op_name`.
+bool hasFusedScalarForm(llvm::StringRef op_name);
+
 } // namespace dz::codegen

@@ -68,6 +68,9 @@ mlir::FailureOr<CudaFunction> generateCuda(mlir::func::FuncOp fn);
 /// dz::Error.
 CudaFunction generateCudaOrThrow(mlir::func::FuncOp fn);
 
+/// Whether generated kernels have a CUDA expression for the op named `op_name`.
+bool hasCudaExpression(llvm::StringRef op_name);
+
 /// `dzc --emit=cuda`: the CUDA source of every func.func of `module`, in module order,
 /// to `os`. Each kernel is preceded by a comment with its description; the ops left to
 /// the host close each function's part. Failure after a diagnostic (see generateCuda).

@@ -36,4 +36,7 @@ std::string exportOnnx(mlir::func::FuncOp fn, const onnx::ExportOptions &options
 /// only (Shape -> Slice -> Concat -> Reshape) are folded by the CPU executor.
 onnx::ImportOptions runImportOptions(std::vector<Tensor> input_values);
 
+/// Whether the exporter maps the op named `op_name` ("dz.add") to ONNX.
+bool hasOnnxExport(llvm::StringRef op_name);
+
 } // namespace dz::codegen
