@@ -127,6 +127,27 @@ struct Scalar {
   Value exp(Value v) const { return math::ExpOp::create(b, loc, v); }
 };
 
+/// log. MLIR's float32 approximation takes a denormal for the smallest normal number
+/// (log(1e-40f) came out as -87.3, not -92.1): a float32 below the smallest normal is
+/// scaled by 2^23 first and 23 ln 2 taken off after. Zero, negative numbers and NaN keep
+/// their results (-inf, NaN, NaN).
+Value logScalar(Scalar &s) {
+  Value x = s.x[0];
+  if (!s.type.isF32())
+    return math::LogOp::create(s.b, s.loc, x);
+  Value tiny = s.lt(x, s.c(double(std::numeric_limits<float>::min())));
+  Value scaled = s.select(tiny, s.mul(x, s.c(8388608.0)), x);
+  Value y = math::LogOp::create(s.b, s.loc, scaled);
+  return s.select(tiny, s.sub(y, s.c(23 * 0.69314718055994530942)), y);
+}
+
+/// `y` (an odd function's value at x), but x itself where x is zero: the float32
+/// approximations lose the sign of -0 (erf(-0) = -0 in NumPy).
+Value keepZero(Scalar &s, Value y) {
+  Value zero = s.cmp(arith::CmpFPredicate::OEQ, arith::CmpIPredicate::eq, s.x[0], s.c(0));
+  return s.select(zero, s.x[0], y);
+}
+
 using ScalarFn = Value (*)(Scalar &);
 struct ScalarOp {
   const char *name;
@@ -152,13 +173,13 @@ const ScalarOp kScalarOps[] = {
        if (s.isFloat()) return arith::NegFOp::create(s.b, s.loc, s.x[0]);
        return s.sub(s.c(0), s.x[0]); }},
     {"dz.exp", true, true, [](Scalar &s) { return s.exp(s.x[0]); }},
-    {"dz.log", true, true, [](Scalar &s) -> Value { return math::LogOp::create(s.b, s.loc, s.x[0]); }},
+    {"dz.log", true, true, [](Scalar &s) { return logScalar(s); }},
     {"dz.sin", true, true, [](Scalar &s) -> Value { return math::SinOp::create(s.b, s.loc, s.x[0]); }},
     {"dz.cos", true, true, [](Scalar &s) -> Value { return math::CosOp::create(s.b, s.loc, s.x[0]); }},
     {"dz.tanh", true, true, [](Scalar &s) -> Value { return math::TanhOp::create(s.b, s.loc, s.x[0]); }},
     {"dz.sqrt", true, false, [](Scalar &s) -> Value { return math::SqrtOp::create(s.b, s.loc, s.x[0]); }},
     {"dz.square", false, false, [](Scalar &s) { return s.mul(s.x[0], s.x[0]); }},
-    {"dz.erf", true, true, [](Scalar &s) -> Value { return math::ErfOp::create(s.b, s.loc, s.x[0]); }},
+    {"dz.erf", true, true, [](Scalar &s) { return keepZero(s, math::ErfOp::create(s.b, s.loc, s.x[0])); }},
     {"dz.power", true, true, [](Scalar &s) -> Value {
        return math::PowFOp::create(s.b, s.loc, s.x[0], s.x[1]); }},
     // 1 / (1 + exp(-x))
@@ -537,9 +558,13 @@ FusedKernel KernelEmitter::emitFlat() {
 
 /// The lowering of the kernels' module to the LLVM dialect.
 LogicalResult lowerToLLVM(ModuleOp module) {
-  { // f32 exp/log/tanh/sin/cos as polynomials (vectorisable); f64 stays libm
+  { // f32 exp/log/tanh/erf... as polynomials (vectorisable); f64 stays libm. Not sin and
+    // cos: their approximations lose the sign of -0 and, past |x| of a few hundred, digits
+    // (cos(1000.f) was off by 2e-5); libm's sinf/cosf are exact to the float.
     RewritePatternSet patterns(module.getContext());
-    populateMathPolynomialApproximationPatterns(patterns, MathPolynomialApproximationOptions{});
+    populateMathPolynomialApproximationPatterns(patterns, [](StringRef name) {
+      return name != math::SinOp::getOperationName() && name != math::CosOp::getOperationName();
+    });
     if (failed(applyPatternsGreedily(module, std::move(patterns))))
       return failure();
   }

@@ -34,7 +34,7 @@ const OpExpression kExpressions[] = {
     {"dz.sub", "{0} - {1}"},
     {"dz.mul", "{0} * {1}"},
     {"dz.div", "{0} / {1}"},
-    {"dz.maximum", "{0} >= {1} ? {0} : {1}"},
+    {"dz.maximum", "{0} > {1} || {0} != {0} ? {0} : {1}"},
     {"dz.equal", "{0} == {1} ? ({T})1 : ({T})0"},
     {"dz.neg", "-{0}"},
     {"dz.exp", "exp{f}({0})"},
@@ -51,14 +51,14 @@ const OpExpression kExpressions[] = {
     {"dz.pow", "pow{f}({0}, {exponent})"},
     {"dz.power", "pow{f}({0}, {1})"},
     {"dz.leaky_relu", "{0} > ({T})0 ? {0} : {0} * {slope}"},
-    {"dz.clip", "fmin{f}(fmax{f}({0}, {min}), {max})"},
+    {"dz.clip", "{0} < {min} ? {min} : {0} > {max} ? {max} : {0}"},
     {"dz.clip_mask", "{0} >= {min} && {0} <= {max} ? ({T})1 : ({T})0"},
     {"dz.cast", "({T}){0}"},
     {"dz.broadcast_to", "{0}"},
     // The reductions: how an accumulator {0} takes in a value {1} (start: identityOf).
     {"dz.sum", "{0} + {1}"},
-    {"dz.max", "{1} > {0} ? {1} : {0}"},
-    {"dz.min", "{1} < {0} ? {1} : {0}"},
+    {"dz.max", "{1} > {0} || {1} != {1} ? {1} : {0}"},
+    {"dz.min", "{1} < {0} || {1} != {1} ? {1} : {0}"},
 };
 // clang-format on
 

@@ -345,6 +345,8 @@ KernelSource softmax_rows_kernel(DType dtype, bool logsumexp) {
   const char *neg_inf = negative_infinity(dtype);
   // Like the CPU's rows (softmax_rows in elementwise.cpp): the maximum (NaN wins), the sum
   // of exp(x - max) in T, then each output; a row per block, a tree for each reduction.
+  // logsumexp shifts by 0 where the maximum is not finite (as SciPy: +inf in the row gives
+  // +inf, a row of -inf gives -inf); softmax keeps NumPy's exp(x - max) / sum, NaN there.
   std::ostringstream s;
   s << start << "DZ_KERNEL(" << name << ", SoftmaxArgs) {\n"
     << "  __shared__ T s_part[256];\n"
@@ -361,6 +363,7 @@ KernelSource softmax_rows_kernel(DType dtype, bool logsumexp) {
                   "        if (v > s_part[threadIdx.x] || v != v) s_part[threadIdx.x] = v;\n"
                   "      }")
     << "    m = s_part[0];\n"
+    << (logsumexp ? "    if (m - m != (T)0) m = (T)0;\n" : "")
     << "    __syncthreads();\n"
     << "    T sum = (T)0;\n"
     << "    for (long long j = threadIdx.x; j < a.cols; j += blockDim.x)\n"

@@ -459,7 +459,9 @@ Tensor sigmoid(const Tensor &x) {
 }
 Tensor abs(const Tensor &x) {
   return unary_numeric(x, "abs", MapOp::abs, [](auto v) {
-    if constexpr (std::is_signed_v<decltype(v)>)
+    if constexpr (std::is_floating_point_v<decltype(v)>)
+      return std::fabs(v); // abs(-0) = +0
+    else if constexpr (std::is_signed_v<decltype(v)>)
       return v < 0 ? decltype(v)(-v) : v;
     else
       return v;
