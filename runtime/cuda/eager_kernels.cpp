@@ -245,8 +245,8 @@ KernelSource reduce_kernel(ReduceOp op, DType out, DType in) {
   case ReduceOp::min:
     better = "(v < acc || v != v)";
     break;
-  case ReduceOp::argmax:
-    better = "(v > acc)";
+  case ReduceOp::argmax: // the first maximum, a NaN above everything (NumPy)
+    better = "(acc == acc && (v > acc || v != v))";
     break;
   }
   std::ostringstream s;
@@ -288,8 +288,9 @@ KernelSource reduce_kernel(ReduceOp op, DType out, DType in) {
     s << "        s_acc[threadIdx.x] += v;\n";
   } else {
     // Thread t's elements precede those of t + w within each stride, but not overall,
-    // so argmax breaks ties by the smaller index explicitly.
-    std::string tie = op == ReduceOp::argmax ? " || (v == a0 && f < f0)" : "";
+    // so argmax breaks ties (two NaN too) by the smaller index explicitly.
+    std::string tie =
+        op == ReduceOp::argmax ? " || ((v == a0 || (v != v && a0 != a0)) && f < f0)" : "";
     s << "        const A a0 = s_acc[threadIdx.x];\n"
       << "        const long long f0 = s_flag[threadIdx.x];\n"
       << "        const A acc = a0;\n"
