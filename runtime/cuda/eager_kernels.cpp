@@ -390,7 +390,8 @@ KernelSource cross_entropy_kernel(DType dtype) {
   const std::string exp = math("exp", dtype), log = math("log", dtype);
   const char *neg_inf = negative_infinity(dtype);
   // Each row as the CPU's (losses.cpp): its logsumexp in T (max, then the sum of
-  // exp(x - max) in T), then x[t] - lse in float64; the rows' terms summed in float64.
+  // exp(x - max) in T; shifted by 0 where the max is not finite, as logsumexp), then
+  // x[t] - lse in float64; the rows' terms summed in float64.
   std::ostringstream s;
   s << start << "DZ_KERNEL(" << name << ", CrossEntropyArgs) {\n"
     << "  __shared__ double s_part[256];\n"
@@ -400,6 +401,7 @@ KernelSource cross_entropy_kernel(DType dtype) {
     << "    T m = " << neg_inf << ";\n"
     << "    for (long long j = 0; j < a.cols; ++j)\n"
     << "      m = x[j] > m ? x[j] : m;\n"
+    << "    if (m - m != (T)0) m = (T)0;\n"
     << "    T sum = (T)0;\n"
     << "    for (long long j = 0; j < a.cols; ++j)\n"
     << "      sum += " << exp << "(x[j] - m);\n"

@@ -230,6 +230,16 @@ const RowOp kRowOps[] = {
      row_logsumexp, kEagerPaths},
 };
 
+/// softmax_cross_entropy of one row and its label: logsumexp(row) - row[label].
+struct LossCase {
+  std::vector<double> row;
+  int64_t label;
+};
+
+const LossCase kLossCases[] = {{{1, 2, 3}, 2},     {{kInf, 1, 2}, 1},      {{kInf, 1, 2}, 0},
+                               {{-kInf, 1, 2}, 1}, {{-kInf, 1, 2}, 0},     {{kNaN, 1, 2}, 1},
+                               {{50, 50, -50}, 0}, {{-kInf, -kInf, 3}, 2}, {{kInf, kInf, 1}, 2}};
+
 // ---- the inputs ---------------------------------------------------------------------------
 
 /// The smallest positive denormal's order of magnitude for the dtype, times a few.
@@ -578,12 +588,36 @@ void check_rows(unsigned path, DType dt) {
   EXPECT_TRUE(errors.empty()) << report(errors);
 }
 
+void check_loss(unsigned path, DType dt) {
+  const Device dev = path == kCudaEager ? kGpu : Device::cpu();
+  std::vector<std::string> errors;
+  for (const LossCase &c : kLossCases) {
+    const std::vector<double> row = rounded(c.row, dt);
+    Tensor x = tensor_of(row, {1, int64_t(row.size())}, dt).to(dev);
+    Tensor t = Tensor::from_i64({c.label}).to(dev);
+    auto where = [&](size_t) {
+      std::string s = "row {";
+      for (size_t j = 0; j < row.size(); ++j)
+        s += (j ? ", " : "") + num(row[j]);
+      return s + "}, label " + std::to_string(c.label);
+    };
+    compare(values_of(dz::softmax_cross_entropy(x, t)),
+            {row_logsumexp(row)[0] - row[size_t(c.label)]}, dt, false,
+            std::string("softmax_cross_entropy (") + path_name(path) + ", " + dz::dtype_name(dt) +
+                ")",
+            where, errors);
+  }
+  EXPECT_TRUE(errors.empty()) << report(errors);
+}
+
 void check_all(unsigned path) {
   for (DType dt : {dz::f32, dz::f64}) {
     SCOPED_TRACE(dz::dtype_name(dt));
     check_unary(path, dt);
     check_binary(path, dt);
     check_rows(path, dt);
+    if (path & kEagerPaths)
+      check_loss(path, dt);
   }
 }
 
