@@ -7,9 +7,9 @@
 // with their sign, the sign of a zero where NumPy fixes it, finite values within a
 // tolerance for the dtype (the float32 exp/tanh/log... approximations are not exact).
 //
-// The ops are three tables (unary, binary, over rows); each entry names the paths that
-// apply to it. Each path runs all ops of a dtype at once: one tensor of every special
-// value per op, and one compiled function per dtype and device.
+// The ops are three tables (unary, binary, over rows; the loss has a table of cases); each
+// entry names the paths that apply to it. Each path runs all ops of a dtype at once: one tensor of
+// every special value per op, and one compiled function per dtype and device.
 #include "device_test.h"
 
 #include <dzc/dzc.h>
@@ -346,6 +346,24 @@ struct Results {
   std::vector<std::vector<double>> alone, fused; // per op (fused: compiled paths only)
 };
 
+/// Runs a compiled function (the first call traces, and runs eagerly: the second runs the
+/// program) and checks that every fused group of it has native code for the path.
+std::vector<Variable> run_compiled(dz::CompiledFunction &f, const std::vector<Variable> &args,
+                                   const dz::CompiledFunction::Body &body, unsigned path) {
+  f.call(args, body);
+  std::vector<Variable> out = f.call(args, body);
+  EXPECT_EQ(f.retraces(), 1);
+  const std::string ir = f.optimized_ir(), summary = f.stats().summary;
+  size_t groups = 0;
+  for (size_t at = ir.find("dz.fused"); at != std::string::npos; at = ir.find("dz.fused", at + 1))
+    ++groups;
+  EXPECT_GT(groups, 0u) << ir;
+  const std::string kernels = path == kCpuCompiled ? "JIT " + std::to_string(groups) + " groups"
+                                                   : std::to_string(groups) + " generated kernels";
+  EXPECT_NE(summary.find(kernels), std::string::npos) << "expected " << kernels << ": " << summary;
+  return out;
+}
+
 Results run_unary(unsigned path, const Tensor &x, const Tensor &neg_x) {
   Results r;
   const bool cuda = path == kCudaEager || path == kCudaCompiled;
@@ -371,9 +389,7 @@ Results run_unary(unsigned path, const Tensor &x, const Tensor &neg_x) {
       }
     return out;
   };
-  f.call(args, body); // the first call traces (and runs eagerly)
-  std::vector<Variable> out = f.call(args, body);
-  EXPECT_EQ(f.retraces(), 1);
+  std::vector<Variable> out = run_compiled(f, args, body, path);
   size_t k = 0;
   for (const UnaryOp &op : kUnaryOps) {
     if (!(op.paths & path)) {
@@ -412,8 +428,7 @@ Results run_binary(unsigned path, const Tensor &a, const Tensor &b, const Tensor
       }
     return out;
   };
-  f.call(args, body); // the first call traces (and runs eagerly)
-  std::vector<Variable> out = f.call(args, body);
+  std::vector<Variable> out = run_compiled(f, args, body, path);
   size_t k = 0;
   for (const BinaryOp &op : kBinaryOps) {
     if (!(op.paths & path)) {
@@ -452,8 +467,7 @@ Results run_rows(unsigned path, int64_t axis, const Tensor &x, const Tensor &neg
       }
     return out;
   };
-  f.call(args, body); // the first call traces (and runs eagerly)
-  std::vector<Variable> out = f.call(args, body);
+  std::vector<Variable> out = run_compiled(f, args, body, path);
   size_t k = 0;
   for (const RowOp &op : kRowOps) {
     if (!(op.paths & path)) {
