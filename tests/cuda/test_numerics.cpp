@@ -249,8 +249,8 @@ double denormal(DType dt) { return dt == dz::f32 ? 3e-41 : 3e-310; }
 /// Every special value and a few ordinary ones (some large enough to overflow exp).
 std::vector<double> unary_values(DType dt) {
   const double d = denormal(dt);
-  return {kNaN, kInf, -kInf, 0.0,  -0.0, d,     -d,   1.0,   -1.0, 0.5,    -2.5, 3.0,
-          -7.0, 20.0, 100.0, -100, 1000, -1000, 1e-3, -1e-3, 710,  -745.5, 89.0, -104.0};
+  return {kNaN,  kInf, -kInf, 0.0,   -0.0, d,     -d,  1.0,    -1.0, 0.5,    -2.5, 3.0,  -7.0, 20.0,
+          100.0, -100, 1000,  -1000, 1e-3, -1e-3, 710, -745.5, 89.0, -104.0, 1e6,  -3e8, 1e15};
 }
 
 std::vector<double> binary_values(DType dt) {
