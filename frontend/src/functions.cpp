@@ -41,94 +41,11 @@ Shape keepdims_shape(const Shape &in, std::vector<int64_t> axes) {
 
 // ---- elementwise math ------------------------------------------------------------------------
 
-struct Sin : Function {
-  std::string name() const override { return "Sin"; }
-  FunctionTrace trace() const override { return {FunctionTrace::Op, "sin", {}, {}}; }
-  std::vector<Tensor> forward(const std::vector<Tensor> &xs) override { return {dz::sin(xs[0])}; }
-  std::vector<Variable> backward(const std::vector<Variable> &gys) override {
-    return {gys[0] * cos(input(0))};
-  }
-};
-
-struct Cos : Function {
-  std::string name() const override { return "Cos"; }
-  FunctionTrace trace() const override { return {FunctionTrace::Op, "cos", {}, {}}; }
-  std::vector<Tensor> forward(const std::vector<Tensor> &xs) override { return {dz::cos(xs[0])}; }
-  std::vector<Variable> backward(const std::vector<Variable> &gys) override {
-    return {gys[0] * -sin(input(0))};
-  }
-};
-
-struct Tanh : Function {
-  std::string name() const override { return "Tanh"; }
-  FunctionTrace trace() const override { return {FunctionTrace::Op, "tanh", {}, {}}; }
-  std::vector<Tensor> forward(const std::vector<Tensor> &xs) override { return {dz::tanh(xs[0])}; }
-  std::vector<Variable> backward(const std::vector<Variable> &gys) override {
-    Variable y = output(0);
-    return {gys[0] * (1.0 - y * y)};
-  }
-};
-
-struct Exp : Function {
-  std::string name() const override { return "Exp"; }
-  FunctionTrace trace() const override { return {FunctionTrace::Op, "exp", {}, {}}; }
-  std::vector<Tensor> forward(const std::vector<Tensor> &xs) override { return {dz::exp(xs[0])}; }
-  std::vector<Variable> backward(const std::vector<Variable> &gys) override {
-    return {gys[0] * output(0)};
-  }
-};
-
-struct Log : Function {
-  std::string name() const override { return "Log"; }
-  FunctionTrace trace() const override { return {FunctionTrace::Op, "log", {}, {}}; }
-  std::vector<Tensor> forward(const std::vector<Tensor> &xs) override { return {dz::log(xs[0])}; }
-  std::vector<Variable> backward(const std::vector<Variable> &gys) override {
-    return {gys[0] / input(0)};
-  }
-};
-
-struct Square : Function {
-  std::string name() const override { return "Square"; }
-  FunctionTrace trace() const override { return {FunctionTrace::Op, "square", {}, {}}; }
-  std::vector<Tensor> forward(const std::vector<Tensor> &xs) override {
-    return {dz::square(xs[0])};
-  }
-  std::vector<Variable> backward(const std::vector<Variable> &gys) override {
-    return {2.0 * input(0) * gys[0]};
-  }
-};
-
-struct Sqrt : Function {
-  std::string name() const override { return "Sqrt"; }
-  FunctionTrace trace() const override { return {FunctionTrace::Op, "sqrt", {}, {}}; }
-  std::vector<Tensor> forward(const std::vector<Tensor> &xs) override { return {dz::sqrt(xs[0])}; }
-  std::vector<Variable> backward(const std::vector<Variable> &gys) override {
-    return {gys[0] / (2.0 * output(0))};
-  }
-};
-
-struct Erf : Function {
-  std::string name() const override { return "Erf"; }
-  FunctionTrace trace() const override { return {FunctionTrace::Op, "erf", {}, {}}; }
-  std::vector<Tensor> forward(const std::vector<Tensor> &xs) override { return {dz::erf(xs[0])}; }
-  std::vector<Variable> backward(const std::vector<Variable> &gys) override {
-    Variable x = input(0); // d erf / dx = 2 / sqrt(pi) exp(-x^2)
-    return {gys[0] * (functions::exp(-(x * x)) * (2.0 / std::sqrt(M_PI)))};
-  }
-};
-
-struct Neg : Function {
-  std::string name() const override { return "Neg"; }
-  FunctionTrace trace() const override { return {FunctionTrace::Op, "neg", {}, {}}; }
-  std::vector<Tensor> forward(const std::vector<Tensor> &xs) override { return {-xs[0]}; }
-  std::vector<Variable> backward(const std::vector<Variable> &gys) override { return {-gys[0]}; }
-};
-
-struct Pow : Function {
+struct PowScalar : Function {
   double c;
-  explicit Pow(double c_) : c(c_) {}
+  explicit PowScalar(double c_) : c(c_) {}
   std::string name() const override { return "Pow"; }
-  FunctionTrace trace() const override { return {FunctionTrace::Op, "pow", {{"exponent", c}}, {}}; }
+  FunctionTrace trace() const override { return {FunctionTrace::Op, "pow_scalar", {{"exponent", c}}, {}}; }
   std::vector<Tensor> forward(const std::vector<Tensor> &xs) override {
     return {dz::pow(xs[0], c)};
   }
@@ -156,54 +73,54 @@ struct Binary : Function {
   }
 };
 
-struct Add : Binary {
-  std::string name() const override { return "Add"; }
-  FunctionTrace trace() const override { return {FunctionTrace::Op, "add", {}, {}}; }
-  std::vector<Tensor> forward(const std::vector<Tensor> &xs) override {
-    record(xs);
-    return {xs[0] + xs[1]};
-  }
-  std::vector<Variable> backward(const std::vector<Variable> &gys) override {
-    return reduce(gys[0], gys[0]);
-  }
-};
+// ---- the registry's ops (dzc/ops.def) ----------------------------------------------------------
 
-struct Sub : Binary {
-  std::string name() const override { return "Sub"; }
-  FunctionTrace trace() const override { return {FunctionTrace::Op, "sub", {}, {}}; }
-  std::vector<Tensor> forward(const std::vector<Tensor> &xs) override {
-    record(xs);
-    return {xs[0] - xs[1]};
-  }
-  std::vector<Variable> backward(const std::vector<Variable> &gys) override {
-    return reduce(gys[0], -gys[0]);
-  }
-};
+/// The gradient vocabulary of dzc/ops.def on Variables: K(v) is the number v (Variables
+/// take it in their dtype), each op is its function here.
+namespace vocabulary {
+inline double K(double v) { return v; }
+#define DZ_UNARY(name, Title, ...)                                                                 \
+  inline Variable Title(const Variable &x) { return functions::name(x); }
+#define DZ_BINARY(name, Title, ...)                                                                \
+  inline Variable Title(const Variable &a, const Variable &b) { return functions::name(a, b); }
+#include <dzc/ops.def>
+} // namespace vocabulary
 
-struct Mul : Binary {
-  std::string name() const override { return "Mul"; }
-  FunctionTrace trace() const override { return {FunctionTrace::Op, "mul", {}, {}}; }
-  std::vector<Tensor> forward(const std::vector<Tensor> &xs) override {
-    record(xs);
-    return {xs[0] * xs[1]};
-  }
-  std::vector<Variable> backward(const std::vector<Variable> &gys) override {
-    return reduce(gys[0] * input(1), gys[0] * input(0));
-  }
-};
-
-struct Div : Binary {
-  std::string name() const override { return "Div"; }
-  FunctionTrace trace() const override { return {FunctionTrace::Op, "div", {}, {}}; }
-  std::vector<Tensor> forward(const std::vector<Tensor> &xs) override {
-    record(xs);
-    return {xs[0] / xs[1]};
-  }
-  std::vector<Variable> backward(const std::vector<Variable> &gys) override {
-    Variable x0 = input(0), x1 = input(1);
-    return reduce(gys[0] / x1, gys[0] * (-x0 / (x1 * x1)));
-  }
-};
+// NONE in a gradient column: no gradient flows to that operand.
+#define NONE Variable()
+#define DZ_UNARY(name_, Title, domain, summary, value, grad, onnx)                                 \
+  struct Title##Fn : Function {                                                                    \
+    std::string name() const override { return #Title; }                                           \
+    FunctionTrace trace() const override { return {FunctionTrace::Op, #name_, {}, {}}; }           \
+    std::vector<Tensor> forward(const std::vector<Tensor> &xs) override {                          \
+      return {dz::name_(xs[0])};                                                                   \
+    }                                                                                              \
+    std::vector<Variable> backward(const std::vector<Variable> &gys) override {                    \
+      using namespace vocabulary;                                                                  \
+      [[maybe_unused]] const Variable &gy = gys[0];                                                \
+      [[maybe_unused]] const Variable x = input(0);                                                \
+      [[maybe_unused]] const Variable y = output(0);                                               \
+      return {grad};                                                                               \
+    }                                                                                              \
+  };
+#define DZ_BINARY(name_, Title, domain, traits, summary, value, grad_a, grad_b, onnx)              \
+  struct Title##Fn : Binary {                                                                      \
+    std::string name() const override { return #Title; }                                           \
+    FunctionTrace trace() const override { return {FunctionTrace::Op, #name_, {}, {}}; }           \
+    std::vector<Tensor> forward(const std::vector<Tensor> &xs) override {                          \
+      record(xs);                                                                                  \
+      return {dz::name_(xs[0], xs[1])};                                                            \
+    }                                                                                              \
+    std::vector<Variable> backward(const std::vector<Variable> &gys) override {                    \
+      using namespace vocabulary;                                                                  \
+      [[maybe_unused]] const Variable &gy = gys[0];                                                \
+      [[maybe_unused]] const Variable a = input(0), b = input(1);                                  \
+      [[maybe_unused]] const Variable y = output(0);                                               \
+      return reduce(grad_a, grad_b);                                                               \
+    }                                                                                              \
+  };
+#include <dzc/ops.def>
+#undef NONE
 
 // ---- shapes -----------------------------------------------------------------------------------
 
@@ -457,28 +374,6 @@ struct Linear : Function {
 
 // ---- activations ---------------------------------------------------------------------------
 
-struct Sigmoid : Function {
-  std::string name() const override { return "Sigmoid"; }
-  FunctionTrace trace() const override { return {FunctionTrace::Op, "sigmoid", {}, {}}; }
-  std::vector<Tensor> forward(const std::vector<Tensor> &xs) override {
-    return {dz::sigmoid(xs[0])};
-  }
-  std::vector<Variable> backward(const std::vector<Variable> &gys) override {
-    Variable y = output(0);
-    return {gys[0] * y * (1.0 - y)};
-  }
-};
-
-struct ReLU : Function {
-  std::string name() const override { return "ReLU"; }
-  FunctionTrace trace() const override { return {FunctionTrace::Op, "relu", {}, {}}; }
-  std::vector<Tensor> forward(const std::vector<Tensor> &xs) override { return {dz::relu(xs[0])}; }
-  std::vector<Variable> backward(const std::vector<Variable> &gys) override {
-    const Tensor &x = input(0).data();
-    return {gys[0] * constant((x > 0.0).to(x.dtype()))};
-  }
-};
-
 struct LeakyReLU : Function {
   double slope;
   explicit LeakyReLU(double s) : slope(s) {}
@@ -597,20 +492,12 @@ struct SoftmaxCrossEntropy : Function {
 
 // ---- public functions ---------------------------------------------------------------------
 
-Variable sin(const Variable &x) { return call1<Sin>({x}); }
-Variable cos(const Variable &x) { return call1<Cos>({x}); }
-Variable tanh(const Variable &x) { return call1<Tanh>({x}); }
-Variable exp(const Variable &x) { return call1<Exp>({x}); }
-Variable log(const Variable &x) { return call1<Log>({x}); }
-Variable square(const Variable &x) { return call1<Square>({x}); }
-Variable sqrt(const Variable &x) { return call1<Sqrt>({x}); }
-Variable erf(const Variable &x) { return call1<Erf>({x}); }
-Variable neg(const Variable &x) { return call1<Neg>({x}); }
-Variable pow(const Variable &x, double c) { return call1<Pow>({x}, c); }
-Variable add(const Variable &a, const Variable &b) { return call1<Add>({a, b}); }
-Variable sub(const Variable &a, const Variable &b) { return call1<Sub>({a, b}); }
-Variable mul(const Variable &a, const Variable &b) { return call1<Mul>({a, b}); }
-Variable div(const Variable &a, const Variable &b) { return call1<Div>({a, b}); }
+Variable pow(const Variable &x, double c) { return call1<PowScalar>({x}, c); }
+#define DZ_UNARY(name, Title, ...)                                                                 \
+  Variable name(const Variable &x) { return call1<Title##Fn>({x}); }
+#define DZ_BINARY(name, Title, ...)                                                                \
+  Variable name(const Variable &a, const Variable &b) { return call1<Title##Fn>({a, b}); }
+#include <dzc/ops.def>
 
 Variable reshape(const Variable &x, const Shape &shape) {
   if (x.shape() == shape)
@@ -720,8 +607,6 @@ Variable linear(const Variable &x, const Variable &W, const std::optional<Variab
   return call1<Linear>({x, W});
 }
 
-Variable sigmoid(const Variable &x) { return call1<Sigmoid>({x}); }
-Variable relu(const Variable &x) { return call1<ReLU>({x}); }
 Variable leaky_relu(const Variable &x, double slope) { return call1<LeakyReLU>({x}, slope); }
 namespace {
 void check_axis(const Variable &x, int64_t axis, const char *op) {

@@ -1,6 +1,7 @@
 // tracer.cpp - dz::compile's tracer (the algorithm is in tracer.h).
 #include "tracer.h"
 
+#include <dzc/op_registry.h>
 #include <dzc/tensor.h>
 
 #include <algorithm>
@@ -11,21 +12,29 @@ namespace dz::detail {
 
 namespace {
 
-/// The dz ops that compute elementwise: every operand takes the result's dtype (the
-/// runtime promotes; the IR wants one element type).
-bool is_elementwise(const std::string &op) {
-  static const std::set<std::string> ops = {
-      "add",  "sub",  "mul",    "div",     "maximum", "neg", "exp",        "log",  "sin",  "cos",
-      "tanh", "sqrt", "square", "sigmoid", "relu",    "pow", "leaky_relu", "clip", "step", "erf"};
-  return ops.count(op) > 0;
+/// The dtype the dz op `op` wants operand `k` of dtype `in` in, for a result of dtype `out`
+/// (the runtime promotes; the IR wants one element type): the registry's ops by their
+/// domain, the other elementwise ops the result's dtype, other ops' float operands too.
+DType operand_dtype(const std::string &op, size_t k, DType in, DType promoted, DType out) {
+  if (std::optional<MapOp> m = find_op(op)) {
+    switch (op_info(*m).domain) {
+    case OpDomain::Compare:
+      return promoted;
+    case OpDomain::Predicate:
+      return is_floating(in) ? in : f64;
+    default:
+      return out;
+    }
+  }
+  if (op == "select")
+    return k == 0 ? b8 : out;
+  if (op == "pow_scalar" || op == "leaky_relu" || op == "clip" || is_floating(in))
+    return out;
+  return in;
 }
 
 /// Tensor operations the runtime reports that have no dz op yet.
-bool has_no_dz_op(const std::string &op) {
-  static const std::set<std::string> ops = {"compare",    "where",   "logsumexp",
-                                            "pow_tensor", "minimum", "abs"};
-  return ops.count(op) > 0;
-}
+bool has_no_dz_op(const std::string &op) { return op == "logsumexp"; }
 
 /// Whether a weak and a shared pointer share one control block (the same Storage, even
 /// after the weak one expired and the address was reused).
@@ -204,13 +213,13 @@ void Tracer::op(const char *op_name, std::initializer_list<const Tensor *> ins, 
   }
   if (has_no_dz_op(op))
     unsupported("the tensor operation '" + op + "'");
+  DType promoted = (*ins.begin())->dtype();
+  for (const Tensor *t : ins)
+    promoted = promote(promoted, t->dtype());
   std::vector<int> inputs;
-  for (const Tensor *t : ins) {
-    int v = value_of(*t);
-    if (is_elementwise(op) || is_floating(t->dtype()))
-      v = cast_to(v, out.dtype());
-    inputs.push_back(v);
-  }
+  for (const Tensor *t : ins)
+    inputs.push_back(cast_to(value_of(*t), operand_dtype(op, inputs.size(), t->dtype(), promoted,
+                                                         out.dtype())));
   bind(out, emit(op, std::move(inputs), out.shape(), out.dtype(), to_attrs(attrs)));
 }
 

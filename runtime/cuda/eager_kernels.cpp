@@ -63,96 +63,23 @@ std::string math(const char *fn, DType t) { return t == DType::f32 ? std::string
               " tensors on the GPU");
 }
 
-/// The expression of `op` over x0, x1, x2 of compute type `c` (type name `C`).
+/// The expression of `op` over x0, x1, x2 of compute type `c` (type name `C`): the
+/// registry's device function (dzc/op_registry.h) for its ops.
 std::string expression(MapOp op, DType c) {
-  const bool fl = is_floating(c);
-  auto need_float = [&] {
-    if (!fl)
-      unsupported(op, c);
-  };
-  auto need_numeric = [&] {
-    if (c == DType::b8)
-      unsupported(op, c);
-  };
-  switch (op) {
-  case MapOp::cast:
+  if (op == MapOp::cast)
     return "x0";
-  case MapOp::neg:
-    need_numeric();
-    return "-x0";
-  case MapOp::exp:
-    need_float();
-    return math("exp", c) + "(x0)";
-  case MapOp::log:
-    need_float();
-    return math("log", c) + "(x0)";
-  case MapOp::sin:
-    need_float();
-    return math("sin", c) + "(x0)";
-  case MapOp::cos:
-    need_float();
-    return math("cos", c) + "(x0)";
-  case MapOp::tanh:
-    need_float();
-    return math("tanh", c) + "(x0)";
-  case MapOp::sqrt:
-    need_float();
-    return math("sqrt", c) + "(x0)";
-  case MapOp::erf:
-    need_float();
-    return math("erf", c) + "(x0)";
-  case MapOp::sigmoid:
-    need_float();
-    return "(C)1 / ((C)1 + " + math("exp", c) + "(-x0))";
-  case MapOp::abs:
-    need_numeric();
-    return fl ? math("fabs", c) + "(x0)" : "(x0 < (C)0 ? (C)-x0 : x0)";
-  case MapOp::square:
-    need_numeric();
-    return "x0 * x0";
-  case MapOp::relu:
-    need_numeric();
-    return "(x0 <= (C)0 ? (C)0 : x0)"; // NaN stays NaN
-  case MapOp::add:
-    need_numeric();
-    return "x0 + x1";
-  case MapOp::sub:
-    need_numeric();
-    return "x0 - x1";
-  case MapOp::mul:
-    need_numeric();
-    return "x0 * x1";
-  case MapOp::div:
-    need_float();
-    return "x0 / x1";
-  case MapOp::pow:
-    need_float();
-    return math("pow", c) + "(x0, x1)";
-  case MapOp::maximum:
-    need_numeric();
-    return "((x0 > x1 || x0 != x0) ? x0 : x1)";
-  case MapOp::minimum:
-    need_numeric();
-    return "((x0 < x1 || x0 != x0) ? x0 : x1)";
-  case MapOp::eq:
-    return "x0 == x1";
-  case MapOp::ne:
-    return "x0 != x1";
-  case MapOp::lt:
-    return "x0 < x1";
-  case MapOp::le:
-    return "x0 <= x1";
-  case MapOp::gt:
-    return "x0 > x1";
-  case MapOp::ge:
-    return "x0 >= x1";
-  case MapOp::where:
+  if (op == MapOp::where)
     return "(x0 ? x1 : x2)";
-  }
-  return "?";
+  const OpInfo &info = op_info(op);
+  if ((info.domain == OpDomain::Float || info.domain == OpDomain::Predicate) && !is_floating(c))
+    unsupported(op, c);
+  if (info.domain == OpDomain::Numeric && c == DType::b8)
+    unsupported(op, c);
+  return std::string("dz_op_") + info.name + (info.arity == 1 ? "(x0)" : "(x0, x1)");
 }
 
-bool is_compare(MapOp op) { return op >= MapOp::eq && op <= MapOp::ge; }
+/// Whether `op` computes in its operands' dtype rather than the output's (bool results).
+bool is_compare(MapOp op) { return op_info(op).bool_result(); }
 
 } // namespace
 
@@ -166,7 +93,7 @@ KernelSource map_kernel(MapOp op, DType out, const std::vector<DType> &in,
   // The compute type: the operands' for comparisons, else the output's. Each operand is
   // loaded and converted to it (the condition of `where` stays bool).
   const DType c = is_compare(op) ? in[0] : out;
-  if (is_compare(op) && in[1] != in[0])
+  if (is_compare(op) && n == 2 && in[1] != in[0])
     throw Error("internal: map_kernel comparison of two dtypes");
   if (is_compare(op) && out != DType::b8)
     throw Error("internal: map_kernel comparison into a non-bool tensor");
@@ -179,7 +106,7 @@ KernelSource map_kernel(MapOp op, DType out, const std::vector<DType> &in,
     name << "_flat";
 
   std::ostringstream s;
-  s << prelude() << "typedef " << ctype(c) << " C;\n";
+  s << prelude() << "typedef " << ctype(c) << " C;\n" << cuda_op_source(op);
   s << "DZ_KERNEL(" << name.str() << ", MapArgs) {\n"
     << "  const long long step = (long long)gridDim.x * blockDim.x;\n"
     << "  for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < a.n; i += "
@@ -533,7 +460,8 @@ std::vector<KernelSource> all_kernels() {
           for (DType from : every)
             all.push_back(map_kernel(op, t, {from}));
         else if (is_compare(op))
-          all.push_back(map_kernel(op, DType::b8, {t, t}));
+          all.push_back(map_arity(op) == 1 ? map_kernel(op, DType::b8, {t})
+                                           : map_kernel(op, DType::b8, {t, t}));
         else if (op == MapOp::where)
           all.push_back(map_kernel(op, t, {DType::b8, t, t}));
         else if (map_arity(op) == 2)

@@ -7,26 +7,10 @@
 
 #include <dlfcn.h>
 
-#include <array>
 #include <cstdlib>
 #include <mutex>
 
 namespace dz {
-
-int map_arity(MapOp op) {
-  if (op == MapOp::where)
-    return 3;
-  return op >= MapOp::add ? 2 : 1;
-}
-
-const char *map_op_name(MapOp op) {
-  static constexpr std::array<const char *, 27> kNames = {
-      "cast",    "neg",     "exp",     "log",  "sin", "cos", "tanh", "sqrt", "abs",
-      "square",  "erf",     "sigmoid", "relu", "add", "sub", "mul",  "div",  "pow",
-      "maximum", "minimum", "eq",      "ne",   "lt",  "le",  "gt",   "ge",   "where"};
-  static_assert(kNames.size() == size_t(MapOp::where) + 1);
-  return kNames[size_t(op)];
-}
 
 namespace {
 

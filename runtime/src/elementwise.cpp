@@ -1,7 +1,10 @@
-// elementwise.cpp - broadcasting elementwise CPU kernels: arithmetic, comparisons,
-// where, clip, unary math, softmax / logsumexp, and the closeness checks.
+// elementwise.cpp - the elementwise ops of the registry (dzc/ops.def) on tensors: the
+// broadcasting CPU loops over each op's scalar code (scalar_ops.h) or the device's map
+// kernel, and what the registry does not hold: where, clip, pow with a scalar exponent,
+// softmax / logsumexp, and the closeness checks.
 #include "device_ops.h"
 #include "kernels.h"
+#include "scalar_ops.h"
 
 #include <dzc/trace_hook.h>
 
@@ -24,8 +27,7 @@ void binary_loop(const Tensor &a, const Tensor &b, Tensor &out, Op op) {
     return;
   const Shape &shape = out.shape();
   auto plan = make_plan<3>(shape, {broadcast_strides(a.shape(), shape),
-                                   broadcast_strides(b.shape(), shape),
-                                   contiguous_strides(shape)});
+                                   broadcast_strides(b.shape(), shape), contiguous_strides(shape)});
   const T *pa = static_cast<const T *>(a.raw());
   const T *pb = static_cast<const T *>(b.raw());
   O *po = static_cast<O *>(out.raw());
@@ -62,147 +64,96 @@ void binary_loop(const Tensor &a, const Tensor &b, Tensor &out, Op op) {
   }
 }
 
-enum class Arith { Add, Sub, Mul, Div, Pow, Max, Min };
-enum class Cmp { Eq, Ne, Lt, Le, Gt, Ge };
-
-const char *arith_name(Arith k) {
-  switch (k) {
-  case Arith::Add:
-    return "add";
-  case Arith::Sub:
-    return "sub";
-  case Arith::Mul:
-    return "mul";
-  case Arith::Div:
-    return "div";
-  case Arith::Pow:
-    return "pow";
-  case Arith::Max:
-    return "maximum";
-  case Arith::Min:
-    return "minimum";
-  }
-  return "?";
-}
-
-template <typename T> void arith_loop(Arith k, const Tensor &a, const Tensor &b, Tensor &out) {
-  switch (k) {
-  case Arith::Add:
-    return binary_loop<T, T>(a, b, out, [](T x, T y) { return T(x + y); });
-  case Arith::Sub:
-    return binary_loop<T, T>(a, b, out, [](T x, T y) { return T(x - y); });
-  case Arith::Mul:
-    return binary_loop<T, T>(a, b, out, [](T x, T y) { return T(x * y); });
-  case Arith::Div:
-    return binary_loop<T, T>(a, b, out, [](T x, T y) { return T(x / y); });
-  case Arith::Pow:
-    return binary_loop<T, T>(a, b, out, [](T x, T y) { return T(std::pow(x, y)); });
-  case Arith::Max:
-    return binary_loop<T, T>(a, b, out, [](T x, T y) { return x > y || x != x ? x : y; });
-  case Arith::Min:
-    return binary_loop<T, T>(a, b, out, [](T x, T y) { return x < y || x != x ? x : y; });
+/// Calls fn(ops::NAME{}) for the registry op `op`.
+template <typename Fn> void with_op(MapOp op, Fn &&fn) {
+  switch (op) {
+#define DZ_UNARY(name, ...)                                                                        \
+  case MapOp::name:                                                                                \
+    return fn(ops::name{});
+#define DZ_BINARY(name, ...)                                                                       \
+  case MapOp::name:                                                                                \
+    return fn(ops::name{});
+#include <dzc/ops.def>
+  default:
+    throw Error(std::string("internal: ") + map_op_name(op) + " is not a registry op");
   }
 }
 
-DType arith_dtype(Arith k, DType a, DType b) {
+/// Calls fn(TypeTag<T>{}) for the dtypes of an op of domain D: float32/float64 for Float
+/// and Predicate, every dtype but bool for Numeric, every dtype for Compare and Mask.
+template <OpDomain D, typename Fn> void visit_domain(DType dt, const char *op, Fn &&fn) {
+  if constexpr (D == OpDomain::Float || D == OpDomain::Predicate) {
+    visit_float(dt, op, fn);
+  } else if constexpr (D == OpDomain::Numeric) {
+    visit_numeric(dt, op, [&](auto tag) {
+      if constexpr (!std::is_same_v<typename decltype(tag)::type, bool>)
+        fn(tag);
+    });
+  } else {
+    visit_dtype(dt, fn);
+  }
+}
+
+/// The dtype a binary op computes in for operands of dtypes a and b (NumPy's promotion;
+/// Float ops compute integers in float64, as NumPy's true division).
+DType binary_dtype(MapOp op, DType a, DType b) {
+  const OpInfo &info = op_info(op);
   DType dt = promote(a, b);
-  if ((k == Arith::Div || k == Arith::Pow) && !is_floating(dt))
-    return f64; // true division, as NumPy
-  if (dt == b8)
-    throw Error(std::string(arith_name(k)) +
+  if (info.domain == OpDomain::Float && !is_floating(dt))
+    return f64;
+  if (info.domain == OpDomain::Numeric && dt == b8)
+    throw Error(std::string(info.name) +
                 ": not defined for two bool tensors (convert with astype first)");
   return dt;
 }
 
-/// The dz op (docs/ir.md) of an arithmetic kind, for the tracer; kinds without one get a
-/// name the compiler reports as unsupported.
-const char *arith_op(Arith k) {
-  switch (k) {
-  case Arith::Add: return "add";
-  case Arith::Sub: return "sub";
-  case Arith::Mul: return "mul";
-  case Arith::Div: return "div";
-  case Arith::Pow: return "pow_tensor";
-  case Arith::Max: return "maximum";
-  case Arith::Min: return "minimum";
-  }
-  return "arith";
-}
-
-MapOp arith_map(Arith k) {
-  constexpr MapOp kOps[] = {MapOp::add, MapOp::sub,     MapOp::mul,    MapOp::div,
-                            MapOp::pow, MapOp::maximum, MapOp::minimum};
-  return kOps[int(k)];
-}
-
-Tensor arith(Arith k, const Tensor &a0, const Tensor &b0) {
-  TraceScope trace;
-  DType dt = arith_dtype(k, a0.dtype(), b0.dtype());
-  Shape shape = broadcast_shapes(a0.shape(), b0.shape(), arith_name(k));
-  if (Device dev = device::op_device(arith_name(k), {&a0, &b0}); !dev.is_cpu()) {
-    Tensor out = device::map(dev, arith_map(k), dt, shape, {a0.to(dt), b0.to(dt)});
-    if (trace)
-      trace->op(arith_op(k), {&a0, &b0}, out, {});
-    return out;
-  }
-  Tensor a = a0.to(dt), b = b0.to(dt);
-  Tensor out(shape, dt);
-  visit_numeric(dt, arith_name(k), [&](auto tag) {
-    arith_loop<typename decltype(tag)::type>(k, a, b, out);
+/// out = op(a, b) over the broadcast of a and b; a and b have the compute dtype.
+void binary_cpu(MapOp op, const Tensor &a, const Tensor &b, Tensor &out) {
+  with_op(op, [&](auto o) {
+    using Op = decltype(o);
+    if constexpr (Op::arity == 2)
+      visit_domain<Op::domain>(a.dtype(), op_info(op).name, [&](auto tag) {
+        using T = typename decltype(tag)::type;
+        using R = ops::result_t<Op::domain, T>;
+        binary_loop<R, T>(a, b, out, [](T x, T y) { return Op::apply(x, y); });
+      });
   });
+}
+
+Tensor binary(MapOp op, const Tensor &a0, const Tensor &b0) {
+  TraceScope trace;
+  const char *name = op_info(op).name;
+  DType dt = binary_dtype(op, a0.dtype(), b0.dtype());
+  DType out_dtype = op_info(op).bool_result() ? b8 : dt;
+  Shape shape = broadcast_shapes(a0.shape(), b0.shape(), name);
+  Tensor out;
+  if (Device dev = device::op_device(name, {&a0, &b0}); !dev.is_cpu()) {
+    out = device::map(dev, op, out_dtype, shape, {a0.to(dt), b0.to(dt)});
+  } else {
+    Tensor a = a0.to(dt), b = b0.to(dt);
+    out = Tensor(shape, out_dtype);
+    binary_cpu(op, a, b, out);
+  }
   if (trace)
-    trace->op(arith_op(k), {&a0, &b0}, out, {});
+    trace->op(name, {&a0, &b0}, out, {});
   return out;
 }
 
-void arith_inplace(Arith k, Tensor &a, const Tensor &b0) {
+void binary_inplace(MapOp op, Tensor &a, const Tensor &b0) {
   TraceScope trace;
-  DType dt = arith_dtype(k, a.dtype(), b0.dtype());
-  Shape shape = broadcast_shapes(a.shape(), b0.shape(), arith_name(k));
+  const char *name = op_info(op).name;
+  DType dt = binary_dtype(op, a.dtype(), b0.dtype());
+  Shape shape = broadcast_shapes(a.shape(), b0.shape(), name);
   if (dt != a.dtype() || shape != a.shape())
-    throw Error(std::string("in-place ") + arith_name(k) + ": the result (" + shape_str(shape) +
-                ", " + dtype_name(dt) + ") does not fit the left operand (" +
-                shape_str(a.shape()) + ", " + dtype_name(a.dtype()) + ")");
+    throw Error(std::string("in-place ") + name + ": the result (" + shape_str(shape) + ", " +
+                dtype_name(dt) + ") does not fit the left operand (" + shape_str(a.shape()) + ", " +
+                dtype_name(a.dtype()) + ")");
   if (trace) // before the write: the tracer may keep the old value
-    trace->inplace(arith_op(k), a, b0);
+    trace->inplace(name, a, b0);
   Tensor b = b0.to(dt);
-  if (Device dev = device::op_device(arith_name(k), {&a, &b0}); !dev.is_cpu())
-    return device::map_into(a, arith_map(k), {a, b});
-  visit_numeric(dt, arith_name(k), [&](auto tag) {
-    arith_loop<typename decltype(tag)::type>(k, a, b, a);
-  });
-}
-
-Tensor compare(Cmp k, const Tensor &a0, const Tensor &b0) {
-  TraceScope trace; // comparisons have no dz op yet: the tracer reports them
-  if (trace)
-    trace->op("compare", {&a0, &b0}, a0, {});
-  DType dt = promote(a0.dtype(), b0.dtype());
-  Shape shape = broadcast_shapes(a0.shape(), b0.shape(), "compare");
-  Tensor a = a0.to(dt), b = b0.to(dt);
-  if (Device dev = device::op_device("compare", {&a0, &b0}); !dev.is_cpu()) {
-    constexpr MapOp kOps[] = {MapOp::eq, MapOp::ne, MapOp::lt, MapOp::le, MapOp::gt, MapOp::ge};
-    return device::map(dev, kOps[int(k)], b8, shape, {a, b});
-  }
-  Tensor out(shape, b8);
-  visit_dtype(dt, [&](auto tag) {
-    using T = typename decltype(tag)::type;
-    switch (k) {
-    case Cmp::Eq:
-      return binary_loop<bool, T>(a, b, out, [](T x, T y) { return x == y; });
-    case Cmp::Ne:
-      return binary_loop<bool, T>(a, b, out, [](T x, T y) { return x != y; });
-    case Cmp::Lt:
-      return binary_loop<bool, T>(a, b, out, [](T x, T y) { return x < y; });
-    case Cmp::Le:
-      return binary_loop<bool, T>(a, b, out, [](T x, T y) { return x <= y; });
-    case Cmp::Gt:
-      return binary_loop<bool, T>(a, b, out, [](T x, T y) { return x > y; });
-    case Cmp::Ge:
-      return binary_loop<bool, T>(a, b, out, [](T x, T y) { return x >= y; });
-    }
-  });
-  return out;
+  if (Device dev = device::op_device(name, {&a, &b0}); !dev.is_cpu())
+    return device::map_into(a, op, {a, b});
+  binary_cpu(op, a, b, a);
 }
 
 /// A Python-like scalar next to tensor t: it takes t's dtype, except that a
@@ -217,8 +168,8 @@ Tensor scalar_like(const Tensor &t, double v) {
 }
 
 /// o[i] = op(p[i]) in chunks: threads split the chunks, each chunk is a vector loop.
-template <typename T, typename Op>
-void map_loop(const T *p, T *o, int64_t n, int64_t grain, Op op) {
+template <typename T, typename R, typename Op>
+void map_loop(const T *p, R *o, int64_t n, int64_t grain, Op op) {
   constexpr int64_t kChunk = 8192;
   const int64_t chunks = (n + kChunk - 1) / kChunk;
 #pragma omp parallel for if (n > grain)
@@ -230,73 +181,56 @@ void map_loop(const T *p, T *o, int64_t n, int64_t grain, Op op) {
   }
 }
 
-/// out = op(x) elementwise; integer inputs are computed in float64.
-template <typename Op>
-Tensor unary_float(const Tensor &x0, const char *name, MapOp map_op, Op op) {
+/// out = op(x) elementwise for a unary registry op: Float and Predicate ops compute
+/// integer inputs in float64, Numeric ops refuse bool.
+Tensor unary(MapOp op, const Tensor &x0) {
   TraceScope trace;
-  Tensor x = is_floating(x0.dtype()) ? x0 : x0.to(f64);
+  const OpInfo &info = op_info(op);
+  const bool floating = info.domain == OpDomain::Float || info.domain == OpDomain::Predicate;
+  Tensor x = floating && !is_floating(x0.dtype()) ? x0.to(f64) : x0;
+  if (info.domain == OpDomain::Numeric && x.dtype() == b8)
+    throw Error(std::string(info.name) +
+                ": not defined for bool tensors (convert with astype first)");
+  const DType out_dtype = info.bool_result() ? b8 : x.dtype();
+  Tensor out;
   if (!x.device().is_cpu()) {
-    Tensor out = device::map(x.device(), map_op, x.dtype(), x.shape(), {x});
-    if (trace)
-      trace->op(name, {&x0}, out, {});
-    return out;
+    out = device::map(x.device(), op, out_dtype, x.shape(), {x});
+  } else {
+    out = Tensor(x.shape(), out_dtype);
+    const int64_t n = x.size();
+    const int64_t grain = info.domain == OpDomain::Float ? kParallelGrainMath : kParallelGrain;
+    with_op(op, [&](auto o) {
+      using Op = decltype(o);
+      if constexpr (Op::arity == 1)
+        visit_domain<Op::domain>(x.dtype(), info.name, [&](auto tag) {
+          using T = typename decltype(tag)::type;
+          using R = ops::result_t<Op::domain, T>;
+          map_loop(static_cast<const T *>(x.raw()), static_cast<R *>(out.raw()), n, grain,
+                   [](T v) { return Op::apply(v); });
+        });
+    });
   }
-  Tensor out(x.shape(), x.dtype());
-  int64_t n = x.size();
-  visit_float(x.dtype(), name, [&](auto tag) {
-    using T = typename decltype(tag)::type;
-    map_loop(static_cast<const T *>(x.raw()), static_cast<T *>(out.raw()), n,
-             kParallelGrainMath, op);
-  });
   if (trace)
-    trace->op(name, {&x0}, out, {});
-  return out;
-}
-
-/// exp that vectorises for float32 (fast_expf) and is std::exp for float64.
-template <typename T> inline T vexp(T v) {
-  if constexpr (std::is_same_v<T, float>)
-    return fast_expf(v);
-  else
-    return std::exp(v);
-}
-
-/// out = op(x) elementwise for every numeric dtype.
-template <typename Op>
-Tensor unary_numeric(const Tensor &x, const char *name, MapOp map_op, Op op) {
-  TraceScope trace;
-  if (!x.device().is_cpu()) {
-    if (x.dtype() == b8)
-      throw Error(std::string(name) +
-                  ": not defined for bool tensors (convert with astype first)");
-    Tensor out = device::map(x.device(), map_op, x.dtype(), x.shape(), {x});
-    if (trace)
-      trace->op(name, {&x}, out, {});
-    return out;
-  }
-  Tensor out(x.shape(), x.dtype());
-  int64_t n = x.size();
-  visit_numeric(x.dtype(), name, [&](auto tag) {
-    using T = typename decltype(tag)::type;
-    map_loop(static_cast<const T *>(x.raw()), static_cast<T *>(out.raw()), n, kParallelGrain,
-             op);
-  });
-  if (trace)
-    trace->op(name, {&x}, out, {});
+    trace->op(info.name, {&x0}, out, {});
   return out;
 }
 
 } // namespace
 
+// ---- the registry's ops: dz::NAME ---------------------------------------------------------
+
+#define DZ_UNARY(name, ...)                                                                        \
+  Tensor name(const Tensor &x) { return unary(MapOp::name, x); }
+#define DZ_BINARY(name, ...)                                                                       \
+  Tensor name(const Tensor &a, const Tensor &b) { return binary(MapOp::name, a, b); }
+#include <dzc/ops.def>
+
 // ---- arithmetic -------------------------------------------------------------------------------
 
-Tensor operator+(const Tensor &a, const Tensor &b) { return arith(Arith::Add, a, b); }
-Tensor operator-(const Tensor &a, const Tensor &b) { return arith(Arith::Sub, a, b); }
-Tensor operator*(const Tensor &a, const Tensor &b) { return arith(Arith::Mul, a, b); }
-Tensor operator/(const Tensor &a, const Tensor &b) { return arith(Arith::Div, a, b); }
-Tensor pow(const Tensor &a, const Tensor &b) { return arith(Arith::Pow, a, b); }
-Tensor maximum(const Tensor &a, const Tensor &b) { return arith(Arith::Max, a, b); }
-Tensor minimum(const Tensor &a, const Tensor &b) { return arith(Arith::Min, a, b); }
+Tensor operator+(const Tensor &a, const Tensor &b) { return add(a, b); }
+Tensor operator-(const Tensor &a, const Tensor &b) { return sub(a, b); }
+Tensor operator*(const Tensor &a, const Tensor &b) { return mul(a, b); }
+Tensor operator/(const Tensor &a, const Tensor &b) { return div(a, b); }
 Tensor maximum(const Tensor &a, double b) { return maximum(a, scalar_like(a, b)); }
 Tensor minimum(const Tensor &a, double b) { return minimum(a, scalar_like(a, b)); }
 
@@ -309,9 +243,7 @@ Tensor operator-(double a, const Tensor &b) { return scalar_like(b, a) - b; }
 Tensor operator*(double a, const Tensor &b) { return scalar_like(b, a) * b; }
 Tensor operator/(double a, const Tensor &b) { return scalar_like(b, a) / b; }
 
-Tensor operator-(const Tensor &a) {
-  return unary_numeric(a, "neg", MapOp::neg, [](auto v) { return decltype(v)(-v); });
-}
+Tensor operator-(const Tensor &a) { return neg(a); }
 
 Tensor pow(const Tensor &a, double b) {
   if (b == 2.0)
@@ -319,30 +251,36 @@ Tensor pow(const Tensor &a, double b) {
   if (!is_floating(a.dtype()))
     return pow(a, scalar_like(a, b));
   TraceScope trace;
-  Tensor out = !a.device().is_cpu()
-                   ? pow(a, Tensor::scalar(b, a.dtype()))
-                   : unary_float(a, "pow", MapOp::pow, [b](auto v) {
-                       return decltype(v)(std::pow(v, decltype(v)(b)));
-                     });
+  Tensor out;
+  if (!a.device().is_cpu()) {
+    out = pow(a, Tensor::scalar(b, a.dtype()));
+  } else {
+    out = Tensor(a.shape(), a.dtype());
+    visit_float(a.dtype(), "pow", [&](auto tag) {
+      using T = typename decltype(tag)::type;
+      map_loop(a.data<T>(), out.data<T>(), a.size(), kParallelGrainMath,
+               [e = T(b)](T v) { return ops::pow::apply(v, e); });
+    });
+  }
   if (trace)
-    trace->op("pow", {&a}, out, {{"exponent", b}});
+    trace->op("pow_scalar", {&a}, out, {{"exponent", b}});
   return out;
 }
 
 Tensor &Tensor::operator+=(const Tensor &o) {
-  arith_inplace(Arith::Add, *this, o);
+  binary_inplace(MapOp::add, *this, o);
   return *this;
 }
 Tensor &Tensor::operator-=(const Tensor &o) {
-  arith_inplace(Arith::Sub, *this, o);
+  binary_inplace(MapOp::sub, *this, o);
   return *this;
 }
 Tensor &Tensor::operator*=(const Tensor &o) {
-  arith_inplace(Arith::Mul, *this, o);
+  binary_inplace(MapOp::mul, *this, o);
   return *this;
 }
 Tensor &Tensor::operator/=(const Tensor &o) {
-  arith_inplace(Arith::Div, *this, o);
+  binary_inplace(MapOp::div, *this, o);
   return *this;
 }
 Tensor &Tensor::operator+=(double v) { return *this += scalar_like(*this, v); }
@@ -352,12 +290,12 @@ Tensor &Tensor::operator/=(double v) { return *this /= scalar_like(*this, v); }
 
 // ---- comparisons, where, clip -------------------------------------------------------------
 
-Tensor operator==(const Tensor &a, const Tensor &b) { return compare(Cmp::Eq, a, b); }
-Tensor operator!=(const Tensor &a, const Tensor &b) { return compare(Cmp::Ne, a, b); }
-Tensor operator<(const Tensor &a, const Tensor &b) { return compare(Cmp::Lt, a, b); }
-Tensor operator<=(const Tensor &a, const Tensor &b) { return compare(Cmp::Le, a, b); }
-Tensor operator>(const Tensor &a, const Tensor &b) { return compare(Cmp::Gt, a, b); }
-Tensor operator>=(const Tensor &a, const Tensor &b) { return compare(Cmp::Ge, a, b); }
+Tensor operator==(const Tensor &a, const Tensor &b) { return equal(a, b); }
+Tensor operator!=(const Tensor &a, const Tensor &b) { return not_equal(a, b); }
+Tensor operator<(const Tensor &a, const Tensor &b) { return less(a, b); }
+Tensor operator<=(const Tensor &a, const Tensor &b) { return less_equal(a, b); }
+Tensor operator>(const Tensor &a, const Tensor &b) { return greater(a, b); }
+Tensor operator>=(const Tensor &a, const Tensor &b) { return greater_equal(a, b); }
 Tensor operator==(const Tensor &a, double b) { return a == scalar_like(a, b); }
 Tensor operator<(const Tensor &a, double b) { return a < scalar_like(a, b); }
 Tensor operator<=(const Tensor &a, double b) { return a <= scalar_like(a, b); }
@@ -365,22 +303,28 @@ Tensor operator>(const Tensor &a, double b) { return a > scalar_like(a, b); }
 Tensor operator>=(const Tensor &a, double b) { return a >= scalar_like(a, b); }
 
 Tensor where(const Tensor &cond0, const Tensor &a0, const Tensor &b0) {
-  TraceScope trace; // no dz op yet: the tracer reports it
-  if (trace)
-    trace->op("where", {&cond0, &a0, &b0}, a0, {});
+  TraceScope trace;
   DType dt = promote(a0.dtype(), b0.dtype());
-  Shape shape = broadcast_shapes(broadcast_shapes(cond0.shape(), a0.shape(), "where"),
-                                 b0.shape(), "where");
+  Shape shape =
+      broadcast_shapes(broadcast_shapes(cond0.shape(), a0.shape(), "where"), b0.shape(), "where");
   Tensor cond = cond0.dtype() == b8 ? cond0 : (cond0 != Tensor::scalar(0, cond0.dtype()));
-  if (Device dev = device::op_device("where", {&cond0, &a0, &b0}); !dev.is_cpu())
-    return device::map(dev, MapOp::where, dt, shape, {cond, a0.to(dt), b0.to(dt)});
-  Tensor a = a0.to(dt), b = b0.to(dt), out(shape, dt);
-  if (out.size() == 0)
+  Tensor out;
+  if (Device dev = device::op_device("where", {&cond0, &a0, &b0}); !dev.is_cpu()) {
+    out = device::map(dev, MapOp::where, dt, shape, {cond, a0.to(dt), b0.to(dt)});
+    if (trace)
+      trace->op("select", {&cond0, &a0, &b0}, out, {});
     return out;
+  }
+  Tensor a = a0.to(dt), b = b0.to(dt);
+  out = Tensor(shape, dt);
+  if (out.size() == 0) {
+    if (trace)
+      trace->op("select", {&cond0, &a0, &b0}, out, {});
+    return out;
+  }
   auto plan = make_plan<4>(shape, {broadcast_strides(cond.shape(), shape),
                                    broadcast_strides(a.shape(), shape),
-                                   broadcast_strides(b.shape(), shape),
-                                   contiguous_strides(shape)});
+                                   broadcast_strides(b.shape(), shape), contiguous_strides(shape)});
   visit_dtype(dt, [&](auto tag) {
     using T = typename decltype(tag)::type;
     const bool *pc = static_cast<const bool *>(cond.raw());
@@ -388,8 +332,7 @@ Tensor where(const Tensor &cond0, const Tensor &a0, const Tensor &b0) {
     const T *pb = static_cast<const T *>(b.raw());
     T *po = static_cast<T *>(out.raw());
     int64_t inner = plan.inner();
-    int64_t sc = plan.strides[0].back(), sa = plan.strides[1].back(),
-            sb = plan.strides[2].back();
+    int64_t sc = plan.strides[0].back(), sa = plan.strides[1].back(), sb = plan.strides[2].back();
 #pragma omp parallel for if (out.size() > kParallelGrain)
     for (int64_t r = 0; r < plan.outer(); ++r) {
       auto off = plan.row_offsets(r);
@@ -397,6 +340,8 @@ Tensor where(const Tensor &cond0, const Tensor &a0, const Tensor &b0) {
         po[off[3] + j] = pc[off[0] + j * sc] ? pa[off[1] + j * sa] : pb[off[2] + j * sb];
     }
   });
+  if (trace)
+    trace->op("select", {&cond0, &a0, &b0}, out, {});
   return out;
 }
 
@@ -408,71 +353,21 @@ Tensor clip(const Tensor &x, double lo, double hi) {
   if (!x.device().is_cpu()) {
     if (x.dtype() == b8)
       throw Error("clip: not defined for bool tensors (convert with astype first)");
-    Tensor out =
-        minimum(maximum(x, Tensor::scalar(lo, x.dtype())), Tensor::scalar(hi, x.dtype()));
+    Tensor out = minimum(maximum(x, Tensor::scalar(lo, x.dtype())), Tensor::scalar(hi, x.dtype()));
     if (trace)
       trace->op("clip", {&x}, out, {{"min", lo}, {"max", hi}});
     return out;
   }
-  Tensor out = unary_numeric(x, "clip", MapOp::cast, [lo, hi](auto v) {
-    using T = decltype(v);
-    return v < T(lo) ? T(lo) : (v > T(hi) ? T(hi) : v);
+  Tensor out(x.shape(), x.dtype());
+  visit_numeric(x.dtype(), "clip", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    // NaN stays NaN (NumPy's clip).
+    map_loop(x.data<T>(), out.data<T>(), x.size(), kParallelGrain,
+             [l = T(lo), h = T(hi)](T v) { return v < l ? l : (v > h ? h : v); });
   });
   if (trace)
     trace->op("clip", {&x}, out, {{"min", lo}, {"max", hi}});
   return out;
-}
-
-// ---- unary math ---------------------------------------------------------------------------
-
-Tensor exp(const Tensor &x) {
-  return unary_float(x, "exp", MapOp::exp, [](auto v) { return vexp(v); });
-}
-Tensor log(const Tensor &x) {
-  return unary_float(x, "log", MapOp::log, [](auto v) { return std::log(v); });
-}
-Tensor sin(const Tensor &x) {
-  return unary_float(x, "sin", MapOp::sin, [](auto v) { return std::sin(v); });
-}
-Tensor cos(const Tensor &x) {
-  return unary_float(x, "cos", MapOp::cos, [](auto v) { return std::cos(v); });
-}
-Tensor tanh(const Tensor &x) {
-  return unary_float(x, "tanh", MapOp::tanh, [](auto v) {
-    if constexpr (std::is_same_v<decltype(v), float>)
-      return fast_tanhf(v);
-    else
-      return std::tanh(v);
-  });
-}
-Tensor sqrt(const Tensor &x) {
-  return unary_float(x, "sqrt", MapOp::sqrt, [](auto v) { return std::sqrt(v); });
-}
-Tensor erf(const Tensor &x) {
-  return unary_float(x, "erf", MapOp::erf, [](auto v) { return std::erf(v); });
-}
-Tensor sigmoid(const Tensor &x) {
-  return unary_float(x, "sigmoid", MapOp::sigmoid, [](auto v) {
-    using T = decltype(v);
-    return T(1) / (T(1) + vexp(-v)); // exp overflows to inf for v << 0: the result is 0
-  });
-}
-Tensor abs(const Tensor &x) {
-  return unary_numeric(x, "abs", MapOp::abs, [](auto v) {
-    if constexpr (std::is_floating_point_v<decltype(v)>)
-      return std::fabs(v); // abs(-0) = +0
-    else if constexpr (std::is_signed_v<decltype(v)>)
-      return v < 0 ? decltype(v)(-v) : v;
-    else
-      return v;
-  });
-}
-Tensor square(const Tensor &x) {
-  return unary_numeric(x, "square", MapOp::square, [](auto v) { return decltype(v)(v * v); });
-}
-Tensor relu(const Tensor &x) {
-  // NaN stays NaN (NumPy's maximum(x, 0)).
-  return unary_numeric(x, "relu", MapOp::relu, [](auto v) { return v <= 0 ? decltype(v)(0) : v; });
 }
 
 // ---- softmax and logsumexp -------------------------------------------------------------------
@@ -495,14 +390,14 @@ void softmax_rows(const T *x, T *out, int64_t rows, int64_t cols, bool lse_only)
       T s = 0;
 #pragma omp simd reduction(+ : s)
       for (int64_t j = 0; j < cols; ++j)
-        s += vexp(xr[j] - m);
+        s += scalar::Exp(xr[j] - m);
       out[r] = m + std::log(s);
     } else {
       T *o = out + r * cols;
       T s = 0;
 #pragma omp simd reduction(+ : s)
       for (int64_t j = 0; j < cols; ++j) {
-        o[j] = vexp(xr[j] - m);
+        o[j] = scalar::Exp(xr[j] - m);
         s += o[j];
       }
       T inv = T(1) / s;

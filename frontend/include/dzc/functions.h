@@ -12,20 +12,15 @@
 namespace dz::functions {
 
 // ---- elementwise math --------------------------------------------------------------
-Variable sin(const Variable &x);
-Variable cos(const Variable &x);
-Variable tanh(const Variable &x);
-Variable exp(const Variable &x);
-Variable log(const Variable &x);
-Variable square(const Variable &x);
-Variable sqrt(const Variable &x);
-Variable erf(const Variable &x); // the error function
-Variable neg(const Variable &x);
+// The ops of the registry (dzc/ops.def), each a Function whose backward is the registry's
+// gradient, written with these same functions: exp log sin cos tan tanh sqrt erf sigmoid
+// asin acos atan sinh cosh asinh acosh atanh ceil floor round neg abs square relu step sign
+// isnan isinf, add sub mul div pow maximum minimum mod, equal_mask, and the comparisons
+// equal not_equal less less_equal greater greater_equal (bool results, no gradient).
+#define DZ_UNARY(name, ...) Variable name(const Variable &x);
+#define DZ_BINARY(name, ...) Variable name(const Variable &a, const Variable &b);
+#include <dzc/ops.def>
 Variable pow(const Variable &x, double c);
-Variable add(const Variable &a, const Variable &b);
-Variable sub(const Variable &a, const Variable &b);
-Variable mul(const Variable &a, const Variable &b);
-Variable div(const Variable &a, const Variable &b);
 
 // ---- shapes -------------------------------------------------------------------------------
 Variable reshape(const Variable &x, const Shape &shape);

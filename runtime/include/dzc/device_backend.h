@@ -13,6 +13,7 @@
 // respect to the host except copy_to_host; primitives run in the order they are called.
 #pragma once
 
+#include <dzc/op_registry.h>
 #include <dzc/tensor.h>
 
 #include <cstddef>
@@ -21,42 +22,6 @@
 #include <vector>
 
 namespace dz {
-
-/// The elementwise operations of DeviceBackend::map. Unary ones take one operand, binary
-/// ones two, `where` three (a bool condition first). `cast` converts one operand to the
-/// output's dtype (and is a plain copy when the dtypes agree). Comparisons write bool.
-enum class MapOp : uint8_t {
-  cast,
-  neg,
-  exp,
-  log,
-  sin,
-  cos,
-  tanh,
-  sqrt,
-  abs,
-  square,
-  erf,
-  sigmoid,
-  relu,
-  add,
-  sub,
-  mul,
-  div,
-  pow,
-  maximum,
-  minimum,
-  eq,
-  ne,
-  lt,
-  le,
-  gt,
-  ge,
-  where,
-};
-/// The number of operands of `op` (1, 2 or 3) and its name ("add").
-int map_arity(MapOp op);
-const char *map_op_name(MapOp op);
 
 enum class ReduceOp : uint8_t { sum, max, min, argmax };
 

@@ -399,10 +399,7 @@ Tensor operator+(double a, const Tensor &b);
 Tensor operator-(double a, const Tensor &b);
 Tensor operator*(double a, const Tensor &b);
 Tensor operator/(double a, const Tensor &b);
-Tensor pow(const Tensor &a, const Tensor &b);
 Tensor pow(const Tensor &a, double b);
-Tensor maximum(const Tensor &a, const Tensor &b);
-Tensor minimum(const Tensor &a, const Tensor &b);
 Tensor maximum(const Tensor &a, double b);
 Tensor minimum(const Tensor &a, double b);
 // Comparisons return bool tensors.
@@ -421,17 +418,15 @@ Tensor operator>=(const Tensor &a, double b);
 Tensor where(const Tensor &cond, const Tensor &a, const Tensor &b);
 Tensor clip(const Tensor &x, double lo, double hi);
 
-Tensor exp(const Tensor &x);
-Tensor log(const Tensor &x);
-Tensor sin(const Tensor &x);
-Tensor cos(const Tensor &x);
-Tensor tanh(const Tensor &x);
-Tensor sqrt(const Tensor &x);
-Tensor abs(const Tensor &x);
-Tensor square(const Tensor &x);
-Tensor erf(const Tensor &x); // the error function (std::erf)
-Tensor sigmoid(const Tensor &x);
-Tensor relu(const Tensor &x);
+// The ops of the registry (dzc/ops.def; docs/ops.md describes each), for every dtype
+// their domain admits, broadcasting as NumPy: exp log sin cos tan tanh sqrt erf sigmoid
+// asin acos atan sinh cosh asinh acosh atanh ceil floor round, neg abs square relu step
+// sign, isnan isinf (bool results), add sub mul div pow maximum minimum mod, equal_mask
+// (1 / 0 in the operands' dtype), equal not_equal less less_equal greater greater_equal
+// (bool results; also the operators).
+#define DZ_UNARY(name, ...) Tensor name(const Tensor &x);
+#define DZ_BINARY(name, ...) Tensor name(const Tensor &a, const Tensor &b);
+#include <dzc/ops.def>
 /// Sums the values of each row of a 2-d float tensor after exp(x - max) (logsumexp).
 Tensor logsumexp(const Tensor &x, int64_t axis, bool keepdims = true);
 Tensor softmax(const Tensor &x, int64_t axis);

@@ -1,0 +1,150 @@
+// ScalarVocabulary.h - the scalar vocabulary of dzc/ops.def as MLIR builders: a registry
+// op's value expression, compiled here with SV operands, builds the arith / math ops that
+// compute it at one point of a fused kernel. Internal to codegen/cpu.
+#pragma once
+
+#include <dzc/op_registry.h>
+
+#include <mlir/Dialect/Arith/IR/Arith.h>
+#include <mlir/Dialect/Math/IR/Math.h>
+#include <mlir/IR/Builders.h>
+
+#include <cmath>
+
+namespace dz::codegen::vocabulary {
+
+/// Where the ops go.
+struct Site {
+  mlir::OpBuilder &b;
+  mlir::Location loc;
+};
+
+/// A scalar value at the current point: f32, f64, i64, or i1 (a condition).
+struct SV {
+  Site *s;
+  mlir::Value v;
+
+  mlir::Type type() const { return v.getType(); }
+  bool isFloat() const { return llvm::isa<mlir::FloatType>(type()); }
+  template <typename OpTy, typename... Args> SV make(Args &&...args) const {
+    return {s, OpTy::create(s->b, s->loc, std::forward<Args>(args)...)};
+  }
+  /// The constant `c` of this value's type.
+  SV constant(double c) const {
+    if (isFloat())
+      return make<mlir::arith::ConstantOp>(mlir::FloatAttr::get(type(), c));
+    return make<mlir::arith::ConstantOp>(mlir::IntegerAttr::get(type(), int64_t(c)));
+  }
+  SV cmp(mlir::arith::CmpFPredicate f, mlir::arith::CmpIPredicate i, SV r) const {
+    if (isFloat())
+      return make<mlir::arith::CmpFOp>(f, v, r.v);
+    return make<mlir::arith::CmpIOp>(i, v, r.v);
+  }
+};
+
+using mlir::arith::CmpFPredicate;
+using mlir::arith::CmpIPredicate;
+
+inline SV operator+(SV a, SV b) {
+  return a.isFloat() ? a.make<mlir::arith::AddFOp>(a.v, b.v) : a.make<mlir::arith::AddIOp>(a.v, b.v);
+}
+inline SV operator-(SV a, SV b) {
+  return a.isFloat() ? a.make<mlir::arith::SubFOp>(a.v, b.v) : a.make<mlir::arith::SubIOp>(a.v, b.v);
+}
+inline SV operator*(SV a, SV b) {
+  return a.isFloat() ? a.make<mlir::arith::MulFOp>(a.v, b.v) : a.make<mlir::arith::MulIOp>(a.v, b.v);
+}
+inline SV operator/(SV a, SV b) {
+  return a.isFloat() ? a.make<mlir::arith::DivFOp>(a.v, b.v) : a.make<mlir::arith::DivSIOp>(a.v, b.v);
+}
+inline SV operator-(SV a) {
+  return a.isFloat() ? a.make<mlir::arith::NegFOp>(a.v) : a.constant(0) - a;
+}
+// C's comparisons: ordered (false with a NaN), except != (true with a NaN).
+inline SV operator<(SV a, SV b) { return a.cmp(CmpFPredicate::OLT, CmpIPredicate::slt, b); }
+inline SV operator<=(SV a, SV b) { return a.cmp(CmpFPredicate::OLE, CmpIPredicate::sle, b); }
+inline SV operator>(SV a, SV b) { return a.cmp(CmpFPredicate::OGT, CmpIPredicate::sgt, b); }
+inline SV operator>=(SV a, SV b) { return a.cmp(CmpFPredicate::OGE, CmpIPredicate::sge, b); }
+inline SV operator==(SV a, SV b) { return a.cmp(CmpFPredicate::OEQ, CmpIPredicate::eq, b); }
+inline SV operator!=(SV a, SV b) { return a.cmp(CmpFPredicate::UNE, CmpIPredicate::ne, b); }
+inline SV operator||(SV a, SV b) { return a.make<mlir::arith::OrIOp>(a.v, b.v); }
+inline SV operator&&(SV a, SV b) { return a.make<mlir::arith::AndIOp>(a.v, b.v); }
+inline SV operator!(SV a) {
+  return a.make<mlir::arith::XOrIOp>(a.v, a.make<mlir::arith::ConstantIntOp>(a.type(), 1).v);
+}
+
+inline SV Sel(SV c, SV t, SV f) { return c.make<mlir::arith::SelectOp>(c.v, t.v, f.v); }
+inline SV IsNan(SV x) {
+  if (!x.isFloat())
+    return x.make<mlir::arith::ConstantIntOp>(x.s->b.getI1Type(), 0);
+  return x.cmp(CmpFPredicate::UNO, CmpIPredicate::ne, x);
+}
+inline SV Abs(SV x) {
+  return x.isFloat() ? x.make<mlir::math::AbsFOp>(x.v) : x.make<mlir::math::AbsIOp>(x.v);
+}
+inline SV IsInf(SV x) {
+  if (!x.isFloat())
+    return x.make<mlir::arith::ConstantIntOp>(x.s->b.getI1Type(), 0);
+  return Abs(x) == x.constant(HUGE_VAL);
+}
+inline SV Pow(SV a, SV b) { return a.make<mlir::math::PowFOp>(a.v, b.v); }
+/// NumPy's remainder: the sign of b; 0 for an integer b of 0 (or -1, where srem overflows).
+inline SV Mod(SV a, SV b) {
+  SV zero = a.constant(0);
+  if (a.isFloat()) {
+    SV r = a.make<mlir::arith::RemFOp>(a.v, b.v);
+    SV moved = Sel((b < zero) != (r < zero), r + b, r);
+    return Sel(r != zero, moved, a.make<mlir::math::CopySignOp>(zero.v, b.v));
+  }
+  SV none = (b == zero) || (b == a.constant(-1));
+  SV r = a.make<mlir::arith::RemSIOp>(a.v, Sel(none, a.constant(1), b).v);
+  SV moved = Sel((r != zero) && ((r < zero) != (b < zero)), r + b, r);
+  return Sel(none, zero, moved);
+}
+#define DZ_VOCABULARY_MATH(Name, Op)                                                               \
+  inline SV Name(SV x) { return x.make<mlir::math::Op>(x.v); }
+DZ_VOCABULARY_MATH(Exp, ExpOp)
+DZ_VOCABULARY_MATH(Log, LogOp)
+DZ_VOCABULARY_MATH(Sin, SinOp)
+DZ_VOCABULARY_MATH(Cos, CosOp)
+DZ_VOCABULARY_MATH(Tan, TanOp)
+DZ_VOCABULARY_MATH(Tanh, TanhOp)
+DZ_VOCABULARY_MATH(Sqrt, SqrtOp)
+DZ_VOCABULARY_MATH(Erf, ErfOp)
+DZ_VOCABULARY_MATH(Asin, AsinOp)
+DZ_VOCABULARY_MATH(Acos, AcosOp)
+DZ_VOCABULARY_MATH(Atan, AtanOp)
+DZ_VOCABULARY_MATH(Sinh, SinhOp)
+DZ_VOCABULARY_MATH(Cosh, CoshOp)
+DZ_VOCABULARY_MATH(Asinh, AsinhOp)
+DZ_VOCABULARY_MATH(Acosh, AcoshOp)
+DZ_VOCABULARY_MATH(Atanh, AtanhOp)
+DZ_VOCABULARY_MATH(Ceil, CeilOp)
+DZ_VOCABULARY_MATH(Floor, FloorOp)
+DZ_VOCABULARY_MATH(Rint, RoundEvenOp)
+#undef DZ_VOCABULARY_MATH
+
+/// The value of registry op `op` at operands `x` (one or two values of one type).
+inline mlir::Value build(MapOp op, mlir::OpBuilder &builder, mlir::Location loc,
+                         llvm::ArrayRef<mlir::Value> operands) {
+  Site site{builder, loc};
+  switch (op) {
+#define DZ_UNARY(name, Title, domain, summary, value, ...)                                         \
+  case MapOp::name: {                                                                              \
+    SV x{&site, operands[0]};                                                                      \
+    [[maybe_unused]] auto K = [&](double c) { return x.constant(c); };                             \
+    return SV(value).v;                                                                            \
+  }
+#define DZ_BINARY(name, Title, domain, traits, summary, value, ...)                                \
+  case MapOp::name: {                                                                              \
+    SV a{&site, operands[0]}, b{&site, operands[1]};                                               \
+    [[maybe_unused]] auto K = [&](double c) { return a.constant(c); };                             \
+    return SV(value).v;                                                                            \
+  }
+#include <dzc/ops.def>
+  default:
+    return {};
+  }
+}
+
+} // namespace dz::codegen::vocabulary

@@ -1,0 +1,177 @@
+// test_op_registry.cpp - every op of the registry (dzc/ops.def) through the eager API (its
+// gradients are checked in test_gradients.cpp): the values NumPy gives for the ops whose semantics
+// are easy to get wrong (mod, sign, round, isnan, isinf, NaN through maximum/minimum/relu), and the
+// registry's own bookkeeping.
+#include <dzc/dzc.h>
+#include <dzc/op_registry.h>
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <functional>
+#include <limits>
+#include <map>
+#include <string>
+
+namespace F = dz::functions;
+using dz::MapOp;
+using dz::Tensor;
+using dz::Variable;
+
+namespace {
+
+using Unary = std::function<Variable(const Variable &)>;
+using Binary = std::function<Variable(const Variable &, const Variable &)>;
+
+const std::map<std::string, Unary> &unary_functions() {
+  static const std::map<std::string, Unary> m = {
+#define DZ_UNARY(name, ...) {#name, [](const Variable &x) { return F::name(x); }},
+#include <dzc/ops.def>
+  };
+  return m;
+}
+const std::map<std::string, Binary> &binary_functions() {
+  static const std::map<std::string, Binary> m = {
+#define DZ_BINARY(name, ...)                                                                       \
+  {#name, [](const Variable &a, const Variable &b) { return F::name(a, b); }},
+#include <dzc/ops.def>
+  };
+  return m;
+}
+
+/// Where an op is smooth and defined, for the finite differences: [lo, hi) per operand.
+struct Range {
+  double lo, hi;
+};
+Range range_of(const std::string &op, int operand) {
+  static const std::map<std::string, Range> ranges = {
+      {"log", {0.3, 2.0}},   {"sqrt", {0.3, 2.0}},   {"asin", {-0.8, 0.8}},
+      {"acos", {-0.8, 0.8}}, {"atanh", {-0.8, 0.8}}, {"acosh", {1.3, 3.0}},
+      {"tan", {-1.2, 1.2}},  {"div", {0.5, 2.0}},    {"pow", {0.5, 2.0}}};
+  if (op == "mod") // away from the jumps: a in (0.2, 0.8) * b
+    return operand == 0 ? Range{0.7, 1.3} : Range{1.6, 2.4};
+  if (auto it = ranges.find(op); it != ranges.end())
+    return it->second;
+  return {-1.5, 1.5};
+}
+
+/// Values 0.137 apart from lo on, none within 0.05 of 0: no kinks of relu/abs/step/sign and
+/// no ties for maximum/minimum within the finite-difference step.
+Tensor sample(const std::string &op, int operand) {
+  Range r = range_of(op, operand);
+  std::vector<double> v;
+  for (int k = 0; v.size() < 6; ++k) {
+    double x = r.lo + std::fmod(0.137 * (k * 5 + operand * 3 + 1), r.hi - r.lo);
+    if (std::abs(x) > 0.05)
+      v.push_back(x);
+  }
+  return Tensor::from(v, {2, 3});
+}
+
+} // namespace
+
+TEST(OpRegistry, EveryOpHasItsEagerFunctionAndItsRegistryEntry) {
+  size_t n = 0;
+  for (const dz::OpInfo &info : dz::registry_ops()) {
+    ++n;
+    EXPECT_EQ(dz::find_op(info.name), info.op) << info.name;
+    EXPECT_EQ(dz::op_info(info.op).name, std::string(info.name));
+    if (info.arity == 1)
+      EXPECT_TRUE(unary_functions().count(info.name)) << info.name;
+    else
+      EXPECT_TRUE(binary_functions().count(info.name)) << info.name;
+  }
+  EXPECT_EQ(n, unary_functions().size() + binary_functions().size());
+  EXPECT_FALSE(dz::find_op("no_such_op"));
+}
+
+TEST(OpRegistry, OpsWithoutGradientGiveNone) {
+  Variable x(Tensor::from({0.3, -1.7, 2.5}, {3}));
+  for (const char *name : {"ceil", "floor", "round", "sign", "step"}) {
+    Variable y = unary_functions().at(name)(x);
+    x.cleargrad();
+    F::sum(y).backward();
+    EXPECT_FALSE(x.grad().defined() && dz::max_abs_diff(x.grad().data(), dz::zeros({3})) > 0)
+        << name;
+  }
+}
+
+TEST(OpRegistry, ValuesFollowNumPy) {
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  const double inf = std::numeric_limits<double>::infinity();
+  auto values = [](const Tensor &t) {
+    Tensor c = t.to(dz::f64);
+    return std::vector<double>(c.data<double>(), c.data<double>() + c.size());
+  };
+  auto same = [](const std::vector<double> &got, const std::vector<double> &want) {
+    if (got.size() != want.size())
+      return false;
+    for (size_t i = 0; i < got.size(); ++i) {
+      if (std::isnan(want[i]) != std::isnan(got[i]))
+        return false;
+      if (!std::isnan(want[i]) &&
+          (got[i] != want[i] || std::signbit(got[i]) != std::signbit(want[i])))
+        return false;
+    }
+    return true;
+  };
+  // np.mod: the sign of the divisor; mod(x, 0) = nan for floats, 0 for integers.
+  Tensor a = Tensor::from({5.5, -5.5, 5.5, -5.5, 3.0, -3.0, 1.0}, {7});
+  Tensor b = Tensor::from({2.0, 2.0, -2.0, -2.0, 3.0, 3.0, 0.0}, {7});
+  EXPECT_TRUE(same(values(dz::mod(a, b)), {1.5, 0.5, -0.5, -1.5, 0.0, 0.0, nan}));
+  EXPECT_TRUE(
+      same(values(dz::mod(Tensor::from({0.0, -0.0}, {2}), Tensor::scalar(-2.0))), {-0.0, -0.0}));
+  Tensor ai = Tensor::from({7.0, -7.0, 7.0, 5.0}, {4}).to(dz::i64);
+  Tensor bi = Tensor::from({3.0, 3.0, -3.0, 0.0}, {4}).to(dz::i64);
+  Tensor mi = dz::mod(ai, bi);
+  EXPECT_EQ(mi.dtype(), dz::i64);
+  EXPECT_TRUE(same(values(mi), {1, 2, -2, 0}));
+  // np.sign: NaN stays NaN, sign(-0.0) = 0.0.
+  EXPECT_TRUE(
+      same(values(dz::sign(Tensor::from({-2.0, 0.0, -0.0, 3.0, nan}, {5}))), {-1, 0, 0, 1, nan}));
+  // np.round: halves to even.
+  EXPECT_TRUE(same(values(dz::round(Tensor::from({0.5, 1.5, 2.5, -0.5, -1.5, 2.4}, {6}))),
+                   {0, 2, 2, -0.0, -2, 2}));
+  EXPECT_TRUE(same(values(dz::floor(Tensor::from({-1.5, 1.5, -0.0}, {3}))), {-2, 1, -0.0}));
+  EXPECT_TRUE(same(values(dz::ceil(Tensor::from({-1.5, 1.5, -0.2}, {3}))), {-1, 2, -0.0}));
+  Tensor special = Tensor::from({nan, inf, -inf, 0.0, 1.0}, {5});
+  Tensor isn = dz::isnan(special), isi = dz::isinf(special);
+  EXPECT_EQ(isn.dtype(), dz::b8);
+  EXPECT_TRUE(same(values(isn), {1, 0, 0, 0, 0}));
+  EXPECT_TRUE(same(values(isi), {0, 1, 1, 0, 0}));
+  // Integers are never NaN (through float64, as NumPy).
+  EXPECT_TRUE(same(values(dz::isnan(Tensor::from({1.0}, {1}).to(dz::i64))), {0}));
+  // NaN propagates through maximum, minimum and relu.
+  Tensor x = Tensor::from({nan, 1.0, nan, -1.0}, {4}), y = Tensor::from({1.0, nan, nan, 0.0}, {4});
+  EXPECT_TRUE(same(values(dz::maximum(x, y)), {nan, nan, nan, 0.0}));
+  EXPECT_TRUE(same(values(dz::minimum(x, y)), {nan, nan, nan, -1.0}));
+  EXPECT_TRUE(same(values(dz::relu(x)), {nan, 1.0, nan, 0.0}));
+  // The inverse functions outside their domain give NaN, at its edge +-inf.
+  EXPECT_TRUE(same(values(dz::asin(Tensor::from({2.0}, {1}))), {nan}));
+  EXPECT_TRUE(same(values(dz::atanh(Tensor::from({1.0, -1.0}, {2}))), {inf, -inf}));
+  EXPECT_TRUE(same(values(dz::acosh(Tensor::from({0.5}, {1}))), {nan}));
+}
+
+TEST(OpRegistry, FloatOpsComputeIntegersInFloat64AndNumericOpsKeepTheirDtype) {
+  Tensor i = Tensor::from({1.0, -2.0}, {2}).to(dz::i32);
+  EXPECT_EQ(dz::tan(i).dtype(), dz::f64);
+  EXPECT_EQ(dz::sign(i).dtype(), dz::i32);
+  EXPECT_EQ(dz::abs(i).dtype(), dz::i32);
+  EXPECT_EQ(dz::greater(i, Tensor::scalar(0.5)).dtype(), dz::b8);
+  EXPECT_THROW(dz::sign(Tensor::from({1.0}, {1}).to(dz::b8)), dz::Error);
+}
+
+TEST(OpRegistry, Float64EvaluationIsTheEagerKernel) {
+  // evaluate_op is the reference other paths compare with: it must be the eager value.
+  for (const dz::OpInfo &info : dz::registry_ops()) {
+    Tensor a = sample(info.name, 0), b = sample(info.name, 1);
+    Tensor y = info.arity == 1 ? unary_functions().at(info.name)(Variable(a)).data()
+                               : binary_functions().at(info.name)(Variable(a), Variable(b)).data();
+    Tensor y64 = y.to(dz::f64);
+    for (int64_t k = 0; k < a.size(); ++k) {
+      double want = dz::evaluate_op(info.op, a.data<double>()[k], b.data<double>()[k]);
+      double got = y64.data<double>()[k];
+      EXPECT_TRUE(got == want || (std::isnan(got) && std::isnan(want))) << info.name << " " << k;
+    }
+  }
+}
