@@ -16,23 +16,16 @@ endif()
 # The compiler's libraries: loaded by libdzc with dlopen (dz::compile), not linked, so they
 # are installed beside it and not part of the exported targets.
 if(DZ_BUILD_COMPILER)
-  set(DZ_COMPILER_LIBS dzc_compiler dzc_codegen_cpu dzc_passes dzc_ir)
-  # the CLI's and the CUDA executor's, where they are built
-  foreach(lib dzc_onnx dzc_codegen_onnx dzc_codegen_cuda dzc_cuda_executor)
-    if(TARGET ${lib})
-      list(APPEND DZ_COMPILER_LIBS ${lib})
-    endif()
-  endforeach()
+  set(DZ_COMPILER_LIBS dzc_compiler dzc_codegen_cpu dzc_passes dzc_ir dzc_onnx dzc_codegen_onnx)
+  if(TARGET dzc_codegen_cuda) # the CUDA back end, with the CUDA toolkit
+    list(APPEND DZ_COMPILER_LIBS dzc_codegen_cuda dzc_cuda_executor)
+  endif()
   # $ORIGIN for each other, LLVM's library folder for libMLIR.so / libLLVM.so.
   set_target_properties(${DZ_COMPILER_LIBS} PROPERTIES INSTALL_RPATH "$ORIGIN;${LLVM_LIBRARY_DIR}")
   install(TARGETS ${DZ_COMPILER_LIBS} LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})
-  foreach(tool dz-opt dzc-cli)
-    if(TARGET ${tool})
-      set_target_properties(${tool} PROPERTIES
-        INSTALL_RPATH "$ORIGIN/../${CMAKE_INSTALL_LIBDIR};${LLVM_LIBRARY_DIR}")
-      install(TARGETS ${tool} RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
-    endif()
-  endforeach()
+  set_target_properties(dz-opt dzc-cli PROPERTIES
+    INSTALL_RPATH "$ORIGIN/../${CMAKE_INSTALL_LIBDIR};${LLVM_LIBRARY_DIR}")
+  install(TARGETS dz-opt dzc-cli RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 endif()
 install(DIRECTORY runtime/include/dzc frontend/include/dzc
   DESTINATION ${CMAKE_INSTALL_INCLUDEDIR} FILES_MATCHING PATTERN "*.h")

@@ -17,7 +17,7 @@ def Dz_FusedOp : Op<Dz_Dialect, "fused", [Pure, IsolatedFromAbove, SingleBlock]>
     in `dz.yield` of the group's outputs, one per result, of the result types.
 
     The body holds only elementwise dz ops (the binary and unary ops, `dz.cast`,
-    `dz.equal`, `dz.clip_mask`, ...), `dz.broadcast_to`, `dz.constant` (splats cloned
+    `dz.equal_mask`, `dz.clip_mask`, ...), `dz.broadcast_to`, `dz.constant` (splats cloned
     in by the fusion), and at most one reduction (`dz.sum`, `dz.max`, `dz.min`) whose
     result only the `dz.yield` reads: the trailing reduction of the group. Nested
     `dz.fused` ops, GEMMs, shape ops and `dz.grad` are not allowed.

@@ -193,14 +193,14 @@ class Dz_PoolOp<string mnemonic, string what, string example> : Dz_Op<mnemonic> 
   let assemblyFormat = "$x attr-dict `:` type($x) `->` type($result)";
 }
 
-def Dz_PoolingOp : Dz_PoolOp<"pooling", "max pooling",
-    "%0 = dz.pooling %x {kernel = array<i64: 2, 2>, pad = array<i64: 0, 0>, stride = array<i64: 2, 2>} : tensor<2x4x8x8xf32> -> tensor<2x4x4x4xf32>"> {
+def Dz_MaxPoolingOp : Dz_PoolOp<"max_pooling", "max pooling",
+    "%0 = dz.max_pooling %x {kernel = array<i64: 2, 2>, pad = array<i64: 0, 0>, stride = array<i64: 2, 2>} : tensor<2x4x8x8xf32> -> tensor<2x4x4x4xf32>"> {
   let results = (outs Dz_FloatTensor:$result);
 }
 
-def Dz_PoolingIndexesOp : Dz_PoolOp<"pooling_indexes",
+def Dz_MaxPoolingIndexesOp : Dz_PoolOp<"max_pooling_indexes",
     "window position (kh * KW + kw, i64; the first on ties) of the maximum",
-    "%0 = dz.pooling_indexes %x {kernel = array<i64: 2, 2>, pad = array<i64: 0, 0>, stride = array<i64: 2, 2>} : tensor<2x4x8x8xf32> -> tensor<2x4x4x4xi64>"> {
+    "%0 = dz.max_pooling_indexes %x {kernel = array<i64: 2, 2>, pad = array<i64: 0, 0>, stride = array<i64: 2, 2>} : tensor<2x4x8x8xf32> -> tensor<2x4x4x4xi64>"> {
   let results = (outs Dz_IndexTensor:$result);
 }
 
@@ -209,15 +209,15 @@ def Dz_AveragePoolingOp : Dz_PoolOp<"average_pooling", "average pooling",
   let results = (outs Dz_FloatTensor:$result);
 }
 
-def Dz_PoolingWithIndexesOp : Dz_Op<"pooling_with_indexes"> {
+def Dz_MaxPoolingWithIndexesOp : Dz_Op<"max_pooling_with_indexes"> {
   let summary = "x read at given window positions (the derivative of max pooling applied to x)";
   let description = [{
     `x: (N, C, H, W)` and `indexes: (N, C, OH, OW)` i64 window positions (as
-    dz.pooling_indexes makes them) -> `(N, C, OH, OW)`: each window of x read at its
+    dz.max_pooling_indexes makes them) -> `(N, C, OH, OW)`: each window of x read at its
     index.
 
     ```mlir
-    %0 = dz.pooling_with_indexes %x, %idx {kernel = array<i64: 2, 2>, pad = array<i64: 0, 0>, stride = array<i64: 2, 2>} : (tensor<2x4x8x8xf32>, tensor<2x4x4x4xi64>) -> tensor<2x4x4x4xf32>
+    %0 = dz.max_pooling_with_indexes %x, %idx {kernel = array<i64: 2, 2>, pad = array<i64: 0, 0>, stride = array<i64: 2, 2>} : (tensor<2x4x8x8xf32>, tensor<2x4x4x4xi64>) -> tensor<2x4x4x4xf32>
     ```
   }];
   let arguments = (ins Dz_FloatTensor:$x, Dz_IndexTensor:$indexes, DenseI64ArrayAttr:$kernel,
@@ -226,15 +226,15 @@ def Dz_PoolingWithIndexesOp : Dz_Op<"pooling_with_indexes"> {
   let assemblyFormat = "$x `,` $indexes attr-dict `:` functional-type(operands, results)";
 }
 
-def Dz_PoolingGradOp : Dz_Op<"pooling_grad"> {
+def Dz_MaxPoolingGradOp : Dz_Op<"max_pooling_grad"> {
   let summary = "the gradient of max pooling: gy scattered to each window's maximum";
   let description = [{
     `gy: (N, C, OH, OW)` and `indexes` of that shape -> zeros of `shape` = (N, C, H, W)
     with each gy added at the window position its index names (the adjoint of
-    dz.pooling_with_indexes).
+    dz.max_pooling_with_indexes).
 
     ```mlir
-    %0 = dz.pooling_grad %gy, %idx {kernel = array<i64: 2, 2>, pad = array<i64: 0, 0>, shape = array<i64: 2, 4, 8, 8>, stride = array<i64: 2, 2>} : (tensor<2x4x4x4xf32>, tensor<2x4x4x4xi64>) -> tensor<2x4x8x8xf32>
+    %0 = dz.max_pooling_grad %gy, %idx {kernel = array<i64: 2, 2>, pad = array<i64: 0, 0>, shape = array<i64: 2, 4, 8, 8>, stride = array<i64: 2, 2>} : (tensor<2x4x4x4xf32>, tensor<2x4x4x4xi64>) -> tensor<2x4x8x8xf32>
     ```
   }];
   let arguments = (ins Dz_FloatTensor:$gy, Dz_IndexTensor:$indexes, DenseI64ArrayAttr:$shape,

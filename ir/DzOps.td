@@ -71,9 +71,9 @@ def Dz_SubOp : Dz_BinaryOp<"sub", "difference">;
 def Dz_MulOp : Dz_BinaryOp<"mul", "product", [Commutative]> { let hasFolder = 1; }
 def Dz_DivOp : Dz_BinaryOp<"div", "quotient">;
 def Dz_MaximumOp : Dz_BinaryOp<"maximum", "maximum", [Commutative]>;
-def Dz_EqualOp : Dz_BinaryOp<"equal", "equality test (1 where equal, else 0)",
-                             [Commutative]>;
-def Dz_PowerOp : Dz_BinaryOp<"power", "power lhs ^ rhs">;
+def Dz_EqualMaskOp : Dz_BinaryOp<"equal_mask", "equality test (1 where equal, else 0)",
+                                 [Commutative]>;
+def Dz_PowOp : Dz_BinaryOp<"pow", "power lhs ^ rhs">;
 
 //===----------------------------------------------------------------------===//
 // Comparisons and logic (NumPy broadcasting, i1 results)
@@ -81,7 +81,7 @@ def Dz_PowerOp : Dz_BinaryOp<"power", "power lhs ^ rhs">;
 
 class Dz_CompareOp<string mnemonic, string what, list<Trait> traits = []>
     : Dz_Op<mnemonic, traits> {
-  let summary = "elementwise " # what # " with NumPy broadcasting, i1 result";
+  let summary = "elementwise test lhs " # what # " rhs with NumPy broadcasting, i1 result";
   let description = [{
     True where `lhs` }] # what # [{ `rhs`. The shapes broadcast as in NumPy; both
     operands have one element type; the result is an i1 tensor of the broadcast shape.
@@ -100,9 +100,9 @@ def Dz_GreaterOp : Dz_CompareOp<"greater", "is greater than">;
 def Dz_GreaterEqualOp : Dz_CompareOp<"greater_equal", "is greater than or equal to">;
 def Dz_LessOp : Dz_CompareOp<"less", "is less than">;
 def Dz_LessEqualOp : Dz_CompareOp<"less_equal", "is less than or equal to">;
-// dz.equal gives 1 / 0 in the operand type (the masks of the gradient rules of max,
-// min and maximum); dz.is_equal is the comparison with an i1 result.
-def Dz_IsEqualOp : Dz_CompareOp<"is_equal", "equals", [Commutative]>;
+// dz.equal_mask gives 1 / 0 in the operand type (the masks of the gradient rules of max,
+// min and maximum); dz.equal is the comparison with an i1 result.
+def Dz_EqualOp : Dz_CompareOp<"equal", "equals", [Commutative]>;
 
 class Dz_LogicalOp<string mnemonic, string what> : Dz_Op<mnemonic, [Commutative]> {
   let summary = "elementwise logical " # what # " of i1 tensors with NumPy broadcasting";
@@ -182,10 +182,10 @@ def Dz_SqrtOp : Dz_UnaryOp<"sqrt", "square root">;
 def Dz_SquareOp : Dz_UnaryOp<"square", "square", Dz_Tensor>;
 def Dz_ErfOp : Dz_UnaryOp<"erf", "error function 2 / sqrt(pi) * integral of exp(-t^2) from 0 to x">;
 def Dz_SigmoidOp : Dz_UnaryOp<"sigmoid", "logistic sigmoid 1 / (1 + exp(-x))">;
-def Dz_ReluOp : Dz_UnaryOp<"relu", "max(x, 0)", Dz_Tensor>;
+def Dz_ReluOp : Dz_UnaryOp<"relu", "rectified linear unit max(x, 0)", Dz_Tensor>;
 def Dz_StepOp : Dz_UnaryOp<"step", "step function (1 where x > 0, else 0)", Dz_Tensor>;
-def Dz_PowOp : Dz_UnaryOp<"pow", "power x ^ exponent", Dz_FloatTensor,
-                          (ins F64Attr:$exponent), "{exponent = 3.0 : f64} ">;
+def Dz_PowScalarOp : Dz_UnaryOp<"pow_scalar", "power x ^ exponent", Dz_FloatTensor,
+                                (ins F64Attr:$exponent), "{exponent = 3.0 : f64} ">;
 def Dz_LeakyReluOp : Dz_UnaryOp<"leaky_relu", "leaky ReLU (x where x > 0, else slope * x)",
                                 Dz_FloatTensor, (ins F64Attr:$slope),
                                 "{slope = 0.2 : f64} ">;

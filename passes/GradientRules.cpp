@@ -30,14 +30,16 @@ public:
   Value sub(Value x, Value y) { return ir::SubOp::create(b, loc, x, y); }
   Value mul(Value x, Value y) { return ir::MulOp::create(b, loc, x, y); }
   Value div(Value x, Value y) { return ir::DivOp::create(b, loc, x, y); }
-  Value equal(Value x, Value y) { return ir::EqualOp::create(b, loc, x, y); }
+  Value equalMask(Value x, Value y) { return ir::EqualMaskOp::create(b, loc, x, y); }
   Value neg(Value x) { return ir::NegOp::create(b, loc, x); }
   Value exp(Value x) { return ir::ExpOp::create(b, loc, x); }
   Value sin(Value x) { return ir::SinOp::create(b, loc, x); }
   Value cos(Value x) { return ir::CosOp::create(b, loc, x); }
   Value step(Value x) { return ir::StepOp::create(b, loc, x); }
-  Value pow(Value x, double c) { return ir::PowOp::create(b, loc, x, b.getF64FloatAttr(c)); }
-  Value power(Value x, Value y) { return ir::PowerOp::create(b, loc, x, y); }
+  Value powScalar(Value x, double c) {
+    return ir::PowScalarOp::create(b, loc, x, b.getF64FloatAttr(c));
+  }
+  Value pow(Value x, Value y) { return ir::PowOp::create(b, loc, x, y); }
   Value log(Value x) { return ir::LogOp::create(b, loc, x); }
   Value select(Value cond, Value x, Value y) { return ir::SelectOp::create(b, loc, cond, x, y); }
   Value clipMask(Value x, FloatAttr lo, FloatAttr hi) {
@@ -142,7 +144,7 @@ SmallVector<int64_t> keepdimsShape(ArrayRef<int64_t> shape, ArrayRef<int64_t> ax
 /// Max and min: the gradient flows to every element equal to the result.
 OperandGrads extremumGrad(Emit &e, Value x, Value y, ArrayRef<int64_t> axes, Value gy) {
   SmallVector<int64_t> kept = keepdimsShape(shapeOf(x), axes);
-  Value mask = e.equal(x, e.reshape(y, kept));
+  Value mask = e.equalMask(x, e.reshape(y, kept));
   return {e.mul(e.broadcastTo(e.reshape(gy, kept), shapeOf(x)), mask)};
 }
 
@@ -192,16 +194,16 @@ const RuleTable &rules() {
       // (symmetric, as the op is commutative: PyTorch's convention).
       rule<ir::MaximumOp>([](Emit &e, ir::MaximumOp op, Value gy) -> OperandGrads {
         Value l = op.getLhs(), r = op.getRhs();
-        Value equal = e.equal(l, r);
-        Value tie = e.mul(equal, e.scalar(0.5, gy));
+        Value equalMask = e.equalMask(l, r);
+        Value tie = e.mul(equalMask, e.scalar(0.5, gy));
         return {e.mul(gy, e.add(e.step(e.sub(l, r)), tie)),
                 e.mul(gy, e.add(e.step(e.sub(r, l)), tie))};
       }),
-      noGradient<ir::EqualOp>(),
-      // power: d/da = b a^(b - 1), d/db = a^b log a.
-      rule<ir::PowerOp>([](Emit &e, ir::PowerOp op, Value gy) -> OperandGrads {
+      noGradient<ir::EqualMaskOp>(),
+      // pow: d/da = b a^(b - 1), d/db = a^b log a.
+      rule<ir::PowOp>([](Emit &e, ir::PowOp op, Value gy) -> OperandGrads {
         Value a = op.getLhs(), b = op.getRhs(), y = op.getResult();
-        Value ga = e.mul(gy, e.mul(b, e.power(a, e.sub(b, e.scalar(1.0, b)))));
+        Value ga = e.mul(gy, e.mul(b, e.pow(a, e.sub(b, e.scalar(1.0, b)))));
         return {ga, e.mul(gy, e.mul(y, e.log(a)))};
       }),
 
@@ -210,7 +212,7 @@ const RuleTable &rules() {
       noGradient<ir::GreaterEqualOp>(),
       noGradient<ir::LessOp>(),
       noGradient<ir::LessEqualOp>(),
-      noGradient<ir::IsEqualOp>(),
+      noGradient<ir::EqualOp>(),
       noGradient<ir::AndOp>(),
       noGradient<ir::OrOp>(),
       noGradient<ir::XorOp>(),
@@ -253,13 +255,13 @@ const RuleTable &rules() {
         Value scale = e.scalar(2.0 / std::sqrt(M_PI), x);
         return {e.mul(gy, e.mul(scale, e.exp(e.neg(e.mul(x, x)))))};
       }),
-      rule<ir::PowOp>([](Emit &e, ir::PowOp op, Value gy) -> OperandGrads {
+      rule<ir::PowScalarOp>([](Emit &e, ir::PowScalarOp op, Value gy) -> OperandGrads {
         Value x = op.getX();
         double c = op.getExponent().convertToDouble();
         if (c == 0) // zero everywhere, also at x = 0 (where 0 * x^-1 would be NaN)
           return {e.zerosLike(gy)};
         Value scale = e.scalar(c, x);
-        return {e.mul(e.mul(scale, e.pow(x, c - 1)), gy)};
+        return {e.mul(e.mul(scale, e.powScalar(x, c - 1)), gy)};
       }),
       noGradient<ir::StepOp>(),
 
@@ -418,22 +420,23 @@ const RuleTable &rules() {
         auto s = op.getStrideAttr(), p = op.getPadAttr();
         return {e.deconv2d(gy, ggW, s, p, x), e.conv2d(x, ggW, s, p)};
       }),
-      rule<ir::PoolingOp>([](Emit &e, ir::PoolingOp op, Value gy) -> OperandGrads {
+      rule<ir::MaxPoolingOp>([](Emit &e, ir::MaxPoolingOp op, Value gy) -> OperandGrads {
         Value x = op.getX();
         auto k = op.getKernelAttr(), s = op.getStrideAttr(), p = op.getPadAttr();
-        Value idx = e.build<ir::PoolingIndexesOp>(x, k, s, p);
-        return {e.build<ir::PoolingGradOp>(gy, idx, e.ints(shapeOf(x)), k, s, p)};
+        Value idx = e.build<ir::MaxPoolingIndexesOp>(x, k, s, p);
+        return {e.build<ir::MaxPoolingGradOp>(gy, idx, e.ints(shapeOf(x)), k, s, p)};
       }),
-      noGradient<ir::PoolingIndexesOp>(),
-      rule<ir::PoolingWithIndexesOp>([](Emit &e, ir::PoolingWithIndexesOp op,
-                                        Value g) -> OperandGrads {
-        return {e.build<ir::PoolingGradOp>(g, op.getIndexes(), e.ints(shapeOf(op.getX())),
-                                           op.getKernelAttr(), op.getStrideAttr(), op.getPadAttr()),
-                Value()};
-      }),
-      rule<ir::PoolingGradOp>([](Emit &e, ir::PoolingGradOp op, Value g) -> OperandGrads {
-        return {e.build<ir::PoolingWithIndexesOp>(g, op.getIndexes(), op.getKernelAttr(),
-                                                  op.getStrideAttr(), op.getPadAttr()),
+      noGradient<ir::MaxPoolingIndexesOp>(),
+      rule<ir::MaxPoolingWithIndexesOp>(
+          [](Emit &e, ir::MaxPoolingWithIndexesOp op, Value g) -> OperandGrads {
+            return {e.build<ir::MaxPoolingGradOp>(g, op.getIndexes(), e.ints(shapeOf(op.getX())),
+                                                  op.getKernelAttr(), op.getStrideAttr(),
+                                                  op.getPadAttr()),
+                    Value()};
+          }),
+      rule<ir::MaxPoolingGradOp>([](Emit &e, ir::MaxPoolingGradOp op, Value g) -> OperandGrads {
+        return {e.build<ir::MaxPoolingWithIndexesOp>(g, op.getIndexes(), op.getKernelAttr(),
+                                                     op.getStrideAttr(), op.getPadAttr()),
                 Value()};
       }),
       rule<ir::AveragePoolingOp>([](Emit &e, ir::AveragePoolingOp op, Value gy) -> OperandGrads {

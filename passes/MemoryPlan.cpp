@@ -20,9 +20,9 @@ namespace {
 /// Ops whose result may take the buffer of an operand of the same type that dies there:
 /// each output element is computed from the input elements at the same position.
 bool isElementwise(Operation *op) {
-  return isa<ir::AddOp, ir::SubOp, ir::MulOp, ir::DivOp, ir::MaximumOp, ir::EqualOp, ir::NegOp,
+  return isa<ir::AddOp, ir::SubOp, ir::MulOp, ir::DivOp, ir::MaximumOp, ir::EqualMaskOp, ir::NegOp,
              ir::ExpOp, ir::LogOp, ir::SinOp, ir::CosOp, ir::TanhOp, ir::SqrtOp, ir::SquareOp,
-             ir::SigmoidOp, ir::ReluOp, ir::StepOp, ir::PowOp, ir::LeakyReluOp, ir::ClipOp,
+             ir::SigmoidOp, ir::ReluOp, ir::StepOp, ir::PowScalarOp, ir::LeakyReluOp, ir::ClipOp,
              ir::ClipMaskOp>(op);
 }
 

@@ -75,19 +75,19 @@ def Fusion : Pass<"dz-fuse"> {
 def SharePoolingIndexes : Pass<"dz-share-pooling-indexes"> {
   let summary = "Computes a max pooling's window argmax once for forward and backward";
   let description = [{
-    The gradient rule of dz.pooling recomputes the argmax (dz.pooling_indexes) in the
-    backward part of a training step. A dz.pooling whose operand also feeds a
-    dz.pooling_indexes with the same kernel, stride and pad (same block) becomes a
-    dz.pooling_with_indexes of those indexes, which move before it (algorithm at the top
+    The gradient rule of dz.max_pooling recomputes the argmax (dz.max_pooling_indexes) in the
+    backward part of a training step. A dz.max_pooling whose operand also feeds a
+    dz.max_pooling_indexes with the same kernel, stride and pad (same block) becomes a
+    dz.max_pooling_with_indexes of those indexes, which move before it (algorithm at the top
     of SharePoolingIndexes.cpp). Part of --dz-pipeline, after autodiff and CSE.
 
     ```mlir
-    %y = dz.pooling %x {kernel = array<i64: 2, 2>, pad = array<i64: 0, 0>, stride = array<i64: 2, 2>} : tensor<1x1x4x4xf32> -> tensor<1x1x2x2xf32>
+    %y = dz.max_pooling %x {kernel = array<i64: 2, 2>, pad = array<i64: 0, 0>, stride = array<i64: 2, 2>} : tensor<1x1x4x4xf32> -> tensor<1x1x2x2xf32>
     ...
-    %i = dz.pooling_indexes %x {kernel = array<i64: 2, 2>, pad = array<i64: 0, 0>, stride = array<i64: 2, 2>} : tensor<1x1x4x4xf32> -> tensor<1x1x2x2xi64>
+    %i = dz.max_pooling_indexes %x {kernel = array<i64: 2, 2>, pad = array<i64: 0, 0>, stride = array<i64: 2, 2>} : tensor<1x1x4x4xf32> -> tensor<1x1x2x2xi64>
     // becomes
-    %i = dz.pooling_indexes %x {...} : tensor<1x1x4x4xf32> -> tensor<1x1x2x2xi64>
-    %y = dz.pooling_with_indexes %x, %i {...} : (tensor<1x1x4x4xf32>, tensor<1x1x2x2xi64>) -> tensor<1x1x2x2xf32>
+    %i = dz.max_pooling_indexes %x {...} : tensor<1x1x4x4xf32> -> tensor<1x1x2x2xi64>
+    %y = dz.max_pooling_with_indexes %x, %i {...} : (tensor<1x1x4x4xf32>, tensor<1x1x2x2xi64>) -> tensor<1x1x2x2xf32>
     ```
   }];
   let dependentDialects = ["::dz::ir::DzDialect"];

@@ -1,13 +1,13 @@
 // SharePoolingIndexes.cpp - `--dz-share-pooling-indexes`: a max pooling and the
-// pooling_indexes of the same input (which its gradient rule computes) become one argmax
+// max_pooling_indexes of the same input (which its gradient rule computes) become one argmax
 // and a gather.
 //
-// The gradient of dz.pooling recomputes the window argmax (dz.pooling_indexes) in the
+// The gradient of dz.max_pooling recomputes the window argmax (dz.max_pooling_indexes) in the
 // backward part of the function, so a training step runs the max pooling twice. For each
-// dz.pooling whose operand also feeds a dz.pooling_indexes with the same kernel, stride
+// dz.max_pooling whose operand also feeds a dz.max_pooling_indexes with the same kernel, stride
 // and pad in the same block, the indexes op moves right before the pooling (its only
 // operand is the pooling's, so it dominates there) and the pooling becomes
-// dz.pooling_with_indexes(x, indexes): a gather of the maxima, as the eager MaxPooling
+// dz.max_pooling_with_indexes(x, indexes): a gather of the maxima, as the eager MaxPooling
 // computes its forward and keeps the indexes for backward.
 #include <dzc/passes/Passes.h>
 
@@ -28,12 +28,12 @@ namespace {
 
 struct SharePoolingIndexes : impl::SharePoolingIndexesBase<SharePoolingIndexes> {
   void runOnOperation() override {
-    SmallVector<ir::PoolingOp> pools;
-    getOperation()->walk([&](ir::PoolingOp op) { pools.push_back(op); });
-    for (ir::PoolingOp pool : pools) {
-      ir::PoolingIndexesOp indexes;
+    SmallVector<ir::MaxPoolingOp> pools;
+    getOperation()->walk([&](ir::MaxPoolingOp op) { pools.push_back(op); });
+    for (ir::MaxPoolingOp pool : pools) {
+      ir::MaxPoolingIndexesOp indexes;
       for (Operation *user : pool.getX().getUsers()) {
-        auto candidate = dyn_cast<ir::PoolingIndexesOp>(user);
+        auto candidate = dyn_cast<ir::MaxPoolingIndexesOp>(user);
         if (candidate && candidate->getBlock() == pool->getBlock() &&
             candidate.getKernelAttr() == pool.getKernelAttr() &&
             candidate.getStrideAttr() == pool.getStrideAttr() &&
@@ -47,9 +47,9 @@ struct SharePoolingIndexes : impl::SharePoolingIndexesBase<SharePoolingIndexes> 
       if (pool->isBeforeInBlock(indexes))
         indexes->moveBefore(pool);
       OpBuilder b(pool);
-      auto gather = ir::PoolingWithIndexesOp::create(b, pool.getLoc(), pool.getType(), pool.getX(),
-                                                     indexes, pool.getKernelAttr(),
-                                                     pool.getStrideAttr(), pool.getPadAttr());
+      auto gather = ir::MaxPoolingWithIndexesOp::create(b, pool.getLoc(), pool.getType(),
+                                                        pool.getX(), indexes, pool.getKernelAttr(),
+                                                        pool.getStrideAttr(), pool.getPadAttr());
       pool.replaceAllUsesWith(gather.getResult());
       pool.erase();
     }

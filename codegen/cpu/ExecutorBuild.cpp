@@ -2,7 +2,7 @@
 //
 // 1. Number the values: the function's arguments are slots 0..n-1, each op's result the
 //    next slot.
-// 2. Look each op up in the lowering table (Lowering.cpp, one line per op): it reads
+// 2. Look each op up in the kernel table (KernelTable.cpp, one line per op): it reads
 //    the op's attributes and returns a kernel closure over its operand slots that calls
 //    the runtime exactly as the eager function of frontend/src/functions.cpp does.
 //    Constants become tensors here, once.
@@ -22,7 +22,7 @@
 #include <dzc/nn_kernels.h>
 
 #include "FusedKernels.h"
-#include "Lowering.h"
+#include "KernelTable.h"
 
 #include <dzc/passes/MemoryPlan.h>
 
@@ -156,7 +156,7 @@ public:
   static FailureOr<Program> build(mlir::func::FuncOp fn, const BuildOptions &options);
 
 private:
-  /// A dz.pooling_with_indexes of the indexes that a dz.pooling_indexes of the same input
+  /// A dz.max_pooling_with_indexes of the indexes that a dz.max_pooling_indexes of the same input
   /// and window computed (what --dz-share-pooling-indexes leaves) joins that op's step:
   /// the runtime's max_pool2d returns the maxima with their indexes in one pass, so the
   /// gather is not run. True when `op` was handled so.
@@ -178,10 +178,10 @@ bool ProgramBuilder::joinPoolingIndexes(Program &p, Operation &op,
                                         llvm::DenseMap<mlir::Value, int32_t> &slot_of,
                                         const llvm::DenseMap<int32_t, size_t> &step_of,
                                         NewSlot &new_slot) {
-  if (op.getName().getStringRef() != "dz.pooling_with_indexes")
+  if (op.getName().getStringRef() != "dz.max_pooling_with_indexes")
     return false;
   Operation *indexes = op.getOperand(1).getDefiningOp();
-  if (!indexes || indexes->getName().getStringRef() != "dz.pooling_indexes" ||
+  if (!indexes || indexes->getName().getStringRef() != "dz.max_pooling_indexes" ||
       indexes->getOperand(0) != op.getOperand(0) ||
       indexes->getAttrDictionary() != op.getAttrDictionary())
     return false;
@@ -201,7 +201,7 @@ bool ProgramBuilder::joinPoolingIndexes(Program &p, Operation &op,
   step.outs.push_back(y);
   step.types.push_back(*type);
   step.into.push_back(-1);
-  step.op += " + dz.pooling_with_indexes";
+  step.op += " + dz.max_pooling_with_indexes";
   return true;
 }
 

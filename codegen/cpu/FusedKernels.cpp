@@ -21,7 +21,7 @@
 // A group with an op or dtype that has no scalar form here stays with the op-by-op path.
 #include "FusedKernels.h"
 
-#include "Lowering.h" // spec_of
+#include "KernelTable.h" // spec_of
 
 #include <dzc/codegen/ExecutorBuild.h>
 #include <dzc/ir/DzOps.h>
@@ -184,7 +184,7 @@ struct ScalarOp {
   ScalarFn fn;
 };
 
-// One line per op: its scalar form, as the runtime kernel of Lowering.cpp computes it.
+// One line per op: its scalar form, as the runtime kernel of KernelTable.cpp computes it.
 // clang-format off
 const ScalarOp kScalarOps[] = {
     {"dz.add", false, false, [](Scalar &s) { return s.add(s.x[0], s.x[1]); }},
@@ -195,7 +195,7 @@ const ScalarOp kScalarOps[] = {
     {"dz.maximum", false, false, [](Scalar &s) -> Value {
        if (s.isFloat()) return arith::MaximumFOp::create(s.b, s.loc, s.x[0], s.x[1]);
        return arith::MaxSIOp::create(s.b, s.loc, s.x[0], s.x[1]); }},
-    {"dz.equal", false, false, [](Scalar &s) {
+    {"dz.equal_mask", false, false, [](Scalar &s) {
        return s.mask(s.cmp(arith::CmpFPredicate::OEQ, arith::CmpIPredicate::eq, s.x[0], s.x[1])); }},
     {"dz.neg", false, false, [](Scalar &s) -> Value {
        if (s.isFloat()) return arith::NegFOp::create(s.b, s.loc, s.x[0]);
@@ -208,7 +208,7 @@ const ScalarOp kScalarOps[] = {
     {"dz.sqrt", true, false, [](Scalar &s) -> Value { return math::SqrtOp::create(s.b, s.loc, s.x[0]); }},
     {"dz.square", false, false, [](Scalar &s) { return s.mul(s.x[0], s.x[0]); }},
     {"dz.erf", true, true, [](Scalar &s) { return keepZero(s, math::ErfOp::create(s.b, s.loc, s.x[0])); }},
-    {"dz.power", true, true, [](Scalar &s) -> Value {
+    {"dz.pow", true, true, [](Scalar &s) -> Value {
        return math::PowFOp::create(s.b, s.loc, s.x[0], s.x[1]); }},
     // 1 / (1 + exp(-x))
     {"dz.sigmoid", true, true, [](Scalar &s) {
@@ -216,7 +216,7 @@ const ScalarOp kScalarOps[] = {
     {"dz.relu", false, false, [](Scalar &s) { return s.select(s.le(s.x[0], s.c(0)), s.c(0), s.x[0]); }},
     {"dz.step", false, false, [](Scalar &s) { return s.mask(s.gt(s.x[0], s.c(0))); }},
     // dz::pow(x, 2) is square(x); other exponents std::pow.
-    {"dz.pow", true, true, [](Scalar &s) -> Value {
+    {"dz.pow_scalar", true, true, [](Scalar &s) -> Value {
        double e = s.attr("exponent");
        if (e == 2.0) return s.mul(s.x[0], s.x[0]);
        return math::PowFOp::create(s.b, s.loc, s.x[0], s.c(e)); }},

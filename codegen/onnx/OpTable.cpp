@@ -296,7 +296,7 @@ void deconv2d(Exporter &e, Operation *op) {
     setAttr(n, "output_padding", extra);
 }
 
-/// dz.pooling and MaxPool agree on padding: a tap on it never wins the maximum.
+/// dz.max_pooling and MaxPool agree on padding: a tap on it never wins the maximum.
 void maxPool(Exporter &e, Operation *op) {
   const Shape64 p = i64Array(op, "pad");
   ::onnx::NodeProto &n = e.node("MaxPool", {e.in(op, 0)}, {e.out(op)});
@@ -333,19 +333,19 @@ const std::map<std::string_view, Rule> &table() {
       {"dz.mul", same<kMul>},
       {"dz.div", same<kDiv>},
       {"dz.maximum", same<kMax>},
-      {"dz.power", same<kPow>},
+      {"dz.pow", same<kPow>},
       {"dz.greater", same<kGreater>},
       {"dz.greater_equal", same<kGreaterOrEqual>},
       {"dz.less", same<kLess>},
       {"dz.less_equal", same<kLessOrEqual>},
-      {"dz.is_equal", same<kEqual>},
+      {"dz.equal", same<kEqual>},
       {"dz.and", same<kAnd>},
       {"dz.or", same<kOr>},
       {"dz.xor", same<kXor>},
       {"dz.not", same<kNot>},
       {"dz.select", same<kWhere>},
       {"dz.erf", same<kErf>},
-      {"dz.equal",
+      {"dz.equal_mask",
        [](Exporter &e, Operation *op) { compareAsNumber(e, op, "Equal", e.in(op, 1)); }},
       {"dz.neg", same<kNeg>},
       {"dz.exp", same<kExp>},
@@ -364,7 +364,7 @@ const std::map<std::string_view, Rule> &table() {
        [](Exporter &e, Operation *op) {
          compareAsNumber(e, op, "Greater", e.scalar(0, typeOf(op->getOperand(0)).getElementType()));
        }},
-      {"dz.pow",
+      {"dz.pow_scalar",
        [](Exporter &e, Operation *op) {
          mlir::Type elem = typeOf(op->getOperand(0)).getElementType();
          e.node("Pow", {e.in(op, 0), e.scalar(f64Attr(op, "exponent"), elem)}, {e.out(op)});
@@ -424,7 +424,7 @@ const std::map<std::string_view, Rule> &table() {
       {"dz.embed_id", embedId},
       {"dz.conv2d", conv2d},
       {"dz.deconv2d", deconv2d},
-      {"dz.pooling", maxPool},
+      {"dz.max_pooling", maxPool},
       {"dz.average_pooling", averagePool},
   };
   return rules;

@@ -200,7 +200,9 @@ struct Pooling : Function {
   Shape x_shape;
   explicit Pooling(PoolGeom g) : geom(g) {}
   std::string name() const override { return "Pooling"; }
-  FunctionTrace trace() const override { return {FunctionTrace::Op, "pooling", geom.attrs(), {}}; }
+  FunctionTrace trace() const override {
+    return {FunctionTrace::Op, "max_pooling", geom.attrs(), {}};
+  }
   std::vector<Tensor> forward(const std::vector<Tensor> &xs) override {
     x_shape = xs[0].shape();
     MaxPoolResult r = dz::max_pool2d(xs[0], geom.kernel, geom.stride, geom.pad);

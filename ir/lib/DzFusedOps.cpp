@@ -38,9 +38,9 @@ static bool hasKernelTypes(Operation *op) {
 
 bool isFusibleElementwise(Operation *op) {
   return hasKernelTypes(op) &&
-         isa<ConstantOp, AddOp, SubOp, MulOp, DivOp, MaximumOp, EqualOp, PowerOp, NegOp, ExpOp,
-             LogOp, SinOp, CosOp, TanhOp, SqrtOp, SquareOp, ErfOp, SigmoidOp, ReluOp, StepOp, PowOp,
-             LeakyReluOp, ClipOp, ClipMaskOp, CastOp, BroadcastToOp>(op);
+         isa<ConstantOp, AddOp, SubOp, MulOp, DivOp, MaximumOp, EqualMaskOp, PowOp, NegOp, ExpOp,
+             LogOp, SinOp, CosOp, TanhOp, SqrtOp, SquareOp, ErfOp, SigmoidOp, ReluOp, StepOp,
+             PowScalarOp, LeakyReluOp, ClipOp, ClipMaskOp, CastOp, BroadcastToOp>(op);
 }
 
 bool isFusibleReduction(Operation *op) { return isa<SumOp, MaxOp, MinOp>(op); }

@@ -329,21 +329,21 @@ static LogicalResult inferPool(std::optional<Location> loc, typename OpTy::Adapt
   return success();
 }
 
-DZ_INFER(PoolingOp) { return inferPool<PoolingOp>(loc, adaptor, Type(), types); }
+DZ_INFER(MaxPoolingOp) { return inferPool<MaxPoolingOp>(loc, adaptor, Type(), types); }
 DZ_INFER(AveragePoolingOp) { return inferPool<AveragePoolingOp>(loc, adaptor, Type(), types); }
-DZ_INFER(PoolingIndexesOp) {
-  return inferPool<PoolingIndexesOp>(loc, adaptor, IntegerType::get(context, 64), types);
+DZ_INFER(MaxPoolingIndexesOp) {
+  return inferPool<MaxPoolingIndexesOp>(loc, adaptor, IntegerType::get(context, 64), types);
 }
 
-DZ_INFER(PoolingWithIndexesOp) {
-  if (failed(inferPool<PoolingWithIndexesOp>(loc, adaptor, Type(), types)))
+DZ_INFER(MaxPoolingWithIndexesOp) {
+  if (failed(inferPool<MaxPoolingWithIndexesOp>(loc, adaptor, Type(), types)))
     return failure();
   auto idx = tensorOf(adaptor.getIndexes());
   auto y = llvm::cast<RankedTensorType>(types.back());
   if (!idx || idx.getShape() != y.getShape())
-    return fail<PoolingWithIndexesOp>(loc, "indexes must have the pooled shape ",
-                                      formatShape(y.getShape()), ", not ",
-                                      adaptor.getIndexes().getType());
+    return fail<MaxPoolingWithIndexesOp>(loc, "indexes must have the pooled shape ",
+                                         formatShape(y.getShape()), ", not ",
+                                         adaptor.getIndexes().getType());
   return success();
 }
 
@@ -376,13 +376,14 @@ static LogicalResult inferPoolGrad(std::optional<Location> loc, typename OpTy::A
 
 DZ_INFER(AveragePoolingGradOp) { return inferPoolGrad<AveragePoolingGradOp>(loc, adaptor, types); }
 
-DZ_INFER(PoolingGradOp) {
-  if (failed(inferPoolGrad<PoolingGradOp>(loc, adaptor, types)))
+DZ_INFER(MaxPoolingGradOp) {
+  if (failed(inferPoolGrad<MaxPoolingGradOp>(loc, adaptor, types)))
     return failure();
   auto idx = tensorOf(adaptor.getIndexes());
   if (!idx || idx.getShape() != tensorOf(adaptor.getGy()).getShape())
-    return fail<PoolingGradOp>(loc, "indexes must have the shape of gy ", adaptor.getGy().getType(),
-                               ", not ", adaptor.getIndexes().getType());
+    return fail<MaxPoolingGradOp>(loc, "indexes must have the shape of gy ",
+                                  adaptor.getGy().getType(), ", not ",
+                                  adaptor.getIndexes().getType());
   return success();
 }
 

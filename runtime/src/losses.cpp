@@ -1,6 +1,6 @@
 // losses.cpp - one_hot and softmax_cross_entropy on tensors, for the eager
 // SoftmaxCrossEntropy (frontend/src/functions.cpp) and the compiled dz ops of the same
-// names (codegen/cpu/Lowering.cpp). On the CPU they are direct loops; on a device, the
+// names (codegen/cpu/KernelTable.cpp). On the CPU they are direct loops; on a device, the
 // same sums from tensor operations (a label compare for the one-hot rows).
 #include "device_ops.h"
 #include "kernels.h"

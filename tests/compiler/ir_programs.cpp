@@ -10,7 +10,6 @@
 #include <mlir/Parser/Parser.h>
 #include <mlir/Pass/PassManager.h>
 
-#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -52,14 +51,12 @@ build_programs(const std::string &ir, const std::function<void(mlir::PassManager
   return out;
 }
 
-std::optional<std::string> gradcheck_rules() {
-  std::filesystem::path rules =
-      std::filesystem::path(__FILE__).parent_path() / "../../passes/gradcheck/rules.mlir";
-  if (!std::filesystem::exists(rules))
-    return std::nullopt;
-  std::ifstream in(rules);
+std::string gradcheck_rules() {
+  std::ifstream in(DZ_GRADCHECK_RULES);
   std::stringstream text;
   text << in.rdbuf();
+  if (!in || text.str().empty())
+    throw dz::Error(std::string("cannot read ") + DZ_GRADCHECK_RULES);
   return text.str();
 }
 

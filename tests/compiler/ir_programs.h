@@ -6,7 +6,6 @@
 
 #include <cstdint>
 #include <functional>
-#include <optional>
 #include <string>
 #include <vector>
 
@@ -25,9 +24,9 @@ build_programs(const std::string &ir, const std::function<void(mlir::PassManager
                const std::function<void(mlir::func::FuncOp)> &inspect = {},
                const codegen::BuildOptions &options = {});
 
-/// The text of passes/gradcheck/rules.mlir (one function per gradient rule, first and
-/// second derivatives), or nullopt when the source tree does not have it.
-std::optional<std::string> gradcheck_rules();
+/// The text of tests/gradcheck/rules.mlir (one function per gradient rule, first and
+/// second derivatives). Throws dz::Error when it cannot be read.
+std::string gradcheck_rules();
 
 /// Arguments for a function of rules.mlir: floats uniform in [0.3, 1.3) from `seed`,
 /// i64 labels 0.

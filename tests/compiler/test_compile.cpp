@@ -1,6 +1,8 @@
 // dz::compile end to end: traced steps run compiled and agree with the same steps run
 // eagerly (values, gradients, state written back), retracing, and the errors of code that
 // cannot be compiled.
+#include "../support/side_by_side.h"
+
 #include <dzc/dzc.h>
 
 #include <gtest/gtest.h>
@@ -53,31 +55,18 @@ M::MLP initialised_mlp(uint64_t seed, std::vector<int64_t> sizes, dz::models::Ac
 }
 
 /// Trains `eager_model` eagerly and `compiled_model` through dz::compile on the same
-/// `steps` batches of `n` samples (softmax cross entropy, cleargrads, backward, update) and
-/// checks that the loss of every step agrees. Returns how often the step was traced.
+/// `steps` batches of `n` samples (softmax cross entropy) and checks that the loss of
+/// every step agrees. Returns how often the step was traced.
 template <typename Opt>
 int train_side_by_side(M::MLP &eager_model, M::MLP &compiled_model, Opt &eager_opt,
                        Opt &compiled_opt, int steps, int64_t n) {
-  eager_opt.setup(eager_model);
-  compiled_opt.setup(compiled_model);
-  auto step = dz::compile([&](Variable x, Variable t) {
-    Variable loss = F::softmax_cross_entropy(compiled_model(x), t);
-    compiled_model.cleargrads();
-    loss.backward();
-    compiled_opt.update();
-    return loss;
-  });
+  dz::testing::SideBySide train(eager_model, eager_opt, compiled_model, compiled_opt);
   for (int i = 0; i < steps; ++i) {
     Batch b = batch(n, uint64_t(i));
-    Variable eager_loss = F::softmax_cross_entropy(eager_model(b.x), b.t);
-    eager_model.cleargrads();
-    eager_loss.backward();
-    eager_opt.update();
-
-    Variable loss = step(b.x, b.t);
+    auto [eager_loss, loss] = train.step(b.x, b.t);
     expect_close(loss.data(), eager_loss.data(), 1e-5, 1e-6, "loss of step " + std::to_string(i));
   }
-  return step.retraces();
+  return train.compiled().retraces();
 }
 
 } // namespace

@@ -1,5 +1,7 @@
 // dz::compile on the book's models and higher-order examples: each runs compiled and
 // eagerly side by side and must agree (float32 within 1e-5 relative, float64 within 1e-12).
+#include "../support/side_by_side.h"
+
 #include <dzc/dzc.h>
 
 #include <gtest/gtest.h>
@@ -34,36 +36,23 @@ template <typename Opt> void spiral_compiled_matches_eager(Opt eager_opt, Opt co
     return m;
   };
   M::MLP eager_model = make(), compiled_model = make();
-  eager_opt.setup(eager_model);
-  compiled_opt.setup(compiled_model);
-  auto step = dz::compile([&](Variable x, Variable t) {
-    Variable loss = F::softmax_cross_entropy(compiled_model(x), t);
-    compiled_model.cleargrads();
-    loss.backward();
-    compiled_opt.update();
-    return loss;
-  });
+  dz::testing::SideBySide train(eager_model, eager_opt, compiled_model, compiled_opt);
   dz::DataLoader loader(train_set, 30, true, 0);
   int steps = 0;
   double worst = 0;
   while (steps < 100) {
     for (auto [x, t] : loader) {
-      Tensor xf = x.to(dz::f32);
-      Variable eager_loss = F::softmax_cross_entropy(eager_model(xf), t);
-      eager_model.cleargrads();
-      eager_loss.backward();
-      eager_opt.update();
-      Variable loss = step(xf, t);
+      auto [eager_loss, loss] = train.step(x.to(dz::f32), t);
       worst = std::max(worst, max_rel_diff(loss.data(), eager_loss.data(), 1e-7));
       if (++steps == 100)
         break;
     }
   }
   EXPECT_LT(worst, 1e-5) << "worst relative difference of a step's loss";
-  EXPECT_EQ(step.retraces(), 1);
-  auto pe = eager_model.params(), pc = compiled_model.params();
-  for (size_t i = 0; i < pe.size(); ++i)
-    EXPECT_LT(max_rel_diff(pc[i].data(), pe[i].data(), 1e-6), 1e-4) << "parameter " << i;
+  EXPECT_EQ(train.compiled().retraces(), 1);
+  int i = 0;
+  for (auto [pe, pc] : train.params())
+    EXPECT_LT(max_rel_diff(pc.data(), pe.data(), 1e-6), 1e-4) << "parameter " << i++;
 }
 
 } // namespace
@@ -86,30 +75,18 @@ TEST(CompileModels, MnistShapedMlpStepMatchesEager) {
   };
   M::MLP eager_model = make(), compiled_model = make();
   O::MomentumSGD eager_opt(0.05), compiled_opt(0.05);
-  eager_opt.setup(eager_model);
-  compiled_opt.setup(compiled_model);
-  auto step = dz::compile([&](Variable x, Variable t) {
-    Variable loss = F::softmax_cross_entropy(compiled_model(x), t);
-    compiled_model.cleargrads();
-    loss.backward();
-    compiled_opt.update();
-    return loss;
-  });
+  dz::testing::SideBySide train(eager_model, eager_opt, compiled_model, compiled_opt);
   for (int i = 0; i < 5; ++i) {
     Tensor x = dz::rand({100, 784}, dz::f32, uint64_t(10 + i));
     std::vector<int64_t> labels(100);
     for (int64_t k = 0; k < 100; ++k)
       labels[size_t(k)] = (k * 3 + i) % 10;
-    Tensor t = Tensor::from_i64(labels);
-    Variable eager_loss = F::softmax_cross_entropy(eager_model(x), t);
-    eager_model.cleargrads();
-    eager_loss.backward();
-    eager_opt.update();
-    EXPECT_LT(max_rel_diff(step(x, t).data(), eager_loss.data(), 1e-7), 1e-5) << "step " << i;
+    auto [eager_loss, loss] = train.step(x, Tensor::from_i64(labels));
+    EXPECT_LT(max_rel_diff(loss.data(), eager_loss.data(), 1e-7), 1e-5) << "step " << i;
   }
-  auto pe = eager_model.params(), pc = compiled_model.params();
-  for (size_t i = 0; i < pe.size(); ++i)
-    EXPECT_LT(max_rel_diff(pc[i].data(), pe[i].data(), 1e-6), 1e-4) << "parameter " << i;
+  int i = 0;
+  for (auto [pe, pc] : train.params())
+    EXPECT_LT(max_rel_diff(pc.data(), pe.data(), 1e-6), 1e-4) << "parameter " << i++;
 }
 
 TEST(CompileModels, Step36DoubleBackpropIs100) {
@@ -244,30 +221,16 @@ TEST(CompileModels, CnnWithBatchNormAndDropoutAdamStepsMatchEager) {
   };
   ConvBnDropoutNet eager_model = make(), compiled_model = make();
   O::Adam eager_opt(0.01), compiled_opt(0.01);
-  eager_opt.setup(eager_model);
-  compiled_opt.setup(compiled_model);
-  auto step = dz::compile([&](Variable x, Variable t) {
-    Variable loss = F::softmax_cross_entropy(compiled_model(x), t);
-    compiled_model.cleargrads();
-    loss.backward();
-    compiled_opt.update();
-    return loss;
-  });
+  dz::testing::SideBySide train(eager_model, eager_opt, compiled_model, compiled_opt);
   for (int i = 0; i < 4; ++i) {
     Tensor x = dz::randn({4, 1, 8, 8}, dz::f32, uint64_t(40 + i));
     Tensor t = Tensor::from_i64({int64_t(i % 5), 1, 2, int64_t((i + 3) % 5)});
-    Variable eager_loss = F::softmax_cross_entropy(eager_model(x), t);
-    eager_model.cleargrads();
-    eager_loss.backward();
-    eager_opt.update();
-    Variable loss = step(x, t);
+    auto [eager_loss, loss] = train.step(x, t);
     EXPECT_LT(max_rel_diff(loss.data(), eager_loss.data(), 1e-7), 1e-5) << "step " << i;
   }
-  EXPECT_EQ(step.retraces(), 1);
-  auto pe = eager_model.params(), pc = compiled_model.params();
-  ASSERT_EQ(pe.size(), pc.size());
-  for (size_t i = 0; i < pe.size(); ++i)
-    EXPECT_LT(max_rel_diff(pc[i].data(), pe[i].data(), 1e-6), 1e-4) << pc[i].name();
+  EXPECT_EQ(train.compiled().retraces(), 1);
+  for (auto [pe, pc] : train.params())
+    EXPECT_LT(max_rel_diff(pc.data(), pe.data(), 1e-6), 1e-4) << pc.name();
 
   dz::TestMode test;
   auto infer = dz::compile([&](Variable x) { return compiled_model(x); });

@@ -2,6 +2,8 @@
 // agrees with the same code run eagerly, in values and gradients (double backprop
 // included), and whole training steps (CNN, LSTM, BatchNorm with its running averages)
 // match eager steps and write their state back.
+#include "../support/side_by_side.h"
+
 #include <dzc/dzc.h>
 
 #include <gtest/gtest.h>
@@ -205,35 +207,22 @@ TEST(CompileNN, CnnSgdStepsMatchEagerAndWriteBackTheWeights) {
   SmallCnn compiled_model;
   compiled_model(dz::randn({1, 1, 12, 12}, dz::f32, 0));
   O::SGD eager_opt(0.1), compiled_opt(0.1);
-  eager_opt.setup(eager_model);
-  compiled_opt.setup(compiled_model);
-  auto step = dz::compile([&](Variable x, Variable t) {
-    Variable loss = F::softmax_cross_entropy(compiled_model(x), t);
-    compiled_model.cleargrads();
-    loss.backward();
-    compiled_opt.update();
-    return loss;
-  });
+  dz::testing::SideBySide train(eager_model, eager_opt, compiled_model, compiled_opt);
   for (int i = 0; i < 3; ++i) {
-    Tensor x = dz::randn({4, 1, 12, 12}, dz::f32, uint64_t(100 + i)), t = labels(4, i);
-    Variable eager_loss = F::softmax_cross_entropy(eager_model(x), t);
-    eager_model.cleargrads();
-    eager_loss.backward();
-    eager_opt.update();
-    Variable loss = step(x, t);
+    Tensor x = dz::randn({4, 1, 12, 12}, dz::f32, uint64_t(100 + i));
+    auto [eager_loss, loss] = train.step(x, labels(4, i));
     expect_close(loss.data(), eager_loss.data(), 1e-5, "loss of step " + std::to_string(i));
   }
-  EXPECT_EQ(step.retraces(), 1);
+  EXPECT_EQ(train.compiled().retraces(), 1);
   // The input gradient of the convolution is a deconvolution, which the pipeline lowers
   // to a GEMM and col2im (unless the lowering is turned off).
-  EXPECT_TRUE(step.optimized_ir().find("dz.deconv2d") != std::string::npos ||
-              step.optimized_ir().find("dz.col2im") != std::string::npos);
-  EXPECT_NE(step.optimized_ir().find("dz.pooling_grad"), std::string::npos);
-  auto pe = eager_model.params(), pc = compiled_model.params();
-  ASSERT_EQ(pe.size(), pc.size());
-  for (size_t i = 0; i < pe.size(); ++i) {
-    expect_close(pc[i].data(), pe[i].data(), 1e-5, "parameter " + pc[i].name());
-    expect_close(pc[i].grad().data(), pe[i].grad().data(), 1e-5, "gradient of " + pc[i].name());
+  const std::string ir = train.compiled().optimized_ir();
+  EXPECT_TRUE(ir.find("dz.deconv2d") != std::string::npos ||
+              ir.find("dz.col2im") != std::string::npos);
+  EXPECT_NE(ir.find("dz.max_pooling_grad"), std::string::npos);
+  for (auto [pe, pc] : train.params()) {
+    expect_close(pc.data(), pe.data(), 1e-5, "parameter " + pc.name());
+    expect_close(pc.grad().data(), pe.grad().data(), 1e-5, "gradient of " + pc.name());
   }
 }
 
@@ -267,27 +256,15 @@ TEST(CompileNN, BatchNormTrainStepsUpdateTheRunningAveragesLikeEager) {
     // The layers make gamma, beta and the running averages at their first forward: for
     // compiled_bn, inside the trace.
     L::BatchNorm eager_bn, compiled_bn;
-    auto run = [](L::BatchNorm &bn, Variable x) {
+    auto loss_of = [](L::BatchNorm &bn, const Variable &x) {
       Variable y = bn(x);
-      return F::sum(F::square(F::reshape(y, {y.shape()[0], -1})));
+      return F::sum(F::square(F::reshape(y, {y.shape()[0], -1}))) * F::sum(F::sigmoid(x));
     };
     O::SGD eager_opt(0.05), compiled_opt(0.05);
-    eager_opt.setup(eager_bn);
-    compiled_opt.setup(compiled_bn);
-    auto step = dz::compile([&](Variable x) {
-      Variable loss = run(compiled_bn, x) * F::sum(F::sigmoid(x));
-      compiled_bn.cleargrads();
-      loss.backward();
-      compiled_opt.update();
-      return loss;
-    });
+    dz::testing::SideBySide train(eager_bn, eager_opt, compiled_bn, compiled_opt, loss_of);
     for (int i = 0; i < 3; ++i) {
       Tensor x = dz::randn(shape, dz::f64, uint64_t(40 + i)) * 2.0 + 0.5;
-      Variable eager_loss = run(eager_bn, Variable(x)) * F::sum(F::sigmoid(Variable(x)));
-      eager_bn.cleargrads();
-      eager_loss.backward();
-      eager_opt.update();
-      Variable loss = step(x);
+      auto [eager_loss, loss] = train.step(x);
       std::string at = shape_str(shape) + " step " + std::to_string(i);
       expect_close(loss.data(), eager_loss.data(), 1e-10, "loss " + at);
       expect_close(compiled_bn.avg_mean.data(), eager_bn.avg_mean.data(), 1e-10, "avg_mean " + at);
@@ -295,7 +272,7 @@ TEST(CompileNN, BatchNormTrainStepsUpdateTheRunningAveragesLikeEager) {
       expect_close(compiled_bn.gamma.data(), eager_bn.gamma.data(), 1e-10, "gamma " + at);
       expect_close(compiled_bn.beta.data(), eager_bn.beta.data(), 1e-10, "beta " + at);
     }
-    EXPECT_EQ(step.retraces(), 1);
+    EXPECT_EQ(train.compiled().retraces(), 1);
 
     // Test mode: the running averages normalise, and they stay as they are.
     dz::TestMode test;
@@ -328,6 +305,8 @@ TEST(CompileNN, LstmTruncatedBpttStepMatchesEager) {
     L::LSTM lstm{6};
     L::Linear fc{1};
     dz::Model model;
+    void cleargrads() { model.cleargrads(); }
+    std::vector<dz::Parameter> params() const { return model.params(); }
   };
   auto make = [&] {
     dz::manual_seed(21);
@@ -338,34 +317,18 @@ TEST(CompileNN, LstmTruncatedBpttStepMatchesEager) {
     return n;
   };
   Net eager = make(), compiled = make();
-  L::LSTM &eager_lstm = eager.lstm, &compiled_lstm = compiled.lstm;
-  L::Linear &eager_fc = eager.fc, &compiled_fc = compiled.fc;
-  dz::Model &eager_model = eager.model, &compiled_model = compiled.model;
   O::SGD eager_opt(0.1), compiled_opt(0.1);
-  eager_opt.setup(eager_model);
-  compiled_opt.setup(compiled_model);
-  auto step = dz::compile([&](Variable xs, Variable ts) {
-    Variable loss = run(compiled_lstm, compiled_fc, xs, ts);
-    compiled_model.cleargrads();
-    loss.backward();
-    compiled_opt.update();
-    return loss;
-  });
+  auto loss_of = [&](Net &n, Variable xs, Variable ts) { return run(n.lstm, n.fc, xs, ts); };
+  dz::testing::SideBySide train(eager, eager_opt, compiled, compiled_opt, loss_of);
   for (int i = 0; i < 3; ++i) {
     Tensor xs = dz::randn({5, 2, 3}, dz::f32, uint64_t(60 + i));
     Tensor ts = dz::randn({5, 2, 1}, dz::f32, uint64_t(70 + i));
-    Variable eager_loss = run(eager_lstm, eager_fc, Variable(xs), Variable(ts));
-    eager_model.cleargrads();
-    eager_loss.backward();
-    eager_opt.update();
-    Variable loss = step(xs, ts);
+    auto [eager_loss, loss] = train.step(xs, ts);
     expect_close(loss.data(), eager_loss.data(), 1e-5, "loss of step " + std::to_string(i));
   }
-  EXPECT_EQ(step.retraces(), 1);
-  auto pe = eager_model.params(), pc = compiled_model.params();
-  ASSERT_EQ(pe.size(), pc.size());
-  for (size_t i = 0; i < pe.size(); ++i)
-    expect_close(pc[i].data(), pe[i].data(), 1e-5, "parameter " + pc[i].name());
+  EXPECT_EQ(train.compiled().retraces(), 1);
+  for (auto [pe, pc] : train.params())
+    expect_close(pc.data(), pe.data(), 1e-5, "parameter " + pc.name());
 }
 
 // ---- dropout -------------------------------------------------------------------------------

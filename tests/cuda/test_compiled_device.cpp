@@ -6,6 +6,7 @@
 // (its running averages updated on the device) follow the CPU. ctest runs it on the GPU (skipped
 // without one) and with --emulate on the host emulation, like the other tests of the eager GPU
 // path.
+#include "../support/side_by_side.h"
 #include "device_test.h"
 
 #include <dzc/cuda/launch.h>
@@ -44,27 +45,16 @@ dz::models::MLP mlp_on(Device dev) {
 TEST_F(CompiledDevice, MlpTrainingStepFollowsTheEagerCpuSteps) {
   dz::models::MLP eager = mlp_on(Device::cpu()), compiled = mlp_on(kGpu);
   dz::optimizers::MomentumSGD eager_opt(0.1), compiled_opt(0.1);
-  eager_opt.setup(eager);
-  compiled_opt.setup(compiled);
-  auto step = dz::compile([&](Variable x, Variable t) {
-    Variable loss = F::softmax_cross_entropy(compiled(x), t);
-    compiled.cleargrads();
-    loss.backward();
-    compiled_opt.update();
-    return loss;
-  });
+  dz::testing::SideBySide train(eager, eager_opt, compiled, compiled_opt);
   dz::datasets::Spiral data(/*train=*/true);
   dz::DataLoader loader(data, 30, /*shuffle=*/true, /*seed=*/2);
   int i = 0;
   for (auto [x, t] : loader) {
     x = x.to(dz::f32);
-    Variable eager_loss = F::softmax_cross_entropy(eager(Variable(x)), Variable(t));
-    eager.cleargrads();
-    eager_loss.backward();
-    eager_opt.update();
+    Variable eager_loss = train.eager_step(x, t);
     Variable xd(x.to(kGpu)), td(t.to(kGpu));
     const dz::DeviceCounters before = dz::device_counters(kGpu);
-    Variable loss = step(xd, td);
+    Variable loss = train.compiled_step(xd, td);
     const dz::DeviceCounters c = dz::device_counters(kGpu) - before;
     ASSERT_EQ(loss.device(), kGpu);
     if (i > 0) { // a compiled call (the first traces): nothing goes up, the labels come
@@ -81,10 +71,10 @@ TEST_F(CompiledDevice, MlpTrainingStepFollowsTheEagerCpuSteps) {
     if (++i == 6)
       break;
   }
-  EXPECT_EQ(step.retraces(), 1);
+  EXPECT_EQ(train.compiled().retraces(), 1);
   // The fused groups (bias + ReLU, the loss scaling, the ReLU gradient, the momentum
   // updates) are generated CUDA kernels, one launch each.
-  const std::string &summary = step.stats().summary;
+  const std::string summary = train.compiled().stats().summary;
   EXPECT_NE(summary.find("generated kernels on cuda:0"), std::string::npos) << summary;
   // The intermediates live in one device arena (the memory plan's offsets).
   EXPECT_NE(summary.find("arena "), std::string::npos) << summary;
@@ -92,13 +82,13 @@ TEST_F(CompiledDevice, MlpTrainingStepFollowsTheEagerCpuSteps) {
   // The parameter and velocity updates are computed into the parameters' buffers.
   EXPECT_EQ(summary.find(" 0 results in place"), std::string::npos) << summary;
   std::cout << summary << "\n";
-  auto pe = eager.params(), pc = compiled.params();
-  ASSERT_EQ(pe.size(), pc.size());
-  for (size_t k = 0; k < pe.size(); ++k) {
-    ASSERT_EQ(pc[k].data().device(), kGpu) << "the update wrote back on the device";
-    Tensor got = pc[k].data().to(Device::cpu());
-    EXPECT_TRUE(dz::allclose(got, pe[k].data(), 1e-4, 1e-5))
-        << "parameter " << k << ": max |diff| " << dz::max_abs_diff(got, pe[k].data());
+  size_t k = 0;
+  for (auto [pe, pc] : train.params()) {
+    ASSERT_EQ(pc.data().device(), kGpu) << "the update wrote back on the device";
+    Tensor got = pc.data().to(Device::cpu());
+    EXPECT_TRUE(dz::allclose(got, pe.data(), 1e-4, 1e-5))
+        << "parameter " << k << ": max |diff| " << dz::max_abs_diff(got, pe.data());
+    ++k;
   }
 }
 
@@ -148,27 +138,12 @@ TEST_F(CompiledDevice, CnnTrainingStepsFollowTheCpuEagerAndCompiled) {
   SmallCnn cpu = cnn_on(Device::cpu()), eager = cnn_on(kGpu), compiled = cnn_on(kGpu);
   dz::optimizers::SGD cpu_opt(0.1), eager_opt(0.1), compiled_opt(0.1);
   cpu_opt.setup(cpu);
-  eager_opt.setup(eager);
-  compiled_opt.setup(compiled);
-  auto step = dz::compile([&](Variable x, Variable t) {
-    Variable loss = F::softmax_cross_entropy(compiled(x), t);
-    compiled.cleargrads();
-    loss.backward();
-    compiled_opt.update();
-    return loss;
-  });
+  dz::testing::SideBySide train(eager, eager_opt, compiled, compiled_opt);
   for (int i = 0; i < 4; ++i) {
     Tensor x = dz::uniform({6, 1, 8, 8}, -1, 1, dz::f32, uint64_t(30 + i));
     Tensor t = dz::Tensor::from_i64({0, 1, 2, 3, 4, 0});
-    Variable want = F::softmax_cross_entropy(cpu(Variable(x)), Variable(t));
-    cpu.cleargrads();
-    want.backward();
-    cpu_opt.update();
-    Variable got = F::softmax_cross_entropy(eager(Variable(x.to(kGpu))), Variable(t.to(kGpu)));
-    eager.cleargrads();
-    got.backward();
-    eager_opt.update();
-    Variable got_compiled = step(Variable(x.to(kGpu)), Variable(t.to(kGpu)));
+    Variable want = dz::testing::train_step(cpu, cpu_opt, dz::testing::ClassificationLoss(), x, t);
+    auto [got, got_compiled] = train.step(Variable(x.to(kGpu)), Variable(t.to(kGpu)));
     EXPECT_NEAR(got.item<double>(), want.item<double>(), 1e-4) << "eager step " << i;
     EXPECT_NEAR(got_compiled.item<double>(), want.item<double>(), 1e-4) << "compiled step " << i;
   }
@@ -263,33 +238,18 @@ TEST_F(CompiledDevice, BatchNormStepsFollowTheCpuEagerAndCompiled) {
     };
     dz::optimizers::SGD cpu_opt(0.05), eager_opt(0.05), compiled_opt(0.05);
     cpu_opt.setup(cpu);
-    eager_opt.setup(eager);
-    compiled_opt.setup(compiled);
-    auto step = dz::compile([&](Variable x) {
-      Variable loss = loss_of(compiled, x);
-      compiled.cleargrads();
-      loss.backward();
-      compiled_opt.update();
-      return loss;
-    });
-    auto train = [&](L::BatchNorm &bn, dz::optimizers::SGD &opt, const Tensor &x) {
-      Variable loss = loss_of(bn, Variable(x));
-      bn.cleargrads();
-      loss.backward();
-      opt.update();
-      return loss.item<double>();
-    };
+    dz::testing::SideBySide train(eager, eager_opt, compiled, compiled_opt, loss_of);
     for (int i = 0; i < 3; ++i) {
       Tensor x = dz::randn(shape, dz::f64, uint64_t(40 + i)) * 2.0 + 0.5;
-      double want = train(cpu, cpu_opt, x);
-      EXPECT_NEAR(train(eager, eager_opt, x.to(kGpu)), want, 1e-9 * std::abs(want))
+      double want = dz::testing::train_step(cpu, cpu_opt, loss_of, x).item<double>();
+      EXPECT_NEAR(train.eager_step(x.to(kGpu)).item<double>(), want, 1e-9 * std::abs(want))
           << "eager " << at << " step " << i;
-      Variable got = step(Variable(x.to(kGpu)));
+      Variable got = train.compiled_step(Variable(x.to(kGpu)));
       ASSERT_EQ(got.device(), kGpu);
       EXPECT_NEAR(got.item<double>(), want, 1e-9 * std::abs(want))
           << "compiled " << at << " step " << i;
     }
-    EXPECT_EQ(step.retraces(), 1);
+    EXPECT_EQ(train.compiled().retraces(), 1);
     auto pc = cpu.params(), pe = eager.params(), pd = compiled.params();
     ASSERT_EQ(pc.size(), 4u); // avg_mean, avg_var, gamma, beta
     for (size_t k = 0; k < pc.size(); ++k) {

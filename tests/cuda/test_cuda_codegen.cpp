@@ -288,10 +288,10 @@ func.func @elementwise(%x: tensor<4x3xf32>, %b: tensor<3xf32>, %k: tensor<4x3xi6
   %e = dz.exp %b : tensor<3xf32>
   %eb = dz.broadcast_to %e {shape = array<i64: 4, 3>} : tensor<3xf32> -> tensor<4x3xf32>
   %kf = dz.cast %k {dtype = f32} : tensor<4x3xi64> -> tensor<4x3xf32>
-  %z = dz.equal %kf, %eb : (tensor<4x3xf32>, tensor<4x3xf32>) -> tensor<4x3xf32>
+  %z = dz.equal_mask %kf, %eb : (tensor<4x3xf32>, tensor<4x3xf32>) -> tensor<4x3xf32>
   %m = dz.clip_mask %x {max = 1.0 : f64, min = -1.0 : f64} : tensor<4x3xf32>
   %s = dz.step %x : tensor<4x3xf32>
-  %p = dz.pow %x {exponent = 3.0 : f64} : tensor<4x3xf32>
+  %p = dz.pow_scalar %x {exponent = 3.0 : f64} : tensor<4x3xf32>
   %l = dz.leaky_relu %p {slope = 0.1 : f64} : tensor<4x3xf32>
   %0 = dz.add %z, %m : (tensor<4x3xf32>, tensor<4x3xf32>) -> tensor<4x3xf32>
   %1 = dz.mul %0, %s : (tensor<4x3xf32>, tensor<4x3xf32>) -> tensor<4x3xf32>

@@ -1,6 +1,7 @@
-# lit.cfg.py - the dz dialect's lit tests: every *.mlir under tests/ir, run with
-# dz-opt, FileCheck and not from this build's bin/ and LLVM 22's bin/ (in that order).
-# Run through ctest (ir.lit) or `lit -sv <build>/tests/ir`.
+# lit.cfg.py - the lit tests of dz IR: every *.mlir under tests/ir (dialect/, transforms/,
+# dzc/), run with dz-opt, dzc, FileCheck and not from this build's bin/ and LLVM 22's bin/
+# (in that order). Run through ctest (ir.lit.dialect, ir.lit.transforms, ir.lit.dzc) or
+# `lit -sv <build>/tests/ir` (all) or `lit -sv <build>/tests/ir/FOLDER`.
 import os
 
 import lit.formats
@@ -11,7 +12,7 @@ config.suffixes = [".mlir"]
 
 config.test_source_root = getattr(config, "dz_test_source_root", os.path.dirname(__file__))
 config.test_exec_root = getattr(config, "dz_test_exec_root", config.test_source_root)
-config.excludes = ["CMakeLists.txt", "lit.cfg.py", "lit.site.cfg.py.in"]
+config.excludes = ["CMakeLists.txt", "lit.cfg.py", "lit.site.cfg.py.in", "Inputs"]
 
 tools_dir = getattr(config, "dz_tools_dir", os.environ.get("DZ_TOOLS_DIR", ""))
 llvm_tools_dir = getattr(config, "llvm_tools_dir", "/usr/lib/llvm-22/bin")
@@ -20,7 +21,3 @@ if not tools_dir or not os.path.exists(os.path.join(tools_dir, "dz-opt")):
                      "(or set DZ_TOOLS_DIR to the build's bin/)" % tools_dir)
 config.environment["PATH"] = os.pathsep.join(
     [tools_dir, llvm_tools_dir, config.environment.get("PATH", os.environ.get("PATH", ""))])
-# The dzc-*.mlir tests need the dzc CLI (target dzc-cli), which a build of dz-opt alone
-# does not make: they say `REQUIRES: dzc` and are reported unsupported without it.
-if os.path.exists(os.path.join(tools_dir, "dzc")):
-    config.available_features.add("dzc")

@@ -445,7 +445,7 @@ void expect_pool_gradient_matches(WindowOpsTest &t, const std::string &op, const
 }
 
 TEST_F(WindowOpsTest, MaxPoolWithAsymmetricPadsAndCeilModeHasFiniteDifferenceGradient) {
-  // 5x7, kernel 3, stride 2, pads (1, 0, 0, 1), ceil_mode: -inf padding then dz.pooling.
+  // 5x7, kernel 3, stride 2, pads (1, 0, 0, 1), ceil_mode: -inf padding then dz.max_pooling.
   expect_pool_gradient_matches(*this, "MaxPool", {1, 2, 5, 7},
                                [](onnx::NodeProto &n) {
                                  ints(n, "kernel_shape", {3, 3});

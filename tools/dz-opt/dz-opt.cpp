@@ -1,8 +1,9 @@
 // dz-opt.cpp - mlir-opt for dz IR: the dz, func and arith dialects, MLIR's builtin
-// transforms (--canonicalize, --cse, ...) and, when built, dzc's passes. Options and exit
+// transforms (--canonicalize, --cse, ...) and dzc's passes. Options and exit
 // statuses are mlir-opt's; an exception that reaches main (a dz::Error from dzc's code) is
 // one line on stderr and exit status 1.
 #include "dzc/ir/DzOps.h"
+#include "dzc/passes/Passes.h"
 
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/Tools/mlir-opt/MlirOptMain.h"
@@ -11,15 +12,9 @@
 #include <cstdio>
 #include <exception>
 
-#ifdef DZ_HAVE_PASSES
-#include "dzc/passes/Passes.h"
-#endif
-
 int main(int argc, char **argv) try {
   mlir::registerTransformsPasses();
-#ifdef DZ_HAVE_PASSES
   dz::passes::registerPasses();
-#endif
   mlir::DialectRegistry registry;
   dz::ir::registerAllDialects(registry);
   return mlir::asMainReturnCode(mlir::MlirOptMain(argc, argv, "dz optimizer driver\n", registry));

@@ -37,8 +37,8 @@ template <typename OpTy> Value float_unary(NodeContext &c) {
 
 Value cast_to(NodeContext &c, Value x, mlir::Type to);
 
-/// A float base with a constant exponent of one value is dz.pow (x^2 a square, its
-/// gradient one power); any other exponent is dz.power with the exponent converted to
+/// A float base with a constant exponent of one value is dz.pow_scalar (x^2 a square, its
+/// gradient one power); any other exponent is dz.pow with the exponent converted to
 /// the base's element type (ONNX's result has the base's type).
 Value pow(NodeContext &c) {
   Value x = c.in(0), y = c.in(1);
@@ -51,10 +51,10 @@ Value pow(NodeContext &c) {
       if (!out)
         c.fail("shapes " + dims_str(c.shape(x)) + " and " + dims_str(e64.shape()) +
                " do not broadcast");
-      return {c.broadcast(c.make<ir::PowOp>(x, c.b.getF64FloatAttr(v[0])), *out)};
+      return {c.broadcast(c.make<ir::PowScalarOp>(x, c.b.getF64FloatAttr(v[0])), *out)};
     }
   }
-  return {c.make<ir::PowerOp>(x, cast_to(c, y, c.type(x).getElementType()))};
+  return {c.make<ir::PowOp>(x, cast_to(c, y, c.type(x).getElementType()))};
 }
 
 /// relu(x) + alpha * (exp(min(x, 0) * inv_scale) - 1): ELU (inv_scale 1), CELU (1 / alpha).
@@ -178,7 +178,7 @@ template <bool is_max> Value arg_extremum(NodeContext &c) {
   auto axes = c.b.getDenseI64ArrayAttr({a});
   Value extremum = is_max ? c.make<ir::MaxOp>(x, axes, c.b.getBoolAttr(true))
                           : c.make<ir::MinOp>(x, axes, c.b.getBoolAttr(true));
-  Value hit = c.make<ir::EqualOp>(x, extremum);
+  Value hit = c.make<ir::EqualMaskOp>(x, extremum);
   std::vector<double> positions(static_cast<size_t>(n));
   std::iota(positions.begin(), positions.end(), 0.0);
   Shp along(size_t(r - a), 1); // (n, 1, ..., 1): broadcasts along the axis
@@ -310,7 +310,7 @@ Value nll_loss(NodeContext &c, Value logp, Value t, Value weight) {
   Value w; // the weight of each row; null when every row weighs 1
   if (c.has_attr("ignore_index")) {
     Value ignored =
-        c.make<ir::EqualOp>(target, c.scalar(double(c.int_attr("ignore_index", 0)), target));
+        c.make<ir::EqualMaskOp>(target, c.scalar(double(c.int_attr("ignore_index", 0)), target));
     target = c.sub(target, c.mul(target, ignored));
     w = c.sub(c.scalar(1, flat), c.make<ir::CastOp>(ignored, mlir::TypeAttr::get(element)));
   }
@@ -447,7 +447,7 @@ const OpEntry kOps[] = {
     {"Div", binary<ir::DivOp>},
     {"Dropout", dropout, 2}, // output, mask
     {"Elu", [](NodeContext &c) -> Value { return {elu(c, c.in(0), c.float_attr("alpha", 1), 1)}; }},
-    {"Equal", binary<ir::IsEqualOp>},
+    {"Equal", binary<ir::EqualOp>},
     {"Erf", float_unary<ir::ErfOp>},
     {"Exp", float_unary<ir::ExpOp>},
     {"Expand", shape_ops::expand},

@@ -2,7 +2,7 @@
 // (Conv, ConvTranspose: WindowConv.cpp; MaxPool, AveragePool: WindowPool.cpp) take any
 // rank, padding, dilation and group, built from dz ops so that they stay differentiable.
 //
-// The fast paths are the dz ops themselves (dz.conv2d, dz.deconv2d, dz.pooling,
+// The fast paths are the dz ops themselves (dz.conv2d, dz.deconv2d, dz.max_pooling,
 // dz.average_pooling: 2-D, symmetric zero padding). Everything else is rewritten into them
 // or around them at import time:
 // - 1-D windows are 2-D ones with H = 1;

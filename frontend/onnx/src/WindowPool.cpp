@@ -34,12 +34,12 @@ std::vector<double> window_scale(const Windows &w, bool include_pad, double nume
 }
 
 /// MaxPool's Indices: the flat position in x (N, C, H, W) of each window's maximum, from
-/// dz.pooling_indexes of the padded xp (the window tap kh KW + kw) through a one-hot
+/// dz.max_pooling_indexes of the padded xp (the window tap kh KW + kw) through a one-hot
 /// lookup (exact in float64).
 Value max_indices(NodeContext &c, Value xp, const Windows &w, ArrayRef<int64_t> x_shape,
                   bool column_major) {
   auto attr = [&](ArrayRef<int64_t> v) { return c.b.getDenseI64ArrayAttr(v); };
-  Value idx = c.make<ir::PoolingIndexesOp>(xp, attr(w.kernel), attr(w.stride), attr({0, 0}));
+  Value idx = c.make<ir::MaxPoolingIndexesOp>(xp, attr(w.kernel), attr(w.stride), attr({0, 0}));
   const int64_t C = x_shape[1], H = x_shape[2], W = x_shape[3], taps = product(w.kernel);
   Shp out(c.shape(idx));
   check_table_size(c, out);
@@ -69,7 +69,7 @@ double lowest(NodeContext &c, Value x) {
                                             : std::numeric_limits<double>::lowest();
 }
 
-/// A 2-D (or lifted 1-D) pool without dilation: dz.pooling / dz.average_pooling, on x padded
+/// A 2-D (or lifted 1-D) pool without dilation: dz.max_pooling / dz.average_pooling, on x padded
 /// explicitly unless the dz op's own padding is ONNX's.
 /// `indices`, when not null, receives MaxPool's Indices.
 Value pool_2d(NodeContext &c, Value x, const Windows &w, bool is_max, bool include_pad,
@@ -81,7 +81,7 @@ Value pool_2d(NodeContext &c, Value x, const Windows &w, bool is_max, bool inclu
   if (is_max) {
     const bool unpadded = all_zero(w.begin) && fits && all_zero(w.end);
     Value xp = unpadded ? x : reframe(c, x, w.begin, reach, lowest(c, x));
-    Value y = c.make<ir::PoolingOp>(xp, attr(w.kernel), attr(w.stride), attr({0, 0}));
+    Value y = c.make<ir::MaxPoolingOp>(xp, attr(w.kernel), attr(w.stride), attr({0, 0}));
     if (indices)
       *indices = max_indices(c, xp, w, c.shape(x), c.int_attr("storage_order", 0) != 0);
     return y;

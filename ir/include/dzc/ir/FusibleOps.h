@@ -8,9 +8,9 @@ class Operation;
 
 namespace dz::ir {
 
-/// The elementwise ops: the binary ops (add sub mul div maximum equal power, NumPy
+/// The elementwise ops: the binary ops (add sub mul div maximum equal_mask pow, NumPy
 /// broadcasting), the unary ops (neg exp log sin cos tanh sqrt square erf sigmoid relu
-/// step pow leaky_relu clip clip_mask), dz.cast, dz.broadcast_to and dz.constant. The
+/// step pow_scalar leaky_relu clip clip_mask), dz.cast, dz.broadcast_to and dz.constant. The
 /// comparisons, the logical ops and dz.select (i1 values) stay outside groups: the
 /// fused kernels have no i1 form yet.
 bool isFusibleElementwise(mlir::Operation *op);

@@ -1,0 +1,55 @@
+// KernelTable.h - the CPU executor's kernel table (private to codegen/cpu): for
+// each dz op, how to read its attributes and which runtime kernel closure runs it.
+#pragma once
+
+#include <dzc/codegen/Executor.h>
+
+#include <mlir/IR/BuiltinAttributes.h>
+#include <mlir/IR/Operation.h>
+
+#include <optional>
+
+namespace dz::codegen {
+
+using Kernel = std::function<Tensor(const std::vector<Tensor> &slots)>;
+
+/// The executor's view of a builtin tensor type; nullopt when it cannot run it.
+std::optional<TensorSpec> spec_of(mlir::Type type);
+inline constexpr const char *kSupportedTypes =
+    "the CPU executor runs statically shaped tensors of f32, f64, i64, i32 or i1";
+
+/// One op as a lowering sees it: operand slots and types, the result type, and readers
+/// of its attributes that report a missing or mistyped attribute at the op.
+struct OpView {
+  mlir::Operation *op;
+  std::vector<int32_t> in;
+  std::vector<TensorSpec> in_types;
+  TensorSpec out;
+  Device device; // where the program runs: constants are made there
+
+  mlir::InFlightDiagnostic error() { return op->emitOpError(); }
+  mlir::Attribute attr(llvm::StringRef name) { return op->getAttr(name); }
+  mlir::FailureOr<double> f64_attr(llvm::StringRef name);
+  mlir::FailureOr<int64_t> i64_attr(llvm::StringRef name);
+  /// A BoolAttr; absent means `absent`.
+  mlir::FailureOr<bool> bool_attr(llvm::StringRef name, bool absent);
+  /// A DenseI64ArrayAttr; absent is an error unless `optional` (then empty).
+  mlir::FailureOr<std::vector<int64_t>> i64_array_attr(llvm::StringRef name, bool optional);
+};
+
+/// One line of the table: the op, its operand count range, and its lowering, which
+/// returns the kernel or fails after an error diagnostic at the op.
+struct OpLowering {
+  const char *name;
+  unsigned min_operands, max_operands;
+  mlir::FailureOr<Kernel> (*lower)(OpView &);
+};
+
+/// The lowering of the op named `name` ("dz.add"), or null when there is none.
+const OpLowering *find_lowering(llvm::StringRef name);
+
+/// Ops whose result may be the operand itself or share its storage (runtime reshape,
+/// and to/broadcast_to/sum_to to the same type return their input).
+bool may_alias_operand(llvm::StringRef name);
+
+} // namespace dz::codegen
