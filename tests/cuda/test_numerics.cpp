@@ -60,6 +60,13 @@ const char *path_name(unsigned p) {
 double np_maximum(double a, double b) { return a > b || std::isnan(a) ? a : b; }
 double np_minimum(double a, double b) { return a < b || std::isnan(a) ? a : b; }
 double np_sigmoid(double x) { return 1 / (1 + std::exp(-x)); }
+// np.remainder: fmod moved into the sign of b; a zero takes b's sign.
+double np_remainder(double a, double b) {
+  double r = std::fmod(a, b);
+  if (r == 0)
+    return std::copysign(0.0, b);
+  return (b < 0) != (r < 0) ? r + b : r;
+}
 
 std::vector<double> row_softmax(const std::vector<double> &x) {
   double m = x[0];
@@ -132,6 +139,39 @@ const UnaryOp kUnaryOps[] = {
      [](double x) { return np_minimum(np_maximum(x, -1.0), 2.0); }, kAllPaths, false},
     {"leaky_relu", [](const Tensor &x) { return F::leaky_relu(Variable(x), 0.2).data(); },
      [](double x) { return x > 0 ? x : x * 0.2; }, kAllPaths, true},
+    {"tan", [](const Tensor &x) { return dz::tan(x); }, [](double x) { return std::tan(x); },
+     kEagerPaths, true},
+    {"asin", [](const Tensor &x) { return dz::asin(x); }, [](double x) { return std::asin(x); },
+     kEagerPaths, true},
+    {"acos", [](const Tensor &x) { return dz::acos(x); }, [](double x) { return std::acos(x); },
+     kEagerPaths, true},
+    {"atan", [](const Tensor &x) { return dz::atan(x); }, [](double x) { return std::atan(x); },
+     kEagerPaths, true},
+    {"sinh", [](const Tensor &x) { return dz::sinh(x); }, [](double x) { return std::sinh(x); },
+     kEagerPaths, true},
+    {"cosh", [](const Tensor &x) { return dz::cosh(x); }, [](double x) { return std::cosh(x); },
+     kEagerPaths, true},
+    {"asinh", [](const Tensor &x) { return dz::asinh(x); }, [](double x) { return std::asinh(x); },
+     kEagerPaths, true},
+    {"acosh", [](const Tensor &x) { return dz::acosh(x); }, [](double x) { return std::acosh(x); },
+     kEagerPaths, true},
+    {"atanh", [](const Tensor &x) { return dz::atanh(x); }, [](double x) { return std::atanh(x); },
+     kEagerPaths, true},
+    {"ceil", [](const Tensor &x) { return dz::ceil(x); }, [](double x) { return std::ceil(x); },
+     kEagerPaths, true},
+    {"floor", [](const Tensor &x) { return dz::floor(x); }, [](double x) { return std::floor(x); },
+     kEagerPaths, true},
+    {"round", [](const Tensor &x) { return dz::round(x); },
+     [](double x) { return std::nearbyint(x); }, kEagerPaths, true},
+    {"sign", [](const Tensor &x) { return dz::sign(x); },
+     [](double x) { return x > 0    ? 1.0
+                           : x < 0  ? -1.0
+                           : x == 0 ? 0.0
+                                    : x; }, kEagerPaths, true},
+    {"isnan", [](const Tensor &x) { return dz::isnan(x); },
+     [](double x) { return double(std::isnan(x)); }, kEagerPaths, true},
+    {"isinf", [](const Tensor &x) { return dz::isinf(x); },
+     [](double x) { return double(std::isinf(x)); }, kEagerPaths, true},
 };
 
 struct BinaryOp {
@@ -152,25 +192,27 @@ const BinaryOp kBinaryOps[] = {
     {"div", [](const Tensor &a, const Tensor &b) { return a / b; },
      [](double a, double b) { return a / b; }, kAllPaths, true},
     {"pow", [](const Tensor &a, const Tensor &b) { return dz::pow(a, b); },
-     [](double a, double b) { return std::pow(a, b); }, kEagerPaths, true},
+     [](double a, double b) { return std::pow(a, b); }, kAllPaths, true},
     {"maximum", [](const Tensor &a, const Tensor &b) { return dz::maximum(a, b); }, np_maximum,
      kAllPaths, false},
     {"minimum", [](const Tensor &a, const Tensor &b) { return dz::minimum(a, b); }, np_minimum,
      kEagerPaths, false},
     {"equal", [](const Tensor &a, const Tensor &b) { return a == b; },
-     [](double a, double b) { return double(a == b); }, kEagerPaths, true},
+     [](double a, double b) { return double(a == b); }, kAllPaths, true},
     {"not_equal", [](const Tensor &a, const Tensor &b) { return a != b; },
      [](double a, double b) { return double(a != b); }, kEagerPaths, true},
     {"less", [](const Tensor &a, const Tensor &b) { return a < b; },
-     [](double a, double b) { return double(a < b); }, kEagerPaths, true},
+     [](double a, double b) { return double(a < b); }, kAllPaths, true},
     {"less_equal", [](const Tensor &a, const Tensor &b) { return a <= b; },
-     [](double a, double b) { return double(a <= b); }, kEagerPaths, true},
+     [](double a, double b) { return double(a <= b); }, kAllPaths, true},
     {"greater", [](const Tensor &a, const Tensor &b) { return a > b; },
-     [](double a, double b) { return double(a > b); }, kEagerPaths, true},
+     [](double a, double b) { return double(a > b); }, kAllPaths, true},
     {"greater_equal", [](const Tensor &a, const Tensor &b) { return a >= b; },
-     [](double a, double b) { return double(a >= b); }, kEagerPaths, true},
+     [](double a, double b) { return double(a >= b); }, kAllPaths, true},
     {"where", [](const Tensor &a, const Tensor &b) { return dz::where(a > 0.0, a, b); },
-     [](double a, double b) { return a > 0 ? a : b; }, kEagerPaths, true},
+     [](double a, double b) { return a > 0 ? a : b; }, kAllPaths, true},
+    {"mod", [](const Tensor &a, const Tensor &b) { return dz::mod(a, b); }, np_remainder,
+     kEagerPaths, true},
 };
 
 /// Ops over the rows of a (rows, cols) tensor along `axis` (1: the rows as stored; 0: the
