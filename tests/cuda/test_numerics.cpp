@@ -322,8 +322,15 @@ std::vector<std::vector<double>> rows(DType dt) {
 /// The values as the dtype holds them, in float64.
 std::vector<double> rounded(std::vector<double> v, DType dt) {
   if (dt == dz::f32)
-    for (double &x : v)
-      x = double(float(x));
+    for (double &x : v) {
+      // Past the largest float, round to nearest by hand (the conversion would be
+      // undefined): up to half an ulp above it stays, beyond is inf.
+      const double big = std::numeric_limits<float>::max(), half_ulp = std::ldexp(1.0, 103);
+      if (std::isfinite(x) && std::abs(x) > big)
+        x = std::abs(x) < big + half_ulp ? std::copysign(big, x) : std::copysign(kInf, x);
+      else
+        x = double(float(x));
+    }
   return v;
 }
 
