@@ -37,14 +37,14 @@ struct OpExpression {
 const OpExpression kExpressions[] = {
     {"dz.pow_scalar", "pow{f}({0}, {exponent})"},
     {"dz.leaky_relu", "{0} > ({T})0 ? {0} : {0} * {slope}"},
-    {"dz.clip", "fmin{f}(fmax{f}({0}, {min}), {max})"},
+    {"dz.clip", "{0} < {min} ? {min} : {0} > {max} ? {max} : {0}"},
     {"dz.clip_mask", "{0} >= {min} && {0} <= {max} ? ({T})1 : ({T})0"},
     {"dz.cast", "({T}){0}"},
     {"dz.broadcast_to", "{0}"},
     // The reductions: how an accumulator {0} takes in a value {1} (start: identityOf).
     {"dz.sum", "{0} + {1}"},
-    {"dz.max", "{1} > {0} ? {1} : {0}"},
-    {"dz.min", "{1} < {0} ? {1} : {0}"},
+    {"dz.max", "{1} > {0} || {1} != {1} ? {1} : {0}"},
+    {"dz.min", "{1} < {0} || {1} != {1} ? {1} : {0}"},
 };
 // clang-format on
 

@@ -172,8 +172,8 @@ KernelSource reduce_kernel(ReduceOp op, DType out, DType in) {
   case ReduceOp::min:
     better = "(v < acc || v != v)";
     break;
-  case ReduceOp::argmax:
-    better = "(v > acc)";
+  case ReduceOp::argmax: // the first maximum, a NaN above everything (NumPy)
+    better = "(acc == acc && (v > acc || v != v))";
     break;
   }
   std::ostringstream s;
@@ -215,8 +215,9 @@ KernelSource reduce_kernel(ReduceOp op, DType out, DType in) {
     s << "        s_acc[threadIdx.x] += v;\n";
   } else {
     // Thread t's elements precede those of t + w within each stride, but not overall,
-    // so argmax breaks ties by the smaller index explicitly.
-    std::string tie = op == ReduceOp::argmax ? " || (v == a0 && f < f0)" : "";
+    // so argmax breaks ties (two NaN too) by the smaller index explicitly.
+    std::string tie =
+        op == ReduceOp::argmax ? " || ((v == a0 || (v != v && a0 != a0)) && f < f0)" : "";
     s << "        const A a0 = s_acc[threadIdx.x];\n"
       << "        const long long f0 = s_flag[threadIdx.x];\n"
       << "        const A acc = a0;\n"
@@ -272,6 +273,8 @@ KernelSource softmax_rows_kernel(DType dtype, bool logsumexp) {
   const char *neg_inf = negative_infinity(dtype);
   // Like the CPU's rows (softmax_rows in elementwise.cpp): the maximum (NaN wins), the sum
   // of exp(x - max) in T, then each output; a row per block, a tree for each reduction.
+  // logsumexp shifts by 0 where the maximum is not finite (as SciPy: +inf in the row gives
+  // +inf, a row of -inf gives -inf); softmax keeps NumPy's exp(x - max) / sum, NaN there.
   std::ostringstream s;
   s << start << "DZ_KERNEL(" << name << ", SoftmaxArgs) {\n"
     << "  __shared__ T s_part[256];\n"
@@ -288,6 +291,7 @@ KernelSource softmax_rows_kernel(DType dtype, bool logsumexp) {
                   "        if (v > s_part[threadIdx.x] || v != v) s_part[threadIdx.x] = v;\n"
                   "      }")
     << "    m = s_part[0];\n"
+    << (logsumexp ? "    if (m - m != (T)0) m = (T)0;\n" : "")
     << "    __syncthreads();\n"
     << "    T sum = (T)0;\n"
     << "    for (long long j = threadIdx.x; j < a.cols; j += blockDim.x)\n"
@@ -313,7 +317,8 @@ KernelSource cross_entropy_kernel(DType dtype) {
   const std::string exp = math("exp", dtype), log = math("log", dtype);
   const char *neg_inf = negative_infinity(dtype);
   // Each row as the CPU's (losses.cpp): its logsumexp in T (max, then the sum of
-  // exp(x - max) in T), then x[t] - lse in float64; the rows' terms summed in float64.
+  // exp(x - max) in T; shifted by 0 where the max is not finite, as logsumexp), then
+  // x[t] - lse in float64; the rows' terms summed in float64.
   std::ostringstream s;
   s << start << "DZ_KERNEL(" << name << ", CrossEntropyArgs) {\n"
     << "  __shared__ double s_part[256];\n"
@@ -323,6 +328,7 @@ KernelSource cross_entropy_kernel(DType dtype) {
     << "    T m = " << neg_inf << ";\n"
     << "    for (long long j = 0; j < a.cols; ++j)\n"
     << "      m = x[j] > m ? x[j] : m;\n"
+    << "    if (m - m != (T)0) m = (T)0;\n"
     << "    T sum = (T)0;\n"
     << "    for (long long j = 0; j < a.cols; ++j)\n"
     << "      sum += " << exp << "(x[j] - m);\n"

@@ -39,6 +39,13 @@ template <> struct Acc<bool, Red::Sum> {
   using type = int64_t;
 };
 
+template <typename T> inline bool is_nan(T v) {
+  if constexpr (std::is_floating_point_v<T>)
+    return std::isnan(v);
+  else
+    return false;
+}
+
 template <Red R, typename A> inline A combine(A a, A b) {
   if constexpr (R == Red::Sum)
     return a + b;
@@ -232,9 +239,10 @@ Tensor Tensor::argmax(int64_t axis, bool keepdims) const {
     for (int64_t oi = 0; oi < outer; ++oi)
       for (int64_t j = 0; j < inner; ++j) {
         const T *p = x + oi * red * inner + j;
+        // The first maximum; a NaN is above everything, so the first NaN wins (NumPy).
         int64_t best = 0;
-        for (int64_t r = 1; r < red; ++r)
-          if (p[r * inner] > p[best * inner])
+        for (int64_t r = 1; r < red && !is_nan(p[best * inner]); ++r)
+          if (p[r * inner] > p[best * inner] || is_nan(p[r * inner]))
             best = r;
         o[oi * inner + j] = best;
       }
