@@ -316,13 +316,13 @@ void Tracer::record_function(const Function &f, const FunctionTrace &desc,
   if (outputs.size() != 1)
     unsupported("F::" + f.name() + " (a function with several outputs)");
   const Tensor &y = outputs[0];
+  DType promoted = inputs.empty() ? y.dtype() : inputs[0].dtype();
+  for (const Variable &x : inputs)
+    promoted = promote(promoted, x.dtype());
   std::vector<int> ins;
-  for (const Variable &x : inputs) {
-    int v = value_of(x.data(), x.node());
-    if (is_floating(x.dtype()) && x.dtype() != y.dtype())
-      v = cast_to(v, y.dtype());
-    ins.push_back(v);
-  }
+  for (const Variable &x : inputs)
+    ins.push_back(cast_to(value_of(x.data(), x.node()),
+                          operand_dtype(desc.op, ins.size(), x.dtype(), promoted, y.dtype())));
   for (const Tensor &t : desc.operands)
     ins.push_back(value_of(t));
   std::vector<trace::Attr> attrs;
