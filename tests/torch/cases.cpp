@@ -993,23 +993,10 @@ void tensor_ops(Table &t) {
 void refusals(Table &t) {
   const char *index_tensor = "an index array would be fixed at trace time: dz::compile refuses "
                              "get_item with index tensors (F::embed_id takes ids that change)";
-  const char *no_op = "this tensor operation has no dz op yet (docs/ir.md lists the ops)";
   const std::map<std::string, std::string> refused = {
       {"get_item/array_with_repeats", index_tensor},
       {"get_item/two_arrays", index_tensor},
       {"get_item_grad/array_with_repeats", index_tensor},
-      {"accuracy/4x3", "accuracy compares argmax with the labels: a comparison has no dz op yet"},
-      {"tensor/pow_tensor", no_op},
-      {"tensor/minimum_nan", no_op},
-      {"tensor/equal", no_op},
-      {"tensor/not_equal", no_op},
-      {"tensor/less", no_op},
-      {"tensor/less_equal", no_op},
-      {"tensor/greater_scalar", no_op},
-      {"tensor/greater_equal_scalar", no_op},
-      {"tensor/where", no_op},
-      {"tensor/abs_special", no_op},
-      {"tensor/abs_2x3", no_op},
       {"tensor/softmax_cross_entropy",
        "dz::softmax_cross_entropy on tensors runs dz::logsumexp, which has no dz op; "
        "F::softmax_cross_entropy compiles"},

@@ -66,11 +66,11 @@ func.func @pow(%a: tensor<3xf32>, %b: tensor<f32>) -> (tensor<3xf32>, tensor<f32
 // CHECK-SAME: (%[[X:[a-z0-9]+]]: tensor<3xf64>)
 // CHECK-NEXT: dz.erf %[[X]] : tensor<3xf64>
 // CHECK-NEXT: %[[SEED:.+]] = dz.constant dense<1.000000e+00> : tensor<3xf64>
-// CHECK-NEXT: %[[K:.+]] = dz.constant dense<1.1283791670955126> : tensor<f64>
 // CHECK-NEXT: %[[SQ:.+]] = dz.mul %[[X]], %[[X]]
 // CHECK-NEXT: %[[NEG:.+]] = dz.neg %[[SQ]]
 // CHECK-NEXT: %[[E:.+]] = dz.exp %[[NEG]]
-// CHECK-NEXT: %[[KE:.+]] = dz.mul %[[K]], %[[E]]
+// CHECK-NEXT: %[[K:.+]] = dz.constant dense<1.1283791670955126> : tensor<f64>
+// CHECK-NEXT: %[[KE:.+]] = dz.mul %[[E]], %[[K]]
 // CHECK-NEXT: %[[G:.+]] = dz.mul %[[SEED]], %[[KE]]
 // CHECK-NEXT: return %[[G]]
 func.func @erf(%x: tensor<3xf64>) -> tensor<3xf64> {

@@ -8,7 +8,7 @@
 
 // MLP 784-1000-10, sigmoid, batch 100, f32, softmax cross-entropy, SGD update:
 // peak 3580096 of naive 8780352 bytes (0.41; 0.72 without in-place).
-// CHECK-LABEL: memory plan @mlp_step: 19 values, 9 buffers, 10 in place, alignment 64
+// CHECK-LABEL: memory plan @mlp_step: 19 values, 10 buffers, 9 in place, alignment 64
 // CHECK: peak 3580096 naive 8780352
 // NOIP-LABEL: memory plan @mlp_step: 19 values, 19 buffers, 0 in place, alignment 64
 // NOIP: peak 6316096 naive 8780352
