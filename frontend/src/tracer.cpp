@@ -184,7 +184,7 @@ int Tracer::broadcast_to(int value, const Shape &shape) {
 
 void Tracer::unsupported(const std::string &what) const {
   throw Error("dz::compile: " + what +
-              " cannot be compiled yet (it has no dz op: see docs/ir.md for the ops that "
+              " cannot be compiled yet (it has no dz op: see docs/ops.md for the ops that "
               "exist); call it outside the compiled function, or run the step eagerly");
 }
 

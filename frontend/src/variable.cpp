@@ -248,7 +248,7 @@ std::vector<Variable> Function::apply(std::vector<Variable> inputs) {
     FunctionTrace desc = trace();
     if (desc.kind == FunctionTrace::Unsupported)
       throw Error("dz::compile: F::" + name() +
-                  " cannot be compiled yet (no dz op in docs/ir.md); call it outside the "
+                  " cannot be compiled yet (no dz op in docs/ops.md); call it outside the "
                   "compiled function, or run the step eagerly");
     if (desc.kind == FunctionTrace::Op) {
       TraceScope off; // recorded whole: its tensor operations are not

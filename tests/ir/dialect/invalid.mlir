@@ -230,3 +230,21 @@ func.func @grad_needs_x(%y: tensor<f32>) {
   "dz.grad"(%y) : (tensor<f32>) -> ()
   return
 }
+
+// -----
+
+// A float op of the registry takes float tensors only.
+func.func @tan_of_integers(%x: tensor<3xi64>) -> tensor<3xi64> {
+  // expected-error @+1 {{operand #0 must be statically shaped tensor of 32-bit float or 64-bit float values}}
+  %0 = dz.tan %x : tensor<3xi64>
+  return %0 : tensor<3xi64>
+}
+
+// -----
+
+// isnan gives i1.
+func.func @isnan_type(%x: tensor<3xf32>) -> tensor<3xf32> {
+  // expected-error @+1 {{}}
+  %0 = dz.isnan %x : tensor<3xf32> -> tensor<3xf32>
+  return %0 : tensor<3xf32>
+}
