@@ -181,9 +181,10 @@ RuleTable makeTable(std::initializer_list<std::pair<TypeID, Rule>> entries) {
 
 const RuleTable &rules() {
   static const RuleTable table = makeTable({
-      // ---- the registry's ops (dzc/ops.def): their gradient expressions, built from dz
-      // ops (the caller sums broadcast gradients to the operand shapes) ----
-#define NONE GV{&site, Value()}
+  // ---- the registry's ops (dzc/ops.def): their gradient expressions, built from dz
+  // ops (the caller sums broadcast gradients to the operand shapes) ----
+#define NONE                                                                                       \
+  GV { &site, Value() }
 #define DZ_UNARY(name, Title, domain, summary, value, grad, onnx)                                  \
   rule<ir::Title##Op>([](Emit &e, ir::Title##Op op, Value g) -> OperandGrads {                     \
     Site site{e.builder(), e.location()};                                                          \

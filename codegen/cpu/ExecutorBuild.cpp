@@ -19,8 +19,8 @@
 // Only the generic Operation API and docs/ir.md are used (op names, attribute names and
 // kinds), not the ODS classes: the executor keeps working while the dialect grows.
 #include <dzc/codegen/ExecutorBuild.h>
-#include <dzc/nn_kernels.h>
 #include <dzc/ir/DzOps.h>
+#include <dzc/nn_kernels.h>
 
 #include "FusedKernels.h"
 #include "KernelTable.h"
@@ -483,8 +483,7 @@ FailureOr<Program> ProgramBuilder::build(mlir::func::FuncOp fn, const BuildOptio
       return failure();
 
     const bool view_like = op.hasTrait<dz::ir::OpTrait::ViewLike>();
-    bool constant =
-        name == "dz.constant" || (view_like && shares_constant[size_t(view.in[0])]);
+    bool constant = name == "dz.constant" || (view_like && shares_constant[size_t(view.in[0])]);
     Step step;
     int32_t slot = new_slot(op.getResult(0), constant);
     step.kernel = [kernel = std::move(*kernel), slot](Slots &slots) {

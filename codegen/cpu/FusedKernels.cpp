@@ -172,8 +172,8 @@ const ScalarOp *findScalarOp(StringRef name) {
     std::vector<ScalarOp> ops;
     for (const OpInfo &info : registry_ops()) {
       bool float_only = info.domain == OpDomain::Float || info.domain == OpDomain::Predicate;
-      ops.push_back({std::string("dz.") + info.name, float_only, isTranscendental(info), nullptr,
-                     info.op});
+      ops.push_back(
+          {std::string("dz.") + info.name, float_only, isTranscendental(info), nullptr, info.op});
     }
     return ops;
   }();

@@ -48,5 +48,4 @@ struct OpLowering {
 /// The lowering of the op named `name` ("dz.add"), or null when there is none.
 const OpLowering *find_lowering(llvm::StringRef name);
 
-
 } // namespace dz::codegen

@@ -47,16 +47,20 @@ using mlir::arith::CmpFPredicate;
 using mlir::arith::CmpIPredicate;
 
 inline SV operator+(SV a, SV b) {
-  return a.isFloat() ? a.make<mlir::arith::AddFOp>(a.v, b.v) : a.make<mlir::arith::AddIOp>(a.v, b.v);
+  return a.isFloat() ? a.make<mlir::arith::AddFOp>(a.v, b.v)
+                     : a.make<mlir::arith::AddIOp>(a.v, b.v);
 }
 inline SV operator-(SV a, SV b) {
-  return a.isFloat() ? a.make<mlir::arith::SubFOp>(a.v, b.v) : a.make<mlir::arith::SubIOp>(a.v, b.v);
+  return a.isFloat() ? a.make<mlir::arith::SubFOp>(a.v, b.v)
+                     : a.make<mlir::arith::SubIOp>(a.v, b.v);
 }
 inline SV operator*(SV a, SV b) {
-  return a.isFloat() ? a.make<mlir::arith::MulFOp>(a.v, b.v) : a.make<mlir::arith::MulIOp>(a.v, b.v);
+  return a.isFloat() ? a.make<mlir::arith::MulFOp>(a.v, b.v)
+                     : a.make<mlir::arith::MulIOp>(a.v, b.v);
 }
 inline SV operator/(SV a, SV b) {
-  return a.isFloat() ? a.make<mlir::arith::DivFOp>(a.v, b.v) : a.make<mlir::arith::DivSIOp>(a.v, b.v);
+  return a.isFloat() ? a.make<mlir::arith::DivFOp>(a.v, b.v)
+                     : a.make<mlir::arith::DivSIOp>(a.v, b.v);
 }
 inline SV operator-(SV a) {
   return a.isFloat() ? a.make<mlir::arith::NegFOp>(a.v) : a.constant(0) - a;

@@ -318,9 +318,8 @@ void averagePool(Exporter &e, Operation *op) {
   setAttr(n, "count_include_pad", int64_t(1));
 }
 
-constexpr char kReduceSum[] = "ReduceSum", kReduceMax[] = "ReduceMax",
-               kReduceMin[] = "ReduceMin", kAnd[] = "And", kOr[] = "Or", kXor[] = "Xor",
-               kNot[] = "Not", kWhere[] = "Where";
+constexpr char kReduceSum[] = "ReduceSum", kReduceMax[] = "ReduceMax", kReduceMin[] = "ReduceMin",
+               kAnd[] = "And", kOr[] = "Or", kXor[] = "Xor", kNot[] = "Not", kWhere[] = "Where";
 
 /// A registry op with an ONNX twin (dzc/ops.def): one node of that type.
 void registryTwin(Exporter &e, Operation *op) {
@@ -336,90 +335,91 @@ void registryTwin(Exporter &e, Operation *op) {
 const std::map<std::string_view, Rule> &table() {
   static const std::map<std::string_view, Rule> rules = [] {
     std::map<std::string_view, Rule> m = {
-      {"dz.constant", nullptr}, // an initializer (Exporter::addConstant)
-      {"dz.and", same<kAnd>},
-      {"dz.or", same<kOr>},
-      {"dz.xor", same<kXor>},
-      {"dz.not", same<kNot>},
-      {"dz.select", same<kWhere>},
-      {"dz.equal_mask",
-       [](Exporter &e, Operation *op) { compareAsNumber(e, op, "Equal", e.in(op, 1)); }},
-      {"dz.square",
-       [](Exporter &e, Operation *op) {
-         e.node("Mul", {e.in(op, 0), e.in(op, 0)}, {e.out(op)});
-       }},
-      {"dz.step",
-       [](Exporter &e, Operation *op) {
-         compareAsNumber(e, op, "Greater", e.scalar(0, typeOf(op->getOperand(0)).getElementType()));
-       }},
-      {"dz.pow_scalar",
-       [](Exporter &e, Operation *op) {
-         mlir::Type elem = typeOf(op->getOperand(0)).getElementType();
-         e.node("Pow", {e.in(op, 0), e.scalar(f64Attr(op, "exponent"), elem)}, {e.out(op)});
-       }},
-      {"dz.leaky_relu",
-       [](Exporter &e, Operation *op) {
-         setAttr(e.node("LeakyRelu", {e.in(op, 0)}, {e.out(op)}), "alpha", f64Attr(op, "slope"));
-       }},
-      {"dz.clip",
-       [](Exporter &e, Operation *op) {
-         mlir::Type elem = typeOf(op->getOperand(0)).getElementType();
-         e.node(
-             "Clip",
-             {e.in(op, 0), e.scalar(f64Attr(op, "min"), elem), e.scalar(f64Attr(op, "max"), elem)},
-             {e.out(op)});
-       }},
-      {"dz.clip_mask",
-       [](Exporter &e, Operation *op) {
-         mlir::Type elem = typeOf(op->getOperand(0)).getElementType();
-         std::string lo = e.temp(), hi = e.temp(), both = e.temp();
-         e.node("GreaterOrEqual", {e.in(op, 0), e.scalar(f64Attr(op, "min"), elem)}, {lo});
-         e.node("LessOrEqual", {e.in(op, 0), e.scalar(f64Attr(op, "max"), elem)}, {hi});
-         e.node("And", {lo, hi}, {both});
-         e.castTo(both, elem, e.out(op));
-       }},
-      {"dz.cast",
-       [](Exporter &e, Operation *op) {
-         e.castTo(e.in(op, 0), typeOf(op->getResult(0)).getElementType(), e.out(op));
-       }},
-      {"dz.reshape", reshape},
-      {"dz.transpose",
-       [](Exporter &e, Operation *op) {
-         Shape64 perm = i64Array(op, "perm");
-         setAttr(e.node("Transpose", {e.in(op, 0)}, {e.out(op)}), "perm", perm);
-         Batch b = e.batch(op->getOperand(0));
-         e.setBatch(op->getResult(0), b == Batch::Dim0 && perm[0] != 0 ? Batch::Scaled : b);
-       }},
-      {"dz.broadcast_to", broadcastTo},
-      {"dz.sum_to", sumTo},
-      {"dz.sum", reduce<kReduceSum>},
-      {"dz.max", reduce<kReduceMax>},
-      {"dz.min", reduce<kReduceMin>},
-      {"dz.matmul", matmul},
-      {"dz.linear", linear},
-      {"dz.softmax",
-       [](Exporter &e, Operation *op) {
-         setAttr(e.node("Softmax", {e.in(op, 0)}, {e.out(op)}), "axis", i64Attr(op, "axis"));
-       }},
-      {"dz.log_softmax",
-       [](Exporter &e, Operation *op) {
-         setAttr(e.node("LogSoftmax", {e.in(op, 0)}, {e.out(op)}), "axis", i64Attr(op, "axis"));
-       }},
-      {"dz.softmax_cross_entropy", softmaxCrossEntropy},
-      {"dz.one_hot", oneHot},
-      {"dz.mean_squared_error", meanSquaredError},
-      {"dz.get_item", getItem},
-      {"dz.embed_id", embedId},
-      {"dz.conv2d", conv2d},
-      {"dz.deconv2d", deconv2d},
-      {"dz.max_pooling", maxPool},
-      {"dz.average_pooling", averagePool},
-      {"dz.not_equal",
-       [](Exporter &e, Operation *op) {
-         std::string eq = e.temp();
-         e.node("Equal", {e.in(op, 0), e.in(op, 1)}, {eq});
-         e.node("Not", {eq}, {e.out(op)});
-       }},
+        {"dz.constant", nullptr}, // an initializer (Exporter::addConstant)
+        {"dz.and", same<kAnd>},
+        {"dz.or", same<kOr>},
+        {"dz.xor", same<kXor>},
+        {"dz.not", same<kNot>},
+        {"dz.select", same<kWhere>},
+        {"dz.equal_mask",
+         [](Exporter &e, Operation *op) { compareAsNumber(e, op, "Equal", e.in(op, 1)); }},
+        {"dz.square",
+         [](Exporter &e, Operation *op) {
+           e.node("Mul", {e.in(op, 0), e.in(op, 0)}, {e.out(op)});
+         }},
+        {"dz.step",
+         [](Exporter &e, Operation *op) {
+           compareAsNumber(e, op, "Greater",
+                           e.scalar(0, typeOf(op->getOperand(0)).getElementType()));
+         }},
+        {"dz.pow_scalar",
+         [](Exporter &e, Operation *op) {
+           mlir::Type elem = typeOf(op->getOperand(0)).getElementType();
+           e.node("Pow", {e.in(op, 0), e.scalar(f64Attr(op, "exponent"), elem)}, {e.out(op)});
+         }},
+        {"dz.leaky_relu",
+         [](Exporter &e, Operation *op) {
+           setAttr(e.node("LeakyRelu", {e.in(op, 0)}, {e.out(op)}), "alpha", f64Attr(op, "slope"));
+         }},
+        {"dz.clip",
+         [](Exporter &e, Operation *op) {
+           mlir::Type elem = typeOf(op->getOperand(0)).getElementType();
+           e.node("Clip",
+                  {e.in(op, 0), e.scalar(f64Attr(op, "min"), elem),
+                   e.scalar(f64Attr(op, "max"), elem)},
+                  {e.out(op)});
+         }},
+        {"dz.clip_mask",
+         [](Exporter &e, Operation *op) {
+           mlir::Type elem = typeOf(op->getOperand(0)).getElementType();
+           std::string lo = e.temp(), hi = e.temp(), both = e.temp();
+           e.node("GreaterOrEqual", {e.in(op, 0), e.scalar(f64Attr(op, "min"), elem)}, {lo});
+           e.node("LessOrEqual", {e.in(op, 0), e.scalar(f64Attr(op, "max"), elem)}, {hi});
+           e.node("And", {lo, hi}, {both});
+           e.castTo(both, elem, e.out(op));
+         }},
+        {"dz.cast",
+         [](Exporter &e, Operation *op) {
+           e.castTo(e.in(op, 0), typeOf(op->getResult(0)).getElementType(), e.out(op));
+         }},
+        {"dz.reshape", reshape},
+        {"dz.transpose",
+         [](Exporter &e, Operation *op) {
+           Shape64 perm = i64Array(op, "perm");
+           setAttr(e.node("Transpose", {e.in(op, 0)}, {e.out(op)}), "perm", perm);
+           Batch b = e.batch(op->getOperand(0));
+           e.setBatch(op->getResult(0), b == Batch::Dim0 && perm[0] != 0 ? Batch::Scaled : b);
+         }},
+        {"dz.broadcast_to", broadcastTo},
+        {"dz.sum_to", sumTo},
+        {"dz.sum", reduce<kReduceSum>},
+        {"dz.max", reduce<kReduceMax>},
+        {"dz.min", reduce<kReduceMin>},
+        {"dz.matmul", matmul},
+        {"dz.linear", linear},
+        {"dz.softmax",
+         [](Exporter &e, Operation *op) {
+           setAttr(e.node("Softmax", {e.in(op, 0)}, {e.out(op)}), "axis", i64Attr(op, "axis"));
+         }},
+        {"dz.log_softmax",
+         [](Exporter &e, Operation *op) {
+           setAttr(e.node("LogSoftmax", {e.in(op, 0)}, {e.out(op)}), "axis", i64Attr(op, "axis"));
+         }},
+        {"dz.softmax_cross_entropy", softmaxCrossEntropy},
+        {"dz.one_hot", oneHot},
+        {"dz.mean_squared_error", meanSquaredError},
+        {"dz.get_item", getItem},
+        {"dz.embed_id", embedId},
+        {"dz.conv2d", conv2d},
+        {"dz.deconv2d", deconv2d},
+        {"dz.max_pooling", maxPool},
+        {"dz.average_pooling", averagePool},
+        {"dz.not_equal",
+         [](Exporter &e, Operation *op) {
+           std::string eq = e.temp();
+           e.node("Equal", {e.in(op, 0), e.in(op, 1)}, {eq});
+           e.node("Not", {eq}, {e.out(op)});
+         }},
     };
     // The registry's ops with an ONNX twin; static names, as the keys must outlive the map.
     static const std::vector<std::string> names = [] {

@@ -45,7 +45,9 @@ struct PowScalar : Function {
   double c;
   explicit PowScalar(double c_) : c(c_) {}
   std::string name() const override { return "Pow"; }
-  FunctionTrace trace() const override { return {FunctionTrace::Op, "pow_scalar", {{"exponent", c}}, {}}; }
+  FunctionTrace trace() const override {
+    return {FunctionTrace::Op, "pow_scalar", {{"exponent", c}}, {}};
+  }
   std::vector<Tensor> forward(const std::vector<Tensor> &xs) override {
     return {dz::pow(xs[0], c)};
   }

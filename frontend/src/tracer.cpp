@@ -218,8 +218,8 @@ void Tracer::op(const char *op_name, std::initializer_list<const Tensor *> ins, 
     promoted = promote(promoted, t->dtype());
   std::vector<int> inputs;
   for (const Tensor *t : ins)
-    inputs.push_back(cast_to(value_of(*t), operand_dtype(op, inputs.size(), t->dtype(), promoted,
-                                                         out.dtype())));
+    inputs.push_back(
+        cast_to(value_of(*t), operand_dtype(op, inputs.size(), t->dtype(), promoted, out.dtype())));
   bind(out, emit(op, std::move(inputs), out.shape(), out.dtype(), to_attrs(attrs)));
 }
 

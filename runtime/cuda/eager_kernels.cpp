@@ -291,8 +291,7 @@ KernelSource softmax_rows_kernel(DType dtype, bool logsumexp) {
                   "        if (v > s_part[threadIdx.x] || v != v) s_part[threadIdx.x] = v;\n"
                   "      }")
     << "    m = s_part[0];\n"
-    << (logsumexp ? "    if (m - m != (T)0) m = (T)0;\n" : "")
-    << "    __syncthreads();\n"
+    << (logsumexp ? "    if (m - m != (T)0) m = (T)0;\n" : "") << "    __syncthreads();\n"
     << "    T sum = (T)0;\n"
     << "    for (long long j = threadIdx.x; j < a.cols; j += blockDim.x)\n"
     << "      sum += " << exp << "(x[j] - m);\n"

@@ -52,7 +52,8 @@ Tensor sample(const std::string &op, int operand, dz::DType dtype) {
   return Tensor::from(v, {3, 4}, dtype);
 }
 
-void expect_equal(const Tensor &compiled, const Tensor &eager, double rtol, const std::string &what) {
+void expect_equal(const Tensor &compiled, const Tensor &eager, double rtol,
+                  const std::string &what) {
   ASSERT_EQ(compiled.shape(), eager.shape()) << what;
   Tensor c = compiled.to(dz::f64), e = eager.to(dz::f64);
   for (int64_t i = 0; i < c.size(); ++i) {
@@ -130,7 +131,8 @@ TEST(CompileRegistry, ComparisonsWhereAndATensorExponentCompile) {
     Variable p = F::pow(F::abs(x) + 0.5, y);
     return {Variable(chosen), Variable(counted), p, F::minimum(x, y)};
   };
-  Tensor x = Tensor::from({0.5, -1.0, 0.25, 2.0}, {4}), y = Tensor::from({0.0, 1.0, 0.25, 3.0}, {4});
+  Tensor x = Tensor::from({0.5, -1.0, 0.25, 2.0}, {4}),
+         y = Tensor::from({0.0, 1.0, 0.25, 3.0}, {4});
   std::vector<Variable> eager = f(Variable(x), Variable(y));
   auto compiled = dz::compile(f);
   std::vector<Variable> got;

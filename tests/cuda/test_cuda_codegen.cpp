@@ -397,8 +397,7 @@ TEST(CudaCodegen, EveryElementwiseOpCompiles) {
   // (the same text the eager kernels compile).
   for (const char *expr :
        {"dz_op_exp(", "dz_op_log(", "dz_op_sin(", "dz_op_cos(", "dz_op_tanh(", "dz_op_sqrt(",
-        "powf(", "dz_op_relu(", "#define DZ_OP_relu", "(float)x",
-        "const long long *__restrict__"})
+        "powf(", "dz_op_relu(", "#define DZ_OP_relu", "(float)x", "const long long *__restrict__"})
     EXPECT_NE(f.source.find(expr), std::string::npos) << expr << "\n" << f.source;
   expectCompiles(f);
 }

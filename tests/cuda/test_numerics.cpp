@@ -211,8 +211,8 @@ const BinaryOp kBinaryOps[] = {
      [](double a, double b) { return double(a >= b); }, kAllPaths, true},
     {"where", [](const Tensor &a, const Tensor &b) { return dz::where(a > 0.0, a, b); },
      [](double a, double b) { return a > 0 ? a : b; }, kAllPaths, true},
-    {"mod", [](const Tensor &a, const Tensor &b) { return dz::mod(a, b); }, np_remainder,
-     kAllPaths, true},
+    {"mod", [](const Tensor &a, const Tensor &b) { return dz::mod(a, b); }, np_remainder, kAllPaths,
+     true},
 };
 
 /// Ops over the rows of a (rows, cols) tensor along `axis` (1: the rows as stored; 0: the

@@ -125,8 +125,8 @@ TEST(EveryOp, ExportsToOnnxOrSaysWhyNot) {
     if (exempt == kNoOnnxExport.end())
       EXPECT_TRUE(exported) << name << " has no ONNX export (codegen/onnx/OpTable.cpp)";
     else
-      EXPECT_FALSE(exported) << name << " exports now: remove its exemption ("
-                             << exempt->second << ")";
+      EXPECT_FALSE(exported) << name << " exports now: remove its exemption (" << exempt->second
+                             << ")";
   }
   for (const auto &[name, why] : kNoOnnxExport)
     EXPECT_TRUE(mlir::OperationName(name, &context).isRegistered())

@@ -471,7 +471,8 @@ const OpEntry kOps[] = {
     {"IsInf",
      [](NodeContext &c) -> Value {
        Value x = c.in(0), inf = c.make<ir::IsInfOp>(x);
-       const bool negative = c.int_attr("detect_negative", 1), positive = c.int_attr("detect_positive", 1);
+       const bool negative = c.int_attr("detect_negative", 1),
+                  positive = c.int_attr("detect_positive", 1);
        if (negative && positive)
          return {inf};
        Value zero = c.scalar(0.0, x);

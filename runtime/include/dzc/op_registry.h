@@ -27,9 +27,9 @@ enum class OpDomain : uint8_t { Float, Numeric, Predicate, Compare, Mask, Other 
 
 struct OpInfo {
   MapOp op;
-  const char *name;    // "exp": dz::exp, dz::F::exp, dz.exp
-  const char *title;   // "Exp": dz::ir::ExpOp, the Function's name
-  int arity;           // 1, 2 (3 for where)
+  const char *name;  // "exp": dz::exp, dz::F::exp, dz.exp
+  const char *title; // "Exp": dz::ir::ExpOp, the Function's name
+  int arity;         // 1, 2 (3 for where)
   OpDomain domain;
   bool grad[2];        // whether a gradient flows to operand k
   const char *summary; // for the op reference
