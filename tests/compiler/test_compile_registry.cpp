@@ -7,6 +7,8 @@
 #include <dzc/dzc.h>
 #include <dzc/op_registry.h>
 
+#include "../support/registry_ranges.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -34,21 +36,7 @@ const std::map<std::string, Binary> kBinary = {
 
 /// Inputs inside the op's domain, away from kinks and ties.
 Tensor sample(const std::string &op, int operand, dz::DType dtype) {
-  static const std::map<std::string, std::pair<double, double>> ranges = {
-      {"log", {0.3, 2.0}},   {"sqrt", {0.3, 2.0}},   {"asin", {-0.8, 0.8}},
-      {"acos", {-0.8, 0.8}}, {"atanh", {-0.8, 0.8}}, {"acosh", {1.3, 3.0}},
-      {"tan", {-1.2, 1.2}},  {"div", {0.5, 2.0}},    {"pow", {0.5, 2.0}}};
-  double lo = -1.5, hi = 1.5;
-  if (op == "mod")
-    std::tie(lo, hi) = operand == 0 ? std::pair{0.6, 1.4} : std::pair{2.0, 2.1};
-  else if (auto it = ranges.find(op); it != ranges.end())
-    std::tie(lo, hi) = it->second;
-  std::vector<double> v;
-  for (int k = 0; v.size() < 12; ++k) {
-    double x = lo + std::fmod(0.137 * (k * 5 + operand * 3 + 1), hi - lo);
-    if (std::abs(x) > 0.05)
-      v.push_back(x);
-  }
+  std::vector<double> v = dz::testing::registry_values(op, operand, 12);
   return Tensor::from(v, {3, 4}, dtype);
 }
 

@@ -3,6 +3,8 @@
 #include <dzc/dzc.h>
 #include <dzc/op_registry.h>
 
+#include "../support/registry_ranges.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -595,17 +597,12 @@ TEST(NumericalDiff, MatchesTheAnalyticDerivative) {
 
 namespace {
 
-/// Where a registry op is smooth and defined, for the finite differences.
+/// A registry op's inputs: uniform in its range, or distinct values where its range is the
+/// default (no kinks of relu/abs; operand 1 is offset so that maximum/minimum never tie).
 Tensor registry_sample(const std::string &op, int operand, const Shape &s, uint64_t seed) {
-  static const std::map<std::string, std::pair<double, double>> ranges = {
-      {"log", {0.3, 2.0}},   {"sqrt", {0.3, 2.0}},   {"asin", {-0.8, 0.8}},
-      {"acos", {-0.8, 0.8}}, {"atanh", {-0.8, 0.8}}, {"acosh", {1.3, 3.0}},
-      {"tan", {-1.2, 1.2}},  {"div", {0.5, 2.0}},    {"pow", {0.5, 2.0}}};
-  if (op == "mod") // a in (0.3, 0.7) * b: away from the jumps
-    return operand == 0 ? uni(s, 0.6, 1.4, seed) : uni(s, 2.0, 2.1, seed);
-  if (auto it = ranges.find(op); it != ranges.end())
-    return uni(s, it->second.first, it->second.second, seed);
-  // No kinks of relu/abs; operand 1 is offset so that maximum/minimum never tie.
+  auto [lo, hi] = dz::testing::registry_range(op, operand);
+  if (lo != -1.5 || hi != 1.5)
+    return uni(s, lo, hi, seed);
   return distinct(s, seed) + 0.13 * operand;
 }
 

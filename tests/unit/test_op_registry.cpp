@@ -5,6 +5,8 @@
 #include <dzc/dzc.h>
 #include <dzc/op_registry.h>
 
+#include "../support/registry_ranges.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -39,32 +41,10 @@ const std::map<std::string, Binary> &binary_functions() {
   return m;
 }
 
-/// Where an op is smooth and defined, for the finite differences: [lo, hi) per operand.
-struct Range {
-  double lo, hi;
-};
-Range range_of(const std::string &op, int operand) {
-  static const std::map<std::string, Range> ranges = {
-      {"log", {0.3, 2.0}},   {"sqrt", {0.3, 2.0}},   {"asin", {-0.8, 0.8}},
-      {"acos", {-0.8, 0.8}}, {"atanh", {-0.8, 0.8}}, {"acosh", {1.3, 3.0}},
-      {"tan", {-1.2, 1.2}},  {"div", {0.5, 2.0}},    {"pow", {0.5, 2.0}}};
-  if (op == "mod") // away from the jumps: a in (0.2, 0.8) * b
-    return operand == 0 ? Range{0.7, 1.3} : Range{1.6, 2.4};
-  if (auto it = ranges.find(op); it != ranges.end())
-    return it->second;
-  return {-1.5, 1.5};
-}
-
 /// Values 0.137 apart from lo on, none within 0.05 of 0: no kinks of relu/abs/step/sign and
 /// no ties for maximum/minimum within the finite-difference step.
 Tensor sample(const std::string &op, int operand) {
-  Range r = range_of(op, operand);
-  std::vector<double> v;
-  for (int k = 0; v.size() < 6; ++k) {
-    double x = r.lo + std::fmod(0.137 * (k * 5 + operand * 3 + 1), r.hi - r.lo);
-    if (std::abs(x) > 0.05)
-      v.push_back(x);
-  }
+  std::vector<double> v = dz::testing::registry_values(op, operand, 6);
   return Tensor::from(v, {2, 3});
 }
 
