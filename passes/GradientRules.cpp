@@ -1,6 +1,8 @@
 // GradientRules.cpp - the gradient rule of every dz op, tinygrad style: one table entry
 // per op, each building its operand gradients from dz ops (so they are differentiable in
-// turn). The formulas are DeZero's, as in frontend/src/functions.cpp's backward().
+// turn). The registry's ops (dzc/ops.def) take their gradient expression from there, the
+// one frontend/src/functions.cpp evaluates on Variables; the other formulas are DeZero's,
+// as in functions.cpp's backward().
 #include "GradientRules.h"
 #include "GradientVocabulary.h"
 
@@ -33,18 +35,13 @@ public:
   Value add(Value x, Value y) { return ir::AddOp::create(b, loc, x, y); }
   Value sub(Value x, Value y) { return ir::SubOp::create(b, loc, x, y); }
   Value mul(Value x, Value y) { return ir::MulOp::create(b, loc, x, y); }
-  Value div(Value x, Value y) { return ir::DivOp::create(b, loc, x, y); }
   Value equalMask(Value x, Value y) { return ir::EqualMaskOp::create(b, loc, x, y); }
   Value neg(Value x) { return ir::NegOp::create(b, loc, x); }
   Value exp(Value x) { return ir::ExpOp::create(b, loc, x); }
-  Value sin(Value x) { return ir::SinOp::create(b, loc, x); }
-  Value cos(Value x) { return ir::CosOp::create(b, loc, x); }
   Value step(Value x) { return ir::StepOp::create(b, loc, x); }
   Value powScalar(Value x, double c) {
     return ir::PowScalarOp::create(b, loc, x, b.getF64FloatAttr(c));
   }
-  Value pow(Value x, Value y) { return ir::PowOp::create(b, loc, x, y); }
-  Value log(Value x) { return ir::LogOp::create(b, loc, x); }
   Value select(Value cond, Value x, Value y) { return ir::SelectOp::create(b, loc, cond, x, y); }
   Value clipMask(Value x, FloatAttr lo, FloatAttr hi) {
     return ir::ClipMaskOp::create(b, loc, x, lo, hi);

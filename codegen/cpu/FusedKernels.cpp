@@ -7,9 +7,9 @@
 //     an scf.for nest over the domain, dimension 0 from lo to hi. At each point every
 //     input is loaded at the point's index projected onto its shape (NumPy broadcasting:
 //     a dimension of 1 reads index 0, missing leading dimensions are dropped), each op of
-//     the body becomes its scalar arith/math form (the table kScalarOps, one line per op,
-//     computing what the runtime kernel computes), and each output is stored at the
-//     point. A reduction root first fills its output with the identity (0, -inf, +inf)
+//     the body becomes its scalar arith/math form (a registry op's value expression built
+//     by ScalarVocabulary.h, the others from the table kScalarOps), and each output is
+//     stored at the point. A reduction root first fills its output with the identity (0, -inf, +inf)
 //     over the chunk, then accumulates into it; its output is addressed with the reduced
 //     dimensions kept as 1 (the same bytes as without keepdims).
 //     Elementwise ops commute with broadcasting, so a value of a smaller shape inside the

@@ -1,6 +1,7 @@
-// KernelTable.cpp - the CPU executor's kernel table: one line per dz op of
-// docs/ir.md, each giving a kernel closure over operand slots that calls the runtime
-// exactly as the eager function of frontend/src/functions.cpp computes its forward.
+// KernelTable.cpp - the CPU executor's kernel table: one line per dz op (docs/ops.md; the
+// registry's ops from dzc/ops.def), each giving a kernel closure over operand slots that
+// calls the runtime exactly as the eager function of frontend/src/functions.cpp computes
+// its forward.
 #include "KernelTable.h"
 
 #include <dzc/codegen/ExecutorBuild.h>

@@ -1,5 +1,6 @@
-// CudaExpressions.cpp - what each dz op computes in CUDA C (CudaExpressions.h): the op ->
-// expression table, the C types and the literals of the generated kernels.
+// CudaExpressions.cpp - what each dz op computes in CUDA C (CudaExpressions.h): the
+// registry's device functions (dzc/op_registry.h) and the op -> expression table of the
+// other ops, the C types and the literals of the generated kernels.
 #include "CudaExpressions.h"
 
 #include <dzc/codegen/CudaSource.h>
