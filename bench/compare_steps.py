@@ -43,9 +43,18 @@ def status_mb(field):
     return 0.0
 
 
-def torch_worker(workload, threads, steps):
+def torch_worker(workload, threads, steps, aot=False):
+    """One workload's steps; with `aot` the forward (loss of the parameters) goes through
+    PyTorch's own compiler, functorch's aot_function with TorchScript (ts_compile), which
+    compiles the forward and backward graphs."""
     import torch
     import torch.nn.functional as F
+
+    def compiled(fn):
+        if not aot:
+            return fn
+        from functorch.compile import aot_function, ts_compile
+        return aot_function(fn, fw_compiler=ts_compile, bw_compiler=ts_compile)
 
     torch.set_num_threads(threads)
     torch.manual_seed(0)
@@ -58,9 +67,11 @@ def torch_worker(workload, threads, steps):
         W2 = (torch.randn(1000, 10) * (1 / 1000) ** 0.5).requires_grad_()
         b2 = torch.zeros(10, requires_grad=True)
         params = [W1, b1, W2, b2]
+        forward = compiled(lambda W1, b1, W2, b2, x, t: F.cross_entropy(
+            torch.addmm(b2, torch.relu(torch.addmm(b1, x, W1)), W2), t))
 
         def step():
-            loss = F.cross_entropy(torch.addmm(b2, torch.relu(torch.addmm(b1, x, W1)), W2), t)
+            loss = forward(W1, b1, W2, b2, x, t)
             for p in params:
                 p.grad = None
             loss.backward()
@@ -79,10 +90,14 @@ def torch_worker(workload, threads, steps):
         b3 = torch.zeros(10, requires_grad=True)
         params = [W1, b1, W2, b2, W3, b3]
 
-        def step():
+        def loss_of(W1, b1, W2, b2, W3, b3, x, t):
             h = F.max_pool2d(torch.relu(F.conv2d(x, W1, b1, padding=1)), 2)
             h = F.max_pool2d(torch.relu(F.conv2d(h, W2, b2)), 2)
-            loss = F.cross_entropy(torch.addmm(b3, h.reshape(64, 576), W3), t)
+            return F.cross_entropy(torch.addmm(b3, h.reshape(64, 576), W3), t)
+        forward = compiled(loss_of)
+
+        def step():
+            loss = forward(W1, b1, W2, b2, W3, b3, x, t)
             for p in params:
                 p.grad = None
             loss.backward()
@@ -99,18 +114,18 @@ def torch_worker(workload, threads, steps):
         loss = step()
         ms.append((time.perf_counter() - t0) * 1e3)
     ms.sort()
-    json.dump({"workload": workload, "mode": "torch", "median_ms": ms[len(ms) // 2],
+    json.dump({"workload": workload, "mode": "torch-aot" if aot else "torch", "median_ms": ms[len(ms) // 2],
                "min_ms": ms[0], "peak_mb": status_mb("VmHWM") - base_mb, "loss": loss,
                "torch_version": torch.__version__}, sys.stdout)
 
 
 # ---- the driver --------------------------------------------------------------------------
-def run_torch(workload, args):
+def run_torch(workload, args, aot=False):
     """The workload in each configuration of torch_configs; the faster, with its name."""
     best = None
     for name, torch_threads, blas_threads in torch_configs(args.threads):
-        r = run_torch_worker(__file__, [workload, "--steps", str(args.steps)], torch_threads,
-                             blas_threads)
+        r = run_torch_worker(__file__, [workload, "--steps", str(args.steps)] +
+                             (["--aot"] if aot else []), torch_threads, blas_threads)
         if r and (best is None or r["median_ms"] < best["median_ms"]):
             best = dict(r, config=name)
     return best
@@ -144,18 +159,19 @@ def main():
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--markdown", action="store_true")
     ap.add_argument("--torch-worker")
+    ap.add_argument("--aot", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.torch_worker:
-        return torch_worker(args.torch_worker, args.threads, args.steps)
+        return torch_worker(args.torch_worker, args.threads, args.steps, args.aot)
 
     rows = {}
     for workload, modes in (("mlp", ("gemm", "compiled", "eager")), ("cnn", ("compiled", "eager"))):
-        for mode in modes + ("torch",):
-            runs = [run_torch(workload, args) if mode == "torch" else run_dzc(workload, mode, args)
-                    for _ in range(args.runs)]
+        for mode in modes + ("torch", "torch-aot"):
+            runs = [run_torch(workload, args, aot=mode == "torch-aot") if mode.startswith("torch")
+                    else run_dzc(workload, mode, args) for _ in range(args.runs)]
             rows[(workload, mode)] = {k: median_of(runs, k) for k in
                                       ("median_ms", "min_ms", "peak_mb", "trace_ms", "compile_ms")}
-            if mode == "torch":
+            if mode.startswith("torch"):
                 configs = sorted({r["config"] for r in runs if r})
                 rows[(workload, mode)]["config"] = " / ".join(configs)
 
@@ -163,16 +179,19 @@ def main():
         return "-" if v is None else format(v, spec)
 
     sep = " | " if args.markdown else "  "
-    head = ["step", "dzc compiled ms", "PyTorch ms", "dzc eager ms", "compiled/PyTorch",
+    head = ["step", "dzc compiled ms", "PyTorch ms", "PyTorch AOT ms", "dzc eager ms",
+            "compiled/PyTorch", "compiled/PyTorch AOT",
             "eager/compiled", "compiled/GEMM floor", "peak MB compiled / PyTorch / eager",
             "trace + compile ms"]
     lines = [head]
     for workload in ("mlp", "cnn"):
         c, t, e = rows[(workload, "compiled")], rows[(workload, "torch")], rows[(workload, "eager")]
+        a = rows[(workload, "torch-aot")]
         floor = rows.get((workload, "gemm"), {}).get("median_ms")
         ratio = lambda a, b: None if a is None or b is None else a / b
-        lines.append([workload, fmt(c["median_ms"]), fmt(t["median_ms"]), fmt(e["median_ms"]),
-                      fmt(ratio(c["median_ms"], t["median_ms"]), ".2f"),
+        lines.append([workload, fmt(c["median_ms"]), fmt(t["median_ms"]), fmt(a["median_ms"]),
+                      fmt(e["median_ms"]), fmt(ratio(c["median_ms"], t["median_ms"]), ".2f"),
+                      fmt(ratio(c["median_ms"], a["median_ms"]), ".2f"),
                       fmt(ratio(e["median_ms"], c["median_ms"]), ".2f"),
                       fmt(ratio(c["median_ms"], floor), ".2f") + (f" (floor {floor:.3f} ms)" if floor else ""),
                       f"{fmt(c['peak_mb'], '.1f')} / {fmt(t['peak_mb'], '.1f')} / {fmt(e['peak_mb'], '.1f')}",
@@ -188,7 +207,8 @@ def main():
             print(sep.join(v.ljust(w) for v, w in zip(line, widths)))
     for workload in ("mlp", "cnn"):
         print(f"PyTorch's best configuration for {workload}: "
-              f"{rows[(workload, 'torch')].get('config') or '-'}")
+              f"{rows[(workload, 'torch')].get('config') or '-'} (eager), "
+              f"{rows[(workload, 'torch-aot')].get('config') or '-'} (AOT)")
     print(f"\n{args.threads} threads, {args.steps} steps per process, median of {args.runs} "
           f"processes; {os.cpu_count()} CPUs; load average {os.getloadavg()[0]:.2f}")
 
