@@ -165,7 +165,7 @@ def main():
     work = os.path.abspath(args.keep) if args.keep else tempfile.mkdtemp(prefix="dz-compare-onnx-")
     os.makedirs(work, exist_ok=True)
     try:
-        exported = run_torch_worker(__file__, [work])
+        exported = run_torch_worker(__file__, [work], 1, 1)  # an export: not timed
         if exported is None:
             sys.exit("the export with torch.onnx.export failed (see the note above)")
         rows = []
