@@ -106,6 +106,15 @@ inline SV Mod(SV a, SV b) {
   SV moved = Sel((r != zero) && ((r < zero) != (b < zero)), r + b, r);
   return Sel(none, zero, moved);
 }
+/// C's remainder: arith.remf (fmod), or srem for integers; 0 for an integer b of 0 or -1.
+inline SV Fmod(SV a, SV b) {
+  if (a.isFloat())
+    return a.make<mlir::arith::RemFOp>(a.v, b.v);
+  SV zero = a.constant(0);
+  SV none = (b == zero) || (b == a.constant(-1));
+  SV r = a.make<mlir::arith::RemSIOp>(a.v, Sel(none, a.constant(1), b).v);
+  return Sel(none, zero, r);
+}
 #define DZ_VOCABULARY_MATH(Name, Op)                                                               \
   inline SV Name(SV x) { return x.make<mlir::math::Op>(x.v); }
 DZ_VOCABULARY_MATH(Exp, ExpOp)

@@ -414,7 +414,33 @@ const std::map<std::string_view, Rule> &table() {
         {"dz.deconv2d", deconv2d},
         {"dz.max_pooling", maxPool},
         {"dz.average_pooling", averagePool},
-        {"dz.not_equal",
+        // C's fmod is Mod with fmod = 1. NumPy's mod is Mod with fmod = 0 for integers; for
+      // floats, fmod moved into the divisor's sign where they differ.
+      {"dz.fmod",
+       [](Exporter &e, Operation *op) {
+         setAttr(e.node("Mod", {e.in(op, 0), e.in(op, 1)}, {e.out(op)}), "fmod", int64_t(1));
+       }},
+      {"dz.mod",
+       [](Exporter &e, Operation *op) {
+         mlir::Type elem = typeOf(op->getOperand(0)).getElementType();
+         if (!llvm::isa<mlir::FloatType>(elem)) {
+           setAttr(e.node("Mod", {e.in(op, 0), e.in(op, 1)}, {e.out(op)}), "fmod", int64_t(0));
+           return;
+         }
+         std::string r = e.temp(), zero = e.scalar(0, elem), eq = e.temp(), nz = e.temp(),
+                     rneg = e.temp(), bneg = e.temp(), differ = e.temp(), fix = e.temp(),
+                     moved = e.temp();
+         setAttr(e.node("Mod", {e.in(op, 0), e.in(op, 1)}, {r}), "fmod", int64_t(1));
+         e.node("Equal", {r, zero}, {eq});
+         e.node("Not", {eq}, {nz});
+         e.node("Less", {r, zero}, {rneg});
+         e.node("Less", {e.in(op, 1), zero}, {bneg});
+         e.node("Xor", {rneg, bneg}, {differ});
+         e.node("And", {nz, differ}, {fix});
+         e.node("Add", {r, e.in(op, 1)}, {moved});
+         e.node("Where", {fix, moved, r}, {e.out(op)});
+       }},
+      {"dz.not_equal",
          [](Exporter &e, Operation *op) {
            std::string eq = e.temp();
            e.node("Equal", {e.in(op, 0), e.in(op, 1)}, {eq});

@@ -112,6 +112,11 @@ __device__ inline double Mod(double a, double b) {
   double r = fmod(a, b);
   return r != 0.0 ? ((b < 0.0) != (r < 0.0) ? r + b : r) : copysign(0.0, b);
 }
+template <class C> __device__ inline C Fmod(C a, C b) {
+  return b == (C)0 || b == (C)-1 ? (C)0 : (C)(a % b);
+}
+__device__ inline float Fmod(float a, float b) { return fmodf(a, b); }
+__device__ inline double Fmod(double a, double b) { return fmod(a, b); }
 __device__ inline float Pow(float a, float b) { return powf(a, b); }
 __device__ inline double Pow(double a, double b) { return pow(a, b); }
 #define DZ_OP_MATH(Name, fn) \

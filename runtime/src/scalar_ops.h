@@ -59,6 +59,20 @@ template <typename T> inline T Mod(T a, T b) {
   }
 }
 
+/// C's remainder: fmod, or % for integers; 0 for an integer b of 0 (or -1, where % overflows).
+template <typename T> inline T Fmod(T a, T b) {
+  if constexpr (kFloat<T>) {
+    return std::fmod(a, b);
+  } else {
+    if (b == 0)
+      return T(0);
+    if constexpr (std::is_signed_v<T>)
+      if (b == T(-1))
+        return T(0);
+    return T(a % b);
+  }
+}
+
 // exp and tanh for float32 are the vectorising approximations of kernels.h; the rest is
 // <cmath> in the operand's type.
 inline float Exp(float x) { return detail::fast_expf(x); }

@@ -213,6 +213,8 @@ const BinaryOp kBinaryOps[] = {
      [](double a, double b) { return a > 0 ? a : b; }, kAllPaths, true},
     {"mod", [](const Tensor &a, const Tensor &b) { return dz::mod(a, b); }, np_remainder, kAllPaths,
      true},
+    {"fmod", [](const Tensor &a, const Tensor &b) { return dz::fmod(a, b); },
+     [](double a, double b) { return std::fmod(a, b); }, kAllPaths, true},
 };
 
 /// Ops over the rows of a (rows, cols) tensor along `axis` (1: the rows as stored; 0: the

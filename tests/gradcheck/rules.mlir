@@ -467,3 +467,12 @@ func.func @mod(%a: tensor<2x3xf64>, %x: tensor<3xf64>) -> (tensor<2x3xf64>, tens
   %g:2 = dz.grad %y wrt %a, %x : tensor<2x3xf64>, tensor<2x3xf64>, tensor<3xf64>
   return %g#0, %g#1 : tensor<2x3xf64>, tensor<3xf64>
 }
+
+func.func @fmod(%a: tensor<2x3xf64>, %x: tensor<3xf64>) -> (tensor<2x3xf64>, tensor<3xf64>) {
+  %c = dz.constant dense<2.5> : tensor<f64>
+  %b = dz.add %x, %c : (tensor<3xf64>, tensor<f64>) -> tensor<3xf64>
+  %s = dz.add %a, %c : (tensor<2x3xf64>, tensor<f64>) -> tensor<2x3xf64>
+  %y = dz.fmod %s, %b : (tensor<2x3xf64>, tensor<3xf64>) -> tensor<2x3xf64>
+  %g:2 = dz.grad %y wrt %a, %x : tensor<2x3xf64>, tensor<2x3xf64>, tensor<3xf64>
+  return %g#0, %g#1 : tensor<2x3xf64>, tensor<3xf64>
+}

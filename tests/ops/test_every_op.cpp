@@ -39,7 +39,6 @@ const std::set<std::string> kStructural = {"dz.grad", "dz.fused", "dz.yield"};
 /// Ops without an ONNX export, and why. Everything else a traced or imported model can
 /// hold must export.
 const std::map<std::string, std::string> kNoOnnxExport = {
-    {"dz.mod", "ONNX Mod computes C's fmod for floats (fmod=1 required), not NumPy's mod"},
     // Gradients: a trained model is exported for inference, without them.
     {"dz.get_item_grad", "a gradient"},
     {"dz.embed_id_grad", "a gradient"},

@@ -22,7 +22,7 @@ inline std::pair<double, double> registry_range(const std::string &op, int opera
     return {-1.2, 1.2};
   if (op == "div" || op == "pow")
     return {0.5, 2.0};
-  if (op == "mod") // a in (0.3, 0.7) * b: away from the jumps
+  if (op == "mod" || op == "fmod") // a in (0.3, 0.7) * b: away from the jumps
     return operand == 0 ? std::pair{0.6, 1.4} : std::pair{2.0, 2.1};
   return {-1.5, 1.5};
 }

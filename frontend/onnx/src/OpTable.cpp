@@ -483,6 +483,15 @@ const OpEntry kOps[] = {
        return {c.make<ir::AndOp>(inf, c.make<ir::NotOp>(inf))}; // false everywhere
      }},
     {"Max", variadic<Fold::Max>},
+    // fmod = 0: the sign of the divisor (NumPy's mod; integers only); 1: C's fmod.
+    {"Mod",
+     [](NodeContext &c) -> Value {
+       if (c.int_attr("fmod", 0))
+         return {c.make<ir::FmodOp>(c.in(0), c.in(1))};
+       if (c.is_float(c.in(0)))
+         c.fail("fmod = 0 is defined for integer inputs only (use fmod = 1 for floats)");
+       return {c.make<ir::ModOp>(c.in(0), c.in(1))};
+     }},
     {"MaxPool", window_ops::max_pool, 2}, // Y, Indices
     {"Mean", variadic<Fold::Mean>},
     {"Min", variadic<Fold::Min>},
