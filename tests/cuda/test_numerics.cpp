@@ -419,34 +419,47 @@ std::vector<Variable> run_compiled(dz::CompiledFunction &f, const std::vector<Va
   return out;
 }
 
-Results run_unary(unsigned path, const Tensor &x, const Tensor &neg_x) {
+/// Every op of `ops` that runs on `path`, applied by `apply(op, first, rest)` to the inputs
+/// (`first` the first input, `rest` all of them: binary ops read the second). Eager paths run
+/// each op alone; compiled paths run one function holding each op alone and each op fused
+/// after the negation of a copy of the first input (`neg_first`, negated again in the
+/// function, so the values are the same). Ops off the path get empty results.
+template <typename Op, size_t N, typename Apply>
+Results run_ops(const Op (&ops)[N], unsigned path, const std::vector<Tensor> &inputs,
+                const Tensor &neg_first, Apply apply) {
   Results r;
   const bool cuda = path == kCudaEager || path == kCudaCompiled;
   const Device dev = cuda ? kGpu : Device::cpu();
-  Tensor xd = x.to(dev), nd = neg_x.to(dev);
+  std::vector<Tensor> in;
+  for (const Tensor &t : inputs)
+    in.push_back(t.to(dev));
+  const Tensor nd = neg_first.to(dev);
   if (path == kCpuEager || path == kCudaEager) {
-    for (const UnaryOp &op : kUnaryOps)
-      r.alone.push_back(op.paths & path ? values_of(op.eager(xd)) : std::vector<double>{});
+    for (const Op &op : ops)
+      r.alone.push_back(op.paths & path ? values_of(apply(op, in[0], in)) : std::vector<double>{});
     return r;
   }
-  std::vector<Variable> args{Variable(xd)};
-  for (const UnaryOp &op : kUnaryOps)
+  std::vector<Variable> args(in.begin(), in.end());
+  for (const Op &op : ops)
     if (op.paths & path)
       args.push_back(Variable(nd.copy())); // one input per fused group
   dz::CompiledFunction f({.warn_retraces = false, .name = "numerics"});
-  auto body = [&](const std::vector<Variable> &in) {
+  auto body = [&](const std::vector<Variable> &vs) {
+    std::vector<Tensor> data;
+    for (size_t i = 0; i < in.size(); ++i)
+      data.push_back(vs[i].data());
     std::vector<Variable> out;
-    size_t k = 1;
-    for (const UnaryOp &op : kUnaryOps)
+    size_t k = in.size();
+    for (const Op &op : ops)
       if (op.paths & path) {
-        out.push_back(Variable(op.eager(in[0].data())));
-        out.push_back(Variable(op.eager(-in[k++].data())));
+        out.push_back(Variable(apply(op, data[0], data)));
+        out.push_back(Variable(apply(op, -vs[k++].data(), data)));
       }
     return out;
   };
   std::vector<Variable> out = run_compiled(f, args, body, path);
   size_t k = 0;
-  for (const UnaryOp &op : kUnaryOps) {
+  for (const Op &op : ops) {
     if (!(op.paths & path)) {
       r.alone.emplace_back();
       r.fused.emplace_back();
@@ -456,84 +469,27 @@ Results run_unary(unsigned path, const Tensor &x, const Tensor &neg_x) {
     r.fused.push_back(values_of(out[k++].data()));
   }
   return r;
+}
+
+Results run_unary(unsigned path, const Tensor &x, const Tensor &neg_x) {
+  return run_ops(kUnaryOps, path, {x}, neg_x,
+                 [](const UnaryOp &op, const Tensor &first, const std::vector<Tensor> &) {
+                   return op.eager(first);
+                 });
 }
 
 Results run_binary(unsigned path, const Tensor &a, const Tensor &b, const Tensor &neg_a) {
-  Results r;
-  const bool cuda = path == kCudaEager || path == kCudaCompiled;
-  const Device dev = cuda ? kGpu : Device::cpu();
-  Tensor ad = a.to(dev), bd = b.to(dev), nd = neg_a.to(dev);
-  if (path == kCpuEager || path == kCudaEager) {
-    for (const BinaryOp &op : kBinaryOps)
-      r.alone.push_back(op.paths & path ? values_of(op.eager(ad, bd)) : std::vector<double>{});
-    return r;
-  }
-  std::vector<Variable> args{Variable(ad), Variable(bd)};
-  for (const BinaryOp &op : kBinaryOps)
-    if (op.paths & path)
-      args.push_back(Variable(nd.copy()));
-  dz::CompiledFunction f({.warn_retraces = false, .name = "numerics"});
-  auto body = [&](const std::vector<Variable> &in) {
-    std::vector<Variable> out;
-    size_t k = 2;
-    for (const BinaryOp &op : kBinaryOps)
-      if (op.paths & path) {
-        out.push_back(Variable(op.eager(in[0].data(), in[1].data())));
-        out.push_back(Variable(op.eager(-in[k++].data(), in[1].data())));
-      }
-    return out;
-  };
-  std::vector<Variable> out = run_compiled(f, args, body, path);
-  size_t k = 0;
-  for (const BinaryOp &op : kBinaryOps) {
-    if (!(op.paths & path)) {
-      r.alone.emplace_back();
-      r.fused.emplace_back();
-      continue;
-    }
-    r.alone.push_back(values_of(out[k++].data()));
-    r.fused.push_back(values_of(out[k++].data()));
-  }
-  return r;
+  return run_ops(kBinaryOps, path, {a, b}, neg_a,
+                 [](const BinaryOp &op, const Tensor &first, const std::vector<Tensor> &in) {
+                   return op.eager(first, in[1]);
+                 });
 }
 
 Results run_rows(unsigned path, int64_t axis, const Tensor &x, const Tensor &neg_x) {
-  Results r;
-  const bool cuda = path == kCudaEager || path == kCudaCompiled;
-  const Device dev = cuda ? kGpu : Device::cpu();
-  Tensor xd = x.to(dev), nd = neg_x.to(dev);
-  if (path == kCpuEager || path == kCudaEager) {
-    for (const RowOp &op : kRowOps)
-      r.alone.push_back(op.paths & path ? values_of(op.eager(xd, axis)) : std::vector<double>{});
-    return r;
-  }
-  std::vector<Variable> args{Variable(xd)};
-  for (const RowOp &op : kRowOps)
-    if (op.paths & path)
-      args.push_back(Variable(nd.copy()));
-  dz::CompiledFunction f({.warn_retraces = false, .name = "numerics"});
-  auto body = [&](const std::vector<Variable> &in) {
-    std::vector<Variable> out;
-    size_t k = 1;
-    for (const RowOp &op : kRowOps)
-      if (op.paths & path) {
-        out.push_back(Variable(op.eager(in[0].data(), axis)));
-        out.push_back(Variable(op.eager(-in[k++].data(), axis)));
-      }
-    return out;
-  };
-  std::vector<Variable> out = run_compiled(f, args, body, path);
-  size_t k = 0;
-  for (const RowOp &op : kRowOps) {
-    if (!(op.paths & path)) {
-      r.alone.emplace_back();
-      r.fused.emplace_back();
-      continue;
-    }
-    r.alone.push_back(values_of(out[k++].data()));
-    r.fused.push_back(values_of(out[k++].data()));
-  }
-  return r;
+  return run_ops(kRowOps, path, {x}, neg_x,
+                 [axis](const RowOp &op, const Tensor &first, const std::vector<Tensor> &) {
+                   return op.eager(first, axis);
+                 });
 }
 
 Tensor tensor_of(const std::vector<double> &v, dz::Shape shape, DType dt) {
