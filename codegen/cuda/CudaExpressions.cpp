@@ -66,15 +66,15 @@ const char *expressionOf(StringRef op) {
 }
 
 std::string registrySource(Operation *root) {
-  std::string source;
+  std::vector<MapOp> ops;
   root->walk([&](Operation *op) {
     StringRef name = op->getName().getStringRef();
     if (name.consume_front("dz."))
       if (std::optional<MapOp> m = find_op(std::string_view(name.data(), name.size())))
-        if (!llvm::StringRef(source).contains(std::string("#define DZ_OP_") + name.str() + "\n"))
-          source += cuda_op_source(*m);
+        if (!llvm::is_contained(ops, *m))
+          ops.push_back(*m);
   });
-  return source;
+  return cuda_op_source(ops);
 }
 
 // ---- types and literals -----------------------------------------------------------------

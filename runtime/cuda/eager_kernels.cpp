@@ -106,7 +106,7 @@ KernelSource map_kernel(MapOp op, DType out, const std::vector<DType> &in,
     name << "_flat";
 
   std::ostringstream s;
-  s << prelude() << "typedef " << ctype(c) << " C;\n" << cuda_op_source(op);
+  s << prelude() << "typedef " << ctype(c) << " C;\n" << cuda_op_source({op});
   s << "DZ_KERNEL(" << name.str() << ", MapArgs) {\n"
     << "  const long long step = (long long)gridDim.x * blockDim.x;\n"
     << "  for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < a.n; i += "

@@ -133,16 +133,20 @@ DZ_OP_MATH(Atanh, atanh) DZ_OP_MATH(Ceil, ceil) DZ_OP_MATH(Floor, floor) DZ_OP_M
 
 } // namespace
 
-std::string cuda_op_source(MapOp op) {
-  const OpInfo &info = op_info(op);
-  if (info.domain == OpDomain::Other)
-    return "";
-  const std::string guard = std::string("DZ_OP_") + info.name;
-  std::string s = kCudaVocabulary;
-  s += "#ifndef " + guard + "\n#define " + guard + "\n#define K(v) ((C)(v))\n";
-  s += "template <class C> __device__ inline auto dz_op_" + std::string(info.name);
-  s += info.arity == 1 ? "(C x) " : "(C a, C b) ";
-  s += "{ return " + std::string(info.value) + "; }\n#undef K\n#endif\n";
+std::string cuda_op_source(const std::vector<MapOp> &ops) {
+  std::string s;
+  for (MapOp op : ops) {
+    const OpInfo &info = op_info(op);
+    if (info.domain == OpDomain::Other)
+      continue;
+    if (s.empty())
+      s = kCudaVocabulary;
+    const std::string guard = std::string("DZ_OP_") + info.name;
+    s += "#ifndef " + guard + "\n#define " + guard + "\n#define K(v) ((C)(v))\n";
+    s += "template <class C> __device__ inline auto dz_op_" + std::string(info.name);
+    s += info.arity == 1 ? "(C x) " : "(C a, C b) ";
+    s += "{ return " + std::string(info.value) + "; }\n#undef K\n#endif\n";
+  }
   return s;
 }
 

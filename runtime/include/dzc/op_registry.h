@@ -8,6 +8,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace dz {
 
@@ -54,10 +55,10 @@ const char *map_op_name(MapOp op);
 /// ignored by unary ops; a bool result is 1 or 0). Not for cast and where.
 double evaluate_op(MapOp op, double a, double b = 0);
 
-/// CUDA C++ that defines the scalar vocabulary and `dz_op_NAME(x)` / `dz_op_NAME(a, b)`, a
-/// device function template of `op`'s value over its compute type. Each piece is guarded,
-/// so the sources of several ops may be concatenated. The eager CUDA kernels and the
+/// CUDA C++ that defines the scalar vocabulary (once) and, for each op of `ops`,
+/// `dz_op_NAME(x)` / `dz_op_NAME(a, b)`: a device function template of the op's value over
+/// its compute type; empty when `ops` holds no registry op. The eager CUDA kernels and the
 /// generated kernels both call it: one expression on both paths.
-std::string cuda_op_source(MapOp op);
+std::string cuda_op_source(const std::vector<MapOp> &ops);
 
 } // namespace dz
