@@ -12,7 +12,7 @@ namespace dz {
 namespace {
 
 // NONE in a gradient column: no gradient flows.
-constexpr bool has_grad(const char *text) { return text[0] != 'N'; }
+constexpr bool has_grad(std::string_view text) { return text != "NONE"; }
 
 #define DZ_GRAD_TEXT(...) #__VA_ARGS__
 #define DZ_UNARY(name, Title, domain, summary, value, grad, onnx)                                  \
