@@ -1,11 +1,17 @@
 // bench/steps.cpp - the training steps of docs/performance.md, eager or compiled, one
 // workload per process so that peak memory is the workload's own.
 //
-// Usage: dz_bench_steps mlp|cnn eager|compiled|gemm [STEPS=50] [--device cpu|cuda]
+// Usage: dz_bench_steps WORKLOAD eager|compiled|gemm [STEPS=50] [--device cpu|cuda]
 //   mlp  MLP 784-1000-10, ReLU, softmax cross entropy, batch 100, f32, forward + backward
 //        + SGD update (lr 0.01)
 //   cnn  conv 1->8 3x3 pad 1, ReLU, max pool 2, conv 8->16 3x3, ReLU, max pool 2,
 //        linear 576->10, softmax cross entropy, batch 64 of 1x28x28, forward + backward
+//   spiral  step 48 of the book: MLP(10, 3), sigmoid, batch 30 of 2 features, softmax
+//        cross entropy, SGD lr 1.0 (the book's spiral step)
+//   lstm LSTM(100) + Linear(1), one truncated-BPTT chunk of 30 steps, batch 30, mean
+//        squared error, Adam (step 60)
+//   tanh4 the 4th derivative of tanh at a scalar by repeated create_graph backward (step 35)
+//   tiny x * 2 on 4 floats: the fixed cost of a compiled call
 //   gemm (mlp only) the step's five matrix products alone, with the runtime's oneDNN
 //        GEMM: the floor that no MLP step of this framework can go below
 // Prints one JSON object: median and minimum wall time of a step (after 3 warm-up steps;
@@ -23,6 +29,8 @@
 
 #include <dzc/device_backend.h>
 #include <dzc/dzc.h>
+#include <dzc/models.h>
+#include <dzc/optimizers.h>
 
 #include <malloc.h>
 
@@ -36,6 +44,8 @@
 #include <vector>
 
 namespace F = dz::functions;
+namespace L = dz::layers;
+namespace O = dz::optimizers;
 using dz::Parameter;
 using dz::Tensor;
 using dz::Variable;
@@ -125,6 +135,92 @@ struct Cnn {
   }
 };
 
+struct Spiral {
+  dz::models::MLP model{{10, 3}};
+  O::SGD optimizer{1.0};
+
+  Workload workload() {
+    optimizer.setup(model);
+    Workload w;
+    w.x = dz::randn({30, 2}, dz::f32, 0);
+    std::vector<int64_t> labels(30);
+    for (size_t i = 0; i < labels.size(); ++i)
+      labels[i] = int64_t(i % 3);
+    w.t = Tensor::from_i64(labels);
+    w.step = [this](Variable x, Variable t) {
+      Variable loss = F::softmax_cross_entropy(model(x), t);
+      model.cleargrads();
+      loss.backward();
+      optimizer.update();
+      return loss;
+    };
+    return w;
+  }
+};
+
+struct Lstm {
+  struct Net : dz::Model {
+    L::LSTM rnn{100};
+    L::Linear fc{1};
+    Net() {
+      register_layer("rnn", rnn);
+      register_layer("fc", fc);
+    }
+    Variable forward(const Variable &x) override { return fc(rnn(x)); }
+  } model;
+  O::Adam optimizer{0.001};
+
+  Workload workload() {
+    optimizer.setup(model);
+    Workload w;
+    w.x = dz::randn({30, 30, 1}, dz::f32, 0);
+    w.t = dz::randn({30, 30, 1}, dz::f32, 1);
+    // One truncated-BPTT chunk of 30 steps. The state is reset before each chunk, so every
+    // call computes the same graph (the chunks of lstm_sin carry it over).
+    w.step = [this](Variable xs, Variable ts) {
+      model.reset_state();
+      Variable loss;
+      for (int64_t i = 0; i < xs.shape()[0]; ++i) {
+        Variable l = F::mean_squared_error(model(F::get_item(xs, {i})), F::get_item(ts, {i}));
+        loss = loss.defined() ? loss + l : l;
+      }
+      model.cleargrads();
+      loss.backward();
+      loss.unchain_backward();
+      optimizer.update();
+      return loss;
+    };
+    return w;
+  }
+};
+
+/// d^4/dx^4 tanh(x) at x = 1 by four create_graph backward passes.
+Workload tanh4() {
+  Workload w;
+  w.x = Tensor::scalar(1.0, dz::f32);
+  w.t = Tensor::scalar(0.0, dz::f32);
+  w.step = [](Variable x, Variable) {
+    Variable xv = Variable(x.data()); // the differentiated input: a Variable of the step
+    Variable y = F::tanh(xv);
+    for (int i = 0; i < 4; ++i) {
+      xv.cleargrad();
+      y.backward({.create_graph = true});
+      y = xv.grad();
+    }
+    return y;
+  };
+  return w;
+}
+
+/// x * 2 on 4 floats: what a call of a compiled function costs beyond its kernels.
+Workload tiny() {
+  Workload w;
+  w.x = dz::ones({4}, dz::f32);
+  w.t = dz::zeros({4}, dz::f32);
+  w.step = [](Variable x, Variable) { return x * 2.0; };
+  return w;
+}
+
 } // namespace
 
 int main(int argc, char **argv) try {
@@ -135,9 +231,9 @@ int main(int argc, char **argv) try {
   std::vector<std::string> a(2);
   int steps = 50;
   cli.app()
-      .add_option("WORKLOAD", a[0], "mlp or cnn")
+      .add_option("WORKLOAD", a[0], "mlp, cnn, spiral, lstm, tanh4 or tiny")
       ->required()
-      ->check(CLI::IsMember({"mlp", "cnn"}));
+      ->check(CLI::IsMember({"mlp", "cnn", "spiral", "lstm", "tanh4", "tiny"}));
   cli.app()
       .add_option("MODE", a[1], "eager, compiled, or gemm (mlp only: the step's matrix products)")
       ->required()
@@ -154,7 +250,14 @@ int main(int argc, char **argv) try {
 
   Mlp mlp;
   Cnn cnn;
-  Workload w = a[0] == "mlp" ? mlp.workload() : cnn.workload();
+  Spiral spiral;
+  Lstm lstm;
+  Workload w = a[0] == "mlp"      ? mlp.workload()
+               : a[0] == "cnn"    ? cnn.workload()
+               : a[0] == "spiral" ? spiral.workload()
+               : a[0] == "lstm"   ? lstm.workload()
+               : a[0] == "tanh4"  ? tanh4()
+                                  : tiny();
   if (!dev.is_cpu()) {
     for (Parameter *p : w.params)
       p->set_data(p->data().to(dev));
@@ -178,7 +281,7 @@ int main(int argc, char **argv) try {
     return compiled ? compiled_step(w.x, w.t) : w.step(Variable::constant(w.x), w.t);
   };
   auto t0 = std::chrono::steady_clock::now();
-  double loss = run().item<double>();
+  double loss = run().data().sum().item<double>();
   const double first_ms = ms_since(t0);
   for (int i = 0; i < 3; ++i)
     run();
@@ -189,7 +292,7 @@ int main(int argc, char **argv) try {
   const dz::DeviceCounters before = dz::device_counters(dev);
   for (int i = 0; i < steps; ++i) {
     t0 = std::chrono::steady_clock::now();
-    loss = run().item<double>();
+    loss = run().data().sum().item<double>();
     ms.push_back(ms_since(t0));
   }
   const double peak_mb = status_mb("VmHWM") - base_mb;

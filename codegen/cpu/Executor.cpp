@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <iterator>
+#include <mutex>
 #include <numeric>
 #include <sstream>
 
@@ -67,7 +68,7 @@ std::string type_str(const TensorSpec &spec) {
   return s + element_type_str(spec.dtype) + ">";
 }
 
-std::vector<Tensor> Program::run(const std::vector<Tensor> &args) const {
+void Program::check_args(const std::vector<Tensor> &args) const {
   if (args.size() != arg_types_.size())
     throw Error(program_name(name_) + ": expects " + std::to_string(arg_types_.size()) +
                 " arguments, got " + std::to_string(args.size()));
@@ -82,6 +83,50 @@ std::vector<Tensor> Program::run(const std::vector<Tensor> &args) const {
           type_str({a.shape(), a.dtype()}) + (a.device() == dev ? "" : " on " + a.device().str()) +
           " (shape " + shape_str(a.shape()) + ", " + dtype_name(a.dtype()) + ")");
   }
+}
+
+/// Arenas of finished direct runs: a run takes one (or allocates one when all are in use
+/// by runs on other threads) and gives it back when it ends.
+struct Program::ArenaPool {
+  std::mutex mu;
+  std::vector<void *> free;
+  size_t bytes = 0;
+  ~ArenaPool() {
+    for (void *p : free)
+      std::free(p);
+  }
+  void *take() {
+    {
+      std::lock_guard lock(mu);
+      if (!free.empty()) {
+        void *p = free.back();
+        free.pop_back();
+        return p;
+      }
+    }
+    void *p = std::aligned_alloc(64, (bytes + 63) / 64 * 64);
+    if (!p)
+      throw Error("out of memory: cannot allocate a program's arena of " + std::to_string(bytes) +
+                  " bytes");
+    return p;
+  }
+  void give(void *p) {
+    std::lock_guard lock(mu);
+    free.push_back(p);
+  }
+};
+
+void Program::set_direct_plan(std::vector<SlotSource> plan, std::vector<int32_t> result_into) {
+  direct_plan_ = std::move(plan);
+  result_into_ = std::move(result_into);
+  arenas_ = std::make_shared<ArenaPool>();
+  arenas_->bytes = size_t(arena_bytes_);
+}
+
+std::vector<Tensor> Program::run(const std::vector<Tensor> &args) const {
+  if (direct())
+    return run_direct(args);
+  check_args(args);
 
   std::vector<Tensor> slots(num_slots_, released_);
   for (size_t i = 0; i < args.size(); ++i)
@@ -161,6 +206,83 @@ std::vector<Tensor> Program::run(const std::vector<Tensor> &args) const {
     const Tensor &v = slots[size_t(result_slots_[i])];
     const bool in_arena = arena && v.storage() && v.storage()->owner() == arena;
     results.push_back(result_copies_[i] || in_arena ? v.copy() : v);
+  }
+  return results;
+}
+
+std::vector<Tensor> Program::run_direct(const std::vector<Tensor> &args) const {
+  check_args(args);
+  // The buffer of every slot: up to 256 on the stack.
+  void *on_stack[256];
+  std::unique_ptr<void *[]> on_heap;
+  void **buf = on_stack;
+  if (num_slots_ > std::size(on_stack)) {
+    on_heap = std::make_unique<void *[]>(num_slots_);
+    buf = on_heap.get();
+  }
+  struct Arena { // taken from the pool for this run, given back however the run ends
+    ArenaPool *pool;
+    void *p;
+    ~Arena() {
+      if (p)
+        pool->give(p);
+    }
+  } arena{arenas_.get(), arena_bytes_ ? arenas_->take() : nullptr};
+
+  // The results: arguments, constants (copied), computed into a donated argument that
+  // shares storage with no other argument, or allocated now and written by their step.
+  std::vector<Tensor> results(result_slots_.size());
+  for (size_t i = 0; i < results.size(); ++i) {
+    const int32_t slot = result_slots_[i];
+    const SlotSource &src = direct_plan_[size_t(slot)];
+    if (src.kind != SlotSource::Result || size_t(src.index) != i)
+      continue; // an argument or a repeated result: set after the run
+    bool donated = false;
+    if (int32_t a = result_into_[i]; a >= 0) {
+      donated = true;
+      for (size_t j = 0; j < args.size(); ++j)
+        donated = donated && (j == size_t(a) || !args[size_t(a)].shares_storage(args[j]));
+    }
+    results[i] = donated ? args[size_t(result_into_[i])]
+                         : Tensor(result_types_[i].shape, result_types_[i].dtype);
+  }
+  for (size_t s = 0; s < num_slots_; ++s) {
+    const SlotSource &src = direct_plan_[s];
+    switch (src.kind) {
+    case SlotSource::Argument:
+      buf[s] = const_cast<void *>(args[size_t(src.index)].raw());
+      break;
+    case SlotSource::Arena:
+      buf[s] = static_cast<char *>(arena.p) + src.index;
+      break;
+    case SlotSource::Result:
+      buf[s] = results[size_t(src.index)].raw();
+      break;
+    default: // set by its step (a constant, a view), or a value of no bytes
+      buf[s] = nullptr;
+    }
+  }
+  if (profile_)
+    ++profile_->runs;
+  for (size_t si = 0; si < steps_.size(); ++si) {
+    const Step &s = steps_[si];
+    const auto t0 = profile_ ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point();
+    try {
+      s.direct(s, buf);
+    } catch (const Error &e) {
+      throw Error(s.op + ": " + e.what());
+    }
+    if (profile_)
+      profile_->ms[si] +=
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  }
+  for (size_t i = 0; i < results.size(); ++i) {
+    const int32_t slot = result_slots_[i];
+    const SlotSource &src = direct_plan_[size_t(slot)];
+    if (src.kind == SlotSource::Argument)
+      results[i] = result_copies_[i] ? args[size_t(src.index)].copy() : args[size_t(src.index)];
+    else if (size_t(src.index) != i)
+      results[i] = results[size_t(src.index)];
   }
   return results;
 }

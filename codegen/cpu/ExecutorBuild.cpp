@@ -139,6 +139,17 @@ void call_fused(const FusedKernel &k, llvm::SmallVectorImpl<void *> &ptrs) {
     run(k.outer * c / chunks, k.outer * (c + 1) / chunks);
 }
 
+/// The direct form of a JIT-compiled group's step: its kernel on the buffers of its operands
+/// and results.
+void run_fused(const Step &s, void **buf) {
+  llvm::SmallVector<void *, 16> ptrs;
+  for (int32_t i : s.in)
+    ptrs.push_back(buf[size_t(i)]);
+  for (int32_t o : s.outs)
+    ptrs.push_back(buf[size_t(o)]);
+  call_fused(*static_cast<const FusedKernel *>(s.direct_args.data), ptrs);
+}
+
 /// Per slot, the slot whose storage it may share: itself, or through an op that may
 /// return its operand's storage (a reshape, ...) the root of that operand.
 std::vector<int32_t> storage_roots(const Program &p) {
@@ -172,6 +183,8 @@ private:
 
   static void planArena(Program &p, const std::vector<int64_t> &last_use,
                         const std::vector<int32_t> &roots);
+
+  static void planDirect(Program &p);
 };
 
 template <typename NewSlot>
@@ -296,6 +309,52 @@ void ProgramBuilder::planArena(Program &p, const std::vector<int64_t> &last_use,
     p.steps_[planned[j].step].arena[planned[j].result] = buffers[j].offset;
 }
 
+/// The buffers of a direct run (Program::direct): each slot's source, from the memory plan.
+/// No direct run when a step has no direct form or a value has no buffer known before the
+/// run (a value not planned because a view of it is a program result, say).
+void ProgramBuilder::planDirect(Program &p) {
+  using Source = Program::SlotSource;
+  auto note = [&](const std::string &text) {
+    p.codegen_notes_ += (p.codegen_notes_.empty() ? "" : "\n") + text;
+  };
+  for (const Step &s : p.steps_)
+    if (!s.direct)
+      return note("tensor steps: " + s.op + " has no direct kernel for its types");
+  std::vector<Source> plan(p.num_slots_);
+  for (size_t a = 0; a < p.arg_types_.size(); ++a)
+    plan[a] = {Source::Argument, int64_t(a)};
+  std::vector<int32_t> into(p.result_slots_.size(), -1);
+  llvm::DenseMap<int32_t, size_t> first_result; // slot -> its first result index
+  for (size_t i = 0; i < p.result_slots_.size(); ++i)
+    first_result.try_emplace(p.result_slots_[i], i);
+  for (size_t si = 0; si < p.steps_.size(); ++si) {
+    Step &s = p.steps_[si];
+    for (size_t k = 0; k < s.outs.size(); ++k) {
+      const int32_t v = s.outs[k];
+      const TensorSpec &t = s.types[k];
+      auto result = first_result.find(v);
+      if (result != first_result.end()) {
+        plan[size_t(v)] = {Source::Result, int64_t(result->second)};
+        into[result->second] = s.into[k];
+      } else if (s.arena[k] >= 0) {
+        plan[size_t(v)] = {Source::Arena, s.arena[k]};
+      } else if (s.op_name() == "dz.constant") {
+        plan[size_t(v)] = {Source::Constant, int64_t(si)};
+      } else if (s.op_name() == "dz.reshape") {
+        plan[size_t(v)] = {Source::View, 0};
+      } else if (shape_size(t.shape) != 0) {
+        return note("tensor steps: the result of " + s.op + " has no buffer before the run");
+      }
+    }
+    // A reshape or a constant whose result has a buffer of its own (a program result)
+    // copies into it.
+    if (s.op_name() == "dz.reshape" || s.op_name() == "dz.constant")
+      s.direct_args.code = plan[size_t(s.outs[0])].kind == Source::Result;
+  }
+  p.set_direct_plan(std::move(plan), std::move(into));
+  note("direct steps");
+}
+
 FailureOr<Program> ProgramBuilder::build(mlir::func::FuncOp fn, const BuildOptions &options) {
   Program p;
   p.name_ = fn.getSymName().str();
@@ -416,6 +475,8 @@ FailureOr<Program> ProgramBuilder::build(mlir::func::FuncOp fn, const BuildOptio
       step.op = describe(op);
       step.into.assign(step.outs.size(), -1);
       step.writes_given_outputs = true;
+      step.direct = run_fused;
+      step.direct_args.data = k;
       p.steps_.push_back(std::move(step));
       pointwise[p.steps_.size() - 1] = &k->pointwise;
       continue;
@@ -485,6 +546,13 @@ FailureOr<Program> ProgramBuilder::build(mlir::func::FuncOp fn, const BuildOptio
     const bool view_like = op.hasTrait<dz::ir::OpTrait::ViewLike>();
     bool constant = name == "dz.constant" || (view_like && shares_constant[size_t(view.in[0])]);
     Step step;
+    step.op = describe(op);
+    if (options.direct && on_cpu) {
+      std::optional<Tensor> value;
+      if (name == "dz.constant")
+        value = (*kernel)(Slots{}); // the constant, made when the kernel was
+      setDirectForm(view, step, value ? &*value : nullptr);
+    }
     int32_t slot = new_slot(op.getResult(0), constant);
     step.kernel = [kernel = std::move(*kernel), slot](Slots &slots) {
       slots[size_t(slot)] = kernel(slots);
@@ -493,8 +561,9 @@ FailureOr<Program> ProgramBuilder::build(mlir::func::FuncOp fn, const BuildOptio
     step.outs = {slot};
     step.types = {view.out};
     step.into = {-1};
-    step.view = view_like;
-    step.op = describe(op);
+    // A view-like op may return its operand's storage; a sum_to that sums some axis
+    // never does.
+    step.view = view_like && !(name == "dz.sum_to" && view.in_types[0].shape != view.out.shape);
     p.steps_.push_back(std::move(step));
     step_of[slot] = p.steps_.size() - 1;
   }
@@ -538,6 +607,9 @@ FailureOr<Program> ProgramBuilder::build(mlir::func::FuncOp fn, const BuildOptio
   else
     for (Step &st : p.steps_)
       st.arena.assign(st.outs.size(), -1);
+
+  if (options.direct && on_cpu && options.arena)
+    planDirect(p);
 
   size_t live = num_args - p.arg_release_.size();
   p.peak_live_ = live;

@@ -309,6 +309,22 @@ FailureOr<Kernel> lower_softmax_cross_entropy(OpView &v) {
                 [](const Tensor &xs, const Tensor &t) { return dz::softmax_cross_entropy(xs, t); });
 }
 
+} // namespace
+
+bool labelsCheckedBefore(mlir::Operation *one_hot) {
+  const int64_t classes = mlir::cast<mlir::ShapedType>(one_hot->getResult(0).getType()).getDimSize(1);
+  mlir::Value labels = one_hot->getOperand(0);
+  for (mlir::Operation *user : labels.getUsers())
+    if (user->getName().getStringRef() == "dz.softmax_cross_entropy" &&
+        user->getOperand(1) == labels && user->getBlock() == one_hot->getBlock() &&
+        user->isBeforeInBlock(one_hot) &&
+        mlir::cast<mlir::ShapedType>(user->getOperand(0).getType()).getDimSize(1) == classes)
+      return true;
+  return false;
+}
+
+namespace {
+
 FailureOr<Kernel> lower_one_hot(OpView &v) {
   if (failed(check_label_operand(v, 0, -1)))
     return failure();
@@ -322,17 +338,7 @@ FailureOr<Kernel> lower_one_hot(OpView &v) {
     return v.error() << "num_classes " << *c << " differs from the result " << type_str(v.out);
   int64_t classes = v.out.shape[1];
   DType dt = v.out.dtype;
-  // A loss's gradient (ir/Autodiff): the same labels went through a softmax_cross_entropy
-  // of `classes` scores earlier in the function, which checked them; checking again would
-  // read device labels back a second time per step.
-  LabelCheck check = LabelCheck::Check;
-  mlir::Value labels = v.op->getOperand(0);
-  for (mlir::Operation *user : labels.getUsers())
-    if (user->getName().getStringRef() == "dz.softmax_cross_entropy" &&
-        user->getOperand(1) == labels && user->getBlock() == v.op->getBlock() &&
-        user->isBeforeInBlock(v.op) &&
-        mlir::cast<mlir::ShapedType>(user->getOperand(0).getType()).getDimSize(1) == classes)
-      check = LabelCheck::Checked;
+  LabelCheck check = labelsCheckedBefore(v.op) ? LabelCheck::Checked : LabelCheck::Check;
   return unary(
       v, [classes, dt, check](const Tensor &t) { return dz::one_hot(t, classes, dt, check); });
 }

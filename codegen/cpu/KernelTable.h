@@ -45,6 +45,16 @@ struct OpLowering {
   mlir::FailureOr<Kernel> (*lower)(OpView &);
 };
 
+/// Whether the labels of the dz.one_hot `one_hot` went through a softmax_cross_entropy of as
+/// many classes earlier in its block, which checked them (a loss's gradient): checking
+/// again would read device labels back a second time per step.
+bool labelsCheckedBefore(mlir::Operation *one_hot);
+
+/// The step's direct form (Step::direct) for the op of `v`, when it has one: a kernel of
+/// dzc/direct_kernels.h for its static types (DirectSteps.cpp). `constant` is the value
+/// of a dz.constant. False leaves the step as it was.
+bool setDirectForm(OpView &v, Step &step, const Tensor *constant);
+
 /// The lowering of the op named `name` ("dz.add"), or null when there is none.
 const OpLowering *find_lowering(llvm::StringRef name);
 

@@ -165,6 +165,7 @@ std::unique_ptr<trace::Executable> compileGraph(const trace::Graph &graph,
   build.keep_llvm_ir = !opts.dump_dir.empty();
   build.donations = opts.donations;
   build.arena = opts.arena;
+  build.direct = opts.direct;
   build.device = opts.device;
   build.host_args = opts.host_args;
   std::string device_notes;

@@ -268,9 +268,11 @@ CompiledFunction::CompiledFunction(CompileConfig config) : impl_(std::make_share
         config.jit = on;
       else if (name == "arena")
         config.arena = on;
+      else if (name == "direct")
+        config.direct = on;
       else if (!name.empty())
         throw Error(std::string(variable) + ": unknown optimisation '" + name +
-                    "'; the ones that can be switched are fuse, lower-conv, jit and arena");
+                    "'; the ones that can be switched are fuse, lower-conv, jit, arena and direct");
       start = end + 1;
     }
   }
@@ -379,6 +381,7 @@ std::vector<Variable> CompiledFunction::call(const std::vector<Variable> &args, 
     opts.lower_conv = im.config.lower_conv;
     opts.jit = im.config.jit;
     opts.arena = im.config.arena;
+    opts.direct = im.config.direct;
     opts.device = program_device(args, trace, opts.host_args);
     for (const detail::WriteBack &wb : trace.write_backs)
       if (wb.kind == detail::WriteBack::CopyIntoState)

@@ -6,6 +6,7 @@
 #include "kernels.h"
 #include "scalar_ops.h"
 
+#include <dzc/direct_kernels.h>
 #include <dzc/trace_hook.h>
 
 #include <algorithm>
@@ -170,6 +171,12 @@ Tensor scalar_like(const Tensor &t, double v) {
 /// o[i] = op(p[i]) in chunks: threads split the chunks, each chunk is a vector loop.
 template <typename T, typename R, typename Op>
 void map_loop(const T *p, R *o, int64_t n, int64_t grain, Op op) {
+  if (n <= grain) { // no OpenMP region at all: entering one costs more than a small loop
+#pragma omp simd
+    for (int64_t i = 0; i < n; ++i)
+      o[i] = op(p[i]);
+    return;
+  }
   constexpr int64_t kChunk = 8192;
   const int64_t chunks = (n + kChunk - 1) / kChunk;
 #pragma omp parallel for if (n > grain)
@@ -492,5 +499,53 @@ double max_abs_diff(const Tensor &a, const Tensor &b) {
   Tensor d = abs(a.to(f64) - b.to(f64));
   return d.size() ? d.max().item<double>() : 0.0;
 }
+
+// ---- direct kernels (dzc/direct_kernels.h) ---------------------------------------------------
+
+namespace direct {
+
+bool has_unary(MapOp op, DType dt) {
+  const OpInfo &info = op_info(op);
+  if (info.arity != 1 || info.bool_result())
+    return false;
+  if (info.domain == OpDomain::Float || info.domain == OpDomain::Predicate)
+    return is_floating(dt);
+  return info.domain == OpDomain::Numeric && dt != b8;
+}
+
+void unary(MapOp op, DType dt, const void *x, void *out, int64_t n) {
+  const OpInfo &info = op_info(op);
+  const int64_t grain = info.domain == OpDomain::Float ? kParallelGrainMath : kParallelGrain;
+  with_op(op, [&](auto o) {
+    using Op = decltype(o);
+    if constexpr (Op::arity == 1)
+      visit_domain<Op::domain>(dt, info.name, [&](auto tag) {
+        using T = typename decltype(tag)::type;
+        using R = ops::result_t<Op::domain, T>;
+        if constexpr (std::is_same_v<R, T>)
+          map_loop(static_cast<const T *>(x), static_cast<R *>(out), n, grain,
+                   [](T v) { return Op::apply(v); });
+        else
+          throw Error(std::string("internal: direct::unary of ") + info.name +
+                      " changes the dtype");
+      });
+  });
+}
+
+void softmax_rows(DType dt, const void *x, void *out, int64_t rows, int64_t cols) {
+  visit_float(dt, "softmax", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    dz::softmax_rows<T>(static_cast<const T *>(x), static_cast<T *>(out), rows, cols, false);
+  });
+}
+
+void lse_rows(DType dt, const void *x, void *out, int64_t rows, int64_t cols) {
+  visit_float(dt, "logsumexp", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    dz::softmax_rows<T>(static_cast<const T *>(x), static_cast<T *>(out), rows, cols, true);
+  });
+}
+
+} // namespace direct
 
 } // namespace dz

@@ -5,6 +5,7 @@
 // Ellipsis, NewAxis and integer index arrays. As in NumPy, when any index array is
 // present the integers become 0-d index arrays too; all of them broadcast together and
 // their broadcast dims replace them in place when they are adjacent, else go first.
+#include <dzc/direct_kernels.h>
 #include <dzc/tensor.h>
 
 #include "device_ops.h"
@@ -348,6 +349,21 @@ void scatter_add_typed(void *y, const void *s, const std::vector<int64_t> &off) 
 }
 
 } // namespace
+
+namespace direct {
+
+void gather(const IndexPlan &plan, size_t elem_bytes, const void *x, void *y) {
+  switch (elem_bytes) {
+  case 1:
+    return gather_typed<uint8_t>(x, y, plan.offsets);
+  case 4:
+    return gather_typed<uint32_t>(x, y, plan.offsets);
+  default:
+    return gather_typed<uint64_t>(x, y, plan.offsets);
+  }
+}
+
+} // namespace direct
 
 Tensor gather(const Tensor &x, const IndexPlan &plan) {
   if (x.shape() != plan.in_shape)

@@ -6,9 +6,11 @@
 #include "kernels.h"
 
 #include <dzc/device_backend.h>
+#include <dzc/direct_kernels.h>
 #include <dzc/trace_hook.h>
 
 #include <algorithm>
+#include <cstring>
 
 namespace dz {
 
@@ -82,5 +84,47 @@ Tensor softmax_cross_entropy(const Tensor &x, const Tensor &labels, LabelCheck c
     total += px[i * C + pt[i]] - pz[i];
   return Tensor::scalar(-total / double(N), x.dtype()); // N = 0: NaN, the mean of nothing
 }
+
+namespace direct {
+
+namespace {
+[[noreturn]] void label_out_of_range(const char *op, int64_t label, int64_t row, int64_t classes) {
+  throw Error(std::string(op) + ": label " + std::to_string(label) + " at row " +
+              std::to_string(row) + " is out of range for " + std::to_string(classes) +
+              " classes (valid: 0 to " + std::to_string(classes - 1) + ")");
+}
+} // namespace
+
+void softmax_cross_entropy(DType dt, const void *x, const int64_t *labels, void *out, int64_t N,
+                           int64_t C, void *scratch) {
+  for (int64_t i = 0; i < N; ++i)
+    if (labels[i] < 0 || labels[i] >= C)
+      label_out_of_range("softmax_cross_entropy", labels[i], i, C);
+  lse_rows(dt, x, scratch, N, C);
+  visit_float(dt, "softmax_cross_entropy", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    const T *px = static_cast<const T *>(x), *pz = static_cast<const T *>(scratch);
+    double total = 0;
+    for (int64_t i = 0; i < N; ++i)
+      total += double(px[i * C + labels[i]]) - double(pz[i]);
+    *static_cast<T *>(out) = T(-total / double(N));
+  });
+}
+
+void one_hot(DType dt, const int64_t *labels, void *out, int64_t N, int64_t C, bool check) {
+  if (check)
+    for (int64_t i = 0; i < N; ++i)
+      if (labels[i] < 0 || labels[i] >= C)
+        label_out_of_range("one_hot", labels[i], i, C);
+  std::memset(out, 0, size_t(N * C) * dtype_size(dt));
+  visit_numeric(dt, "one_hot", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    T *p = static_cast<T *>(out);
+    for (int64_t i = 0; i < N; ++i)
+      p[i * C + labels[i]] = T(1);
+  });
+}
+
+} // namespace direct
 
 } // namespace dz

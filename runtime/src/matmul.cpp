@@ -4,6 +4,7 @@
 #include "device_ops.h"
 #include "kernels.h"
 
+#include <dzc/direct_kernels.h>
 #include <dzc/trace_hook.h>
 
 #include <oneapi/dnnl/dnnl.h>
@@ -206,34 +207,58 @@ Tensor linear_impl(const Tensor &x0, const Tensor &W0, const Tensor *b0) {
     dt = promote(dt, b0->dtype());
   if (device::op_device("linear", {&x0, &W0, b0}) != Device::cpu())
     return device::linear(x0.to(dt), W0.to(dt), b0);
+  if (!is_floating(dt))
+    throw Error(std::string("linear: dtype ") + dtype_name(dt) +
+                " is not supported (use float32 or float64)");
   Tensor x = x0.to(dt), W = W0.to(dt), out({N, M}, dt);
-  visit_numeric(dt, "linear", [&](auto tag) {
-    using T = typename decltype(tag)::type;
-    if constexpr (std::is_same_v<T, float> || std::is_same_v<T, double>) {
-      T *o = static_cast<T *>(out.raw());
-      T beta = T(0);
-      if (b0) {
-        Tensor b = b0->to(dt);
-        const T *pb = static_cast<const T *>(b.raw());
-        for (int64_t i = 0; i < N; ++i)
-          std::copy(pb, pb + M, o + i * M);
-        beta = T(1);
-      } else if (K == 0) {
-        std::fill(o, o + N * M, T(0));
-      }
-      if (K > 0)
-        gemm<T>(false, false, N, M, K, static_cast<const T *>(x.raw()),
-                static_cast<const T *>(W.raw()), o, beta);
-    } else {
-      throw Error(std::string("linear: dtype ") + dtype_name(dt) +
-                  " is not supported (use float32 or float64)");
-    }
-  });
+  Tensor b = b0 ? b0->to(dt) : Tensor();
+  direct::linear(dt, N, K, M, x.raw(), W.raw(), b0 ? b.raw() : nullptr, out.raw());
   return out;
 }
 
 } // namespace
 
 Tensor Tensor::matmul(const Tensor &o) const { return dz::matmul(*this, o); }
+
+namespace direct {
+
+void matmul(DType dt, bool ta, bool tb, int64_t batch, int64_t M, int64_t N, int64_t K,
+            const void *A, const void *B, void *C) {
+  visit_numeric(dt, "matmul", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    if constexpr (std::is_same_v<T, float> || std::is_same_v<T, double> ||
+                  std::is_same_v<T, int64_t> || std::is_same_v<T, int32_t>) {
+      const T *pa = static_cast<const T *>(A), *pb = static_cast<const T *>(B);
+      T *pc = static_cast<T *>(C);
+      if (K == 0)
+        return std::fill(pc, pc + batch * M * N, T(0));
+      for (int64_t i = 0; i < batch; ++i)
+        gemm<T>(ta, tb, M, N, K, pa + i * M * K, pb + i * K * N, pc + i * M * N, T(0));
+    } else {
+      throw Error(std::string("matmul: dtype ") + dtype_name(dt) + " is not supported");
+    }
+  });
+}
+
+void linear(DType dt, int64_t N, int64_t K, int64_t M, const void *x, const void *W, const void *b,
+            void *out) {
+  visit_float(dt, "linear", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    T *o = static_cast<T *>(out);
+    T beta = T(0);
+    if (b) {
+      const T *pb = static_cast<const T *>(b);
+      for (int64_t i = 0; i < N; ++i)
+        std::copy(pb, pb + M, o + i * M);
+      beta = T(1);
+    } else if (K == 0) {
+      std::fill(o, o + N * M, T(0));
+    }
+    if (K > 0)
+      gemm<T>(false, false, N, M, K, static_cast<const T *>(x), static_cast<const T *>(W), o, beta);
+  });
+}
+
+} // namespace direct
 
 } // namespace dz

@@ -7,6 +7,7 @@
 #include "device_ops.h"
 #include "kernels.h"
 
+#include <dzc/direct_kernels.h>
 #include <dzc/trace_hook.h>
 
 #include <algorithm>
@@ -249,5 +250,49 @@ Tensor Tensor::argmax(int64_t axis, bool keepdims) const {
   });
   return out;
 }
+
+namespace direct {
+
+void sum_3d(DType dt, const void *x, void *out, int64_t outer, int64_t red, int64_t inner) {
+  if (outer * red * inner == 0) { // as the eager sum of an empty tensor: zeros
+    const DType out_dt = is_floating(dt) ? dt : i64;
+    std::fill_n(static_cast<char *>(out), size_t(outer * inner) * dtype_size(out_dt), char(0));
+    return;
+  }
+  visit_dtype(dt, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    if constexpr (std::is_floating_point_v<T>)
+      reduce_3d<T, T, Red::Sum>(static_cast<const T *>(x), static_cast<T *>(out), outer, red,
+                                inner);
+    else
+      reduce_3d<T, int64_t, Red::Sum>(static_cast<const T *>(x), static_cast<int64_t *>(out),
+                                      outer, red, inner);
+  });
+}
+
+// The eager mean_squared_error is three kernels (a - b, its square, the sum), each rounding
+// to T; contracting the square and the sum into a fused multiply-add would round once.
+__attribute__((optimize("fp-contract=off"))) void
+mean_squared_error(DType dt, const void *a, const void *b, void *out, int64_t n, int64_t len) {
+  visit_float(dt, "mean_squared_error", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    using A = typename Acc<T, Red::Sum>::type;
+    const T *pa = static_cast<const T *>(a), *pb = static_cast<const T *>(b);
+    auto square = [&](int64_t i) {
+      const T d = pa[i] - pb[i];
+      return T(d * d);
+    };
+    T sum = T(0);
+    if (n > 0) {
+      A acc = A(square(0));
+      for (int64_t i = 1; i < n; ++i)
+        acc = acc + A(square(i));
+      sum = T(acc);
+    }
+    *static_cast<T *>(out) = sum / T(len);
+  });
+}
+
+} // namespace direct
 
 } // namespace dz

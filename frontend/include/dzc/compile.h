@@ -39,11 +39,15 @@ struct CompileConfig {
   bool verbose = false;
   /// The optimisations of the pipeline. Switch one to compare with it or to work around a
   /// problem; $DZ_DISABLE / $DZ_ENABLE (comma-separated lists of fuse, lower-conv, jit,
-  /// arena) switch them without recompiling.
+  /// arena, direct) switch them without recompiling.
   bool fuse = true;        // elementwise chains (and a trailing reduction) as one kernel
   bool lower_conv = false; // convolutions as explicit im2col + GEMM ops (docs/compile.md)
   bool jit = true;         // native code for each fused group (off: its ops one by one)
   bool arena = true;       // intermediates in one planned arena (off: each kernel allocates)
+  /// Run each step as a plain call over the planned buffers where every op of the program
+  /// has a direct kernel (no tensor objects, allocation or dispatch per op; off: the
+  /// executor's tensor kernels for every program).
+  bool direct = true;
   /// The most compiled programs kept (one per signature and guard outcome); past it the
   /// least recently used one is dropped, with a warning. At least 1.
   int max_signatures = 16;

@@ -59,7 +59,8 @@ public:
 struct CompileOptions {
   std::string name = "traced"; // the func.func's name
   std::string dump_dir;        // when set: write the IR after tracing and after each pass
-  bool fuse = true, lower_conv = false, jit = true, arena = true; // CompileConfig's switches
+  // CompileConfig's switches
+  bool fuse = true, lower_conv = false, jit = true, arena = true, direct = true;
   /// Where the program runs: the device of its arguments (parameters included).
   Device device = Device::cpu();
   /// Arguments that stay on the CPU on a device (dropout's RNG state; BuildOptions::

@@ -56,6 +56,19 @@ struct Step {
   /// arena regions through dz::PlacedAllocations.
   bool writes_given_outputs = false;
 
+  /// The step's direct form, or null: a plain function that reads its operands from and
+  /// writes its results to buffers[slot] (the arguments', arena regions, the results'),
+  /// with its sizes and attributes in `direct_args`. A view sets buffers[out] itself.
+  using DirectFn = void (*)(const Step &, void **buffers);
+  DirectFn direct = nullptr;
+  struct DirectArgs {
+    int64_t n[4] = {};                // sizes (what each kernel needs: M, N, K, ...)
+    int64_t code = 0;                 // an op code or flags
+    DType dtype = f32;                // the dtype it computes in
+    const void *data = nullptr;       // op data: a fused kernel, an index plan, a constant
+    std::shared_ptr<const void> keep; // owns `data` where the step does
+  } direct_args;
+
   /// The op's name without its position: "dz.add".
   std::string_view op_name() const { return std::string_view(op).substr(0, op.find(' ')); }
 };
@@ -68,9 +81,15 @@ public:
   /// device differs from the signature (naming the argument, the expected and the actual
   /// type), or when a kernel fails (naming the op). With $DZ_PROFILE=1 in the
   /// environment, each step is timed and the totals per step go to stderr when the last
-  /// copy of the Program is destroyed.
+  /// copy of the Program is destroyed. Calls from several threads at once are safe.
   std::vector<Tensor> run(const std::vector<Tensor> &args) const;
 
+  /// Whether run() calls the steps' direct forms (Step::direct): every step has one, and
+  /// each value has a buffer known before the run (an argument, an arena region, a result
+  /// allocated up front, a donated argument, a constant, or its operand's for a reshape).
+  /// Such a run makes no tensor per op: per call it allocates the results, takes an arena
+  /// from the program's pool, and calls one function per step.
+  bool direct() const { return !direct_plan_.empty(); }
   const std::string &name() const { return name_; }
   /// Where the program runs (BuildOptions::device).
   Device device() const { return device_; }
@@ -121,6 +140,20 @@ private:
   void profile_if_asked();
   std::string codegen_notes_, llvm_ir_;
   Tensor released_; // what a dropped slot holds (one shared empty tensor, no allocation)
+
+  // The direct run (direct()): where each slot's buffer comes from, set when it is built.
+  struct SlotSource {
+    enum Kind : uint8_t { None, Argument, Arena, Result, Constant, View } kind = None;
+    int64_t index = 0; // the argument, the arena offset, the result, ...
+  };
+  std::vector<SlotSource> direct_plan_; // per slot; empty: no direct run
+  /// Per result: the argument it may be computed into (Step::into), or -1.
+  std::vector<int32_t> result_into_;
+  struct ArenaPool; // arenas of finished runs, reused by the next (one per concurrent run)
+  std::shared_ptr<ArenaPool> arenas_;
+  void set_direct_plan(std::vector<SlotSource> plan, std::vector<int32_t> result_into);
+  void check_args(const std::vector<Tensor> &args) const;
+  std::vector<Tensor> run_direct(const std::vector<Tensor> &args) const;
 };
 
 } // namespace dz::codegen

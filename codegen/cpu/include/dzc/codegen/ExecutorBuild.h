@@ -45,6 +45,10 @@ struct BuildOptions {
   /// Put the intermediates in one arena per run, at offsets planned from the steps'
   /// liveness (dz::passes::placeBuffers); off, each kernel allocates its results.
   bool arena = true;
+  /// On the CPU, with the arena: where every op of the function has a direct kernel
+  /// (dzc/direct_kernels.h, a JIT-compiled group, a reshape, a constant), each step also
+  /// gets its direct form, and Program::run calls those over raw buffers (Program::direct).
+  bool direct = true;
   /// Where the program runs: its arguments and results live there and its constants are
   /// put there when it is built. On a CUDA device each step is a generated kernel (see
   /// device_kernels) or a runtime call on device tensors (the eager GPU kernels), and the
