@@ -45,6 +45,12 @@ void run_unary(const Step &s, void **buf) {
   direct::unary(MapOp(a.code), a.dtype, in(buf, s, 0), out(buf, s), a.n[0]);
 }
 
+void run_binary(const Step &s, void **buf) {
+  const Args &a = s.direct_args;
+  direct::binary(MapOp(a.code), a.dtype, in(buf, s, 0), a.n[1], in(buf, s, 1), a.n[2], out(buf, s),
+                 a.n[0]);
+}
+
 void run_matmul(const Step &s, void **buf) {
   const Args &a = s.direct_args;
   direct::matmul(a.dtype, a.code & 1, a.code & 2, a.n[0], a.n[1], a.n[2], a.n[3], in(buf, s, 0),
@@ -148,6 +154,15 @@ bool setDirectForm(OpView &v, Step &step, const Tensor *constant) {
     a.code = int64_t(*op);
     a.n[0] = size;
     fn = run_unary;
+  } else if (std::optional<MapOp> op = find_op(name.substr(3));
+             op && v.in.size() == 2 && same_dtypes(v) && direct::has_binary(*op, a.dtype) &&
+             (shape_size(v.in_types[0].shape) == 1 || v.in_types[0].shape == v.out.shape) &&
+             (shape_size(v.in_types[1].shape) == 1 || v.in_types[1].shape == v.out.shape)) {
+    a.code = int64_t(*op);
+    a.n[0] = size;
+    a.n[1] = v.in_types[0].shape == v.out.shape ? 1 : 0;
+    a.n[2] = v.in_types[1].shape == v.out.shape ? 1 : 0;
+    fn = run_binary;
   } else if (name == "dz.matmul" && same_dtypes(v)) {
     const Shape &x = v.in_types[0].shape, &y = v.in_types[1].shape;
     auto ta = v.bool_attr("transpose_a", false), tb = v.bool_attr("transpose_b", false);

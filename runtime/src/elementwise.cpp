@@ -381,37 +381,45 @@ Tensor clip(const Tensor &x, double lo, double hi) {
 
 namespace {
 
+/// Softmax (lse_only = false) or logsumexp (lse_only = true, one value) of one row.
+template <typename T> void softmax_row(const T *xr, T *out, int64_t cols, bool lse_only) {
+  T m = -std::numeric_limits<T>::infinity();
+  for (int64_t j = 0; j < cols; ++j)
+    m = std::max(m, xr[j]);
+  if (lse_only) {
+    if (std::isinf(m)) // +inf in the row gives +inf, a row of -inf (or none) -inf
+      m = T(0);
+    T s = 0;
+#pragma omp simd reduction(+ : s)
+    for (int64_t j = 0; j < cols; ++j)
+      s += scalar::Exp(xr[j] - m);
+    *out = m + std::log(s);
+  } else {
+    T s = 0;
+#pragma omp simd reduction(+ : s)
+    for (int64_t j = 0; j < cols; ++j) {
+      out[j] = scalar::Exp(xr[j] - m);
+      s += out[j];
+    }
+    T inv = T(1) / s;
+    for (int64_t j = 0; j < cols; ++j)
+      out[j] *= inv;
+  }
+}
+
 /// Row-wise kernel over the last axis of a contiguous tensor viewed as (rows, cols).
-/// Writes softmax (log_out = false) or logsumexp per row (log_out = true, out has `rows`).
+/// Writes softmax (lse_only = false) or logsumexp per row (lse_only = true, out has `rows`).
 template <typename T>
 void softmax_rows(const T *x, T *out, int64_t rows, int64_t cols, bool lse_only) {
-#pragma omp parallel for if (rows * cols > kParallelGrainMath)
-  for (int64_t r = 0; r < rows; ++r) {
-    const T *xr = x + r * cols;
-    T m = -std::numeric_limits<T>::infinity();
-    for (int64_t j = 0; j < cols; ++j)
-      m = std::max(m, xr[j]);
-    if (lse_only) {
-      if (std::isinf(m)) // +inf in the row gives +inf, a row of -inf (or none) -inf
-        m = T(0);
-      T s = 0;
-#pragma omp simd reduction(+ : s)
-      for (int64_t j = 0; j < cols; ++j)
-        s += scalar::Exp(xr[j] - m);
-      out[r] = m + std::log(s);
-    } else {
-      T *o = out + r * cols;
-      T s = 0;
-#pragma omp simd reduction(+ : s)
-      for (int64_t j = 0; j < cols; ++j) {
-        o[j] = scalar::Exp(xr[j] - m);
-        s += o[j];
-      }
-      T inv = T(1) / s;
-      for (int64_t j = 0; j < cols; ++j)
-        o[j] *= inv;
-    }
+  const int64_t step = lse_only ? 1 : cols;
+  if (rows * cols <= kParallelGrainMath) { // no OpenMP region for a small tensor
+    for (int64_t r = 0; r < rows; ++r)
+      softmax_row(x + r * cols, out + r * step, cols, lse_only);
+    return;
   }
+#pragma omp parallel for
+  for (int64_t r = 0; r < rows; ++r)
+    softmax_row(x + r * cols, out + r * step, cols, lse_only);
 }
 
 } // namespace
@@ -528,6 +536,60 @@ void unary(MapOp op, DType dt, const void *x, void *out, int64_t n) {
         else
           throw Error(std::string("internal: direct::unary of ") + info.name +
                       " changes the dtype");
+      });
+  });
+}
+
+bool has_binary(MapOp op, DType dt) {
+  const OpInfo &info = op_info(op);
+  if (info.arity != 2 || info.bool_result())
+    return false;
+  if (info.domain == OpDomain::Float || info.domain == OpDomain::Predicate)
+    return is_floating(dt);
+  return info.domain == OpDomain::Numeric && dt != b8;
+}
+
+void binary(MapOp op, DType dt, const void *a, int64_t sa, const void *b, int64_t sb, void *out,
+            int64_t n) {
+  with_op(op, [&](auto o) {
+    using Op = decltype(o);
+    if constexpr (Op::arity == 2)
+      visit_domain<Op::domain>(dt, op_info(op).name, [&](auto tag) {
+        using T = typename decltype(tag)::type;
+        using R = ops::result_t<Op::domain, T>;
+        if constexpr (std::is_same_v<R, T>) {
+          const T *x = static_cast<const T *>(a), *y = static_cast<const T *>(b);
+          T *po = static_cast<T *>(out);
+          auto range = [&](int64_t j0, int64_t j1) {
+            if (sa == 1 && sb == 1) {
+#pragma omp simd
+              for (int64_t j = j0; j < j1; ++j)
+                po[j] = Op::apply(x[j], y[j]);
+            } else if (sa == 1) {
+              const T yv = y[0];
+#pragma omp simd
+              for (int64_t j = j0; j < j1; ++j)
+                po[j] = Op::apply(x[j], yv);
+            } else if (sb == 1) {
+              const T xv = x[0];
+#pragma omp simd
+              for (int64_t j = j0; j < j1; ++j)
+                po[j] = Op::apply(xv, y[j]);
+            } else {
+              for (int64_t j = j0; j < j1; ++j)
+                po[j] = Op::apply(x[0], y[0]);
+            }
+          };
+          if (n <= kParallelGrain)
+            return range(0, n);
+          constexpr int64_t kChunk = 16384;
+#pragma omp parallel for
+          for (int64_t c = 0; c < (n + kChunk - 1) / kChunk; ++c)
+            range(c * kChunk, std::min(n, (c + 1) * kChunk));
+        } else {
+          throw Error(std::string("internal: direct::binary of ") + op_info(op).name +
+                      " changes the dtype");
+        }
       });
   });
 }

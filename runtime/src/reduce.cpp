@@ -61,21 +61,27 @@ template <typename T, typename O, Red R>
 void reduce_3d(const T *x, O *out, int64_t outer, int64_t red, int64_t inner) {
   using A = typename Acc<T, R>::type;
   if (inner == 1) {
-#pragma omp parallel for if (outer * red > kParallelGrain)
-    for (int64_t o = 0; o < outer; ++o) {
+    auto one = [&](int64_t o) {
       const T *p = x + o * red;
       A acc = A(p[0]);
       for (int64_t r = 1; r < red; ++r)
         acc = combine<R, A>(acc, A(p[r]));
       out[o] = O(acc);
+    };
+    if (outer * red <= kParallelGrain) { // no OpenMP region for a small tensor
+      for (int64_t o = 0; o < outer; ++o)
+        one(o);
+      return;
     }
+#pragma omp parallel for
+    for (int64_t o = 0; o < outer; ++o)
+      one(o);
     return;
   }
   // Rows: out[o, :] = combine over r of x[o, r, :]; parallel over (o, inner chunks).
   const int64_t chunk = std::min<int64_t>(inner, 4096);
   const int64_t chunks = (inner + chunk - 1) / chunk;
-#pragma omp parallel for if (outer * red * inner > kParallelGrain)
-  for (int64_t w = 0; w < outer * chunks; ++w) {
+  auto rows = [&](int64_t w) {
     int64_t o = w / chunks, j0 = (w % chunks) * chunk, j1 = std::min(inner, j0 + chunk);
     A acc[4096];
     const T *p = x + o * red * inner;
@@ -90,7 +96,15 @@ void reduce_3d(const T *x, O *out, int64_t outer, int64_t red, int64_t inner) {
     O *dst = out + o * inner;
     for (int64_t j = j0; j < j1; ++j)
       dst[j] = O(acc[j - j0]);
+  };
+  if (outer * red * inner <= kParallelGrain) { // no OpenMP region for a small tensor
+    for (int64_t w = 0; w < outer * chunks; ++w)
+      rows(w);
+    return;
   }
+#pragma omp parallel for
+  for (int64_t w = 0; w < outer * chunks; ++w)
+    rows(w);
 }
 
 /// The reduced axes of a tensor of rank `ndim` as a sorted, de-duplicated list

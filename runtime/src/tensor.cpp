@@ -6,6 +6,7 @@
 #include <dzc/trace_hook.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdlib>
 #include <mutex>
@@ -195,7 +196,9 @@ Tensor strided_copy(const Tensor &src, const Shape &src_strides, const Shape &ou
 //
 // Buffers of at least kCacheMin bytes are rounded up to one of eight size classes per
 // power of two and kept on free lists when released, so a training loop that frees and
-// re-allocates the same sizes every step touches no new pages. Small buffers use malloc.
+// re-allocates the same sizes every step touches no new pages. Buffers of up to kSmallMax
+// bytes are kept a few per size class on a list of the thread that frees them (no lock);
+// the sizes between use malloc.
 
 namespace {
 
@@ -218,10 +221,47 @@ size_t size_class(size_t bytes) {
   return (bytes + step - 1) / step * step;
 }
 
+/// Small blocks (up to kSmallMax bytes) freed by a thread, kept for its next allocations of
+/// the same size class: most tensors of a small model are this size, and a free list per
+/// thread needs no lock. A few blocks per class; what a thread keeps goes back to the system
+/// when it exits.
+constexpr size_t kSmallMax = 4096, kSmallKeep = 16;
+struct SmallBlocks {
+  std::vector<void *> free[kSmallMax / kAlign];
+  static inline thread_local bool gone = false; // destroyed: this thread's frees go to free()
+  ~SmallBlocks() {
+    gone = true;
+    for (auto &list : free)
+      for (void *p : list)
+        std::free(p);
+  }
+  static SmallBlocks *mine() {
+    if (gone)
+      return nullptr;
+    thread_local SmallBlocks blocks;
+    return &blocks;
+  }
+};
+
 class CachingAllocator {
 public:
   void *allocate(size_t bytes) {
     size_t sz = size_class(std::max<size_t>(bytes, 1));
+    if (sz <= kSmallMax) {
+      allocated_small_.fetch_add(sz, std::memory_order_relaxed);
+      if (SmallBlocks *blocks = SmallBlocks::mine()) {
+        std::vector<void *> &list = blocks->free[sz / kAlign - 1];
+        if (!list.empty()) {
+          void *p = list.back();
+          list.pop_back();
+          return p;
+        }
+      }
+      if (void *p = std::aligned_alloc(kAlign, sz))
+        return p;
+      allocated_small_.fetch_sub(sz, std::memory_order_relaxed);
+      throw Error("out of memory: could not allocate " + std::to_string(bytes) + " bytes");
+    }
     if (sz >= kCacheMin) {
       std::lock_guard<std::mutex> g(mu_);
       auto it = free_.find(sz);
@@ -245,6 +285,18 @@ public:
 
   void release(void *p, size_t bytes) {
     size_t sz = size_class(std::max<size_t>(bytes, 1));
+    if (sz <= kSmallMax) {
+      allocated_small_.fetch_sub(sz, std::memory_order_relaxed);
+      if (SmallBlocks *blocks = SmallBlocks::mine()) {
+        std::vector<void *> &list = blocks->free[sz / kAlign - 1];
+        if (list.size() < kSmallKeep) {
+          list.push_back(p);
+          return;
+        }
+      }
+      std::free(p);
+      return;
+    }
     {
       std::lock_guard<std::mutex> g(mu_);
       allocated_ -= sz;
@@ -258,6 +310,12 @@ public:
   }
 
   void empty() {
+    if (SmallBlocks *blocks = SmallBlocks::mine())
+      for (auto &list : blocks->free) {
+        for (void *p : list)
+          std::free(p);
+        list.clear();
+      }
     std::lock_guard<std::mutex> g(mu_);
     for (auto &[sz, list] : free_)
       for (void *p : list)
@@ -268,10 +326,11 @@ public:
 
   AllocatorStats stats() {
     std::lock_guard<std::mutex> g(mu_);
-    return {allocated_, cached_, hits_, misses_};
+    return {allocated_ + allocated_small_.load(std::memory_order_relaxed), cached_, hits_, misses_};
   }
 
 private:
+  std::atomic<size_t> allocated_small_{0}; // bytes of live blocks of at most kSmallMax
   std::mutex mu_;
   std::unordered_map<size_t, std::vector<void *>> free_;
   size_t allocated_ = 0, cached_ = 0, hits_ = 0, misses_ = 0;

@@ -28,6 +28,13 @@ bool has_unary(MapOp op, DType dt);
 /// out[i] = op(x[i]) for i < n (has_unary(op, dt) must hold).
 void unary(MapOp op, DType dt, const void *x, void *out, int64_t n);
 
+/// True when `binary` runs registry op `op` on operands and a result of dtype `dt`.
+bool has_binary(MapOp op, DType dt);
+/// out[i] = op(a[i * sa], b[i * sb]) for i < n, sa and sb 1 (an operand of n elements) or 0
+/// (one element broadcast); has_binary(op, dt) must hold.
+void binary(MapOp op, DType dt, const void *a, int64_t sa, const void *b, int64_t sb, void *out,
+            int64_t n);
+
 /// Softmax over the rows of x viewed as (rows, cols); float32 or float64.
 void softmax_rows(DType dt, const void *x, void *out, int64_t rows, int64_t cols);
 
