@@ -309,6 +309,20 @@ void ProgramBuilder::planArena(Program &p, const std::vector<int64_t> &last_use,
     p.steps_[planned[j].step].arena[planned[j].result] = buffers[j].offset;
 }
 
+/// The result that a reshape of value `v` (the result of step `si`) is, if one is: the arena
+/// plan leaves such a value out, and a direct run computes it in that result's buffer.
+static std::optional<size_t> reshapedResult(const Program &p, size_t si, int32_t v) {
+  for (size_t later = si + 1; later < p.steps().size(); ++later) {
+    const Step &s = p.steps()[later];
+    if (s.op_name() != "dz.reshape" || s.in[0] != v)
+      continue;
+    const auto r = std::find(p.result_slots().begin(), p.result_slots().end(), s.outs[0]);
+    if (r != p.result_slots().end())
+      return size_t(r - p.result_slots().begin());
+  }
+  return std::nullopt;
+}
+
 /// The buffers of a direct run (Program::direct): each slot's source, from the memory plan.
 /// No direct run when a step has no direct form or a value has no buffer known before the
 /// run (a value not planned because a view of it is a program result, say).
@@ -342,14 +356,20 @@ void ProgramBuilder::planDirect(Program &p) {
         plan[size_t(v)] = {Source::Constant, int64_t(si)};
       } else if (s.op_name() == "dz.reshape") {
         plan[size_t(v)] = {Source::View, 0};
+      } else if (std::optional<size_t> r = reshapedResult(p, si, v)) {
+        plan[size_t(v)] = {Source::Result, int64_t(*r)}; // computed in the result's buffer
       } else if (shape_size(t.shape) != 0) {
         return note("tensor steps: the result of " + s.op + " has no buffer before the run");
       }
     }
     // A reshape or a constant whose result has a buffer of its own (a program result)
-    // copies into it.
-    if (s.op_name() == "dz.reshape" || s.op_name() == "dz.constant")
-      s.direct_args.code = plan[size_t(s.outs[0])].kind == Source::Result;
+    // copies into it, unless its operand was computed there.
+    if (s.op_name() == "dz.reshape" || s.op_name() == "dz.constant") {
+      const Source &to = plan[size_t(s.outs[0])];
+      const Source *from = s.in.empty() ? nullptr : &plan[size_t(s.in[0])];
+      s.direct_args.code = to.kind == Source::Result &&
+                           !(from && from->kind == Source::Result && from->index == to.index);
+    }
   }
   p.set_direct_plan(std::move(plan), std::move(into));
   note("direct steps");

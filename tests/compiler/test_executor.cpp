@@ -18,6 +18,7 @@
 
 #include <algorithm>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace {
@@ -606,7 +607,13 @@ size_t large_allocations() {
 TEST(ExecutorArena, ChainAlternatesTwoRegionsAndAllocatesOnlyTheArenaAndTheResult) {
   const int64_t n = 1 << 16; // 256 KiB per value: each buffer goes through the allocator
   Program p = compile(tanh_chain(10, n));
+  dz::codegen::BuildOptions tensor_steps;
+  tensor_steps.direct = false;
+  Program q = compile(tanh_chain(10, n), tensor_steps);
   Program unplanned = compile(tanh_chain(10, n), without_arena());
+  EXPECT_TRUE(p.direct()) << p.codegen_notes();
+  EXPECT_FALSE(q.direct());
+  EXPECT_FALSE(unplanned.direct()) << "direct steps need the arena";
   // v0..v8 are intermediates, each live from its step to the next: two regions suffice.
   EXPECT_EQ(p.num_arena_values(), 9u) << p.str();
   EXPECT_EQ(p.arena_bytes(), 2 * n * 4) << p.str();
@@ -622,6 +629,12 @@ TEST(ExecutorArena, ChainAlternatesTwoRegionsAndAllocatesOnlyTheArenaAndTheResul
   expect_same(p.run({x})[0], want); // the same kernels, so the same bits
   size_t before = large_allocations();
   Tensor got = p.run({x})[0];
+  EXPECT_EQ(large_allocations() - before, 1u)
+      << "a direct run allocates its result only (its arena is the last run's)";
+  expect_same(got, want);
+  expect_same(q.run({x})[0], want);
+  before = large_allocations();
+  got = q.run({x})[0];
   EXPECT_EQ(large_allocations() - before, 2u) << "a run takes the arena and the result only";
   expect_same(got, want);
   before = large_allocations();
@@ -749,6 +762,144 @@ TEST(ExecutorModel, MlpTrainingStepGradientsMatchEagerBackward) {
   expect_same(out[4], b2.grad().data(), 1e-6);
   // Intermediates die early: far fewer live values than the 26 slots of the step.
   EXPECT_LT(p.peak_live_slots(), p.num_slots() / 2) << p.str();
+}
+
+// ---- direct steps ----------------------------------------------------------------------------
+
+dz::codegen::BuildOptions tensor_steps() {
+  dz::codegen::BuildOptions options;
+  options.direct = false;
+  return options;
+}
+
+TEST(ExecutorDirect, TrainingStepRunsDirectAndBitwiseAsTheTensorSteps) {
+  Mlp m;
+  const std::string ir = std::string("func.func @step") + kMlpSignature +
+                         " -> (tensor<f32>, tensor<5x16xf32>, tensor<16xf32>, tensor<16x3xf32>, "
+                         "tensor<3xf32>, tensor<8x3xf32>) {" +
+                         kMlpForward + R"(
+  %p = "dz.softmax"(%y) {axis = 1 : i64} : (tensor<8x3xf32>) -> tensor<8x3xf32>
+  %onehot = "dz.one_hot"(%t) {dtype = f32, num_classes = 3 : i64} : (tensor<8xi64>) -> tensor<8x3xf32>
+  %d = "dz.sub"(%p, %onehot) : (tensor<8x3xf32>, tensor<8x3xf32>) -> tensor<8x3xf32>
+  %scale = "dz.constant"() {value = dense<0.125> : tensor<f32>} : () -> tensor<f32>
+  %gy = "dz.mul"(%d, %scale) : (tensor<8x3xf32>, tensor<f32>) -> tensor<8x3xf32>
+  %gW2 = "dz.matmul"(%a, %gy) {transpose_a = true, transpose_b = false} : (tensor<8x16xf32>, tensor<8x3xf32>) -> tensor<16x3xf32>
+  %gb2 = "dz.sum_to"(%gy) {shape = array<i64: 3>} : (tensor<8x3xf32>) -> tensor<3xf32>
+  %ga = "dz.matmul"(%gy, %W2) {transpose_a = false, transpose_b = true} : (tensor<8x3xf32>, tensor<16x3xf32>) -> tensor<8x16xf32>
+  %one = "dz.constant"() {value = dense<1.0> : tensor<f32>} : () -> tensor<f32>
+  %oma = "dz.sub"(%one, %a) : (tensor<f32>, tensor<8x16xf32>) -> tensor<8x16xf32>
+  %ga_a = "dz.mul"(%ga, %a) : (tensor<8x16xf32>, tensor<8x16xf32>) -> tensor<8x16xf32>
+  %gh = "dz.mul"(%ga_a, %oma) : (tensor<8x16xf32>, tensor<8x16xf32>) -> tensor<8x16xf32>
+  %gW1 = "dz.matmul"(%x, %gh) {transpose_a = true, transpose_b = false} : (tensor<8x5xf32>, tensor<8x16xf32>) -> tensor<5x16xf32>
+  %gb1 = "dz.sum_to"(%gh) {shape = array<i64: 16>} : (tensor<8x16xf32>) -> tensor<16xf32>
+  %sq = "dz.square"(%y) : (tensor<8x3xf32>) -> tensor<8x3xf32>
+  func.return %loss, %gW1, %gb1, %gW2, %gb2, %sq : tensor<f32>, tensor<5x16xf32>, tensor<16xf32>, tensor<16x3xf32>, tensor<3xf32>, tensor<8x3xf32>
+}
+)";
+  Program p = compile(ir), q = compile(ir, tensor_steps());
+  ASSERT_TRUE(p.direct()) << p.codegen_notes() << "\n" << p.str();
+  EXPECT_NE(p.codegen_notes().find("direct steps"), std::string::npos) << p.codegen_notes();
+  EXPECT_FALSE(q.direct());
+  for (int run = 0; run < 3; ++run) { // the arena is reused from the second run on
+    std::vector<Tensor> got = p.run(m.args()), want = q.run(m.args());
+    ASSERT_EQ(got.size(), want.size());
+    for (size_t i = 0; i < got.size(); ++i)
+      expect_same(got[i], want[i]);
+  }
+}
+
+TEST(ExecutorDirect, GatherLossReshapedAndConstantResultsMatchTheTensorSteps) {
+  // get_item, mean_squared_error, a batched matmul, a reshape of an intermediate and a
+  // constant as results (each gets a buffer of its own), and a reshape inside the program.
+  const std::string ir = R"(
+func.func @f(%x: tensor<3x4xf64>, %y: tensor<3x4xf64>, %a: tensor<2x4x5xf64>, %b: tensor<2x5x3xf64>) -> (tensor<4xf64>, tensor<f64>, tensor<2x4x3xf64>, tensor<12xf64>, tensor<2xf64>, tensor<4x3xf64>) {
+  %r = "dz.get_item"(%x) {offsets = array<i64: 4, 5, 6, 7>, shape = array<i64: 4>} : (tensor<3x4xf64>) -> tensor<4xf64>
+  %m = "dz.mean_squared_error"(%x, %y) : (tensor<3x4xf64>, tensor<3x4xf64>) -> tensor<f64>
+  %c = "dz.matmul"(%a, %b) : (tensor<2x4x5xf64>, tensor<2x5x3xf64>) -> tensor<2x4x3xf64>
+  %e = "dz.exp"(%x) : (tensor<3x4xf64>) -> tensor<3x4xf64>
+  %v = "dz.reshape"(%e) {shape = array<i64: 12>} : (tensor<3x4xf64>) -> tensor<12xf64>
+  %k = "dz.constant"() {value = dense<[1.5, -2.0]> : tensor<2xf64>} : () -> tensor<2xf64>
+  %s = "dz.sin"(%y) : (tensor<3x4xf64>) -> tensor<3x4xf64>
+  %t = "dz.reshape"(%s) {shape = array<i64: 4, 3>} : (tensor<3x4xf64>) -> tensor<4x3xf64>
+  %u = "dz.tanh"(%t) : (tensor<4x3xf64>) -> tensor<4x3xf64>
+  func.return %r, %m, %c, %v, %k, %u : tensor<4xf64>, tensor<f64>, tensor<2x4x3xf64>, tensor<12xf64>, tensor<2xf64>, tensor<4x3xf64>
+}
+)";
+  Program p = compile(ir), q = compile(ir, tensor_steps());
+  ASSERT_TRUE(p.direct()) << p.codegen_notes() << "\n" << p.str();
+  Tensor x = randn({3, 4}, dz::f64, 50), y = randn({3, 4}, dz::f64, 51);
+  Tensor a = randn({2, 4, 5}, dz::f64, 52), b = randn({2, 5, 3}, dz::f64, 53);
+  std::vector<Tensor> first = p.run({x, y, a, b});
+  for (int run = 0; run < 2; ++run) {
+    std::vector<Tensor> got = p.run({x, y, a, b}), want = q.run({x, y, a, b});
+    ASSERT_EQ(got.size(), want.size());
+    for (size_t i = 0; i < got.size(); ++i)
+      expect_same(got[i], want[i]);
+  }
+  // A later run does not write into what an earlier one returned.
+  expect_same(first[3], dz::exp(x).reshape({12}));
+  expect_same(first[4], Tensor::from({1.5, -2.0}, {2}, dz::f64));
+  first[4] += 1.0; // the caller owns its results: the program's constant is not changed
+  expect_same(p.run({x, y, a, b})[4], Tensor::from({1.5, -2.0}, {2}, dz::f64));
+}
+
+TEST(ExecutorDirect, AnOpWithoutDirectKernelRunsEveryStepAsATensorKernel) {
+  Program p = compile(R"(
+func.func @f(%x: tensor<3x4xf32>) -> tensor<4x3xf32> {
+  %e = "dz.exp"(%x) : (tensor<3x4xf32>) -> tensor<3x4xf32>
+  %t = "dz.transpose"(%e) {perm = array<i64: 1, 0>} : (tensor<3x4xf32>) -> tensor<4x3xf32>
+  func.return %t : tensor<4x3xf32>
+}
+)");
+  EXPECT_FALSE(p.direct());
+  EXPECT_NE(p.codegen_notes().find("dz.transpose"), std::string::npos) << p.codegen_notes();
+  Tensor x = randn({3, 4}, dz::f32, 60);
+  expect_same(p.run({x})[0], dz::exp(x).transpose({1, 0}));
+}
+
+TEST(ExecutorDirect, LabelOutOfRangeThrowsNamingTheOpAndTheProgramRunsAfterIt) {
+  Program p = compile(std::string("func.func @f") + kMlpSignature + " -> tensor<f32> {" +
+                      kMlpForward + "  func.return %loss : tensor<f32>\n}\n");
+  ASSERT_TRUE(p.direct()) << p.codegen_notes();
+  Mlp m;
+  std::vector<Tensor> args = m.args();
+  args[1] = Tensor::from_i64({0, 1, 2, 3, 0, 2, 2, 1});
+  try {
+    p.run(args);
+    FAIL() << "label 3 of 3 classes was accepted";
+  } catch (const dz::Error &e) {
+    const std::string msg = e.what();
+    EXPECT_NE(msg.find("dz.softmax_cross_entropy"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("label 3 at row 3"), std::string::npos) << msg;
+  }
+  Variable y = F::linear(F::sigmoid(F::linear(m.x, m.W1, Variable(m.b1))), m.W2, Variable(m.b2));
+  expect_same(p.run(m.args())[0], F::softmax_cross_entropy(y, m.t).data());
+}
+
+TEST(ExecutorDirect, RunsFromSeveralThreadsAtOnceEachTakeTheirOwnArena) {
+  const int64_t n = 4096;
+  Program p = compile(tanh_chain(6, n));
+  ASSERT_TRUE(p.direct()) << p.codegen_notes();
+  ASSERT_GT(p.arena_bytes(), 0);
+  std::vector<Tensor> xs, want;
+  for (int i = 0; i < 4; ++i) {
+    xs.push_back(randn({n}, dz::f32, uint64_t(70 + i)));
+    Tensor v = dz::exp(xs.back());
+    for (int k = 1; k < 6; ++k)
+      v = dz::tanh(v);
+    want.push_back(v);
+  }
+  std::vector<int> mismatches(4, 0);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 4; ++i)
+    threads.emplace_back([&, i] {
+      for (int run = 0; run < 50; ++run)
+        mismatches[size_t(i)] += dz::max_abs_diff(p.run({xs[size_t(i)]})[0], want[size_t(i)]) != 0;
+    });
+  for (std::thread &t : threads)
+    t.join();
+  for (int i = 0; i < 4; ++i)
+    EXPECT_EQ(mismatches[size_t(i)], 0) << "thread " << i;
 }
 
 } // namespace

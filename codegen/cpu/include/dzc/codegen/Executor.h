@@ -96,6 +96,8 @@ public:
   const std::vector<TensorSpec> &arg_types() const { return arg_types_; }
   const std::vector<TensorSpec> &result_types() const { return result_types_; }
   const std::vector<Step> &steps() const { return steps_; }
+  /// The slot of each result (func.return's operands).
+  const std::vector<int32_t> &result_slots() const { return result_slots_; }
   /// Values (arguments and op results) of the program: the size of its slot table.
   size_t num_slots() const { return num_slots_; }
   /// Most slots that hold a tensor at once while running (arguments included).
