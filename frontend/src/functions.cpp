@@ -645,8 +645,7 @@ namespace {
 /// as int labels are: backward gives them no gradient.
 Variable checked_target_distribution(const Variable &x, const Variable &t, const char *op) {
   if (x.ndim() != 2)
-    throw Error(std::string(op) + ": scores must be 2-d (N, C), got shape " +
-                shape_str(x.shape()));
+    throw Error(std::string(op) + ": scores must be 2-d (N, C), got shape " + shape_str(x.shape()));
   if (t.shape() != x.shape())
     throw Error(std::string(op) + ": float targets of shape " + shape_str(t.shape()) +
                 " for scores of shape " + shape_str(x.shape()) +

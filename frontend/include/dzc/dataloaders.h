@@ -67,9 +67,9 @@ public:
              DataLoaderOptions options = {});
   /// Takes a temporary dataset (of any subclass) into shared ownership.
   template <typename D>
-    requires(std::derived_from<D, datasets::Dataset> && !std::is_lvalue_reference_v<D>)
-  DataLoader(D &&dataset, int64_t batch_size, bool shuffle = true,
-             std::optional<uint64_t> seed = std::nullopt, DataLoaderOptions options = {})
+  requires(std::derived_from<D, datasets::Dataset> && !std::is_lvalue_reference_v<D>)
+      DataLoader(D &&dataset, int64_t batch_size, bool shuffle = true,
+                 std::optional<uint64_t> seed = std::nullopt, DataLoaderOptions options = {})
       : DataLoader(std::shared_ptr<const datasets::Dataset>(
                        std::make_shared<std::remove_cv_t<D>>(std::move(dataset))),
                    batch_size, shuffle, seed, options) {}
@@ -178,8 +178,8 @@ public:
   SeqDataLoader(std::shared_ptr<const datasets::Dataset> dataset, int64_t batch_size,
                 DataLoaderOptions options = {});
   template <typename D>
-    requires(std::derived_from<D, datasets::Dataset> && !std::is_lvalue_reference_v<D>)
-  SeqDataLoader(D &&dataset, int64_t batch_size, DataLoaderOptions options = {})
+  requires(std::derived_from<D, datasets::Dataset> && !std::is_lvalue_reference_v<D>)
+      SeqDataLoader(D &&dataset, int64_t batch_size, DataLoaderOptions options = {})
       : SeqDataLoader(std::shared_ptr<const datasets::Dataset>(
                           std::make_shared<std::remove_cv_t<D>>(std::move(dataset))),
                       batch_size, options) {}

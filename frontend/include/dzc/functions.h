@@ -46,7 +46,8 @@ Variable matmul(const Variable &a, const Variable &b);
 /// op(a) @ op(b) with op = transpose of the last two axes when the flag is set, without
 /// materialising the transpose.
 Variable matmul(const Variable &a, const Variable &b, bool trans_a, bool trans_b);
-Variable linear(const Variable &x, const Variable &W, const std::optional<Variable> &b = std::nullopt);
+Variable linear(const Variable &x, const Variable &W,
+                const std::optional<Variable> &b = std::nullopt);
 
 // ---- activations ----------------------------------------------------------------------------
 Variable sigmoid(const Variable &x);
