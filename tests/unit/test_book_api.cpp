@@ -122,6 +122,28 @@ std::string lower(std::string s) {
 
 } // namespace
 
+// ---- gradient checks of functions that call backward themselves
+// ----------------------------------
+
+TEST(DoubleBackpropCheck, HessianVectorProductThroughConv2dIsCheckedWithTheUnaryForm) {
+  // f(x) = (d/dx L(x)) . v with L(x) = sum(tanh(conv2d(x, K))): a Hessian-vector product
+  // made by double backprop inside f. numerical_diff keeps backprop on, as DeZero's does.
+  Tensor K = rn({2, 1, 3, 3}, 61) * 0.5, v = rn({1, 1, 4, 4}, 62);
+  auto f = [K, v](const Variable &input) {
+    Variable x = input; // a handle on the same node
+    Variable loss = F::sum(F::tanh(F::conv2d_simple(x, Variable(K), std::nullopt, 1, 1)));
+    loss.backward({.create_graph = true});
+    Variable gx = x.grad();
+    x.cleargrad();
+    return F::sum(gx * Variable(v));
+  };
+  dz::utils::GradCheckResult r = dz::utils::gradient_check(f, rn({1, 1, 4, 4}, 63));
+  EXPECT_TRUE(r.ok) << r.report;
+  // Under the caller's NoGrad the graph is not recorded, and f's own backward says so.
+  dz::NoGrad off;
+  EXPECT_THROW(dz::utils::numerical_diff(f, rn({1, 1, 4, 4}, 63)), dz::Error);
+}
+
 // ---- one-hot and soft targets -------------------------------------------------------------------
 
 TEST(SoftTargets, OneHotCrossEntropyEqualsIntLabelsInValueAndGradient) {
