@@ -13,6 +13,7 @@
 #include <mutex>
 #include <numeric>
 #include <thread>
+#include <typeinfo>
 
 namespace dz {
 
@@ -184,16 +185,44 @@ DataLoaderOptions checked_options(DataLoaderOptions options, const char *who) {
 
 } // namespace
 
-DataLoader::DataLoader(const datasets::Dataset &dataset, int64_t batch_size, bool shuffle,
-                       std::optional<uint64_t> seed, DataLoaderOptions options)
-    : DataLoader(dataset, batch_size, shuffle, seed,
-                 batches_per_epoch(dataset.size(), batch_size, "DataLoader"), options) {}
+std::shared_ptr<const datasets::Dataset> DataLoader::hold(const datasets::Dataset &dataset) {
+  // The library's datasets are their arrays, which copies share: a copy (as the base class)
+  // is the same dataset. A user's subclass may load its samples in an overridden get(i)
+  // (or keep other state), so the loader calls that object itself.
+  const std::type_info &type = typeid(dataset);
+  if (type == typeid(datasets::Dataset) || type == typeid(datasets::Spiral) ||
+      type == typeid(datasets::SinCurve) || type == typeid(datasets::MNIST) ||
+      type == typeid(datasets::FashionMNIST))
+    return std::make_shared<const datasets::Dataset>(dataset);
+  return std::shared_ptr<const datasets::Dataset>(&dataset, [](const datasets::Dataset *) {});
+}
+
+namespace {
+const datasets::Dataset &checked_dataset(const std::shared_ptr<const datasets::Dataset> &d,
+                                         const char *who) {
+  if (!d)
+    throw Error(std::string(who) + ": the dataset is a null pointer");
+  return *d;
+}
+} // namespace
 
 DataLoader::DataLoader(const datasets::Dataset &dataset, int64_t batch_size, bool shuffle,
-                       std::optional<uint64_t> seed, int64_t max_iter, DataLoaderOptions options)
-    : dataset_(dataset), batch_size_(checked_batch_size(batch_size, "DataLoader")),
-      shuffle_(shuffle), data_size_(dataset.size()), max_iter_(max_iter),
-      gen_(seed ? *seed : seed_from_default_generator()),
+                       std::optional<uint64_t> seed, DataLoaderOptions options)
+    : DataLoader(hold(dataset), batch_size, shuffle, seed, options) {}
+
+DataLoader::DataLoader(std::shared_ptr<const datasets::Dataset> dataset, int64_t batch_size,
+                       bool shuffle, std::optional<uint64_t> seed, DataLoaderOptions options)
+    : DataLoader(dataset, batch_size, shuffle, seed,
+                 batches_per_epoch(checked_dataset(dataset, "DataLoader").size(), batch_size,
+                                   "DataLoader"),
+                 options) {}
+
+DataLoader::DataLoader(std::shared_ptr<const datasets::Dataset> dataset, int64_t batch_size,
+                       bool shuffle, std::optional<uint64_t> seed, int64_t max_iter,
+                       DataLoaderOptions options)
+    : dataset_(std::move(dataset)), batch_size_(checked_batch_size(batch_size, "DataLoader")),
+      shuffle_(shuffle), data_size_(checked_dataset(dataset_, "DataLoader").size()),
+      max_iter_(max_iter), gen_(seed ? *seed : seed_from_default_generator()),
       options_(checked_options(options, "DataLoader")) {}
 
 // The prefetching thread reads the dataset: it stops before any member goes.
@@ -285,12 +314,14 @@ Batch DataLoader::take(int64_t iteration) const {
 
 Batch DataLoader::build(const std::vector<int64_t> &index, Device dev) const {
   std::vector<Tensor> xs, ts;
+  bool any_target = dataset_->has_label();
   for (int64_t i : index) {
-    auto [x, t] = dataset_[i];
+    auto [x, t] = (*dataset_)[i];
+    any_target = any_target || t.size() > 0;
     xs.push_back(std::move(x));
     ts.push_back(std::move(t));
   }
-  if (!dataset_.has_label())
+  if (!any_target) // no labels (a lazy dataset without targets returns empty ones)
     return {stack(xs).to(dev), Tensor()};
   return {stack(xs).to(dev), stack(ts).to(dev)};
 }
@@ -312,8 +343,14 @@ DataLoader &DataLoader::to(Device dev) {
 
 SeqDataLoader::SeqDataLoader(const datasets::Dataset &dataset, int64_t batch_size,
                              DataLoaderOptions options)
+    : SeqDataLoader(hold(dataset), batch_size, options) {}
+
+SeqDataLoader::SeqDataLoader(std::shared_ptr<const datasets::Dataset> dataset, int64_t batch_size,
+                             DataLoaderOptions options)
     : DataLoader(dataset, batch_size, /*shuffle=*/false, /*seed=*/0,
-                 batches_per_epoch(dataset.size(), batch_size, "SeqDataLoader"), options) {}
+                 batches_per_epoch(checked_dataset(dataset, "SeqDataLoader").size(), batch_size,
+                                   "SeqDataLoader"),
+                 options) {}
 
 std::vector<int64_t> SeqDataLoader::batch_index(int64_t iteration) const {
   const int64_t n = data_size(), b = batch_size();

@@ -98,17 +98,25 @@ const Tensor &Dataset::label() const {
   return *label_;
 }
 
+std::pair<Tensor, Tensor> Dataset::get(int64_t i) const {
+  const int64_t rows = data_.ndim() == 0 ? 0 : data_.shape(0);
+  if (i < 0 || i >= rows)
+    throw Error("Dataset: sample " + std::to_string(i) + " requested but the arrays hold " +
+                std::to_string(rows) +
+                " samples (a subclass that loads samples lazily must override both size() "
+                "and get(i))");
+  return {row(data_, i), label_ ? row(*label_, i) : Tensor()};
+}
+
 std::pair<Tensor, Tensor> Dataset::operator[](int64_t i) const {
-  if (i < 0 || i >= size())
+  const int64_t n = size();
+  if (i < 0 || i >= n)
     throw Error("Dataset: index " + std::to_string(i) + " is out of range for " +
-                std::to_string(size()) + " samples");
-  Tensor x = row(data_, i);
+                std::to_string(n) + " samples");
+  auto [x, t] = get(i);
   if (transform_)
     x = transform_(x);
-  if (!label_)
-    return {x, Tensor()};
-  Tensor t = row(*label_, i);
-  if (target_transform_)
+  if (target_transform_ && (has_label() || t.size() > 0))
     t = target_transform_(t);
   return {x, t};
 }

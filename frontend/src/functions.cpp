@@ -461,7 +461,7 @@ Tensor checked_labels(const Tensor &x, const Tensor &t) {
   if (t.size() != x.shape(0))
     throw Error("softmax_cross_entropy: " + std::to_string(t.size()) + " labels of shape " +
                 shape_str(t.shape()) + " for scores of shape " + shape_str(x.shape()) +
-                " (need one label per row: shape (" + std::to_string(x.shape(0)) + ",))");
+                " (need one label per row: shape (" + std::to_string(x.shape()[0]) + ",))");
   Tensor ti = t.to(i64).reshape({x.shape(0)});
   if (ti.device() != x.device())
     throw Error("softmax_cross_entropy: the labels are on " + ti.device().str() +
@@ -640,11 +640,36 @@ Variable mean_squared_error(const Variable &x0, const Variable &x1) {
   return call1<MeanSquaredError>({x0, x1});
 }
 
+namespace {
+/// Float targets (N, C) for scores x (N, C): t as a constant of x's dtype. Targets are data,
+/// as int labels are: backward gives them no gradient.
+Variable checked_target_distribution(const Variable &x, const Variable &t, const char *op) {
+  if (x.ndim() != 2)
+    throw Error(std::string(op) + ": scores must be 2-d (N, C), got shape " + shape_str(x.shape()));
+  if (t.shape() != x.shape())
+    throw Error(std::string(op) + ": float targets of shape " + shape_str(t.shape()) +
+                " for scores of shape " + shape_str(x.shape()) +
+                " (need one-hot or soft targets of the scores' shape " + shape_str(x.shape()) +
+                ", or int64 class labels of shape (" + std::to_string(x.shape()[0]) + ",))");
+  if (t.device() != x.device())
+    throw Error(std::string(op) + ": the targets are on " + t.device().str() +
+                " and the scores on " + x.device().str() + "; move both to one device");
+  return Variable::constant(t.data().to(x.dtype()));
+}
+} // namespace
+
 Variable softmax_cross_entropy(const Variable &x, const Variable &t) {
-  Tensor labels = checked_labels(x.data(), t.data());
   if (!is_floating(x.dtype()))
     throw Error(std::string("softmax_cross_entropy: scores must be float32 or float64, got ") +
                 dtype_name(x.dtype()));
+  if (is_floating(t.dtype())) {
+    // One-hot or soft targets: -sum(t log_softmax(x)) / N, whose gradient in x is
+    // (softmax(x) sum_c t - t) / N; on one-hot rows that is the int-label loss.
+    Variable p = checked_target_distribution(x, t, "softmax_cross_entropy");
+    const double N = double(std::max<int64_t>(x.shape()[0], 1));
+    return sum(p * log_softmax(x, 1)) * (-1.0 / N);
+  }
+  Tensor labels = checked_labels(x.data(), t.data());
   return call1<SoftmaxCrossEntropy>({x}, labels);
 }
 
@@ -683,11 +708,17 @@ Variable binary_cross_entropy(const Variable &p, const Variable &t) {
 }
 
 Variable accuracy(const Variable &y, const Variable &t) {
-  if (y.ndim() != 2 || t.size() != y.shape()[0])
-    throw Error("accuracy: need scores (N, C) and N labels, got " + shape_str(y.shape()) + " and " +
-                shape_str(t.shape()));
+  const bool onehot = is_floating(t.dtype()) && t.ndim() == 2;
+  if (y.ndim() != 2 || (onehot ? t.shape() != y.shape() : t.size() != y.shape()[0]))
+    throw Error("accuracy: need scores (N, C) and N int labels or one-hot targets (N, C), got " +
+                shape_str(y.shape()) + " and " + shape_str(t.shape()));
+  if (trace_hook())
+    throw Error("accuracy: cannot be compiled (dz::compile has no argmax op, and a traced "
+                "argmax would be read once and baked into the program); return the scores "
+                "from the compiled function and call F::accuracy on them after the call");
   Tensor pred = y.data().argmax(1);
-  Tensor hit = (pred == t.data().to(i64).reshape(pred.shape())).to(f64);
+  Tensor labels = onehot ? t.data().argmax(1) : t.data().to(i64).reshape(pred.shape());
+  Tensor hit = (pred == labels).to(f64);
   DType dt = is_floating(y.dtype()) ? y.dtype() : f64;
   return Variable(hit.mean().to(dt));
 }

@@ -99,13 +99,22 @@ std::string join_some(const std::vector<std::string> &items, const char *sep, si
   return out;
 }
 
-/// A randn tensor scaled by sqrt(1 / fan_in) on `dev`, from the default generator (so
-/// dz::manual_seed makes initialisation reproducible).
-Tensor scaled_randn(const Shape &shape, int64_t fan_in, DType dtype, Device dev) {
+/// A randn tensor scaled by sqrt(gain / fan_in) on `dev` (gain 1, or 2 for He), from the
+/// default generator (so dz::manual_seed makes initialisation reproducible).
+Tensor scaled_randn(const Shape &shape, int64_t fan_in, DType dtype, Device dev,
+                    layers::Init init = layers::Init::Default) {
   // Not recorded when dz::compile traces the first forward (as BatchNorm's state below):
   // the weights are state, and on a device they are made on the CPU and moved there.
   TraceScope off;
-  return (randn(shape, dtype, default_generator()) * std::sqrt(1.0 / double(fan_in))).to(dev);
+  const double gain = init == layers::Init::He ? 2.0 : 1.0;
+  return (randn(shape, dtype, default_generator()) * std::sqrt(gain / double(fan_in))).to(dev);
+}
+
+layers::Init checked_init(layers::Init init, const char *layer) {
+  if (init != layers::Init::Default && init != layers::Init::He)
+    throw Error(std::string(layer) + ": unknown init " + std::to_string(int(init)) +
+                " (valid: L::Init::Default, L::Init::He)");
+  return init;
 }
 
 std::optional<Variable> optional_bias(const Parameter &b) {
@@ -284,7 +293,8 @@ namespace layers {
 
 // ---- Linear ------------------------------------------------------------------------------
 
-Linear::Linear(int64_t out_size, LinearOptions opts) : out_size_(out_size), dtype_(opts.dtype) {
+Linear::Linear(int64_t out_size, LinearOptions opts)
+    : out_size_(out_size), dtype_(opts.dtype), init_(checked_init(opts.init, "Linear")) {
   if (out_size <= 0)
     throw Error("Linear: out_size must be positive, got " + std::to_string(out_size));
   W = Parameter(no_data(), "W");
@@ -301,7 +311,7 @@ Linear::Linear(int64_t out_size, LinearOptions opts) : out_size_(out_size), dtyp
 }
 
 void Linear::init_W(int64_t in_size) {
-  W.set_data(scaled_randn({in_size, out_size_}, in_size, dtype_, device()));
+  W.set_data(scaled_randn({in_size, out_size_}, in_size, dtype_, device(), init_));
 }
 
 Variable Linear::forward(const Variable &x) {
@@ -362,7 +372,7 @@ void register_conv_params(Layer &layer, Parameter &W, Parameter &b, int64_t out_
 
 Conv2d::Conv2d(int64_t out_channels, Size2 kernel_size, Conv2dOptions opts)
     : out_channels_(out_channels), kernel_(kernel_size), stride_(opts.stride), pad_(opts.pad),
-      dtype_(opts.dtype) {
+      dtype_(opts.dtype), init_(checked_init(opts.init, "Conv2d")) {
   register_conv_params(*this, W, b, out_channels, kernel_size, opts.stride, opts.nobias,
                        opts.in_channels, dtype_, "Conv2d");
   if (opts.in_channels)
@@ -371,7 +381,7 @@ Conv2d::Conv2d(int64_t out_channels, Size2 kernel_size, Conv2dOptions opts)
 
 void Conv2d::init_W(int64_t C) {
   W.set_data(scaled_randn({out_channels_, C, kernel_.h, kernel_.w}, C * kernel_.h * kernel_.w,
-                          dtype_, device()));
+                          dtype_, device(), init_));
 }
 
 Variable Conv2d::forward(const Variable &x) {
@@ -383,7 +393,7 @@ Variable Conv2d::forward(const Variable &x) {
 
 Deconv2d::Deconv2d(int64_t out_channels, Size2 kernel_size, Deconv2dOptions opts)
     : out_channels_(out_channels), kernel_(kernel_size), stride_(opts.stride), pad_(opts.pad),
-      outsize_(opts.outsize), dtype_(opts.dtype) {
+      outsize_(opts.outsize), dtype_(opts.dtype), init_(checked_init(opts.init, "Deconv2d")) {
   register_conv_params(*this, W, b, out_channels, kernel_size, opts.stride, opts.nobias,
                        opts.in_channels, dtype_, "Deconv2d");
   if (opts.in_channels)
@@ -392,7 +402,7 @@ Deconv2d::Deconv2d(int64_t out_channels, Size2 kernel_size, Deconv2dOptions opts
 
 void Deconv2d::init_W(int64_t C) {
   W.set_data(scaled_randn({C, out_channels_, kernel_.h, kernel_.w}, C * kernel_.h * kernel_.w,
-                          dtype_, device()));
+                          dtype_, device(), init_));
 }
 
 Variable Deconv2d::forward(const Variable &x) {

@@ -601,6 +601,14 @@ void nn_functions(Table &t) {
   t.add("softmax_cross_entropy/label_out_of_range", {rn({2, 3}), labels({0, 3}, {2})}, sce,
         "F.cross_entropy(a0, a1)")
       .error = true;
+  // Float targets of the scores' shape: PyTorch's class probabilities.
+  t.add("softmax_cross_entropy/one_hot",
+        {rn({4, 3}), cst(val({0, 0, 1, 1, 0, 0, 0, 1, 0, 0, 0, 1}, {4, 3}))}, sce,
+        "F.cross_entropy(a0, a1)");
+  t.add("softmax_cross_entropy/soft_targets",
+        {rn({3, 4}),
+         cst(val({0.1, 0.2, 0.3, 0.4, 0.25, 0.25, 0.25, 0.25, 0.9, 0.0, 0.05, 0.05}, {3, 4}))},
+        sce, "F.cross_entropy(a0, a1)");
 
   Fn sig = [](const Vars &v) { return F::sigmoid_cross_entropy(v[0], v[1]); };
   t.add("sigmoid_cross_entropy/1d", {rn({6}, 2.0), cst(val({0, 1, 1, 0, 1, 0}))}, sig,
@@ -650,6 +658,10 @@ void nn_functions(Table &t) {
       "accuracy/4x3", {rn({4, 3}), labels({0, 2, 1, 1}, {4})},
       [](const Vars &v) { return F::accuracy(v[0], v[1]); }, "(a0.argmax(1) == a1).double().mean()",
       0);
+  t.add(
+      "accuracy/one_hot", {rn({4, 3}), cst(val({0, 0, 1, 1, 0, 0, 0, 1, 0, 0, 1, 0}, {4, 3}))},
+      [](const Vars &v) { return F::accuracy(v[0], v[1]); },
+      "(a0.argmax(1) == a1.argmax(1)).double().mean()", 0);
 }
 
 // ---- convolution, pooling, normalisation, embedding ----------------------------------------
@@ -993,6 +1005,8 @@ void tensor_ops(Table &t) {
 void refusals(Table &t) {
   const char *index_tensor = "an index array would be fixed at trace time: dz::compile refuses "
                              "get_item with index tensors (F::embed_id takes ids that change)";
+  const char *host_argmax =
+      "F::accuracy takes an argmax on the host: a program would keep the first call's result";
   const std::map<std::string, std::string> refused = {
       {"get_item/array_with_repeats", index_tensor},
       {"get_item/two_arrays", index_tensor},
@@ -1000,6 +1014,8 @@ void refusals(Table &t) {
       {"tensor/softmax_cross_entropy",
        "dz::softmax_cross_entropy on tensors runs dz::logsumexp, which has no dz op; "
        "F::softmax_cross_entropy compiles"},
+      {"accuracy/4x3", host_argmax},
+      {"accuracy/one_hot", host_argmax},
   };
   size_t found = 0;
   for (Case &c : t.cases)

@@ -10,8 +10,18 @@
 // smaller. Each begin() starts a new epoch: with shuffle on, a fresh permutation comes
 // from the loader's generator, so the order is a function of (seed, epoch). Without a
 // seed, the seed is drawn from dz::default_generator() (dz::manual_seed makes it
-// repeatable). The loader keeps its own copy of the dataset (copies share the sample
-// tensors), so it may outlive the dataset it was made from.
+// repeatable).
+//
+// How the loader holds its dataset: the library's array datasets (Dataset, Spiral,
+// SinCurve, MNIST, FashionMNIST) it copies (copies share the sample tensors), so it may
+// outlive the one it was made from. Any other subclass (a lazy dataset that overrides
+// size() and get(i)) it refers to, calling it through the base class: that dataset must
+// outlive the loader. Pass a temporary (the loader takes it) or a std::shared_ptr to
+// share ownership instead:
+//
+//   BigData big;                                     // loads sample i in get(i)
+//   dz::DataLoader loader(big, 100);                 // refers to big
+//   dz::DataLoader owned(std::make_shared<BigData>(), 100);
 //
 // Prefetching: with {.prefetch = N} a background thread builds the next N batches of the
 // epoch while the loop computes on the current one (the same batches, in the same order
@@ -25,10 +35,12 @@
 
 #include <dzc/datasets.h>
 
+#include <concepts>
 #include <cstdint>
 #include <iterator>
 #include <memory>
 #include <optional>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -49,6 +61,18 @@ class DataLoader {
 public:
   DataLoader(const datasets::Dataset &dataset, int64_t batch_size, bool shuffle = true,
              std::optional<uint64_t> seed = std::nullopt, DataLoaderOptions options = {});
+  /// Shares ownership of the dataset.
+  DataLoader(std::shared_ptr<const datasets::Dataset> dataset, int64_t batch_size,
+             bool shuffle = true, std::optional<uint64_t> seed = std::nullopt,
+             DataLoaderOptions options = {});
+  /// Takes a temporary dataset (of any subclass) into shared ownership.
+  template <typename D>
+  requires(std::derived_from<D, datasets::Dataset> && !std::is_lvalue_reference_v<D>)
+      DataLoader(D &&dataset, int64_t batch_size, bool shuffle = true,
+                 std::optional<uint64_t> seed = std::nullopt, DataLoaderOptions options = {})
+      : DataLoader(std::shared_ptr<const datasets::Dataset>(
+                       std::make_shared<std::remove_cv_t<D>>(std::move(dataset))),
+                   batch_size, shuffle, seed, options) {}
   virtual ~DataLoader();
   /// A copy starts with no batches prefetched; it prefetches from its next epoch on.
   DataLoader(const DataLoader &other);
@@ -99,7 +123,7 @@ public:
   int64_t epoch() const { return epoch_; } // epochs started so far
   /// The sample order of the current epoch.
   const std::vector<int64_t> &order() const { return order_; }
-  const datasets::Dataset &dataset() const { return dataset_; }
+  const datasets::Dataset &dataset() const { return *dataset_; }
 
   /// DeZero's to_gpu() / to_cpu(): every batch from now on is moved to `dev` (the CPU by
   /// default). Throws dz::Error when the device is unavailable.
@@ -108,8 +132,11 @@ public:
 
 protected:
   /// Used by SeqDataLoader, whose batch count and positions differ.
-  DataLoader(const datasets::Dataset &dataset, int64_t batch_size, bool shuffle,
+  DataLoader(std::shared_ptr<const datasets::Dataset> dataset, int64_t batch_size, bool shuffle,
              std::optional<uint64_t> seed, int64_t max_iter, DataLoaderOptions options);
+  /// How a loader holds `dataset` (see the file comment): a copy of a library array
+  /// dataset, else a non-owning reference.
+  static std::shared_ptr<const datasets::Dataset> hold(const datasets::Dataset &dataset);
   /// The dataset indices of batch `iteration` of the current epoch.
   virtual std::vector<int64_t> batch_index(int64_t iteration) const;
 
@@ -123,7 +150,7 @@ private:
   /// Stops the prefetching thread and, with `from` >= 0, starts it again at batch `from`.
   void restart_prefetch(int64_t from);
 
-  datasets::Dataset dataset_;
+  std::shared_ptr<const datasets::Dataset> dataset_;
   int64_t batch_size_;
   bool shuffle_;
   int64_t data_size_;
@@ -148,6 +175,14 @@ class SeqDataLoader : public DataLoader {
 public:
   SeqDataLoader(const datasets::Dataset &dataset, int64_t batch_size,
                 DataLoaderOptions options = {});
+  SeqDataLoader(std::shared_ptr<const datasets::Dataset> dataset, int64_t batch_size,
+                DataLoaderOptions options = {});
+  template <typename D>
+  requires(std::derived_from<D, datasets::Dataset> && !std::is_lvalue_reference_v<D>)
+      SeqDataLoader(D &&dataset, int64_t batch_size, DataLoaderOptions options = {})
+      : SeqDataLoader(std::shared_ptr<const datasets::Dataset>(
+                          std::make_shared<std::remove_cv_t<D>>(std::move(dataset))),
+                      batch_size, options) {}
 
 protected:
   std::vector<int64_t> batch_index(int64_t iteration) const override;

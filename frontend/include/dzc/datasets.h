@@ -6,10 +6,20 @@
 //   dz::datasets::FashionMNIST fm(false);   // /usr/share/datasets/fashion-mnist
 //
 // A Dataset holds its samples as two tensors, data and label, indexed along the first
-// axis; operator[] copies sample i out and applies transform / target_transform to it.
-// Copies of a Dataset share the tensors (they are never changed after construction), so
-// copying one is cheap and a copy may outlive the original (DataLoader keeps one).
-// Subclasses fill data and label in their constructor and add no other state.
+// axis; operator[] copies sample i out (get(i)) and applies transform / target_transform
+// to it. Copies of a Dataset share the tensors (they are never changed after
+// construction), so copying one is cheap and a copy may outlive the original.
+//
+// A lazy dataset (the book's BigData) loads sample i only when asked: a subclass overrides
+// size() and get(i) and holds no arrays. DataLoader calls them through the base class:
+//
+//   struct BigData : dz::datasets::Dataset {
+//     int64_t size() const override { return 1000000; }
+//     std::pair<dz::Tensor, dz::Tensor> get(int64_t i) const override {
+//       return {dz::load_npy("data/" + std::to_string(i) + ".npy"),
+//               dz::load_npy("label/" + std::to_string(i) + ".npy")};
+//     }
+//   };
 #pragma once
 
 #include <dzc/tensor.h>
@@ -86,14 +96,22 @@ public:
   Dataset(const Dataset &) = default;
   Dataset &operator=(const Dataset &) = default;
 
-  int64_t size() const { return data_.ndim() == 0 ? 0 : data_.shape(0); }
+  /// The number of samples: the first axis of data here; a lazy subclass overrides it.
+  virtual int64_t size() const { return data_.ndim() == 0 ? 0 : data_.shape(0); }
   int64_t len() const { return size(); }
-  /// Sample i (0 <= i < size()), transformed.
-  std::pair<Tensor, Tensor> operator[](int64_t i) const;
+  /// Sample i (0 <= i < size()), transformed: get(i), then transform on the sample and
+  /// target_transform on the target. Throws dz::Error for i out of range.
+  virtual std::pair<Tensor, Tensor> operator[](int64_t i) const;
+  /// Sample i untransformed, i already checked against size(): (data[i], label[i]) here,
+  /// with an empty target (Tensor()) when there are no labels. A lazy subclass overrides
+  /// it to load the sample on demand; with a DataLoader that prefetches it is called from
+  /// the prefetching thread.
+  virtual std::pair<Tensor, Tensor> get(int64_t i) const;
 
   bool train() const { return train_; }
+  /// Whether the arrays include labels (a lazy dataset has no arrays: false).
   bool has_label() const { return label_.has_value(); }
-  /// All samples / targets, untransformed.
+  /// All samples / targets, untransformed (empty for a lazy dataset).
   const Tensor &data() const { return data_; }
   const Tensor &label() const;
   const Transform &transform() const { return transform_; }
@@ -102,7 +120,8 @@ public:
   void set_target_transform(Transform f) { target_transform_ = std::move(f); }
 
 protected:
-  Dataset(bool train, Transform transform, Transform target_transform);
+  /// No arrays: for subclasses that fill them later (set_samples) or load lazily.
+  explicit Dataset(bool train = true, Transform transform = {}, Transform target_transform = {});
   /// Installs the samples; checks that data and label agree on the number of samples.
   void set_samples(Tensor data, std::optional<Tensor> label);
 

@@ -46,7 +46,8 @@ Variable matmul(const Variable &a, const Variable &b);
 /// op(a) @ op(b) with op = transpose of the last two axes when the flag is set, without
 /// materialising the transpose.
 Variable matmul(const Variable &a, const Variable &b, bool trans_a, bool trans_b);
-Variable linear(const Variable &x, const Variable &W, const std::optional<Variable> &b = std::nullopt);
+Variable linear(const Variable &x, const Variable &W,
+                const std::optional<Variable> &b = std::nullopt);
 
 // ---- activations ----------------------------------------------------------------------------
 Variable sigmoid(const Variable &x);
@@ -57,7 +58,9 @@ Variable log_softmax(const Variable &x, int64_t axis = 1);
 
 // ---- losses and metrics -------------------------------------------------------------------
 Variable mean_squared_error(const Variable &x0, const Variable &x1);
-/// x: (N, C) scores; t: (N,) int64 class labels.
+/// x: (N, C) scores; t: (N,) int64 class labels, or float (N, C) one-hot or soft targets
+/// (each row a distribution over the classes): -sum(t log_softmax(x)) / N, which on one-hot
+/// rows equals the loss of their labels. Targets get no gradient.
 Variable softmax_cross_entropy(const Variable &x, const Variable &t);
 /// x: scores, t: labels 0/1 (or probabilities) of the same size. The sum over all
 /// elements of max(x, 0) - x t + log(1 + exp(-|x|)) (stable for any x), divided by
@@ -69,12 +72,35 @@ Variable sigmoid_cross_entropy(const Variable &x, const Variable &t);
 /// The sum over all elements divided by len(p), as the book's losses.
 Variable binary_cross_entropy(const Variable &p, const Variable &t);
 double binary_cross_entropy_eps(DType dtype);
-/// Fraction of rows of y whose argmax equals t (not differentiable).
+/// Fraction of rows of y whose argmax equals t: (N,) int labels, or float (N, C) one-hot
+/// targets, whose argmax is the label. Not differentiable; computed on the host, so it
+/// cannot be compiled (call it on the scores a compiled function returns).
 Variable accuracy(const Variable &y, const Variable &t);
 
 // ---- regularisation ------------------------------------------------------------------------
 /// Inverted dropout in train mode (mask from the default generator), identity in test mode.
 Variable dropout(const Variable &x, double ratio = 0.5);
 Variable dropout(const Variable &x, double ratio, Generator &gen);
+
+// ---- the book's teaching variants -----------------------------------------------------------
+// Built from the primitive functions above, as DeZero writes them, so their graphs (DOT)
+// show every step; the values and gradients are those of the fused functions (up to
+// rounding). conv2d_simple and pooling_simple are in dzc/functions_nn.h.
+
+/// matmul(x, W) + b.
+Variable linear_simple(const Variable &x, const Variable &W,
+                       const std::optional<Variable> &b = std::nullopt);
+/// 1 / (1 + exp(-x)).
+Variable sigmoid_simple(const Variable &x);
+/// exp(x) / sum(exp(x), axis, keepdims): no subtraction of the maximum, so it overflows
+/// where exp does (x > ~88 in float32, ~709 in float64), as the book's does.
+Variable softmax_simple(const Variable &x, int64_t axis = 1);
+/// -sum(log(clip(softmax_simple(x), 1e-15, 1))[arange(N), t]) / N for int labels t (N,),
+/// or -sum(t log(...)) / N for float targets (N, C). The clip makes it differ from the
+/// fused loss where a probability is below 1e-15. Int labels index with a tensor, which
+/// dz::compile refuses; the fused softmax_cross_entropy compiles.
+Variable softmax_cross_entropy_simple(const Variable &x, const Variable &t);
+/// sum((x0 - x1)^2) / len(x0 - x1).
+Variable mean_squared_error_simple(const Variable &x0, const Variable &x1);
 
 } // namespace dz::functions

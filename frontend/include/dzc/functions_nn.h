@@ -49,6 +49,18 @@ Variable pooling(const Variable &x, Size2 kernel, Size2 stride = 1, Size2 pad = 
 /// Average pooling over KH x KW windows (padding zeros included in the mean).
 Variable average_pooling(const Variable &x, Size2 kernel, Size2 stride = 1, Size2 pad = 0);
 
+/// The book's conv2d_simple: im2col(x) to a matrix, linear with W reshaped (OC, C KH KW)
+/// and transposed, reshaped back to (N, OC, OH, OW). The same values and gradients as
+/// conv2d, with every step in the graph.
+Variable conv2d_simple(const Variable &x, const Variable &W,
+                       std::optional<Variable> b = std::nullopt, Size2 stride = 1, Size2 pad = 0);
+/// The book's pooling_simple: im2col(x), the max of each window's KH KW taps, reshaped
+/// to (N, C, OH, OW). im2col pads with zeros, so where a window overlaps the padding a
+/// padded 0 can win (DeZero's behaviour); pooling never lets it. Without padding, or on
+/// inputs >= 0, the two agree. On a tie max gives each maximum the gradient, pooling the
+/// first one only.
+Variable pooling_simple(const Variable &x, Size2 kernel, Size2 stride = 1, Size2 pad = 0);
+
 /// Batch normalisation of x (N, C) or (N, C, H, W) per channel: gamma * x_hat + beta.
 /// In train mode (Config::train()) x_hat uses the batch's mean and variance, and the
 /// running averages are updated in place:

@@ -94,13 +94,20 @@ private:
 
 namespace layers {
 
+/// How a layer draws its weights: randn scaled by sqrt(1 / fan_in) (Default: the book's)
+/// or by sqrt(2 / fan_in) (He: for ReLU networks). fan_in is in_size for Linear and
+/// C KH KW for Conv2d and Deconv2d. Biases start at zero either way.
+enum class Init { Default, He };
+
 struct LinearOptions {
   bool nobias = false;
   std::optional<int64_t> in_size = std::nullopt; // known now, or taken from the first input
   DType dtype = f32;
+  Init init = Init::Default;
 };
 
-/// y = x W + b with W (in_size, out_size) ~ randn * sqrt(1 / in_size) and b = zeros.
+/// y = x W + b with W (in_size, out_size) ~ randn * sqrt(1 / in_size) (sqrt(2 / in_size)
+/// with Init::He) and b = zeros.
 class Linear : public Layer {
 public:
   explicit Linear(int64_t out_size, LinearOptions opts = {});
@@ -114,6 +121,7 @@ private:
   void init_W(int64_t in_size);
   int64_t out_size_;
   DType dtype_;
+  Init init_;
 };
 
 struct Conv2dOptions {
@@ -122,10 +130,11 @@ struct Conv2dOptions {
   bool nobias = false;
   std::optional<int64_t> in_channels = std::nullopt; // known now, or taken from the first input
   DType dtype = f32;
+  Init init = Init::Default;
 };
 
 /// 2-d convolution of NCHW input with W (out_channels, C, KH, KW) ~ randn *
-/// sqrt(1 / (C KH KW)) and b = zeros(out_channels).
+/// sqrt(1 / (C KH KW)) (sqrt(2 / (C KH KW)) with Init::He) and b = zeros(out_channels).
 class Conv2d : public Layer {
 public:
   Conv2d(int64_t out_channels, Size2 kernel_size, Conv2dOptions opts = {});
@@ -139,6 +148,7 @@ private:
   int64_t out_channels_;
   Size2 kernel_, stride_, pad_;
   DType dtype_;
+  Init init_;
 };
 
 struct Deconv2dOptions {
@@ -149,9 +159,11 @@ struct Deconv2dOptions {
   DType dtype = f32;
   std::optional<Size2> outsize =
       std::nullopt; // default: the smallest output that convolves back to x
+  Init init = Init::Default;
 };
 
-/// Transposed convolution with W (C, out_channels, KH, KW) ~ randn * sqrt(1 / (C KH KW)).
+/// Transposed convolution with W (C, out_channels, KH, KW) ~ randn * sqrt(1 / (C KH KW))
+/// (sqrt(2 / (C KH KW)) with Init::He).
 class Deconv2d : public Layer {
 public:
   Deconv2d(int64_t out_channels, Size2 kernel_size, Deconv2dOptions opts = {});
@@ -166,6 +178,7 @@ private:
   Size2 kernel_, stride_, pad_;
   std::optional<Size2> outsize_;
   DType dtype_;
+  Init init_;
 };
 
 struct RNNOptions {
