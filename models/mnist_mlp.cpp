@@ -8,7 +8,8 @@
 // The book runs 5 epochs on 60,000 digits; on these 8,000 the test accuracy peaks after 3
 // (0.958) and then falls as the network overfits.
 // Expected: test accuracy >= 0.95 after 3 epochs on the MNIST digits that
-// scripts/install-deps.sh installs (with the default settings); exits non-zero otherwise.
+// scripts/install-deps.sh installs (with the default settings, --epochs included); exits
+// non-zero otherwise.
 #include "common.h"
 
 namespace F = dz::functions;
@@ -68,7 +69,8 @@ int main(int argc, char **argv) try {
   example::save_curves(history, args, "mnist_mlp",
                        "MNIST MLP(1000, 1000, 10), Adam lr " + example::num(args.lr));
   std::printf("test accuracy %.4f\n", test_acc);
-  if (cli.documented_settings() && train_size == 0 && test_size == 0 && test_acc < 0.95) {
+  if (cli.documented_settings() && !cli.given("--epochs") && train_size == 0 && test_size == 0 &&
+      test_acc < 0.95) {
     std::fprintf(stderr, "mnist_mlp: test accuracy %.4f is below the expected 0.95\n", test_acc);
     return 1;
   }
