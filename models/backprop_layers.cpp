@@ -7,7 +7,7 @@
 // with SGD on mini-batches drawn at random, one-hot targets as the chapter uses them.
 //
 // Usage: backprop_layers [--iters 10000] [--batch-size 100] [--lr 0.1] [--train-size N]
-//                        [--data DIR] [--seed 0] [--quiet]
+//                        [--min-accuracy X] [--data DIR] [--seed 0] [--quiet]
 // Expected: the book's numbers (220; 2.2, 110, 200; 715; 110, 2.2, 3.3, 165, 650), a mean
 // absolute difference <= 1e-10 between the two gradients of every parameter, and test
 // accuracy >= 0.93 after 10000 iterations (with the default settings); exits non-zero
@@ -198,6 +198,8 @@ int main(int argc, char **argv) try {
       .add_option("--train-size", train_size, "training digits to use (0: all)")
       ->type_name("N")
       ->check(example::Cli::whole<int64_t>(0));
+  double min_accuracy = 0;
+  example::min_accuracy_option(cli, min_accuracy);
   const example::Options &args = cli.parse(argc, argv);
   bool ok = true;
 
@@ -306,6 +308,11 @@ int main(int argc, char **argv) try {
   std::printf("test accuracy %.4f\n", test_acc);
   if (!ok) {
     std::fprintf(stderr, "backprop_layers: a value differs from the book's (see above)\n");
+    return 1;
+  }
+  if (test_acc < min_accuracy) {
+    std::fprintf(stderr, "backprop_layers: accuracy %.4f is below --min-accuracy %g\n", test_acc,
+                 min_accuracy);
     return 1;
   }
   if (cli.documented_settings() && train_size == 0 && test_acc < 0.93) {

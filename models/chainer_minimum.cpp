@@ -5,7 +5,8 @@
 // dz::compile; the validation accuracy is reported after every epoch.
 //
 // Usage: chainer_minimum [--epochs 20] [--batch-size 100] [--lr 0.1] [--train-size N]
-//                        [--test-size N] [--data DIR] [--out DIR] [--eager] [--seed 0] [--quiet]
+//                        [--test-size N] [--min-accuracy X] [--data DIR] [--out DIR] [--eager]
+//                        [--seed 0] [--quiet]
 // Expected: validation accuracy >= 0.95 after 20 epochs on the MNIST digits that
 // scripts/install-deps.sh installs (with the default settings); exits non-zero otherwise.
 #include "common.h"
@@ -64,6 +65,8 @@ int main(int argc, char **argv) try {
       .add_option("--test-size", test_size, "validation digits to use (0: all)")
       ->type_name("N")
       ->check(example::Cli::whole<int64_t>(0));
+  double min_accuracy = 0;
+  example::min_accuracy_option(cli, min_accuracy);
   const example::Options &args = cli.parse(argc, argv);
   dz::manual_seed(args.seed);
 
@@ -146,6 +149,11 @@ int main(int argc, char **argv) try {
   example::save_curves(history, args, "chainer_minimum",
                        "Chainer's minimal MLP on MNIST, SGD lr " + example::num(lr));
   std::printf("validation accuracy %.4f\n", val_acc);
+  if (val_acc < min_accuracy) {
+    std::fprintf(stderr, "chainer_minimum: accuracy %.4f is below --min-accuracy %g\n", val_acc,
+                 min_accuracy);
+    return 1;
+  }
   if (cli.documented_settings() && train_size == 0 && test_size == 0 && val_acc < 0.95) {
     std::fprintf(stderr, "chainer_minimum: validation accuracy %.4f is below the expected 0.95\n",
                  val_acc);

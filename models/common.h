@@ -90,6 +90,16 @@ private:
   std::function<int()> retraces_;
 };
 
+/// --min-accuracy X: a program that trains a classifier exits 1 when its final accuracy is
+/// below X (for short runs, whose result is not the documented one).
+inline void min_accuracy_option(Cli &cli, double &min_accuracy) {
+  cli.app()
+      .add_option("--min-accuracy", min_accuracy,
+                  "exit 1 when the final test accuracy is below X (0: only the documented check)")
+      ->type_name("X")
+      ->check(CLI::Range(0.0, 1.0).description(""));
+}
+
 /// The first `n` samples of `ds` (all of them when n <= 0 or n >= its size), with its
 /// transforms: for short runs and tests.
 inline dz::datasets::Dataset first_samples(const dz::datasets::Dataset &ds, int64_t n) {

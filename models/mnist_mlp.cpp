@@ -3,8 +3,8 @@
 // step compiled with dz::compile unless --eager.
 //
 // Usage: mnist_mlp [--epochs 3] [--batch-size 100] [--lr 0.001] [--train-size N]
-//                  [--test-size N] [--data DIR] [--out DIR] [--eager] [--device cpu|cuda]
-//                  [--seed 0] [--quiet]
+//                  [--test-size N] [--min-accuracy X] [--data DIR] [--out DIR] [--eager]
+//                  [--device cpu|cuda] [--seed 0] [--quiet]
 // The book runs 5 epochs on 60,000 digits; on these 8,000 the test accuracy peaks after 3
 // (0.958) and then falls as the network overfits.
 // Expected: test accuracy >= 0.95 after 3 epochs on the MNIST digits that
@@ -29,6 +29,8 @@ int main(int argc, char **argv) try {
       .add_option("--test-size", test_size, "test digits to use (0: all)")
       ->type_name("N")
       ->check(example::Cli::whole<int64_t>(0));
+  double min_accuracy = 0;
+  example::min_accuracy_option(cli, min_accuracy);
   const example::Options &args = cli.parse(argc, argv);
   dz::manual_seed(args.seed);
   const dz::datasets::MNIST mnist_train(true, args.data), mnist_test(false, args.data);
@@ -69,6 +71,11 @@ int main(int argc, char **argv) try {
   example::save_curves(history, args, "mnist_mlp",
                        "MNIST MLP(1000, 1000, 10), Adam lr " + example::num(args.lr));
   std::printf("test accuracy %.4f\n", test_acc);
+  if (test_acc < min_accuracy) {
+    std::fprintf(stderr, "mnist_mlp: accuracy %.4f is below --min-accuracy %g\n", test_acc,
+                 min_accuracy);
+    return 1;
+  }
   if (cli.documented_settings() && !cli.given("--epochs") && train_size == 0 && test_size == 0 &&
       test_acc < 0.95) {
     std::fprintf(stderr, "mnist_mlp: test accuracy %.4f is below the expected 0.95\n", test_acc);
