@@ -125,9 +125,7 @@ public:
       entry.second = entry.second.to(dtype);
   }
 
-  Tensor predict(const Tensor &x) {
-    return affine2_.forward(relu1_.forward(affine1_.forward(x)));
-  }
+  Tensor predict(const Tensor &x) { return affine2_.forward(relu1_.forward(affine1_.forward(x))); }
   double loss(const Tensor &x, const Tensor &t) { return last_.forward(predict(x), t); }
   double accuracy(const Tensor &x, const Tensor &t) {
     return (predict(x).argmax(1) == t.argmax(1)).to(dz::f64).mean().item<double>();
@@ -289,8 +287,7 @@ int main(int argc, char **argv) try {
   dz::utils::History history;
   for (int64_t i = 0; i < args.iters; ++i) {
     // A mini-batch drawn at random (with replacement, as np.random.choice).
-    const Tensor pick =
-        (dz::rand({args.batch_size}, dz::f64, gen) * double(n)).to(dz::i64);
+    const Tensor pick = (dz::rand({args.batch_size}, dz::f64, gen) * double(n)).to(dz::i64);
     const Tensor x_batch = x_train[{pick}], t_batch = t_train[{pick}];
     auto grads = net.gradient(x_batch, t_batch);
     for (auto &[name, p] : net.params)
@@ -299,7 +296,8 @@ int main(int argc, char **argv) try {
       const double train_acc = net.accuracy(x_train, t_train);
       test_acc = net.accuracy(x_test, t_test);
       const double loss = net.loss(x_batch, t_batch);
-      history.record((i + 1), {{"batch_loss", loss}, {"train_acc", train_acc}, {"test_acc", test_acc}});
+      history.record((i + 1),
+                     {{"batch_loss", loss}, {"train_acc", train_acc}, {"test_acc", test_acc}});
       if (!args.quiet)
         std::printf("iter %5lld  batch loss %.4f  train acc %.4f  test acc %.4f\n",
                     (long long)(i + 1), loss, train_acc, test_acc);

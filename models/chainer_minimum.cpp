@@ -73,8 +73,7 @@ int main(int argc, char **argv) try {
   const dz::datasets::MNIST mnist_train(true, args.data), mnist_test(false, args.data);
   // One-hot targets, made by hand: label k becomes the row with a 1 in column k.
   auto one_hot = [](const dz::Tensor &label) { return dz::one_hot(label, 10, dz::f32); };
-  const dz::datasets::Dataset train_set =
-      example::first_samples(mnist_train, train_size);
+  const dz::datasets::Dataset train_set = example::first_samples(mnist_train, train_size);
   const dz::datasets::Dataset test_set = example::first_samples(mnist_test, test_size);
   dz::datasets::Dataset train_one_hot(train_set.data(), one_hot(train_set.label()), true,
                                       train_set.transform());
@@ -108,9 +107,8 @@ int main(int argc, char **argv) try {
     double loss_sum = 0, acc_sum = 0;
     int64_t n = 0;
     for (auto [x, t] : train_loader) {
-      std::vector<dz::Variable> out = args.eager
-                                          ? body(dz::Variable::constant(x), dz::Variable::constant(t))
-                                          : step(x, t);
+      std::vector<dz::Variable> out =
+          args.eager ? body(dz::Variable::constant(x), dz::Variable::constant(t)) : step(x, t);
       const double loss = out[0].item<double>();
       const int64_t b = x.shape(0);
       loss_sum += loss * double(b);
@@ -142,10 +140,11 @@ int main(int argc, char **argv) try {
                  example::fixed(val_loss / double(m)) + " acc " + example::fixed(val_acc) + "  (" +
                  example::fixed(bar.elapsed(), 1) + " s)");
   }
-  std::printf("training: %s\n", args.eager ? "eager"
-                                           : ("compiled with dz::compile (" +
-                                              std::to_string(step.retraces()) + " traces)")
-                                                 .c_str());
+  std::printf(
+      "training: %s\n",
+      args.eager
+          ? "eager"
+          : ("compiled with dz::compile (" + std::to_string(step.retraces()) + " traces)").c_str());
   example::save_curves(history, args, "chainer_minimum",
                        "Chainer's minimal MLP on MNIST, SGD lr " + example::num(lr));
   std::printf("validation accuracy %.4f\n", val_acc);

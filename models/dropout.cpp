@@ -80,7 +80,8 @@ int main(int argc, char **argv) try {
     const double train_diff =
         dz::abs(model(input).data() - model(input).data()).max().item<double>();
     dz::TestMode test_mode;
-    const double test_diff = dz::abs(model(input).data() - model(input).data()).max().item<double>();
+    const double test_diff =
+        dz::abs(model(input).data() - model(input).data()).max().item<double>();
     std::printf("MLP with dropout, two forward passes differ by %.4g in training, %g in test "
                 "mode\n",
                 train_diff, test_diff);

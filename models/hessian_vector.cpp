@@ -61,8 +61,8 @@ int main(int argc, char **argv) try {
     };
     const dz::Tensor x = dz::Tensor::from({0.0, 2.0});
     std::printf("Rosenbrock at (0, 2): Hv against the closed-form Hessian\n");
-    for (const auto &vec : {std::vector<double>{1, 0}, std::vector<double>{0, 1},
-                            std::vector<double>{0.5, -2}}) {
+    for (const auto &vec :
+         {std::vector<double>{1, 0}, std::vector<double>{0, 1}, std::vector<double>{0.5, -2}}) {
       const dz::Tensor v = dz::Tensor::from(vec);
       const dz::Tensor hv = hessian_vector(rosenbrock, x, v);
       const double x0 = 0, x1 = 2;
@@ -91,8 +91,7 @@ int main(int argc, char **argv) try {
     const double eps = 1e-5;
     const dz::Tensor fd = (gradient(loss, w + eps * v) - gradient(loss, w - eps * v)) / (2 * eps);
     const double rel = dz::abs(hv - fd).max().item<double>() / dz::abs(fd).max().item<double>();
-    std::printf("two-layer net, 32 weights: |Hv - differences of gradients| / |Hv| = %.3g\n",
-                rel);
+    std::printf("two-layer net, 32 weights: |Hv - differences of gradients| / |Hv| = %.3g\n", rel);
     if (!args.quiet)
       std::printf("  Hv[0:4] = %.9f %.9f %.9f %.9f\n", hv.at(0), hv.at(1), hv.at(2), hv.at(3));
     ok &= rel <= 1e-6;

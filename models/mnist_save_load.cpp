@@ -43,8 +43,7 @@ int main(int argc, char **argv) try {
   if (!fresh && std::filesystem::exists(weights)) {
     model.load_weights(weights);
     auto [loss, acc] = example::evaluate(model, train_loader);
-    std::printf("resumed from %s: training loss %.4f, accuracy %.4f\n", weights.c_str(), loss,
-                acc);
+    std::printf("resumed from %s: training loss %.4f, accuracy %.4f\n", weights.c_str(), loss, acc);
   } else {
     std::printf("new weights (%s %s)\n", weights.c_str(),
                 fresh ? "ignored: --fresh" : "does not exist yet");
@@ -73,8 +72,7 @@ int main(int argc, char **argv) try {
     for (auto [x, t] : test_loader) {
       (void)t;
       const dz::Variable xv(x);
-      worst = std::max(worst,
-                       dz::abs(model(xv).data() - reloaded(xv).data()).max().item<double>());
+      worst = std::max(worst, dz::abs(model(xv).data() - reloaded(xv).data()).max().item<double>());
     }
   }
   auto [test_loss, test_acc] = example::evaluate(reloaded, test_loader);

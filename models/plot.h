@@ -87,17 +87,18 @@ struct Frame {
     s << "<rect x=\"" << left << "\" y=\"" << top << "\" width=\"" << width << "\" height=\""
       << height << "\" fill=\"none\" stroke=\"black\"/>\n";
     for (double t : ticks(x0, x1))
-      s << "<line x1=\"" << px(t) << "\" y1=\"" << top + height << "\" x2=\"" << px(t)
-        << "\" y2=\"" << top + height + 5 << "\" stroke=\"black\"/><text x=\"" << px(t)
-        << "\" y=\"" << top + height + 18 << "\" text-anchor=\"middle\">" << fmt(t) << "</text>\n";
+      s << "<line x1=\"" << px(t) << "\" y1=\"" << top + height << "\" x2=\"" << px(t) << "\" y2=\""
+        << top + height + 5 << "\" stroke=\"black\"/><text x=\"" << px(t) << "\" y=\""
+        << top + height + 18 << "\" text-anchor=\"middle\">" << fmt(t) << "</text>\n";
     for (double t : ticks(y0, y1))
       s << "<line x1=\"" << left - 5 << "\" y1=\"" << py(t) << "\" x2=\"" << left << "\" y2=\""
         << py(t) << "\" stroke=\"black\"/><text x=\"" << left - 8 << "\" y=\"" << py(t) + 4
         << "\" text-anchor=\"end\">" << fmt(t) << "</text>\n";
     s << "<text x=\"" << left + width / 2 << "\" y=\"" << top + height + 38
       << "\" text-anchor=\"middle\">" << x_label << "</text>\n"
-      << "<text x=\"15\" y=\"" << top + height / 2 << "\" text-anchor=\"middle\" transform=\"rotate(-90 15 "
-      << top + height / 2 << ")\">" << y_label << "</text>\n";
+      << "<text x=\"15\" y=\"" << top + height / 2
+      << "\" text-anchor=\"middle\" transform=\"rotate(-90 15 " << top + height / 2 << ")\">"
+      << y_label << "</text>\n";
     return s.str();
   }
 };

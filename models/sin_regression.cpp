@@ -126,8 +126,9 @@ int main(int argc, char **argv) try {
     fit.y = predict(dz::Variable(t)).data().to_vector();
   }
   const std::string svg = args.out + "/sin_regression.svg";
-  example::save_xy_svg(svg, "step " + std::to_string(step) + ": a two-layer net fits sin(2 pi x)",
-                       {example::Series{"data", x_data.to_vector(), y_data.to_vector(), true}, fit});
+  example::save_xy_svg(
+      svg, "step " + std::to_string(step) + ": a two-layer net fits sin(2 pi x)",
+      {example::Series{"data", x_data.to_vector(), y_data.to_vector(), true}, fit});
   std::printf("plot: %s\n", svg.c_str());
   std::printf("step %d: loss %.6f after %d iterations\n", step, loss_value, args.iters);
   if (cli.documented_settings() && loss_value >= 0.1) {

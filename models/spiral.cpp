@@ -44,8 +44,8 @@ int main(int argc, char **argv) try {
                            {"train_acc", acc},
                            {"test_acc", test_acc}});
     if (!args.quiet && (epoch % 10 == 0 || epoch == 1))
-      std::printf("epoch %3d  train loss %.4f accuracy %.4f  test loss %.4f accuracy %.4f\n",
-                  epoch, loss, acc, test_loss, test_acc);
+      std::printf("epoch %3d  train loss %.4f accuracy %.4f  test loss %.4f accuracy %.4f\n", epoch,
+                  loss, acc, test_loss, test_acc);
   }
   std::printf("training: %s on %s\n", trainer.mode().c_str(), args.device.str().c_str());
   example::save_curves(history, args, "spiral",
@@ -82,8 +82,9 @@ int main(int argc, char **argv) try {
   std::printf("train accuracy %.4f\n", acc);
   std::printf("test accuracy %.4f\n", test_acc);
   if (cli.documented_settings() && (acc < 0.95 || test_acc < 0.9)) {
-    std::fprintf(stderr, "spiral: train accuracy %.4f / test accuracy %.4f below the expected "
-                         "0.95 / 0.9\n",
+    std::fprintf(stderr,
+                 "spiral: train accuracy %.4f / test accuracy %.4f below the expected "
+                 "0.95 / 0.9\n",
                  acc, test_acc);
     return 1;
   }
