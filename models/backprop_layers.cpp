@@ -284,7 +284,6 @@ int main(int argc, char **argv) try {
   const int64_t n = x_train.shape(0);
   const int64_t iter_per_epoch = std::max<int64_t>(n / args.batch_size, 1);
   double test_acc = 0;
-  dz::utils::History history;
   for (int64_t i = 0; i < args.iters; ++i) {
     // A mini-batch drawn at random (with replacement, as np.random.choice).
     const Tensor pick = (dz::rand({args.batch_size}, dz::f64, gen) * double(n)).to(dz::i64);
@@ -296,8 +295,6 @@ int main(int argc, char **argv) try {
       const double train_acc = net.accuracy(x_train, t_train);
       test_acc = net.accuracy(x_test, t_test);
       const double loss = net.loss(x_batch, t_batch);
-      history.record((i + 1),
-                     {{"batch_loss", loss}, {"train_acc", train_acc}, {"test_acc", test_acc}});
       if (!args.quiet)
         std::printf("iter %5lld  batch loss %.4f  train acc %.4f  test acc %.4f\n",
                     (long long)(i + 1), loss, train_acc, test_acc);
