@@ -7,8 +7,6 @@
 // exits non-zero otherwise.
 #include "common.h"
 
-#include <chrono>
-
 namespace F = dz::functions;
 namespace L = dz::layers;
 namespace O = dz::optimizers;
@@ -53,14 +51,16 @@ int main(int argc, char **argv) try {
   dz::utils::History history;
   double test_acc = 0;
   for (int epoch = 1; epoch <= args.epochs; ++epoch) {
-    auto t0 = std::chrono::steady_clock::now();
-    auto [train_loss, train_acc] = trainer.epoch(train_loader, args.quiet ? 0 : 100);
+    example::Progress bar("epoch " + std::to_string(epoch) + "/" + std::to_string(args.epochs),
+                          train_loader.max_iter(), !args.quiet);
+    auto [train_loss, train_acc] = trainer.epoch(train_loader, &bar);
     auto [test_loss, acc] = example::evaluate(model, test_loader);
     test_acc = acc;
-    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (!args.quiet)
-      std::printf("epoch %d  train loss %.4f acc %.4f  test loss %.4f acc %.4f  (%.1f s)\n", epoch,
-                  train_loss, train_acc, test_loss, test_acc, secs);
+      bar.finish("epoch " + std::to_string(epoch) + "  train loss " + example::fixed(train_loss) +
+                 " acc " + example::fixed(train_acc) + "  test loss " + example::fixed(test_loss) +
+                 " acc " + example::fixed(test_acc) + "  (" + example::fixed(bar.elapsed(), 1) +
+                 " s)");
     history.record(epoch, {{"train_loss", train_loss},
                            {"test_loss", test_loss},
                            {"train_acc", train_acc},

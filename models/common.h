@@ -1,9 +1,11 @@
 // models/common.h - what the example programs that train share: the command line
-// (cli.h), the training step of a classifier (compiled with dz::compile unless --eager)
-// and the end-of-run report (CSV + SVG curves).
+// (cli.h), the progress of an epoch (progress.h), the training step of a classifier
+// (compiled with dz::compile unless --eager), the end-of-run report (CSV + SVG curves) and
+// subsets of a data set for short runs.
 #pragma once
 
 #include "cli.h"
+#include "progress.h"
 
 #include <dzc/dzc.h>
 
@@ -58,12 +60,12 @@ public:
     }
   }
 
-  /// One epoch; the mean loss and accuracy over its samples. Prints the batch loss every
-  /// `progress_every` batches when non-zero.
-  std::pair<double, double> epoch(dz::DataLoader &loader, int64_t progress_every = 0) {
+  /// One epoch; the mean loss and accuracy over its samples. Steps `progress` (when given)
+  /// after every batch, with the batch loss.
+  std::pair<double, double> epoch(dz::DataLoader &loader, Progress *progress = nullptr) {
     namespace F = dz::functions;
     double loss_sum = 0, acc_sum = 0;
-    int64_t n = 0, batches = 0;
+    int64_t n = 0;
     for (auto [x, t] : loader) {
       std::vector<dz::Variable> out = step_(x, t);
       const double loss = out[0].template item<double>();
@@ -71,8 +73,8 @@ public:
       loss_sum += loss * double(b);
       acc_sum += F::accuracy(out[1], t).template item<double>() * double(b);
       n += b;
-      if (progress_every && ++batches % progress_every == 0)
-        std::printf("  batch %lld  loss %.4f\n", (long long)batches, loss);
+      if (progress)
+        progress->step("loss " + fixed(loss));
     }
     return {loss_sum / double(n), acc_sum / double(n)};
   }
@@ -87,6 +89,25 @@ private:
   std::function<std::vector<dz::Variable>(const dz::Tensor &, const dz::Tensor &)> step_;
   std::function<int()> retraces_;
 };
+
+/// --min-accuracy X: a program that trains a classifier exits 1 when its final accuracy is
+/// below X (for short runs, whose result is not the documented one).
+inline void min_accuracy_option(Cli &cli, double &min_accuracy) {
+  cli.app()
+      .add_option("--min-accuracy", min_accuracy,
+                  "exit 1 when the final test accuracy is below X (0: only the documented check)")
+      ->type_name("X")
+      ->check(CLI::Range(0.0, 1.0).description(""));
+}
+
+/// The first `n` samples of `ds` (all of them when n <= 0 or n >= its size), with its
+/// transforms: for short runs and tests.
+inline dz::datasets::Dataset first_samples(const dz::datasets::Dataset &ds, int64_t n) {
+  if (n <= 0 || n >= ds.size())
+    return ds;
+  return dz::datasets::Dataset(ds.data()[{dz::Slice(0, n)}], ds.label()[{dz::Slice(0, n)}],
+                               ds.train(), ds.transform(), ds.target_transform());
+}
 
 /// Mean loss and accuracy of `model` over a loader, in test mode without a graph.
 template <typename Model> std::pair<double, double> evaluate(Model &model, dz::DataLoader &loader) {

@@ -2,6 +2,9 @@
 // y = 5 + 2x + U(0, 1) by gradient descent on the mean squared error.
 //
 // Usage: linear_regression [--iters 100] [--lr 0.1] [--seed 0] [--quiet]
+// Prints the data and the model it fits, W, b and the loss every 10 steps, and last the
+// least-squares line of the same points, where gradient descent is heading. The points
+// come from dz::Generator, not NumPy, so the values differ from the book's.
 // Expected: W close to 2 and b close to 5.5 (the noise has mean 0.5), loss about 0.08.
 // Exits non-zero when the fit is far from that (with the default settings).
 #include "cli.h"
@@ -22,6 +25,12 @@ int main(int argc, char **argv) try {
   dz::Tensor x_data = dz::rand({100, 1}, dz::f64, gen);
   dz::Tensor y_data = 5.0 + 2.0 * x_data + dz::rand({100, 1}, dz::f64, gen);
   dz::Variable x(x_data), y(y_data);
+  if (!args.quiet)
+    std::printf("data: 100 points x ~ U(0, 1), y = 5 + 2x + U(0, 1) (dz::Generator, seed %llu; "
+                "the book draws them with NumPy, so its points and printed values differ)\n"
+                "model: y = x W + b from W = 0, b = 0; loss: mean squared error; %d steps of "
+                "gradient descent with lr %g\n",
+                (unsigned long long)args.seed, args.iters, args.lr);
 
   dz::Variable W(dz::zeros({1, 1}, dz::f64), "W");
   dz::Variable b(dz::zeros({1}, dz::f64), "b");
@@ -54,6 +63,13 @@ int main(int argc, char **argv) try {
 
   double w = W.item<double>(), bias = b.item<double>();
   std::printf("W = %.8f, b = %.8f, loss = %.8f\n", w, bias, loss_value);
+  // Where gradient descent is heading: the least-squares line of the same points.
+  const double mx = x_data.mean().item<double>(), my = y_data.mean().item<double>();
+  const double sxy = ((x_data - mx) * (y_data - my)).sum().item<double>();
+  const double sxx = ((x_data - mx) * (x_data - mx)).sum().item<double>();
+  const double w_ls = sxy / sxx, b_ls = my - w_ls * mx;
+  const double loss_ls = dz::pow(y_data - (w_ls * x_data + b_ls), 2).mean().item<double>();
+  std::printf("least squares: W = %.8f, b = %.8f, loss = %.8f\n", w_ls, b_ls, loss_ls);
   if (cli.documented_settings() &&
       (std::abs(w - 2.0) > 0.5 || std::abs(bias - 5.5) > 0.5 || loss_value > 0.2)) {
     std::fprintf(stderr, "linear_regression: expected W ~ 2, b ~ 5.5, loss < 0.2\n");

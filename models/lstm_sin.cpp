@@ -63,6 +63,9 @@ int main(int argc, char **argv) try {
   double avg_loss = 0;
   for (int epoch = 1; epoch <= args.epochs; ++epoch) {
     model.reset_state();
+    example::Progress bar("epoch " + std::to_string(epoch) + "/" + std::to_string(args.epochs),
+                          loader.max_iter(), !args.quiet);
+    std::string last_chunk;
     double sum_loss = 0;
     int count = 0, updates = 0;
     std::vector<dz::Tensor> xs, ts;
@@ -74,14 +77,19 @@ int main(int argc, char **argv) try {
         dz::Variable loss = args.eager ? chunk(x_chunk, t_chunk) : compiled_chunk(x_chunk, t_chunk);
         sum_loss += loss.item<double>();
         ++updates;
+        last_chunk = "chunk loss " + example::fixed(loss.item<double>() / double(xs.size()), 6);
         xs.clear();
         ts.clear();
       }
+      bar.step(last_chunk);
     }
     avg_loss = sum_loss / double(count);
     history.record(epoch, {{"loss", avg_loss}});
-    if (!args.quiet && (epoch % 10 == 0 || epoch == 1))
-      std::printf("epoch %3d  loss %.6f  (%d updates)\n", epoch, avg_loss, updates);
+    if (!args.quiet)
+      bar.finish(epoch % 10 == 0 || epoch == 1
+                     ? "epoch " + std::to_string(epoch) + "  loss " + example::fixed(avg_loss, 6) +
+                           "  (" + std::to_string(updates) + " updates)"
+                     : "");
   }
   if (!args.quiet)
     std::printf("training: %s\n", args.eager

