@@ -26,9 +26,9 @@ namespace {
 
 /// What makes a trace reusable: argument types and the configuration.
 struct Signature {
-  std::vector<std::tuple<Shape, DType, std::string>> args;
+  std::vector<std::tuple<Shape, DType, Device>> args;
   bool train, backprop;
-  auto operator<=>(const Signature &) const = default;
+  bool operator==(const Signature &) const = default;
 };
 
 Signature signature_of(const std::vector<Variable> &args) {
@@ -36,9 +36,23 @@ Signature signature_of(const std::vector<Variable> &args) {
   for (size_t i = 0; i < args.size(); ++i) {
     if (!args[i].defined())
       throw Error("dz::compile: argument " + std::to_string(i) + " is a null Variable");
-    s.args.emplace_back(args[i].shape(), args[i].dtype(), args[i].device().str());
+    s.args.emplace_back(args[i].shape(), args[i].dtype(), args[i].device());
   }
   return s;
+}
+
+/// signature_of(args) == s, without making a Signature (defined arguments).
+bool matches(const Signature &s, const std::vector<Variable> &args) {
+  if (s.args.size() != args.size() || s.train != Config::train() ||
+      s.backprop != Config::enable_backprop())
+    return false;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const auto &[shape, dtype, device] = s.args[i];
+    const Tensor &t = args[i].data();
+    if (t.dtype() != dtype || t.device() != device || t.shape() != shape)
+      return false;
+  }
+  return true;
 }
 
 std::string signature_str(const Signature &s) {
@@ -211,7 +225,7 @@ std::string signature_change(const Signature &now, const Signature &before) {
     if (dtype != dtype0)
       return arg + " is " + dtype_name(dtype) + " instead of " + dtype_name(dtype0);
     if (dev != dev0)
-      return arg + " is on " + dev + " instead of " + dev0;
+      return arg + " is on " + dev.str() + " instead of " + dev0.str();
   }
   if (now.train != before.train)
     return std::string("Config::train() is ") + (now.train ? "true" : "false") + " (test mode " +
@@ -315,7 +329,9 @@ std::vector<Variable> CompiledFunction::call(const std::vector<Variable> &args, 
                 "traced; call the inner function's body directly");
   Impl &im = *impl_;
   std::lock_guard lock(im.mu);
-  Signature sig = signature_of(args);
+  for (size_t i = 0; i < args.size(); ++i)
+    if (!args[i].defined())
+      throw Error("dz::compile: argument " + std::to_string(i) + " is a null Variable");
 
   // The most recently used program of this signature whose guards hold.
   Program *chosen = nullptr;
@@ -325,7 +341,7 @@ std::vector<Variable> CompiledFunction::call(const std::vector<Variable> &args, 
   for (auto it = im.programs.begin(); it != im.programs.end();) {
     if (!latest || it->last_used > latest->last_used)
       latest = &*it;
-    if (it->sig != sig) {
+    if (!matches(it->sig, args)) {
       ++it;
       continue;
     }
@@ -354,6 +370,7 @@ std::vector<Variable> CompiledFunction::call(const std::vector<Variable> &args, 
   }
 
   if (!chosen) {
+    const Signature sig = signature_of(args);
     // Trace: run the body eagerly with recording on, then compile what it recorded.
     const std::string reason = im.traces == 0 ? "first call"
                                : same_sig     ? why
