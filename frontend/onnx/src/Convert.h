@@ -174,10 +174,29 @@ Value concat(NodeContext &c);
 Value gather(NodeContext &c);
 Value slice(NodeContext &c);
 Value split(NodeContext &c);
+Value depth_to_space(NodeContext &c);
+Value space_to_depth(NodeContext &c);
+Value tile(NodeContext &c);
 Value shape(NodeContext &c);
 Value constant_of_shape(NodeContext &c);
 Value constant(NodeContext &c);
 } // namespace shape_ops
+
+/// The converters of IndexOps.cpp: selections, scatters and generators by index whose
+/// indices are known at import time.
+namespace index_ops {
+Value gather_elements(NodeContext &c);
+Value scatter_elements(NodeContext &c);
+Value gather_nd(NodeContext &c);
+Value scatter_nd(NodeContext &c);
+Value one_hot(NodeContext &c);
+Value trilu(NodeContext &c);
+Value cum_sum(NodeContext &c);
+Value compress(NodeContext &c);
+Value non_zero(NodeContext &c);
+Value range(NodeContext &c);
+Value eye_like(NodeContext &c);
+} // namespace index_ops
 
 /// The converters of WindowOps.cpp: convolutions and pooling of any rank, padding,
 /// dilation and group.

@@ -194,6 +194,137 @@ template <bool is_max> Value arg_extremum(NodeContext &c) {
   return c.make<ir::CastOp>(y, mlir::TypeAttr::get(c.b.getI64Type()));
 }
 
+/// Hardmax: 1 at the first maximum along `axis`, 0 elsewhere (from opset 13 along the
+/// axis; before, over the input flattened to 2-D around it). The first maximum's position
+/// is found as ArgMax's, then compared with each position.
+Value hardmax(NodeContext &c) {
+  Value x = c.in(0);
+  c.require_float(x);
+  const int64_t r = c.rank(x);
+  const int64_t axis = c.axis(c.int_attr("axis", c.opset < 13 ? 1 : -1), r);
+  ArrayRef<int64_t> s = c.shape(x);
+  Shp original(s);
+  Value y = x;
+  int64_t a = axis;
+  if (c.opset < 13) {
+    y = c.reshape(x, {product(s.take_front(size_t(axis))), product(s.drop_front(size_t(axis)))});
+    a = 1;
+  }
+  const int64_t n = c.shape(y)[size_t(a)], ry = c.rank(y);
+  auto axes = c.b.getDenseI64ArrayAttr({a});
+  Value hit = c.make<ir::EqualMaskOp>(y, c.make<ir::MaxOp>(y, axes, c.b.getBoolAttr(true)));
+  std::vector<double> positions(static_cast<size_t>(n));
+  std::iota(positions.begin(), positions.end(), 0.0);
+  Shp along(size_t(ry - a), 1);
+  along[0] = n;
+  Value index = c.constant_of(Tensor::from(positions, Shape(along.begin(), along.end()),
+                                           c.type(y).getElementType().isF32() ? f32 : f64));
+  Value one = c.scalar(1, y);
+  Value first =
+      c.make<ir::MinOp>(c.add(c.mul(index, hit), c.mul(c.sub(one, hit), c.scalar(double(n), y))),
+                        axes, c.b.getBoolAttr(true));
+  Value hot = c.broadcast(c.make<ir::EqualMaskOp>(index, first), c.shape(y));
+  return {c.reshape(hot, original)};
+}
+
+/// ReduceProd: the reduced axes moved last and flattened to K columns, padded with ones
+/// to a power of two, then halved by elementwise products (log2 K steps).
+Value reduce_prod(NodeContext &c) {
+  Value x = c.in(0);
+  std::optional<std::vector<int64_t>> axes =
+      c.opset >= 18 && c.has(1) ? std::optional(c.ints_input(1, "axes")) : c.ints_attr("axes");
+  const bool keep = c.int_attr("keepdims", 1) != 0;
+  if ((!axes || axes->empty()) && c.int_attr("noop_with_empty_axes", 0))
+    return {x};
+  std::optional<Shp> norm = ir::normalizeAxes(axes.value_or(std::vector<int64_t>{}), c.rank(x));
+  if (!norm)
+    c.fail("axes " + dims_str(*axes) + " are invalid for rank " + std::to_string(c.rank(x)));
+  ArrayRef<int64_t> s = c.shape(x);
+  Shp out = ir::reducedShape(s, *norm, keep), perm, reduced;
+  std::vector<bool> is_reduced(s.size(), false);
+  for (int64_t a : *norm)
+    is_reduced[size_t(a)] = true;
+  for (size_t d = 0; d < s.size(); ++d)
+    if (!is_reduced[d])
+      perm.push_back(int64_t(d));
+  int64_t k = 1;
+  for (size_t d = 0; d < s.size(); ++d)
+    if (is_reduced[d]) {
+      perm.push_back(int64_t(d));
+      k *= s[d];
+    }
+  const int64_t rows = product(out);
+  if (k == 0)
+    return {c.broadcast(c.scalar(1, x), out)};
+  int64_t width = 1;
+  while (width < k)
+    width *= 2;
+  if (rows * width > kMaxConstantRead)
+    c.unsupported("the input " + dims_str(s) + " is too large to decompose",
+                  "ReduceProd too large to decompose");
+  bool moved = false;
+  for (size_t d = 0; d < perm.size(); ++d)
+    moved = moved || perm[d] != int64_t(d);
+  Value y = c.reshape(moved ? c.transpose(x, perm) : x, {rows, k});
+  auto columns = [&](Value v, int64_t from, int64_t count, int64_t total) {
+    std::vector<int64_t> offsets;
+    for (int64_t i = 0; i < rows; ++i)
+      for (int64_t j = 0; j < count; ++j)
+        offsets.push_back(i * total + from + j);
+    return c.make<ir::GetItemOp>(v, c.b.getDenseI64ArrayAttr({rows, count}),
+                                 c.b.getDenseI64ArrayAttr(offsets));
+  };
+  if (width > k) { // pad with ones: the missing columns are 1 + 0
+    std::vector<int64_t> offsets;
+    for (int64_t i = 0; i < rows; ++i)
+      for (int64_t j = 0; j < k; ++j)
+        offsets.push_back(i * width + j);
+    Value scattered = c.make<ir::GetItemGradOp>(y, c.b.getDenseI64ArrayAttr({rows, width}),
+                                                c.b.getDenseI64ArrayAttr(offsets));
+    std::vector<double> pad(static_cast<size_t>(width), 0.0);
+    std::fill(pad.begin() + k, pad.end(), 1.0);
+    mlir::Type e = c.type(x).getElementType();
+    Value ones = c.constant_of(Tensor::from(pad, {1, width},
+                                            e.isF32()         ? f32
+                                            : e.isF64()       ? f64
+                                            : e.isInteger(32) ? i32
+                                                              : i64));
+    y = c.add(scattered, ones);
+  }
+  for (; width > 1; width /= 2)
+    y = c.mul(columns(y, 0, width / 2, width), columns(y, width / 2, width / 2, width));
+  return {c.reshape(y, out)};
+}
+
+/// MeanVarianceNormalization as ONNX defines it: (x - E[x]) / (sqrt(E[x²] - E[x]²) + 1e-9)
+/// over `axes` (default N, H, W).
+Value mean_variance_norm(NodeContext &c) {
+  Value x = c.in(0);
+  c.require_float(x);
+  std::vector<int64_t> axes = c.ints_attr("axes").value_or(std::vector<int64_t>{0, 2, 3});
+  std::optional<Shp> norm = ir::normalizeAxes(axes, c.rank(x));
+  if (!norm || axes.empty())
+    c.fail("axes " + dims_str(axes) + " are invalid for rank " + std::to_string(c.rank(x)));
+  int64_t count = 1;
+  for (int64_t a : *norm)
+    count *= c.shape(x)[size_t(a)];
+  Value n = c.scalar(double(count), x);
+  Value mean = c.div(c.sum(x, *norm, true), n);
+  Value var = c.sub(c.div(c.sum(c.mul(x, x), *norm, true), n), c.mul(mean, mean));
+  return {c.div(c.sub(x, mean), c.add(c.sqrt(var), c.scalar(1e-9, x)))};
+}
+
+/// Shrink: x + bias below -lambd, x - bias above lambd, 0 between.
+Value shrink(NodeContext &c) {
+  Value x = c.in(0);
+  const double lambd = c.float_attr("lambd", 0.5), bias = c.float_attr("bias", 0);
+  Value low = c.make<ir::LessOp>(x, c.scalar(-lambd, x));
+  Value high = c.make<ir::GreaterOp>(x, c.scalar(lambd, x));
+  Value inner = c.make<ir::SelectOp>(high, c.sub(x, c.scalar(bias, x)),
+                                     c.broadcast(c.scalar(0, x), c.shape(x)));
+  return {c.make<ir::SelectOp>(low, c.add(x, c.scalar(bias, x)), inner)};
+}
+
 /// The statistics of x over `axes` (kept as 1): mean, 1 / sqrt(var + eps), and x
 /// normalized with them.
 struct Moments {
@@ -436,19 +567,26 @@ const OpEntry kOps[] = {
        return {elu(c, c.in(0), alpha, 1 / alpha)};
      }},
     {"Clip", clip},
+    {"Compress", index_ops::compress},
     {"Concat", shape_ops::concat},
     {"Constant", shape_ops::constant},
     {"ConstantOfShape", shape_ops::constant_of_shape},
     {"Conv", window_ops::conv},
     {"ConvTranspose", window_ops::conv_transpose},
+    {"CumSum", index_ops::cum_sum},
+    {"DepthToSpace", shape_ops::depth_to_space},
     {"Dropout", dropout, 2}, // output, mask
     {"Elu", [](NodeContext &c) -> Value { return {elu(c, c.in(0), c.float_attr("alpha", 1), 1)}; }},
     {"Expand", shape_ops::expand},
+    {"EyeLike", index_ops::eye_like},
     {"Flatten", shape_ops::flatten},
     {"Gather", shape_ops::gather},
+    {"GatherElements", index_ops::gather_elements},
+    {"GatherND", index_ops::gather_nd},
     {"Gemm", gemm},
     {"GlobalAveragePool", global_pool<false>},
     {"GlobalMaxPool", global_pool<true>},
+    {"Hardmax", hardmax},
     {"HardSigmoid",
      [](NodeContext &c) -> Value {
        return {hard_sigmoid(c, c.in(0), c.float_attr("alpha", 0.2), c.float_attr("beta", 0.5))};
@@ -468,6 +606,7 @@ const OpEntry kOps[] = {
     {"LogSoftmax", softmax<ir::LogSoftmaxOp>},
     {"LSTM", recurrent::lstm, 3}, // Y, Y_h, Y_c
     {"MatMul", matmul},
+    {"MeanVarianceNormalization", mean_variance_norm},
     {"IsInf",
      [](NodeContext &c) -> Value {
        Value x = c.in(0), inf = c.make<ir::IsInfOp>(x);
@@ -497,7 +636,9 @@ const OpEntry kOps[] = {
     {"Min", variadic<Fold::Min>},
     {"NegativeLogLikelihoodLoss",
      [](NodeContext &c) { return nll_loss(c, c.in(0), c.in(1), c.has(2) ? c.in(2) : Value()); }},
+    {"NonZero", index_ops::non_zero},
     {"Not", unary<ir::NotOp>},
+    {"OneHot", index_ops::one_hot},
     {"Or", binary<ir::OrOp>},
     {"PRelu",
      [](NodeContext &c) -> Value {
@@ -505,6 +646,7 @@ const OpEntry kOps[] = {
        return {c.sub(c.relu(x), c.mul(c.in(1), c.relu(c.neg(x))))};
      }},
     {"Pow", pow},
+    {"Range", index_ops::range},
     {"Reciprocal",
      [](NodeContext &c) -> Value {
        c.require_float(c.in(0));
@@ -517,15 +659,20 @@ const OpEntry kOps[] = {
     {"ReduceMax", reduce<Reduce::Max>},
     {"ReduceMean", reduce<Reduce::Mean>},
     {"ReduceMin", reduce<Reduce::Min>},
+    {"ReduceProd", reduce_prod},
     {"ReduceSum", reduce<Reduce::Sum>},
     {"ReduceSumSquare", reduce<Reduce::SumSquare>},
     {"Reshape", shape_ops::reshape},
+    {"Scatter", index_ops::scatter_elements}, // ScatterElements' name before opset 11
+    {"ScatterElements", index_ops::scatter_elements},
+    {"ScatterND", index_ops::scatter_nd},
     {"Selu",
      [](NodeContext &c) -> Value {
        Value y = elu(c, c.in(0), c.float_attr("alpha", 1.67326319217681884765625), 1);
        return {c.mul(c.scalar(c.float_attr("gamma", 1.05070102214813232421875), y), y)};
      }},
     {"Shape", shape_ops::shape},
+    {"Shrink", shrink},
     {"Size",
      [](NodeContext &c) -> Value {
        return {c.constant_of(Tensor::from_i64({product(c.shape(c.in(0)))}, {}))};
@@ -546,6 +693,7 @@ const OpEntry kOps[] = {
        c.require_float(x);
        return {c.add(c.relu(x), c.log(c.add(c.exp(c.neg(c.abs(x))), c.scalar(1, x))))};
      }},
+    {"SpaceToDepth", shape_ops::space_to_depth},
     {"Softsign",
      [](NodeContext &c) -> Value {
        Value x = c.in(0);
@@ -559,7 +707,9 @@ const OpEntry kOps[] = {
        Value x = c.in(0);
        return {c.mul(x, c.step(c.sub(x, c.scalar(c.float_attr("alpha", 1), x))))};
      }},
+    {"Tile", shape_ops::tile},
     {"Transpose", shape_ops::transpose},
+    {"Trilu", index_ops::trilu},
     {"Unsqueeze", shape_ops::unsqueeze},
     {"Where",
      [](NodeContext &c) -> Value { return {c.make<ir::SelectOp>(c.in(0), c.in(1), c.in(2))}; }},

@@ -1,0 +1,490 @@
+// IndexOps.cpp - the converters of the ONNX ops that select, scatter or generate by
+// index: GatherElements, GatherND, ScatterElements (and the older Scatter), ScatterND,
+// OneHot, Trilu, CumSum, Compress, NonZero, Range, EyeLike. The indices (and whatever
+// else fixes the result's shape) must be known at import time; the data may change from
+// run to run. Each selection is a dz.get_item with flat offsets computed here, each
+// scatter a dz.get_item_grad, so the result is differentiable in the data through the
+// gradients of those ops.
+#include "Convert.h"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <numeric>
+
+namespace dz::onnx::index_ops {
+
+using Shp = llvm::SmallVector<int64_t>;
+using llvm::ArrayRef;
+
+namespace {
+
+/// Row-major strides of `shape`.
+Shp strides_of(ArrayRef<int64_t> shape) {
+  Shp st(shape.size(), 1);
+  for (size_t d = shape.size(); d-- > 1;)
+    st[d - 1] = st[d] * shape[d];
+  return st;
+}
+
+/// Calls fn(index) for every multi-index of `shape`, in row-major order.
+template <typename Fn> void for_each_index(ArrayRef<int64_t> shape, Fn fn) {
+  const int64_t n = product(shape);
+  Shp idx(shape.size(), 0);
+  for (int64_t k = 0; k < n; ++k) {
+    fn(ArrayRef<int64_t>(idx));
+    for (size_t d = shape.size(); d-- > 0;) {
+      if (++idx[d] < shape[d])
+        break;
+      idx[d] = 0;
+    }
+  }
+}
+
+/// UnsupportedError when an import-time table of `n` entries is too large.
+void check_table(NodeContext &c, int64_t n) {
+  if (n > kMaxConstantRead)
+    c.unsupported("the index table would have " + std::to_string(n) + " entries (at most " +
+                      std::to_string(kMaxConstantRead) + ")",
+                  c.node.op_type() + " too large to decompose");
+}
+
+/// The integer values of input i, which must be known at import time.
+std::vector<int64_t> known_ints(NodeContext &c, size_t i, const char *what, Shape *shape) {
+  Tensor t = c.required_constant(i, what);
+  std::optional<std::vector<int64_t>> v = integers_of(t);
+  if (!v)
+    c.fail(std::string("its ") + what + " must be int64 or int32, got " +
+           dz::dtype_name(t.dtype()));
+  if (shape)
+    *shape = t.shape();
+  return *v;
+}
+
+/// One value of input i, which must be known at import time.
+double known_scalar(NodeContext &c, size_t i, const char *what) {
+  Tensor t = c.required_constant(i, what);
+  if (t.size() != 1)
+    c.fail(std::string("its ") + what + " must be one value, got " + std::to_string(t.size()));
+  return t.to(f64).data<double>()[0];
+}
+
+/// `index` in [-dim, dim) mapped into [0, dim); dz::Error otherwise.
+int64_t wrap_index(NodeContext &c, int64_t index, int64_t dim) {
+  if (index < -dim || index >= dim)
+    c.fail("index " + std::to_string(index) + " is outside [-" + std::to_string(dim) + ", " +
+           std::to_string(dim) + ")");
+  return index < 0 ? index + dim : index;
+}
+
+/// x's elements at flat `offsets`, shaped `shape`; an offset of -1 reads a zero (x is
+/// first scattered into a flat vector with one zero after its elements).
+Value take(NodeContext &c, Value x, ArrayRef<int64_t> shape, std::vector<int64_t> offsets) {
+  const int64_t n = product(c.shape(x));
+  if (std::find(offsets.begin(), offsets.end(), -1) != offsets.end()) {
+    std::vector<int64_t> all(static_cast<size_t>(n));
+    std::iota(all.begin(), all.end(), 0);
+    x = c.make<ir::GetItemGradOp>(c.reshape(x, {n}), c.b.getDenseI64ArrayAttr({n + 1}),
+                                  c.b.getDenseI64ArrayAttr(all));
+    for (int64_t &o : offsets)
+      o = o < 0 ? n : o;
+  } else if (shape == c.shape(x)) {
+    bool identity = true;
+    for (size_t i = 0; i < offsets.size() && identity; ++i)
+      identity = offsets[i] == int64_t(i);
+    if (identity)
+      return x;
+  }
+  return c.make<ir::GetItemOp>(x, c.b.getDenseI64ArrayAttr(shape),
+                               c.b.getDenseI64ArrayAttr(offsets));
+}
+
+/// An i1 constant of `shape`.
+Value mask_of(NodeContext &c, ArrayRef<int64_t> shape, const std::vector<bool> &bits) {
+  auto type = mlir::RankedTensorType::get(shape, c.b.getI1Type());
+  llvm::SmallVector<bool> v(bits.begin(), bits.end());
+  return c.make<ir::ConstantOp>(mlir::ElementsAttr(mlir::DenseElementsAttr::get(type, v)));
+}
+
+/// `updates` (flattened) written into `data` at the flat `targets` (one per update
+/// element) with ONNX's `reduction`: "none" (a repeated target takes the last update),
+/// "add" (repeats accumulate) or "mul" (repeats multiply).
+Value scatter(NodeContext &c, Value data, Value updates, const std::vector<int64_t> &targets,
+              const std::string &reduction) {
+  const int64_t m = int64_t(targets.size());
+  if (m == 0)
+    return data;
+  ArrayRef<int64_t> shape = c.shape(data);
+  Value flat = c.reshape(updates, {m});
+  if (reduction == "add")
+    return c.add(data, c.make<ir::GetItemGradOp>(flat, c.b.getDenseI64ArrayAttr(shape),
+                                                 c.b.getDenseI64ArrayAttr(targets)));
+  if (reduction != "none" && reduction != "mul")
+    c.unsupported("reduction '" + reduction + "' (dz supports none, add, mul)",
+                  c.node.op_type() + " reduction " + reduction);
+  // Rounds of distinct targets: round r holds each target's r-th update.
+  std::map<int64_t, int64_t> seen;
+  std::vector<std::vector<int64_t>> rounds; // update positions
+  for (int64_t i = 0; i < m; ++i) {
+    const size_t r = size_t(seen[targets[size_t(i)]]++);
+    if (rounds.size() <= r)
+      rounds.emplace_back();
+    rounds[r].push_back(i);
+  }
+  const size_t n = size_t(product(shape));
+  auto round_of = [&](const std::vector<int64_t> &positions, std::vector<bool> &hit) {
+    std::vector<int64_t> to;
+    for (int64_t p : positions) {
+      to.push_back(targets[size_t(p)]);
+      hit[size_t(targets[size_t(p)])] = true;
+    }
+    const bool all = int64_t(positions.size()) == m; // then positions are 0, 1, ..., m - 1
+    Value picked =
+        all ? flat
+            : c.make<ir::GetItemOp>(flat, c.b.getDenseI64ArrayAttr({int64_t(positions.size())}),
+                                    c.b.getDenseI64ArrayAttr(positions));
+    return c.make<ir::GetItemGradOp>(picked, c.b.getDenseI64ArrayAttr(shape),
+                                     c.b.getDenseI64ArrayAttr(to));
+  };
+  if (reduction == "none") {
+    std::vector<int64_t> last; // each target's last update
+    for (int64_t i = 0; i < m; ++i)
+      if (--seen[targets[size_t(i)]] == 0)
+        last.push_back(i);
+    std::vector<bool> hit(n, false);
+    Value written = round_of(last, hit);
+    return c.make<ir::SelectOp>(mask_of(c, shape, hit), written, data);
+  }
+  Value acc = data;
+  for (const std::vector<int64_t> &positions : rounds) {
+    std::vector<bool> hit(n, false);
+    Value written = round_of(positions, hit);
+    acc = c.mul(acc, c.make<ir::SelectOp>(mask_of(c, shape, hit), written, c.scalar(1, data)));
+  }
+  return acc;
+}
+
+/// The flat offsets into data of GatherElements / ScatterElements: element `idx` of
+/// the indices addresses data at idx with its `axis` coordinate replaced by the index.
+std::vector<int64_t> element_targets(NodeContext &c, ArrayRef<int64_t> data, int64_t axis,
+                                     const std::vector<int64_t> &ids, ArrayRef<int64_t> is) {
+  if (is.size() != data.size())
+    c.fail("the indices " + dims_str(is) + " must have the rank of the data " + dims_str(data));
+  for (size_t d = 0; d < is.size(); ++d)
+    if (int64_t(d) != axis && is[d] > data[d])
+      c.fail("the indices " + dims_str(is) + " are larger than the data " + dims_str(data) +
+             " along axis " + std::to_string(d));
+  check_table(c, int64_t(ids.size()));
+  Shp st = strides_of(data);
+  std::vector<int64_t> out;
+  out.reserve(ids.size());
+  size_t k = 0;
+  for_each_index(is, [&](ArrayRef<int64_t> idx) {
+    int64_t off = 0;
+    for (size_t d = 0; d < idx.size(); ++d)
+      off += (int64_t(d) == axis ? wrap_index(c, ids[k], data[d]) : idx[d]) * st[d];
+    out.push_back(off);
+    ++k;
+  });
+  return out;
+}
+
+/// The flat offsets into data of the slices GatherND / ScatterND address: indices
+/// (..., k) pick data[b..., i0, ..., ik-1, :] (b = batch_dims leading dimensions shared).
+std::vector<int64_t> nd_targets(NodeContext &c, ArrayRef<int64_t> data, int64_t batch,
+                                const std::vector<int64_t> &ids, ArrayRef<int64_t> is,
+                                Shp *out_shape) {
+  const int64_t r = int64_t(data.size()), q = int64_t(is.size());
+  if (q < 1 || batch < 0 || batch >= std::min(q, r))
+    c.fail("batch_dims " + std::to_string(batch) + " must be below the ranks of the indices " +
+           dims_str(is) + " and the data " + dims_str(data));
+  const int64_t k = is.back();
+  if (k < 1 || k > r - batch)
+    c.fail("the last dimension of the indices " + dims_str(is) + " must be in [1, " +
+           std::to_string(r - batch) + "]");
+  for (int64_t d = 0; d < batch; ++d)
+    if (is[size_t(d)] != data[size_t(d)])
+      c.fail("the batch dimensions of the indices " + dims_str(is) + " and the data " +
+             dims_str(data) + " differ");
+  Shp tuples(is.drop_back());
+  ArrayRef<int64_t> slice = data.drop_front(size_t(batch + k));
+  const int64_t inner = product(slice);
+  out_shape->assign(tuples.begin(), tuples.end());
+  out_shape->append(slice.begin(), slice.end());
+  check_table(c, product(tuples) * inner);
+  Shp st = strides_of(data);
+  std::vector<int64_t> out;
+  size_t t = 0;
+  for_each_index(tuples, [&](ArrayRef<int64_t> idx) {
+    int64_t base = 0;
+    for (int64_t d = 0; d < batch; ++d)
+      base += idx[size_t(d)] * st[size_t(d)];
+    for (int64_t j = 0; j < k; ++j, ++t)
+      base += wrap_index(c, ids[t], data[size_t(batch + j)]) * st[size_t(batch + j)];
+    for (int64_t e = 0; e < inner; ++e)
+      out.push_back(base + e);
+  });
+  return out;
+}
+
+/// The dz::DType of an element type dz has.
+DType dtype_of(NodeContext &c, mlir::Type t) {
+  if (t.isF32())
+    return f32;
+  if (t.isF64())
+    return f64;
+  if (t.isInteger(64))
+    return i64;
+  if (t.isInteger(32))
+    return i32;
+  if (t.isInteger(1))
+    return b8;
+  c.fail("unexpected element type");
+}
+
+/// Whether each element of a tensor is nonzero (NaN is).
+std::vector<bool> nonzero_bits(const Tensor &t) {
+  std::vector<bool> bits(static_cast<size_t>(t.size()));
+  if (t.dtype() == b8 || t.dtype() == u8) {
+    const auto *p = static_cast<const uint8_t *>(t.raw());
+    for (size_t i = 0; i < bits.size(); ++i)
+      bits[i] = p[i] != 0;
+  } else {
+    Tensor d = t.to(f64);
+    const double *p = d.data<double>();
+    for (size_t i = 0; i < bits.size(); ++i)
+      bits[i] = p[i] != 0;
+  }
+  return bits;
+}
+
+} // namespace
+
+Value gather_elements(NodeContext &c) {
+  Value data = c.in(0);
+  const int64_t a = c.axis(c.int_attr("axis", 0), c.rank(data));
+  Shape is;
+  std::vector<int64_t> ids = known_ints(c, 1, "indices", &is);
+  return take(c, data, is, element_targets(c, c.shape(data), a, ids, is));
+}
+
+Value scatter_elements(NodeContext &c) {
+  Value data = c.in(0), updates = c.in(2);
+  const int64_t a = c.axis(c.int_attr("axis", 0), c.rank(data));
+  Shape is;
+  std::vector<int64_t> ids = known_ints(c, 1, "indices", &is);
+  if (ArrayRef<int64_t>(is) != c.shape(updates))
+    c.fail("the updates " + dims_str(c.shape(updates)) + " must have the shape of the indices " +
+           dims_str(is));
+  return scatter(c, data, updates, element_targets(c, c.shape(data), a, ids, is),
+                 c.string_attr("reduction", "none"));
+}
+
+Value gather_nd(NodeContext &c) {
+  Value data = c.in(0);
+  Shape is;
+  std::vector<int64_t> ids = known_ints(c, 1, "indices", &is);
+  Shp out;
+  std::vector<int64_t> offsets =
+      nd_targets(c, c.shape(data), c.int_attr("batch_dims", 0), ids, is, &out);
+  return take(c, data, out, std::move(offsets));
+}
+
+Value scatter_nd(NodeContext &c) {
+  Value data = c.in(0), updates = c.in(2);
+  Shape is;
+  std::vector<int64_t> ids = known_ints(c, 1, "indices", &is);
+  Shp expect;
+  std::vector<int64_t> targets = nd_targets(c, c.shape(data), 0, ids, is, &expect);
+  if (c.shape(updates) != ArrayRef<int64_t>(expect))
+    c.fail("the updates " + dims_str(c.shape(updates)) + " must have the shape " +
+           dims_str(expect));
+  return scatter(c, data, updates, targets, c.string_attr("reduction", "none"));
+}
+
+/// OneHot: the indices and depth known; values (off, on) may change. Each output element
+/// reads values[0] or values[1], so the result is differentiable in the values.
+Value one_hot(NodeContext &c) {
+  Tensor t = c.required_constant(0, "indices");
+  Tensor t64 = t.to(f64);
+  const double depth_v = known_scalar(c, 1, "depth");
+  if (!(depth_v >= 1) || depth_v > double(kMaxElements))
+    c.fail("the depth must be a positive number, got " + std::to_string(depth_v));
+  const int64_t depth = int64_t(depth_v);
+  Value values = c.in(2);
+  if (product(c.shape(values)) != 2)
+    c.fail("the values must be two elements (off, on), got " + dims_str(c.shape(values)));
+  values = c.reshape(values, {2});
+  const int64_t r = int64_t(t.shape().size()), a = c.axis(c.int_attr("axis", -1), r + 1);
+  Shp out(t.shape().begin(), t.shape().end());
+  out.insert(out.begin() + a, depth);
+  check_table(c, product(out));
+  Shp st = strides_of(t.shape());
+  const double *ids = t64.data<double>();
+  std::vector<int64_t> offsets;
+  for_each_index(out, [&](ArrayRef<int64_t> idx) {
+    int64_t src = 0;
+    for (int64_t d = 0, e = 0; d <= r; ++d)
+      if (d != a)
+        src += idx[size_t(d)] * st[size_t(e++)];
+    double id = std::trunc(ids[src]);
+    if (id < 0)
+      id += double(depth);
+    offsets.push_back(id == double(idx[size_t(a)]) ? 1 : 0);
+  });
+  return c.make<ir::GetItemOp>(values, c.b.getDenseI64ArrayAttr(out),
+                               c.b.getDenseI64ArrayAttr(offsets));
+}
+
+/// Trilu: the upper (j - i >= k) or lower (j - i <= k) triangle of the last two axes,
+/// zeros elsewhere (dz.select with a constant mask).
+Value trilu(NodeContext &c) {
+  Value x = c.in(0);
+  const int64_t r = c.rank(x);
+  if (r < 2)
+    c.fail("the input must have rank >= 2, got " + dims_str(c.shape(x)));
+  const int64_t k = c.has(1) ? int64_t(known_scalar(c, 1, "k")) : 0;
+  const bool upper = c.int_attr("upper", 1) != 0;
+  const int64_t rows = c.shape(x)[size_t(r - 2)], cols = c.shape(x)[size_t(r - 1)];
+  check_table(c, rows * cols);
+  std::vector<bool> keep;
+  for (int64_t i = 0; i < rows; ++i)
+    for (int64_t j = 0; j < cols; ++j)
+      keep.push_back(upper ? j - i >= k : j - i <= k);
+  if (std::all_of(keep.begin(), keep.end(), [](bool v) { return v; }))
+    return x;
+  return c.make<ir::SelectOp>(mask_of(c, {rows, cols}, keep), x, c.scalar(0, x));
+}
+
+/// CumSum: for each element, the elements up to it along the axis (exclusive: before
+/// it; reverse: from it to the end) gathered into a new last axis (zeros past the
+/// range) and summed.
+Value cum_sum(NodeContext &c) {
+  Value x = c.in(0);
+  const int64_t r = c.rank(x);
+  if (r == 0)
+    c.fail("the input must have rank >= 1");
+  const int64_t a = c.axis(int64_t(known_scalar(c, 1, "axis")), r);
+  const bool exclusive = c.int_attr("exclusive", 0) != 0, reverse = c.int_attr("reverse", 0) != 0;
+  ArrayRef<int64_t> s = c.shape(x);
+  const int64_t len = s[size_t(a)];
+  check_table(c, product(s) * len);
+  Shp st = strides_of(s), out(s);
+  out.push_back(len);
+  std::vector<int64_t> offsets;
+  for_each_index(s, [&](ArrayRef<int64_t> idx) {
+    const int64_t i = idx[size_t(a)];
+    int64_t base = 0;
+    for (size_t d = 0; d < idx.size(); ++d)
+      base += (int64_t(d) == a ? 0 : idx[d]) * st[d];
+    for (int64_t t = 0; t < len; ++t) {
+      const bool in = reverse ? (exclusive ? t > i : t >= i) : (exclusive ? t < i : t <= i);
+      offsets.push_back(in ? base + t * st[size_t(a)] : -1);
+    }
+  });
+  return c.sum(take(c, x, out, std::move(offsets)), {r}, false);
+}
+
+/// Compress: the slices along `axis` (or the elements of the flattened input) where the
+/// known condition holds.
+Value compress(NodeContext &c) {
+  Value x = c.in(0);
+  std::vector<bool> cond = nonzero_bits(c.required_constant(1, "condition"));
+  Shp s(c.shape(x));
+  int64_t a = 0;
+  if (c.has_attr("axis")) {
+    a = c.axis(c.int_attr("axis", 0), c.rank(x));
+  } else {
+    s = {product(s)};
+    x = c.reshape(x, s);
+  }
+  const int64_t dim = s[size_t(a)];
+  if (int64_t(cond.size()) > dim)
+    c.fail("the condition has " + std::to_string(cond.size()) + " values, more than the " +
+           std::to_string(dim) + " of axis " + std::to_string(a));
+  std::vector<int64_t> picked;
+  for (size_t i = 0; i < cond.size(); ++i)
+    if (cond[i])
+      picked.push_back(int64_t(i));
+  Shp out(s);
+  out[size_t(a)] = int64_t(picked.size());
+  check_table(c, product(out));
+  Shp st = strides_of(s);
+  std::vector<int64_t> offsets;
+  for_each_index(out, [&](ArrayRef<int64_t> idx) {
+    int64_t off = 0;
+    for (size_t d = 0; d < idx.size(); ++d)
+      off += (int64_t(d) == a ? picked[size_t(idx[d])] : idx[d]) * st[d];
+    offsets.push_back(off);
+  });
+  return take(c, x, out, std::move(offsets));
+}
+
+/// NonZero of a value known at import time (the result's shape depends on it): an int64
+/// constant (rank, count) of the coordinates of the nonzero elements.
+Value non_zero(NodeContext &c) {
+  Tensor t = c.required_constant(0, "input (its nonzero count fixes the result's shape)");
+  std::vector<bool> bits = nonzero_bits(t);
+  Shp s(t.shape().begin(), t.shape().end());
+  if (s.empty())
+    s = {1};
+  const int64_t r = int64_t(s.size()), n = int64_t(std::count(bits.begin(), bits.end(), true));
+  check_table(c, r * n);
+  std::vector<int64_t> coords(size_t(r * n));
+  int64_t k = 0, j = 0;
+  for_each_index(s, [&](ArrayRef<int64_t> idx) {
+    if (bits[size_t(k++)]) {
+      for (int64_t d = 0; d < r; ++d)
+        coords[size_t(d * n + j)] = idx[size_t(d)];
+      ++j;
+    }
+  });
+  return c.constant_of(Tensor::from_i64(coords, {r, n}));
+}
+
+/// Range of known start, limit and delta: a constant of start's type.
+Value range(NodeContext &c) {
+  mlir::Type element = c.type(c.in(0)).getElementType();
+  const double start = known_scalar(c, 0, "start"), limit = known_scalar(c, 1, "limit"),
+               delta = known_scalar(c, 2, "delta");
+  if (delta == 0 || !std::isfinite(start) || !std::isfinite(limit) || !std::isfinite(delta))
+    c.fail("start, limit and delta must be finite and delta nonzero");
+  const double count = std::max(std::ceil((limit - start) / delta), 0.0);
+  check_table(c, count > double(kMaxConstantRead) ? kMaxConstantRead + 1 : int64_t(count));
+  const int64_t n = int64_t(count);
+  const DType dt = dtype_of(c, element);
+  if (dt == i64) {
+    const int64_t s0 = int64_t(start), d0 = int64_t(delta);
+    std::vector<int64_t> v(static_cast<size_t>(n));
+    for (int64_t i = 0; i < n; ++i)
+      v[size_t(i)] = s0 + i * d0;
+    return c.constant_of(Tensor::from_i64(v, {n}));
+  }
+  std::vector<double> v(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i)
+    v[size_t(i)] = start + double(i) * delta;
+  return c.constant_of(Tensor::from(v, {n}, dt));
+}
+
+/// EyeLike: ones on the k-th diagonal of a 2-D shape, of `dtype` (default the input's).
+Value eye_like(NodeContext &c) {
+  Value x = c.in(0);
+  if (c.rank(x) != 2)
+    c.fail("the input must be 2-D, got " + dims_str(c.shape(x)));
+  mlir::Type element = c.type(x).getElementType();
+  if (c.has_attr("dtype")) {
+    const int64_t to = c.int_attr("dtype", 0);
+    element = dz_element_type(*c.b.getContext(), int32_t(to));
+    if (!element)
+      c.unsupported("dtype " + dtype_name(int32_t(to)), "EyeLike dtype " + dtype_name(int32_t(to)));
+  }
+  const int64_t rows = c.shape(x)[0], cols = c.shape(x)[1], k = c.int_attr("k", 0);
+  check_table(c, rows * cols);
+  std::vector<double> v(static_cast<size_t>(rows * cols), 0.0);
+  for (int64_t i = 0; i < rows; ++i)
+    if (i + k >= 0 && i + k < cols)
+      v[size_t(i * cols + i + k)] = 1;
+  return c.constant_of(Tensor::from(v, {rows, cols}, dtype_of(c, element)));
+}
+
+} // namespace dz::onnx::index_ops
