@@ -217,34 +217,51 @@ void Importer::convert(int index) {
   }
 }
 
-/// The ops `v` is computed from, in order; false when it reads a function argument.
-bool collect_constant_ops(Value v, llvm::SetVector<mlir::Operation *> &ops) {
+/// The ops `v` is computed from, in order, and the function arguments they read (into
+/// `args`); false when it reads an argument and `args` is null.
+bool collect_constant_ops(Value v, llvm::SetVector<mlir::Operation *> &ops,
+                          llvm::SetVector<mlir::BlockArgument> *args) {
   mlir::Operation *def = v.getDefiningOp();
-  if (!def)
-    return false;
+  if (!def) {
+    if (!args)
+      return false;
+    args->insert(llvm::cast<mlir::BlockArgument>(v));
+    return true;
+  }
   if (ops.contains(def))
     return true;
   for (Value operand : def->getOperands())
-    if (!collect_constant_ops(operand, ops))
+    if (!collect_constant_ops(operand, ops, args))
       return false;
   ops.insert(def);
   return true;
 }
 
 /// `v` evaluated by ImportOptions::evaluate on a function of the ops it is computed
-/// from, when they read constants only and it is small.
+/// from, when they read constants and graph inputs with a given value only and it is
+/// small (the given values become constants of that function).
 std::optional<Tensor> Importer::evaluate(Value v) const {
   auto type = llvm::cast<mlir::RankedTensorType>(v.getType());
   llvm::SetVector<mlir::Operation *> ops;
-  if (!options.evaluate || type.getNumElements() > kMaxConstantRead || !collect_constant_ops(v, ops))
+  llvm::SetVector<mlir::BlockArgument> args;
+  const bool given = !options.input_values.empty();
+  if (!options.evaluate || type.getNumElements() > kMaxConstantRead ||
+      !collect_constant_ops(v, ops, given ? &args : nullptr))
     return std::nullopt;
   mlir::OpBuilder fb(&ctx);
   mlir::OwningOpRef<mlir::ModuleOp> scratch = mlir::ModuleOp::create(fb.getUnknownLoc());
   fb.setInsertionPointToEnd(scratch->getBody());
-  auto fn = mlir::func::FuncOp::create(fb, fb.getUnknownLoc(), "fold",
-                                       fb.getFunctionType({}, {type}));
+  auto fn =
+      mlir::func::FuncOp::create(fb, fb.getUnknownLoc(), "fold", fb.getFunctionType({}, {type}));
   fb.setInsertionPointToEnd(fn.addEntryBlock());
   mlir::IRMapping map;
+  for (mlir::BlockArgument arg : args) {
+    const Tensor &value = options.input_values.at(arg.getArgNumber());
+    if (value.size() > kMaxConstantRead)
+      return std::nullopt;
+    map.map(Value(arg), Value(ir::ConstantOp::create(fb, fb.getUnknownLoc(),
+                                                     mlir::ElementsAttr(elements_of(ctx, value)))));
+  }
   for (mlir::Operation *op : ops)
     fb.clone(*op, map);
   mlir::func::ReturnOp::create(fb, fb.getUnknownLoc(), map.lookup(v));
