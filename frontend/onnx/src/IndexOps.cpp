@@ -1,6 +1,7 @@
 // IndexOps.cpp - the converters of the ONNX ops that select, scatter or generate by
 // index: GatherElements, GatherND, ScatterElements (and the older Scatter), ScatterND,
-// OneHot, Trilu, CumSum, Compress, NonZero, Range, EyeLike. The indices (and whatever
+// OneHot, Trilu, CumSum, Compress, NonZero, Range, EyeLike and the window functions
+// (HannWindow, HammingWindow, BlackmanWindow). The indices (and whatever
 // else fixes the result's shape) must be known at import time; the data may change from
 // run to run. Each selection is a dz.get_item with flat offsets computed here, each
 // scatter a dz.get_item_grad, so the result is differentiable in the data through the
@@ -486,5 +487,37 @@ Value eye_like(NodeContext &c) {
       v[size_t(i * cols + i + k)] = 1;
   return c.constant_of(Tensor::from(v, {rows, cols}, dtype_of(c, element)));
 }
+
+/// HannWindow, HammingWindow, BlackmanWindow of a known size: a constant of
+/// output_datatype (default float), a0 - a1 cos(2πn/N) + a2 cos(4πn/N) with N = size
+/// (periodic) or size - 1 (symmetric).
+template <int kind> Value window(NodeContext &c) {
+  const double size_v = known_scalar(c, 0, "size");
+  if (!(size_v >= 0) || size_v > double(kMaxConstantRead))
+    c.fail("the size must be in [0, " + std::to_string(kMaxConstantRead) + "], got " +
+           std::to_string(size_v));
+  const int64_t n = int64_t(size_v);
+  const int32_t to = int32_t(c.int_attr("output_datatype", ::onnx::TensorProto::FLOAT));
+  mlir::Type element = dz_element_type(*c.b.getContext(), to);
+  if (!element)
+    c.unsupported("output_datatype " + dtype_name(to), c.node.op_type() + " " + dtype_name(to));
+  const double a0 = kind == 0   ? 0.5
+                    : kind == 1 ? 25.0 / 46
+                                : 0.42,
+               a1 = kind == 0   ? 0.5
+                    : kind == 1 ? 21.0 / 46
+                                : 0.5,
+               a2 = kind == 2 ? 0.08 : 0.0;
+  const double denom = c.int_attr("periodic", 1) ? double(n) : double(n - 1);
+  std::vector<double> v(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) {
+    const double t = denom > 0 ? 2 * M_PI * double(i) / denom : 0;
+    v[size_t(i)] = a0 - a1 * std::cos(t) + a2 * std::cos(2 * t);
+  }
+  return c.constant_of(Tensor::from(v, {n}, dtype_of(c, element)));
+}
+template Value window<0>(NodeContext &c);
+template Value window<1>(NodeContext &c);
+template Value window<2>(NodeContext &c);
 
 } // namespace dz::onnx::index_ops

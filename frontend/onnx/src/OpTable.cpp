@@ -559,6 +559,7 @@ const OpEntry kOps[] = {
     {"AveragePool", window_ops::average_pool},
     {"BatchNormalization", batch_norm, 3}, // Y, running_mean, running_var (training)
     {"Cast", cast},
+    {"BlackmanWindow", index_ops::window<2>},
     {"CastLike",
      [](NodeContext &c) { return cast_to(c, c.in(0), c.type(c.in(1)).getElementType()); }},
     {"Celu",
@@ -586,6 +587,8 @@ const OpEntry kOps[] = {
     {"Gemm", gemm},
     {"GlobalAveragePool", global_pool<false>},
     {"GlobalMaxPool", global_pool<true>},
+    {"HammingWindow", index_ops::window<1>},
+    {"HannWindow", index_ops::window<0>},
     {"Hardmax", hardmax},
     {"HardSigmoid",
      [](NodeContext &c) -> Value {
