@@ -1,0 +1,292 @@
+// index_ops_test.cpp - the importer's index ops (IndexOps.cpp, ReduceProd, Tile) beyond
+// what the ONNX node tests cover: negative indices and axes against naive loops written
+// here, repeated scatter targets under each reduction, out-of-range one-hot indices,
+// batched Trilu with a negative diagonal, gradients through the decompositions against
+// central differences (float64), and the errors of bad or unknowable indices.
+#include <gtest/gtest.h>
+
+#include "onnx_test_util.h"
+
+#include <limits>
+#include <map>
+
+namespace {
+
+using namespace dz::onnx_test;
+
+struct IndexOpsTest : ::testing::Test {
+  mlir::MLIRContext ctx{mlir::MLIRContext::Threading::DISABLED};
+
+  /// Imports `bytes` and runs it (the compiled-mode pipeline, then the CPU executor).
+  std::vector<dz::Tensor> run(const std::string &bytes, const std::vector<dz::Tensor> &inputs) {
+    mlir::OwningOpRef<mlir::ModuleOp> m = dz::onnx::importOnnxBytes(ctx, bytes, "index.onnx");
+    mlir::PassManager pm(&ctx);
+    dz::passes::buildPipeline(pm);
+    EXPECT_TRUE(mlir::succeeded(pm.run(*m)));
+    return dz::codegen::buildProgramOrThrow(*m->getOps<mlir::func::FuncOp>().begin()).run(inputs);
+  }
+
+  /// The error that importing `bytes` raises ("" when none).
+  std::string import_error(const std::string &bytes) {
+    try {
+      dz::onnx::importOnnxBytes(ctx, bytes, "index.onnx");
+    } catch (const dz::Error &e) {
+      return e.what();
+    }
+    return "";
+  }
+};
+
+dz::Tensor f64_tensor(const std::vector<double> &v, const Dims &d) {
+  return dz::Tensor::from(v, dz::Shape(d.begin(), d.end()), dz::f64);
+}
+
+void expect_values(const dz::Tensor &got, const Dims &shape, const std::vector<double> &want) {
+  ASSERT_EQ(Dims(got.shape().begin(), got.shape().end()), shape);
+  dz::Tensor g = got.to(dz::f64);
+  for (size_t i = 0; i < want.size(); ++i)
+    EXPECT_NEAR(g.data<double>()[i], want[i], 1e-12 * (1 + std::abs(want[i]))) << "element " << i;
+}
+
+// ---- against naive loops -----------------------------------------------------------------
+
+TEST_F(IndexOpsTest, GatherElementsWithNegativeIndicesAlongTheMiddleAxisMatchesNaiveLoop) {
+  const Dims x_dims = {2, 4, 3}, i_dims = {2, 3, 2};
+  const std::vector<int64_t> ids = {0, -1, 3, -4, 2, 1, -2, 0, 1, 1, -3, 3};
+  ModelBuilder m(::onnx::TensorProto::DOUBLE);
+  m.input("x", x_dims).int_initializer("i", i_dims, ids).output("y", i_dims);
+  int_attr(m.node("GatherElements", {"x", "i"}, {"y"}, "ge"), "axis", -2);
+  const std::vector<double> x = uniform(24, 1);
+  std::vector<double> want;
+  for (int64_t a = 0; a < 2; ++a)
+    for (int64_t b = 0; b < 3; ++b)
+      for (int64_t c = 0; c < 2; ++c) {
+        int64_t k = ids[size_t((a * 3 + b) * 2 + c)];
+        k = k < 0 ? k + 4 : k;
+        want.push_back(x[size_t((a * 4 + k) * 3 + c)]);
+      }
+  expect_values(run(m.bytes(), {f64_tensor(x, x_dims)}).at(0), i_dims, want);
+}
+
+TEST_F(IndexOpsTest, ScatterElementsRepeatedTargetsFollowTheReduction) {
+  // Targets 1 and 3 of row 0 are written twice: none keeps the last update, add sums,
+  // mul multiplies both into the data.
+  const Dims x_dims = {2, 4}, i_dims = {2, 3};
+  const std::vector<int64_t> ids = {1, -3, 3, 0, 2, 2};
+  const std::vector<double> x = {1, 2, 3, 4, 5, 6, 7, 8}, u = {10, 20, 30, 40, 50, 60};
+  const std::map<std::string, std::vector<double>> want = {
+      {"none", {1, 20, 3, 30, 40, 6, 60, 8}},
+      {"add", {1, 32, 3, 34, 45, 6, 117, 8}},
+      {"mul", {1, 400, 3, 120, 200, 6, 21000, 8}}};
+  for (const auto &[reduction, expected] : want) {
+    ModelBuilder m(::onnx::TensorProto::DOUBLE, 16);
+    m.input("x", x_dims).input("u", i_dims).int_initializer("i", i_dims, ids).output("y", x_dims);
+    onnx::NodeProto &n = m.node("ScatterElements", {"x", "i", "u"}, {"y"}, "se");
+    int_attr(n, "axis", 1);
+    string_attr(n, "reduction", reduction);
+    SCOPED_TRACE(reduction);
+    expect_values(run(m.bytes(), {f64_tensor(x, x_dims), f64_tensor(u, i_dims)}).at(0), x_dims,
+                  expected);
+  }
+}
+
+TEST_F(IndexOpsTest, GatherNdWithBatchDimsMatchesNaiveLoop) {
+  // data (2, 3, 4), indices (2, 2, 1) with batch_dims 1: y[b, j] = data[b, i[b, j]].
+  const Dims x_dims = {2, 3, 4}, i_dims = {2, 2, 1}, y_dims = {2, 2, 4};
+  const std::vector<int64_t> ids = {2, -3, 1, 1};
+  ModelBuilder m(::onnx::TensorProto::DOUBLE);
+  m.input("x", x_dims).int_initializer("i", i_dims, ids).output("y", y_dims);
+  int_attr(m.node("GatherND", {"x", "i"}, {"y"}, "gnd"), "batch_dims", 1);
+  const std::vector<double> x = uniform(24, 2);
+  std::vector<double> want;
+  for (int64_t b = 0; b < 2; ++b)
+    for (int64_t j = 0; j < 2; ++j) {
+      int64_t k = ids[size_t(b * 2 + j)];
+      k = k < 0 ? k + 3 : k;
+      for (int64_t e = 0; e < 4; ++e)
+        want.push_back(x[size_t((b * 3 + k) * 4 + e)]);
+    }
+  expect_values(run(m.bytes(), {f64_tensor(x, x_dims)}).at(0), y_dims, want);
+}
+
+TEST_F(IndexOpsTest, ReverseExclusiveCumSumAlongANegativeAxisMatchesNaiveLoop) {
+  const Dims x_dims = {3, 5};
+  ModelBuilder m(::onnx::TensorProto::DOUBLE);
+  m.input("x", x_dims).int_initializer("axis", {}, {-1}).output("y", x_dims);
+  onnx::NodeProto &n = m.node("CumSum", {"x", "axis"}, {"y"}, "cs");
+  int_attr(n, "exclusive", 1);
+  int_attr(n, "reverse", 1);
+  const std::vector<double> x = uniform(15, 3);
+  std::vector<double> want(15, 0.0);
+  for (int64_t r = 0; r < 3; ++r)
+    for (int64_t i = 0; i < 5; ++i)
+      for (int64_t j = i + 1; j < 5; ++j)
+        want[size_t(r * 5 + i)] += x[size_t(r * 5 + j)];
+  expect_values(run(m.bytes(), {f64_tensor(x, x_dims)}).at(0), x_dims, want);
+}
+
+TEST_F(IndexOpsTest, BatchedLowerTriluWithNegativeDiagonalMatchesNaiveLoop) {
+  const Dims x_dims = {2, 3, 4};
+  ModelBuilder m(::onnx::TensorProto::DOUBLE, 14);
+  m.input("x", x_dims).int_initializer("k", {}, {-1}).output("y", x_dims);
+  int_attr(m.node("Trilu", {"x", "k"}, {"y"}, "tril"), "upper", 0);
+  std::vector<double> x = uniform(24, 4);
+  x[5] = std::numeric_limits<double>::infinity(); // [0, 1, 1]: above the diagonal -> 0
+  std::vector<double> want;
+  for (int64_t b = 0; b < 2; ++b)
+    for (int64_t i = 0; i < 3; ++i)
+      for (int64_t j = 0; j < 4; ++j)
+        want.push_back(j - i <= -1 ? x[size_t((b * 3 + i) * 4 + j)] : 0.0);
+  expect_values(run(m.bytes(), {f64_tensor(x, x_dims)}).at(0), x_dims, want);
+}
+
+TEST_F(IndexOpsTest, OneHotWithNegativeAndOutOfRangeIndicesAlongAxisOne) {
+  // depth 4: -1 is class 3, 4 and -5 are out of range (all off).
+  const Dims i_dims = {2, 2}, y_dims = {2, 4, 2};
+  ModelBuilder m(::onnx::TensorProto::DOUBLE, 11);
+  m.input("v", {2})
+      .int_initializer("i", i_dims, {-1, 4, 0, -5})
+      .int_initializer("d", {}, {4})
+      .output("y", y_dims);
+  int_attr(m.node("OneHot", {"i", "d", "v"}, {"y"}, "oh"), "axis", 1);
+  std::vector<double> want(16, -2.0);    // off = -2, on = 7
+  want[size_t((0 * 4 + 3) * 2 + 0)] = 7; // [0, 3, 0]
+  want[size_t((1 * 4 + 0) * 2 + 0)] = 7; // [1, 0, 0]
+  expect_values(run(m.bytes(), {f64_tensor({-2, 7}, {2})}).at(0), y_dims, want);
+}
+
+TEST_F(IndexOpsTest, ReduceProdOverTwoAxesMatchesNaiveLoop) {
+  // 3 * 5 = 15 factors per output, padded to 16 with ones; negative values and a zero.
+  const Dims x_dims = {3, 2, 5}, y_dims = {2};
+  ModelBuilder m(::onnx::TensorProto::DOUBLE);
+  m.input("x", x_dims).output("y", y_dims);
+  onnx::NodeProto &n = m.node("ReduceProd", {"x"}, {"y"}, "prod");
+  ints(n, "axes", {0, -1});
+  int_attr(n, "keepdims", 0);
+  std::vector<double> x = uniform(30, 5, -1.5, 1.5);
+  x[7] = 0; // in output 1
+  std::vector<double> want(2, 1.0);
+  for (int64_t a = 0; a < 3; ++a)
+    for (int64_t b = 0; b < 2; ++b)
+      for (int64_t c = 0; c < 5; ++c)
+        want[size_t(b)] *= x[size_t((a * 2 + b) * 5 + c)];
+  expect_values(run(m.bytes(), {f64_tensor(x, x_dims)}).at(0), y_dims, want);
+}
+
+// ---- gradients through the decompositions ------------------------------------------------
+
+TEST_F(IndexOpsTest, GatherElementsWithRepeatedIndicesHasFiniteDifferenceGradient) {
+  expect_gradient_matches(
+      ctx, {3, 4},
+      [](ModelBuilder &m) {
+        m.int_initializer("i", {3, 3}, {0, 0, -1, 3, 1, 1, 2, 2, 2});
+        int_attr(m.node("GatherElements", {"x", "i"}, {"p"}, "ge"), "axis", 1);
+      },
+      {3, 3}, "GatherElements");
+}
+
+TEST_F(IndexOpsTest, CumSumHasFiniteDifferenceGradient) {
+  expect_gradient_matches(
+      ctx, {4, 3},
+      [](ModelBuilder &m) {
+        m.int_initializer("axis", {}, {0});
+        int_attr(m.node("CumSum", {"x", "axis"}, {"p"}, "cs"), "reverse", 1);
+      },
+      {4, 3}, "CumSum");
+}
+
+TEST_F(IndexOpsTest, ReduceProdHasFiniteDifferenceGradient) {
+  expect_gradient_matches(
+      ctx, {3, 2, 3},
+      [](ModelBuilder &m) {
+        ints(m.node("ReduceProd", {"x"}, {"p"}, "prod"), "axes", {0, 2});
+      },
+      {1, 2, 1}, "ReduceProd");
+}
+
+TEST_F(IndexOpsTest, ScatterNdMultiplyHasFiniteDifferenceGradientInTheUpdates) {
+  // x is the updates (2 rows of 3) into ones (4, 3), both to row 1: the data's row 1 is
+  // the product of the two update rows.
+  expect_gradient_matches(
+      ctx, {2, 3},
+      [](ModelBuilder &m) {
+        m.initializer("data", {4, 3}, uniform(12, 6, 0.5, 1.5));
+        m.int_initializer("i", {2, 1}, {1, -3});
+        string_attr(m.node("ScatterND", {"data", "i", "x"}, {"p"}, "snd"), "reduction", "mul");
+      },
+      {4, 3}, "ScatterND", 16);
+}
+
+TEST_F(IndexOpsTest, ScatterElementsHasFiniteDifferenceGradientInTheData) {
+  // Overwritten elements of the data get no gradient; the others pass through.
+  expect_gradient_matches(
+      ctx, {2, 3},
+      [](ModelBuilder &m) {
+        m.initializer("u", {2, 2}, uniform(4, 7));
+        m.int_initializer("i", {2, 2}, {2, 0, -1, 1});
+        int_attr(m.node("ScatterElements", {"x", "i", "u"}, {"p"}, "se"), "axis", 1);
+      },
+      {2, 3}, "ScatterElements");
+}
+
+TEST_F(IndexOpsTest, TileAndDepthToSpaceHaveFiniteDifferenceGradient) {
+  expect_gradient_matches(
+      ctx, {1, 4, 1, 2},
+      [](ModelBuilder &m) {
+        m.int_initializer("r", {4}, {1, 1, 2, 1});
+        m.node("Tile", {"x", "r"}, {"t"}, "tile");
+        onnx::NodeProto &n = m.node("DepthToSpace", {"t"}, {"p"}, "d2s");
+        int_attr(n, "blocksize", 2);
+        string_attr(n, "mode", "CRD");
+      },
+      {1, 1, 4, 4}, "Tile + DepthToSpace");
+}
+
+// ---- errors ------------------------------------------------------------------------------
+
+TEST_F(IndexOpsTest, GatherElementsIndexOutOfRangeNamesTheNodeAndTheRange) {
+  ModelBuilder m;
+  m.input("x", {2, 3}).int_initializer("i", {2, 1}, {0, 3}).output("y", {2, 1});
+  int_attr(m.node("GatherElements", {"x", "i"}, {"y"}, "bad_index"), "axis", 1);
+  const std::string msg = import_error(m.bytes());
+  EXPECT_NE(msg.find("node 'bad_index'"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("index 3 is outside [-3, 3)"), std::string::npos) << msg;
+}
+
+TEST_F(IndexOpsTest, IndicesKnownOnlyAtRunTimeAreUnsupported) {
+  ModelBuilder m;
+  m.input("x", {2, 3}).output("y", {2, 3});
+  ::onnx::ValueInfoProto *i = m.model().mutable_graph()->add_input();
+  i->set_name("i");
+  i->mutable_type()->mutable_tensor_type()->set_elem_type(::onnx::TensorProto::INT64);
+  i->mutable_type()->mutable_tensor_type()->mutable_shape()->add_dim()->set_dim_value(2);
+  i->mutable_type()->mutable_tensor_type()->mutable_shape()->add_dim()->set_dim_value(3);
+  m.node("GatherElements", {"x", "i"}, {"y"}, "runtime_indices");
+  try {
+    dz::onnx::importOnnxBytes(ctx, m.bytes(), "index.onnx");
+    FAIL() << "no error";
+  } catch (const dz::onnx::UnsupportedError &e) {
+    const std::string msg = e.what();
+    EXPECT_NE(msg.find("node 'runtime_indices'"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("must be known at import time"), std::string::npos) << msg;
+    EXPECT_EQ(e.reason(), "GatherElements with a computed indices");
+  }
+}
+
+TEST_F(IndexOpsTest, ScatterNdUpdatesOfTheWrongShapeAreAnError) {
+  ModelBuilder m(::onnx::TensorProto::FLOAT, 16);
+  m.input("x", {4, 3}).input("u", {2, 2}).int_initializer("i", {2, 1}, {0, 1}).output("y", {4, 3});
+  m.node("ScatterND", {"x", "i", "u"}, {"y"}, "bad_updates");
+  dz::onnx::ImportOptions unchecked;
+  unchecked.check = false;
+  try {
+    dz::onnx::importOnnxBytes(ctx, m.bytes(), "index.onnx", unchecked);
+    FAIL() << "no error";
+  } catch (const dz::Error &e) {
+    const std::string msg = e.what();
+    EXPECT_NE(msg.find("node 'bad_updates'"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("the updates (2, 2) must have the shape (2, 3)"), std::string::npos) << msg;
+  }
+}
+
+} // namespace
