@@ -200,6 +200,12 @@ Value eye_like(NodeContext &c);
 template <int kind> Value window(NodeContext &c);
 } // namespace index_ops
 
+/// The converters of Resize.cpp: Resize and Upsample as one weight matrix per axis.
+namespace resize_ops {
+Value resize(NodeContext &c);
+Value upsample(NodeContext &c);
+} // namespace resize_ops
+
 /// The converters of WindowOps.cpp: convolutions and pooling of any rank, padding,
 /// dilation and group.
 namespace window_ops {

@@ -666,6 +666,7 @@ const OpEntry kOps[] = {
     {"ReduceSum", reduce<Reduce::Sum>},
     {"ReduceSumSquare", reduce<Reduce::SumSquare>},
     {"Reshape", shape_ops::reshape},
+    {"Resize", resize_ops::resize},
     {"Scatter", index_ops::scatter_elements}, // ScatterElements' name before opset 11
     {"ScatterElements", index_ops::scatter_elements},
     {"ScatterND", index_ops::scatter_nd},
@@ -714,6 +715,7 @@ const OpEntry kOps[] = {
     {"Transpose", shape_ops::transpose},
     {"Trilu", index_ops::trilu},
     {"Unsqueeze", shape_ops::unsqueeze},
+    {"Upsample", resize_ops::upsample},
     {"Where",
      [](NodeContext &c) -> Value { return {c.make<ir::SelectOp>(c.in(0), c.in(1), c.in(2))}; }},
     {"Xor", binary<ir::XorOp>},
