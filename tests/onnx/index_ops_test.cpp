@@ -1,4 +1,4 @@
-// index_ops_test.cpp - the importer's index ops (IndexOps.cpp, ReduceProd, Tile) beyond
+// index_ops_test.cpp - the importer's index ops (IndexOps.cpp, ReduceProd, Tile, Resize) beyond
 // what the ONNX node tests cover: negative indices and axes against naive loops written
 // here, repeated scatter targets under each reduction, out-of-range one-hot indices,
 // batched Trilu with a negative diagonal, gradients through the decompositions against
@@ -173,6 +173,31 @@ TEST_F(IndexOpsTest, ReduceProdOverTwoAxesMatchesNaiveLoop) {
   expect_values(run(m.bytes(), {f64_tensor(x, x_dims)}).at(0), y_dims, want);
 }
 
+TEST_F(IndexOpsTest, LinearResizeMatchesTheReferenceFormulas) {
+  // Width 5 -> 3 with align_corners (x_ori = x · 4 / 2), height 2 -> 1 with
+  // pytorch_half_pixel (an output of one reads x_ori = -0.5: row 0 by edge padding).
+  const Dims x_dims = {1, 1, 2, 5}, y_dims = {1, 1, 1, 3};
+  for (const std::string mode : {"align_corners", "pytorch_half_pixel"}) {
+    ModelBuilder m(::onnx::TensorProto::DOUBLE);
+    m.input("x", x_dims).int_initializer("sizes", {4}, {1, 1, 1, 3}).output("y", y_dims);
+    onnx::NodeProto &n = m.node("Resize", {"x", "", "", "sizes"}, {"y"}, "resize");
+    string_attr(n, "mode", "linear");
+    string_attr(n, "coordinate_transformation_mode", mode);
+    const std::vector<double> x = uniform(10, 8);
+    std::vector<double> want;
+    for (int64_t j = 0; j < 3; ++j) {
+      // align_corners: height 2 -> 1 reads row 0 (x_ori = 0 when the output is 1 long).
+      // pytorch_half_pixel: width x_ori = (j + 0.5) · 5 / 3 - 0.5.
+      const double xo = mode == "align_corners" ? double(j) * 4 / 2 : (j + 0.5) * 5 / 3 - 0.5;
+      const int64_t lo = int64_t(std::floor(xo)), hi = std::min<int64_t>(lo + 1, 4);
+      const double r = xo - double(lo);
+      want.push_back(x[size_t(lo)] * (1 - r) + x[size_t(hi)] * r);
+    }
+    SCOPED_TRACE(mode);
+    expect_values(run(m.bytes(), {f64_tensor(x, x_dims)}).at(0), y_dims, want);
+  }
+}
+
 // ---- gradients through the decompositions ------------------------------------------------
 
 TEST_F(IndexOpsTest, GatherElementsWithRepeatedIndicesHasFiniteDifferenceGradient) {
@@ -242,6 +267,18 @@ TEST_F(IndexOpsTest, TileAndDepthToSpaceHaveFiniteDifferenceGradient) {
       {1, 1, 4, 4}, "Tile + DepthToSpace");
 }
 
+TEST_F(IndexOpsTest, CubicResizeHasFiniteDifferenceGradient) {
+  expect_gradient_matches(
+      ctx, {1, 1, 3, 4},
+      [](ModelBuilder &m) {
+        m.initializer("scales", {4}, {1, 1, 1.5, 0.75});
+        onnx::NodeProto &n = m.node("Resize", {"x", "", "scales"}, {"p"}, "resize");
+        string_attr(n, "mode", "cubic");
+        int_attr(n, "exclude_outside", 1);
+      },
+      {1, 1, 4, 3}, "Resize");
+}
+
 // ---- errors ------------------------------------------------------------------------------
 
 TEST_F(IndexOpsTest, GatherElementsIndexOutOfRangeNamesTheNodeAndTheRange) {
@@ -286,6 +323,25 @@ TEST_F(IndexOpsTest, ScatterNdUpdatesOfTheWrongShapeAreAnError) {
     const std::string msg = e.what();
     EXPECT_NE(msg.find("node 'bad_updates'"), std::string::npos) << msg;
     EXPECT_NE(msg.find("the updates (2, 2) must have the shape (2, 3)"), std::string::npos) << msg;
+  }
+}
+
+TEST_F(IndexOpsTest, ResizeWithBothScalesAndSizesIsAnError) {
+  ModelBuilder m;
+  m.input("x", {1, 1, 2, 2})
+      .initializer("scales", {4}, {1, 1, 2, 2})
+      .int_initializer("sizes", {4}, {1, 1, 4, 4})
+      .output("y", {1, 1, 4, 4});
+  m.node("Resize", {"x", "", "scales", "sizes"}, {"y"}, "both");
+  dz::onnx::ImportOptions unchecked;
+  unchecked.check = false;
+  try {
+    dz::onnx::importOnnxBytes(ctx, m.bytes(), "index.onnx", unchecked);
+    FAIL() << "no error";
+  } catch (const dz::Error &e) {
+    const std::string msg = e.what();
+    EXPECT_NE(msg.find("node 'both'"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("exactly one of scales and sizes must be given"), std::string::npos) << msg;
   }
 }
 
