@@ -44,8 +44,12 @@ dz::Tensor f64_tensor(const std::vector<double> &v, const Dims &d) {
 void expect_values(const dz::Tensor &got, const Dims &shape, const std::vector<double> &want) {
   ASSERT_EQ(Dims(got.shape().begin(), got.shape().end()), shape);
   dz::Tensor g = got.to(dz::f64);
-  for (size_t i = 0; i < want.size(); ++i)
-    EXPECT_NEAR(g.data<double>()[i], want[i], 1e-12 * (1 + std::abs(want[i]))) << "element " << i;
+  for (size_t i = 0; i < want.size(); ++i) {
+    if (std::isinf(want[i]))
+      EXPECT_EQ(g.data<double>()[i], want[i]) << "element " << i;
+    else
+      EXPECT_NEAR(g.data<double>()[i], want[i], 1e-12 * (1 + std::abs(want[i]))) << "element " << i;
+  }
 }
 
 // ---- against naive loops -----------------------------------------------------------------
@@ -198,6 +202,35 @@ TEST_F(IndexOpsTest, LinearResizeMatchesTheReferenceFormulas) {
   }
 }
 
+TEST_F(IndexOpsTest, TopKTiesAndInfinitiesKeepTheLowerIndexFirst) {
+  // Column 0 holds a tie (2, 2) and column 1 three -inf: each position is taken once,
+  // ties in index order.
+  const double inf = std::numeric_limits<double>::infinity();
+  const Dims x_dims = {4, 2}, y_dims = {3, 2};
+  for (const bool largest : {true, false}) {
+    ModelBuilder m(::onnx::TensorProto::DOUBLE, 11);
+    m.input("x", x_dims).int_initializer("k", {1}, {3}).output("v", y_dims);
+    ::onnx::ValueInfoProto *o = m.model().mutable_graph()->add_output();
+    o->set_name("i");
+    o->mutable_type()->mutable_tensor_type()->set_elem_type(::onnx::TensorProto::INT64);
+    for (int64_t d : y_dims)
+      o->mutable_type()->mutable_tensor_type()->mutable_shape()->add_dim()->set_dim_value(d);
+    onnx::NodeProto &n = m.node("TopK", {"x", "k"}, {"v", "i"}, "topk");
+    int_attr(n, "axis", 0);
+    int_attr(n, "largest", largest ? 1 : 0);
+    const std::vector<double> x = {2, -inf, 5, -inf, 2, 1, -1, -inf};
+    std::vector<dz::Tensor> y = run(m.bytes(), {f64_tensor(x, x_dims)});
+    SCOPED_TRACE(largest ? "largest" : "smallest");
+    if (largest) {
+      expect_values(y.at(0), y_dims, {5, 1, 2, -inf, 2, -inf});
+      expect_values(y.at(1), y_dims, {1, 2, 0, 0, 2, 1});
+    } else {
+      expect_values(y.at(0), y_dims, {-1, -inf, 2, -inf, 2, -inf});
+      expect_values(y.at(1), y_dims, {3, 0, 0, 1, 2, 3});
+    }
+  }
+}
+
 // ---- gradients through the decompositions ------------------------------------------------
 
 TEST_F(IndexOpsTest, GatherElementsWithRepeatedIndicesHasFiniteDifferenceGradient) {
@@ -277,6 +310,16 @@ TEST_F(IndexOpsTest, CubicResizeHasFiniteDifferenceGradient) {
         int_attr(n, "exclude_outside", 1);
       },
       {1, 1, 4, 3}, "Resize");
+}
+
+TEST_F(IndexOpsTest, TopKValuesHaveFiniteDifferenceGradient) {
+  expect_gradient_matches(
+      ctx, {3, 5},
+      [](ModelBuilder &m) {
+        m.int_initializer("count", {1}, {2});
+        m.node("TopK", {"x", "count"}, {"p", "idx"}, "topk");
+      },
+      {3, 2}, "TopK", 11);
 }
 
 // ---- errors ------------------------------------------------------------------------------

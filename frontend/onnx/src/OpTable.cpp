@@ -227,6 +227,78 @@ Value hardmax(NodeContext &c) {
   return {c.reshape(hot, original)};
 }
 
+/// TopK: k rounds along the axis, each taking the largest (smallest: of -x) remaining
+/// value and its first position not taken before, then masking that position with -inf. The rounds'
+/// values and positions are placed along the axis by dz.select with constant masks;
+/// the values keep max's gradient.
+Value top_k(NodeContext &c) {
+  Value x = c.in(0);
+  c.require_float(x);
+  const int64_t r = c.rank(x), a = c.axis(c.int_attr("axis", -1), r), n = c.shape(x)[size_t(a)];
+  int64_t k;
+  if (c.opset < 10) {
+    k = c.int_attr("k", -1);
+  } else {
+    std::vector<int64_t> kv = c.ints_input(1, "K");
+    if (kv.size() != 1)
+      c.fail("K must be one value, got " + std::to_string(kv.size()));
+    k = kv[0];
+  }
+  if (k < 0 || k > n)
+    c.fail("K = " + std::to_string(k) + " must be in [0, " + std::to_string(n) + "]");
+  if (k > 1024)
+    c.unsupported("K = " + std::to_string(k) + " (dz unrolls TopK; at most 1024)",
+                  "TopK with K > 1024");
+  // sorted = 0 allows any order: the sorted one is among them.
+  const bool largest = c.opset < 11 || c.int_attr("largest", 1) != 0;
+  mlir::Type element = c.type(x).getElementType();
+  const DType dt = element.isF32() ? f32 : f64;
+  Shp along(size_t(r - a), 1); // (n, 1, ..., 1): broadcasts along the axis
+  along[0] = n;
+  std::vector<double> positions(static_cast<size_t>(n));
+  std::iota(positions.begin(), positions.end(), 0.0);
+  Value index = c.constant_of(Tensor::from(positions, Shape(along.begin(), along.end()), dt));
+  Shp out(c.shape(x));
+  out[size_t(a)] = k;
+  Shp slot(size_t(r - a), 1); // (k, 1, ..., 1)
+  slot[0] = k;
+  auto axes = c.b.getDenseI64ArrayAttr({a});
+  Value rest = largest ? x : c.neg(x), values, picks, taken;
+  for (int64_t t = 0; t < k; ++t) {
+    Value m = c.make<ir::MaxOp>(rest, axes, c.b.getBoolAttr(true));
+    Value hit = c.make<ir::EqualMaskOp>(rest, m);
+    if (taken) // a position taken before never counts again (x may hold -inf itself)
+      hit = c.mul(hit, c.sub(c.scalar(1, x), taken));
+    Value first = c.make<ir::MinOp>(
+        c.add(c.mul(index, hit), c.mul(c.sub(c.scalar(1, x), hit), c.scalar(double(n), x))), axes,
+        c.b.getBoolAttr(true));
+    std::vector<bool> bits(static_cast<size_t>(k), false);
+    bits[size_t(t)] = true;
+    auto type = mlir::RankedTensorType::get(slot, c.b.getI1Type());
+    llvm::SmallVector<bool> v(bits.begin(), bits.end());
+    Value at = c.make<ir::ConstantOp>(mlir::ElementsAttr(mlir::DenseElementsAttr::get(type, v)));
+    Value value = largest ? m : c.neg(m);
+    values = t == 0 ? c.broadcast(value, out) : c.make<ir::SelectOp>(at, value, values);
+    picks = t == 0 ? c.broadcast(first, out) : c.make<ir::SelectOp>(at, first, picks);
+    if (t + 1 < k) {
+      Value now = c.make<ir::EqualMaskOp>(index, first);
+      taken = taken ? c.maximum(taken, now) : now;
+      rest = c.make<ir::SelectOp>(c.make<ir::EqualOp>(index, first),
+                                  c.scalar(-std::numeric_limits<double>::infinity(), x), rest);
+    }
+  }
+  if (k == 0) {
+    auto empty = [&](mlir::Type e) {
+      return c.make<ir::ConstantOp>(mlir::ElementsAttr(mlir::DenseElementsAttr::get(
+          mlir::RankedTensorType::get(out, e), llvm::ArrayRef<mlir::Attribute>{})));
+    };
+    c.add_output(empty(c.b.getI64Type()));
+    return empty(element);
+  }
+  c.add_output(c.make<ir::CastOp>(picks, mlir::TypeAttr::get(c.b.getI64Type())));
+  return {values};
+}
+
 /// ReduceProd: the reduced axes moved last and flattened to K columns, padded with ones
 /// to a power of two, then halved by elementwise products (log2 K steps).
 Value reduce_prod(NodeContext &c) {
@@ -712,6 +784,7 @@ const OpEntry kOps[] = {
        return {c.mul(x, c.step(c.sub(x, c.scalar(c.float_attr("alpha", 1), x))))};
      }},
     {"Tile", shape_ops::tile},
+    {"TopK", top_k, 2}, // Values, Indices
     {"Transpose", shape_ops::transpose},
     {"Trilu", index_ops::trilu},
     {"Unsqueeze", shape_ops::unsqueeze},
