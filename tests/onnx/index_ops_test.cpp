@@ -231,6 +231,36 @@ TEST_F(IndexOpsTest, TopKTiesAndInfinitiesKeepTheLowerIndexFirst) {
   }
 }
 
+TEST_F(IndexOpsTest, PadModesWithACroppingPadMatchNaiveLoop) {
+  // Axis 0 cropped by one at its start, axis 1 padded by (2, 1): the source column of
+  // output column j is j - 2, mirrored (reflect), clamped (edge), or the value.
+  const Dims x_dims = {3, 4}, y_dims = {2, 7};
+  const std::vector<double> x = uniform(12, 9);
+  for (const std::string mode : {"constant", "edge", "reflect"}) {
+    ModelBuilder m(::onnx::TensorProto::DOUBLE, 11);
+    m.input("x", x_dims)
+        .int_initializer("pads", {4}, {-1, 2, 0, 1})
+        .initializer("v", {}, {2.5})
+        .output("y", y_dims);
+    string_attr(m.node("Pad", {"x", "pads", "v"}, {"y"}, "pad"), "mode", mode);
+    std::vector<double> want;
+    for (int64_t i = 0; i < 2; ++i)
+      for (int64_t j = 0; j < 7; ++j) {
+        int64_t p = j - 2;
+        if (p >= 0 && p < 4)
+          want.push_back(x[size_t((i + 1) * 4 + p)]);
+        else if (mode == "constant")
+          want.push_back(2.5);
+        else
+          want.push_back(x[size_t((i + 1) * 4 + (mode == "edge" ? std::clamp<int64_t>(p, 0, 3)
+                                                 : p < 0        ? -p
+                                                                : 6 - p))]);
+      }
+    SCOPED_TRACE(mode);
+    expect_values(run(m.bytes(), {f64_tensor(x, x_dims)}).at(0), y_dims, want);
+  }
+}
+
 // ---- gradients through the decompositions ------------------------------------------------
 
 TEST_F(IndexOpsTest, GatherElementsWithRepeatedIndicesHasFiniteDifferenceGradient) {

@@ -1,6 +1,6 @@
 // IndexOps.cpp - the converters of the ONNX ops that select, scatter or generate by
 // index: GatherElements, GatherND, ScatterElements (and the older Scatter), ScatterND,
-// OneHot, Trilu, CumSum, Compress, NonZero, Range, EyeLike and the window functions
+// OneHot, Trilu, CumSum, Compress, NonZero, Range, EyeLike, Pad and the window functions
 // (HannWindow, HammingWindow, BlackmanWindow). The indices (and whatever
 // else fixes the result's shape) must be known at import time; the data may change from
 // run to run. Each selection is a dz.get_item with flat offsets computed here, each
@@ -486,6 +486,71 @@ Value eye_like(NodeContext &c) {
     if (i + k >= 0 && i + k < cols)
       v[size_t(i * cols + i + k)] = 1;
   return c.constant_of(Tensor::from(v, {rows, cols}, dtype_of(c, element)));
+}
+
+/// Pad with known pads (begin values of every axis, then end values; negative ones
+/// crop): each output element reads its source element (edge: the nearest one; reflect:
+/// mirrored at the border without repeating it), or, in constant mode, the value.
+Value pad(NodeContext &c) {
+  Value x = c.in(0);
+  const int64_t r = c.rank(x);
+  std::vector<int64_t> pads;
+  double value = 0;
+  if (c.opset < 11) {
+    pads = c.ints_attr("pads").value_or(std::vector<int64_t>{});
+    value = c.float_attr("value", 0);
+  } else {
+    pads = known_ints(c, 1, "pads", nullptr);
+    if (c.has(2))
+      value = known_scalar(c, 2, "constant_value");
+  }
+  if (int64_t(pads.size()) != 2 * r)
+    c.fail("pads has " + std::to_string(pads.size()) + " values, 2 per axis (" +
+           std::to_string(2 * r) + ") expected");
+  const std::string mode = c.string_attr("mode", "constant");
+  if (mode != "constant" && mode != "edge" && mode != "reflect")
+    c.fail("unknown mode '" + mode + "' (constant, edge, reflect)");
+  ArrayRef<int64_t> s = c.shape(x);
+  Shp out;
+  for (int64_t d = 0; d < r; ++d) {
+    const int64_t n = s[size_t(d)] + pads[size_t(d)] + pads[size_t(d + r)];
+    if (n < 0 || (n > 0 && s[size_t(d)] == 0 && mode != "constant"))
+      c.fail("pads " + dims_str(pads) + " do not fit the input " + dims_str(s));
+    if (mode == "reflect" &&
+        (pads[size_t(d)] >= s[size_t(d)] || pads[size_t(d + r)] >= s[size_t(d)]))
+      c.fail("reflect pads must be smaller than the axis, got " + dims_str(pads) + " for " +
+             dims_str(s));
+    out.push_back(n);
+  }
+  if (!element_count(out))
+    c.fail("the output " + dims_str(out) + " is too large");
+  check_table(c, product(out));
+  Shp st = strides_of(s);
+  std::vector<int64_t> offsets;
+  std::vector<bool> outside;
+  for_each_index(out, [&](ArrayRef<int64_t> idx) {
+    int64_t off = 0;
+    bool in = true;
+    for (int64_t d = 0; d < r; ++d) {
+      const int64_t n = s[size_t(d)];
+      int64_t p = idx[size_t(d)] - pads[size_t(d)];
+      if (p < 0 || p >= n) {
+        if (mode == "edge")
+          p = std::clamp<int64_t>(p, 0, n - 1);
+        else if (mode == "reflect")
+          p = p < 0 ? -p : 2 * (n - 1) - p;
+        else
+          in = false;
+      }
+      off += (in ? p : 0) * st[size_t(d)];
+    }
+    offsets.push_back(in ? off : -1);
+    outside.push_back(!in);
+  });
+  Value y = take(c, x, out, std::move(offsets));
+  if (value == 0 || std::none_of(outside.begin(), outside.end(), [](bool b) { return b; }))
+    return y;
+  return c.make<ir::SelectOp>(mask_of(c, out, outside), c.scalar(value, x), y);
 }
 
 /// HannWindow, HammingWindow, BlackmanWindow of a known size: a constant of

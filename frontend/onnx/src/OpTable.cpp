@@ -720,6 +720,7 @@ const OpEntry kOps[] = {
        Value x = c.in(0);
        return {c.sub(c.relu(x), c.mul(c.in(1), c.relu(c.neg(x))))};
      }},
+    {"Pad", index_ops::pad},
     {"Pow", pow},
     {"Range", index_ops::range},
     {"Reciprocal",
