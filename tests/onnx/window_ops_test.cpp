@@ -1,5 +1,5 @@
-// window_ops_test.cpp - the importer's window ops and LSTM beyond what the ONNX node tests
-// cover: grouped (2 groups, depthwise), dilated and 1-D convolutions against naive loops
+// window_ops_test.cpp - the importer's window ops and recurrent layers beyond what the ONNX node
+// tests cover: grouped (2 groups, depthwise), dilated and 1-D convolutions against naive loops
 // written here, a bidirectional LSTM against a naive loop, gradients through the pooling
 // decompositions against central differences (float64), and the errors of bad nodes.
 #include <dzc/codegen/ExecutorBuild.h>
@@ -294,6 +294,95 @@ TEST_F(WindowOpsTest, BidirectionalLstmMatchesNaiveLoop) {
   }
 }
 
+/// A bidirectional GRU with initial state and biases, layout 1, against a naive loop of
+/// ONNX's equations (linear_before_reset 0 or 1).
+void expect_gru_matches_naive_loop(WindowOpsTest &t, bool linear_before_reset) {
+  const int64_t seq = 3, batch = 2, input = 3, hidden = 4, dirs = 2;
+  const std::vector<double> x = uniform(size_t(seq * batch * input), 14), // (batch, seq, I)
+      w = uniform(size_t(dirs * 3 * hidden * input), 15, -0.5, 0.5),
+                            r = uniform(size_t(dirs * 3 * hidden * hidden), 16, -0.5, 0.5),
+                            b = uniform(size_t(dirs * 6 * hidden), 17, -0.5, 0.5),
+                            h0 = uniform(size_t(batch * dirs * hidden), 18); // (batch, dirs, H)
+  // want_y (batch, seq, dirs, H), want_h (batch, dirs, H)
+  std::vector<double> want_y(size_t(seq * dirs * batch * hidden)), want_h(h0);
+  for (int64_t d = 0; d < dirs; ++d)
+    for (int64_t k = 0; k < seq; ++k) {
+      const int64_t step = d == 0 ? k : seq - 1 - k;
+      const std::vector<double> h = want_h;
+      auto hv = [&](int64_t n, int64_t i) { return h[size_t((n * dirs + d) * hidden + i)]; };
+      for (int64_t n = 0; n < batch; ++n)
+        for (int64_t j = 0; j < hidden; ++j) {
+          auto wx = [&](int64_t g) { // x W^T + Wb for gate g (z, r, h)
+            const int64_t row = g * hidden + j;
+            double s = b[size_t(d * 6 * hidden + row)];
+            for (int64_t i = 0; i < input; ++i)
+              s += x[size_t((n * seq + step) * input + i)] *
+                   w[size_t((d * 3 * hidden + row) * input + i)];
+            return s;
+          };
+          auto rh = [&](int64_t g, const std::function<double(int64_t)> &state) {
+            const int64_t row = g * hidden + j;
+            double s = b[size_t(d * 6 * hidden + 3 * hidden + row)];
+            for (int64_t i = 0; i < hidden; ++i)
+              s += state(i) * r[size_t((d * 3 * hidden + row) * hidden + i)];
+            return s;
+          };
+          auto plain = [&](int64_t i) { return hv(n, i); };
+          const double z = sigmoid(wx(0) + rh(0, plain));
+          double cand;
+          if (linear_before_reset) {
+            cand = std::tanh(wx(2) + sigmoid(wx(1) + rh(1, plain)) * rh(2, plain));
+          } else {
+            // the reset gate of each state element i (gate r at row i)
+            auto reset_state = [&](int64_t i) {
+              double s = b[size_t(d * 6 * hidden + hidden + i)] +
+                         b[size_t(d * 6 * hidden + 4 * hidden + i)];
+              for (int64_t q = 0; q < input; ++q)
+                s += x[size_t((n * seq + step) * input + q)] *
+                     w[size_t((d * 3 * hidden + hidden + i) * input + q)];
+              for (int64_t q = 0; q < hidden; ++q)
+                s += hv(n, q) * r[size_t((d * 3 * hidden + hidden + i) * hidden + q)];
+              return sigmoid(s) * hv(n, i);
+            };
+            cand = std::tanh(wx(2) + rh(2, reset_state));
+          }
+          const double out = (1 - z) * cand + z * hv(n, j);
+          want_h[size_t((n * dirs + d) * hidden + j)] = out;
+          want_y[size_t(((n * seq + step) * dirs + d) * hidden + j)] = out;
+        }
+    }
+  ModelBuilder m(::onnx::TensorProto::FLOAT, 14); // layout from opset 14
+  m.input("x", {batch, seq, input})
+      .initializer("w", {dirs, 3 * hidden, input}, w)
+      .initializer("r", {dirs, 3 * hidden, hidden}, r)
+      .initializer("b", {dirs, 6 * hidden}, b)
+      .initializer("h0", {batch, dirs, hidden}, h0)
+      .output("y", {batch, seq, dirs, hidden})
+      .output("y_h", {batch, dirs, hidden});
+  onnx::NodeProto &n = m.node("GRU", {"x", "w", "r", "b", "", "h0"}, {"y", "y_h"}, "gru");
+  int_attr(n, "hidden_size", hidden);
+  int_attr(n, "layout", 1);
+  int_attr(n, "linear_before_reset", linear_before_reset ? 1 : 0);
+  string_attr(n, "direction", "bidirectional");
+  std::vector<dz::Tensor> got =
+      t.run(m.bytes(), {dz::Tensor::from(x, {batch, seq, input}, dz::f32)});
+  ASSERT_EQ(got.size(), 2u);
+  for (auto [k, want] : {std::pair{0, &want_y}, {1, &want_h}}) {
+    ASSERT_EQ(got[size_t(k)].size(), int64_t(want->size())) << "output " << k;
+    for (size_t i = 0; i < want->size(); ++i)
+      ASSERT_NEAR(got[size_t(k)].data<float>()[i], (*want)[i], 1e-5)
+          << "output " << k << " element " << i;
+  }
+}
+
+TEST_F(WindowOpsTest, BidirectionalGruMatchesNaiveLoop) {
+  expect_gru_matches_naive_loop(*this, false);
+}
+
+TEST_F(WindowOpsTest, BidirectionalGruWithLinearBeforeResetMatchesNaiveLoop) {
+  expect_gru_matches_naive_loop(*this, true);
+}
+
 // ---- gradients through the decompositions ------------------------------------------------
 
 void expect_pool_gradient_matches(WindowOpsTest &t, const std::string &op, const Dims &x_dims,
@@ -374,6 +463,25 @@ TEST_F(WindowOpsTest, BidirectionalLstmHasFiniteDifferenceGradient) {
         string_attr(n, "direction", "bidirectional");
       },
       {3, 2, 2, 3}, "LSTM");
+}
+
+TEST_F(WindowOpsTest, GruAndRnnHaveFiniteDifferenceGradient) {
+  for (const std::string op : {"GRU", "RNN"}) {
+    const int64_t gates = op == "GRU" ? 3 : 1;
+    expect_gradient_matches(
+        ctx, {3, 2, 2},
+        [&](ModelBuilder &m) {
+          m.initializer("w", {2, gates * 3, 2}, uniform(size_t(12 * gates), 13, -0.5, 0.5));
+          m.initializer("r", {2, gates * 3, 3}, uniform(size_t(18 * gates), 14, -0.5, 0.5));
+          m.initializer("b", {2, gates * 6}, uniform(size_t(12 * gates), 15, -0.5, 0.5));
+          onnx::NodeProto &n = m.node(op, {"x", "w", "r", "b"}, {"p"}, "rec");
+          int_attr(n, "hidden_size", 3);
+          string_attr(n, "direction", "bidirectional");
+          if (op == "GRU")
+            int_attr(n, "linear_before_reset", 1);
+        },
+        {3, 2, 2, 3}, op);
+  }
 }
 
 // ---- errors ------------------------------------------------------------------------------

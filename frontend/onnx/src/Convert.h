@@ -216,9 +216,10 @@ Value max_pool(NodeContext &c);
 Value average_pool(NodeContext &c);
 } // namespace window_ops
 
-/// The converter of Recurrent.cpp: LSTM unrolled over the sequence.
+/// The converters of Recurrent.cpp: LSTM, GRU and RNN unrolled over the sequence.
 namespace recurrent {
 Value lstm(NodeContext &c);
+Value rnn_or_gru(NodeContext &c);
 } // namespace recurrent
 
 /// The entry of `op_type` (default ONNX domain), or null.

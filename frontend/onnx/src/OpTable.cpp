@@ -659,6 +659,7 @@ const OpEntry kOps[] = {
     {"Gemm", gemm},
     {"GlobalAveragePool", global_pool<false>},
     {"GlobalMaxPool", global_pool<true>},
+    {"GRU", recurrent::rnn_or_gru, 2}, // Y, Y_h
     {"HammingWindow", index_ops::window<1>},
     {"HannWindow", index_ops::window<0>},
     {"Hardmax", hardmax},
@@ -740,6 +741,7 @@ const OpEntry kOps[] = {
     {"ReduceSumSquare", reduce<Reduce::SumSquare>},
     {"Reshape", shape_ops::reshape},
     {"Resize", resize_ops::resize},
+    {"RNN", recurrent::rnn_or_gru, 2},        // Y, Y_h
     {"Scatter", index_ops::scatter_elements}, // ScatterElements' name before opset 11
     {"ScatterElements", index_ops::scatter_elements},
     {"ScatterND", index_ops::scatter_nd},
