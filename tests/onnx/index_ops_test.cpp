@@ -261,6 +261,66 @@ TEST_F(IndexOpsTest, PadModesWithACroppingPadMatchNaiveLoop) {
   }
 }
 
+TEST_F(IndexOpsTest, AdamWithBiasCorrectionAndPostNormMatchesItsFormula) {
+  // T = 3 > 0: R is corrected by sqrt(1 - beta^T) / (1 - alpha^T); the state of two
+  // tensors updates independently.
+  ModelBuilder m(::onnx::TensorProto::DOUBLE);
+  auto *domain = m.model().add_opset_import();
+  domain->set_domain("ai.onnx.preview.training");
+  domain->set_version(1);
+  const std::vector<std::string> names = {"x1", "x2", "g1", "g2", "v1", "v2", "h1", "h2"};
+  m.input("r", {1}).int_initializer("t", {}, {3});
+  for (const std::string &name : names)
+    m.input(name, {2});
+  onnx::NodeProto &n = m.node("Adam", {"r", "t", "x1", "x2", "g1", "g2", "v1", "v2", "h1", "h2"},
+                              {"x1n", "x2n", "v1n", "v2n", "h1n", "h2n"}, "adam");
+  n.set_domain("ai.onnx.preview.training");
+  for (const char *out : {"x1n", "x2n", "v1n", "v2n", "h1n", "h2n"})
+    m.output(out, {2});
+  auto real = [&](const char *name, double v) {
+    onnx::AttributeProto *a = n.add_attribute();
+    a->set_name(name);
+    a->set_type(onnx::AttributeProto::FLOAT);
+    a->set_f(float(v));
+  };
+  const double alpha = 0.5, beta = 0.75, eps = 0.125, norm = 0.25, post = 0.5, r = 0.5;
+  real("alpha", alpha);
+  real("beta", beta);
+  real("epsilon", eps);
+  real("norm_coefficient", norm);
+  real("norm_coefficient_post", post);
+  std::vector<dz::Tensor> in = {f64_tensor({r}, {1})};
+  std::vector<std::vector<double>> v(8);
+  for (size_t i = 0; i < 8; ++i) {
+    v[i] = uniform(2, uint32_t(20 + i), i >= 6 ? 0.1 : -1, 1);
+    in.push_back(f64_tensor(v[i], {2}));
+  }
+  dz::onnx::ImportOptions unchecked; // the checker knows the domain only by its registry
+  unchecked.check = false;
+  mlir::OwningOpRef<mlir::ModuleOp> mod =
+      dz::onnx::importOnnxBytes(ctx, m.bytes(), "adam.onnx", unchecked);
+  mlir::PassManager pm(&ctx);
+  dz::passes::buildPipeline(pm);
+  ASSERT_TRUE(mlir::succeeded(pm.run(*mod)));
+  std::vector<dz::Tensor> got =
+      dz::codegen::buildProgramOrThrow(*mod->getOps<mlir::func::FuncOp>().begin()).run(in);
+  ASSERT_EQ(got.size(), 6u);
+  const double adjusted = r * std::sqrt(1 - std::pow(beta, 3)) / (1 - std::pow(alpha, 3));
+  for (size_t k = 0; k < 2; ++k) {
+    std::vector<double> xn, vn, hn;
+    for (size_t e = 0; e < 2; ++e) {
+      const double x = v[k][e], g = v[2 + k][e] + norm * x;
+      vn.push_back(alpha * v[4 + k][e] + (1 - alpha) * g);
+      hn.push_back(beta * v[6 + k][e] + (1 - beta) * g * g);
+      xn.push_back((1 - post) * (x - adjusted * vn.back() / (std::sqrt(hn.back()) + eps)));
+    }
+    SCOPED_TRACE("tensor " + std::to_string(k));
+    expect_values(got[k], {2}, xn);
+    expect_values(got[2 + k], {2}, vn);
+    expect_values(got[4 + k], {2}, hn);
+  }
+}
+
 // ---- gradients through the decompositions ------------------------------------------------
 
 TEST_F(IndexOpsTest, GatherElementsWithRepeatedIndicesHasFiniteDifferenceGradient) {

@@ -94,7 +94,7 @@ void Importer::check_supported() const {
   for (int i = 0; i < graph.node_size(); ++i) {
     const ::onnx::NodeProto &node = graph.node(i);
     const std::string key = op_key(node);
-    const OpEntry *entry = key == node.op_type() ? find_op(key) : nullptr;
+    const OpEntry *entry = find_op(key); // domain-qualified keys for other domains
     if (!entry) {
       const std::string entry =
           key + " (opset " + std::to_string(opset_of(model, node.domain())) + ")";
@@ -207,7 +207,7 @@ void Importer::convert(int index) {
   for (const std::string &out : node.output())
     if (!out.empty() && (values.count(out) || initializers.count(out)))
       c.fail("its output '" + out + "' is defined twice");
-  std::vector<Value> outs = {find_op(node.op_type())->convert(c)};
+  std::vector<Value> outs = {find_op(op_key(node))->convert(c)};
   outs.insert(outs.end(), c.added_outputs().begin(), c.added_outputs().end());
   for (int k = 0; k < node.output_size(); ++k) {
     if (node.output(k).empty())

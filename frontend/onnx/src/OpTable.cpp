@@ -620,6 +620,115 @@ Value dropout(NodeContext &c) {
   return {x};
 }
 
+// ---- the optimizers of ai.onnx.preview.training -----------------------------------------
+
+/// The optimizer's inputs after R and T: `groups` groups of n tensors each (X..., G...,
+/// then the states), n = (inputs - 2) / groups.
+int64_t optimizer_tensors(NodeContext &c, int64_t groups) {
+  const int64_t n = (int64_t(c.num_inputs()) - 2) / groups;
+  if (n < 1 || 2 + n * groups != int64_t(c.num_inputs()) ||
+      c.node.output_size() != n * (groups - 1))
+    c.fail("expects R, T and " + std::to_string(groups) + " groups of n tensors, and " +
+           std::to_string(groups - 1) + " groups of n outputs");
+  return n;
+}
+
+/// Input i as a scalar of like's element type.
+Value scalar_input(NodeContext &c, size_t i, Value like) {
+  Value v = c.in(i);
+  if (product(c.shape(v)) != 1)
+    c.fail("input #" + std::to_string(i) + " must be one value, got " + dims_str(c.shape(v)));
+  return cast_to(c, c.reshape(v, {}), c.type(like).getElementType());
+}
+
+/// Adagrad: r = R / (1 + T · decay_factor); g = norm_coefficient · X + G;
+/// H' = H + g²; X' = X − r · g / (sqrt(H') + epsilon). Outputs X'..., H'....
+Value adagrad(NodeContext &c) {
+  const int64_t n = optimizer_tensors(c, 3);
+  const double decay = c.float_attr("decay_factor", 0), eps = c.float_attr("epsilon", 0),
+               norm = c.float_attr("norm_coefficient", 0);
+  std::vector<Value> xs, hs;
+  for (int64_t k = 0; k < n; ++k) {
+    Value x = c.in(size_t(2 + k)), g = c.in(size_t(2 + n + k)), h = c.in(size_t(2 + 2 * n + k));
+    c.require_float(x);
+    Value t = scalar_input(c, 1, x);
+    Value rate = c.div(scalar_input(c, 0, x), c.add(c.scalar(1, x), c.mul(t, c.scalar(decay, x))));
+    Value gr = c.add(c.mul(x, c.scalar(norm, x)), g);
+    Value h_new = c.add(h, c.mul(gr, gr));
+    xs.push_back(c.sub(x, c.div(c.mul(rate, gr), c.add(c.sqrt(h_new), c.scalar(eps, x)))));
+    hs.push_back(h_new);
+  }
+  for (size_t k = 1; k < xs.size(); ++k)
+    c.add_output(xs[k]);
+  for (Value h : hs)
+    c.add_output(h);
+  return xs[0];
+}
+
+/// Adam: g = norm_coefficient · X + G; V' = α V + (1 − α) g; H' = β H + (1 − β) g²;
+/// R' = R · sqrt(1 − β^T) / (1 − α^T) when T > 0, else R;
+/// X' = (1 − norm_coefficient_post) (X − R' V' / (sqrt(H') + ε)). Outputs X'..., V'..., H'....
+Value adam(NodeContext &c) {
+  const int64_t n = optimizer_tensors(c, 4);
+  const double alpha = c.float_attr("alpha", 0.9), beta = c.float_attr("beta", 0.999),
+               eps = c.float_attr("epsilon", 1e-6), norm = c.float_attr("norm_coefficient", 0),
+               post = c.float_attr("norm_coefficient_post", 0);
+  std::vector<Value> xs, vs, hs;
+  for (int64_t k = 0; k < n; ++k) {
+    Value x = c.in(size_t(2 + k)), g = c.in(size_t(2 + n + k)), v = c.in(size_t(2 + 2 * n + k)),
+          h = c.in(size_t(2 + 3 * n + k));
+    c.require_float(x);
+    Value r = scalar_input(c, 0, x), t = scalar_input(c, 1, x);
+    Value gr = c.add(c.mul(x, c.scalar(norm, x)), g);
+    Value v_new = c.add(c.mul(v, c.scalar(alpha, x)), c.mul(gr, c.scalar(1 - alpha, x)));
+    Value h_new = c.add(c.mul(h, c.scalar(beta, x)), c.mul(c.mul(gr, gr), c.scalar(1 - beta, x)));
+    auto power = [&](double base) { return c.exp(c.mul(t, c.scalar(std::log(base), x))); };
+    Value adjusted = c.div(c.mul(r, c.sqrt(c.sub(c.scalar(1, x), power(beta)))),
+                           c.sub(c.scalar(1, x), power(alpha)));
+    Value rate = c.make<ir::SelectOp>(c.make<ir::GreaterOp>(t, c.scalar(0, x)), adjusted, r);
+    Value step = c.div(v_new, c.add(c.sqrt(h_new), c.scalar(eps, x)));
+    xs.push_back(c.mul(c.sub(x, c.mul(rate, step)), c.scalar(1 - post, x)));
+    vs.push_back(v_new);
+    hs.push_back(h_new);
+  }
+  for (size_t k = 1; k < xs.size(); ++k)
+    c.add_output(xs[k]);
+  for (Value v : vs)
+    c.add_output(v);
+  for (Value h : hs)
+    c.add_output(h);
+  return xs[0];
+}
+
+/// Momentum: g = norm_coefficient · X + G; V' = α V + (T > 0 ? β : 1) g; standard:
+/// X' = X − R V'; nesterov: X' = X − R (g + α V'). Outputs X'..., V'....
+Value momentum(NodeContext &c) {
+  const int64_t n = optimizer_tensors(c, 3);
+  const double alpha = c.float_attr("alpha", 0), beta = c.float_attr("beta", 0),
+               norm = c.float_attr("norm_coefficient", 0);
+  const std::string mode = c.string_attr("mode", "standard");
+  if (mode != "standard" && mode != "nesterov")
+    c.fail("unknown mode '" + mode + "' (standard, nesterov)");
+  std::vector<Value> xs, vs;
+  for (int64_t k = 0; k < n; ++k) {
+    Value x = c.in(size_t(2 + k)), g = c.in(size_t(2 + n + k)), v = c.in(size_t(2 + 2 * n + k));
+    c.require_float(x);
+    Value r = scalar_input(c, 0, x), t = scalar_input(c, 1, x);
+    Value gr = c.add(c.mul(x, c.scalar(norm, x)), g);
+    Value b = c.make<ir::SelectOp>(c.make<ir::GreaterOp>(t, c.scalar(0, x)), c.scalar(beta, x),
+                                   c.scalar(1, x));
+    Value v_new = c.add(c.mul(v, c.scalar(alpha, x)), c.mul(b, gr));
+    Value dir = mode == "standard" ? v_new : c.add(gr, c.mul(v_new, c.scalar(alpha, x)));
+    xs.push_back(c.sub(x, c.mul(r, dir)));
+    vs.push_back(v_new);
+  }
+  for (size_t k = 1; k < xs.size(); ++k)
+    c.add_output(xs[k]);
+  for (Value v : vs)
+    c.add_output(v);
+  return xs[0];
+}
+
 // ---- the table: one entry per ONNX op, alphabetical --------------------------------------
 
 Value identity(NodeContext &c) { return {c.in(0)}; }
@@ -795,6 +904,10 @@ const OpEntry kOps[] = {
     {"Where",
      [](NodeContext &c) -> Value { return {c.make<ir::SelectOp>(c.in(0), c.in(1), c.in(2))}; }},
     {"Xor", binary<ir::XorOp>},
+    // ai.onnx.preview.training
+    {"ai.onnx.preview.training.Adagrad", adagrad, kAnyOutputs},
+    {"ai.onnx.preview.training.Adam", adam, kAnyOutputs},
+    {"ai.onnx.preview.training.Momentum", momentum, kAnyOutputs},
 };
 
 // The registry's ops with an ONNX twin (dzc/ops.def), one to one; an ONNX op of kOps with
