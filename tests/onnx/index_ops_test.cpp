@@ -321,6 +321,27 @@ TEST_F(IndexOpsTest, AdamWithBiasCorrectionAndPostNormMatchesItsFormula) {
   }
 }
 
+TEST_F(IndexOpsTest, EinsumWithImplicitOutputAndBroadcastEllipsisMatchesNaiveLoop) {
+  // "...ij,...jk": the output is implicit ("...ik"), the ellipsis axes (2, 1) and (3)
+  // broadcast to (2, 3).
+  const Dims a_dims = {2, 1, 2, 3}, b_dims = {3, 3, 2}, y_dims = {2, 3, 2, 2};
+  ModelBuilder m(::onnx::TensorProto::DOUBLE, 12);
+  m.input("a", a_dims).input("b", b_dims).output("y", y_dims);
+  string_attr(m.node("Einsum", {"a", "b"}, {"y"}, "es"), "equation", "...ij, ...jk");
+  const std::vector<double> a = uniform(12, 10), b = uniform(18, 11);
+  std::vector<double> want;
+  for (int64_t p = 0; p < 2; ++p)
+    for (int64_t q = 0; q < 3; ++q)
+      for (int64_t i = 0; i < 2; ++i)
+        for (int64_t k = 0; k < 2; ++k) {
+          double sum = 0;
+          for (int64_t j = 0; j < 3; ++j)
+            sum += a[size_t((p * 2 + i) * 3 + j)] * b[size_t((q * 3 + j) * 2 + k)];
+          want.push_back(sum);
+        }
+  expect_values(run(m.bytes(), {f64_tensor(a, a_dims), f64_tensor(b, b_dims)}).at(0), y_dims, want);
+}
+
 // ---- gradients through the decompositions ------------------------------------------------
 
 TEST_F(IndexOpsTest, GatherElementsWithRepeatedIndicesHasFiniteDifferenceGradient) {
@@ -410,6 +431,17 @@ TEST_F(IndexOpsTest, TopKValuesHaveFiniteDifferenceGradient) {
         m.node("TopK", {"x", "count"}, {"p", "idx"}, "topk");
       },
       {3, 2}, "TopK", 11);
+}
+
+TEST_F(IndexOpsTest, EinsumDiagonalAndContractionHaveFiniteDifferenceGradient) {
+  // x_ii (the diagonal) times W_ij summed over j: "ii,ij->i".
+  expect_gradient_matches(
+      ctx, {3, 3},
+      [](ModelBuilder &m) {
+        m.initializer("w", {3, 4}, uniform(12, 12));
+        string_attr(m.node("Einsum", {"x", "w"}, {"p"}, "es"), "equation", "ii,ij->i");
+      },
+      {3}, "Einsum", 12);
 }
 
 // ---- errors ------------------------------------------------------------------------------

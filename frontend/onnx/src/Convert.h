@@ -197,6 +197,7 @@ Value non_zero(NodeContext &c);
 Value range(NodeContext &c);
 Value eye_like(NodeContext &c);
 Value pad(NodeContext &c);
+Value einsum(NodeContext &c);
 /// 0: HannWindow, 1: HammingWindow, 2: BlackmanWindow.
 template <int kind> Value window(NodeContext &c);
 } // namespace index_ops

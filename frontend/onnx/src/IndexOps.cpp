@@ -1,6 +1,6 @@
 // IndexOps.cpp - the converters of the ONNX ops that select, scatter or generate by
 // index: GatherElements, GatherND, ScatterElements (and the older Scatter), ScatterND,
-// OneHot, Trilu, CumSum, Compress, NonZero, Range, EyeLike, Pad and the window functions
+// OneHot, Trilu, CumSum, Compress, NonZero, Range, EyeLike, Pad, Einsum and the window functions
 // (HannWindow, HammingWindow, BlackmanWindow). The indices (and whatever
 // else fixes the result's shape) must be known at import time; the data may change from
 // run to run. Each selection is a dz.get_item with flat offsets computed here, each
@@ -9,6 +9,7 @@
 #include "Convert.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <map>
 #include <numeric>
@@ -551,6 +552,151 @@ Value pad(NodeContext &c) {
   if (value == 0 || std::none_of(outside.begin(), outside.end(), [](bool b) { return b; }))
     return y;
   return c.make<ir::SelectOp>(mask_of(c, out, outside), c.scalar(value, x), y);
+}
+
+/// Einsum: each operand's repeated labels reduced to their diagonal (one dz.get_item),
+/// its axes ordered as (output labels, summed labels) with size-1 axes for the labels it
+/// lacks, the operands multiplied with broadcasting, and the summed labels summed. "..."
+/// stands for the same broadcasting axes in every operand (aligned to the right).
+Value einsum(NodeContext &c) {
+  std::string eq;
+  for (char ch : c.string_attr("equation", ""))
+    if (ch != ' ')
+      eq += ch;
+  const size_t arrow = eq.find("->");
+  const std::string lhs = eq.substr(0, arrow);
+  std::vector<std::string> terms;
+  for (size_t start = 0;;) {
+    const size_t comma = lhs.find(',', start);
+    terms.push_back(
+        lhs.substr(start, comma == std::string::npos ? std::string::npos : comma - start));
+    if (comma == std::string::npos)
+      break;
+    start = comma + 1;
+  }
+  if (terms.size() != c.num_inputs())
+    c.fail("the equation '" + eq + "' has " + std::to_string(terms.size()) +
+           " operands, the node " + std::to_string(c.num_inputs()) + " inputs");
+  // Labels as ints: letters as themselves, the ellipsis' axes as -1, -2, ... from the right.
+  int64_t ellipsis = 0; // the most axes an ellipsis stands for
+  std::vector<std::vector<int64_t>> labels(terms.size());
+  auto parse = [&](const std::string &term, int64_t rank, bool output) {
+    std::vector<int64_t> out;
+    const size_t dots = term.find("...");
+    const std::string plain =
+        dots == std::string::npos ? term : term.substr(0, dots) + term.substr(dots + 3);
+    for (char ch : plain)
+      if (!std::isalpha(static_cast<unsigned char>(ch)))
+        c.fail("the equation '" + eq + "' has the character '" + std::string(1, ch) + "'");
+    const int64_t spread = output ? ellipsis : rank - int64_t(plain.size());
+    if (dots == std::string::npos ? spread != 0 && !output : spread < 0)
+      c.fail("the term '" + term + "' does not match an input of rank " + std::to_string(rank));
+    for (size_t i = 0; i < term.size();) {
+      if (term.compare(i, 3, "...") == 0) {
+        for (int64_t k = spread; k > 0; --k)
+          out.push_back(-k);
+        i += 3;
+      } else {
+        out.push_back(int64_t(term[i++]));
+      }
+    }
+    if (!output)
+      ellipsis = std::max(ellipsis, dots == std::string::npos ? 0 : spread);
+    return out;
+  };
+  std::map<int64_t, int64_t> size, count;
+  std::vector<Value> ops;
+  for (size_t k = 0; k < terms.size(); ++k) {
+    Value v = c.in(k);
+    labels[k] = parse(terms[k], c.rank(v), false);
+    // the diagonal of repeated labels
+    std::vector<int64_t> unique;
+    Shp ushape;
+    for (size_t d = 0; d < labels[k].size(); ++d) {
+      const int64_t dim = c.shape(v)[d];
+      auto it = std::find(unique.begin(), unique.end(), labels[k][d]);
+      if (it == unique.end()) {
+        unique.push_back(labels[k][d]);
+        ushape.push_back(dim);
+      } else if (ushape[size_t(it - unique.begin())] != dim) {
+        c.fail("label '" + std::string(1, char(labels[k][d])) + "' has sizes " +
+               std::to_string(ushape[size_t(it - unique.begin())]) + " and " + std::to_string(dim) +
+               " in operand " + std::to_string(k));
+      }
+    }
+    if (unique.size() != labels[k].size()) {
+      check_table(c, product(ushape));
+      Shp st = strides_of(c.shape(v));
+      std::vector<int64_t> offsets;
+      for_each_index(ushape, [&](ArrayRef<int64_t> idx) {
+        int64_t off = 0;
+        for (size_t d = 0; d < labels[k].size(); ++d)
+          off +=
+              idx[size_t(std::find(unique.begin(), unique.end(), labels[k][d]) - unique.begin())] *
+              st[d];
+        offsets.push_back(off);
+      });
+      v = take(c, v, ushape, std::move(offsets));
+      labels[k] = unique;
+    }
+    for (size_t d = 0; d < labels[k].size(); ++d) {
+      const int64_t l = labels[k][d], dim = c.shape(v)[d];
+      int64_t &known = size.try_emplace(l, dim).first->second;
+      if (known != dim && known != 1 && dim != 1)
+        c.fail("label sizes " + std::to_string(known) + " and " + std::to_string(dim) +
+               " of the equation '" + eq + "' do not match");
+      known = std::max(known, dim);
+      ++count[l];
+    }
+    ops.push_back(v);
+  }
+  std::vector<int64_t> out_labels;
+  if (arrow != std::string::npos) {
+    out_labels = parse(eq.substr(arrow + 2), 0, true);
+    for (size_t i = 0; i < out_labels.size(); ++i)
+      if (!size.count(out_labels[i]) ||
+          std::count(out_labels.begin(), out_labels.end(), out_labels[i]) > 1)
+        c.fail("output label '" + std::string(1, char(out_labels[i])) +
+               "' is not in an input or repeated");
+  } else { // the ellipsis' axes, then the labels used once, in alphabetical order
+    for (int64_t k = ellipsis; k > 0; --k)
+      out_labels.push_back(-k);
+    for (auto [l, n] : count)
+      if (l > 0 && n == 1)
+        out_labels.push_back(l);
+  }
+  std::vector<int64_t> order(out_labels);
+  for (auto [l, n] : size)
+    if (std::find(order.begin(), order.end(), l) == order.end())
+      order.push_back(l);
+  Shp full;
+  for (int64_t l : order)
+    full.push_back(size[l]);
+  if (!element_count(full))
+    c.fail("the equation '" + eq + "' spans " + dims_str(full) + ", too many elements");
+  Value acc;
+  for (size_t k = 0; k < ops.size(); ++k) {
+    Shp perm, shape;
+    for (int64_t l : order) {
+      auto it = std::find(labels[k].begin(), labels[k].end(), l);
+      if (it != labels[k].end()) {
+        perm.push_back(int64_t(it - labels[k].begin()));
+        shape.push_back(c.shape(ops[k])[size_t(perm.back())]);
+      } else {
+        shape.push_back(1);
+      }
+    }
+    bool moved = false;
+    for (size_t d = 0; d < perm.size(); ++d)
+      moved = moved || perm[d] != int64_t(d);
+    Value v = c.reshape(moved ? c.transpose(ops[k], perm) : ops[k], shape);
+    acc = acc ? c.mul(acc, v) : v;
+  }
+  acc = c.broadcast(acc, full);
+  Shp summed;
+  for (size_t d = out_labels.size(); d < order.size(); ++d)
+    summed.push_back(int64_t(d));
+  return summed.empty() ? acc : c.sum(acc, summed, false);
 }
 
 /// HannWindow, HammingWindow, BlackmanWindow of a known size: a constant of

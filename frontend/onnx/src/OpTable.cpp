@@ -758,6 +758,7 @@ const OpEntry kOps[] = {
     {"CumSum", index_ops::cum_sum},
     {"DepthToSpace", shape_ops::depth_to_space},
     {"Dropout", dropout, 2}, // output, mask
+    {"Einsum", index_ops::einsum},
     {"Elu", [](NodeContext &c) -> Value { return {elu(c, c.in(0), c.float_attr("alpha", 1), 1)}; }},
     {"Expand", shape_ops::expand},
     {"EyeLike", index_ops::eye_like},
