@@ -1,8 +1,10 @@
-// index_ops_test.cpp - the importer's index ops (IndexOps.cpp, ReduceProd, Tile, Resize) beyond
+// index_ops_test.cpp - the importer's ops that select, scatter, generate or resample by
+// index (IndexOps.cpp, Resize.cpp, ReduceProd, Tile, TopK, the training optimizers) beyond
 // what the ONNX node tests cover: negative indices and axes against naive loops written
 // here, repeated scatter targets under each reduction, out-of-range one-hot indices,
-// batched Trilu with a negative diagonal, gradients through the decompositions against
-// central differences (float64), and the errors of bad or unknowable indices.
+// batched Trilu with a negative diagonal, ties and infinities in TopK, gradients through
+// the decompositions against central differences (float64), and the errors of bad or
+// unknowable indices.
 #include <gtest/gtest.h>
 
 #include "onnx_test_util.h"
@@ -442,6 +444,21 @@ TEST_F(IndexOpsTest, EinsumDiagonalAndContractionHaveFiniteDifferenceGradient) {
         string_attr(m.node("Einsum", {"x", "w"}, {"p"}, "es"), "equation", "ii,ij->i");
       },
       {3}, "Einsum", 12);
+}
+
+TEST_F(IndexOpsTest, GridSampleHasFiniteDifferenceGradientInTheInput) {
+  for (const std::string mode : {"bilinear", "bicubic"}) {
+    SCOPED_TRACE(mode);
+    expect_gradient_matches(
+        ctx, {1, 2, 3, 4},
+        [&](ModelBuilder &m) {
+          m.initializer("grid", {1, 2, 3, 2}, uniform(12, 13, -1.2, 1.2));
+          onnx::NodeProto &n = m.node("GridSample", {"x", "grid"}, {"p"}, "gs");
+          string_attr(n, "mode", mode);
+          string_attr(n, "padding_mode", "reflection");
+        },
+        {1, 2, 2, 3}, "GridSample", 16);
+  }
 }
 
 // ---- errors ------------------------------------------------------------------------------

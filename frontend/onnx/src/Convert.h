@@ -202,10 +202,12 @@ Value einsum(NodeContext &c);
 template <int kind> Value window(NodeContext &c);
 } // namespace index_ops
 
-/// The converters of Resize.cpp: Resize and Upsample as one weight matrix per axis.
+/// The converters of Resize.cpp: Resize and Upsample as one weight matrix per axis,
+/// GridSample with a known grid as one sampling matrix per batch item.
 namespace resize_ops {
 Value resize(NodeContext &c);
 Value upsample(NodeContext &c);
+Value grid_sample(NodeContext &c);
 } // namespace resize_ops
 
 /// The converters of WindowOps.cpp: convolutions and pooling of any rank, padding,

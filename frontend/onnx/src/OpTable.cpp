@@ -769,6 +769,7 @@ const OpEntry kOps[] = {
     {"Gemm", gemm},
     {"GlobalAveragePool", global_pool<false>},
     {"GlobalMaxPool", global_pool<true>},
+    {"GridSample", resize_ops::grid_sample},
     {"GRU", recurrent::rnn_or_gru, 2}, // Y, Y_h
     {"HammingWindow", index_ops::window<1>},
     {"HannWindow", index_ops::window<0>},

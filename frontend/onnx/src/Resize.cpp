@@ -1,5 +1,5 @@
-// Resize.cpp - the converters of Resize and Upsample. The interpolation is separable:
-// along each axis whose size or sampling changes, output j is a fixed combination of the
+// Resize.cpp - the converters of Resize, Upsample and GridSample (at the end). The interpolation is
+// separable: along each axis whose size or sampling changes, output j is a fixed combination of the
 // input's points (nearest: one; linear: two; cubic: four, with edge padding, and with
 // exclude_outside renormalized), or, for tf_crop_and_resize outside the input, the
 // extrapolation value. With scales or sizes known at import time those combinations are
@@ -281,6 +281,117 @@ Value upsample(NodeContext &c) {
   std::vector<double> scale;
   shape_and_scales(c, x, &scales, nullptr, {}, false, out, scale);
   return resize(c, x, m, out, scale, {});
+}
+
+namespace {
+
+/// PyTorch's reflect_coordinates: x reflected into [twice_low / 2, twice_high / 2].
+double reflect(double x, double twice_low, double twice_high) {
+  if (twice_low == twice_high)
+    return 0;
+  const double low = twice_low / 2, span = (twice_high - twice_low) / 2;
+  x = std::abs(x - low);
+  const double extra = std::fmod(x, span);
+  const int64_t flips = int64_t(std::floor(x / span));
+  return flips % 2 == 0 ? extra + low : span - extra + low;
+}
+
+/// A sampling coordinate after the padding mode (border: clamped; reflection: mirrored,
+/// then clamped; zeros: as it is).
+double pad_coordinate(double x, int64_t size, const std::string &padding, bool align) {
+  if (padding == "border")
+    return std::clamp(x, 0.0, double(size - 1));
+  if (padding == "reflection") {
+    x = align ? reflect(x, 0, 2.0 * double(size - 1)) : reflect(x, -1, 2.0 * double(size) - 1);
+    return std::clamp(x, 0.0, double(size - 1));
+  }
+  return x;
+}
+
+double cubic1(double x, double a) { return ((a + 2) * x - (a + 3)) * x * x + 1; }
+double cubic2(double x, double a) { return ((a * x - 5 * a) * x + 8 * a) * x - 4 * a; }
+
+} // namespace
+
+/// GridSample (4-D) with a known grid: per batch item, a (H·W, Ho·Wo) matrix of the
+/// sampling weights (PyTorch's grid_sample: bilinear, nearest or bicubic; zeros, border
+/// or reflection padding; align_corners), applied by one batched dz.matmul.
+Value grid_sample(NodeContext &c) {
+  Value x = c.in(0);
+  c.require_float(x);
+  if (c.rank(x) != 4)
+    c.unsupported("an input of rank " + std::to_string(c.rank(x)) + " (dz samples 4-D inputs)",
+                  "GridSample rank " + std::to_string(c.rank(x)));
+  Tensor grid_t = c.required_constant(1, "grid");
+  const Shape gs = grid_t.shape();
+  const int64_t n = c.shape(x)[0], ch = c.shape(x)[1], h = c.shape(x)[2], w = c.shape(x)[3];
+  if (gs.size() != 4 || gs[0] != n || gs[3] != 2)
+    c.fail("the grid must be (N, H_out, W_out, 2) with N = " + std::to_string(n) + ", got " +
+           dims_str(gs));
+  const int64_t ho = gs[1], wo = gs[2];
+  const std::string mode = c.string_attr("mode", "bilinear"),
+                    padding = c.string_attr("padding_mode", "zeros");
+  const bool align = c.int_attr("align_corners", 0) != 0;
+  if (mode != "bilinear" && mode != "nearest" && mode != "bicubic")
+    c.fail("unknown mode '" + mode + "' (bilinear, nearest, bicubic)");
+  if (padding != "zeros" && padding != "border" && padding != "reflection")
+    c.fail("unknown padding_mode '" + padding + "' (zeros, border, reflection)");
+  const int64_t in = h * w, out = ho * wo;
+  std::optional<int64_t> cells = element_count({n, in, out});
+  if (!cells || *cells > kMaxConstantRead)
+    c.unsupported("its sampling matrix (" + std::to_string(n) + " × " + std::to_string(in) + " × " +
+                      std::to_string(out) + ") is too large",
+                  "GridSample too large to decompose");
+  Tensor g64 = grid_t.to(f64);
+  const double *g = g64.data<double>();
+  std::vector<double> m(static_cast<size_t>(*cells), 0.0);
+  auto unnormalize = [&](double v, int64_t size) {
+    return align ? (v + 1) / 2 * double(size - 1) : ((v + 1) * double(size) - 1) / 2;
+  };
+  for (int64_t b = 0; b < n; ++b)
+    for (int64_t o = 0; o < out; ++o) {
+      const double gx = g[size_t((b * out + o) * 2)], gy = g[size_t((b * out + o) * 2 + 1)];
+      double ix = unnormalize(gx, w), iy = unnormalize(gy, h);
+      auto add = [&](int64_t yy, int64_t xx, double weight) {
+        if (mode == "bicubic") { // each tap padded on its own
+          const double px = pad_coordinate(double(xx), w, padding, align),
+                       py = pad_coordinate(double(yy), h, padding, align);
+          xx = int64_t(px);
+          yy = int64_t(py);
+        }
+        if (xx < 0 || xx >= w || yy < 0 || yy >= h || weight == 0)
+          return;
+        m[size_t((b * in + yy * w + xx) * out + o)] += weight;
+      };
+      if (mode == "bicubic") {
+        const double x0 = std::floor(ix), y0 = std::floor(iy), tx = ix - x0, ty = iy - y0;
+        const double a = -0.75;
+        const double cx[4] = {cubic2(tx + 1, a), cubic1(tx, a), cubic1(1 - tx, a),
+                              cubic2(2 - tx, a)};
+        const double cy[4] = {cubic2(ty + 1, a), cubic1(ty, a), cubic1(1 - ty, a),
+                              cubic2(2 - ty, a)};
+        for (int64_t i = 0; i < 4; ++i)
+          for (int64_t j = 0; j < 4; ++j)
+            add(int64_t(y0) - 1 + i, int64_t(x0) - 1 + j, cy[i] * cx[j]);
+        continue;
+      }
+      ix = pad_coordinate(ix, w, padding, align);
+      iy = pad_coordinate(iy, h, padding, align);
+      if (mode == "nearest") {
+        add(int64_t(std::nearbyint(iy)), int64_t(std::nearbyint(ix)), 1);
+        continue;
+      }
+      const double x0 = std::floor(ix), y0 = std::floor(iy), tx = ix - x0, ty = iy - y0;
+      add(int64_t(y0), int64_t(x0), (1 - ty) * (1 - tx));
+      add(int64_t(y0), int64_t(x0) + 1, (1 - ty) * tx);
+      add(int64_t(y0) + 1, int64_t(x0), ty * (1 - tx));
+      add(int64_t(y0) + 1, int64_t(x0) + 1, ty * tx);
+    }
+  const DType dt = c.type(x).getElementType().isF32() ? f32 : f64;
+  Value y = c.make<ir::MatmulOp>(c.reshape(x, {n, ch, in}),
+                                 c.constant_of(Tensor::from(m, {n, in, out}, dt)),
+                                 c.b.getBoolAttr(false), c.b.getBoolAttr(false));
+  return c.reshape(y, {n, ch, ho, wo});
 }
 
 } // namespace dz::onnx::resize_ops
