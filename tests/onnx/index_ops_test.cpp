@@ -461,6 +461,20 @@ TEST_F(IndexOpsTest, GridSampleHasFiniteDifferenceGradientInTheInput) {
   }
 }
 
+TEST_F(IndexOpsTest, LrnHasFiniteDifferenceGradient) {
+  expect_gradient_matches(
+      ctx, {1, 5, 2, 2},
+      [](ModelBuilder &m) {
+        onnx::NodeProto &n = m.node("LRN", {"x"}, {"p"}, "lrn");
+        int_attr(n, "size", 4); // one channel before, two after
+        onnx::AttributeProto *a = n.add_attribute();
+        a->set_name("alpha");
+        a->set_type(onnx::AttributeProto::FLOAT);
+        a->set_f(0.5f);
+      },
+      {1, 5, 2, 2}, "LRN");
+}
+
 // ---- errors ------------------------------------------------------------------------------
 
 TEST_F(IndexOpsTest, GatherElementsIndexOutOfRangeNamesTheNodeAndTheRange) {

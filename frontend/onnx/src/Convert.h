@@ -198,6 +198,9 @@ Value range(NodeContext &c);
 Value eye_like(NodeContext &c);
 Value pad(NodeContext &c);
 Value einsum(NodeContext &c);
+Value lrn(NodeContext &c);
+Value reverse_sequence(NodeContext &c);
+Value max_unpool(NodeContext &c);
 /// 0: HannWindow, 1: HammingWindow, 2: BlackmanWindow.
 template <int kind> Value window(NodeContext &c);
 } // namespace index_ops

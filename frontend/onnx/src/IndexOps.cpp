@@ -1,6 +1,7 @@
 // IndexOps.cpp - the converters of the ONNX ops that select, scatter or generate by
 // index: GatherElements, GatherND, ScatterElements (and the older Scatter), ScatterND,
-// OneHot, Trilu, CumSum, Compress, NonZero, Range, EyeLike, Pad, Einsum and the window functions
+// OneHot, Trilu, CumSum, Compress, NonZero, Range, EyeLike, Pad, Einsum, LRN, ReverseSequence,
+// MaxUnpool and the window functions
 // (HannWindow, HammingWindow, BlackmanWindow). The indices (and whatever
 // else fixes the result's shape) must be known at import time; the data may change from
 // run to run. Each selection is a dz.get_item with flat offsets computed here, each
@@ -697,6 +698,122 @@ Value einsum(NodeContext &c) {
   for (size_t d = out_labels.size(); d < order.size(); ++d)
     summed.push_back(int64_t(d));
   return summed.empty() ? acc : c.sum(acc, summed, false);
+}
+
+/// LRN: x / (bias + alpha / size · Σ x²)^beta, the sum over the `size` channels around
+/// each one (those before: floor((size - 1) / 2)), gathered into a new axis and summed.
+Value lrn(NodeContext &c) {
+  Value x = c.in(0);
+  c.require_float(x);
+  if (c.rank(x) < 2)
+    c.fail("the input must be (N, C, ...), got " + dims_str(c.shape(x)));
+  const int64_t size = c.int_attr("size", 0);
+  if (size < 1)
+    c.fail("size must be positive, got " + std::to_string(size));
+  const double alpha = c.float_attr("alpha", 1e-4), beta = c.float_attr("beta", 0.75),
+               bias = c.float_attr("bias", 1);
+  ArrayRef<int64_t> s = c.shape(x);
+  const int64_t ch = s[1], before = (size - 1) / 2;
+  check_table(c, product(s) * size);
+  Shp st = strides_of(s), out(s);
+  out.push_back(size);
+  std::vector<int64_t> offsets;
+  for_each_index(s, [&](ArrayRef<int64_t> idx) {
+    int64_t base = 0;
+    for (size_t d = 0; d < idx.size(); ++d)
+      base += idx[d] * st[d];
+    for (int64_t t = 0; t < size; ++t) {
+      const int64_t k = idx[1] - before + t;
+      offsets.push_back(k >= 0 && k < ch ? base + (k - idx[1]) * st[1] : -1);
+    }
+  });
+  Value sq = c.sum(take(c, c.mul(x, x), out, std::move(offsets)), {int64_t(s.size())}, false);
+  Value denom = c.add(c.mul(sq, c.scalar(alpha / double(size), x)), c.scalar(bias, x));
+  return c.div(x, c.make<ir::PowScalarOp>(denom, c.b.getF64FloatAttr(beta)));
+}
+
+/// ReverseSequence with known sequence_lens: along time_axis, the first len[b] steps of
+/// batch item b reversed, the rest kept (one gather).
+Value reverse_sequence(NodeContext &c) {
+  Value x = c.in(0);
+  const int64_t r = c.rank(x);
+  if (r < 2)
+    c.fail("the input must have rank >= 2, got " + dims_str(c.shape(x)));
+  const int64_t ba = c.axis(c.int_attr("batch_axis", 1), r),
+                ta = c.axis(c.int_attr("time_axis", 0), r);
+  if (ba == ta || ba > 1 || ta > 1)
+    c.fail("batch_axis and time_axis must be 0 and 1 in some order");
+  ArrayRef<int64_t> s = c.shape(x);
+  std::vector<int64_t> lens = known_ints(c, 1, "sequence_lens", nullptr);
+  if (int64_t(lens.size()) != s[size_t(ba)])
+    c.fail("sequence_lens has " + std::to_string(lens.size()) + " values for a batch of " +
+           std::to_string(s[size_t(ba)]));
+  for (int64_t len : lens)
+    if (len < 0 || len > s[size_t(ta)])
+      c.fail("a sequence length " + std::to_string(len) + " is outside [0, " +
+             std::to_string(s[size_t(ta)]) + "]");
+  check_table(c, product(s));
+  Shp st = strides_of(s);
+  std::vector<int64_t> offsets;
+  for_each_index(s, [&](ArrayRef<int64_t> idx) {
+    const int64_t len = lens[size_t(idx[size_t(ba)])], t = idx[size_t(ta)];
+    int64_t off = 0;
+    for (size_t d = 0; d < idx.size(); ++d)
+      off += (int64_t(d) == ta && t < len ? len - 1 - t : idx[d]) * st[d];
+    offsets.push_back(off);
+  });
+  return take(c, x, s, std::move(offsets));
+}
+
+/// MaxUnpool: X's values scattered to their known flat positions (MaxPool's Indices, in
+/// the shape the pooling came from) in zeros of that shape or of a larger output_shape.
+Value max_unpool(NodeContext &c) {
+  Value x = c.in(0);
+  const int64_t r = c.rank(x);
+  if (r < 3)
+    c.fail("the input must be (N, C, D1, ...), got " + dims_str(c.shape(x)));
+  Shape is;
+  std::vector<int64_t> ids = known_ints(c, 1, "indices", &is);
+  if (ArrayRef<int64_t>(is) != c.shape(x))
+    c.fail("the indices " + dims_str(is) + " must have the shape of X " + dims_str(c.shape(x)));
+  // The shape the pooling came from: the indices are flat positions in it.
+  std::vector<int64_t> kernel = c.ints_attr("kernel_shape").value_or(std::vector<int64_t>{});
+  const size_t sp = size_t(r - 2);
+  if (kernel.size() != sp)
+    c.fail("kernel_shape must have " + std::to_string(sp) + " values");
+  std::vector<int64_t> strides = c.ints_attr("strides").value_or(std::vector<int64_t>(sp, 1)),
+                       pads = c.ints_attr("pads").value_or(std::vector<int64_t>(2 * sp, 0));
+  if (strides.size() != sp || pads.size() != 2 * sp)
+    c.fail("strides and pads must have " + std::to_string(sp) + " and " + std::to_string(2 * sp) +
+           " values");
+  Shp pooled(c.shape(x).begin(), c.shape(x).begin() + 2);
+  for (size_t d = 0; d < sp; ++d)
+    pooled.push_back((c.shape(x)[d + 2] - 1) * strides[d] - pads[d] - pads[d + sp] + kernel[d]);
+  Shp out(pooled);
+  if (c.has(2)) { // a larger output: the pooled shape's elements keep their coordinates
+    std::vector<int64_t> shape = known_ints(c, 2, "output_shape", nullptr);
+    out.assign(shape.begin(), shape.end());
+  }
+  if (int64_t(out.size()) != r || !element_count(out) || !element_count(pooled))
+    c.fail("invalid output shape " + dims_str(out));
+  for (int64_t d = 0; d < r; ++d)
+    if (out[size_t(d)] < pooled[size_t(d)])
+      c.fail("output_shape " + dims_str(out) + " is smaller than the pooled input's " +
+             dims_str(pooled));
+  check_table(c, int64_t(ids.size()));
+  const int64_t total = product(pooled);
+  Shp pst = strides_of(pooled), ost = strides_of(out);
+  for (int64_t &id : ids) {
+    if (id < 0 || id >= total)
+      c.fail("index " + std::to_string(id) + " is outside the pooled shape " + dims_str(pooled));
+    int64_t off = 0, rest = id;
+    for (int64_t d = 0; d < r; ++d) {
+      off += rest / pst[size_t(d)] * ost[size_t(d)];
+      rest %= pst[size_t(d)];
+    }
+    id = off;
+  }
+  return c.make<ir::GetItemGradOp>(x, c.b.getDenseI64ArrayAttr(out), c.b.getDenseI64ArrayAttr(ids));
 }
 
 /// HannWindow, HammingWindow, BlackmanWindow of a known size: a constant of

@@ -791,6 +791,7 @@ const OpEntry kOps[] = {
        return {c.make<ir::LeakyReluOp>(c.in(0), c.b.getF64FloatAttr(c.float_attr("alpha", 0.01)))};
      }},
     {"LogSoftmax", softmax<ir::LogSoftmaxOp>},
+    {"LRN", index_ops::lrn},
     {"LSTM", recurrent::lstm, 3}, // Y, Y_h, Y_c
     {"MatMul", matmul},
     {"MeanVarianceNormalization", mean_variance_norm},
@@ -819,6 +820,7 @@ const OpEntry kOps[] = {
        return {c.make<ir::ModOp>(c.in(0), c.in(1))};
      }},
     {"MaxPool", window_ops::max_pool, 2}, // Y, Indices
+    {"MaxUnpool", index_ops::max_unpool},
     {"Mean", variadic<Fold::Mean>},
     {"Min", variadic<Fold::Min>},
     {"NegativeLogLikelihoodLoss",
@@ -852,6 +854,7 @@ const OpEntry kOps[] = {
     {"ReduceSumSquare", reduce<Reduce::SumSquare>},
     {"Reshape", shape_ops::reshape},
     {"Resize", resize_ops::resize},
+    {"ReverseSequence", index_ops::reverse_sequence},
     {"RNN", recurrent::rnn_or_gru, 2},        // Y, Y_h
     {"Scatter", index_ops::scatter_elements}, // ScatterElements' name before opset 11
     {"ScatterElements", index_ops::scatter_elements},
