@@ -44,10 +44,12 @@ template <typename Fn> void for_each_index(ArrayRef<int64_t> shape, Fn fn) {
   }
 }
 
-/// UnsupportedError when an import-time table of `n` entries is too large.
-void check_table(NodeContext &c, int64_t n) {
-  if (n > kMaxConstantRead)
-    c.unsupported("the index table would have " + std::to_string(n) + " entries (at most " +
+/// UnsupportedError when an import-time table of product(factors) entries is too large
+/// (the product is computed without overflow).
+void check_table(NodeContext &c, ArrayRef<int64_t> factors) {
+  std::optional<int64_t> n = element_count(factors);
+  if (!n || *n > kMaxConstantRead)
+    c.unsupported("the index table would have " + dims_str(factors) + " entries (at most " +
                       std::to_string(kMaxConstantRead) + ")",
                   c.node.op_type() + " too large to decompose");
 }
@@ -177,7 +179,7 @@ std::vector<int64_t> element_targets(NodeContext &c, ArrayRef<int64_t> data, int
     if (int64_t(d) != axis && is[d] > data[d])
       c.fail("the indices " + dims_str(is) + " are larger than the data " + dims_str(data) +
              " along axis " + std::to_string(d));
-  check_table(c, int64_t(ids.size()));
+  check_table(c, {int64_t(ids.size())});
   Shp st = strides_of(data);
   std::vector<int64_t> out;
   out.reserve(ids.size());
@@ -214,7 +216,7 @@ std::vector<int64_t> nd_targets(NodeContext &c, ArrayRef<int64_t> data, int64_t 
   const int64_t inner = product(slice);
   out_shape->assign(tuples.begin(), tuples.end());
   out_shape->append(slice.begin(), slice.end());
-  check_table(c, product(tuples) * inner);
+  check_table(c, {product(tuples), inner});
   Shp st = strides_of(data);
   std::vector<int64_t> out;
   size_t t = 0;
@@ -321,7 +323,7 @@ Value one_hot(NodeContext &c) {
   const int64_t r = int64_t(t.shape().size()), a = c.axis(c.int_attr("axis", -1), r + 1);
   Shp out(t.shape().begin(), t.shape().end());
   out.insert(out.begin() + a, depth);
-  check_table(c, product(out));
+  check_table(c, out);
   Shp st = strides_of(t.shape());
   const double *ids = t64.data<double>();
   std::vector<int64_t> offsets;
@@ -346,10 +348,16 @@ Value trilu(NodeContext &c) {
   const int64_t r = c.rank(x);
   if (r < 2)
     c.fail("the input must have rank >= 2, got " + dims_str(c.shape(x)));
-  const int64_t k = c.has(1) ? int64_t(known_scalar(c, 1, "k")) : 0;
+  int64_t k = 0;
+  if (c.has(1)) {
+    std::vector<int64_t> kv = known_ints(c, 1, "k", nullptr);
+    if (kv.size() != 1)
+      c.fail("k must be one value, got " + std::to_string(kv.size()));
+    k = kv[0];
+  }
   const bool upper = c.int_attr("upper", 1) != 0;
   const int64_t rows = c.shape(x)[size_t(r - 2)], cols = c.shape(x)[size_t(r - 1)];
-  check_table(c, rows * cols);
+  check_table(c, {rows, cols});
   std::vector<bool> keep;
   for (int64_t i = 0; i < rows; ++i)
     for (int64_t j = 0; j < cols; ++j)
@@ -367,11 +375,14 @@ Value cum_sum(NodeContext &c) {
   const int64_t r = c.rank(x);
   if (r == 0)
     c.fail("the input must have rank >= 1");
-  const int64_t a = c.axis(int64_t(known_scalar(c, 1, "axis")), r);
+  std::vector<int64_t> axis = known_ints(c, 1, "axis", nullptr);
+  if (axis.size() != 1)
+    c.fail("the axis must be one value, got " + std::to_string(axis.size()));
+  const int64_t a = c.axis(axis[0], r);
   const bool exclusive = c.int_attr("exclusive", 0) != 0, reverse = c.int_attr("reverse", 0) != 0;
   ArrayRef<int64_t> s = c.shape(x);
   const int64_t len = s[size_t(a)];
-  check_table(c, product(s) * len);
+  check_table(c, {product(s), len});
   Shp st = strides_of(s), out(s);
   out.push_back(len);
   std::vector<int64_t> offsets;
@@ -411,7 +422,7 @@ Value compress(NodeContext &c) {
       picked.push_back(int64_t(i));
   Shp out(s);
   out[size_t(a)] = int64_t(picked.size());
-  check_table(c, product(out));
+  check_table(c, out);
   Shp st = strides_of(s);
   std::vector<int64_t> offsets;
   for_each_index(out, [&](ArrayRef<int64_t> idx) {
@@ -432,7 +443,7 @@ Value non_zero(NodeContext &c) {
   if (s.empty())
     s = {1};
   const int64_t r = int64_t(s.size()), n = int64_t(std::count(bits.begin(), bits.end(), true));
-  check_table(c, r * n);
+  check_table(c, {r, n});
   std::vector<int64_t> coords(size_t(r * n));
   int64_t k = 0, j = 0;
   for_each_index(s, [&](ArrayRef<int64_t> idx) {
@@ -453,14 +464,18 @@ Value range(NodeContext &c) {
   if (delta == 0 || !std::isfinite(start) || !std::isfinite(limit) || !std::isfinite(delta))
     c.fail("start, limit and delta must be finite and delta nonzero");
   const double count = std::max(std::ceil((limit - start) / delta), 0.0);
-  check_table(c, count > double(kMaxConstantRead) ? kMaxConstantRead + 1 : int64_t(count));
+  check_table(c, {count > double(kMaxConstantRead) ? kMaxConstantRead + 1 : int64_t(count)});
   const int64_t n = int64_t(count);
   const DType dt = dtype_of(c, element);
   if (dt == i64) {
+    if (std::abs(start) > 9e18 || std::abs(delta) > 9e18)
+      c.fail("start and delta must fit int64");
     const int64_t s0 = int64_t(start), d0 = int64_t(delta);
     std::vector<int64_t> v(static_cast<size_t>(n));
     for (int64_t i = 0; i < n; ++i)
-      v[size_t(i)] = s0 + i * d0;
+      if (__builtin_mul_overflow(i, d0, &v[size_t(i)]) ||
+          __builtin_add_overflow(v[size_t(i)], s0, &v[size_t(i)]))
+        c.fail("the range overflows int64");
     return c.constant_of(Tensor::from_i64(v, {n}));
   }
   std::vector<double> v(static_cast<size_t>(n));
@@ -482,7 +497,7 @@ Value eye_like(NodeContext &c) {
       c.unsupported("dtype " + dtype_name(int32_t(to)), "EyeLike dtype " + dtype_name(int32_t(to)));
   }
   const int64_t rows = c.shape(x)[0], cols = c.shape(x)[1], k = c.int_attr("k", 0);
-  check_table(c, rows * cols);
+  check_table(c, {rows, cols});
   std::vector<double> v(static_cast<size_t>(rows * cols), 0.0);
   for (int64_t i = 0; i < rows; ++i)
     if (i + k >= 0 && i + k < cols)
@@ -515,8 +530,10 @@ Value pad(NodeContext &c) {
   ArrayRef<int64_t> s = c.shape(x);
   Shp out;
   for (int64_t d = 0; d < r; ++d) {
-    const int64_t n = s[size_t(d)] + pads[size_t(d)] + pads[size_t(d + r)];
-    if (n < 0 || (n > 0 && s[size_t(d)] == 0 && mode != "constant"))
+    int64_t n;
+    if (__builtin_add_overflow(s[size_t(d)], pads[size_t(d)], &n) ||
+        __builtin_add_overflow(n, pads[size_t(d + r)], &n) || n < 0 ||
+        (n > 0 && s[size_t(d)] == 0 && mode != "constant"))
       c.fail("pads " + dims_str(pads) + " do not fit the input " + dims_str(s));
     if (mode == "reflect" &&
         (pads[size_t(d)] >= s[size_t(d)] || pads[size_t(d + r)] >= s[size_t(d)]))
@@ -526,7 +543,7 @@ Value pad(NodeContext &c) {
   }
   if (!element_count(out))
     c.fail("the output " + dims_str(out) + " is too large");
-  check_table(c, product(out));
+  check_table(c, out);
   Shp st = strides_of(s);
   std::vector<int64_t> offsets;
   std::vector<bool> outside;
@@ -626,7 +643,7 @@ Value einsum(NodeContext &c) {
       }
     }
     if (unique.size() != labels[k].size()) {
-      check_table(c, product(ushape));
+      check_table(c, ushape);
       Shp st = strides_of(c.shape(v));
       std::vector<int64_t> offsets;
       for_each_index(ushape, [&](ArrayRef<int64_t> idx) {
@@ -714,7 +731,7 @@ Value lrn(NodeContext &c) {
                bias = c.float_attr("bias", 1);
   ArrayRef<int64_t> s = c.shape(x);
   const int64_t ch = s[1], before = (size - 1) / 2;
-  check_table(c, product(s) * size);
+  check_table(c, {product(s), size});
   Shp st = strides_of(s), out(s);
   out.push_back(size);
   std::vector<int64_t> offsets;
@@ -752,7 +769,7 @@ Value reverse_sequence(NodeContext &c) {
     if (len < 0 || len > s[size_t(ta)])
       c.fail("a sequence length " + std::to_string(len) + " is outside [0, " +
              std::to_string(s[size_t(ta)]) + "]");
-  check_table(c, product(s));
+  check_table(c, s);
   Shp st = strides_of(s);
   std::vector<int64_t> offsets;
   for_each_index(s, [&](ArrayRef<int64_t> idx) {
@@ -786,6 +803,10 @@ Value max_unpool(NodeContext &c) {
   if (strides.size() != sp || pads.size() != 2 * sp)
     c.fail("strides and pads must have " + std::to_string(sp) + " and " + std::to_string(2 * sp) +
            " values");
+  for (size_t d = 0; d < sp; ++d)
+    if (kernel[d] < 1 || strides[d] < 1 || pads[d] < 0 || pads[d + sp] < 0 ||
+        std::max({kernel[d], strides[d], pads[d], pads[d + sp]}) > (int64_t(1) << 20))
+      c.fail("kernel_shape, strides and pads must be in [1, 2^20] ([0, 2^20] for pads)");
   Shp pooled(c.shape(x).begin(), c.shape(x).begin() + 2);
   for (size_t d = 0; d < sp; ++d)
     pooled.push_back((c.shape(x)[d + 2] - 1) * strides[d] - pads[d] - pads[d + sp] + kernel[d]);
@@ -800,7 +821,7 @@ Value max_unpool(NodeContext &c) {
     if (out[size_t(d)] < pooled[size_t(d)])
       c.fail("output_shape " + dims_str(out) + " is smaller than the pooled input's " +
              dims_str(pooled));
-  check_table(c, int64_t(ids.size()));
+  check_table(c, {int64_t(ids.size())});
   const int64_t total = product(pooled);
   Shp pst = strides_of(pooled), ost = strides_of(out);
   for (int64_t &id : ids) {

@@ -331,7 +331,8 @@ Value reduce_prod(NodeContext &c) {
   int64_t width = 1;
   while (width < k)
     width *= 2;
-  if (rows * width > kMaxConstantRead)
+  std::optional<int64_t> cells = element_count({rows, width});
+  if (!cells || *cells > kMaxConstantRead)
     c.unsupported("the input " + dims_str(s) + " is too large to decompose",
                   "ReduceProd too large to decompose");
   bool moved = false;

@@ -74,6 +74,8 @@ void axis_weights(const Mode &m, int64_t in, int64_t out, double scale, double r
     } else { // half_pixel
       x_ori = (xd + 0.5) / scale - 0.5;
     }
+    // Far outside the input every tap reads an edge (or is excluded): keep x_ori near it.
+    x_ori = std::isnan(x_ori) ? 0 : std::clamp(x_ori, -double(in) - 4, double(in) + 4);
     const double fl = std::floor(x_ori);
     const bool integer = x_ori == fl;
     const double ratio = integer ? 1 : x_ori - fl;
@@ -112,7 +114,8 @@ Value resize(NodeContext &c, Value x, const Mode &m, ArrayRef<int64_t> out,
     if (n < 0 || (in == 0 && n > 0))
       c.fail("cannot resize axis " + std::to_string(a) + " of size " + std::to_string(in) + " to " +
              std::to_string(n));
-    if (in * n > kMaxConstantRead)
+    std::optional<int64_t> cells = element_count({in, n});
+    if (!cells || *cells > kMaxConstantRead)
       c.unsupported("axis " + std::to_string(a) + " (" + std::to_string(in) + " -> " +
                         std::to_string(n) + ") is too large to decompose",
                     "Resize too large to decompose");
@@ -292,8 +295,8 @@ double reflect(double x, double twice_low, double twice_high) {
   const double low = twice_low / 2, span = (twice_high - twice_low) / 2;
   x = std::abs(x - low);
   const double extra = std::fmod(x, span);
-  const int64_t flips = int64_t(std::floor(x / span));
-  return flips % 2 == 0 ? extra + low : span - extra + low;
+  const bool even = std::fmod(std::floor(x / span), 2.0) == 0;
+  return even ? extra + low : span - extra + low;
 }
 
 /// A sampling coordinate after the padding mode (border: clamped; reflection: mirrored,
@@ -351,7 +354,11 @@ Value grid_sample(NodeContext &c) {
   for (int64_t b = 0; b < n; ++b)
     for (int64_t o = 0; o < out; ++o) {
       const double gx = g[size_t((b * out + o) * 2)], gy = g[size_t((b * out + o) * 2 + 1)];
-      double ix = unnormalize(gx, w), iy = unnormalize(gy, h);
+      if (!std::isfinite(gx) || !std::isfinite(gy))
+        continue; // samples nothing: 0
+      // Bounded so that the taps convert to integers (no grid of a real model reaches it).
+      double ix = std::clamp(unnormalize(gx, w), -1e12, 1e12),
+             iy = std::clamp(unnormalize(gy, h), -1e12, 1e12);
       auto add = [&](int64_t yy, int64_t xx, double weight) {
         if (mode == "bicubic") { // each tap padded on its own
           const double px = pad_coordinate(double(xx), w, padding, align),

@@ -397,9 +397,10 @@ Value tile(NodeContext &c) {
            std::to_string(s.size()));
   Shp out;
   for (size_t d = 0; d < s.size(); ++d) {
-    if (reps[d] < 0)
-      c.fail("repeats must be >= 0, got " + dims_str(reps));
-    out.push_back(s[d] * reps[d]);
+    int64_t n;
+    if (reps[d] < 0 || __builtin_mul_overflow(s[d], reps[d], &n))
+      c.fail("repeats must be >= 0 and fit the output, got " + dims_str(reps));
+    out.push_back(n);
   }
   std::optional<int64_t> count = element_count(out);
   if (!count || *count > kMaxConstantRead)
