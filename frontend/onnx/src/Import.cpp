@@ -74,6 +74,14 @@ private:
   void convert(int index);
   void check_declared(const std::string &name, Value v, const std::string &who) const;
   std::optional<Tensor> evaluate(Value v) const;
+  /// Records in ImportOptions::values_read that graph input i's value was read.
+  void mark_read(size_t i) const {
+    if (!options.values_read)
+      return;
+    if (options.values_read->size() <= i)
+      options.values_read->resize(i + 1, false);
+    (*options.values_read)[i] = true;
+  }
 
   mlir::MLIRContext &ctx;
   const ::onnx::GraphProto &graph;
@@ -196,6 +204,7 @@ void Importer::convert(int index) {
       return evaluate(inputs[i]);
     if (options.input_values.empty())
       return std::nullopt;
+    mark_read(it->second);
     return options.input_values[it->second];
   };
   NodeContext c(node, name, opset, b, mlir::NameLoc::get(b.getStringAttr(name)), inputs, known,
@@ -255,10 +264,12 @@ std::optional<Tensor> Importer::evaluate(Value v) const {
       mlir::func::FuncOp::create(fb, fb.getUnknownLoc(), "fold", fb.getFunctionType({}, {type}));
   fb.setInsertionPointToEnd(fn.addEntryBlock());
   mlir::IRMapping map;
-  for (mlir::BlockArgument arg : args) {
-    const Tensor &value = options.input_values.at(arg.getArgNumber());
-    if (value.size() > kMaxConstantRead)
+  for (mlir::BlockArgument arg : args)
+    if (options.input_values.at(arg.getArgNumber()).size() > kMaxConstantRead)
       return std::nullopt;
+  for (mlir::BlockArgument arg : args) {
+    const Tensor &value = options.input_values[arg.getArgNumber()];
+    mark_read(arg.getArgNumber());
     map.map(Value(arg), Value(ir::ConstantOp::create(fb, fb.getUnknownLoc(),
                                                      mlir::ElementsAttr(elements_of(ctx, value)))));
   }
