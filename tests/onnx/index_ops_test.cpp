@@ -9,8 +9,11 @@
 
 #include "onnx_test_util.h"
 
+#include <fstream>
+#include <iterator>
 #include <limits>
 #include <map>
+#include <random>
 
 namespace {
 
@@ -539,6 +542,135 @@ TEST_F(IndexOpsTest, ResizeWithBothScalesAndSizesIsAnError) {
     EXPECT_NE(msg.find("node 'both'"), std::string::npos) << msg;
     EXPECT_NE(msg.find("exactly one of scales and sizes must be given"), std::string::npos) << msg;
   }
+}
+
+TEST_F(IndexOpsTest, MutatedModelsAndInputValuesGiveOnlyDzErrors) {
+  // The node tests of the new ops with their inputs given (so that indices, sizes and
+  // grids are read at import): the model's bytes mutated, or one input value replaced by
+  // an extreme one (out-of-range and huge indices, NaN, ±inf). Whatever imports also runs.
+  const std::string dir = "/usr/share/libonnx-testdata/data/node/";
+  struct Seed {
+    std::string bytes;
+    std::vector<dz::Tensor> inputs;
+  };
+  std::vector<Seed> seeds;
+  for (const char *name : {"test_gather_elements_negative_indices",
+                           "test_gathernd_example_int32_batch_dim1",
+                           "test_scatter_elements_with_duplicate_indices",
+                           "test_scatternd_multiply",
+                           "test_onehot_with_negative_axis",
+                           "test_tril_neg",
+                           "test_cumsum_2d_negative_axis",
+                           "test_compress_negative_axis",
+                           "test_nonzero_example",
+                           "test_range_float_type_positive_delta",
+                           "test_eyelike_populate_off_main_diagonal",
+                           "test_tile",
+                           "test_reflect_pad",
+                           "test_einsum_batch_diagonal",
+                           "test_top_k_negative_axis",
+                           "test_reduce_prod_keepdims_random",
+                           "test_resize_upsample_scales_cubic_A_n0p5_exclude_outside",
+                           "test_resize_tf_crop_and_resize",
+                           "test_gridsample_reflection_padding",
+                           "test_gridsample_bicubic",
+                           "test_lrn",
+                           "test_reversesequence_time",
+                           "test_maxunpool_export_with_output_shape",
+                           "test_gru_with_initial_bias",
+                           "test_simple_rnn_batchwise",
+                           "test_hannwindow",
+                           "test_depthtospace_crd_mode_example",
+                           "test_hardmax_one_hot",
+                           "test_adagrad_multiple"}) {
+    std::ifstream in(dir + name + "/model.onnx", std::ios::binary);
+    if (!in)
+      continue;
+    Seed seed{std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()),
+              {}};
+    for (int k = 0;; ++k) {
+      const std::string pb = dir + name + "/test_data_set_0/input_" + std::to_string(k) + ".pb";
+      if (!std::ifstream(pb))
+        break;
+      seed.inputs.push_back(dz::onnx::load_tensor_pb(pb));
+    }
+    seeds.push_back(std::move(seed));
+  }
+  if (seeds.empty())
+    GTEST_SKIP() << "the ONNX node tests (libonnx-testdata) are not installed";
+  const char *env = std::getenv("DZ_ONNX_FUZZ_ITERATIONS");
+  const int iterations = env ? std::atoi(env) : 600;
+  std::mt19937 rng(20261207);
+  auto pick = [&](size_t n) { return std::uniform_int_distribution<size_t>(0, n)(rng); };
+  const int64_t ints[] = {-1000000000000000000,
+                          std::numeric_limits<int64_t>::min(),
+                          std::numeric_limits<int64_t>::max(),
+                          -7,
+                          -1,
+                          0,
+                          1,
+                          3,
+                          1 << 20};
+  const double reals[] = {std::numeric_limits<double>::quiet_NaN(),
+                          std::numeric_limits<double>::infinity(),
+                          -std::numeric_limits<double>::infinity(),
+                          1e30,
+                          -1e30,
+                          -0.0,
+                          2.5,
+                          0};
+  int imported = 0, ran = 0;
+  for (int i = 0; i < iterations; ++i) {
+    const Seed &seed = seeds[size_t(i) % seeds.size()];
+    std::string bytes = seed.bytes;
+    std::vector<dz::Tensor> inputs;
+    for (const dz::Tensor &t : seed.inputs) // copies: the seeds stay as they are
+      inputs.push_back(dz::Tensor::from_buffer(t.raw(), t.shape(), t.dtype()));
+    if (i % 2 == 0 && !inputs.empty()) { // one input element replaced
+      dz::Tensor &t = inputs[pick(inputs.size() - 1)];
+      if (t.size() > 0) {
+        const size_t at = pick(size_t(t.size()) - 1);
+        if (t.dtype() == dz::i64)
+          t.data<int64_t>()[at] = ints[pick(std::size(ints) - 1)];
+        else if (t.dtype() == dz::i32)
+          t.data<int32_t>()[at] = int32_t(ints[pick(std::size(ints) - 1)]);
+        else if (t.dtype() == dz::f32)
+          t.data<float>()[at] = float(reals[pick(std::size(reals) - 1)]);
+        else if (t.dtype() == dz::f64)
+          t.data<double>()[at] = reals[pick(std::size(reals) - 1)];
+      }
+    } else {
+      for (size_t edits = 1 + pick(2); edits-- > 0;) {
+        const size_t at = pick(bytes.size() - 1);
+        if (pick(1))
+          bytes[at] = char(bytes[at] ^ (1 << pick(7)));
+        else
+          bytes[at] = char(pick(255));
+      }
+    }
+    dz::onnx::ImportOptions options;
+    options.check = false; // the checker would reject most byte mutants before the converters
+    options.input_values = inputs;
+    options.evaluate = [](mlir::func::FuncOp fn) {
+      return dz::codegen::buildProgramOrThrow(fn).run({}).at(0);
+    };
+    try {
+      mlir::OwningOpRef<mlir::ModuleOp> m =
+          dz::onnx::importOnnxBytes(ctx, bytes, "mutant.onnx", options);
+      ++imported;
+      mlir::PassManager pm(&ctx);
+      dz::passes::buildPipeline(pm);
+      if (mlir::succeeded(pm.run(*m))) {
+        dz::codegen::buildProgramOrThrow(*m->getOps<mlir::func::FuncOp>().begin()).run(inputs);
+        ++ran;
+      }
+    } catch (const dz::Error &) {
+    } catch (const std::exception &e) {
+      FAIL() << "mutant " << i << " threw a non-dz::Error: " << e.what();
+    }
+  }
+  EXPECT_GT(imported, 0) << "no mutant imported: the loop tests only the parser";
+  EXPECT_GT(ran, 0);
 }
 
 } // namespace

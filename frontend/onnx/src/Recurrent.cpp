@@ -139,7 +139,9 @@ Setup parse(NodeContext &c, size_t per_dir, const std::vector<std::string> &defa
                       " steps (the importer unrolls at most " + std::to_string(kMaxSteps) +
                       " steps of all directions)",
                   op + " too long to unroll");
+  c.in(1); // W and R are required (dz::Error naming the missing input)
   st.hidden = c.has_attr("hidden_size") ? c.int_attr("hidden_size", 0) : c.shape(c.in(2)).back();
+  c.in(2);
   if (st.hidden <= 0)
     c.fail("hidden_size must be positive");
   if (c.has(4)) {
