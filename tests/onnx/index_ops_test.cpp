@@ -1,10 +1,10 @@
-// index_ops_test.cpp - the importer's ops that select, scatter, generate or resample by
-// index (IndexOps.cpp, Resize.cpp, ReduceProd, Tile, TopK, the training optimizers) beyond
-// what the ONNX node tests cover: negative indices and axes against naive loops written
-// here, repeated scatter targets under each reduction, out-of-range one-hot indices,
-// batched Trilu with a negative diagonal, ties and infinities in TopK, gradients through
-// the decompositions against central differences (float64), and the errors of bad or
-// unknowable indices.
+// index_ops_test.cpp - the importer's ops that select, scatter, generate, resample or
+// transform by index (IndexOps.cpp, Resize.cpp, Spectral.cpp, ReduceProd, Tile, TopK, the
+// training optimizers) beyond what the ONNX node tests cover: negative indices and axes
+// against naive loops written here, repeated scatter targets under each reduction,
+// out-of-range one-hot indices, batched Trilu with a negative diagonal, ties and
+// infinities in TopK, gradients through the decompositions against central differences
+// (float64), the errors of bad or unknowable indices, and a mutation loop.
 #include <gtest/gtest.h>
 
 #include "onnx_test_util.h"
@@ -347,6 +347,29 @@ TEST_F(IndexOpsTest, EinsumWithImplicitOutputAndBroadcastEllipsisMatchesNaiveLoo
   expect_values(run(m.bytes(), {f64_tensor(a, a_dims), f64_tensor(b, b_dims)}).at(0), y_dims, want);
 }
 
+TEST_F(IndexOpsTest, OnesidedDftWithZeroPaddingMatchesNaiveSum) {
+  // A real signal of 5 along axis 1, transformed with dft_length 8 (3 zeros appended),
+  // bins 0 .. 4.
+  const Dims x_dims = {2, 5, 1}, y_dims = {2, 5, 2};
+  ModelBuilder m(::onnx::TensorProto::DOUBLE, 17);
+  m.input("x", x_dims).int_initializer("len", {}, {8}).output("y", y_dims);
+  int_attr(m.node("DFT", {"x", "len"}, {"y"}, "dft"), "onesided", 1);
+  const std::vector<double> x = uniform(10, 14);
+  std::vector<double> want;
+  for (int64_t b = 0; b < 2; ++b)
+    for (int64_t k = 0; k < 5; ++k) {
+      double re = 0, im = 0;
+      for (int64_t t = 0; t < 5; ++t) {
+        const double theta = 2 * M_PI * double(k * t) / 8;
+        re += x[size_t(b * 5 + t)] * std::cos(theta);
+        im -= x[size_t(b * 5 + t)] * std::sin(theta);
+      }
+      want.push_back(re);
+      want.push_back(im);
+    }
+  expect_values(run(m.bytes(), {f64_tensor(x, x_dims)}).at(0), y_dims, want);
+}
+
 // ---- gradients through the decompositions ------------------------------------------------
 
 TEST_F(IndexOpsTest, GatherElementsWithRepeatedIndicesHasFiniteDifferenceGradient) {
@@ -476,6 +499,17 @@ TEST_F(IndexOpsTest, LrnHasFiniteDifferenceGradient) {
         a->set_f(0.5f);
       },
       {1, 5, 2, 2}, "LRN");
+}
+
+TEST_F(IndexOpsTest, WindowedStftHasFiniteDifferenceGradientInTheSignal) {
+  expect_gradient_matches(
+      ctx, {1, 9, 1},
+      [](ModelBuilder &m) {
+        m.int_initializer("step", {}, {2});
+        m.initializer("window", {4}, {0.25, 0.75, 1, 0.5});
+        m.node("STFT", {"x", "step", "window"}, {"p"}, "stft");
+      },
+      {1, 3, 3, 2}, "STFT", 17);
 }
 
 // ---- errors ------------------------------------------------------------------------------

@@ -213,6 +213,12 @@ Value upsample(NodeContext &c);
 Value grid_sample(NodeContext &c);
 } // namespace resize_ops
 
+/// The converters of Spectral.cpp: DFT and STFT of known lengths as one matmul.
+namespace spectral_ops {
+Value dft(NodeContext &c);
+Value stft(NodeContext &c);
+} // namespace spectral_ops
+
 /// The converters of WindowOps.cpp: convolutions and pooling of any rank, padding,
 /// dilation and group.
 namespace window_ops {

@@ -758,6 +758,7 @@ const OpEntry kOps[] = {
     {"ConvTranspose", window_ops::conv_transpose},
     {"CumSum", index_ops::cum_sum},
     {"DepthToSpace", shape_ops::depth_to_space},
+    {"DFT", spectral_ops::dft},
     {"Dropout", dropout, 2}, // output, mask
     {"Einsum", index_ops::einsum},
     {"Elu", [](NodeContext &c) -> Value { return {elu(c, c.in(0), c.float_attr("alpha", 1), 1)}; }},
@@ -895,6 +896,7 @@ const OpEntry kOps[] = {
      }},
     {"Split", shape_ops::split, kAnyOutputs},
     {"Squeeze", shape_ops::squeeze},
+    {"STFT", spectral_ops::stft},
     {"Sum", variadic<Fold::Sum>},
     {"ThresholdedRelu",
      [](NodeContext &c) -> Value {
