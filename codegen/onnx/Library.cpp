@@ -18,6 +18,12 @@
 
 #include <llvm/Support/raw_ostream.h>
 
+#include <algorithm>
+#include <atomic>
+#include <cstring>
+#include <memory>
+#include <mutex>
+
 namespace dz::codegen {
 namespace {
 
@@ -56,18 +62,60 @@ struct Context {
   }
 };
 
+/// One compilation of an imported model for given inputs: the CPU program, its IR, and
+/// the inputs whose values the import read (their values are part of the program).
+struct Compiled {
+  Program program;
+  std::string traced, optimized;
+  std::vector<std::pair<size_t, Tensor>> specialized;
+};
+
+Compiled compileOnce(const std::string &path, const std::vector<Tensor> &inputs,
+                     const onnx::ModelImportOptions &options);
+
+bool sameValues(const Tensor &a, const Tensor &b) {
+  return a.dtype() == b.dtype() && a.shape() == b.shape() &&
+         std::memcmp(a.raw(), b.raw(), a.nbytes()) == 0;
+}
+
+/// An imported model compiled for one set of input shapes. When the import read the
+/// values of some inputs (a Reshape's shape, GatherElements' indices, ... given as graph
+/// inputs), the program holds those values: a call with other values there compiles
+/// again and keeps each compilation.
 class ImportedExecutable final : public trace::Executable {
 public:
-  ImportedExecutable(Program program, std::string traced, std::string optimized)
-      : program_(std::move(program)), traced_(std::move(traced)), optimized_(std::move(optimized)) {
+  ImportedExecutable(std::string path, onnx::ModelImportOptions options, Compiled first)
+      : path_(std::move(path)), options_(std::move(options)) {
+    variants_.push_back(std::make_unique<Compiled>(std::move(first)));
+    last_ = variants_.back().get();
   }
-  std::vector<Tensor> run(const std::vector<Tensor> &args) override { return program_.run(args); }
-  const std::string &traced_ir() const override { return traced_; }
-  const std::string &optimized_ir() const override { return optimized_; }
+  std::vector<Tensor> run(const std::vector<Tensor> &args) override {
+    Compiled *use = variants_.front().get();
+    if (!use->specialized.empty()) {
+      std::lock_guard<std::mutex> lock(mutex_);
+      use = nullptr;
+      for (const std::unique_ptr<Compiled> &v : variants_)
+        if (std::all_of(v->specialized.begin(), v->specialized.end(), [&](const auto &s) {
+              return s.first < args.size() && sameValues(args[s.first], s.second);
+            }))
+          use = v.get();
+      if (!use) {
+        variants_.push_back(std::make_unique<Compiled>(compileOnce(path_, args, options_)));
+        use = variants_.back().get();
+      }
+      last_ = use;
+    }
+    return use->program.run(args);
+  }
+  const std::string &traced_ir() const override { return last_.load()->traced; }
+  const std::string &optimized_ir() const override { return last_.load()->optimized; }
 
 private:
-  Program program_;
-  std::string traced_, optimized_;
+  std::string path_;
+  onnx::ModelImportOptions options_;
+  std::mutex mutex_;
+  std::vector<std::unique_ptr<Compiled>> variants_;
+  std::atomic<const Compiled *> last_; // the IR that traced_ir / optimized_ir show
 };
 
 void exportGraph(const trace::Graph &graph, const onnx::GraphArguments &args,
@@ -108,11 +156,12 @@ void checkModel(const std::string &path, const onnx::ModelImportOptions &) {
                                  reason);
 }
 
-std::unique_ptr<trace::Executable> compileModel(const std::string &path,
-                                                const std::vector<Tensor> &inputs,
-                                                const onnx::ModelImportOptions &options) {
+Compiled compileOnce(const std::string &path, const std::vector<Tensor> &inputs,
+                     const onnx::ModelImportOptions &options) {
   Context c;
   onnx::ImportOptions import = runImportOptions(inputs);
+  std::vector<bool> read;
+  import.values_read = &read;
   import.check = options.check;
   import.function_name = "model";
   mlir::OwningOpRef<mlir::ModuleOp> module = onnx::importOnnx(c.ctx, path, import);
@@ -142,8 +191,18 @@ std::unique_ptr<trace::Executable> compileModel(const std::string &path,
   if (mlir::failed(program))
     throw Error("dz::onnx::import_model('" + path + "'): the CPU back end cannot run it:\n" +
                 c.diagnostics);
-  return std::make_unique<ImportedExecutable>(std::move(*program), std::move(traced),
-                                              std::move(optimized));
+  Compiled compiled{std::move(*program), std::move(traced), std::move(optimized), {}};
+  for (size_t i = 0; i < read.size() && i < inputs.size(); ++i)
+    if (read[i]) // a copy: the caller may change its tensor in place
+      compiled.specialized.emplace_back(
+          i, Tensor::from_buffer(inputs[i].raw(), inputs[i].shape(), inputs[i].dtype()));
+  return compiled;
+}
+
+std::unique_ptr<trace::Executable> compileModel(const std::string &path,
+                                                const std::vector<Tensor> &inputs,
+                                                const onnx::ModelImportOptions &options) {
+  return std::make_unique<ImportedExecutable>(path, options, compileOnce(path, inputs, options));
 }
 
 } // namespace

@@ -430,6 +430,43 @@ TEST(ExportErrors, ImportOfAMissingFileOrWrongInputs) {
   EXPECT_NE(e.find("(2, 5)"), std::string::npos) << e;
 }
 
+TEST(ImportModel, InputsWhoseValuesTheImportReadsAreNotReusedForOtherValues) {
+  // GatherElements reads its indices at import: a graph input here. The second call has
+  // the same shapes and other indices, and must not run the program of the first.
+  ::onnx::ModelProto model;
+  model.set_ir_version(8);
+  model.add_opset_import()->set_version(13);
+  ::onnx::GraphProto *g = model.mutable_graph();
+  g->set_name("gather");
+  auto value = [](::onnx::ValueInfoProto *v, const char *name, int32_t type,
+                  std::vector<int64_t> dims) {
+    v->set_name(name);
+    v->mutable_type()->mutable_tensor_type()->set_elem_type(type);
+    for (int64_t d : dims)
+      v->mutable_type()->mutable_tensor_type()->mutable_shape()->add_dim()->set_dim_value(d);
+  };
+  value(g->add_input(), "x", ::onnx::TensorProto::FLOAT, {2, 3});
+  value(g->add_input(), "i", ::onnx::TensorProto::INT64, {2, 2});
+  value(g->add_output(), "y", ::onnx::TensorProto::FLOAT, {2, 2});
+  ::onnx::NodeProto *n = g->add_node();
+  n->set_op_type("GatherElements");
+  n->add_input("x");
+  n->add_input("i");
+  n->add_output("y");
+  TempDir dir;
+  {
+    std::ofstream out(dir.file("gather.onnx"), std::ios::binary);
+    model.SerializeToOstream(&out);
+  }
+  dz::onnx::ImportedModel m = dz::onnx::import_model(dir.file("gather.onnx"));
+  Tensor x = Tensor::from({1, 2, 3, 4, 5, 6}, {2, 3}, dz::f32);
+  Tensor first = Tensor::from_i64({0, 1, 1, 0}, {2, 2}), second = Tensor::from_i64({1, 0, 0, 0}, {2, 2});
+  expectClose(m({x, first}).at(0), Tensor::from({1, 5, 4, 2}, {2, 2}, dz::f32), 0, 0);
+  expectClose(m({x, second}).at(0), Tensor::from({4, 2, 1, 2}, {2, 2}, dz::f32), 0, 0);
+  expectClose(m({x, first}).at(0), Tensor::from({1, 5, 4, 2}, {2, 2}, dz::f32), 0, 0);
+  EXPECT_EQ(m.compilations(), 1); // one set of shapes
+}
+
 // ---- dzc --emit=onnx ----
 
 int dzc(const std::string &args) {

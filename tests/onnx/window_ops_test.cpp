@@ -1,5 +1,5 @@
-// window_ops_test.cpp - the importer's window ops and LSTM beyond what the ONNX node tests
-// cover: grouped (2 groups, depthwise), dilated and 1-D convolutions against naive loops
+// window_ops_test.cpp - the importer's window ops and recurrent layers beyond what the ONNX node
+// tests cover: grouped (2 groups, depthwise), dilated and 1-D convolutions against naive loops
 // written here, a bidirectional LSTM against a naive loop, gradients through the pooling
 // decompositions against central differences (float64), and the errors of bad nodes.
 #include <dzc/codegen/ExecutorBuild.h>
@@ -16,6 +16,8 @@
 
 #include <gtest/gtest.h>
 
+#include "onnx_test_util.h"
+
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
@@ -23,95 +25,7 @@
 
 namespace {
 
-using Dims = std::vector<int64_t>;
-
-/// A model of one node, built field by field (float32 or float64 tensors).
-class ModelBuilder {
-public:
-  explicit ModelBuilder(int32_t elem = onnx::TensorProto::FLOAT, int64_t opset = 13) : elem_(elem) {
-    model_.set_ir_version(8);
-    model_.add_opset_import()->set_version(opset);
-    model_.mutable_graph()->set_name("window_ops");
-  }
-  ModelBuilder &input(const std::string &name, const Dims &dims) {
-    value_info(model_.mutable_graph()->add_input(), name, dims);
-    return *this;
-  }
-  ModelBuilder &output(const std::string &name, const Dims &dims) {
-    value_info(model_.mutable_graph()->add_output(), name, dims);
-    return *this;
-  }
-  ModelBuilder &initializer(const std::string &name, const Dims &dims,
-                            const std::vector<double> &values) {
-    onnx::TensorProto *t = model_.mutable_graph()->add_initializer();
-    t->set_name(name);
-    t->set_data_type(elem_);
-    for (int64_t d : dims)
-      t->add_dims(d);
-    for (double v : values)
-      elem_ == onnx::TensorProto::FLOAT ? t->add_float_data(float(v)) : t->add_double_data(v);
-    return *this;
-  }
-  onnx::NodeProto &node(const std::string &op, const std::vector<std::string> &inputs,
-                        const std::vector<std::string> &outputs, const std::string &name) {
-    onnx::NodeProto *n = model_.mutable_graph()->add_node();
-    n->set_op_type(op);
-    n->set_name(name);
-    for (const std::string &i : inputs)
-      n->add_input(i);
-    for (const std::string &o : outputs)
-      n->add_output(o);
-    return *n;
-  }
-  std::string bytes() const { return model_.SerializeAsString(); }
-
-private:
-  void value_info(onnx::ValueInfoProto *v, const std::string &name, const Dims &dims) {
-    v->set_name(name);
-    auto *t = v->mutable_type()->mutable_tensor_type();
-    t->set_elem_type(elem_);
-    for (int64_t d : dims)
-      t->mutable_shape()->add_dim()->set_dim_value(d);
-  }
-  int32_t elem_;
-  onnx::ModelProto model_;
-};
-
-void ints(onnx::NodeProto &n, const std::string &name, const Dims &values) {
-  onnx::AttributeProto *a = n.add_attribute();
-  a->set_name(name);
-  a->set_type(onnx::AttributeProto::INTS);
-  for (int64_t v : values)
-    a->add_ints(v);
-}
-void int_attr(onnx::NodeProto &n, const std::string &name, int64_t value) {
-  onnx::AttributeProto *a = n.add_attribute();
-  a->set_name(name);
-  a->set_type(onnx::AttributeProto::INT);
-  a->set_i(value);
-}
-void string_attr(onnx::NodeProto &n, const std::string &name, const std::string &value) {
-  onnx::AttributeProto *a = n.add_attribute();
-  a->set_name(name);
-  a->set_type(onnx::AttributeProto::STRING);
-  a->set_s(value);
-}
-
-std::vector<double> uniform(size_t n, uint32_t seed, double lo = -1, double hi = 1) {
-  std::mt19937 gen(seed);
-  std::uniform_real_distribution<double> u(lo, hi);
-  std::vector<double> v(n);
-  for (double &e : v)
-    e = u(gen);
-  return v;
-}
-
-int64_t numel(const Dims &d) {
-  int64_t n = 1;
-  for (int64_t e : d)
-    n *= e;
-  return n;
-}
+using namespace dz::onnx_test;
 
 struct WindowOpsTest : ::testing::Test {
   mlir::MLIRContext ctx{mlir::MLIRContext::Threading::DISABLED};
@@ -380,68 +294,102 @@ TEST_F(WindowOpsTest, BidirectionalLstmMatchesNaiveLoop) {
   }
 }
 
-// ---- gradients through the decompositions ------------------------------------------------
-
-/// The model y = sum(f(x) * weights) in float64, its gradient by --dz-autodiff (a
-/// dz.grad appended to the imported function) and by central differences.
-void expect_gradient_matches(WindowOpsTest &t, const Dims &x_dims,
-                             const std::function<void(ModelBuilder &)> &build, const Dims &y_dims,
-                             const std::string &op) {
-  ModelBuilder m(onnx::TensorProto::DOUBLE);
-  m.input("x", x_dims).initializer("k", y_dims, uniform(size_t(numel(y_dims)), 11));
-  m.output("y", y_dims);
-  build(m); // the nodes from x to p
-  m.node("Mul", {"p", "k"}, {"y"}, "weigh");
-  const std::string bytes = m.bytes();
-  // Distinct values well apart, so that no window has a tie and the max is smooth.
-  std::vector<double> xs(size_t(numel(x_dims)));
-  for (size_t i = 0; i < xs.size(); ++i)
-    xs[i] = double((i * 37) % xs.size()) / double(xs.size()) - 0.5;
-  const dz::Shape shape(x_dims.begin(), x_dims.end());
-
-  mlir::OwningOpRef<mlir::ModuleOp> module = dz::onnx::importOnnxBytes(t.ctx, bytes, "pool.onnx");
-  auto fn = *module->getOps<mlir::func::FuncOp>().begin();
-  dz::codegen::Program forward = dz::codegen::buildProgramOrThrow(fn);
-  auto loss = [&](const std::vector<double> &v) {
-    dz::Tensor y = forward.run({dz::Tensor::from(v, shape, dz::f64)}).at(0);
-    double s = 0;
-    for (int64_t i = 0; i < y.size(); ++i)
-      s += y.data<double>()[i];
-    return s;
-  };
-  // dz.grad of y with respect to the argument x, returned instead of y.
-  mlir::Operation *ret = fn.getBody().front().getTerminator();
-  mlir::OpBuilder b(ret);
-  mlir::OperationState state(ret->getLoc(), dz::ir::GradOp::getOperationName());
-  state.addOperands({ret->getOperand(0), fn.getArgument(0)});
-  state.addTypes(fn.getArgument(0).getType());
-  mlir::Value grad = b.create(state)->getResult(0);
-  ret->setOperands(grad);
-  fn.setFunctionType(b.getFunctionType(fn.getArgumentTypes(), {grad.getType()}));
-  mlir::PassManager pm(&t.ctx);
-  dz::passes::buildPipeline(pm);
-  ASSERT_TRUE(mlir::succeeded(pm.run(*module)));
-  dz::Tensor g =
-      dz::codegen::buildProgramOrThrow(fn).run({dz::Tensor::from(xs, shape, dz::f64)}).at(0);
-  const double eps = 1e-4;
-  int nonzero = 0;
-  for (size_t i = 0; i < xs.size(); ++i) {
-    std::vector<double> up(xs), down(xs);
-    up[i] += eps;
-    down[i] -= eps;
-    const double numeric = (loss(up) - loss(down)) / (2 * eps);
-    const double analytic = g.data<double>()[i];
-    EXPECT_NEAR(analytic, numeric, 1e-5 + 1e-4 * std::abs(numeric)) << op << " element " << i;
-    nonzero += numeric != 0;
+/// A bidirectional GRU with initial state and biases, layout 1, against a naive loop of
+/// ONNX's equations (linear_before_reset 0 or 1).
+void expect_gru_matches_naive_loop(WindowOpsTest &t, bool linear_before_reset) {
+  const int64_t seq = 3, batch = 2, input = 3, hidden = 4, dirs = 2;
+  const std::vector<double> x = uniform(size_t(seq * batch * input), 14), // (batch, seq, I)
+      w = uniform(size_t(dirs * 3 * hidden * input), 15, -0.5, 0.5),
+                            r = uniform(size_t(dirs * 3 * hidden * hidden), 16, -0.5, 0.5),
+                            b = uniform(size_t(dirs * 6 * hidden), 17, -0.5, 0.5),
+                            h0 = uniform(size_t(batch * dirs * hidden), 18); // (batch, dirs, H)
+  // want_y (batch, seq, dirs, H), want_h (batch, dirs, H)
+  std::vector<double> want_y(size_t(seq * dirs * batch * hidden)), want_h(h0);
+  for (int64_t d = 0; d < dirs; ++d)
+    for (int64_t k = 0; k < seq; ++k) {
+      const int64_t step = d == 0 ? k : seq - 1 - k;
+      const std::vector<double> h = want_h;
+      auto hv = [&](int64_t n, int64_t i) { return h[size_t((n * dirs + d) * hidden + i)]; };
+      for (int64_t n = 0; n < batch; ++n)
+        for (int64_t j = 0; j < hidden; ++j) {
+          auto wx = [&](int64_t g) { // x W^T + Wb for gate g (z, r, h)
+            const int64_t row = g * hidden + j;
+            double s = b[size_t(d * 6 * hidden + row)];
+            for (int64_t i = 0; i < input; ++i)
+              s += x[size_t((n * seq + step) * input + i)] *
+                   w[size_t((d * 3 * hidden + row) * input + i)];
+            return s;
+          };
+          auto rh = [&](int64_t g, const std::function<double(int64_t)> &state) {
+            const int64_t row = g * hidden + j;
+            double s = b[size_t(d * 6 * hidden + 3 * hidden + row)];
+            for (int64_t i = 0; i < hidden; ++i)
+              s += state(i) * r[size_t((d * 3 * hidden + row) * hidden + i)];
+            return s;
+          };
+          auto plain = [&](int64_t i) { return hv(n, i); };
+          const double z = sigmoid(wx(0) + rh(0, plain));
+          double cand;
+          if (linear_before_reset) {
+            cand = std::tanh(wx(2) + sigmoid(wx(1) + rh(1, plain)) * rh(2, plain));
+          } else {
+            // the reset gate of each state element i (gate r at row i)
+            auto reset_state = [&](int64_t i) {
+              double s = b[size_t(d * 6 * hidden + hidden + i)] +
+                         b[size_t(d * 6 * hidden + 4 * hidden + i)];
+              for (int64_t q = 0; q < input; ++q)
+                s += x[size_t((n * seq + step) * input + q)] *
+                     w[size_t((d * 3 * hidden + hidden + i) * input + q)];
+              for (int64_t q = 0; q < hidden; ++q)
+                s += hv(n, q) * r[size_t((d * 3 * hidden + hidden + i) * hidden + q)];
+              return sigmoid(s) * hv(n, i);
+            };
+            cand = std::tanh(wx(2) + rh(2, reset_state));
+          }
+          const double out = (1 - z) * cand + z * hv(n, j);
+          want_h[size_t((n * dirs + d) * hidden + j)] = out;
+          want_y[size_t(((n * seq + step) * dirs + d) * hidden + j)] = out;
+        }
+    }
+  ModelBuilder m(::onnx::TensorProto::FLOAT, 14); // layout from opset 14
+  m.input("x", {batch, seq, input})
+      .initializer("w", {dirs, 3 * hidden, input}, w)
+      .initializer("r", {dirs, 3 * hidden, hidden}, r)
+      .initializer("b", {dirs, 6 * hidden}, b)
+      .initializer("h0", {batch, dirs, hidden}, h0)
+      .output("y", {batch, seq, dirs, hidden})
+      .output("y_h", {batch, dirs, hidden});
+  onnx::NodeProto &n = m.node("GRU", {"x", "w", "r", "b", "", "h0"}, {"y", "y_h"}, "gru");
+  int_attr(n, "hidden_size", hidden);
+  int_attr(n, "layout", 1);
+  int_attr(n, "linear_before_reset", linear_before_reset ? 1 : 0);
+  string_attr(n, "direction", "bidirectional");
+  std::vector<dz::Tensor> got =
+      t.run(m.bytes(), {dz::Tensor::from(x, {batch, seq, input}, dz::f32)});
+  ASSERT_EQ(got.size(), 2u);
+  for (auto [k, want] : {std::pair{0, &want_y}, {1, &want_h}}) {
+    ASSERT_EQ(got[size_t(k)].size(), int64_t(want->size())) << "output " << k;
+    for (size_t i = 0; i < want->size(); ++i)
+      ASSERT_NEAR(got[size_t(k)].data<float>()[i], (*want)[i], 1e-5)
+          << "output " << k << " element " << i;
   }
-  EXPECT_GT(nonzero, 0) << "the check must see some gradient";
 }
+
+TEST_F(WindowOpsTest, BidirectionalGruMatchesNaiveLoop) {
+  expect_gru_matches_naive_loop(*this, false);
+}
+
+TEST_F(WindowOpsTest, BidirectionalGruWithLinearBeforeResetMatchesNaiveLoop) {
+  expect_gru_matches_naive_loop(*this, true);
+}
+
+// ---- gradients through the decompositions ------------------------------------------------
 
 void expect_pool_gradient_matches(WindowOpsTest &t, const std::string &op, const Dims &x_dims,
                                   const std::function<void(onnx::NodeProto &)> &attrs,
                                   const Dims &y_dims) {
   expect_gradient_matches(
-      t, x_dims, [&](ModelBuilder &m) { attrs(m.node(op, {"x"}, {"p"}, "pool")); }, y_dims, op);
+      t.ctx, x_dims, [&](ModelBuilder &m) { attrs(m.node(op, {"x"}, {"p"}, "pool")); }, y_dims, op);
 }
 
 TEST_F(WindowOpsTest, MaxPoolWithAsymmetricPadsAndCeilModeHasFiniteDifferenceGradient) {
@@ -492,7 +440,7 @@ TEST_F(WindowOpsTest, MaxPool3dHasFiniteDifferenceGradient) {
 TEST_F(WindowOpsTest, GroupedDilatedConvHasFiniteDifferenceGradient) {
   // dz.im2col + batched dz.matmul, the kernel dilated by a scatter, asymmetric pads.
   expect_gradient_matches(
-      *this, {1, 4, 6, 5},
+      ctx, {1, 4, 6, 5},
       [](ModelBuilder &m) {
         m.initializer("w", {4, 2, 2, 2}, uniform(32, 12));
         onnx::NodeProto &n = m.node("Conv", {"x", "w"}, {"p"}, "conv");
@@ -505,7 +453,7 @@ TEST_F(WindowOpsTest, GroupedDilatedConvHasFiniteDifferenceGradient) {
 
 TEST_F(WindowOpsTest, BidirectionalLstmHasFiniteDifferenceGradient) {
   expect_gradient_matches(
-      *this, {3, 2, 2},
+      ctx, {3, 2, 2},
       [](ModelBuilder &m) {
         m.initializer("w", {2, 12, 2}, uniform(48, 13, -0.5, 0.5));
         m.initializer("r", {2, 12, 3}, uniform(72, 14, -0.5, 0.5));
@@ -515,6 +463,25 @@ TEST_F(WindowOpsTest, BidirectionalLstmHasFiniteDifferenceGradient) {
         string_attr(n, "direction", "bidirectional");
       },
       {3, 2, 2, 3}, "LSTM");
+}
+
+TEST_F(WindowOpsTest, GruAndRnnHaveFiniteDifferenceGradient) {
+  for (const std::string op : {"GRU", "RNN"}) {
+    const int64_t gates = op == "GRU" ? 3 : 1;
+    expect_gradient_matches(
+        ctx, {3, 2, 2},
+        [&](ModelBuilder &m) {
+          m.initializer("w", {2, gates * 3, 2}, uniform(size_t(12 * gates), 13, -0.5, 0.5));
+          m.initializer("r", {2, gates * 3, 3}, uniform(size_t(18 * gates), 14, -0.5, 0.5));
+          m.initializer("b", {2, gates * 6}, uniform(size_t(12 * gates), 15, -0.5, 0.5));
+          onnx::NodeProto &n = m.node(op, {"x", "w", "r", "b"}, {"p"}, "rec");
+          int_attr(n, "hidden_size", 3);
+          string_attr(n, "direction", "bidirectional");
+          if (op == "GRU")
+            int_attr(n, "linear_before_reset", 1);
+        },
+        {3, 2, 2, 3}, op);
+  }
 }
 
 // ---- errors ------------------------------------------------------------------------------

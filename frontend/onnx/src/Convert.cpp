@@ -40,8 +40,10 @@ std::optional<Tensor> NodeContext::constant(size_t i) const {
 }
 
 Tensor NodeContext::required_constant(size_t i, const char *what) const {
+  if (!has(i))
+    fail(std::string("its ") + what + " (input #" + std::to_string(i) + ") is missing");
   std::optional<Tensor> t = constant(i);
-  if (!t && has(i))
+  if (!t)
     t = known_(i);
   if (!t)
     unsupported(std::string("its ") + what + " (input #" + std::to_string(i) + " '" +

@@ -174,10 +174,50 @@ Value concat(NodeContext &c);
 Value gather(NodeContext &c);
 Value slice(NodeContext &c);
 Value split(NodeContext &c);
+Value depth_to_space(NodeContext &c);
+Value space_to_depth(NodeContext &c);
+Value tile(NodeContext &c);
 Value shape(NodeContext &c);
 Value constant_of_shape(NodeContext &c);
 Value constant(NodeContext &c);
 } // namespace shape_ops
+
+/// The converters of IndexOps.cpp: selections, scatters and generators by index whose
+/// indices are known at import time.
+namespace index_ops {
+Value gather_elements(NodeContext &c);
+Value scatter_elements(NodeContext &c);
+Value gather_nd(NodeContext &c);
+Value scatter_nd(NodeContext &c);
+Value one_hot(NodeContext &c);
+Value trilu(NodeContext &c);
+Value cum_sum(NodeContext &c);
+Value compress(NodeContext &c);
+Value non_zero(NodeContext &c);
+Value range(NodeContext &c);
+Value eye_like(NodeContext &c);
+Value pad(NodeContext &c);
+Value einsum(NodeContext &c);
+Value lrn(NodeContext &c);
+Value reverse_sequence(NodeContext &c);
+Value max_unpool(NodeContext &c);
+/// 0: HannWindow, 1: HammingWindow, 2: BlackmanWindow.
+template <int kind> Value window(NodeContext &c);
+} // namespace index_ops
+
+/// The converters of Resize.cpp: Resize and Upsample as one weight matrix per axis,
+/// GridSample with a known grid as one sampling matrix per batch item.
+namespace resize_ops {
+Value resize(NodeContext &c);
+Value upsample(NodeContext &c);
+Value grid_sample(NodeContext &c);
+} // namespace resize_ops
+
+/// The converters of Spectral.cpp: DFT and STFT of known lengths as one matmul.
+namespace spectral_ops {
+Value dft(NodeContext &c);
+Value stft(NodeContext &c);
+} // namespace spectral_ops
 
 /// The converters of WindowOps.cpp: convolutions and pooling of any rank, padding,
 /// dilation and group.
@@ -188,9 +228,10 @@ Value max_pool(NodeContext &c);
 Value average_pool(NodeContext &c);
 } // namespace window_ops
 
-/// The converter of Recurrent.cpp: LSTM unrolled over the sequence.
+/// The converters of Recurrent.cpp: LSTM, GRU and RNN unrolled over the sequence.
 namespace recurrent {
 Value lstm(NodeContext &c);
+Value rnn_or_gru(NodeContext &c);
 } // namespace recurrent
 
 /// The entry of `op_type` (default ONNX domain), or null.

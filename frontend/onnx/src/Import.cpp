@@ -74,6 +74,14 @@ private:
   void convert(int index);
   void check_declared(const std::string &name, Value v, const std::string &who) const;
   std::optional<Tensor> evaluate(Value v) const;
+  /// Records in ImportOptions::values_read that graph input i's value was read.
+  void mark_read(size_t i) const {
+    if (!options.values_read)
+      return;
+    if (options.values_read->size() <= i)
+      options.values_read->resize(i + 1, false);
+    (*options.values_read)[i] = true;
+  }
 
   mlir::MLIRContext &ctx;
   const ::onnx::GraphProto &graph;
@@ -94,7 +102,7 @@ void Importer::check_supported() const {
   for (int i = 0; i < graph.node_size(); ++i) {
     const ::onnx::NodeProto &node = graph.node(i);
     const std::string key = op_key(node);
-    const OpEntry *entry = key == node.op_type() ? find_op(key) : nullptr;
+    const OpEntry *entry = find_op(key); // domain-qualified keys for other domains
     if (!entry) {
       const std::string entry =
           key + " (opset " + std::to_string(opset_of(model, node.domain())) + ")";
@@ -196,6 +204,7 @@ void Importer::convert(int index) {
       return evaluate(inputs[i]);
     if (options.input_values.empty())
       return std::nullopt;
+    mark_read(it->second);
     return options.input_values[it->second];
   };
   NodeContext c(node, name, opset, b, mlir::NameLoc::get(b.getStringAttr(name)), inputs, known,
@@ -207,7 +216,7 @@ void Importer::convert(int index) {
   for (const std::string &out : node.output())
     if (!out.empty() && (values.count(out) || initializers.count(out)))
       c.fail("its output '" + out + "' is defined twice");
-  std::vector<Value> outs = {find_op(node.op_type())->convert(c)};
+  std::vector<Value> outs = {find_op(op_key(node))->convert(c)};
   outs.insert(outs.end(), c.added_outputs().begin(), c.added_outputs().end());
   for (int k = 0; k < node.output_size(); ++k) {
     if (node.output(k).empty())
@@ -217,34 +226,53 @@ void Importer::convert(int index) {
   }
 }
 
-/// The ops `v` is computed from, in order; false when it reads a function argument.
-bool collect_constant_ops(Value v, llvm::SetVector<mlir::Operation *> &ops) {
+/// The ops `v` is computed from, in order, and the function arguments they read (into
+/// `args`); false when it reads an argument and `args` is null.
+bool collect_constant_ops(Value v, llvm::SetVector<mlir::Operation *> &ops,
+                          llvm::SetVector<mlir::BlockArgument> *args) {
   mlir::Operation *def = v.getDefiningOp();
-  if (!def)
-    return false;
+  if (!def) {
+    if (!args)
+      return false;
+    args->insert(llvm::cast<mlir::BlockArgument>(v));
+    return true;
+  }
   if (ops.contains(def))
     return true;
   for (Value operand : def->getOperands())
-    if (!collect_constant_ops(operand, ops))
+    if (!collect_constant_ops(operand, ops, args))
       return false;
   ops.insert(def);
   return true;
 }
 
 /// `v` evaluated by ImportOptions::evaluate on a function of the ops it is computed
-/// from, when they read constants only and it is small.
+/// from, when they read constants and graph inputs with a given value only and it is
+/// small (the given values become constants of that function).
 std::optional<Tensor> Importer::evaluate(Value v) const {
   auto type = llvm::cast<mlir::RankedTensorType>(v.getType());
   llvm::SetVector<mlir::Operation *> ops;
-  if (!options.evaluate || type.getNumElements() > kMaxConstantRead || !collect_constant_ops(v, ops))
+  llvm::SetVector<mlir::BlockArgument> args;
+  const bool given = !options.input_values.empty();
+  if (!options.evaluate || type.getNumElements() > kMaxConstantRead ||
+      !collect_constant_ops(v, ops, given ? &args : nullptr))
     return std::nullopt;
   mlir::OpBuilder fb(&ctx);
   mlir::OwningOpRef<mlir::ModuleOp> scratch = mlir::ModuleOp::create(fb.getUnknownLoc());
   fb.setInsertionPointToEnd(scratch->getBody());
-  auto fn = mlir::func::FuncOp::create(fb, fb.getUnknownLoc(), "fold",
-                                       fb.getFunctionType({}, {type}));
+  auto fn =
+      mlir::func::FuncOp::create(fb, fb.getUnknownLoc(), "fold", fb.getFunctionType({}, {type}));
   fb.setInsertionPointToEnd(fn.addEntryBlock());
   mlir::IRMapping map;
+  for (mlir::BlockArgument arg : args)
+    if (options.input_values.at(arg.getArgNumber()).size() > kMaxConstantRead)
+      return std::nullopt;
+  for (mlir::BlockArgument arg : args) {
+    const Tensor &value = options.input_values[arg.getArgNumber()];
+    mark_read(arg.getArgNumber());
+    map.map(Value(arg), Value(ir::ConstantOp::create(fb, fb.getUnknownLoc(),
+                                                     mlir::ElementsAttr(elements_of(ctx, value)))));
+  }
   for (mlir::Operation *op : ops)
     fb.clone(*op, map);
   mlir::func::ReturnOp::create(fb, fb.getUnknownLoc(), map.lookup(v));

@@ -192,8 +192,7 @@ std::vector<OpUse> op_stats(const std::string &path) {
     const std::string key = op_key(node);
     auto [it, inserted] = index.try_emplace(key, uses.size());
     if (inserted)
-      uses.push_back(
-          {key, opset_of(model, node.domain()), 0, key == node.op_type() && is_supported_op(key)});
+      uses.push_back({key, opset_of(model, node.domain()), 0, is_supported_op(key)});
     ++uses[it->second].count;
   }
   return uses;

@@ -194,6 +194,210 @@ template <bool is_max> Value arg_extremum(NodeContext &c) {
   return c.make<ir::CastOp>(y, mlir::TypeAttr::get(c.b.getI64Type()));
 }
 
+/// Hardmax: 1 at the first maximum along `axis`, 0 elsewhere (from opset 13 along the
+/// axis; before, over the input flattened to 2-D around it). The first maximum's position
+/// is found as ArgMax's, then compared with each position.
+Value hardmax(NodeContext &c) {
+  Value x = c.in(0);
+  c.require_float(x);
+  const int64_t r = c.rank(x);
+  const int64_t axis = c.axis(c.int_attr("axis", c.opset < 13 ? 1 : -1), r);
+  ArrayRef<int64_t> s = c.shape(x);
+  Shp original(s);
+  Value y = x;
+  int64_t a = axis;
+  if (c.opset < 13) {
+    y = c.reshape(x, {product(s.take_front(size_t(axis))), product(s.drop_front(size_t(axis)))});
+    a = 1;
+  }
+  const int64_t n = c.shape(y)[size_t(a)], ry = c.rank(y);
+  auto axes = c.b.getDenseI64ArrayAttr({a});
+  Value hit = c.make<ir::EqualMaskOp>(y, c.make<ir::MaxOp>(y, axes, c.b.getBoolAttr(true)));
+  std::vector<double> positions(static_cast<size_t>(n));
+  std::iota(positions.begin(), positions.end(), 0.0);
+  Shp along(size_t(ry - a), 1);
+  along[0] = n;
+  Value index = c.constant_of(Tensor::from(positions, Shape(along.begin(), along.end()),
+                                           c.type(y).getElementType().isF32() ? f32 : f64));
+  Value one = c.scalar(1, y);
+  Value first =
+      c.make<ir::MinOp>(c.add(c.mul(index, hit), c.mul(c.sub(one, hit), c.scalar(double(n), y))),
+                        axes, c.b.getBoolAttr(true));
+  Value hot = c.broadcast(c.make<ir::EqualMaskOp>(index, first), c.shape(y));
+  return {c.reshape(hot, original)};
+}
+
+/// TopK: k rounds along the axis, each taking the largest (smallest: of -x) remaining
+/// value and its first position not taken before, then masking that position with -inf. The rounds'
+/// values and positions are placed along the axis by dz.select with constant masks;
+/// the values keep max's gradient.
+Value top_k(NodeContext &c) {
+  Value x = c.in(0);
+  c.require_float(x);
+  const int64_t r = c.rank(x), a = c.axis(c.int_attr("axis", -1), r), n = c.shape(x)[size_t(a)];
+  int64_t k;
+  if (c.opset < 10) {
+    k = c.int_attr("k", -1);
+  } else {
+    std::vector<int64_t> kv = c.ints_input(1, "K");
+    if (kv.size() != 1)
+      c.fail("K must be one value, got " + std::to_string(kv.size()));
+    k = kv[0];
+  }
+  if (k < 0 || k > n)
+    c.fail("K = " + std::to_string(k) + " must be in [0, " + std::to_string(n) + "]");
+  if (k > 1024)
+    c.unsupported("K = " + std::to_string(k) + " (dz unrolls TopK; at most 1024)",
+                  "TopK with K > 1024");
+  // sorted = 0 allows any order: the sorted one is among them.
+  const bool largest = c.opset < 11 || c.int_attr("largest", 1) != 0;
+  mlir::Type element = c.type(x).getElementType();
+  const DType dt = element.isF32() ? f32 : f64;
+  Shp along(size_t(r - a), 1); // (n, 1, ..., 1): broadcasts along the axis
+  along[0] = n;
+  std::vector<double> positions(static_cast<size_t>(n));
+  std::iota(positions.begin(), positions.end(), 0.0);
+  Value index = c.constant_of(Tensor::from(positions, Shape(along.begin(), along.end()), dt));
+  Shp out(c.shape(x));
+  out[size_t(a)] = k;
+  Shp slot(size_t(r - a), 1); // (k, 1, ..., 1)
+  slot[0] = k;
+  auto axes = c.b.getDenseI64ArrayAttr({a});
+  Value rest = largest ? x : c.neg(x), values, picks, taken;
+  for (int64_t t = 0; t < k; ++t) {
+    Value m = c.make<ir::MaxOp>(rest, axes, c.b.getBoolAttr(true));
+    Value hit = c.make<ir::EqualMaskOp>(rest, m);
+    if (taken) // a position taken before never counts again (x may hold -inf itself)
+      hit = c.mul(hit, c.sub(c.scalar(1, x), taken));
+    Value first = c.make<ir::MinOp>(
+        c.add(c.mul(index, hit), c.mul(c.sub(c.scalar(1, x), hit), c.scalar(double(n), x))), axes,
+        c.b.getBoolAttr(true));
+    std::vector<bool> bits(static_cast<size_t>(k), false);
+    bits[size_t(t)] = true;
+    auto type = mlir::RankedTensorType::get(slot, c.b.getI1Type());
+    llvm::SmallVector<bool> v(bits.begin(), bits.end());
+    Value at = c.make<ir::ConstantOp>(mlir::ElementsAttr(mlir::DenseElementsAttr::get(type, v)));
+    Value value = largest ? m : c.neg(m);
+    values = t == 0 ? c.broadcast(value, out) : c.make<ir::SelectOp>(at, value, values);
+    picks = t == 0 ? c.broadcast(first, out) : c.make<ir::SelectOp>(at, first, picks);
+    if (t + 1 < k) {
+      Value now = c.make<ir::EqualMaskOp>(index, first);
+      taken = taken ? c.maximum(taken, now) : now;
+      rest = c.make<ir::SelectOp>(c.make<ir::EqualOp>(index, first),
+                                  c.scalar(-std::numeric_limits<double>::infinity(), x), rest);
+    }
+  }
+  if (k == 0) {
+    auto empty = [&](mlir::Type e) {
+      return c.make<ir::ConstantOp>(mlir::ElementsAttr(mlir::DenseElementsAttr::get(
+          mlir::RankedTensorType::get(out, e), llvm::ArrayRef<mlir::Attribute>{})));
+    };
+    c.add_output(empty(c.b.getI64Type()));
+    return empty(element);
+  }
+  c.add_output(c.make<ir::CastOp>(picks, mlir::TypeAttr::get(c.b.getI64Type())));
+  return {values};
+}
+
+/// ReduceProd: the reduced axes moved last and flattened to K columns, padded with ones
+/// to a power of two, then halved by elementwise products (log2 K steps).
+Value reduce_prod(NodeContext &c) {
+  Value x = c.in(0);
+  std::optional<std::vector<int64_t>> axes =
+      c.opset >= 18 && c.has(1) ? std::optional(c.ints_input(1, "axes")) : c.ints_attr("axes");
+  const bool keep = c.int_attr("keepdims", 1) != 0;
+  if ((!axes || axes->empty()) && c.int_attr("noop_with_empty_axes", 0))
+    return {x};
+  std::optional<Shp> norm = ir::normalizeAxes(axes.value_or(std::vector<int64_t>{}), c.rank(x));
+  if (!norm)
+    c.fail("axes " + dims_str(*axes) + " are invalid for rank " + std::to_string(c.rank(x)));
+  ArrayRef<int64_t> s = c.shape(x);
+  Shp out = ir::reducedShape(s, *norm, keep), perm, reduced;
+  std::vector<bool> is_reduced(s.size(), false);
+  for (int64_t a : *norm)
+    is_reduced[size_t(a)] = true;
+  for (size_t d = 0; d < s.size(); ++d)
+    if (!is_reduced[d])
+      perm.push_back(int64_t(d));
+  int64_t k = 1;
+  for (size_t d = 0; d < s.size(); ++d)
+    if (is_reduced[d]) {
+      perm.push_back(int64_t(d));
+      k *= s[d];
+    }
+  const int64_t rows = product(out);
+  if (k == 0)
+    return {c.broadcast(c.scalar(1, x), out)};
+  int64_t width = 1;
+  while (width < k)
+    width *= 2;
+  std::optional<int64_t> cells = element_count({rows, width});
+  if (!cells || *cells > kMaxConstantRead)
+    c.unsupported("the input " + dims_str(s) + " is too large to decompose",
+                  "ReduceProd too large to decompose");
+  bool moved = false;
+  for (size_t d = 0; d < perm.size(); ++d)
+    moved = moved || perm[d] != int64_t(d);
+  Value y = c.reshape(moved ? c.transpose(x, perm) : x, {rows, k});
+  auto columns = [&](Value v, int64_t from, int64_t count, int64_t total) {
+    std::vector<int64_t> offsets;
+    for (int64_t i = 0; i < rows; ++i)
+      for (int64_t j = 0; j < count; ++j)
+        offsets.push_back(i * total + from + j);
+    return c.make<ir::GetItemOp>(v, c.b.getDenseI64ArrayAttr({rows, count}),
+                                 c.b.getDenseI64ArrayAttr(offsets));
+  };
+  if (width > k) { // pad with ones: the missing columns are 1 + 0
+    std::vector<int64_t> offsets;
+    for (int64_t i = 0; i < rows; ++i)
+      for (int64_t j = 0; j < k; ++j)
+        offsets.push_back(i * width + j);
+    Value scattered = c.make<ir::GetItemGradOp>(y, c.b.getDenseI64ArrayAttr({rows, width}),
+                                                c.b.getDenseI64ArrayAttr(offsets));
+    std::vector<double> pad(static_cast<size_t>(width), 0.0);
+    std::fill(pad.begin() + k, pad.end(), 1.0);
+    mlir::Type e = c.type(x).getElementType();
+    Value ones = c.constant_of(Tensor::from(pad, {1, width},
+                                            e.isF32()         ? f32
+                                            : e.isF64()       ? f64
+                                            : e.isInteger(32) ? i32
+                                                              : i64));
+    y = c.add(scattered, ones);
+  }
+  for (; width > 1; width /= 2)
+    y = c.mul(columns(y, 0, width / 2, width), columns(y, width / 2, width / 2, width));
+  return {c.reshape(y, out)};
+}
+
+/// MeanVarianceNormalization as ONNX defines it: (x - E[x]) / (sqrt(E[x²] - E[x]²) + 1e-9)
+/// over `axes` (default N, H, W).
+Value mean_variance_norm(NodeContext &c) {
+  Value x = c.in(0);
+  c.require_float(x);
+  std::vector<int64_t> axes = c.ints_attr("axes").value_or(std::vector<int64_t>{0, 2, 3});
+  std::optional<Shp> norm = ir::normalizeAxes(axes, c.rank(x));
+  if (!norm || axes.empty())
+    c.fail("axes " + dims_str(axes) + " are invalid for rank " + std::to_string(c.rank(x)));
+  int64_t count = 1;
+  for (int64_t a : *norm)
+    count *= c.shape(x)[size_t(a)];
+  Value n = c.scalar(double(count), x);
+  Value mean = c.div(c.sum(x, *norm, true), n);
+  Value var = c.sub(c.div(c.sum(c.mul(x, x), *norm, true), n), c.mul(mean, mean));
+  return {c.div(c.sub(x, mean), c.add(c.sqrt(var), c.scalar(1e-9, x)))};
+}
+
+/// Shrink: x + bias below -lambd, x - bias above lambd, 0 between.
+Value shrink(NodeContext &c) {
+  Value x = c.in(0);
+  const double lambd = c.float_attr("lambd", 0.5), bias = c.float_attr("bias", 0);
+  Value low = c.make<ir::LessOp>(x, c.scalar(-lambd, x));
+  Value high = c.make<ir::GreaterOp>(x, c.scalar(lambd, x));
+  Value inner = c.make<ir::SelectOp>(high, c.sub(x, c.scalar(bias, x)),
+                                     c.broadcast(c.scalar(0, x), c.shape(x)));
+  return {c.make<ir::SelectOp>(low, c.add(x, c.scalar(bias, x)), inner)};
+}
+
 /// The statistics of x over `axes` (kept as 1): mean, 1 / sqrt(var + eps), and x
 /// normalized with them.
 struct Moments {
@@ -417,6 +621,115 @@ Value dropout(NodeContext &c) {
   return {x};
 }
 
+// ---- the optimizers of ai.onnx.preview.training -----------------------------------------
+
+/// The optimizer's inputs after R and T: `groups` groups of n tensors each (X..., G...,
+/// then the states), n = (inputs - 2) / groups.
+int64_t optimizer_tensors(NodeContext &c, int64_t groups) {
+  const int64_t n = (int64_t(c.num_inputs()) - 2) / groups;
+  if (n < 1 || 2 + n * groups != int64_t(c.num_inputs()) ||
+      c.node.output_size() != n * (groups - 1))
+    c.fail("expects R, T and " + std::to_string(groups) + " groups of n tensors, and " +
+           std::to_string(groups - 1) + " groups of n outputs");
+  return n;
+}
+
+/// Input i as a scalar of like's element type.
+Value scalar_input(NodeContext &c, size_t i, Value like) {
+  Value v = c.in(i);
+  if (product(c.shape(v)) != 1)
+    c.fail("input #" + std::to_string(i) + " must be one value, got " + dims_str(c.shape(v)));
+  return cast_to(c, c.reshape(v, {}), c.type(like).getElementType());
+}
+
+/// Adagrad: r = R / (1 + T · decay_factor); g = norm_coefficient · X + G;
+/// H' = H + g²; X' = X − r · g / (sqrt(H') + epsilon). Outputs X'..., H'....
+Value adagrad(NodeContext &c) {
+  const int64_t n = optimizer_tensors(c, 3);
+  const double decay = c.float_attr("decay_factor", 0), eps = c.float_attr("epsilon", 0),
+               norm = c.float_attr("norm_coefficient", 0);
+  std::vector<Value> xs, hs;
+  for (int64_t k = 0; k < n; ++k) {
+    Value x = c.in(size_t(2 + k)), g = c.in(size_t(2 + n + k)), h = c.in(size_t(2 + 2 * n + k));
+    c.require_float(x);
+    Value t = scalar_input(c, 1, x);
+    Value rate = c.div(scalar_input(c, 0, x), c.add(c.scalar(1, x), c.mul(t, c.scalar(decay, x))));
+    Value gr = c.add(c.mul(x, c.scalar(norm, x)), g);
+    Value h_new = c.add(h, c.mul(gr, gr));
+    xs.push_back(c.sub(x, c.div(c.mul(rate, gr), c.add(c.sqrt(h_new), c.scalar(eps, x)))));
+    hs.push_back(h_new);
+  }
+  for (size_t k = 1; k < xs.size(); ++k)
+    c.add_output(xs[k]);
+  for (Value h : hs)
+    c.add_output(h);
+  return xs[0];
+}
+
+/// Adam: g = norm_coefficient · X + G; V' = α V + (1 − α) g; H' = β H + (1 − β) g²;
+/// R' = R · sqrt(1 − β^T) / (1 − α^T) when T > 0, else R;
+/// X' = (1 − norm_coefficient_post) (X − R' V' / (sqrt(H') + ε)). Outputs X'..., V'..., H'....
+Value adam(NodeContext &c) {
+  const int64_t n = optimizer_tensors(c, 4);
+  const double alpha = c.float_attr("alpha", 0.9), beta = c.float_attr("beta", 0.999),
+               eps = c.float_attr("epsilon", 1e-6), norm = c.float_attr("norm_coefficient", 0),
+               post = c.float_attr("norm_coefficient_post", 0);
+  std::vector<Value> xs, vs, hs;
+  for (int64_t k = 0; k < n; ++k) {
+    Value x = c.in(size_t(2 + k)), g = c.in(size_t(2 + n + k)), v = c.in(size_t(2 + 2 * n + k)),
+          h = c.in(size_t(2 + 3 * n + k));
+    c.require_float(x);
+    Value r = scalar_input(c, 0, x), t = scalar_input(c, 1, x);
+    Value gr = c.add(c.mul(x, c.scalar(norm, x)), g);
+    Value v_new = c.add(c.mul(v, c.scalar(alpha, x)), c.mul(gr, c.scalar(1 - alpha, x)));
+    Value h_new = c.add(c.mul(h, c.scalar(beta, x)), c.mul(c.mul(gr, gr), c.scalar(1 - beta, x)));
+    auto power = [&](double base) { return c.exp(c.mul(t, c.scalar(std::log(base), x))); };
+    Value adjusted = c.div(c.mul(r, c.sqrt(c.sub(c.scalar(1, x), power(beta)))),
+                           c.sub(c.scalar(1, x), power(alpha)));
+    Value rate = c.make<ir::SelectOp>(c.make<ir::GreaterOp>(t, c.scalar(0, x)), adjusted, r);
+    Value step = c.div(v_new, c.add(c.sqrt(h_new), c.scalar(eps, x)));
+    xs.push_back(c.mul(c.sub(x, c.mul(rate, step)), c.scalar(1 - post, x)));
+    vs.push_back(v_new);
+    hs.push_back(h_new);
+  }
+  for (size_t k = 1; k < xs.size(); ++k)
+    c.add_output(xs[k]);
+  for (Value v : vs)
+    c.add_output(v);
+  for (Value h : hs)
+    c.add_output(h);
+  return xs[0];
+}
+
+/// Momentum: g = norm_coefficient · X + G; V' = α V + (T > 0 ? β : 1) g; standard:
+/// X' = X − R V'; nesterov: X' = X − R (g + α V'). Outputs X'..., V'....
+Value momentum(NodeContext &c) {
+  const int64_t n = optimizer_tensors(c, 3);
+  const double alpha = c.float_attr("alpha", 0), beta = c.float_attr("beta", 0),
+               norm = c.float_attr("norm_coefficient", 0);
+  const std::string mode = c.string_attr("mode", "standard");
+  if (mode != "standard" && mode != "nesterov")
+    c.fail("unknown mode '" + mode + "' (standard, nesterov)");
+  std::vector<Value> xs, vs;
+  for (int64_t k = 0; k < n; ++k) {
+    Value x = c.in(size_t(2 + k)), g = c.in(size_t(2 + n + k)), v = c.in(size_t(2 + 2 * n + k));
+    c.require_float(x);
+    Value r = scalar_input(c, 0, x), t = scalar_input(c, 1, x);
+    Value gr = c.add(c.mul(x, c.scalar(norm, x)), g);
+    Value b = c.make<ir::SelectOp>(c.make<ir::GreaterOp>(t, c.scalar(0, x)), c.scalar(beta, x),
+                                   c.scalar(1, x));
+    Value v_new = c.add(c.mul(v, c.scalar(alpha, x)), c.mul(b, gr));
+    Value dir = mode == "standard" ? v_new : c.add(gr, c.mul(v_new, c.scalar(alpha, x)));
+    xs.push_back(c.sub(x, c.mul(r, dir)));
+    vs.push_back(v_new);
+  }
+  for (size_t k = 1; k < xs.size(); ++k)
+    c.add_output(xs[k]);
+  for (Value v : vs)
+    c.add_output(v);
+  return xs[0];
+}
+
 // ---- the table: one entry per ONNX op, alphabetical --------------------------------------
 
 Value identity(NodeContext &c) { return {c.in(0)}; }
@@ -428,6 +741,7 @@ const OpEntry kOps[] = {
     {"AveragePool", window_ops::average_pool},
     {"BatchNormalization", batch_norm, 3}, // Y, running_mean, running_var (training)
     {"Cast", cast},
+    {"BlackmanWindow", index_ops::window<2>},
     {"CastLike",
      [](NodeContext &c) { return cast_to(c, c.in(0), c.type(c.in(1)).getElementType()); }},
     {"Celu",
@@ -436,19 +750,32 @@ const OpEntry kOps[] = {
        return {elu(c, c.in(0), alpha, 1 / alpha)};
      }},
     {"Clip", clip},
+    {"Compress", index_ops::compress},
     {"Concat", shape_ops::concat},
     {"Constant", shape_ops::constant},
     {"ConstantOfShape", shape_ops::constant_of_shape},
     {"Conv", window_ops::conv},
     {"ConvTranspose", window_ops::conv_transpose},
+    {"CumSum", index_ops::cum_sum},
+    {"DepthToSpace", shape_ops::depth_to_space},
+    {"DFT", spectral_ops::dft},
     {"Dropout", dropout, 2}, // output, mask
+    {"Einsum", index_ops::einsum},
     {"Elu", [](NodeContext &c) -> Value { return {elu(c, c.in(0), c.float_attr("alpha", 1), 1)}; }},
     {"Expand", shape_ops::expand},
+    {"EyeLike", index_ops::eye_like},
     {"Flatten", shape_ops::flatten},
     {"Gather", shape_ops::gather},
+    {"GatherElements", index_ops::gather_elements},
+    {"GatherND", index_ops::gather_nd},
     {"Gemm", gemm},
     {"GlobalAveragePool", global_pool<false>},
     {"GlobalMaxPool", global_pool<true>},
+    {"GridSample", resize_ops::grid_sample},
+    {"GRU", recurrent::rnn_or_gru, 2}, // Y, Y_h
+    {"HammingWindow", index_ops::window<1>},
+    {"HannWindow", index_ops::window<0>},
+    {"Hardmax", hardmax},
     {"HardSigmoid",
      [](NodeContext &c) -> Value {
        return {hard_sigmoid(c, c.in(0), c.float_attr("alpha", 0.2), c.float_attr("beta", 0.5))};
@@ -466,8 +793,10 @@ const OpEntry kOps[] = {
        return {c.make<ir::LeakyReluOp>(c.in(0), c.b.getF64FloatAttr(c.float_attr("alpha", 0.01)))};
      }},
     {"LogSoftmax", softmax<ir::LogSoftmaxOp>},
+    {"LRN", index_ops::lrn},
     {"LSTM", recurrent::lstm, 3}, // Y, Y_h, Y_c
     {"MatMul", matmul},
+    {"MeanVarianceNormalization", mean_variance_norm},
     {"IsInf",
      [](NodeContext &c) -> Value {
        Value x = c.in(0), inf = c.make<ir::IsInfOp>(x);
@@ -493,18 +822,23 @@ const OpEntry kOps[] = {
        return {c.make<ir::ModOp>(c.in(0), c.in(1))};
      }},
     {"MaxPool", window_ops::max_pool, 2}, // Y, Indices
+    {"MaxUnpool", index_ops::max_unpool},
     {"Mean", variadic<Fold::Mean>},
     {"Min", variadic<Fold::Min>},
     {"NegativeLogLikelihoodLoss",
      [](NodeContext &c) { return nll_loss(c, c.in(0), c.in(1), c.has(2) ? c.in(2) : Value()); }},
+    {"NonZero", index_ops::non_zero},
     {"Not", unary<ir::NotOp>},
+    {"OneHot", index_ops::one_hot},
     {"Or", binary<ir::OrOp>},
     {"PRelu",
      [](NodeContext &c) -> Value {
        Value x = c.in(0);
        return {c.sub(c.relu(x), c.mul(c.in(1), c.relu(c.neg(x))))};
      }},
+    {"Pad", index_ops::pad},
     {"Pow", pow},
+    {"Range", index_ops::range},
     {"Reciprocal",
      [](NodeContext &c) -> Value {
        c.require_float(c.in(0));
@@ -517,15 +851,23 @@ const OpEntry kOps[] = {
     {"ReduceMax", reduce<Reduce::Max>},
     {"ReduceMean", reduce<Reduce::Mean>},
     {"ReduceMin", reduce<Reduce::Min>},
+    {"ReduceProd", reduce_prod},
     {"ReduceSum", reduce<Reduce::Sum>},
     {"ReduceSumSquare", reduce<Reduce::SumSquare>},
     {"Reshape", shape_ops::reshape},
+    {"Resize", resize_ops::resize},
+    {"ReverseSequence", index_ops::reverse_sequence},
+    {"RNN", recurrent::rnn_or_gru, 2},        // Y, Y_h
+    {"Scatter", index_ops::scatter_elements}, // ScatterElements' name before opset 11
+    {"ScatterElements", index_ops::scatter_elements},
+    {"ScatterND", index_ops::scatter_nd},
     {"Selu",
      [](NodeContext &c) -> Value {
        Value y = elu(c, c.in(0), c.float_attr("alpha", 1.67326319217681884765625), 1);
        return {c.mul(c.scalar(c.float_attr("gamma", 1.05070102214813232421875), y), y)};
      }},
     {"Shape", shape_ops::shape},
+    {"Shrink", shrink},
     {"Size",
      [](NodeContext &c) -> Value {
        return {c.constant_of(Tensor::from_i64({product(c.shape(c.in(0)))}, {}))};
@@ -546,6 +888,7 @@ const OpEntry kOps[] = {
        c.require_float(x);
        return {c.add(c.relu(x), c.log(c.add(c.exp(c.neg(c.abs(x))), c.scalar(1, x))))};
      }},
+    {"SpaceToDepth", shape_ops::space_to_depth},
     {"Softsign",
      [](NodeContext &c) -> Value {
        Value x = c.in(0);
@@ -553,17 +896,26 @@ const OpEntry kOps[] = {
      }},
     {"Split", shape_ops::split, kAnyOutputs},
     {"Squeeze", shape_ops::squeeze},
+    {"STFT", spectral_ops::stft},
     {"Sum", variadic<Fold::Sum>},
     {"ThresholdedRelu",
      [](NodeContext &c) -> Value {
        Value x = c.in(0);
        return {c.mul(x, c.step(c.sub(x, c.scalar(c.float_attr("alpha", 1), x))))};
      }},
+    {"Tile", shape_ops::tile},
+    {"TopK", top_k, 2}, // Values, Indices
     {"Transpose", shape_ops::transpose},
+    {"Trilu", index_ops::trilu},
     {"Unsqueeze", shape_ops::unsqueeze},
+    {"Upsample", resize_ops::upsample},
     {"Where",
      [](NodeContext &c) -> Value { return {c.make<ir::SelectOp>(c.in(0), c.in(1), c.in(2))}; }},
     {"Xor", binary<ir::XorOp>},
+    // ai.onnx.preview.training
+    {"ai.onnx.preview.training.Adagrad", adagrad, kAnyOutputs},
+    {"ai.onnx.preview.training.Adam", adam, kAnyOutputs},
+    {"ai.onnx.preview.training.Momentum", momentum, kAnyOutputs},
 };
 
 // The registry's ops with an ONNX twin (dzc/ops.def), one to one; an ONNX op of kOps with

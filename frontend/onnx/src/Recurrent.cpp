@@ -1,15 +1,17 @@
-// Recurrent.cpp - the importer's LSTM: the ONNX recurrence unrolled over the static
-// sequence length into dz.matmul / dz.sigmoid / dz.tanh / dz.mul / dz.add, so that an
-// imported LSTM runs and differentiates like any other dz program.
+// Recurrent.cpp - the importer's LSTM, GRU and RNN: the ONNX recurrence unrolled over the
+// static sequence length into dz.matmul / dz.sigmoid / dz.tanh / dz.mul / dz.add, so that
+// an imported recurrent layer runs and differentiates like any other dz program.
 //
-// Per direction: 1. X W^T + (Wb + Rb) for all steps in one dz.matmul; 2. each step adds
-// H R^T, splits the gates (ONNX order i, o, f, c) with dz.get_item, and updates C and H
-// (peepholes, clip and input_forget as the spec says); 3. the H of every step is placed
-// into Y with dz.get_item_grad scatters (dz has no concat). Activations other than
+// Per direction: 1. X W^T + the biases for all steps in one dz.matmul; 2. each step adds
+// H R^T (GRU: of the reset state for the h gate, unless linear_before_reset), splits the
+// gates (LSTM: i, o, f, c; GRU: z, r, h) with dz.get_item, and updates the state
+// (LSTM's peepholes, clip and input_forget as the spec says); 3. the H of every step is
+// placed into Y with dz.get_item_grad scatters (dz has no concat). Activations other than
 // Sigmoid, Tanh and Relu, and sequence_lens shorter than the sequence, are unsupported.
 #include "Convert.h"
 
 #include <functional>
+#include <numeric>
 
 namespace dz::onnx {
 
@@ -84,7 +86,7 @@ Value activate(NodeContext &c, const std::string &name, Value v) {
   if (name == "Relu")
     return c.relu(v);
   c.unsupported("activation '" + name + "' (dz supports Sigmoid, Tanh, Relu here)",
-                "LSTM activation " + name);
+                c.node.op_type() + " activation " + name);
 }
 
 /// Input i (dirs, ...) as its direction d's part, or null when absent.
@@ -100,64 +102,186 @@ Value direction_part(NodeContext &c, size_t i, int64_t d, ArrayRef<int64_t> expe
   return c.reshape(slice(c, v, 0, d, 1), part);
 }
 
-} // namespace
+/// What LSTM, GRU and RNN share: X in (seq, batch, input) order, the directions, the
+/// hidden size, the activations (`per_dir` per direction) and clip.
+struct Setup {
+  Value x;
+  int64_t layout, seq, batch, input, dirs, hidden;
+  std::string direction;
+  std::vector<std::string> acts;
+  std::optional<double> clip;
+};
 
-namespace recurrent {
-
-Value lstm(NodeContext &c) {
+Setup parse(NodeContext &c, size_t per_dir, const std::vector<std::string> &default_acts) {
+  Setup st;
   Value x = c.in(0);
   c.require_float(x);
+  const std::string op = c.node.op_type();
   if (c.rank(x) != 3)
     c.fail("X must be (seq_length, batch, input_size) (layout 0) or (batch, seq_length, "
            "input_size) (layout 1), got " +
            dims_str(c.shape(x)));
-  const int64_t layout = c.int_attr("layout", 0);
-  if (layout != 0 && layout != 1)
-    c.fail("layout must be 0 or 1, got " + std::to_string(layout));
-  if (layout == 1)
+  st.layout = c.int_attr("layout", 0);
+  if (st.layout != 0 && st.layout != 1)
+    c.fail("layout must be 0 or 1, got " + std::to_string(st.layout));
+  if (st.layout == 1)
     x = c.transpose(x, {1, 0, 2});
-  const int64_t seq = c.shape(x)[0], batch = c.shape(x)[1], input = c.shape(x)[2];
-  const std::string direction = c.string_attr("direction", "forward");
-  if (direction != "forward" && direction != "reverse" && direction != "bidirectional")
-    c.fail("unknown direction '" + direction + "' (forward, reverse, bidirectional)");
-  const int64_t dirs = direction == "bidirectional" ? 2 : 1;
-  if (seq * dirs > kMaxSteps)
-    c.unsupported("a sequence of " + std::to_string(seq) + " steps (the importer unrolls at most " +
-                      std::to_string(kMaxSteps) + " steps of all directions)",
-                  "LSTM too long to unroll");
-  const int64_t hidden =
-      c.has_attr("hidden_size") ? c.int_attr("hidden_size", 0) : c.shape(c.in(2)).back();
-  if (hidden <= 0)
+  st.x = x;
+  st.seq = c.shape(x)[0];
+  st.batch = c.shape(x)[1];
+  st.input = c.shape(x)[2];
+  st.direction = c.string_attr("direction", "forward");
+  if (st.direction != "forward" && st.direction != "reverse" && st.direction != "bidirectional")
+    c.fail("unknown direction '" + st.direction + "' (forward, reverse, bidirectional)");
+  st.dirs = st.direction == "bidirectional" ? 2 : 1;
+  if (st.seq * st.dirs > kMaxSteps)
+    c.unsupported("a sequence of " + std::to_string(st.seq) +
+                      " steps (the importer unrolls at most " + std::to_string(kMaxSteps) +
+                      " steps of all directions)",
+                  op + " too long to unroll");
+  c.in(1); // W and R are required (dz::Error naming the missing input)
+  st.hidden = c.has_attr("hidden_size") ? c.int_attr("hidden_size", 0) : c.shape(c.in(2)).back();
+  c.in(2);
+  if (st.hidden <= 0)
     c.fail("hidden_size must be positive");
   if (c.has(4)) {
     std::vector<int64_t> lens = c.ints_input(4, "sequence_lens");
     for (int64_t len : lens)
-      if (len != seq)
+      if (len != st.seq)
         c.unsupported("sequence_lens shorter than the sequence (" + std::to_string(len) + " < " +
-                          std::to_string(seq) + ")",
-                      "LSTM with sequence_lens");
+                          std::to_string(st.seq) + ")",
+                      op + " with sequence_lens");
   }
-  std::vector<std::string> acts =
-      c.strings_attr("activations")
-          .value_or(dirs == 2 ? std::vector<std::string>{"Sigmoid", "Tanh", "Tanh", "Sigmoid",
-                                                         "Tanh", "Tanh"}
-                              : std::vector<std::string>{"Sigmoid", "Tanh", "Tanh"});
-  if (acts.size() != size_t(3 * dirs))
-    c.fail("'activations' must name " + std::to_string(3 * dirs) +
-           " functions (f, g, h per direction), got " + std::to_string(acts.size()));
+  std::vector<std::string> acts = default_acts;
+  if (st.dirs == 2)
+    acts.insert(acts.end(), default_acts.begin(), default_acts.end());
+  st.acts = c.strings_attr("activations").value_or(acts);
+  if (st.acts.size() != per_dir * size_t(st.dirs))
+    c.fail("'activations' must name " + std::to_string(per_dir * size_t(st.dirs)) + " functions (" +
+           std::to_string(per_dir) + " per direction), got " + std::to_string(st.acts.size()));
   if (c.has_attr("activation_alpha") || c.has_attr("activation_beta"))
-    c.unsupported("activation_alpha / activation_beta", "LSTM activation parameters");
-  const std::optional<double> clip =
-      c.has_attr("clip") ? std::optional<double>(c.float_attr("clip", 0)) : std::nullopt;
+    c.unsupported("activation_alpha / activation_beta", op + " activation parameters");
+  if (c.has_attr("clip"))
+    st.clip = c.float_attr("clip", 0);
+  return st;
+}
+
+/// Direction d's part of the initial state `s` (dirs, batch, H), or zeros.
+Value initial_state(NodeContext &c, const Setup &st, Value s, int64_t d, const char *what) {
+  if (!s)
+    return c.broadcast(c.scalar(0, st.x), {st.batch, st.hidden});
+  if (c.shape(s) != ArrayRef<int64_t>{st.dirs, st.batch, st.hidden})
+    c.fail(std::string("its ") + what + " must hold (" + std::to_string(st.dirs) + ", " +
+           std::to_string(st.batch) + ", " + std::to_string(st.hidden) + ") in layout " +
+           std::to_string(st.layout) + ", got " + dims_str(c.shape(s)));
+  return c.reshape(slice(c, s, 0, d, 1), {st.batch, st.hidden});
+}
+
+/// Input i in (dirs, batch, H) order (layout 1 gives (batch, dirs, H)), or null.
+Value state_input(NodeContext &c, const Setup &st, size_t i) {
+  if (!c.has(i))
+    return {};
+  return st.layout == 1 ? c.transpose(c.in(i), {1, 0, 2}) : c.in(i);
+}
+
+/// Y (seq, dirs, batch, H) from the steps, Y_h (dirs, batch, H) as output #1, in the
+/// layout of the node; Y only when the node names it.
+Value outputs(NodeContext &c, const Setup &st, ArrayRef<Value> steps, ArrayRef<Value> last) {
+  Value y_h = stack(c, last, {st.dirs});
+  c.add_output(st.layout == 1 ? c.transpose(y_h, {1, 0, 2}) : y_h);
+  if (c.node.output(0).empty())
+    return y_h;
+  Value y = stack(c, steps, {st.seq, st.dirs});
+  return st.layout == 1 ? c.transpose(y, {2, 0, 1, 3}) : y;
+}
+
+} // namespace
+
+namespace recurrent {
+
+/// RNN (gates: i) and GRU (gates: z, r, h; linear_before_reset), unrolled as LSTM is.
+Value rnn_or_gru(NodeContext &c) {
+  const bool gru = c.node.op_type() == "GRU";
+  const int64_t gates = gru ? 3 : 1;
+  Setup st = gru ? parse(c, 2, {"Sigmoid", "Tanh"}) : parse(c, 1, {"Tanh"});
+  const int64_t hidden = st.hidden, batch = st.batch, seq = st.seq;
+  const bool linear_before_reset = gru && c.int_attr("linear_before_reset", 0) != 0;
+  Value h0 = state_input(c, st, 5);
+  Value xs = c.reshape(st.x, {seq * batch, st.input});
+  std::vector<Value> steps(size_t(seq * st.dirs)), last;
+  auto no_transpose = c.b.getBoolAttr(false), transpose = c.b.getBoolAttr(true);
+  for (int64_t d = 0; d < st.dirs; ++d) {
+    Value w = direction_part(c, 1, d, {st.dirs, gates * hidden, st.input}, "W");
+    Value r = direction_part(c, 2, d, {st.dirs, gates * hidden, hidden}, "R");
+    Value bias = direction_part(c, 3, d, {st.dirs, 2 * gates * hidden}, "B");
+    Value xw = c.make<ir::MatmulOp>(xs, w, no_transpose, transpose); // (seq batch, gates H)
+    Value rb; // R's bias of the h gate stays apart for GRU (it is reset with the state)
+    if (bias) {
+      Value wb = slice(c, bias, 0, 0, gates * hidden);
+      if (gru) {
+        rb = slice(c, bias, 0, gates * hidden + 2 * hidden, hidden);
+        Value rzr = slice(c, bias, 0, gates * hidden, 2 * hidden);
+        std::vector<int64_t> first(static_cast<size_t>(2 * hidden));
+        std::iota(first.begin(), first.end(), 0);
+        Value rzr0 = c.make<ir::GetItemGradOp>(rzr, c.b.getDenseI64ArrayAttr({3 * hidden}),
+                                               c.b.getDenseI64ArrayAttr(first)); // (Rbz, Rbr, 0)
+        xw = c.add(xw, c.add(wb, rzr0));
+      } else {
+        xw = c.add(xw, c.add(wb, slice(c, bias, 0, gates * hidden, hidden)));
+      }
+    }
+    xw = c.reshape(xw, {seq, batch, gates * hidden});
+    Value h = initial_state(c, st, h0, d, "initial_h");
+    const size_t per = gru ? 2 : 1;
+    const std::string &f = st.acts[per * size_t(d)];
+    auto pre = [&](Value v) { return st.clip ? c.clip(v, -*st.clip, *st.clip) : v; };
+    const bool reverse = st.direction == "reverse" || d == 1;
+    // GRU: R's z and r rows, and its h rows apart (applied to the reset state).
+    Value r_zr = gru ? slice(c, r, 0, 0, 2 * hidden) : Value();
+    Value r_h = gru ? slice(c, r, 0, 2 * hidden, hidden) : Value();
+    for (int64_t k = 0; k < seq; ++k) {
+      const int64_t t = reverse ? seq - 1 - k : k;
+      Value xt = c.reshape(slice(c, xw, 0, t, 1), {batch, gates * hidden});
+      if (!gru) {
+        h = activate(c, f, pre(c.add(xt, c.make<ir::MatmulOp>(h, r, no_transpose, transpose))));
+      } else {
+        const std::string &g = st.acts[2 * size_t(d) + 1];
+        Value zr = c.add(slice(c, xt, 1, 0, 2 * hidden),
+                         c.make<ir::MatmulOp>(h, r_zr, no_transpose, transpose));
+        Value z = activate(c, f, pre(slice(c, zr, 1, 0, hidden)));
+        Value reset = activate(c, f, pre(slice(c, zr, 1, hidden, hidden)));
+        Value rh;
+        if (linear_before_reset) {
+          rh = c.make<ir::MatmulOp>(h, r_h, no_transpose, transpose);
+          if (rb)
+            rh = c.add(rh, rb);
+          rh = c.mul(reset, rh);
+        } else {
+          rh = c.make<ir::MatmulOp>(c.mul(reset, h), r_h, no_transpose, transpose);
+          if (rb)
+            rh = c.add(rh, rb);
+        }
+        Value candidate = activate(c, g, pre(c.add(slice(c, xt, 1, 2 * hidden, hidden), rh)));
+        h = c.add(c.mul(c.sub(c.scalar(1, z), z), candidate), c.mul(z, h));
+      }
+      steps[size_t(t * st.dirs + d)] = h;
+    }
+    last.push_back(h);
+  }
+  return outputs(c, st, steps, last);
+}
+
+Value lstm(NodeContext &c) {
+  const Setup st = parse(c, 3, {"Sigmoid", "Tanh", "Tanh"});
+  const Value x = st.x;
+  const int64_t layout = st.layout, seq = st.seq, batch = st.batch, input = st.input,
+                dirs = st.dirs, hidden = st.hidden;
+  const std::string &direction = st.direction;
+  const std::vector<std::string> &acts = st.acts;
+  const std::optional<double> clip = st.clip;
   const bool input_forget = c.int_attr("input_forget", 0) != 0;
 
-  // initial_h / initial_c are (batch, dirs, H) with layout 1.
-  auto state_input = [&](size_t i) -> Value {
-    if (!c.has(i))
-      return {};
-    return layout == 1 ? c.transpose(c.in(i), {1, 0, 2}) : c.in(i);
-  };
-  Value h0 = state_input(5), c0 = state_input(6);
+  Value h0 = state_input(c, st, 5), c0 = state_input(c, st, 6);
   Value xs = c.reshape(x, {seq * batch, input});
   std::vector<Value> steps(size_t(seq * dirs)), last_h, last_c;
   for (int64_t d = 0; d < dirs; ++d) {
@@ -171,17 +295,8 @@ Value lstm(NodeContext &c) {
       xw = c.add(
           xw, c.add(slice(c, bias, 0, 0, 4 * hidden), slice(c, bias, 0, 4 * hidden, 4 * hidden)));
     xw = c.reshape(xw, {seq, batch, 4 * hidden});
-    Value zeros = c.broadcast(c.scalar(0, x), {batch, hidden});
-    auto state = [&](Value s, const char *what) {
-      if (!s)
-        return zeros;
-      if (c.shape(s) != ArrayRef<int64_t>{dirs, batch, hidden})
-        c.fail(std::string("its ") + what + " must hold (" + std::to_string(dirs) + ", " +
-               std::to_string(batch) + ", " + std::to_string(hidden) + ") in layout " +
-               std::to_string(layout) + ", got " + dims_str(c.shape(s)));
-      return c.reshape(slice(c, s, 0, d, 1), {batch, hidden});
-    };
-    Value h = state(h0, "initial_h"), cell = state(c0, "initial_c");
+    Value h = initial_state(c, st, h0, d, "initial_h"),
+          cell = initial_state(c, st, c0, d, "initial_c");
     Value p_i, p_o, p_f; // peepholes (H), broadcast over the batch
     if (peep) {
       p_i = slice(c, peep, 0, 0, hidden);

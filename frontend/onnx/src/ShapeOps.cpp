@@ -350,6 +350,82 @@ Value split(NodeContext &c) {
   return first;
 }
 
+/// DepthToSpace (DCR: depth split as (b, b, C'); CRD: as (C', b, b)) and SpaceToDepth:
+/// a reshape to 6-D, a transpose and a reshape back to 4-D.
+Value depth_to_space(NodeContext &c) {
+  Value x = c.in(0);
+  const int64_t bs = c.int_attr("blocksize", 0);
+  if (c.rank(x) != 4)
+    c.fail("the input must be 4-D (N, C, H, W), got " + dims_str(c.shape(x)));
+  const int64_t n = c.shape(x)[0], ch = c.shape(x)[1], h = c.shape(x)[2], w = c.shape(x)[3];
+  if (bs < 1 || ch % (bs * bs) != 0)
+    c.fail("blocksize " + std::to_string(bs) + " must be positive with its square dividing the " +
+           std::to_string(ch) + " channels");
+  const int64_t cb = ch / (bs * bs);
+  const std::string mode = c.string_attr("mode", "DCR");
+  Value y;
+  if (mode == "DCR")
+    y = c.transpose(c.reshape(x, {n, bs, bs, cb, h, w}), {0, 3, 4, 1, 5, 2});
+  else if (mode == "CRD")
+    y = c.transpose(c.reshape(x, {n, cb, bs, bs, h, w}), {0, 1, 4, 2, 5, 3});
+  else
+    c.fail("unknown mode '" + mode + "' (DCR, CRD)");
+  return {c.reshape(y, {n, cb, h * bs, w * bs})};
+}
+
+Value space_to_depth(NodeContext &c) {
+  Value x = c.in(0);
+  const int64_t bs = c.int_attr("blocksize", 0);
+  if (c.rank(x) != 4)
+    c.fail("the input must be 4-D (N, C, H, W), got " + dims_str(c.shape(x)));
+  const int64_t n = c.shape(x)[0], ch = c.shape(x)[1], h = c.shape(x)[2], w = c.shape(x)[3];
+  if (bs < 1 || h % bs != 0 || w % bs != 0)
+    c.fail("blocksize " + std::to_string(bs) + " must be positive and divide H = " +
+           std::to_string(h) + " and W = " + std::to_string(w));
+  Value y = c.transpose(c.reshape(x, {n, ch, h / bs, bs, w / bs, bs}), {0, 3, 5, 1, 2, 4});
+  return {c.reshape(y, {n, ch * bs * bs, h / bs, w / bs})};
+}
+
+/// Tile with known repeats: each output element reads x at its coordinates modulo x's
+/// dimensions (one dz.get_item).
+Value tile(NodeContext &c) {
+  Value x = c.in(0);
+  std::vector<int64_t> reps = c.ints_input(1, "repeats");
+  ArrayRef<int64_t> s = c.shape(x);
+  if (reps.size() != s.size())
+    c.fail("repeats has " + std::to_string(reps.size()) + " values for an input of rank " +
+           std::to_string(s.size()));
+  Shp out;
+  for (size_t d = 0; d < s.size(); ++d) {
+    int64_t n;
+    if (reps[d] < 0 || __builtin_mul_overflow(s[d], reps[d], &n))
+      c.fail("repeats must be >= 0 and fit the output, got " + dims_str(reps));
+    out.push_back(n);
+  }
+  std::optional<int64_t> count = element_count(out);
+  if (!count || *count > kMaxConstantRead)
+    c.unsupported("the output " + dims_str(out) + " is too large to decompose",
+                  "Tile too large to decompose");
+  if (out == s)
+    return {x};
+  std::vector<int64_t> stride(s.size(), 1), idx(s.size(), 0), offsets;
+  for (size_t d = s.size(); d-- > 1;)
+    stride[d - 1] = stride[d] * s[d];
+  for (int64_t k = 0; k < *count; ++k) {
+    int64_t off = 0;
+    for (size_t d = 0; d < s.size(); ++d)
+      off += (idx[d] % s[d]) * stride[d];
+    offsets.push_back(off);
+    for (size_t d = s.size(); d-- > 0;) {
+      if (++idx[d] < out[d])
+        break;
+      idx[d] = 0;
+    }
+  }
+  return {
+      c.make<ir::GetItemOp>(x, c.b.getDenseI64ArrayAttr(out), c.b.getDenseI64ArrayAttr(offsets))};
+}
+
 Value shape(NodeContext &c) {
   ArrayRef<int64_t> s = c.shape(c.in(0));
   const int64_t r = int64_t(s.size());

@@ -33,6 +33,10 @@ struct ImportOptions {
   /// operand (Reshape's shape, Clip's bounds, ... given as graph inputs, as the ONNX node
   /// tests do). Every graph input stays an argument of the function.
   std::vector<Tensor> input_values;
+  /// When set, entry i (the vector grows as needed) becomes true when the import read the
+  /// value of graph input i (directly or through values computed from it): the function
+  /// is specialized to that value and must be imported again for another one.
+  std::vector<bool> *values_read = nullptr;
   /// Runs a function of dz ops without arguments and returns its one result (the CPU
   /// executor: `codegen::buildProgramOrThrow(fn).run({})[0]`). When set, an operand that
   /// an op needs as a constant but that is computed from constants only (Shape -> Slice
