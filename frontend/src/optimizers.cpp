@@ -56,12 +56,21 @@ Tensor Optimizer::grad_of(const Parameter &param) {
 
 Tensor Optimizer::hyper(const Tensor &like, const char *what, std::function<double()> value) const {
   const DType dt = is_floating(like.dtype()) ? like.dtype() : f64;
-  Tensor t = Tensor::scalar(value(), dt);
+  const double v0 = value();
+  Tensor t = Tensor::scalar(v0, dt);
   if (auto *tracer = detail::Tracer::recording())
     tracer->host_input(
         t,
-        [alive = std::weak_ptr<const int>(alive_), value = std::move(value), dt]() {
-          return alive.expired() ? Tensor() : Tensor::scalar(value(), dt);
+        // The value of the last call is kept: a learning rate changes rarely, and a compiled
+        // step reads it at every call.
+        [alive = std::weak_ptr<const int>(alive_), value = std::move(value), dt,
+         last = std::make_shared<std::pair<double, Tensor>>(v0, Tensor::scalar(v0, dt))]() {
+          if (alive.expired())
+            return Tensor();
+          const double v = value();
+          if (!(v == last->first)) // a NaN is never equal: read anew
+            *last = {v, Tensor::scalar(v, dt)};
+          return last->second;
         },
         what);
   return t;
