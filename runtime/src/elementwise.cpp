@@ -37,8 +37,7 @@ void binary_loop(const Tensor &a, const Tensor &b, Tensor &out, Op op) {
   // Work items: (row, chunk of the inner loop), so one long row still splits over threads.
   const int64_t chunk = rows >= 16 ? inner : std::min<int64_t>(inner, 16384);
   const int64_t chunks = (inner + chunk - 1) / chunk;
-#pragma omp parallel for if (n > kParallelGrain)
-  for (int64_t w = 0; w < rows * chunks; ++w) {
+  auto item = [&](int64_t w) {
     int64_t r = w / chunks, j0 = (w % chunks) * chunk, j1 = std::min(inner, j0 + chunk);
     auto off = plan.row_offsets(r);
     const T *x = pa + off[0];
@@ -62,7 +61,15 @@ void binary_loop(const Tensor &a, const Tensor &b, Tensor &out, Op op) {
       for (int64_t j = j0; j < j1; ++j)
         o[j] = op(x[j * sa], y[j * sb]);
     }
+  };
+  if (n <= kParallelGrain) { // no OpenMP region for a small tensor
+    for (int64_t w = 0; w < rows * chunks; ++w)
+      item(w);
+    return;
   }
+#pragma omp parallel for
+  for (int64_t w = 0; w < rows * chunks; ++w)
+    item(w);
 }
 
 /// Calls fn(ops::NAME{}) for the registry op `op`.
