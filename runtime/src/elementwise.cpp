@@ -62,14 +62,7 @@ void binary_loop(const Tensor &a, const Tensor &b, Tensor &out, Op op) {
         o[j] = op(x[j * sa], y[j * sb]);
     }
   };
-  if (n <= kParallelGrain) { // no OpenMP region for a small tensor
-    for (int64_t w = 0; w < rows * chunks; ++w)
-      item(w);
-    return;
-  }
-#pragma omp parallel for
-  for (int64_t w = 0; w < rows * chunks; ++w)
-    item(w);
+  parallel_for(rows * chunks, n > kParallelGrain, item);
 }
 
 /// Calls fn(ops::NAME{}) for the registry op `op`.
@@ -419,14 +412,8 @@ template <typename T> void softmax_row(const T *xr, T *out, int64_t cols, bool l
 template <typename T>
 void softmax_rows(const T *x, T *out, int64_t rows, int64_t cols, bool lse_only) {
   const int64_t step = lse_only ? 1 : cols;
-  if (rows * cols <= kParallelGrainMath) { // no OpenMP region for a small tensor
-    for (int64_t r = 0; r < rows; ++r)
-      softmax_row(x + r * cols, out + r * step, cols, lse_only);
-    return;
-  }
-#pragma omp parallel for
-  for (int64_t r = 0; r < rows; ++r)
-    softmax_row(x + r * cols, out + r * step, cols, lse_only);
+  parallel_for(rows, rows * cols > kParallelGrainMath,
+               [&](int64_t r) { softmax_row(x + r * cols, out + r * step, cols, lse_only); });
 }
 
 } // namespace
@@ -587,12 +574,10 @@ void binary(MapOp op, DType dt, const void *a, int64_t sa, const void *b, int64_
                 po[j] = Op::apply(x[0], y[0]);
             }
           };
-          if (n <= kParallelGrain)
-            return range(0, n);
           constexpr int64_t kChunk = 16384;
-#pragma omp parallel for
-          for (int64_t c = 0; c < (n + kChunk - 1) / kChunk; ++c)
+          parallel_for((n + kChunk - 1) / kChunk, n > kParallelGrain, [&](int64_t c) {
             range(c * kChunk, std::min(n, (c + 1) * kChunk));
+          });
         } else {
           throw Error(std::string("internal: direct::binary of ") + op_info(op).name +
                       " changes the dtype");

@@ -40,6 +40,20 @@ inline float fast_expf(float x) {
   return x != x ? x : y;
 }
 
+/// Calls f(i) for each i in [0, n): split over the OpenMP team when `parallel`, else on the
+/// calling thread without entering an OpenMP region (entering one costs more than a small
+/// loop). f must not throw.
+template <typename F> void parallel_for(int64_t n, bool parallel, F &&f) {
+  if (!parallel) {
+    for (int64_t i = 0; i < n; ++i)
+      f(i);
+    return;
+  }
+#pragma omp parallel for
+  for (int64_t i = 0; i < n; ++i)
+    f(i);
+}
+
 template <typename T> struct TypeTag { using type = T; };
 
 /// Calls fn(TypeTag<T>{}) for the C++ type of `dt`.

@@ -68,15 +68,7 @@ void reduce_3d(const T *x, O *out, int64_t outer, int64_t red, int64_t inner) {
         acc = combine<R, A>(acc, A(p[r]));
       out[o] = O(acc);
     };
-    if (outer * red <= kParallelGrain) { // no OpenMP region for a small tensor
-      for (int64_t o = 0; o < outer; ++o)
-        one(o);
-      return;
-    }
-#pragma omp parallel for
-    for (int64_t o = 0; o < outer; ++o)
-      one(o);
-    return;
+    return parallel_for(outer, outer * red > kParallelGrain, one);
   }
   // Rows: out[o, :] = combine over r of x[o, r, :]; parallel over (o, inner chunks).
   const int64_t chunk = std::min<int64_t>(inner, 4096);
@@ -97,14 +89,7 @@ void reduce_3d(const T *x, O *out, int64_t outer, int64_t red, int64_t inner) {
     for (int64_t j = j0; j < j1; ++j)
       dst[j] = O(acc[j - j0]);
   };
-  if (outer * red * inner <= kParallelGrain) { // no OpenMP region for a small tensor
-    for (int64_t w = 0; w < outer * chunks; ++w)
-      rows(w);
-    return;
-  }
-#pragma omp parallel for
-  for (int64_t w = 0; w < outer * chunks; ++w)
-    rows(w);
+  parallel_for(outer * chunks, outer * red * inner > kParallelGrain, rows);
 }
 
 /// The reduced axes of a tensor of rank `ndim` as a sorted, de-duplicated list
