@@ -18,11 +18,17 @@ using Args = Step::DirectArgs;
 const void *in(void **buf, const Step &s, size_t i) { return buf[size_t(s.in[i])]; }
 void *out(void **buf, const Step &s) { return buf[size_t(s.outs[0])]; }
 
+/// memcpy that accepts the null buffers of values of no bytes.
+void copy_bytes(void *to, const void *from, size_t bytes) {
+  if (bytes)
+    std::memcpy(to, from, bytes);
+}
+
 /// A constant: its buffer, or a copy of it where the result has its own (a program result).
 void run_constant(const Step &s, void **buf) {
   const Tensor &c = *static_cast<const Tensor *>(s.direct_args.data);
   if (s.direct_args.code)
-    std::memcpy(out(buf, s), c.raw(), c.nbytes());
+    copy_bytes(out(buf, s), c.raw(), c.nbytes());
   else
     buf[size_t(s.outs[0])] = const_cast<void *>(c.raw());
 }
@@ -31,13 +37,13 @@ void run_constant(const Step &s, void **buf) {
 /// result).
 void run_reshape(const Step &s, void **buf) {
   if (s.direct_args.code)
-    std::memcpy(out(buf, s), in(buf, s, 0), size_t(s.direct_args.n[0]));
+    copy_bytes(out(buf, s), in(buf, s, 0), size_t(s.direct_args.n[0]));
   else
     buf[size_t(s.outs[0])] = const_cast<void *>(in(buf, s, 0));
 }
 
 void run_copy(const Step &s, void **buf) {
-  std::memcpy(out(buf, s), in(buf, s, 0), size_t(s.direct_args.n[0]));
+  copy_bytes(out(buf, s), in(buf, s, 0), size_t(s.direct_args.n[0]));
 }
 
 void run_unary(const Step &s, void **buf) {

@@ -116,6 +116,8 @@ void one_hot(DType dt, const int64_t *labels, void *out, int64_t N, int64_t C, b
     for (int64_t i = 0; i < N; ++i)
       if (labels[i] < 0 || labels[i] >= C)
         label_out_of_range("one_hot", labels[i], i, C);
+  if (N * C == 0)
+    return;
   std::memset(out, 0, size_t(N * C) * dtype_size(dt));
   visit_numeric(dt, "one_hot", [&](auto tag) {
     using T = typename decltype(tag)::type;

@@ -843,6 +843,26 @@ func.func @f(%x: tensor<3x4xf64>, %y: tensor<3x4xf64>, %a: tensor<2x4x5xf64>, %b
   expect_same(p.run({x, y, a, b})[4], Tensor::from({1.5, -2.0}, {2}, dz::f64));
 }
 
+TEST(ExecutorDirect, ValuesOfNoElementsHaveNoBuffersAndSumToZeros) {
+  const std::string ir = R"(
+func.func @f(%x: tensor<0x3xf32>) -> (tensor<3x0xf32>, tensor<3xf32>, tensor<0x3xf32>) {
+  %e = "dz.exp"(%x) : (tensor<0x3xf32>) -> tensor<0x3xf32>
+  %r = "dz.reshape"(%e) {shape = array<i64: 3, 0>} : (tensor<0x3xf32>) -> tensor<3x0xf32>
+  %s = "dz.sum_to"(%e) {shape = array<i64: 3>} : (tensor<0x3xf32>) -> tensor<3xf32>
+  %k = "dz.constant"() {value = dense<> : tensor<0x3xf32>} : () -> tensor<0x3xf32>
+  func.return %r, %s, %k : tensor<3x0xf32>, tensor<3xf32>, tensor<0x3xf32>
+}
+)";
+  Program p = compile(ir), q = compile(ir, tensor_steps());
+  ASSERT_TRUE(p.direct()) << p.codegen_notes() << "\n" << p.str();
+  Tensor x({0, 3}, dz::f32);
+  std::vector<Tensor> got = p.run({x}), want = q.run({x});
+  ASSERT_EQ(got.size(), 3u);
+  for (size_t i = 0; i < got.size(); ++i)
+    expect_same(got[i], want[i]);
+  expect_same(got[1], dz::zeros({3}, dz::f32));
+}
+
 TEST(ExecutorDirect, AnOpWithoutDirectKernelRunsEveryStepAsATensorKernel) {
   Program p = compile(R"(
 func.func @f(%x: tensor<3x4xf32>) -> tensor<4x3xf32> {
