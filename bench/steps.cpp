@@ -45,6 +45,7 @@
 #include <malloc.h>
 
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -251,13 +252,21 @@ int main(int argc, char **argv) try {
   cli.app().add_option("STEPS", steps, "timed steps")->check(example::Cli::whole<int>(1));
   double min_time = 0;
   int batches = 5;
-  auto *min_time_opt =
-      cli.app()
-          .add_option("--min-time", min_time,
-                      "time batches of at least S seconds (of N >= STEPS steps each) instead "
-                      "of single steps, and report a batch's time / N")
-          ->type_name("S")
-          ->check(example::Cli::finite_positive());
+  cli.app()
+      .add_option("--min-time", min_time,
+                  "time batches of at least S seconds (of N >= STEPS steps each) and "
+                  "report a batch's time / N (0: time each step alone)")
+      ->type_name("S")
+      ->check(CLI::Validator(
+          [](std::string &s) -> std::string {
+            double v = 0;
+            const char *end = s.data() + s.size();
+            auto [ptr, ec] = std::from_chars(s.data(), end, v);
+            if (s.empty() || ec != std::errc() || ptr != end || !std::isfinite(v) || v < 0)
+              return "'" + s + "' is not a finite number >= 0";
+            return {};
+          },
+          ""));
   auto *batches_opt = cli.app()
                           .add_option("--batches", batches, "timed batches with --min-time")
                           ->type_name("R")
@@ -266,7 +275,7 @@ int main(int argc, char **argv) try {
   const dz::Device dev = cli.parse(argc, argv).device;
   if (a[1] == "gemm" && a[0] != "mlp")
     cli.usage_error("the gemm mode times the MLP's matrix products: dz_bench_steps mlp gemm");
-  if (batches_opt->count() > 0 && min_time_opt->count() == 0)
+  if (batches_opt->count() > 0 && min_time == 0)
     cli.usage_error("--batches counts the batches of --min-time: give --min-time S too");
   const bool compiled = a[1] == "compiled";
   if (compiled) // load and run the compiler (a fused kernel through the JIT) before the
