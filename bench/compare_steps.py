@@ -1,21 +1,46 @@
 #!/usr/bin/env python3
-"""bench/compare_steps.py - the training steps of docs/performance.md side by side in one
-run: dzc compiled, PyTorch eager and dzc eager, as times, ratios and peak memory.
+"""bench/compare_steps.py - the steps of docs/performance.md side by side in one run: dzc
+compiled, dzc eager, PyTorch eager and PyTorch's own compiler, as times, ratios and peak
+memory.
 
 Usage:
-  bench/compare_steps.py [--build DIR] [--threads 2] [--steps 100] [--runs 3] [--markdown]
+  bench/compare_steps.py [--build DIR] [--threads 2] [--min-time 0.2] [--batches 5]
+                         [--runs 3] [--workloads mlp,cnn,spiral,lstm,tanh4,tiny] [--markdown]
 
-dzc: build/bench/dz_bench_steps (a Release build; `bench/run.sh` builds it), one process
-per (workload, mode), run --runs times; the median of the runs' median step times is
-reported, with the compile time of the first call (trace + compile, from dz::compile's
-DZ_VERBOSE log) and the peak resident memory of the timed steps above the process's
+The workloads (bench/steps.cpp says what each computes; the PyTorch versions below are
+the same steps, same shapes, float32):
+  mlp     MLP 784-1000-10, batch 100, softmax cross entropy, SGD update
+  cnn     conv8-pool-conv16-pool-linear, batch 64 of 1x28x28, forward + backward
+  spiral  the book's spiral step: Linear(2,10), sigmoid, Linear(10,3), batch 30, softmax
+          cross entropy, SGD lr 1.0 (zero the gradients, backward, update)
+  lstm    LSTM(100) (PyTorch: nn.LSTMCell in a Python loop) + Linear(100,1) over a chunk of
+          30 time steps of batch 30, input size 1, the state starting at zeros, the sum of
+          the 30 steps' mean squared errors, backward, Adam lr 1e-3
+  tanh4   the 4th derivative of tanh at the scalar 1 by 4 create_graph backward passes
+          (PyTorch: torch.autograd.grad(..., create_graph=True))
+  tiny    x * 2 on 4 floats: the fixed cost of a call
+
+Timing, both sides alike: a step is timed in batches of N steps, N grown until one batch
+takes at least --min-time seconds, then --batches batches are timed; a process reports the
+median over its batches of (batch time / N), and the table the median over --runs
+processes. Steps of a microsecond are timed correctly so, without a timer call per step.
+
+dzc: build/bench/dz_bench_steps (a Release build; `bench/run.sh` builds it) with
+--min-time and --batches, one process per (workload, mode), OMP_NUM_THREADS=--threads.
+The compile time of the first call (trace + compile) comes from dz::compile's DZ_VERBOSE
+log; peak memory is the resident set's peak during the timed steps above the process's
 memory before the model existed (dz_bench_steps explains it).
 
 PyTorch: Debian's (`apt-get install python3-torch libopenblas0-pthread`) run by
 /usr/bin/python3 at its best (compare_torch.py says how: OpenBLAS's pthread build, glibc
-keeping freed memory, no thread oversubscription; each process runs both thread
-configurations and keeps the faster), the same steps, the same measurement of time and
-memory, one process per workload and configuration.
+keeping freed memory, no thread oversubscription; each workload runs in both thread
+configurations and the faster is kept), one process per workload and configuration, the
+same timing and memory measurement. Its optimizers run as fast as 1.13 allows: gradients
+set to None instead of zeroed, the foreach (multi-tensor) update where that is faster.
+"PyTorch AOT" is PyTorch 1.13's compiler: the step's loss as a function of the parameters
+(or tanh4's derivative as a function of x, tiny's x * 2) through functorch's aot_function
+with ts_compile (TorchScript) for the forward and backward graphs; "n/a" where it fails,
+with the reason below the table.
 
 The MLP's GEMM floor is measured in the same run: `dz_bench_steps mlp gemm` times the
 step's five matrix products alone with the runtime's oneDNN GEMM.
@@ -33,6 +58,8 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from compare_torch import run_torch_worker, torch_configs  # noqa: E402  (the same set-up)
 
+WORKLOADS = ("mlp", "cnn", "spiral", "lstm", "tanh4", "tiny")
+
 
 # ---- the PyTorch side (runs in a subprocess under /usr/bin/python3) ---------------------
 def status_mb(field):
@@ -43,11 +70,38 @@ def status_mb(field):
     return 0.0
 
 
-def torch_worker(workload, threads, steps, aot=False):
-    """One workload's steps; with `aot` the forward (loss of the parameters) goes through
-    PyTorch's own compiler, functorch's aot_function with TorchScript (ts_compile), which
-    compiles the forward and backward graphs."""
+def time_batches(step, min_time, batches):
+    """bench/steps.cpp's --min-time timing: batches of n steps, n grown until a batch takes
+    min_time seconds (those are warm-up), then `batches` timed ones; ms per step of each
+    timed batch, and the last step's result."""
+    out = None
+    n = 1
+    while True:
+        t0 = time.perf_counter()
+        for _ in range(n):
+            out = step()
+        dt = time.perf_counter() - t0
+        if dt >= min_time:
+            break
+        n = max(2 * n, int(n * min_time / max(dt, 1e-9) * 1.2))
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")
+    ms = []
+    for _ in range(batches):
+        t0 = time.perf_counter()
+        for _ in range(n):
+            out = step()
+        ms.append((time.perf_counter() - t0) * 1e3 / n)
+    return ms, n, out
+
+
+def torch_step(workload, aot):
+    """The workload's step in PyTorch: a function of no arguments returning the step's
+    result (a tensor; the loss of a training step). With `aot` the loss (or tanh4's
+    derivative, tiny's product) as a function of tensors goes through functorch's
+    aot_function with ts_compile, which compiles the forward and backward graphs."""
     import torch
+    import torch.nn as nn
     import torch.nn.functional as F
 
     def compiled(fn):
@@ -56,9 +110,6 @@ def torch_worker(workload, threads, steps, aot=False):
         from functorch.compile import aot_function, ts_compile
         return aot_function(fn, fw_compiler=ts_compile, bw_compiler=ts_compile)
 
-    torch.set_num_threads(threads)
-    torch.manual_seed(0)
-    base_mb = status_mb("VmRSS")
     if workload == "mlp":  # the step of bench/steps.cpp: x @ W + b as DeZero's linear
         x = torch.randn(100, 784)
         t = torch.arange(100) % 10
@@ -78,8 +129,10 @@ def torch_worker(workload, threads, steps, aot=False):
             with torch.no_grad():
                 for p in params:
                     p.sub_(0.01 * p.grad)
-            return loss.item()
-    else:
+            return loss
+        return step
+
+    if workload == "cnn":
         x = torch.randn(64, 1, 28, 28)
         t = torch.arange(64) % 10
         W1 = (torch.randn(8, 1, 3, 3) * (2 / 9) ** 0.5).requires_grad_()
@@ -101,40 +154,127 @@ def torch_worker(workload, threads, steps, aot=False):
             for p in params:
                 p.grad = None
             loss.backward()
-            return loss.item()
+            return loss
+        return step
 
-    for _ in range(4):
-        step()
-    with open("/proc/self/clear_refs", "w") as f:
-        f.write("5")
-    ms = []
-    loss = 0.0
-    for _ in range(steps):
-        t0 = time.perf_counter()
-        loss = step()
-        ms.append((time.perf_counter() - t0) * 1e3)
-    ms.sort()
-    json.dump({"workload": workload, "mode": "torch-aot" if aot else "torch", "median_ms": ms[len(ms) // 2],
-               "min_ms": ms[0], "peak_mb": status_mb("VmHWM") - base_mb, "loss": loss,
-               "torch_version": torch.__version__}, sys.stdout)
+    if workload == "spiral":  # step 48: MLP((10, 3)) with sigmoid, SGD lr 1.0
+        x = torch.randn(30, 2)
+        t = torch.arange(30) % 3
+        l1, l2 = nn.Linear(2, 10), nn.Linear(10, 3)
+        params = [l1.weight, l1.bias, l2.weight, l2.bias]
+        optimizer = torch.optim.SGD(params, lr=1.0, foreach=True)
+        if aot:
+            forward = compiled(lambda w1, b1, w2, b2, x, t: F.cross_entropy(
+                F.linear(torch.sigmoid(F.linear(x, w1, b1)), w2, b2), t))
+            loss_of = lambda: forward(*params, x, t)  # noqa: E731
+        else:
+            loss_of = lambda: F.cross_entropy(l2(torch.sigmoid(l1(x))), t)  # noqa: E731
+
+        def step():
+            loss = loss_of()
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            return loss
+        return step
+
+    if workload == "lstm":  # step 60: one truncated-BPTT chunk, the state reset to zeros
+        xs = torch.randn(30, 30, 1)
+        ts = torch.randn(30, 30, 1)
+        cell, fc = nn.LSTMCell(1, 100), nn.Linear(100, 1)
+        params = list(cell.parameters()) + list(fc.parameters())
+        optimizer = torch.optim.Adam(params, lr=1e-3, foreach=True)
+
+        def chunk_loss(w_ih, w_hh, b_ih, b_hh, w, b, xs, ts):
+            state = (torch.zeros(30, 100), torch.zeros(30, 100))
+            loss = None
+            for i in range(xs.shape[0]):
+                state = torch.lstm_cell(xs[i], state, w_ih, w_hh, b_ih, b_hh)
+                l = F.mse_loss(F.linear(state[0], w, b), ts[i])
+                loss = l if loss is None else loss + l
+            return loss
+
+        if aot:
+            forward = compiled(chunk_loss)
+            loss_of = lambda: forward(*params, xs, ts)  # noqa: E731
+        else:
+            def loss_of():
+                state, loss = None, None  # nn.LSTMCell starts from zeros
+                for i in range(xs.shape[0]):
+                    state = cell(xs[i], state)
+                    l = F.mse_loss(fc(state[0]), ts[i])
+                    loss = l if loss is None else loss + l
+                return loss
+
+        def step():
+            loss = loss_of()
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            return loss
+        return step
+
+    if workload == "tanh4":  # step 35: a fresh leaf each call, 4 create_graph gradients
+        x = torch.tensor(1.0)
+
+        def derivative(x):
+            x = x.detach().requires_grad_()
+            y = torch.tanh(x)
+            for _ in range(4):
+                y, = torch.autograd.grad(y, x, create_graph=True)
+            return y
+        return lambda f=compiled(derivative): f(x)
+
+    if workload == "tiny":
+        x = torch.ones(4)
+        return lambda f=compiled(lambda x: x * 2): f(x)
+    raise ValueError(workload)
+
+
+def torch_worker(workload, threads, min_time, batches, aot=False):
+    import torch
+
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    base_mb = status_mb("VmRSS")
+    result = {"workload": workload, "mode": "torch-aot" if aot else "torch",
+              "torch_version": torch.__version__}
+    try:
+        step = torch_step(workload, aot)
+        for _ in range(4):
+            step()
+    except Exception as e:  # PyTorch's compiler does not take every step
+        first = (str(e).strip().splitlines() or [""])[0]
+        json.dump(dict(result, error=f"{type(e).__name__}: {first[:160]}"), sys.stdout)
+        return
+    ms, per_batch, out = time_batches(step, min_time, batches)
+    json.dump(dict(result, median_ms=statistics.median(ms), min_ms=min(ms),
+                   steps_per_batch=per_batch, batches=batches,
+                   peak_mb=status_mb("VmHWM") - base_mb, loss=float(out.sum().item())),
+              sys.stdout)
 
 
 # ---- the driver --------------------------------------------------------------------------
 def run_torch(workload, args, aot=False):
-    """The workload in each configuration of torch_configs; the faster, with its name."""
-    best = None
+    """The workload in each configuration of torch_configs; the faster, with its name (or
+    the reason it could not run)."""
+    best, error = None, None
     for name, torch_threads, blas_threads in torch_configs(args.threads):
-        r = run_torch_worker(__file__, [workload, "--steps", str(args.steps)] +
+        r = run_torch_worker(__file__, [workload, "--min-time", str(args.min_time),
+                                        "--batches", str(args.batches)] +
                              (["--aot"] if aot else []), torch_threads, blas_threads)
-        if r and (best is None or r["median_ms"] < best["median_ms"]):
+        if r and "error" in r:
+            error = r["error"]
+        elif r and (best is None or r["median_ms"] < best["median_ms"]):
             best = dict(r, config=name)
-    return best
+    return best or ({"error": error} if error else None)
 
 
 def run_dzc(workload, mode, args):
     env = dict(os.environ, OMP_NUM_THREADS=str(args.threads), DZ_VERBOSE="1")
     exe = os.path.join(args.build, "bench", "dz_bench_steps")
-    proc = subprocess.run([exe, workload, mode, str(args.steps)], env=env, capture_output=True,
+    proc = subprocess.run([exe, workload, mode, "1", "--min-time", str(args.min_time),
+                           "--batches", str(args.batches)], env=env, capture_output=True,
                           text=True)
     if proc.returncode != 0:
         sys.exit(f"{exe} {workload} {mode} failed ({proc.returncode}):\n{proc.stderr}")
@@ -151,66 +291,104 @@ def median_of(runs, key):
     return statistics.median(values) if values else None
 
 
+def fmt_time(ms):
+    """A time given in ms, in ms or µs with 3 significant digits."""
+    if ms is None:
+        return "n/a"
+    return f"{ms:.3g} ms" if ms >= 1 else f"{ms * 1e3:.3g} µs"
+
+
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--build", default=os.environ.get("DZ_BUILD_DIR", os.path.join(REPO, "build")))
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--steps", type=int, default=100)
-    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--min-time", type=float, default=0.2,
+                    help="seconds of one timed batch of steps (default 0.2)")
+    ap.add_argument("--batches", type=int, default=5,
+                    help="timed batches per process (default 5)")
+    ap.add_argument("--runs", type=int, default=3, help="processes per measurement (default 3)")
+    ap.add_argument("--workloads", default=",".join(WORKLOADS),
+                    help="comma-separated subset of " + ",".join(WORKLOADS))
     ap.add_argument("--markdown", action="store_true")
     ap.add_argument("--torch-worker")
     ap.add_argument("--aot", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.torch_worker:
-        return torch_worker(args.torch_worker, args.threads, args.steps, args.aot)
+        return torch_worker(args.torch_worker, args.threads, args.min_time, args.batches, args.aot)
+    workloads = [w for w in args.workloads.split(",") if w]
+    bad = [w for w in workloads if w not in WORKLOADS]
+    if bad or not workloads:
+        ap.error(f"--workloads: unknown {', '.join(bad) or '(none given)'}; "
+                 f"valid: {', '.join(WORKLOADS)}")
+    if not (args.min_time > 0 and args.min_time < 60) or args.batches < 1 or args.runs < 1:
+        ap.error("--min-time must be in (0, 60) seconds, --batches and --runs at least 1")
+    exe = os.path.join(args.build, "bench", "dz_bench_steps")
+    if not os.path.exists(exe):
+        sys.exit(f"{exe} not found: build it first (bench/run.sh)")
+    load = os.getloadavg()[0]
+    if load > 0.5:
+        print(f"warning: load average {load:.1f} before the run: other work shares the CPUs,"
+              " so the times below are not fit for docs/performance.md", file=sys.stderr)
 
-    rows = {}
-    for workload, modes in (("mlp", ("gemm", "compiled", "eager")), ("cnn", ("compiled", "eager"))):
+    rows, errors = {}, {}
+    for workload in workloads:
+        modes = ("gemm", "compiled", "eager") if workload == "mlp" else ("compiled", "eager")
         for mode in modes + ("torch", "torch-aot"):
             runs = [run_torch(workload, args, aot=mode == "torch-aot") if mode.startswith("torch")
                     else run_dzc(workload, mode, args) for _ in range(args.runs)]
-            rows[(workload, mode)] = {k: median_of(runs, k) for k in
+            ok = [r for r in runs if r and "error" not in r]
+            rows[(workload, mode)] = {k: median_of(ok, k) for k in
                                       ("median_ms", "min_ms", "peak_mb", "trace_ms", "compile_ms")}
             if mode.startswith("torch"):
-                configs = sorted({r["config"] for r in runs if r})
-                rows[(workload, mode)]["config"] = " / ".join(configs)
+                rows[(workload, mode)]["config"] = " / ".join(sorted({r["config"] for r in ok}))
+                if not ok and any(r and "error" in r for r in runs):
+                    errors[(workload, mode)] = next(r["error"] for r in runs if r and "error" in r)
 
-    def fmt(v, spec=".3f"):
+    def fmt(v, spec):
         return "-" if v is None else format(v, spec)
 
-    sep = " | " if args.markdown else "  "
-    head = ["step", "dzc compiled ms", "PyTorch ms", "PyTorch AOT ms", "dzc eager ms",
-            "compiled/PyTorch", "compiled/PyTorch AOT",
-            "eager/compiled", "compiled/GEMM floor", "peak MB compiled / PyTorch / eager",
-            "trace + compile ms"]
+    def ratio(a, b):
+        return None if a is None or b is None else a / b
+
+    head = ["step", "dzc compiled", "dzc eager", "PyTorch", "PyTorch AOT", "compiled/PyTorch",
+            "compiled/PyTorch AOT", "eager/compiled", "compiled/GEMM floor",
+            "peak MB compiled / eager / PyTorch", "trace + compile ms"]
     lines = [head]
-    for workload in ("mlp", "cnn"):
-        c, t, e = rows[(workload, "compiled")], rows[(workload, "torch")], rows[(workload, "eager")]
-        a = rows[(workload, "torch-aot")]
+    for workload in workloads:
+        c, e = rows[(workload, "compiled")], rows[(workload, "eager")]
+        t, a = rows[(workload, "torch")], rows[(workload, "torch-aot")]
         floor = rows.get((workload, "gemm"), {}).get("median_ms")
-        ratio = lambda a, b: None if a is None or b is None else a / b
-        lines.append([workload, fmt(c["median_ms"]), fmt(t["median_ms"]), fmt(a["median_ms"]),
-                      fmt(e["median_ms"]), fmt(ratio(c["median_ms"], t["median_ms"]), ".2f"),
-                      fmt(ratio(c["median_ms"], a["median_ms"]), ".2f"),
-                      fmt(ratio(e["median_ms"], c["median_ms"]), ".2f"),
-                      fmt(ratio(c["median_ms"], floor), ".2f") + (f" (floor {floor:.3f} ms)" if floor else ""),
-                      f"{fmt(c['peak_mb'], '.1f')} / {fmt(t['peak_mb'], '.1f')} / {fmt(e['peak_mb'], '.1f')}",
+        lines.append([workload, fmt_time(c["median_ms"]), fmt_time(e["median_ms"]),
+                      fmt_time(t["median_ms"]), fmt_time(a["median_ms"]),
+                      fmt(ratio(c["median_ms"], t["median_ms"]), ".3g"),
+                      fmt(ratio(c["median_ms"], a["median_ms"]), ".3g"),
+                      fmt(ratio(e["median_ms"], c["median_ms"]), ".3g"),
+                      fmt(ratio(c["median_ms"], floor), ".2f") +
+                      (f" (floor {floor:.3f} ms)" if floor else ""),
+                      f"{fmt(c['peak_mb'], '.1f')} / {fmt(e['peak_mb'], '.1f')} / "
+                      f"{fmt(t['peak_mb'], '.1f')}",
                       f"{fmt(c['trace_ms'], '.0f')} + {fmt(c['compile_ms'], '.0f')}"])
     if args.markdown:
         print("| " + " | ".join(lines[0]) + " |")
-        print("|" + "---|" * len(lines[0]))
+        print("| --- |" + " ---: |" * (len(lines[0]) - 1))
         for line in lines[1:]:
             print("| " + " | ".join(line) + " |")
     else:
         widths = [max(len(l[i]) for l in lines) for i in range(len(head))]
         for line in lines:
-            print(sep.join(v.ljust(w) for v, w in zip(line, widths)))
-    for workload in ("mlp", "cnn"):
+            print("  ".join(v.ljust(w) for v, w in zip(line, widths)))
+    print()
+    for workload in workloads:
         print(f"PyTorch's best configuration for {workload}: "
               f"{rows[(workload, 'torch')].get('config') or '-'} (eager), "
               f"{rows[(workload, 'torch-aot')].get('config') or '-'} (AOT)")
-    print(f"\n{args.threads} threads, {args.steps} steps per process, median of {args.runs} "
-          f"processes; {os.cpu_count()} CPUs; load average {os.getloadavg()[0]:.2f}")
+    for (workload, mode), error in errors.items():
+        print(f"{workload}: {'PyTorch AOT' if mode == 'torch-aot' else 'PyTorch'} n/a: {error}")
+    print(f"\n{args.threads} threads; per process the median of {args.batches} batches of "
+          f">= {args.min_time} s, per step; median of {args.runs} processes; "
+          f"{os.cpu_count()} CPUs; load average {load:.2f} before, "
+          f"{os.getloadavg()[0]:.2f} after")
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 // workload per process so that peak memory is the workload's own.
 //
 // Usage: dz_bench_steps WORKLOAD eager|compiled|gemm [STEPS=50] [--device cpu|cuda]
+//                       [--min-time S [--batches R=5]]
 //   mlp  MLP 784-1000-10, ReLU, softmax cross entropy, batch 100, f32, forward + backward
 //        + SGD update (lr 0.01)
 //   cnn  conv 1->8 3x3 pad 1, ReLU, max pool 2, conv 8->16 3x3, ReLU, max pool 2,
@@ -15,10 +16,19 @@
 //   gemm (mlp only) the step's five matrix products alone, with the runtime's oneDNN
 //        GEMM: the floor that no MLP step of this framework can go below
 // Prints one JSON object: median and minimum wall time of a step (after 3 warm-up steps;
-// the compiled mode traces and compiles in the first call, timed as compile_ms), the
+// the compiled mode traces and compiles in the first call, timed as first_call_ms), the
 // loss, and peak_mb: the peak resident set during the timed steps minus the resident set
 // before the model was made (so the framework's code and the compiler's libraries are
 // not counted, the model, its gradients, activations and allocator caches are).
+// Timing: by default each of the STEPS steps is timed on its own (median and minimum over
+// the steps). With --min-time S the steps are timed in R batches of N steps (N >= STEPS,
+// grown until a batch takes at least S seconds; those calibration batches are more
+// warm-up) and the times are the median and minimum over the batches of the batch's time
+// divided by N: the way to time a step of a few microseconds, whose own timer calls would
+// otherwise be part of it. steps_per_batch and batches say which was done (1 and STEPS by
+// default). On the CPU a step is the call and nothing else (its result is kept, its loss
+// read after the timing); on a device each step also copies the loss back, which waits for
+// the device.
 // bench/compare_steps.py runs it next to the same steps in PyTorch. With --device cuda the
 // parameters and the batch live on cuda:0 and each timed step ends with the loss copied
 // back (which waits for the device); peak_mb is then the host's, and device_mb the bytes
@@ -35,6 +45,7 @@
 #include <malloc.h>
 
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -239,9 +250,33 @@ int main(int argc, char **argv) try {
       ->required()
       ->check(CLI::IsMember({"eager", "compiled", "gemm"}));
   cli.app().add_option("STEPS", steps, "timed steps")->check(example::Cli::whole<int>(1));
+  double min_time = 0;
+  int batches = 5;
+  cli.app()
+      .add_option("--min-time", min_time,
+                  "time batches of at least S seconds (of N >= STEPS steps each) and "
+                  "report a batch's time / N (0: time each step alone)")
+      ->type_name("S")
+      ->check(CLI::Validator(
+          [](std::string &s) -> std::string {
+            double v = 0;
+            const char *end = s.data() + s.size();
+            auto [ptr, ec] = std::from_chars(s.data(), end, v);
+            if (s.empty() || ec != std::errc() || ptr != end || !std::isfinite(v) || v < 0)
+              return "'" + s + "' is not a finite number >= 0";
+            return {};
+          },
+          ""));
+  auto *batches_opt = cli.app()
+                          .add_option("--batches", batches, "timed batches with --min-time")
+                          ->type_name("R")
+                          ->check(example::Cli::whole<int>(1))
+                          ->capture_default_str();
   const dz::Device dev = cli.parse(argc, argv).device;
   if (a[1] == "gemm" && a[0] != "mlp")
     cli.usage_error("the gemm mode times the MLP's matrix products: dz_bench_steps mlp gemm");
+  if (batches_opt->count() > 0 && min_time == 0)
+    cli.usage_error("--batches counts the batches of --min-time: give --min-time S too");
   const bool compiled = a[1] == "compiled";
   if (compiled) // load and run the compiler (a fused kernel through the JIT) before the
                 // baseline: its code is not the step's memory
@@ -286,31 +321,63 @@ int main(int argc, char **argv) try {
   for (int i = 0; i < 3; ++i)
     run();
 
+  // `n` steps back to back. On the CPU a step is the call: the result is computed when it
+  // returns; its data stays in `out` (the graph of an eager step is freed, as in PyTorch when
+  // the step's loss is dropped). On a device the loss's copy back waits for the step.
+  Tensor out;
+  auto run_steps = [&](int64_t n) {
+    for (int64_t i = 0; i < n; ++i) {
+      if (dev.is_cpu())
+        out = run().data();
+      else
+        loss = run().data().sum().item<double>();
+    }
+  };
+  int64_t per_batch = 1, n_batches = steps;
+  if (min_time > 0) { // calibrate: grow the batch until it takes min_time (more warm-up)
+    per_batch = steps, n_batches = batches;
+    for (;;) {
+      t0 = std::chrono::steady_clock::now();
+      run_steps(per_batch);
+      const double s = ms_since(t0) / 1e3;
+      if (s >= min_time)
+        break;
+      per_batch =
+          std::max(2 * per_batch, int64_t(double(per_batch) * min_time / std::max(s, 1e-9) * 1.2));
+    }
+  }
+
   malloc_trim(0); // what the compiler freed is not the step's memory
   reset_peak();
   std::vector<double> ms;
   const dz::DeviceCounters before = dz::device_counters(dev);
-  for (int i = 0; i < steps; ++i) {
+  for (int64_t b = 0; b < n_batches; ++b) {
     t0 = std::chrono::steady_clock::now();
-    loss = run().data().sum().item<double>();
-    ms.push_back(ms_since(t0));
+    run_steps(per_batch);
+    ms.push_back(ms_since(t0) / double(per_batch));
   }
+  if (dev.is_cpu())
+    loss = out.sum().item<double>();
+  const int64_t timed = per_batch * n_batches;
   const double peak_mb = status_mb("VmHWM") - base_mb;
   // Per step, the loss's copy back included (the same counts on a GPU and emulated).
   const dz::DeviceCounters c = dz::device_counters(dev) - before;
-  auto per_step = [&](uint64_t n) { return double(n) / double(std::max(steps, 1)); };
+  auto per_step = [&](uint64_t n) { return double(n) / double(timed); };
   std::sort(ms.begin(), ms.end());
   const double device_mb = dev.is_cpu() ? 0.0
                                         : double(dz::allocator_stats(dev).allocated_bytes +
                                                  dz::allocator_stats(dev).cached_bytes) /
                                               1e6;
-  std::printf("{\"workload\": \"%s\", \"mode\": \"%s\", \"device\": \"%s\", \"steps\": %d, "
-              "\"median_ms\": %.4f, \"min_ms\": %.4f, \"first_call_ms\": %.2f, \"peak_mb\": %.2f, "
+  std::printf("{\"workload\": \"%s\", \"mode\": \"%s\", \"device\": \"%s\", \"steps\": %lld, "
+              "\"steps_per_batch\": %lld, \"batches\": %lld, \"median_ms\": %.6f, \"min_ms\": "
+              "%.6f, \"first_call_ms\": %.2f, \"peak_mb\": %.2f, "
               "\"device_mb\": %.2f, \"launches\": %.1f, \"generated_launches\": %.1f, "
               "\"uploads\": %.1f, \"downloads\": %.1f, \"device_copies\": %.1f, \"loss\": %.6f}\n",
-              a[0].c_str(), a[1].c_str(), dev.str().c_str(), steps, ms[ms.size() / 2], ms.front(),
-              first_ms, peak_mb, device_mb, per_step(c.launches), per_step(c.generated_launches),
-              per_step(c.uploads), per_step(c.downloads), per_step(c.device_copies), loss);
+              a[0].c_str(), a[1].c_str(), dev.str().c_str(), static_cast<long long>(timed),
+              static_cast<long long>(per_batch), static_cast<long long>(n_batches),
+              ms[ms.size() / 2], ms.front(), first_ms, peak_mb, device_mb, per_step(c.launches),
+              per_step(c.generated_launches), per_step(c.uploads), per_step(c.downloads),
+              per_step(c.device_copies), loss);
   return 0;
 } catch (...) {
   return example::exit_status("dz_bench_steps");
