@@ -131,7 +131,10 @@ TEST(DoubleBackpropCheck, HessianVectorProductThroughConv2dIsCheckedWithTheUnary
   Tensor K = rn({2, 1, 3, 3}, 61) * 0.5, v = rn({1, 1, 4, 4}, 62);
   auto f = [K, v](const Variable &input) {
     Variable x = input; // a handle on the same node
-    Variable loss = F::sum(F::tanh(F::conv2d_simple(x, Variable(K), std::nullopt, 1, 1)));
+    // K is a constant: a Variable of it would get a create_graph gradient whose graph
+    // holds that Variable (a cycle of shared pointers that is never freed).
+    Variable loss =
+        F::sum(F::tanh(F::conv2d_simple(x, Variable::constant(K), std::nullopt, 1, 1)));
     loss.backward({.create_graph = true});
     Variable gx = x.grad();
     x.cleargrad();
