@@ -128,9 +128,14 @@ TORCH_MALLOC = {"MALLOC_MMAP_THRESHOLD_": "1000000000", "MALLOC_TRIM_THRESHOLD_"
 
 
 def torch_configs(threads):
-    """The thread configurations tried: (name, torch threads, OPENBLAS_NUM_THREADS)."""
-    return [(f"torch 1 thread, OpenBLAS {threads}", 1, threads),
-            (f"torch {threads} threads, OpenBLAS 1", threads, 1)]
+    """The thread configurations tried: (name, torch threads, OPENBLAS_NUM_THREADS). None
+    oversubscribes the cores; one thread on each side is the fastest for small steps, whose
+    products are too small to split."""
+    configs = [(f"torch 1 thread, OpenBLAS {threads}", 1, threads),
+               (f"torch {threads} threads, OpenBLAS 1", threads, 1)]
+    if threads > 1:
+        configs.append(("torch 1 thread, OpenBLAS 1", 1, 1))
+    return configs
 
 
 def run_torch_worker(script, worker_args, torch_threads, blas_threads):
