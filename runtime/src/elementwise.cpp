@@ -506,14 +506,19 @@ double max_abs_diff(const Tensor &a, const Tensor &b) {
 
 namespace direct {
 
-bool has_unary(MapOp op, DType dt) {
+namespace {
+/// Whether registry op `op` of `arity` operands computes in dtype dt with a result of dt.
+bool maps_within(MapOp op, int arity, DType dt) {
   const OpInfo &info = op_info(op);
-  if (info.arity != 1 || info.bool_result())
+  if (info.arity != arity || info.bool_result())
     return false;
   if (info.domain == OpDomain::Float || info.domain == OpDomain::Predicate)
     return is_floating(dt);
   return info.domain == OpDomain::Numeric && dt != b8;
 }
+} // namespace
+
+bool has_unary(MapOp op, DType dt) { return maps_within(op, 1, dt); }
 
 void unary(MapOp op, DType dt, const void *x, void *out, int64_t n) {
   const OpInfo &info = op_info(op);
@@ -534,14 +539,7 @@ void unary(MapOp op, DType dt, const void *x, void *out, int64_t n) {
   });
 }
 
-bool has_binary(MapOp op, DType dt) {
-  const OpInfo &info = op_info(op);
-  if (info.arity != 2 || info.bool_result())
-    return false;
-  if (info.domain == OpDomain::Float || info.domain == OpDomain::Predicate)
-    return is_floating(dt);
-  return info.domain == OpDomain::Numeric && dt != b8;
-}
+bool has_binary(MapOp op, DType dt) { return maps_within(op, 2, dt); }
 
 void binary(MapOp op, DType dt, const void *a, int64_t sa, const void *b, int64_t sb, void *out,
             int64_t n) {

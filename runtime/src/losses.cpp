@@ -16,15 +16,21 @@ namespace dz {
 
 using namespace detail;
 
+namespace {
+/// Throws naming the first of the n labels outside [0, classes).
+void check_label_range(const int64_t *labels, int64_t n, int64_t classes, const char *op) {
+  for (int64_t i = 0; i < n; ++i)
+    if (labels[i] < 0 || labels[i] >= classes)
+      throw Error(std::string(op) + ": label " + std::to_string(labels[i]) + " at row " +
+                  std::to_string(i) + " is out of range for " + std::to_string(classes) +
+                  " classes (valid: 0 to " + std::to_string(classes - 1) + ")");
+}
+} // namespace
+
 void check_class_labels(const Tensor &labels, int64_t classes, const char *op) {
   TraceScope no_trace;                               // a check, not part of a traced computation
   const Tensor t = labels.to(Device::cpu()).to(i64); // a device's labels come back once
-  const int64_t *p = t.data<int64_t>();
-  for (int64_t i = 0; i < t.size(); ++i)
-    if (p[i] < 0 || p[i] >= classes)
-      throw Error(std::string(op) + ": label " + std::to_string(p[i]) + " at row " +
-                  std::to_string(i) + " is out of range for " + std::to_string(classes) +
-                  " classes (valid: 0 to " + std::to_string(classes - 1) + ")");
+  check_label_range(t.data<int64_t>(), t.size(), classes, op);
 }
 
 namespace {
@@ -87,19 +93,9 @@ Tensor softmax_cross_entropy(const Tensor &x, const Tensor &labels, LabelCheck c
 
 namespace direct {
 
-namespace {
-[[noreturn]] void label_out_of_range(const char *op, int64_t label, int64_t row, int64_t classes) {
-  throw Error(std::string(op) + ": label " + std::to_string(label) + " at row " +
-              std::to_string(row) + " is out of range for " + std::to_string(classes) +
-              " classes (valid: 0 to " + std::to_string(classes - 1) + ")");
-}
-} // namespace
-
 void softmax_cross_entropy(DType dt, const void *x, const int64_t *labels, void *out, int64_t N,
                            int64_t C, void *scratch) {
-  for (int64_t i = 0; i < N; ++i)
-    if (labels[i] < 0 || labels[i] >= C)
-      label_out_of_range("softmax_cross_entropy", labels[i], i, C);
+  check_label_range(labels, N, C, "softmax_cross_entropy");
   lse_rows(dt, x, scratch, N, C);
   visit_float(dt, "softmax_cross_entropy", [&](auto tag) {
     using T = typename decltype(tag)::type;
@@ -113,9 +109,7 @@ void softmax_cross_entropy(DType dt, const void *x, const int64_t *labels, void 
 
 void one_hot(DType dt, const int64_t *labels, void *out, int64_t N, int64_t C, bool check) {
   if (check)
-    for (int64_t i = 0; i < N; ++i)
-      if (labels[i] < 0 || labels[i] >= C)
-        label_out_of_range("one_hot", labels[i], i, C);
+    check_label_range(labels, N, C, "one_hot");
   if (N * C == 0)
     return;
   std::memset(out, 0, size_t(N * C) * dtype_size(dt));

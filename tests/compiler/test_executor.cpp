@@ -704,6 +704,24 @@ const char *kMlpForward = R"(
   %y = "dz.linear"(%a, %W2, %b2) : (tensor<8x16xf32>, tensor<16x3xf32>, tensor<3xf32>) -> tensor<8x3xf32>
   %loss = "dz.softmax_cross_entropy"(%y, %t) : (tensor<8x3xf32>, tensor<8xi64>) -> tensor<f32>
 )";
+/// The backward of kMlpForward as --dz-autodiff writes it: the eager backward rules of
+/// SoftmaxCrossEntropy, Linear and Sigmoid in dz ops.
+const char *kMlpBackward = R"(
+  %p = "dz.softmax"(%y) {axis = 1 : i64} : (tensor<8x3xf32>) -> tensor<8x3xf32>
+  %onehot = "dz.one_hot"(%t) {dtype = f32, num_classes = 3 : i64} : (tensor<8xi64>) -> tensor<8x3xf32>
+  %d = "dz.sub"(%p, %onehot) : (tensor<8x3xf32>, tensor<8x3xf32>) -> tensor<8x3xf32>
+  %scale = "dz.constant"() {value = dense<0.125> : tensor<f32>} : () -> tensor<f32>
+  %gy = "dz.mul"(%d, %scale) : (tensor<8x3xf32>, tensor<f32>) -> tensor<8x3xf32>
+  %gW2 = "dz.matmul"(%a, %gy) {transpose_a = true, transpose_b = false} : (tensor<8x16xf32>, tensor<8x3xf32>) -> tensor<16x3xf32>
+  %gb2 = "dz.sum_to"(%gy) {shape = array<i64: 3>} : (tensor<8x3xf32>) -> tensor<3xf32>
+  %ga = "dz.matmul"(%gy, %W2) {transpose_a = false, transpose_b = true} : (tensor<8x3xf32>, tensor<16x3xf32>) -> tensor<8x16xf32>
+  %one = "dz.constant"() {value = dense<1.0> : tensor<f32>} : () -> tensor<f32>
+  %oma = "dz.sub"(%one, %a) : (tensor<f32>, tensor<8x16xf32>) -> tensor<8x16xf32>
+  %ga_a = "dz.mul"(%ga, %a) : (tensor<8x16xf32>, tensor<8x16xf32>) -> tensor<8x16xf32>
+  %gh = "dz.mul"(%ga_a, %oma) : (tensor<8x16xf32>, tensor<8x16xf32>) -> tensor<8x16xf32>
+  %gW1 = "dz.matmul"(%x, %gh) {transpose_a = true, transpose_b = false} : (tensor<8x5xf32>, tensor<8x16xf32>) -> tensor<5x16xf32>
+  %gb1 = "dz.sum_to"(%gh) {shape = array<i64: 16>} : (tensor<8x16xf32>) -> tensor<16xf32>
+)";
 const char *kMlpSignature =
     "(%x: tensor<8x5xf32>, %t: tensor<8xi64>, %W1: tensor<5x16xf32>, %b1: tensor<16xf32>, "
     "%W2: tensor<16x3xf32>, %b2: tensor<3xf32>)";
@@ -730,21 +748,7 @@ TEST(ExecutorModel, MlpTrainingStepGradientsMatchEagerBackward) {
   Program p = compile(std::string("func.func @step") + kMlpSignature +
                       " -> (tensor<f32>, tensor<5x16xf32>, tensor<16xf32>, tensor<16x3xf32>, "
                       "tensor<3xf32>) {" +
-                      kMlpForward + R"(
-  %p = "dz.softmax"(%y) {axis = 1 : i64} : (tensor<8x3xf32>) -> tensor<8x3xf32>
-  %onehot = "dz.one_hot"(%t) {dtype = f32, num_classes = 3 : i64} : (tensor<8xi64>) -> tensor<8x3xf32>
-  %d = "dz.sub"(%p, %onehot) : (tensor<8x3xf32>, tensor<8x3xf32>) -> tensor<8x3xf32>
-  %scale = "dz.constant"() {value = dense<0.125> : tensor<f32>} : () -> tensor<f32>
-  %gy = "dz.mul"(%d, %scale) : (tensor<8x3xf32>, tensor<f32>) -> tensor<8x3xf32>
-  %gW2 = "dz.matmul"(%a, %gy) {transpose_a = true, transpose_b = false} : (tensor<8x16xf32>, tensor<8x3xf32>) -> tensor<16x3xf32>
-  %gb2 = "dz.sum_to"(%gy) {shape = array<i64: 3>} : (tensor<8x3xf32>) -> tensor<3xf32>
-  %ga = "dz.matmul"(%gy, %W2) {transpose_a = false, transpose_b = true} : (tensor<8x3xf32>, tensor<16x3xf32>) -> tensor<8x16xf32>
-  %one = "dz.constant"() {value = dense<1.0> : tensor<f32>} : () -> tensor<f32>
-  %oma = "dz.sub"(%one, %a) : (tensor<f32>, tensor<8x16xf32>) -> tensor<8x16xf32>
-  %ga_a = "dz.mul"(%ga, %a) : (tensor<8x16xf32>, tensor<8x16xf32>) -> tensor<8x16xf32>
-  %gh = "dz.mul"(%ga_a, %oma) : (tensor<8x16xf32>, tensor<8x16xf32>) -> tensor<8x16xf32>
-  %gW1 = "dz.matmul"(%x, %gh) {transpose_a = true, transpose_b = false} : (tensor<8x5xf32>, tensor<8x16xf32>) -> tensor<5x16xf32>
-  %gb1 = "dz.sum_to"(%gh) {shape = array<i64: 16>} : (tensor<8x16xf32>) -> tensor<16xf32>
+                      kMlpForward + kMlpBackward + R"(
   func.return %loss, %gW1, %gb1, %gW2, %gb2 : tensor<f32>, tensor<5x16xf32>, tensor<16xf32>, tensor<16x3xf32>, tensor<3xf32>
 }
 )");
@@ -777,21 +781,7 @@ TEST(ExecutorDirect, TrainingStepRunsDirectAndBitwiseAsTheTensorSteps) {
   const std::string ir = std::string("func.func @step") + kMlpSignature +
                          " -> (tensor<f32>, tensor<5x16xf32>, tensor<16xf32>, tensor<16x3xf32>, "
                          "tensor<3xf32>, tensor<8x3xf32>) {" +
-                         kMlpForward + R"(
-  %p = "dz.softmax"(%y) {axis = 1 : i64} : (tensor<8x3xf32>) -> tensor<8x3xf32>
-  %onehot = "dz.one_hot"(%t) {dtype = f32, num_classes = 3 : i64} : (tensor<8xi64>) -> tensor<8x3xf32>
-  %d = "dz.sub"(%p, %onehot) : (tensor<8x3xf32>, tensor<8x3xf32>) -> tensor<8x3xf32>
-  %scale = "dz.constant"() {value = dense<0.125> : tensor<f32>} : () -> tensor<f32>
-  %gy = "dz.mul"(%d, %scale) : (tensor<8x3xf32>, tensor<f32>) -> tensor<8x3xf32>
-  %gW2 = "dz.matmul"(%a, %gy) {transpose_a = true, transpose_b = false} : (tensor<8x16xf32>, tensor<8x3xf32>) -> tensor<16x3xf32>
-  %gb2 = "dz.sum_to"(%gy) {shape = array<i64: 3>} : (tensor<8x3xf32>) -> tensor<3xf32>
-  %ga = "dz.matmul"(%gy, %W2) {transpose_a = false, transpose_b = true} : (tensor<8x3xf32>, tensor<16x3xf32>) -> tensor<8x16xf32>
-  %one = "dz.constant"() {value = dense<1.0> : tensor<f32>} : () -> tensor<f32>
-  %oma = "dz.sub"(%one, %a) : (tensor<f32>, tensor<8x16xf32>) -> tensor<8x16xf32>
-  %ga_a = "dz.mul"(%ga, %a) : (tensor<8x16xf32>, tensor<8x16xf32>) -> tensor<8x16xf32>
-  %gh = "dz.mul"(%ga_a, %oma) : (tensor<8x16xf32>, tensor<8x16xf32>) -> tensor<8x16xf32>
-  %gW1 = "dz.matmul"(%x, %gh) {transpose_a = true, transpose_b = false} : (tensor<8x5xf32>, tensor<8x16xf32>) -> tensor<5x16xf32>
-  %gb1 = "dz.sum_to"(%gh) {shape = array<i64: 16>} : (tensor<8x16xf32>) -> tensor<16xf32>
+                         kMlpForward + kMlpBackward + R"(
   %sq = "dz.square"(%y) : (tensor<8x3xf32>) -> tensor<8x3xf32>
   func.return %loss, %gW1, %gb1, %gW2, %gb2, %sq : tensor<f32>, tensor<5x16xf32>, tensor<16xf32>, tensor<16x3xf32>, tensor<3xf32>, tensor<8x3xf32>
 }
