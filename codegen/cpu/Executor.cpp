@@ -68,12 +68,36 @@ std::string type_str(const TensorSpec &spec) {
   return s + element_type_str(spec.dtype) + ">";
 }
 
-void Program::check_args(const std::vector<Tensor> &args) const {
+namespace {
+
+/// Pointers to a vector's tensors (up to 64 without allocating), for the span overloads.
+class ArgPointers {
+public:
+  explicit ArgPointers(const std::vector<Tensor> &args) : n_(args.size()) {
+    if (n_ > std::size(on_stack_)) {
+      on_heap_.resize(n_);
+      ptrs_ = on_heap_.data();
+    }
+    for (size_t i = 0; i < n_; ++i)
+      ptrs_[i] = &args[i];
+  }
+  operator std::span<const Tensor *const>() const { return {ptrs_, n_}; }
+
+private:
+  const Tensor *on_stack_[64];
+  std::vector<const Tensor *> on_heap_;
+  const Tensor **ptrs_ = on_stack_;
+  size_t n_;
+};
+
+} // namespace
+
+void Program::check_args(std::span<const Tensor *const> args) const {
   if (args.size() != arg_types_.size())
     throw Error(program_name(name_) + ": expects " + std::to_string(arg_types_.size()) +
                 " arguments, got " + std::to_string(args.size()));
   for (size_t i = 0; i < args.size(); ++i) {
-    const Tensor &a = args[i];
+    const Tensor &a = *args[i];
     const TensorSpec &want = arg_types_[i];
     const Device dev = host_args_[i] ? Device::cpu() : device_;
     if (a.shape() != want.shape || a.dtype() != want.dtype || a.device() != dev)
@@ -124,9 +148,26 @@ void Program::set_direct_plan(std::vector<SlotSource> plan, std::vector<int32_t>
 }
 
 std::vector<Tensor> Program::run(const std::vector<Tensor> &args) const {
+  if (!direct())
+    return run_steps(args);
+  std::vector<Tensor> results;
+  run_direct(ArgPointers(args), results, {});
+  return results;
+}
+
+void Program::run(std::span<const Tensor *const> args, std::vector<Tensor> &results,
+                  std::span<const Tensor *const> into) const {
   if (direct())
-    return run_direct(args);
-  check_args(args);
+    return run_direct(args, results, into);
+  std::vector<Tensor> copies;
+  copies.reserve(args.size());
+  for (const Tensor *a : args)
+    copies.push_back(*a);
+  results = run_steps(copies);
+}
+
+std::vector<Tensor> Program::run_steps(const std::vector<Tensor> &args) const {
+  check_args(ArgPointers(args));
 
   std::vector<Tensor> slots(num_slots_, released_);
   for (size_t i = 0; i < args.size(); ++i)
@@ -210,7 +251,8 @@ std::vector<Tensor> Program::run(const std::vector<Tensor> &args) const {
   return results;
 }
 
-std::vector<Tensor> Program::run_direct(const std::vector<Tensor> &args) const {
+void Program::run_direct(std::span<const Tensor *const> args, std::vector<Tensor> &results,
+                         std::span<const Tensor *const> into) const {
   check_args(args);
   // The buffer of every slot: up to 256 on the stack.
   void *on_stack[256];
@@ -230,33 +272,51 @@ std::vector<Tensor> Program::run_direct(const std::vector<Tensor> &args) const {
   } arena{arenas_.get(), arena_bytes_ ? arenas_->take() : nullptr};
 
   // The results: arguments, constants (copied), computed into a donated argument that
-  // shares storage with no other argument, or allocated now and written by their step.
-  std::vector<Tensor> results(result_slots_.size());
+  // shares storage with no other argument, into the caller's buffer (`into`), or allocated
+  // now and written by their step.
+  results.resize(result_slots_.size());
+  void *on_stack_out[64];
+  std::unique_ptr<void *[]> on_heap_out;
+  void **out = on_stack_out;
+  if (results.size() > std::size(on_stack_out)) {
+    on_heap_out = std::make_unique<void *[]>(results.size());
+    out = on_heap_out.get();
+  }
   for (size_t i = 0; i < results.size(); ++i) {
     const int32_t slot = result_slots_[i];
     const SlotSource &src = direct_plan_[size_t(slot)];
+    out[i] = nullptr;
     if (src.kind != SlotSource::Result || size_t(src.index) != i)
       continue; // an argument or a repeated result: set after the run
-    bool donated = false;
     if (int32_t a = result_into_[i]; a >= 0) {
-      donated = true;
+      bool donated = true;
       for (size_t j = 0; j < args.size(); ++j)
-        donated = donated && (j == size_t(a) || !args[size_t(a)].shares_storage(args[j]));
+        donated = donated && (j == size_t(a) || !args[size_t(a)]->shares_storage(*args[j]));
+      if (donated) {
+        results[i] = *args[size_t(a)];
+        out[i] = results[i].raw();
+        continue;
+      }
     }
-    results[i] = donated ? args[size_t(result_into_[i])]
-                         : Tensor(result_types_[i].shape, result_types_[i].dtype);
+    if (i < into.size() && into[i] && usable_into(i, *into[i], args)) {
+      results[i].reset();
+      out[i] = into[i]->raw();
+      continue;
+    }
+    results[i] = Tensor(result_types_[i].shape, result_types_[i].dtype);
+    out[i] = results[i].raw();
   }
   for (size_t s = 0; s < num_slots_; ++s) {
     const SlotSource &src = direct_plan_[s];
     switch (src.kind) {
     case SlotSource::Argument:
-      buf[s] = const_cast<void *>(args[size_t(src.index)].raw());
+      buf[s] = const_cast<void *>(args[size_t(src.index)]->raw());
       break;
     case SlotSource::Arena:
       buf[s] = static_cast<char *>(arena.p) + src.index;
       break;
     case SlotSource::Result:
-      buf[s] = results[size_t(src.index)].raw();
+      buf[s] = out[size_t(src.index)];
       break;
     default: // set by its step (a constant, a view), or a value of no bytes
       buf[s] = nullptr;
@@ -280,11 +340,28 @@ std::vector<Tensor> Program::run_direct(const std::vector<Tensor> &args) const {
     const int32_t slot = result_slots_[i];
     const SlotSource &src = direct_plan_[size_t(slot)];
     if (src.kind == SlotSource::Argument)
-      results[i] = result_copies_[i] ? args[size_t(src.index)].copy() : args[size_t(src.index)];
+      results[i] = result_copies_[i] ? args[size_t(src.index)]->copy() : *args[size_t(src.index)];
     else if (size_t(src.index) != i)
       results[i] = results[size_t(src.index)];
   }
-  return results;
+}
+
+bool Program::usable_into(size_t result, const Tensor &buffer,
+                          std::span<const Tensor *const> args) const {
+  const TensorSpec &t = result_types_[result];
+  if (!buffer.defined() || buffer.shape() != t.shape || buffer.dtype() != t.dtype ||
+      buffer.device() != device_ || buffer.nbytes() == 0)
+    return false;
+  for (size_t j = 0; j < result_slots_.size(); ++j) // a repeated result needs its tensor
+    if (j != result && result_slots_[j] == result_slots_[result])
+      return false;
+  const char *b = static_cast<const char *>(buffer.raw());
+  for (const Tensor *a : args) {
+    const char *s = a->storage() ? static_cast<const char *>(a->storage()->data()) : nullptr;
+    if (s && b < s + a->storage()->bytes() && s < b + buffer.nbytes())
+      return false;
+  }
+  return true;
 }
 
 void Program::profile_if_asked() {

@@ -59,6 +59,10 @@ public:
       : program_(std::move(program)), traced_(std::move(traced)), optimized_(std::move(optimized)),
         summary_(std::move(summary)) {}
   std::vector<Tensor> run(const std::vector<Tensor> &args) override { return program_.run(args); }
+  void run_into(std::span<const Tensor *const> args, std::vector<Tensor> &results,
+                std::span<const Tensor *const> into) override {
+    program_.run(args, results, into);
+  }
   const std::string &traced_ir() const override { return traced_; }
   const std::string &optimized_ir() const override { return optimized_; }
   std::string summary() const override { return summary_; }

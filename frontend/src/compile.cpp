@@ -75,7 +75,34 @@ struct Program {
   // change (a learning rate is the same for most calls).
   mutable std::map<size_t, std::pair<Tensor, Tensor>> uploaded; // binding -> (host, device)
   size_t resident_bytes = 0; // what compiling it added to the process's resident memory
+  // Per result: whether its only use is to become one Variable's gradient (SetGrad), so
+  // that the previous call's gradient buffer, when nobody else holds it, can take it.
+  std::vector<bool> grad_only;
+  // A call's scratch, kept between calls so that a call allocates none of it: the
+  // arguments (the call's, then the state's) by pointer, the state tensors made for this
+  // call (not read from a live Variable), the results, and their buffers (see run_into).
+  std::vector<const Tensor *> in;
+  std::vector<Tensor> made, results;
+  std::vector<const Tensor *> into;
 };
+
+/// Program::grad_only for a trace.
+std::vector<bool> grad_only_results(const detail::TraceResult &trace, size_t num_results) {
+  std::vector<int> uses(num_results, 0);
+  std::vector<bool> by_set_grad(num_results, false);
+  for (const detail::WriteBack &wb : trace.write_backs)
+    if (wb.result >= 0 && size_t(wb.result) < num_results) {
+      ++uses[size_t(wb.result)];
+      by_set_grad[size_t(wb.result)] = wb.kind == detail::WriteBack::SetGrad;
+    }
+  for (const detail::Rebinding &rb : trace.rebindings)
+    if (rb.result >= 0 && size_t(rb.result) < num_results)
+      uses[size_t(rb.result)] += 2;
+  std::vector<bool> only(num_results, false);
+  for (size_t r = trace.num_outputs; r < num_results; ++r)
+    only[r] = uses[r] == 1 && by_set_grad[r];
+  return only;
+}
 
 /// The process's resident memory in bytes (0 where /proc is missing).
 size_t resident_bytes() {
@@ -121,13 +148,14 @@ Device program_device(const std::vector<Variable> &args, const detail::TraceResu
   return dev.value_or(Device::cpu());
 }
 
-/// The state tensors of a call of `p`, or nothing (with the reason in `why`) when the
-/// program does not apply: a Variable's gradient was set or cleared since the trace, a
+/// Binds a call of `p`: p.in gets the arguments, then the state tensors read from the live
+/// buffers (p.made holds those made for this call). False (with the reason in `why`) when
+/// the program does not apply: a Variable's gradient was set or cleared since the trace, a
 /// handle it rebinds was reassigned to another shape or to null, a parameter's shape
 /// changed, or a handle it rebinds no longer exists (`dead`). Draws nothing: the RNG
-/// states are reserved by reserve_rng once the program is chosen.
-std::optional<std::vector<Tensor>> bind_state(const Program &p, const std::vector<Variable> &args,
-                                              std::string &why, bool &dead) {
+/// states are reserved by reserve_rng once the program is chosen. The pointers stay valid
+/// until a Variable the state was read from is changed (the write-backs).
+bool bind_state(Program &p, const std::vector<Variable> &args, std::string &why, bool &dead) {
   const detail::TraceResult &trace = p.trace;
   for (const detail::Guard &g : trace.guards) {
     std::shared_ptr<VariableNode> node =
@@ -135,7 +163,7 @@ std::optional<std::vector<Tensor>> bind_state(const Program &p, const std::vecto
     if (node && node->grad.defined() != g.had_grad) {
       why = std::string("a Variable's gradient was ") + (g.had_grad ? "cleared" : "set") +
             " since the trace (backward() accumulates onto it)";
-      return std::nullopt;
+      return false;
     }
   }
   for (const detail::Rebinding &rb : trace.rebindings) {
@@ -143,71 +171,78 @@ std::optional<std::vector<Tensor>> bind_state(const Program &p, const std::vecto
     if (!slot) {
       dead = true;
       why = "a Variable the function rebinds no longer exists";
-      return std::nullopt;
+      return false;
     }
     if (slot->defined() != rb.was_defined) {
       why = std::string("a Variable the function rebinds is ") +
             (rb.was_defined ? "null" : "no longer null") + " (it was " +
             (rb.was_defined ? "set" : "null") + " when traced)";
-      return std::nullopt;
+      return false;
     }
   }
-  std::vector<Tensor> state;
-  state.reserve(trace.state.size());
-  for (const detail::StateBinding &b : trace.state) {
-    Tensor t;
+  p.in.clear();
+  p.made.clear();
+  p.made.reserve(trace.state.size()); // p.in points into it
+  for (const Variable &a : args)
+    p.in.push_back(&a.data());
+  for (size_t i = 0; i < trace.state.size(); ++i) {
+    const detail::StateBinding &b = trace.state[i];
+    const Tensor *t = nullptr;
     if (b.slot) {
       Variable *slot = b.slot->slot();
       if (!slot || !slot->defined()) {
         dead = !slot;
         why = "a Variable the function rebinds is null";
-        return std::nullopt;
+        return false;
       }
-      t = slot->data();
+      t = &slot->data();
     } else if (b.host) {
-      t = b.host();
-      if (!t.defined()) {
+      const Tensor &host = p.made.emplace_back(b.host());
+      t = &host;
+      if (!host.defined()) {
         why = b.what + " is gone (its owner was destroyed)";
-        return std::nullopt;
+        return false;
       }
-      if (t.device() != p.device) {
-        auto &[host, dev] = p.uploaded[state.size()];
-        if (!host.defined() || std::memcmp(host.raw(), t.raw(), dtype_size(t.dtype())) != 0) {
-          host = t;
-          dev = t.to(p.device);
+      if (host.device() != p.device) {
+        auto &[before, dev] = p.uploaded[i];
+        if (!before.defined() ||
+            std::memcmp(before.raw(), host.raw(), dtype_size(host.dtype())) != 0) {
+          before = host;
+          dev = host.to(p.device);
         }
-        t = dev;
+        t = &dev;
       }
     } else if (b.rng) {
-      t = b.tensor; // a (seed, offset) pair; reserve_rng makes this call's
+      t = &b.tensor; // a (seed, offset) pair; reserve_rng makes this call's
     } else if (auto owner = b.grad_of.lock()) {
-      t = owner->grad.defined() ? owner->grad.data() : zeros_like(b.tensor);
+      t = owner->grad.defined() ? &owner->grad.data() : &p.made.emplace_back(zeros_like(b.tensor));
     } else if (auto var = b.var.lock()) {
-      t = var->data;
+      t = &var->data; // the node stays alive: the trace's state or a live Variable holds it
     } else if (b.by_var) {
       why = b.what + ", which the function read, no longer exists (a handle to it was rebound "
                      "or destroyed since the trace)";
-      return std::nullopt;
+      return false;
     } else {
-      t = b.tensor;
+      t = &b.tensor;
     }
-    if (t.shape() != b.shape || t.dtype() != b.dtype) {
-      why = b.what + " is " + shape_str(t.shape()) + " " + dtype_name(t.dtype()) +
+    if (t->shape() != b.shape || t->dtype() != b.dtype) {
+      why = b.what + " is " + shape_str(t->shape()) + " " + dtype_name(t->dtype()) +
             " where the trace had " + shape_str(b.shape) + " " + dtype_name(b.dtype);
-      return std::nullopt;
+      return false;
     }
-    state.push_back(std::move(t));
+    p.in.push_back(t);
   }
-  return state;
+  return true;
 }
 
 /// Reserves this call's random counters from each Generator the program draws from, as
 /// the eager function's draws would: (seed, first counter) is the RNG state argument.
-void reserve_rng(const Program &p, std::vector<Tensor> &state) {
+void reserve_rng(Program &p, size_t num_args) {
   for (size_t i = 0; i < p.trace.state.size(); ++i)
     if (Generator *gen = p.trace.state[i].rng) {
       const Generator::Position at = gen->reserve(p.trace.state[i].rng_draws);
-      state[i] = Tensor::from_i64({int64_t(at.seed), int64_t(at.offset)});
+      p.in[num_args + i] =
+          &p.made.emplace_back(Tensor::from_i64({int64_t(at.seed), int64_t(at.offset)}));
     }
 }
 
@@ -335,7 +370,6 @@ std::vector<Variable> CompiledFunction::call(const std::vector<Variable> &args, 
 
   // The most recently used program of this signature whose guards hold.
   Program *chosen = nullptr;
-  std::vector<Tensor> state;
   std::string why;
   const Program *same_sig = nullptr, *latest = nullptr;
   for (auto it = im.programs.begin(); it != im.programs.end();) {
@@ -347,11 +381,9 @@ std::vector<Variable> CompiledFunction::call(const std::vector<Variable> &args, 
     }
     bool dead = false;
     std::string reason;
-    if (auto st = bind_state(*it, args, reason, dead)) {
-      if (!chosen || it->last_used > chosen->last_used) {
+    if (bind_state(*it, args, reason, dead)) {
+      if (!chosen || it->last_used > chosen->last_used)
         chosen = &*it;
-        state = std::move(*st);
-      }
     } else {
       why = reason;
       same_sig = &*it;
@@ -404,9 +436,12 @@ std::vector<Variable> CompiledFunction::call(const std::vector<Variable> &args, 
       if (wb.kind == detail::WriteBack::CopyIntoState)
         opts.donations.push_back({wb.result, int(args.size() + wb.state)});
     const size_t ops = trace.graph.nodes.size();
-    Program p{
-        sig, trace::compile_graph(trace.graph, opts), std::move(trace), ++im.clock, opts.device,
-        {}};
+    Program p;
+    p.sig = sig;
+    p.exe = trace::compile_graph(trace.graph, opts);
+    p.trace = std::move(trace);
+    p.last_used = ++im.clock;
+    p.device = opts.device;
     auto ms = [](auto a, auto b) {
       return std::chrono::duration<double, std::milli>(b - a).count();
     };
@@ -425,6 +460,7 @@ std::vector<Variable> CompiledFunction::call(const std::vector<Variable> &args, 
     for (const Tensor &t : p.trace.outputs)
       result.emplace_back(t);
     p.trace.outputs.clear();
+    p.grad_only = grad_only_results(p.trace, p.trace.graph.results.size());
     p.trace.graph = trace::Graph();
     // The buffers the tracing run freed sit in the allocator's cache, sized for the eager
     // intermediates; the compiled program keeps its intermediates in its arena and would
@@ -454,36 +490,55 @@ std::vector<Variable> CompiledFunction::call(const std::vector<Variable> &args, 
   Program &p = *chosen;
   p.last_used = ++im.clock;
   im.last = &p;
-  reserve_rng(p, state);
-  std::vector<Tensor> in;
-  in.reserve(args.size() + state.size());
-  for (const Variable &a : args)
-    in.push_back(a.data());
-  for (const Tensor &t : state)
-    in.push_back(t);
-  std::vector<Tensor> results = p.exe->run(in);
-
+  reserve_rng(p, args.size());
+  // A gradient the program sets is computed into the buffer of the gradient it replaces
+  // when nothing but that Variable holds it (the previous call's, typically): no
+  // allocation, and nobody can tell, since nobody else can reach the old values.
+  p.into.assign(p.grad_only.size(), nullptr);
   for (const detail::WriteBack &wb : p.trace.write_backs) {
+    if (wb.kind != detail::WriteBack::SetGrad || !p.grad_only[size_t(wb.result)])
+      continue;
+    const std::shared_ptr<VariableNode> &node =
+        wb.argument >= 0 ? args[size_t(wb.argument)].node() : wb.var.lock();
+    if (!node || !node->grad.defined())
+      continue;
+    const std::shared_ptr<VariableNode> &g = node->grad.node();
+    if (g.use_count() == 1 && !g->creator && g->data.storage().use_count() == 1)
+      p.into[size_t(wb.result)] = &g->data; // the executor checks its type
+  }
+  p.exe->run_into(p.in, p.results, p.into);
+  std::vector<Tensor> &results = p.results;
+
+  // The write-backs: first into the state's buffers (read through p.in, which the others
+  // may invalidate), then the Variables.
+  for (const detail::WriteBack &wb : p.trace.write_backs)
+    if (wb.kind == detail::WriteBack::CopyIntoState) {
+      const Tensor &r = results[size_t(wb.result)];
+      const Tensor &st = *p.in[args.size() + wb.state];
+      if (!(r.shares_storage(st) && r.offset() == st.offset())) {
+        Tensor dst = st; // else computed in place (a donated argument)
+        dst.copy_(r);
+      }
+    }
+  for (const detail::WriteBack &wb : p.trace.write_backs) {
+    if (wb.kind == detail::WriteBack::CopyIntoState)
+      continue;
     std::shared_ptr<VariableNode> node =
         wb.argument >= 0 ? args[size_t(wb.argument)].node() : wb.var.lock();
+    if (!node)
+      continue;
     switch (wb.kind) {
-    case detail::WriteBack::CopyIntoState: {
-      const Tensor &r = results[size_t(wb.result)];
-      if (!(r.shares_storage(state[wb.state]) && r.offset() == state[wb.state].offset()))
-        state[wb.state].copy_(r); // else computed in place (a donated argument)
-      break;
-    }
     case detail::WriteBack::SetGrad:
-      if (node)
-        node->grad = Variable(results[size_t(wb.result)]);
+      if (results[size_t(wb.result)].defined()) // else computed into node->grad's buffer
+        node->grad = Variable(std::move(results[size_t(wb.result)]));
       break;
     case detail::WriteBack::ClearGrad:
-      if (node)
-        node->grad = Variable();
+      node->grad = Variable();
       break;
     case detail::WriteBack::SetData:
-      if (node)
-        node->data = results[size_t(wb.result)];
+      node->data = results[size_t(wb.result)];
+      break;
+    default:
       break;
     }
   }
@@ -493,8 +548,12 @@ std::vector<Variable> CompiledFunction::call(const std::vector<Variable> &args, 
       *slot = rb.result >= 0 ? Variable(results[size_t(rb.result)])
                              : (rb.node ? Variable(rb.node) : Variable());
   std::vector<Variable> out;
+  out.reserve(p.trace.num_outputs);
   for (size_t i = 0; i < p.trace.num_outputs; ++i)
-    out.emplace_back(results[i]);
+    out.emplace_back(std::move(results[i]));
+  for (Tensor &r : results) // the next call's scratch holds no buffer
+    r.reset();
+  p.made.clear();
   return out;
 }
 

@@ -52,12 +52,11 @@ const VariableNode &checked(const std::shared_ptr<VariableNode> &n, const char *
 }
 } // namespace
 
-Variable::Variable(const Tensor &data, std::string name) : node_(std::make_shared<VariableNode>()) {
+Variable::Variable(Tensor data, std::string name)
+    : node_(std::make_shared<VariableNode>(std::move(data), std::move(name))) {
   if (detail::handle_watchers.load(std::memory_order_relaxed))
     if (detail::HandleListener *l = detail::handle_listener())
       l->node_made(node_.get());
-  node_->data = data;
-  node_->name = std::move(name);
 }
 
 Variable::~Variable() {

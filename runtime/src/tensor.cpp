@@ -401,7 +401,13 @@ Storage::~Storage() {
 
 // ---- Tensor ----------------------------------------------------------------------------------
 
-Tensor::Tensor() : Tensor(Shape{0}, f32) {}
+// Every empty tensor shares one storage of no bytes: making one allocates only its shape.
+Tensor::Tensor() : shape_{0}, dtype_(f32), numel_(0) {
+  static char nothing;
+  static const std::shared_ptr<Storage> empty = std::make_shared<Storage>(
+      &nothing, size_t(0), Device::cpu(), std::shared_ptr<const void>(&nothing, [](const void *) {}));
+  storage_ = empty;
+}
 
 Tensor::Tensor(Shape shape, DType dtype, Device dev) : shape_(std::move(shape)), dtype_(dtype) {
   for (int64_t d : shape_)

@@ -329,6 +329,61 @@ TEST(Compile, GradientsAccumulateAcrossCallsWithoutCleargradsAsInEagerMode) {
                  "accumulated gradient " + std::to_string(i));
 }
 
+TEST(Compile, AGradientNobodyElseHoldsIsReusedAndAHeldOneIsNeverOverwritten) {
+  // A compiled step computes a parameter's new gradient into the buffer of the gradient
+  // it replaces when nothing but the parameter holds that one; a gradient the caller kept
+  // (as a Variable or as a Tensor) keeps its values, as in eager mode.
+  M::MLP eager_model = initialised_mlp(4, {8, 5}, F::sigmoid);
+  M::MLP compiled_model = initialised_mlp(4, {8, 5}, F::sigmoid);
+  O::SGD eager_opt(0.5), compiled_opt(0.5);
+  eager_opt.setup(eager_model);
+  compiled_opt.setup(compiled_model);
+  auto body = [](M::MLP &m, O::SGD &opt, Variable x, Variable t) {
+    Variable loss = F::softmax_cross_entropy(m(x), t);
+    m.cleargrads();
+    loss.backward();
+    opt.update();
+    return loss;
+  };
+  auto step = dz::compile(
+      [&](Variable x, Variable t) { return body(compiled_model, compiled_opt, x, t); });
+  const bool direct = !std::getenv("DZ_DISABLE") && !std::getenv("DZ_ENABLE");
+  Variable w = compiled_model.params()[0], w_eager = eager_model.params()[0];
+  Variable held;
+  Tensor held_tensor, held_values, held_tensor_values;
+  for (int i = 0; i < 8; ++i) {
+    Batch b = batch(6, uint64_t(i));
+    body(eager_model, eager_opt, b.x, b.t);
+    const dz::VariableNode *before = w.has_grad() ? w.grad().node().get() : nullptr;
+    step(b.x, b.t);
+    const std::string at = "step " + std::to_string(i);
+    expect_close(w.grad().data(), w_eager.grad().data(), 1e-5, 1e-6, "gradient at " + at);
+    if (i == 3 && direct) {
+      EXPECT_EQ(w.grad().node().get(), before) << "the unshared gradient is reused at " << at;
+    }
+    if (i == 4) {
+      ASSERT_TRUE(held.defined());
+      EXPECT_NE(w.grad().node().get(), held.node().get()) << at;
+      EXPECT_EQ(dz::max_abs_diff(held.data(), held_values), 0.0) << "a held gradient changed";
+    }
+    if (i == 6) {
+      ASSERT_TRUE(held_tensor.defined());
+      EXPECT_FALSE(w.grad().data().shares_storage(held_tensor)) << at;
+      EXPECT_EQ(dz::max_abs_diff(held_tensor, held_tensor_values), 0.0)
+          << "a held gradient tensor changed";
+    }
+    if (i == 3) {
+      held = w.grad();
+      held_values = held.data().copy();
+    }
+    if (i == 5) {
+      held_tensor = w.grad().data();
+      held_tensor_values = held_tensor.copy();
+    }
+  }
+  EXPECT_EQ(step.retraces(), 1);
+}
+
 TEST(Compile, DumpIrWritesTheTracedAndOptimizedModules) {
   const std::string dir =
       (std::filesystem::temp_directory_path() / ("dzc-dump-ir-" + std::to_string(::getpid())))

@@ -853,6 +853,55 @@ func.func @f(%x: tensor<0x3xf32>) -> (tensor<3x0xf32>, tensor<3xf32>, tensor<0x3
   expect_same(got[1], dz::zeros({3}, dz::f32));
 }
 
+TEST(ExecutorDirect, AResultIsComputedIntoTheCallersBufferOnlyWhereThatIsSafe) {
+  const std::string ir = R"(
+func.func @f(%x: tensor<3x4xf64>, %y: tensor<3x4xf64>) -> (tensor<3x4xf64>, tensor<3x4xf64>, tensor<3x4xf64>, tensor<3x4xf64>) {
+  %e = "dz.exp"(%x) : (tensor<3x4xf64>) -> tensor<3x4xf64>
+  %s = "dz.sin"(%y) : (tensor<3x4xf64>) -> tensor<3x4xf64>
+  func.return %e, %s, %s, %y : tensor<3x4xf64>, tensor<3x4xf64>, tensor<3x4xf64>, tensor<3x4xf64>
+}
+)";
+  Program p = compile(ir), q = compile(ir, tensor_steps());
+  ASSERT_TRUE(p.direct()) << p.codegen_notes() << "\n" << p.str();
+  Tensor x = randn({3, 4}, dz::f64, 60), y = randn({3, 4}, dz::f64, 61);
+  const Tensor *args[] = {&x, &y};
+  std::vector<Tensor> want = q.run({x, y});
+
+  // Result 0 goes into the caller's buffer; results 1 and 2 are one value (each needs its
+  // tensor), result 3 is an argument: those ignore the buffers offered.
+  Tensor buf0({3, 4}, dz::f64), buf1({3, 4}, dz::f64), buf2({3, 4}, dz::f64), buf3({3, 4}, dz::f64);
+  const Tensor *into[] = {&buf0, &buf1, &buf2, &buf3};
+  std::vector<Tensor> got;
+  p.run(args, got, into);
+  ASSERT_EQ(got.size(), 4u);
+  EXPECT_FALSE(got[0].defined());
+  expect_same(buf0, want[0]);
+  for (size_t i = 1; i < 4; ++i) {
+    ASSERT_TRUE(got[i].defined()) << i;
+    expect_same(got[i], want[i]);
+    EXPECT_FALSE(got[i].shares_storage(*into[i])) << i;
+  }
+  EXPECT_TRUE(got[3].shares_storage(y));
+
+  // A buffer that overlaps an argument, or of another type, is not written into.
+  Tensor wrong({4, 3}, dz::f64);
+  for (const Tensor *offered : std::initializer_list<const Tensor *>{&x, &wrong}) {
+    const Tensor before = offered->copy();
+    const Tensor *into2[] = {offered, nullptr, nullptr, nullptr};
+    p.run(args, got, into2);
+    ASSERT_TRUE(got[0].defined());
+    expect_same(got[0], want[0]);
+    expect_same(*offered, before);
+  }
+
+  // The tensor steps take no buffer: every result comes back as run() returns it.
+  q.run(args, got, into);
+  for (size_t i = 0; i < 4; ++i) {
+    ASSERT_TRUE(got[i].defined()) << i;
+    expect_same(got[i], want[i]);
+  }
+}
+
 TEST(ExecutorDirect, AnOpWithoutDirectKernelRunsEveryStepAsATensorKernel) {
   Program p = compile(R"(
 func.func @f(%x: tensor<3x4xf32>) -> tensor<4x3xf32> {

@@ -9,6 +9,7 @@
 #include <dzc/trace_hook.h>
 
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -48,6 +49,20 @@ class Executable {
 public:
   virtual ~Executable() = default;
   virtual std::vector<Tensor> run(const std::vector<Tensor> &args) = 0;
+  /// run() with the arguments by pointer and the results in `results`. `into`, when not
+  /// empty, has one entry per result: null, or a buffer of exactly that result's bytes
+  /// that the caller owns, that overlaps no argument and that nobody reads during the run.
+  /// A result the executable computes there is left undefined in `results`; any other
+  /// result is there as run() would return it (the default: run() itself).
+  virtual void run_into(std::span<const Tensor *const> args, std::vector<Tensor> &results,
+                        std::span<const Tensor *const> into) {
+    (void)into;
+    std::vector<Tensor> copies;
+    copies.reserve(args.size());
+    for (const Tensor *a : args)
+      copies.push_back(*a);
+    results = run(copies);
+  }
   /// The `dz` module as traced (before any pass), as text.
   virtual const std::string &traced_ir() const = 0;
   /// The module after the pipeline, as text.

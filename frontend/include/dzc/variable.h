@@ -56,7 +56,7 @@ public:
     return *this;
   }
   ~Variable();
-  Variable(const Tensor &data, std::string name = "");
+  Variable(Tensor data, std::string name = "");
   explicit Variable(double v) : Variable(Tensor::scalar(v)) {}
   explicit Variable(std::shared_ptr<VariableNode> node) : node_(std::move(node)) {}
   /// A constant of the graph: backward never accumulates a gradient into it. The library

@@ -283,6 +283,13 @@ public:
   Device device() const { return storage_ ? storage_->device() : Device::cpu(); }
   size_t nbytes() const { return size_t(numel_) * dtype_size(dtype_); }
   bool defined() const { return storage_ != nullptr; }
+  /// Drops the storage (the handle's share of it): defined() is false afterwards, as for a
+  /// moved-from tensor; assigning a tensor to it makes it usable again.
+  void reset() noexcept {
+    storage_.reset();
+    offset_ = 0;
+    numel_ = 0;
+  }
   /// True when both tensors use the same storage (a copy of the handle or a reshape).
   bool shares_storage(const Tensor &o) const { return storage_ == o.storage_; }
   /// The storage and the byte offset of element 0 in it (a tensor's identity for tracing).

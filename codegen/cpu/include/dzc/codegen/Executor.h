@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -83,6 +84,14 @@ public:
   /// environment, each step is timed and the totals per step go to stderr when the last
   /// copy of the Program is destroyed. Calls from several threads at once are safe.
   std::vector<Tensor> run(const std::vector<Tensor> &args) const;
+  /// The same run, with the arguments by pointer (nothing is copied) and the results
+  /// written to `results` (resized to the result count). `into`, when not empty, has one
+  /// entry per result: null, or a tensor of that result's type that the caller owns
+  /// outright and that nobody reads during the run (the previous call's gradient, say). A
+  /// direct run computes the result into its buffer (unless it overlaps an argument) and
+  /// leaves results[i] undefined; otherwise results[i] is the result, as run() returns it.
+  void run(std::span<const Tensor *const> args, std::vector<Tensor> &results,
+           std::span<const Tensor *const> into = {}) const;
 
   /// Whether run() calls the steps' direct forms (Step::direct): every step has one, and
   /// each value has a buffer known before the run (an argument, an arena region, a result
@@ -154,8 +163,12 @@ private:
   struct ArenaPool; // arenas of finished runs, reused by the next (one per concurrent run)
   std::shared_ptr<ArenaPool> arenas_;
   void set_direct_plan(std::vector<SlotSource> plan, std::vector<int32_t> result_into);
-  void check_args(const std::vector<Tensor> &args) const;
-  std::vector<Tensor> run_direct(const std::vector<Tensor> &args) const;
+  void check_args(std::span<const Tensor *const> args) const;
+  void run_direct(std::span<const Tensor *const> args, std::vector<Tensor> &results,
+                  std::span<const Tensor *const> into) const;
+  std::vector<Tensor> run_steps(const std::vector<Tensor> &args) const;
+  /// Whether result `result` of a direct run may be computed into the caller's `buffer`.
+  bool usable_into(size_t result, const Tensor &buffer, std::span<const Tensor *const> args) const;
 };
 
 } // namespace dz::codegen
