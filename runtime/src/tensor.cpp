@@ -404,8 +404,9 @@ Storage::~Storage() {
 // Every empty tensor shares one storage of no bytes: making one allocates only its shape.
 Tensor::Tensor() : shape_{0}, dtype_(f32), numel_(0) {
   static char nothing;
-  static const std::shared_ptr<Storage> empty = std::make_shared<Storage>(
-      &nothing, size_t(0), Device::cpu(), std::shared_ptr<const void>(&nothing, [](const void *) {}));
+  static const std::shared_ptr<Storage> empty =
+      std::make_shared<Storage>(&nothing, size_t(0), Device::cpu(),
+                                std::shared_ptr<const void>(&nothing, [](const void *) {}));
   storage_ = empty;
 }
 

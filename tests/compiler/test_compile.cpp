@@ -345,8 +345,8 @@ TEST(Compile, AGradientNobodyElseHoldsIsReusedAndAHeldOneIsNeverOverwritten) {
     opt.update();
     return loss;
   };
-  auto step = dz::compile(
-      [&](Variable x, Variable t) { return body(compiled_model, compiled_opt, x, t); });
+  auto step =
+      dz::compile([&](Variable x, Variable t) { return body(compiled_model, compiled_opt, x, t); });
   const bool direct = !std::getenv("DZ_DISABLE") && !std::getenv("DZ_ENABLE");
   Variable w = compiled_model.params()[0], w_eager = eager_model.params()[0];
   Variable held;
