@@ -407,12 +407,57 @@ template <typename T> void softmax_row(const T *xr, T *out, int64_t cols, bool l
   }
 }
 
+/// Rows shorter than kShortRow: a class score of a few classes.
+inline constexpr int64_t kShortRow = 16;
+
+/// softmax_row over rows shorter than kShortRow, a block of rows at a time: the row maxima,
+/// then the exponentials of the whole block in one vector loop (a row alone is too short
+/// for the vector units), then each row's sum. The same values as softmax_row, except for
+/// the order of a row's sum.
+template <typename T>
+void softmax_short_rows(const T *x, T *out, int64_t rows, int64_t cols, bool lse_only) {
+  constexpr int64_t kRows = 64;
+  T shift[kRows * kShortRow], e[kRows * kShortRow];
+  for (int64_t r0 = 0; r0 < rows; r0 += kRows) {
+    const int64_t nr = std::min(kRows, rows - r0), n = nr * cols;
+    const T *xb = x + r0 * cols;
+    for (int64_t r = 0; r < nr; ++r) {
+      T m = -std::numeric_limits<T>::infinity();
+      for (int64_t j = 0; j < cols; ++j)
+        m = std::max(m, xb[r * cols + j]);
+      if (lse_only && std::isinf(m))
+        m = T(0);
+      for (int64_t j = 0; j < cols; ++j)
+        shift[r * cols + j] = m;
+    }
+    T *eb = lse_only ? e : out + r0 * cols;
+#pragma omp simd
+    for (int64_t i = 0; i < n; ++i)
+      eb[i] = scalar::Exp(xb[i] - shift[i]);
+    for (int64_t r = 0; r < nr; ++r) {
+      T s = 0;
+      for (int64_t j = 0; j < cols; ++j)
+        s += eb[r * cols + j];
+      if (lse_only) {
+        out[r0 + r] = shift[r * cols] + std::log(s);
+      } else {
+        const T inv = T(1) / s;
+        for (int64_t j = 0; j < cols; ++j)
+          eb[r * cols + j] *= inv;
+      }
+    }
+  }
+}
+
 /// Row-wise kernel over the last axis of a contiguous tensor viewed as (rows, cols).
 /// Writes softmax (lse_only = false) or logsumexp per row (lse_only = true, out has `rows`).
 template <typename T>
 void softmax_rows(const T *x, T *out, int64_t rows, int64_t cols, bool lse_only) {
   const int64_t step = lse_only ? 1 : cols;
-  parallel_for(rows, rows * cols > kParallelGrainMath,
+  const bool parallel = rows * cols > kParallelGrainMath;
+  if (cols > 0 && cols < kShortRow && !parallel)
+    return softmax_short_rows(x, out, rows, cols, lse_only);
+  parallel_for(rows, parallel,
                [&](int64_t r) { softmax_row(x + r * cols, out + r * step, cols, lse_only); });
 }
 

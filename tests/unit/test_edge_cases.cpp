@@ -97,6 +97,58 @@ TEST(EdgeCases, LogsumexpOfInfinities) {
   EXPECT_EQ(ls.data().to_vector()[1], 0.0);
 }
 
+TEST(EdgeCases, SoftmaxAndLogsumexpOfShortAndLongRowsFollowTheDefinition) {
+  // Rows of a few classes go through a block-wise kernel (blocks of 64 rows), longer rows
+  // one by one: both give the definition's values, NaN and infinities included.
+  for (int64_t cols : {1, 3, 15, 16, 40}) {
+    for (int64_t rows : {1, 63, 64, 65, 130}) {
+      std::vector<double> v(size_t(rows * cols));
+      for (size_t i = 0; i < v.size(); ++i)
+        v[i] = std::sin(double(i) * 0.7) * 30.0;
+      if (rows > 2) {
+        v[size_t(cols)] = kInf;                              // row 1: +inf
+        v[size_t(2 * cols)] = std::nan("");                  // row 2: NaN
+      }
+      for (dz::DType dt : {dz::f32, dz::f64}) {
+        Tensor x = Tensor::from(v, {rows, cols}).to(dt);
+        std::vector<double> sm = dz::softmax(x, -1).to_vector();
+        std::vector<double> lse = dz::logsumexp(x, -1, false).to_vector();
+        const double tol = dt == dz::f32 ? 2e-6 : 1e-13;
+        for (int64_t r = 0; r < rows; ++r) {
+          const double *row = v.data() + r * cols;
+          double m = -kInf;
+          bool nan = false;
+          for (int64_t j = 0; j < cols; ++j) {
+            const double xj = dt == dz::f32 ? double(float(row[j])) : row[j];
+            nan = nan || std::isnan(xj);
+            m = std::isnan(xj) ? m : std::max(m, xj);
+          }
+          const std::string at = std::to_string(rows) + "x" + std::to_string(cols) + " " +
+                                 dz::dtype_name(dt) + " row " + std::to_string(r);
+          if (nan) {
+            EXPECT_TRUE(std::isnan(lse[size_t(r)])) << at;
+            for (int64_t j = 0; j < cols; ++j)
+              EXPECT_TRUE(std::isnan(sm[size_t(r * cols + j)])) << at;
+            continue;
+          }
+          if (m == kInf) {
+            EXPECT_EQ(lse[size_t(r)], kInf) << at;
+            continue;
+          }
+          double s = 0;
+          for (int64_t j = 0; j < cols; ++j)
+            s += std::exp((dt == dz::f32 ? double(float(row[j])) : row[j]) - m);
+          EXPECT_NEAR(lse[size_t(r)], m + std::log(s), tol * (1 + std::abs(m))) << at;
+          for (int64_t j = 0; j < cols; ++j) {
+            const double xj = dt == dz::f32 ? double(float(row[j])) : row[j];
+            EXPECT_NEAR(sm[size_t(r * cols + j)], std::exp(xj - m) / s, tol) << at << " col " << j;
+          }
+        }
+      }
+    }
+  }
+}
+
 // ---- stable binary losses --------------------------------------------------------------------
 
 TEST(EdgeCases, SigmoidCrossEntropyIsStableForLargeScores) {
