@@ -106,8 +106,8 @@ TEST(EdgeCases, SoftmaxAndLogsumexpOfShortAndLongRowsFollowTheDefinition) {
       for (size_t i = 0; i < v.size(); ++i)
         v[i] = std::sin(double(i) * 0.7) * 30.0;
       if (rows > 2) {
-        v[size_t(cols)] = kInf;                              // row 1: +inf
-        v[size_t(2 * cols)] = std::nan("");                  // row 2: NaN
+        v[size_t(cols)] = kInf;             // row 1: +inf
+        v[size_t(2 * cols)] = std::nan(""); // row 2: NaN
       }
       for (dz::DType dt : {dz::f32, dz::f64}) {
         Tensor x = Tensor::from(v, {rows, cols}).to(dt);
