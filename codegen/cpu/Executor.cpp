@@ -4,6 +4,7 @@
 #include <dzc/codegen/Executor.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -110,16 +111,21 @@ void Program::check_args(std::span<const Tensor *const> args) const {
 }
 
 /// Arenas of finished direct runs: a run takes one (or allocates one when all are in use
-/// by runs on other threads) and gives it back when it ends.
+/// by runs on other threads) and gives it back when it ends. One arena waits in an atomic
+/// slot (a run on one thread takes and gives it without a lock), the others in a list.
 struct Program::ArenaPool {
+  std::atomic<void *> ready{nullptr};
   std::mutex mu;
   std::vector<void *> free;
   size_t bytes = 0;
   ~ArenaPool() {
+    std::free(ready.load());
     for (void *p : free)
       std::free(p);
   }
   void *take() {
+    if (void *p = ready.exchange(nullptr, std::memory_order_acquire))
+      return p;
     {
       std::lock_guard lock(mu);
       if (!free.empty()) {
@@ -135,6 +141,9 @@ struct Program::ArenaPool {
     return p;
   }
   void give(void *p) {
+    void *none = nullptr;
+    if (ready.compare_exchange_strong(none, p, std::memory_order_release))
+      return;
     std::lock_guard lock(mu);
     free.push_back(p);
   }
