@@ -43,7 +43,8 @@ with ts_compile (TorchScript) for the forward and backward graphs; "n/a" where i
 with the reason below the table.
 
 The MLP's GEMM floor is measured in the same run: `dz_bench_steps mlp gemm` times the
-step's five matrix products alone with the runtime's oneDNN GEMM.
+step's five matrix products alone with the runtime's oneDNN GEMM, and dz_bench_gemm times
+each of them, and square products, on its own (a second table: time and GFLOP/s).
 """
 import argparse
 import json
@@ -286,6 +287,29 @@ def run_dzc(workload, mode, args):
     return result
 
 
+def run_gemm_rates(args):
+    """dz_bench_gemm's products (the MLP step's and square ones): one dict per product."""
+    env = dict(os.environ, OMP_NUM_THREADS=str(args.threads))
+    exe = os.path.join(args.build, "bench", "dz_bench_gemm")
+    proc = subprocess.run([exe, "--min-time", str(args.min_time), "--batches", str(args.batches)],
+                          env=env, capture_output=True, text=True)
+    if proc.returncode != 0:
+        sys.exit(f"{exe} failed ({proc.returncode}):\n{proc.stderr}")
+    return [json.loads(line) for line in proc.stdout.splitlines() if line.strip()]
+
+
+def print_table(lines, markdown):
+    if markdown:
+        print("| " + " | ".join(lines[0]) + " |")
+        print("| --- |" + " ---: |" * (len(lines[0]) - 1))
+        for line in lines[1:]:
+            print("| " + " | ".join(line) + " |")
+    else:
+        widths = [max(len(l[i]) for l in lines) for i in range(len(lines[0]))]
+        for line in lines:
+            print("  ".join(v.ljust(w) for v, w in zip(line, widths)))
+
+
 def median_of(runs, key):
     values = [r[key] for r in runs if r and key in r]
     return statistics.median(values) if values else None
@@ -369,15 +393,16 @@ def main():
                       f"{fmt(c['peak_mb'], '.1f')} / {fmt(e['peak_mb'], '.1f')} / "
                       f"{fmt(t['peak_mb'], '.1f')}",
                       f"{fmt(c['trace_ms'], '.0f')} + {fmt(c['compile_ms'], '.0f')}"])
-    if args.markdown:
-        print("| " + " | ".join(lines[0]) + " |")
-        print("| --- |" + " ---: |" * (len(lines[0]) - 1))
-        for line in lines[1:]:
-            print("| " + " | ".join(line) + " |")
-    else:
-        widths = [max(len(l[i]) for l in lines) for i in range(len(head))]
-        for line in lines:
-            print("  ".join(v.ljust(w) for v, w in zip(line, widths)))
+    print_table(lines, args.markdown)
+    if "mlp" in workloads:
+        # The MLP step's products one by one (their sum is the floor above) next to square
+        # products: how far from the machine's GEMM rate each shape runs.
+        print()
+        gemm = [["product", "m x n x k", "transposed", "time", "GFLOP/s"]]
+        for r in run_gemm_rates(args):
+            gemm.append([r["name"], f"{r['m']} x {r['n']} x {r['k']}", r["transpose"],
+                         fmt_time(r["median_ms"]), f"{r['gflops']:.0f}"])
+        print_table(gemm, args.markdown)
     print()
     for workload in workloads:
         print(f"PyTorch's best configuration for {workload}: "
