@@ -156,9 +156,63 @@ int Tracer::value_of(const Tensor &t, const std::shared_ptr<VariableNode> &via) 
   Leaf leaf{v, t, Tensor(), via, false, {}, {}, {}, false};
   for (const std::weak_ptr<Storage> &r : random_)
     leaf.random = leaf.random || same_owner(r, t.storage());
+  if (!via)
+    for (const GradRead &g : grad_reads_)
+      if (same_owner(g.storage, t.storage()) && g.key == key_of(t)) {
+        read_as_gradient(leaf, g.owner);
+        break;
+      }
   leaf_index_[v] = leaves_.size();
   leaves_.push_back(std::move(leaf));
   return v;
+}
+
+void Tracer::grad_read(const Variable &v) {
+  const std::shared_ptr<VariableNode> &node = v.node();
+  if (!node->grad.defined()) {
+    guard_gradient(node, false);
+    return;
+  }
+  const Tensor &g = node->grad.data();
+  if (int value = lookup(g); value >= 0) {
+    if (auto it = leaf_index_.find(value); it != leaf_index_.end())
+      read_as_gradient(leaves_[it->second], node);
+    return; // else computed by the trace
+  }
+  guard_gradient(node, true);
+  for (const GradRead &r : grad_reads_)
+    if (!r.owner.owner_before(node) && !node.owner_before(r.owner) &&
+        same_owner(r.storage, g.storage()) && r.key == key_of(g))
+      return;
+  grad_reads_.push_back(GradRead{g.storage(), key_of(g), node});
+}
+
+void Tracer::guard_gradient(const std::shared_ptr<VariableNode> &node, bool had_grad) {
+  auto touched = touched_index_.find(node.get());
+  if (touched != touched_index_.end() && touched->second < touched_.size() &&
+      touched_[touched->second].grad_assigned)
+    return; // the trace set or cleared it itself: the same at every call
+  for (const Guard &g : guards_)
+    if (g.had_grad == had_grad && !g.var.owner_before(node) && !node.owner_before(g.var))
+      return;
+  auto arg = std::find(args_.begin(), args_.end(), node.get());
+  const int argument = arg == args_.end() ? -1 : int(arg - args_.begin());
+  if (argument >= 0)
+    for (const Guard &g : guards_)
+      if (g.argument == argument && g.had_grad == had_grad)
+        return;
+  guards_.push_back(
+      Guard{argument < 0 ? node : std::weak_ptr<VariableNode>(), argument, had_grad});
+}
+
+void Tracer::read_as_gradient(Leaf &leaf, const std::weak_ptr<VariableNode> &owner) {
+  std::shared_ptr<VariableNode> node = owner.lock();
+  if (!node || !leaf.var.expired() || !leaf.grad_of.expired())
+    return; // a parameter's data, or already read as a gradient
+  leaf.grad_of = node;
+  // The program reads the gradient, so it needs one: a call where the Variable has none
+  // (eagerly, an optimizer skips it) traces again.
+  guard_gradient(node, true);
 }
 
 int Tracer::emit(const std::string &op, std::vector<int> inputs, const Shape &shape, DType dtype,
@@ -194,8 +248,8 @@ void Tracer::touch(const Variable &v) {
     return;
   touched_index_[n] = touched_.size();
   auto arg = std::find(args_.begin(), args_.end(), n);
-  touched_.push_back(Touched{v.node(), v.grad(), arg == args_.end() ? -1 : int(arg - args_.begin()),
-                             false, false});
+  touched_.push_back(Touched{v.node(), v.node()->grad,
+                             arg == args_.end() ? -1 : int(arg - args_.begin()), false, false});
 }
 
 // ---- recording ------------------------------------------------------------------------------
@@ -392,13 +446,13 @@ void Tracer::backward(const Variable &y, BackwardOptions opts) {
   std::vector<Variable> before;
   for (const Variable &v : vars) {
     touch(v);
-    before.push_back(v.grad());
+    before.push_back(v.node()->grad); // not v.grad(): the tracer's own reads are no guards
     // The trace depends on whether v has a gradient here (backward accumulates onto
     // it), unless the trace itself cleared or set it.
     const Touched &t = touched_[touched_index_[v.node().get()]];
     if (!t.grad_assigned)
       guards_.push_back(Guard{t.argument < 0 ? v.node() : std::weak_ptr<VariableNode>(), t.argument,
-                              v.has_grad()});
+                              v.node()->grad.defined()});
   }
   // 2. The eager backward, for the values of this first call.
   {
@@ -408,7 +462,7 @@ void Tracer::backward(const Variable &y, BackwardOptions opts) {
   // 3. One dz.grad for the variables whose gradient changed.
   std::vector<size_t> changed;
   for (size_t i = 0; i < vars.size(); ++i) {
-    Variable g = vars[i].grad();
+    const Variable &g = vars[i].node()->grad;
     if (g.defined() && !g.same_node(before[i]))
       changed.push_back(i);
   }
@@ -433,7 +487,7 @@ void Tracer::backward(const Variable &y, BackwardOptions opts) {
       }
       g = emit("add", {cast_to(ov, x.dtype()), g}, x.shape(), x.dtype());
     }
-    Tensor gt = x.grad().data();
+    Tensor gt = x.node()->grad.data();
     g = cast_to(g, gt.dtype());
     bind(gt, g);
   }

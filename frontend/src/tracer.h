@@ -121,6 +121,11 @@ public:
   void set_data(const Variable &v, const Tensor &t);
   /// v.cleargrad() or v.set_grad(...) inside the trace.
   void grad_assigned(const Variable &v);
+  /// v.grad() or v.has_grad() inside the trace: the program depends on whether v has a
+  /// gradient (a guard), and when the trace reads that gradient's tensor without having
+  /// computed it (an optimizer's update after an eager backward), the tensor is the
+  /// gradient v has at each call, not the buffer it has now.
+  void grad_read(const Variable &v);
   void touch(const Variable &v);
   void use_parameter(const Variable &p);
   /// Before a Function's forward: its inputs are touched, parameters become state.
@@ -206,6 +211,15 @@ private:
   trace::Graph graph_;
   std::unordered_map<Key, Entry, KeyHash> values_;
   std::vector<Leaf> leaves_;
+  struct GradRead { // a gradient grad_read saw, until the trace reads its tensor
+    std::weak_ptr<Storage> storage;
+    Key key;
+    std::weak_ptr<VariableNode> owner;
+  };
+  std::vector<GradRead> grad_reads_;
+  void read_as_gradient(Leaf &leaf, const std::weak_ptr<VariableNode> &owner);
+  /// A guard: the program was traced with `node` having a gradient (or none).
+  void guard_gradient(const std::shared_ptr<VariableNode> &node, bool had_grad);
   std::unordered_map<int, size_t> leaf_index_; // value -> leaves_ index
   std::vector<Touched> touched_;
   std::unordered_map<const VariableNode *, size_t> touched_index_;

@@ -86,8 +86,20 @@ void Variable::set_name(std::string name) {
   checked(node_, "Variable::set_name");
   node_->name = std::move(name);
 }
-bool Variable::has_grad() const { return node_ && node_->grad.defined(); }
-Variable Variable::grad() const { return node_ ? node_->grad : Variable(); }
+bool Variable::has_grad() const {
+  if (!node_)
+    return false;
+  if (auto *tracer = detail::Tracer::recording())
+    tracer->grad_read(*this);
+  return node_->grad.defined();
+}
+Variable Variable::grad() const {
+  if (!node_)
+    return Variable();
+  if (auto *tracer = detail::Tracer::recording())
+    tracer->grad_read(*this);
+  return node_->grad;
+}
 void Variable::set_grad(const Variable &g) {
   checked(node_, "Variable::set_grad");
   if (auto *tracer = detail::Tracer::recording())
