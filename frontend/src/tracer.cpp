@@ -201,8 +201,7 @@ void Tracer::guard_gradient(const std::shared_ptr<VariableNode> &node, bool had_
     for (const Guard &g : guards_)
       if (g.argument == argument && g.had_grad == had_grad)
         return;
-  guards_.push_back(
-      Guard{argument < 0 ? node : std::weak_ptr<VariableNode>(), argument, had_grad});
+  guards_.push_back(Guard{argument < 0 ? node : std::weak_ptr<VariableNode>(), argument, had_grad});
 }
 
 void Tracer::read_as_gradient(Leaf &leaf, const std::weak_ptr<VariableNode> &owner) {
