@@ -199,28 +199,31 @@ void terminate_handler() {
   abort_job("failed: " + what + "; ending the job (MPI_Abort)", 1);
 }
 
-/// Waits for `req`, polling (spinning briefly, then sleeping up to 1 ms between tests), and
-/// aborts the job after the timeout.
+/// Waits for `req`, polling: MPI_Test (which also advances OpenMPI's non-blocking
+/// collectives, round by round) with a yield between tests for the first second, then with
+/// 1 ms sleeps; aborts the job after the timeout.
 void wait(Handle &req, const char *what, size_t bytes) {
   State &s = state();
   const auto start = std::chrono::steady_clock::now();
-  int polls = 0;
-  for (;;) {
+  for (int polls = 1;; ++polls) {
     int flag = 0;
     check_mpi(s.mpi.Test(&req, &flag, nullptr), what);
     if (flag)
       return;
-    ++polls;
-    if (polls > 200) {
-      const auto waited = std::chrono::steady_clock::now() - start;
-      if (std::chrono::duration<double>(waited).count() > s.timeout_s)
-        abort_job(std::string(what) + " of " + std::to_string(bytes) + " bytes waited " +
-                      std::to_string(int(s.timeout_s)) +
-                      " s for the other ranks (DZ_DISTRIBUTED_TIMEOUT): another rank has "
-                      "failed, or the ranks call different collectives; ending the job",
-                  3);
-      std::this_thread::sleep_for(std::chrono::microseconds(std::min(1000, polls)));
+    if (polls % 64 != 0) {
+      std::this_thread::yield();
+      continue;
     }
+    const double waited =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (waited > s.timeout_s)
+      abort_job(std::string(what) + " of " + std::to_string(bytes) + " bytes waited " +
+                    std::to_string(int(s.timeout_s)) +
+                    " s for the other ranks (DZ_DISTRIBUTED_TIMEOUT): another rank has "
+                    "failed, or the ranks call different collectives; ending the job",
+                3);
+    if (waited > 1)
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
 }
 
