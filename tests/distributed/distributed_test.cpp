@@ -1,6 +1,7 @@
 // dz::distributed under mpirun (-np 2 and -np 3, tests/distributed/run_mpi.sh) and without a
 // launcher (a world of one): every rank runs every test, in the same order, so each
 // collective is matched on every rank.
+#include <dzc/device_backend.h>
 #include <dzc/dzc.h>
 #include <gtest/gtest.h>
 
@@ -98,6 +99,32 @@ TEST(Distributed, BroadcastFromEveryRoot) {
   Tensor t = Tensor::from({1}, {1});
   EXPECT_THROW(D::broadcast(t, D::world_size()), Error);
   D::barrier();
+}
+
+// CUDA tensors: NCCL on a GPU; on the host emulation of the device (DZ_CUDA_EMULATION=1,
+// set by ctest) through host memory and MPI. Skips, saying why, where neither exists.
+TEST(Distributed, CudaTensorsReduceAndBroadcast) {
+  try {
+    device_backend(Device::cuda());
+  } catch (const Error &e) {
+    GTEST_SKIP() << "no CUDA device: " << e.what();
+  }
+  const int w = D::world_size(), r = D::rank();
+  for (DType dt : {f32, f64, i64}) {
+    Tensor t = rank_tensor(r, 1001, dt).to(Device::cuda());
+    D::all_reduce(t, D::ReduceOp::Sum);
+    ASSERT_FALSE(t.device().is_cpu());
+    const std::vector<double> got = t.to(Device::cpu()).to_vector();
+    for (int64_t i = 0; i < 1001; ++i) {
+      double want = 0;
+      for (int k = 0; k < w; ++k)
+        want += value(k, i, dt);
+      ASSERT_EQ(got[size_t(i)], want) << dtype_name(dt) << " " << i;
+    }
+    Tensor b = rank_tensor(r, 17, dt).to(Device::cuda());
+    D::broadcast(b, w - 1);
+    EXPECT_EQ(b.to(Device::cpu()).to_vector(), rank_tensor(w - 1, 17, dt).to_vector());
+  }
 }
 
 namespace {
