@@ -515,9 +515,9 @@ void finalize() {
   if (!s.initialized)
     return;
   s.initialized = false;
-  s.finalized = true;
   if (!s.have_mpi)
-    return;
+    return; // a world of one may init() again
+  s.finalized = true;
   if (s.nccl_comm) {
     nccl.CommDestroy(s.nccl_comm);
     s.nccl_comm = nullptr;

@@ -30,8 +30,8 @@
 // the host, reduced by MPI and copied back.
 //
 // Failures: a collective that waits longer than DZ_DISTRIBUTED_TIMEOUT seconds (default
-// 300) for the other ranks aborts the job, saying which collective on which rank timed
-// out. init() installs a std::terminate handler, so an exception nobody catches on any
+// 300) for the other ranks ends its process (a watchdog thread), saying which collective on
+// which rank timed out, and mpirun then ends the job. init() installs a std::terminate handler, so an exception nobody catches on any
 // rank prints "rank R failed: ..." and calls MPI_Abort, which ends every rank. A process
 // that exits without calling finalize() (returning from main after an error) is taken by
 // mpirun as a failed rank, and it ends the job naming that rank. See docs/distributed.md.
