@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <cstdlib>
 #include <fstream>
 #include <map>
 #include <string>
@@ -157,4 +158,24 @@ TEST(DistributedWorldOfOne, CollectivesLeaveTensorsAndLoadNoMpi) {
   std::string line;
   while (std::getline(maps, line))
     EXPECT_EQ(line.find("libmpi"), std::string::npos) << line;
+}
+
+TEST(DistributedWorldOfOne, FinalizeThenInitAgainAndABadTimeoutIsNamed) {
+  if (std::getenv("OMPI_COMM_WORLD_SIZE") || std::getenv("PMIX_RANK"))
+    GTEST_SKIP() << "runs under an MPI launcher";
+  distributed::init();
+  distributed::finalize();
+  EXPECT_FALSE(distributed::initialized());
+  EXPECT_THROW(distributed::barrier(), Error); // not initialised
+  ::setenv("DZ_DISTRIBUTED_TIMEOUT", "soon", 1);
+  try {
+    distributed::init();
+    FAIL() << "accepted DZ_DISTRIBUTED_TIMEOUT=soon";
+  } catch (const Error &e) {
+    EXPECT_NE(std::string(e.what()).find("DZ_DISTRIBUTED_TIMEOUT"), std::string::npos);
+  }
+  ::unsetenv("DZ_DISTRIBUTED_TIMEOUT");
+  distributed::init();
+  EXPECT_TRUE(distributed::initialized());
+  EXPECT_EQ(distributed::world_size(), 1);
 }
