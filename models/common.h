@@ -36,19 +36,41 @@ inline void save_curves(const dz::utils::History &h, const Options &a, const std
               name.c_str());
 }
 
+/// Every rank's sums added up, when `loader` is one rank's shard of a data-parallel job.
+inline void sum_over_ranks(const dz::DataLoader &loader, double &a, double &b, int64_t &n) {
+  if (loader.world_size() == 1)
+    return;
+  dz::Tensor s = dz::Tensor::from({a, b, double(n)}, {3});
+  dz::distributed::all_reduce(s);
+  a = s.at(0);
+  b = s.at(1);
+  n = int64_t(s.at(2));
+}
+
 /// Trains a classifier: forward, softmax cross entropy, backward, update for every batch,
-/// the step compiled with dz::compile (traced once per batch shape) or run eagerly.
+/// the step compiled with dz::compile (traced once per batch shape) or run eagerly. With a
+/// DataParallel, the gradients are averaged over the ranks between backward and update
+/// (then only forward and backward are compiled), and epoch() reports all ranks' means.
 template <typename Model, typename Optimizer> class Trainer {
 public:
-  Trainer(Model &model, Optimizer &optimizer, bool compiled) {
-    auto body = [&model, &optimizer](dz::Variable x, dz::Variable t) {
+  Trainer(Model &model, Optimizer &optimizer, bool compiled,
+          dz::distributed::DataParallel *dp = nullptr) {
+    auto body = [&model, &optimizer, dp](dz::Variable x, dz::Variable t) {
       dz::Variable y = model(x);
       dz::Variable loss = dz::functions::softmax_cross_entropy(y, t);
       model.cleargrads();
       loss.backward();
-      optimizer.update();
+      if (!dp)
+        optimizer.update();
       return std::vector<dz::Variable>{loss, y};
     };
+    if (dp)
+      after_ = [&model, &optimizer, dp](int64_t batch) {
+        if (batch == 0) // an empty last batch of this shard: no gradient, but the exchange
+          model.cleargrads();
+        dp->all_reduce_grads();
+        optimizer.update();
+      };
     if (compiled) {
       auto step = std::make_shared<decltype(dz::compile(body))>(dz::compile(body));
       step_ = [step](const dz::Tensor &x, const dz::Tensor &t) { return (*step)(x, t); };
@@ -67,15 +89,21 @@ public:
     double loss_sum = 0, acc_sum = 0;
     int64_t n = 0;
     for (auto [x, t] : loader) {
-      std::vector<dz::Variable> out = step_(x, t);
-      const double loss = out[0].template item<double>();
-      int64_t b = t.shape(0);
-      loss_sum += loss * double(b);
-      acc_sum += F::accuracy(out[1], t).template item<double>() * double(b);
-      n += b;
+      const int64_t b = t.shape(0);
+      double loss = 0;
+      if (b > 0) {
+        std::vector<dz::Variable> out = step_(x, t);
+        loss = out[0].template item<double>();
+        loss_sum += loss * double(b);
+        acc_sum += F::accuracy(out[1], t).template item<double>() * double(b);
+        n += b;
+      }
+      if (after_)
+        after_(b);
       if (progress)
         progress->step("loss " + fixed(loss));
     }
+    sum_over_ranks(loader, loss_sum, acc_sum, n);
     return {loss_sum / double(n), acc_sum / double(n)};
   }
 
@@ -88,6 +116,7 @@ public:
 private:
   std::function<std::vector<dz::Variable>(const dz::Tensor &, const dz::Tensor &)> step_;
   std::function<int()> retraces_;
+  std::function<void(int64_t)> after_; // the gradients' exchange and the update (DataParallel)
 };
 
 /// --min-accuracy X: a program that trains a classifier exits 1 when its final accuracy is
@@ -109,7 +138,8 @@ inline dz::datasets::Dataset first_samples(const dz::datasets::Dataset &ds, int6
                                ds.train(), ds.transform(), ds.target_transform());
 }
 
-/// Mean loss and accuracy of `model` over a loader, in test mode without a graph.
+/// Mean loss and accuracy of `model` over a loader, in test mode without a graph (over all
+/// ranks' shards when the loader is one).
 template <typename Model> std::pair<double, double> evaluate(Model &model, dz::DataLoader &loader) {
   namespace F = dz::functions;
   dz::NoGrad no_grad;
@@ -117,12 +147,15 @@ template <typename Model> std::pair<double, double> evaluate(Model &model, dz::D
   double loss = 0, acc = 0;
   int64_t n = 0;
   for (auto [x, t] : loader) {
-    dz::Variable y = model(x);
     int64_t b = t.shape(0);
+    if (b == 0)
+      continue;
+    dz::Variable y = model(x);
     loss += F::softmax_cross_entropy(y, t).template item<double>() * double(b);
     acc += F::accuracy(y, t).template item<double>() * double(b);
     n += b;
   }
+  sum_over_ranks(loader, loss, acc, n);
   return {loss / double(n), acc / double(n)};
 }
 

@@ -13,6 +13,7 @@ PACKAGES=(
   dataset-fashion-mnist graphviz python3
   python3-torch # PyTorch 1.13, the reference of the differential suite (tests/torch)
   librsvg2-bin
+  openmpi-bin libopenmpi-dev # dz::distributed (loaded with dlopen under mpirun) and its tests
 )
 # node + npm run onnxruntime-node (below). A node from elsewhere on PATH (nodesource, nvm)
 # is kept: Debian's npm would conflict with nodesource's nodejs.

@@ -180,6 +180,10 @@ DataLoaderOptions checked_options(DataLoaderOptions options, const char *who) {
                 ": prefetch must be 0 (off) or a positive number of batches, "
                 "got " +
                 std::to_string(options.prefetch));
+  if (options.world_size < 1 || options.rank < 0 || options.rank >= options.world_size)
+    throw Error(std::string(who) + ": rank " + std::to_string(options.rank) + " of world_size " +
+                std::to_string(options.world_size) +
+                " is not a shard; world_size must be at least 1 and rank in 0 .. world_size - 1");
   return options;
 }
 
@@ -213,7 +217,9 @@ DataLoader::DataLoader(const datasets::Dataset &dataset, int64_t batch_size, boo
 DataLoader::DataLoader(std::shared_ptr<const datasets::Dataset> dataset, int64_t batch_size,
                        bool shuffle, std::optional<uint64_t> seed, DataLoaderOptions options)
     : DataLoader(dataset, batch_size, shuffle, seed,
-                 batches_per_epoch(checked_dataset(dataset, "DataLoader").size(), batch_size,
+                 batches_per_epoch(checked_dataset(dataset, "DataLoader").size(),
+                                   checked_batch_size(batch_size, "DataLoader") *
+                                       std::max<int64_t>(options.world_size, 1),
                                    "DataLoader"),
                  options) {}
 
@@ -295,8 +301,16 @@ std::optional<Batch> DataLoader::next() {
 }
 
 std::vector<int64_t> DataLoader::batch_index(int64_t iteration) const {
-  const int64_t lo = iteration * batch_size_;
-  const int64_t hi = std::min(lo + batch_size_, data_size_);
+  const int64_t w = options_.world_size, r = options_.rank;
+  if (w == 1) {
+    const int64_t lo = iteration * batch_size_;
+    const int64_t hi = std::min(lo + batch_size_, data_size_);
+    return {order_.begin() + lo, order_.begin() + hi};
+  }
+  // Rank r's part of global batch `iteration` (see dataloaders.h).
+  const int64_t g_lo = iteration * batch_size_ * w;
+  const int64_t g = std::min(g_lo + batch_size_ * w, data_size_) - g_lo;
+  const int64_t lo = g_lo + r * g / w, hi = g_lo + (r + 1) * g / w;
   return {order_.begin() + lo, order_.begin() + hi};
 }
 
@@ -313,6 +327,16 @@ Batch DataLoader::take(int64_t iteration) const {
 }
 
 Batch DataLoader::build(const std::vector<int64_t> &index, Device dev) const {
+  if (index.empty()) {
+    // A shard's empty last batch: sample 0's shapes with a first axis of 0.
+    auto [x0, t0] = (*dataset_)[0];
+    Shape xs{0}, ts{0};
+    xs.insert(xs.end(), x0.shape().begin(), x0.shape().end());
+    ts.insert(ts.end(), t0.shape().begin(), t0.shape().end());
+    if (!dataset_->has_label() && t0.size() == 0)
+      return {Tensor(xs, x0.dtype()).to(dev), Tensor()};
+    return {Tensor(xs, x0.dtype()).to(dev), Tensor(ts, t0.dtype()).to(dev)};
+  }
   std::vector<Tensor> xs, ts;
   bool any_target = dataset_->has_label();
   for (int64_t i : index) {
@@ -350,7 +374,12 @@ SeqDataLoader::SeqDataLoader(std::shared_ptr<const datasets::Dataset> dataset, i
     : DataLoader(dataset, batch_size, /*shuffle=*/false, /*seed=*/0,
                  batches_per_epoch(checked_dataset(dataset, "SeqDataLoader").size(), batch_size,
                                    "SeqDataLoader"),
-                 options) {}
+                 options) {
+  if (options.world_size != 1)
+    throw Error("SeqDataLoader: no sharding (world_size " + std::to_string(options.world_size) +
+                "): its batches are parallel streams over one sequence; give each rank its "
+                "own part of the sequence as its dataset instead");
+}
 
 std::vector<int64_t> SeqDataLoader::batch_index(int64_t iteration) const {
   const int64_t n = data_size(), b = batch_size();

@@ -31,6 +31,20 @@
 //
 // The dataset's transforms then run on that thread, so they must not touch state the loop
 // changes (docs/threads.md); an error they throw reaches the loop at its batch.
+//
+// Sharding for data-parallel training (dzc/distributed.h): with {.rank = r, .world_size =
+// W} the loader yields rank r's share of each epoch. Every rank must use the same seed, so
+// all draw the same order; the epoch is cut into global batches of W * batch_size
+// consecutive samples of that order, and rank r takes the r-th of W equal parts of each
+// (batch_size samples), so the ranks' batches k together are exactly batch k of a loader of
+// batch W * batch_size on one process. Every rank runs ceil(N / (W * batch_size)) batches
+// per epoch, and every sample is in exactly one rank's batch. The remainder: the last
+// global batch of G < W * batch_size samples is split into parts of floor or ceil of G / W
+// samples (rank r takes samples [r G / W, (r + 1) G / W) of it), so its batches differ by at
+// most one sample between ranks; when G < W some ranks' last batch is empty (a first axis
+// of 0). Choose N a multiple of W * batch_size for batches of one size everywhere.
+//
+//   dz::DataLoader loader(train, 100, true, seed, {.rank = r, .world_size = n});
 #pragma once
 
 #include <dzc/datasets.h>
@@ -51,6 +65,9 @@ using Batch = std::pair<Tensor, Tensor>;
 struct DataLoaderOptions {
   /// Batches built ahead on a background thread; 0 builds each when the loop asks for it.
   int64_t prefetch = 0;
+  /// This process's shard: rank in 0 .. world_size - 1 (see the file comment).
+  int64_t rank = 0;
+  int64_t world_size = 1;
 };
 
 namespace detail {
@@ -120,6 +137,8 @@ public:
   int64_t batch_size() const { return batch_size_; }
   bool shuffle() const { return shuffle_; }
   int64_t prefetch() const { return options_.prefetch; }
+  int64_t rank() const { return options_.rank; }
+  int64_t world_size() const { return options_.world_size; }
   int64_t epoch() const { return epoch_; } // epochs started so far
   /// The sample order of the current epoch.
   const std::vector<int64_t> &order() const { return order_; }

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <dzc/dataloaders.h>
+#include <dzc/distributed.h>
 #include <dzc/datasets.h>
 #include <dzc/functions.h>
 #include <dzc/functions_nn.h>

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# run_mpi.sh NP PROGRAM [ARGS...] - runs PROGRAM on NP ranks of this machine with mpirun
+# (as root too, more ranks than cores allowed); exit 77 (skipped) without mpirun.
+set -euo pipefail
+np=$1
+shift
+if ! command -v mpirun >/dev/null 2>&1; then
+  echo "mpirun not found (apt-get install openmpi-bin libopenmpi-dev): skipped"
+  exit 77
+fi
+# Under the sanitizers, OpenMPI's allocations that live until exit are not dzc's leaks.
+if [ -n "${ASAN_OPTIONS:-}" ]; then
+  export LSAN_OPTIONS="suppressions=$(dirname "${BASH_SOURCE[0]}")/lsan-openmpi.supp:print_suppressions=0"
+fi
+# One thread per rank; a collective that waits 60 s for its peers ends the job.
+exec mpirun --allow-run-as-root --oversubscribe -np "$np" \
+  -x OMP_NUM_THREADS=1 -x OMP_WAIT_POLICY=PASSIVE -x DZ_DISTRIBUTED_TIMEOUT=60 "$@"
