@@ -76,7 +76,10 @@ public:
   const trace::Graph &graph() const { return graph_; }
   const std::string &what() const { return what_; }
 
-  std::vector<Tensor> run(const std::vector<Tensor> &args) {
+  /// Runs the graph. `quick`: for the one eager run of a dz::compile trace, compiled
+  /// without native code for the fused groups (their ops run one by one), which compiles
+  /// in a fraction of the time.
+  std::vector<Tensor> run(const std::vector<Tensor> &args, bool quick) {
     const Device dev = args.empty() ? Device::cpu() : args[0].device();
     for (size_t i = 0; i < args.size(); ++i)
       if (args[i].device() != dev)
@@ -84,11 +87,12 @@ public:
                     std::to_string(i) + " is on " + args[i].device().str() +
                     "; move the model and the data to one device first");
     std::lock_guard lock(mu_);
-    std::unique_ptr<trace::Executable> &exe = programs_[dev.str()];
+    std::unique_ptr<trace::Executable> &exe = programs_[{dev.str(), quick}];
     if (!exe) {
       trace::CompileOptions opts;
       opts.name = "onnx_graph";
       opts.device = dev;
+      opts.jit = !quick;
       try {
         exe = trace::compile_graph(graph_, opts);
       } catch (const Error &e) {
@@ -240,7 +244,7 @@ private:
   std::vector<std::string> origins_, arguments_;
   std::string what_;
   std::mutex mu_;
-  std::map<std::string, std::unique_ptr<trace::Executable>> programs_;
+  std::map<std::pair<std::string, bool>, std::unique_ptr<trace::Executable>> programs_;
   std::map<std::pair<std::vector<size_t>, std::vector<size_t>>, std::shared_ptr<GraphProgram>>
       vjps_;
 };
@@ -248,9 +252,13 @@ private:
 /// One application of a graph: forward runs its program, backward applies its VJP graph.
 class GraphFunction final : public Function {
 public:
-  explicit GraphFunction(std::shared_ptr<GraphProgram> program) : program_(std::move(program)) {}
+  /// `tracing`: applied while dz::compile traces (its values are needed once).
+  GraphFunction(std::shared_ptr<GraphProgram> program, bool tracing)
+      : program_(std::move(program)), tracing_(tracing) {}
   std::string name() const override { return "onnx_graph"; }
-  std::vector<Tensor> forward(const std::vector<Tensor> &xs) override { return program_->run(xs); }
+  std::vector<Tensor> forward(const std::vector<Tensor> &xs) override {
+    return program_->run(xs, tracing_);
+  }
   FunctionTrace trace() const override {
     FunctionTrace t;
     t.kind = FunctionTrace::Graph;
@@ -285,7 +293,7 @@ public:
                     shape_str(t.shape) + " " + dtype_name(t.dtype));
       args.push_back(gy);
     }
-    std::vector<Variable> gs = call<GraphFunction>(std::move(args), vjp);
+    std::vector<Variable> gs = call<GraphFunction>(std::move(args), vjp, tracing_);
     for (size_t j = 0; j < ins.size(); ++j)
       grads[ins[j]] = gs[j];
     return grads;
@@ -293,6 +301,7 @@ public:
 
 private:
   std::shared_ptr<GraphProgram> program_;
+  bool tracing_;
 };
 
 /// Registers `p` under `name` in `root`; '/' separates sub-layers (made as needed).
@@ -353,7 +362,7 @@ struct TrainableModel::Impl {
       inputs.push_back(x.device().is_cpu() ? x.data() : x.data().to(Device::cpu()));
     ImportedGraph g;
     try {
-      library().import(path, source.parameters, inputs, options.check, g);
+      library().import(path, source.parameters, inputs, /*check=*/false, g); // checked once
     } catch (...) {
       programs.erase(sig);
       throw;
@@ -397,7 +406,8 @@ std::vector<Variable> TrainableModel::forward(const std::vector<Variable> &xs) {
   std::vector<Variable> args = xs;
   for (const Parameter &p : im.params)
     args.push_back(p);
-  return call<GraphFunction>(std::move(args), im.program(xs));
+  const bool tracing = detail::Tracer::recording() != nullptr;
+  return call<GraphFunction>(std::move(args), im.program(xs), tracing);
 }
 
 const std::string &TrainableModel::path() const { return impl_->path; }
