@@ -17,6 +17,7 @@
 
 #include <llvm/Support/raw_ostream.h>
 
+#include <algorithm>
 #include <cstring>
 #include <map>
 #include <set>
@@ -31,8 +32,7 @@ bool is_trainable_dtype(int32_t elem_type) {
   return elem_type == ::onnx::TensorProto::FLOAT || elem_type == ::onnx::TensorProto::DOUBLE;
 }
 
-/// Nodes whose inference semantics differ from training: BatchNormalization without
-/// training_mode, Dropout (ratio given by attribute or input; a ratio of 0 computes the same).
+/// Nodes whose training form dz does not import: Dropout (a ratio of 0 computes the same).
 std::vector<std::string> train_mode_nodes(const ::onnx::GraphProto &graph) {
   std::vector<std::string> out;
   for (int i = 0; i < graph.node_size(); ++i) {
@@ -40,12 +40,7 @@ std::vector<std::string> train_mode_nodes(const ::onnx::GraphProto &graph) {
     if (!n.domain().empty() && n.domain() != "ai.onnx")
       continue;
     bool differs = false;
-    if (n.op_type() == "BatchNormalization") {
-      differs = true;
-      for (const ::onnx::AttributeProto &a : n.attribute())
-        if (a.name() == "training_mode" && a.i() != 0)
-          differs = false; // already computes batch statistics
-    } else if (n.op_type() == "Dropout") {
+    if (n.op_type() == "Dropout") {
       differs = true;
       for (const ::onnx::AttributeProto &a : n.attribute())
         if (a.name() == "ratio" && a.f() == 0.0f)
@@ -122,6 +117,12 @@ onnx::TrainableSource readTrainable(const std::string &path,
   for (const std::string &name : src.parameters)
     src.values.push_back(
         onnx::tensor_from_proto(*initializers.at(name), "initializer '" + name + "'"));
+  for (const ::onnx::TensorProto &t : graph.initializer())
+    if (statistics.count(t.name()) && is_trainable_dtype(t.data_type()) &&
+        std::find(src.parameters.begin(), src.parameters.end(), t.name()) == src.parameters.end()) {
+      src.statistics.push_back(t.name());
+      src.statistic_values.push_back(onnx::tensor_from_proto(t, "initializer '" + t.name() + "'"));
+    }
   src.train_mode_nodes = train_mode_nodes(graph);
   return src;
 }
@@ -201,8 +202,52 @@ trace::AttrValue attrValue(mlir::Attribute a, const std::string &where) {
               ", which a traced graph cannot hold (a bug in dzc; please report it)");
 }
 
+/// The model with every BatchNormalization in training mode (opset 14's training_mode = 1,
+/// the default-domain opset raised to 14 where it is lower), its running mean and variance
+/// outputs added to the graph's outputs; `updates` gets the statistic each one updates.
+std::string trainingModel(const std::string &bytes, const std::string &path,
+                          std::vector<std::string> &updates) {
+  ::onnx::ModelProto model = onnx::parse_model(bytes, path, false);
+  ::onnx::GraphProto &graph = *model.mutable_graph();
+  bool any = false;
+  for (int i = 0; i < graph.node_size(); ++i) {
+    ::onnx::NodeProto &n = *graph.mutable_node(i);
+    if (n.op_type() != "BatchNormalization" || !(n.domain().empty() || n.domain() == "ai.onnx"))
+      continue;
+    if (n.input_size() < 5)
+      continue; // malformed: the importer reports it
+    any = true;
+    bool set = false;
+    for (::onnx::AttributeProto &a : *n.mutable_attribute())
+      if (a.name() == "training_mode") {
+        a.set_i(1);
+        set = true;
+      }
+    if (!set) {
+      ::onnx::AttributeProto *a = n.add_attribute();
+      a->set_name("training_mode");
+      a->set_type(::onnx::AttributeProto::INT);
+      a->set_i(1);
+    }
+    while (n.output_size() < 3)
+      n.add_output("");
+    for (int k = 1; k < 3; ++k) {
+      if (n.output(k).empty())
+        n.set_output(k, "dz_running_" + std::to_string(k) + "_of_node_" + std::to_string(i));
+      graph.add_output()->set_name(n.output(k));
+      updates.push_back(n.input(k + 2));
+    }
+  }
+  if (any)
+    for (::onnx::OperatorSetIdProto &op : *model.mutable_opset_import())
+      if ((op.domain().empty() || op.domain() == "ai.onnx") && op.version() < 14)
+        op.set_version(14);
+  return model.SerializeAsString();
+}
+
 onnx::ImportedGraph importGraph(const std::string &path, const std::vector<std::string> &parameters,
-                                const std::vector<Tensor> &inputs, bool check) {
+                                const std::vector<std::string> &statistics,
+                                const std::vector<Tensor> &inputs, bool training) {
   mlir::DialectRegistry registry;
   dz::ir::registerAllDialects(registry);
   mlir::MLIRContext ctx(registry);
@@ -214,7 +259,10 @@ onnx::ImportedGraph importGraph(const std::string &path, const std::vector<std::
     return mlir::success();
   });
 
-  const std::string bytes = onnx::read_file(path, "ONNX model");
+  onnx::ImportedGraph out;
+  std::string bytes = onnx::read_file(path, "ONNX model");
+  if (training)
+    bytes = trainingModel(bytes, path, out.updates);
   std::map<std::string, std::string> op_types; // node label -> op type, for messages
   {
     const ::onnx::ModelProto model = onnx::parse_model(bytes, path, false);
@@ -226,17 +274,18 @@ onnx::ImportedGraph importGraph(const std::string &path, const std::vector<std::
   onnx::ImportOptions import = runImportOptions(inputs);
   std::vector<bool> read;
   import.values_read = &read;
-  import.check = check;
+  import.check = false; // import_trainable checked the file
   import.function_name = "model";
   import.initializer_arguments = parameters;
+  import.initializer_arguments.insert(import.initializer_arguments.end(), statistics.begin(),
+                                      statistics.end());
   mlir::OwningOpRef<mlir::ModuleOp> module = onnx::importOnnxBytes(ctx, bytes, path, import);
   auto fn = module->lookupSymbol<mlir::func::FuncOp>("model");
-  const size_t num_inputs = fn.getNumArguments() - parameters.size();
+  const size_t num_inputs = fn.getNumArguments() - parameters.size() - statistics.size();
   if (num_inputs != inputs.size())
     throw Error(quoted(path) + ": the model takes " + std::to_string(num_inputs) + " inputs, " +
                 std::to_string(inputs.size()) + " were given");
 
-  onnx::ImportedGraph out;
   for (size_t i = 0; i < read.size(); ++i) {
     if (!read[i])
       continue;
@@ -245,7 +294,8 @@ onnx::ImportedGraph importGraph(const std::string &path, const std::vector<std::
                   std::to_string(i) +
                   " (an operand such as a shape must be known to dz), so the graph would be "
                   "specialized to this call's value; a trainable model needs data inputs");
-    out.frozen.push_back(parameters[i - num_inputs]);
+    if (i - num_inputs < parameters.size())
+      out.frozen.push_back(parameters[i - num_inputs]);
   }
   if (!out.frozen.empty())
     return out; // the caller imports again with these as constants
@@ -348,9 +398,10 @@ extern "C" void dzc_onnx_read_trainable(const std::string &path,
 
 extern "C" void dzc_onnx_import_graph(const std::string &path,
                                       const std::vector<std::string> &parameters,
-                                      const std::vector<dz::Tensor> &inputs, bool check,
+                                      const std::vector<std::string> &statistics,
+                                      const std::vector<dz::Tensor> &inputs, bool training,
                                       dz::onnx::ImportedGraph &out) {
-  out = dz::codegen::importGraph(path, parameters, inputs, check);
+  out = dz::codegen::importGraph(path, parameters, statistics, inputs, training);
 }
 
 extern "C" void dzc_onnx_write_initializers(const std::string &source,

@@ -17,6 +17,7 @@
 
 #include <dzc/dynamic_library.h>
 
+#include <algorithm>
 #include <cctype>
 #include <dlfcn.h>
 #include <map>
@@ -30,7 +31,8 @@ namespace {
 
 using ReadEntry = void (*)(const std::string &, const TrainableOptions &, TrainableSource &);
 using ImportEntry = void (*)(const std::string &, const std::vector<std::string> &,
-                             const std::vector<Tensor> &, bool, ImportedGraph &);
+                             const std::vector<std::string> &, const std::vector<Tensor> &, bool,
+                             ImportedGraph &);
 using WriteEntry = void (*)(const std::string &, const std::vector<std::string> &,
                             const std::vector<Tensor> &, const std::string &);
 
@@ -341,28 +343,35 @@ struct TrainableModel::Impl {
   std::string path;
   TrainableOptions options;
   TrainableSource source;
-  std::vector<Parameter> params; // one per source.parameters entry
+  std::vector<Parameter> params;  // one per source.parameters entry
+  std::vector<Tensor> statistics; // one per source.statistics entry, updated in place
   std::map<std::string, Layer> layers;
   std::mutex mu;
-  std::map<std::vector<std::tuple<Shape, DType>>, std::shared_ptr<GraphProgram>> programs;
+  struct Compiled {
+    std::shared_ptr<GraphProgram> program;
+    std::vector<size_t> updates; // the statistic each result after the outputs updates
+  };
+  // By input shapes and dtypes, and training mode.
+  std::map<std::pair<std::vector<std::tuple<Shape, DType>>, bool>, Compiled> programs;
 
   std::string what() const { return "dz::onnx::TrainableModel('" + path + "')"; }
 
-  std::shared_ptr<GraphProgram> program(const std::vector<Variable> &xs) {
-    std::vector<std::tuple<Shape, DType>> sig;
+  const Compiled &program(const std::vector<Variable> &xs, bool training) {
+    std::pair<std::vector<std::tuple<Shape, DType>>, bool> sig;
     for (const Variable &x : xs)
-      sig.emplace_back(x.shape(), x.dtype());
+      sig.first.emplace_back(x.shape(), x.dtype());
+    sig.second = training;
     std::lock_guard lock(mu);
-    std::shared_ptr<GraphProgram> &p = programs[sig];
-    if (p)
-      return p;
+    Compiled &c = programs[sig];
+    if (c.program)
+      return c;
     TraceScope off; // importing runs programs (shape folding) that are not part of a trace
     std::vector<Tensor> inputs;
     for (const Variable &x : xs)
       inputs.push_back(x.device().is_cpu() ? x.data() : x.data().to(Device::cpu()));
     ImportedGraph g;
     try {
-      library().import(path, source.parameters, inputs, /*check=*/false, g); // checked once
+      library().import(path, source.parameters, source.statistics, inputs, training, g);
     } catch (...) {
       programs.erase(sig);
       throw;
@@ -381,9 +390,21 @@ struct TrainableModel::Impl {
       arguments.push_back("input '" + name + "'");
     for (const std::string &name : source.parameters)
       arguments.push_back("parameter '" + name + "'");
-    p = std::make_shared<GraphProgram>(std::move(g.graph), std::move(g.origins),
-                                       std::move(arguments), what());
-    return p;
+    for (const std::string &name : source.statistics)
+      arguments.push_back("statistic '" + name + "'");
+    for (const std::string &name : g.updates) {
+      auto it = std::find(source.statistics.begin(), source.statistics.end(), name);
+      if (it == source.statistics.end()) {
+        programs.erase(sig);
+        throw Error(what() + ": BatchNormalization's statistic '" + name +
+                    "' is not an initializer dz can update in training mode (a Parameter, or "
+                    "computed); call the model in dz::TestMode");
+      }
+      c.updates.push_back(size_t(it - source.statistics.begin()));
+    }
+    c.program = std::make_shared<GraphProgram>(std::move(g.graph), std::move(g.origins),
+                                               std::move(arguments), what());
+    return c;
   }
 };
 
@@ -399,15 +420,32 @@ std::vector<Variable> TrainableModel::forward(const std::vector<Variable> &xs) {
     std::string nodes;
     for (const std::string &n : im.source.train_mode_nodes)
       nodes += (nodes.empty() ? "" : ", ") + n;
-    throw Error(im.what() + ": called in training mode, but " + nodes +
-                " computes its inference form only (running statistics, no dropout); call the "
-                "model in dz::TestMode to fine-tune it with them fixed");
+    throw Error(im.what() + ": called in training mode, but dz imports " + nodes +
+                " in its inference form only (the identity); call the model in dz::TestMode "
+                "to fine-tune it without dropout (BatchNormalization then uses its running "
+                "statistics)");
   }
   std::vector<Variable> args = xs;
   for (const Parameter &p : im.params)
     args.push_back(p);
+  const Device dev = xs.empty() ? Device::cpu() : xs[0].device();
+  for (Tensor &t : im.statistics) {
+    if (t.device() != dev) {
+      TraceScope off;
+      t = t.to(dev);
+    }
+    args.push_back(Variable::constant(t));
+  }
   const bool tracing = detail::Tracer::recording() != nullptr;
-  return call<GraphFunction>(std::move(args), im.program(xs), tracing);
+  const bool training = Config::train() && !im.statistics.empty();
+  const Impl::Compiled &c = im.program(xs, training);
+  std::vector<Variable> ys = call<GraphFunction>(std::move(args), c.program, tracing);
+  // The running statistics, in place (inside dz::compile: written back after each call).
+  const size_t outputs = ys.size() - c.updates.size();
+  for (size_t j = 0; j < c.updates.size(); ++j)
+    im.statistics[c.updates[j]].copy_(ys[outputs + j].data());
+  ys.resize(outputs);
+  return ys;
 }
 
 const std::string &TrainableModel::path() const { return impl_->path; }
@@ -447,7 +485,9 @@ TrainableModel import_trainable(const std::string &path, const TrainableOptions 
     im.params.push_back(p);
     register_path(m, im.layers, im.source.parameters[i], p, path);
   }
-  im.source.values.clear(); // the Parameters hold them
+  im.statistics = im.source.statistic_values;
+  im.source.values.clear(); // the Parameters and statistics hold them
+  im.source.statistic_values.clear();
   return m;
 }
 
@@ -461,7 +501,10 @@ void export_model(TrainableModel &model, const std::vector<Variable> &example_in
   std::vector<Tensor> values;
   for (const Parameter &p : im.params)
     values.push_back(p.data());
-  library().write(im.path, im.source.parameters, values, path);
+  std::vector<std::string> names = im.source.parameters;
+  names.insert(names.end(), im.source.statistics.begin(), im.source.statistics.end());
+  values.insert(values.end(), im.statistics.begin(), im.statistics.end());
+  library().write(im.path, names, values, path);
 }
 
 } // namespace dz::onnx

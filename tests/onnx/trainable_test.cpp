@@ -177,6 +177,31 @@ const std::string kTorchMlp = std::string(DZ_TEST_DATA) + "/torch_mlp.onnx";
 
 } // namespace
 
+namespace {
+std::map<std::string, Tensor> torch_io() {
+  std::map<std::string, Tensor> io;
+  for (auto &[name, t] : dz::load_npz(std::string(DZ_TEST_DATA) + "/torch_mlp_io.npz"))
+    io[name] = t;
+  return io;
+}
+
+/// The model's BatchNormalization statistics as written by export_model.
+std::map<std::string, Tensor> exported_statistics(dz::onnx::TrainableModel &m, const Variable &x,
+                                                  const std::string &path) {
+  dz::onnx::export_model(m, {x}, path);
+  ::onnx::ModelProto proto;
+  std::ifstream f(path, std::ios::binary);
+  EXPECT_TRUE(proto.ParseFromIstream(&f));
+  std::map<std::string, Tensor> out;
+  for (const ::onnx::TensorProto &t : proto.graph().initializer())
+    if (t.name() == "bn.running_mean" || t.name() == "bn.running_var") {
+      EXPECT_EQ(t.raw_data().size(), 6 * sizeof(double)) << t.name();
+      out[t.name()] = Tensor::from_buffer(t.raw_data().data(), {6}, dz::f64);
+    }
+  return out;
+}
+} // namespace
+
 TEST(ImportTrainable, ParametersAreTheFloatingInitializersNamedAsInTheFile) {
   TempDir dir;
   write_mlp(dir.file("mlp.onnx"));
@@ -214,9 +239,7 @@ TEST(ImportTrainable, ValuesMatchPyTorch) {
                                              "fc2.weight", "fc2.bias"}));
   EXPECT_EQ(m.param("fc1.weight").shape(), (dz::Shape{6, 4}));
   EXPECT_EQ(m.param("fc2.bias").shape(), (dz::Shape{3}));
-  std::map<std::string, Tensor> io;
-  for (auto &[name, t] : dz::load_npz(std::string(DZ_TEST_DATA) + "/torch_mlp_io.npz"))
-    io[name] = t;
+  std::map<std::string, Tensor> io = torch_io();
   dz::TestMode test;
   expectClose(m(Variable(io.at("x"))).data(), io.at("y"), 1e-12, 1e-12);
 }
@@ -416,11 +439,77 @@ TEST(ImportTrainable, ExportWritesTheTunedWeights) {
   }
 }
 
-TEST(ImportTrainable, TrainModeRefusesBatchNormalizationAndNamesTheNode) {
+// In training mode BatchNormalization normalizes with the batch's statistics and updates its
+// running ones, as PyTorch (the running variance as ONNX defines it, with the biased batch
+// variance); in test mode it uses and keeps them.
+TEST(ImportTrainable, BatchNormalizationTrainsAsPyTorch) {
+  TempDir dir;
+  std::map<std::string, Tensor> io = torch_io();
   dz::onnx::TrainableModel m = dz::onnx::import_trainable(kTorchMlp);
-  const Variable x(ramp({3, 4}, 1.0));
+  const Variable x(io.at("x"));
+  {
+    dz::TestMode test;
+    m(x);
+  }
+  std::map<std::string, Tensor> stats = exported_statistics(m, x, dir.file("a.onnx"));
+  ASSERT_EQ(stats.size(), 2u);
+  const Tensor rm0 = stats.at("bn.running_mean"), rv0 = stats.at("bn.running_var");
+  expectClose(m(x).data(), io.at("y_train"), 1e-10, 1e-12); // training mode
+  stats = exported_statistics(m, x, dir.file("b.onnx"));
+  // ONNX holds momentum as a float32 attribute (0.9f = 0.899999976): 1e-8 apart.
+  expectClose(stats.at("bn.running_mean"), io.at("running_mean"), 1e-6, 2e-8);
+  expectClose(stats.at("bn.running_var"), io.at("running_var"), 1e-6, 2e-8);
+  EXPECT_GT(std::abs(stats.at("bn.running_mean").to_vector()[0] - rm0.to_vector()[0]), 1e-6);
+  // The gradient in training mode goes through the batch statistics.
+  F::sum(m(x) * m(x)).backward();
+  EXPECT_TRUE(m.param("bn.weight").has_grad());
+}
+
+// 10 SGD steps of PyTorch's model in training mode, eagerly and compiled: the same losses,
+// weights and running statistics (written back after each compiled call).
+TEST(ImportTrainable, BatchNormalizationEagerAndCompiledAgree) {
+  TempDir dir;
+  dz::onnx::TrainableModel eager = dz::onnx::import_trainable(kTorchMlp);
+  dz::onnx::TrainableModel compiled = dz::onnx::import_trainable(kTorchMlp);
+  O::SGD sgd_e(0.05), sgd_c(0.05);
+  sgd_e.setup(eager);
+  sgd_c.setup(compiled);
+  auto step = [](dz::onnx::TrainableModel &m, O::SGD &opt, const Variable &x, const Variable &t) {
+    Variable loss = F::mean_squared_error(m(x), t);
+    m.cleargrads();
+    loss.backward();
+    opt.update();
+    return loss;
+  };
+  auto compiled_step = dz::compile(
+      [&](const Variable &x, const Variable &t) { return step(compiled, sgd_c, x, t); });
+  for (int i = 0; i < 10; ++i) {
+    const Variable x(ramp({8, 4}, 1.0, i)), t(ramp({8, 3}, 0.5, 2 * i));
+    const double le = step(eager, sgd_e, x, t).item<double>();
+    const double lc = compiled_step(x, t).item<double>();
+    EXPECT_NEAR(lc, le, 1e-6 * std::abs(le)) << "step " << i;
+  }
+  EXPECT_EQ(compiled_step.retraces(), 1);
+  const Variable x(ramp({2, 4}, 1.0));
+  std::map<std::string, Tensor> se = exported_statistics(eager, x, dir.file("e.onnx")),
+                                sc = exported_statistics(compiled, x, dir.file("c.onnx"));
+  for (const std::string name : {"bn.running_mean", "bn.running_var"})
+    expectClose(sc.at(name), se.at(name), 1e-9, 1e-12);
+  for (const std::string &name : eager.parameter_names())
+    expectClose(compiled.param(name).data(), eager.param(name).data(), 1e-9, 1e-12);
+}
+
+TEST(ImportTrainable, TrainModeRefusesDropoutAndNamesTheNode) {
+  TempDir dir;
+  Builder b;
+  b.input("x", {-1, 3}).output("y", {-1, 3}).initializer("w", {3}, 5);
+  b.node("Mul", {"x", "w"}, {"h"}, "scale");
+  b.node("Dropout", {"h"}, {"y"}, "drop");
+  b.save(dir.file("dropout.onnx"));
+  dz::onnx::TrainableModel m = dz::onnx::import_trainable(dir.file("dropout.onnx"));
+  const Variable x(ramp({3, 3}, 1.0));
   const std::string msg = message_of([&] { m(x); });
-  EXPECT_NE(msg.find("BatchNormalization"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("node 'drop' (Dropout)"), std::string::npos) << msg;
   EXPECT_NE(msg.find("TestMode"), std::string::npos) << msg;
   dz::TestMode test;
   EXPECT_NO_THROW(m(x));

@@ -100,9 +100,10 @@ struct TrainableOptions {
 /// differentiable: create_graph works); inside dz::compile, its ops become part of the
 /// trace. The graph is imported and compiled once for each new set of input shapes.
 ///
-/// Training mode: a BatchNormalization or Dropout node computes what it computes in
-/// inference (running statistics, no dropout), so calling a model that has one with
-/// Config::train() on throws dz::Error; fine-tune it in dz::TestMode (statistics frozen).
+/// Training mode (Config::train()): BatchNormalization normalizes with the batch's
+/// statistics and updates its running ones (ONNX's training_mode; written back after each
+/// compiled call inside dz::compile); in TestMode it uses them. Dropout is imported in its
+/// inference form only: calling a model that has one in training mode throws dz::Error.
 /// backward() throws dz::Error naming the node when a gradient must reach a parameter or
 /// input through a node that passes none (ArgMax, Shape, a cast to integers).
 /// Copies share the model (parameters and compiled programs).
@@ -171,20 +172,27 @@ struct TrainableSource {
   std::vector<std::string> inputs, outputs;  // graph input (not initializer) and output names
   std::vector<std::string> parameters;       // the trainable initializers
   std::vector<Tensor> values;                // their values
-  std::vector<std::string> train_mode_nodes; // "node 'bn' (BatchNormalization)", ...
+  std::vector<std::string> statistics;       // BatchNormalization's running means and variances
+  std::vector<Tensor> statistic_values;      // their values
+  std::vector<std::string> train_mode_nodes; // "node 'drop' (Dropout)": no training form
 };
 TrainableSource read_trainable(const std::string &path, const TrainableOptions &options);
 
-/// The model's graph for inputs of these shapes: arguments are the graph inputs then the
-/// parameters, results the graph outputs; `origins` names each node's ONNX node
+/// The model's graph for inputs of these shapes: arguments are the graph inputs, the
+/// parameters, then the statistics; results the graph outputs, then (`training`) the new
+/// value of each statistic named in `updates`; `origins` names each node's ONNX node
 /// ("node 'fc1' (Gemm)"). `frozen` lists the parameters the import read as constants.
+/// `training`: BatchNormalization normalizes with the batch's statistics and updates the
+/// running ones (its training_mode).
 struct ImportedGraph {
   trace::Graph graph;
   std::vector<std::string> origins;
   std::vector<std::string> frozen;
+  std::vector<std::string> updates;
 };
 ImportedGraph import_graph(const std::string &path, const std::vector<std::string> &parameters,
-                           const std::vector<Tensor> &inputs, bool check);
+                           const std::vector<std::string> &statistics,
+                           const std::vector<Tensor> &inputs, bool training);
 
 /// Writes the model of `source` to `path` with these initializers replaced.
 void write_initializers(const std::string &source, const std::vector<std::string> &names,

@@ -1,6 +1,9 @@
 # make_torch_mlp.py - writes torch_mlp.onnx, the PyTorch-exported model of the trainable
-# import tests (tests/onnx/trainable_test.cpp), and torch_mlp_io.npz: an input and what
-# PyTorch computes for it. Run with torch 1.13 and onnx: python3 make_torch_mlp.py
+# import tests (tests/onnx/trainable_test.cpp), and torch_mlp_io.npz: an input, what PyTorch
+# computes for it in eval mode (y), and in training mode without dropout (y_train) with
+# the running statistics ONNX's BatchNormalization training_mode gives after that batch
+# (running_mean, running_var: ONNX updates the variance with the biased batch variance,
+# PyTorch with the unbiased one). Run with torch 1.13: python3 make_torch_mlp.py
 import numpy as np
 import torch
 
@@ -29,4 +32,13 @@ torch.onnx.export(model, (x,), "torch_mlp.onnx", input_names=["x"], output_names
                   do_constant_folding=False, training=torch.onnx.TrainingMode.EVAL)
 with torch.no_grad():
     y = model(x)
-np.savez("torch_mlp_io.npz", x=x.numpy(), y=y.numpy())
+    m = model.bn.momentum
+    rm0, rv0 = model.bn.running_mean.clone(), model.bn.running_var.clone()
+    h = model.fc1(x)
+    running_mean = (1 - m) * rm0 + m * h.mean(0)
+    running_var = (1 - m) * rv0 + m * h.var(0, unbiased=False)
+    model.train()
+    model.drop.eval()
+    y_train = model(x)
+np.savez("torch_mlp_io.npz", x=x.numpy(), y=y.numpy(), y_train=y_train.numpy(),
+         running_mean=running_mean.numpy(), running_var=running_var.numpy())
