@@ -124,6 +124,20 @@ onnx::TrainableSource readTrainable(const std::string &path,
       src.statistic_values.push_back(onnx::tensor_from_proto(t, "initializer '" + t.name() + "'"));
     }
   src.train_mode_nodes = train_mode_nodes(graph);
+  // A BatchNormalization whose running statistics were made Parameters cannot update them.
+  for (int i = 0; i < graph.node_size(); ++i) {
+    const ::onnx::NodeProto &n = graph.node(i);
+    if (n.op_type() != "BatchNormalization" || !(n.domain().empty() || n.domain() == "ai.onnx"))
+      continue;
+    for (int k = 3; k < 5 && k < n.input_size(); ++k)
+      if (std::find(src.parameters.begin(), src.parameters.end(), n.input(k)) !=
+          src.parameters.end()) {
+        src.train_mode_nodes.push_back(
+            "node '" + (n.name().empty() ? "#" + std::to_string(i) : n.name()) +
+            "' (BatchNormalization, whose running statistic '" + n.input(k) + "' is a Parameter)");
+        break;
+      }
+  }
   return src;
 }
 

@@ -421,8 +421,8 @@ std::vector<Variable> TrainableModel::forward(const std::vector<Variable> &xs) {
     for (const std::string &n : im.source.train_mode_nodes)
       nodes += (nodes.empty() ? "" : ", ") + n;
     throw Error(im.what() + ": called in training mode, but dz imports " + nodes +
-                " in its inference form only (the identity); call the model in dz::TestMode "
-                "to fine-tune it without dropout (BatchNormalization then uses its running "
+                " in its inference form only; call the model in dz::TestMode to fine-tune it "
+                "(Dropout is then the identity, BatchNormalization uses its running "
                 "statistics)");
   }
   std::vector<Variable> args = xs;

@@ -515,6 +515,17 @@ TEST(ImportTrainable, TrainModeRefusesDropoutAndNamesTheNode) {
   EXPECT_NO_THROW(m(x));
 }
 
+// Running statistics made Parameters cannot be updated: training mode names the node.
+TEST(ImportTrainable, TrainModeRefusesStatisticsThatAreParameters) {
+  dz::onnx::TrainableModel m =
+      dz::onnx::import_trainable(kTorchMlp, {.parameters = {"fc1.weight", "bn.running_mean"}});
+  const Variable x(ramp({3, 4}, 1.0));
+  const std::string msg = message_of([&] { m(x); });
+  EXPECT_NE(msg.find("'bn.running_mean' is a Parameter"), std::string::npos) << msg;
+  dz::TestMode test;
+  EXPECT_NO_THROW(m(x));
+}
+
 TEST(ImportTrainableErrors, NoFloatingInitializers) {
   TempDir dir;
   Builder b;
