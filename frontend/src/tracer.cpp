@@ -358,6 +358,10 @@ void Tracer::record_function(const Function &f, const FunctionTrace &desc,
                              const std::vector<Variable> &inputs,
                              const std::vector<Tensor> &outputs) {
   use_inputs(inputs); // again: the forward may have made parameters
+  if (desc.kind == FunctionTrace::Graph) {
+    record_graph(f, *desc.graph, inputs, outputs);
+    return;
+  }
   if (desc.kind == FunctionTrace::Decompose) {
     for (const Tensor &y : outputs)
       if (lookup(y) < 0)
@@ -396,6 +400,36 @@ void Tracer::record_function(const Function &f, const FunctionTrace &desc,
     attrs.push_back(std::move(attr));
   }
   bind(y, emit(desc.op, std::move(ins), y.shape(), y.dtype(), std::move(attrs)));
+}
+
+void Tracer::record_graph(const Function &f, const trace::Graph &g,
+                          const std::vector<Variable> &inputs, const std::vector<Tensor> &outputs) {
+  if (g.arguments.size() != inputs.size() || g.results.size() != outputs.size())
+    throw Error("dz::compile: F::" + f.name() + " has " + std::to_string(inputs.size()) +
+                " inputs and " + std::to_string(outputs.size()) + " outputs, its graph " +
+                std::to_string(g.arguments.size()) + " arguments and " +
+                std::to_string(g.results.size()) + " results (a bug in dzc; please report it)");
+  std::vector<int> map(g.values.size(), -1);
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    const trace::ValueType &t = g.values[size_t(g.arguments[i])];
+    if (inputs[i].shape() != t.shape)
+      throw Error("dz::compile: F::" + f.name() + ": input " + std::to_string(i) + " is " +
+                  shape_str(inputs[i].shape()) + ", its graph takes " + shape_str(t.shape));
+    map[size_t(g.arguments[i])] = cast_to(value_of(inputs[i].data(), inputs[i].node()), t.dtype);
+  }
+  for (const trace::Node &n : g.nodes) {
+    trace::Node copy{n.op, {}, {}, n.attrs, n.constant};
+    for (int v : n.inputs)
+      copy.inputs.push_back(map.at(size_t(v)));
+    for (int v : n.outputs) {
+      const trace::ValueType &t = g.values[size_t(v)];
+      map[size_t(v)] = new_value(t.shape, t.dtype);
+      copy.outputs.push_back(map[size_t(v)]);
+    }
+    graph_.nodes.push_back(std::move(copy));
+  }
+  for (size_t k = 0; k < outputs.size(); ++k)
+    bind(outputs[k], map.at(size_t(g.results[k])));
 }
 
 void Tracer::set_data(const Variable &v, const Tensor &t) {

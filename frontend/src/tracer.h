@@ -117,6 +117,9 @@ public:
   /// Records f (already run) as one dz op, or checks that its decomposition was recorded.
   void record_function(const Function &f, const FunctionTrace &desc,
                        const std::vector<Variable> &inputs, const std::vector<Tensor> &outputs);
+  /// Records the ops of `g` (FunctionTrace::Graph) on the inputs' values.
+  void record_graph(const Function &f, const trace::Graph &g, const std::vector<Variable> &inputs,
+                    const std::vector<Tensor> &outputs);
   void backward(const Variable &y, BackwardOptions opts);
   void set_data(const Variable &v, const Tensor &t);
   /// v.cleargrad() or v.set_grad(...) inside the trace.

@@ -261,7 +261,7 @@ std::vector<Variable> Function::apply(std::vector<Variable> inputs) {
       throw Error("dz::compile: F::" + name() +
                   " cannot be compiled yet (no dz op in docs/ops.md); call it outside the "
                   "compiled function, or run the step eagerly");
-    if (desc.kind == FunctionTrace::Op) {
+    if (desc.kind == FunctionTrace::Op || desc.kind == FunctionTrace::Graph) {
       TraceScope off; // recorded whole: its tensor operations are not
       ys = forward(xs);
     } else {

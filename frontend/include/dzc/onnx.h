@@ -5,11 +5,19 @@
 //   dz::onnx::ImportedModel g = dz::onnx::import_model("mlp.onnx");
 //   std::vector<dz::Tensor> outs = g({x});
 //
+// Fine-tuning: import_trainable gives a dz::Model whose floating initializers are
+// Parameters; export_model of it writes the original file with the tuned weights.
+//
+//   dz::onnx::TrainableModel m = dz::onnx::import_trainable("mlp.onnx");
+//   dz::Variable y = m(x);                           // eager or inside dz::compile
+//   dz::onnx::export_model(m, {x}, "tuned.onnx");
+//
 // No MLIR and no protobuf here: as with dz::compile, the frontend traces and the compiler
 // library (libdzc_codegen_onnx.so, codegen/onnx) is loaded on first use to write or
 // compile the model.
 #pragma once
 #include <dzc/layers.h>
+#include <dzc/models.h>
 #include <dzc/trace.h>
 #include <dzc/variable.h>
 
@@ -76,6 +84,67 @@ private:
 /// a dz::Error here) and returns the callable.
 ImportedModel import_model(const std::string &path, const ModelImportOptions &options = {});
 
+struct TrainableOptions {
+  /// The initializers that become Parameters, by name; empty: every float and double
+  /// initializer but BatchNormalization's running mean and variance. The others stay
+  /// constants of the graph.
+  std::vector<std::string> parameters;
+  bool check = true; // run onnx::checker on the file (models ONNX 1.12 knows)
+};
+
+/// An ONNX model as a dz::Model: its trainable initializers are Parameters named as in the
+/// file ("fc1.weight"; a name with '/' is a path of sub-layers, as in named_params()), so
+/// params(), cleargrads(), the optimizers, save_weights/load_weights and to(device) work as
+/// on any model. Calling it runs the graph as one Function: eagerly, the graph compiled by
+/// the pipeline of dz::compile, with a backward compiled from the IR's autodiff (itself
+/// differentiable: create_graph works); inside dz::compile, its ops become part of the
+/// trace. The graph is imported and compiled once for each new set of input shapes.
+///
+/// Training mode (Config::train()): BatchNormalization normalizes with the batch's
+/// statistics and updates its running ones (ONNX's training_mode; written back after each
+/// compiled call inside dz::compile); in TestMode it uses them. Dropout is imported in its
+/// inference form only: calling a model that has one in training mode throws dz::Error.
+/// backward() throws dz::Error naming the node when a gradient must reach a parameter or
+/// input through a node that passes none (ArgMax, Shape, a cast to integers).
+/// Copies share the model (parameters and compiled programs).
+class TrainableModel : public Model {
+public:
+  /// Inputs in the order of the graph's inputs (initializers excluded); outputs in the
+  /// order of its outputs.
+  std::vector<Variable> forward(const std::vector<Variable> &xs) override;
+  using Layer::forward;
+  const std::string &path() const;
+  /// The graph's input and output names, and the initializers that are Parameters (file
+  /// order).
+  const std::vector<std::string> &input_names() const;
+  const std::vector<std::string> &output_names() const;
+  const std::vector<std::string> &parameter_names() const;
+  /// The Parameter of the initializer `name`; dz::Error when there is none.
+  Parameter param(const std::string &name) const;
+  /// How many input signatures were imported so far.
+  int compilations() const;
+
+private:
+  TrainableModel() = default;
+  friend TrainableModel import_trainable(const std::string &, const TrainableOptions &);
+  friend void export_model(TrainableModel &, const std::vector<Variable> &, const std::string &,
+                           const ExportOptions &);
+  struct Impl;
+  std::shared_ptr<Impl> impl_;
+};
+
+/// Reads `path` now: a missing file, a file that is not ONNX, an op dz cannot import, a
+/// name in `options.parameters` that is not a floating initializer, or a model without any
+/// floating initializer is a dz::Error here.
+TrainableModel import_trainable(const std::string &path, const TrainableOptions &options = {});
+
+/// Writes the model's file again with the current values of its Parameters as the
+/// initializers of the same names; the graph, its names and opsets stay the original's
+/// (`options` is not used). `example_inputs` must match the graph's inputs in number. The
+/// file is written atomically. Throws dz::Error.
+void export_model(TrainableModel &model, const std::vector<Variable> &example_inputs,
+                  const std::string &path, const ExportOptions &options = {});
+
 // ---- the boundary with the compiler library (implemented by codegen/onnx) ----
 
 /// What the exporter knows of a traced function's arguments: the first `inputs` are the
@@ -97,5 +166,36 @@ void check_model(const std::string &path, const ModelImportOptions &options);
 std::unique_ptr<trace::Executable> compile_model(const std::string &path,
                                                  const std::vector<Tensor> &inputs,
                                                  const ModelImportOptions &options);
+
+/// What import_trainable reads from the file (codegen/onnx).
+struct TrainableSource {
+  std::vector<std::string> inputs, outputs;  // graph input (not initializer) and output names
+  std::vector<std::string> parameters;       // the trainable initializers
+  std::vector<Tensor> values;                // their values
+  std::vector<std::string> statistics;       // BatchNormalization's running means and variances
+  std::vector<Tensor> statistic_values;      // their values
+  std::vector<std::string> train_mode_nodes; // "node 'drop' (Dropout)": no training form
+};
+TrainableSource read_trainable(const std::string &path, const TrainableOptions &options);
+
+/// The model's graph for inputs of these shapes: arguments are the graph inputs, the
+/// parameters, then the statistics; results the graph outputs, then (`training`) the new
+/// value of each statistic named in `updates`; `origins` names each node's ONNX node
+/// ("node 'fc1' (Gemm)"). `frozen` lists the parameters the import read as constants.
+/// `training`: BatchNormalization normalizes with the batch's statistics and updates the
+/// running ones (its training_mode).
+struct ImportedGraph {
+  trace::Graph graph;
+  std::vector<std::string> origins;
+  std::vector<std::string> frozen;
+  std::vector<std::string> updates;
+};
+ImportedGraph import_graph(const std::string &path, const std::vector<std::string> &parameters,
+                           const std::vector<std::string> &statistics,
+                           const std::vector<Tensor> &inputs, bool training);
+
+/// Writes the model of `source` to `path` with these initializers replaced.
+void write_initializers(const std::string &source, const std::vector<std::string> &names,
+                        const std::vector<Tensor> &values, const std::string &path);
 
 } // namespace dz::onnx

@@ -21,6 +21,9 @@ namespace dz {
 class Function;
 class Variable;
 struct VariableNode;
+namespace trace {
+struct Graph;
+}
 
 struct BackwardOptions {
   bool retain_grad = false;  // keep the gradients of intermediate variables
@@ -138,10 +141,13 @@ struct FunctionTrace {
     Unsupported, // cannot be compiled yet: dz::compile reports it
     Op,          // one dz op `op` with `attrs`, whose operands are the inputs in order
     Decompose,   // the tensor operations of its forward are recorded one by one
+    Graph,       // the ops of `graph` (dzc/trace.h), whose arguments are the inputs in order
+                 // and whose results are the outputs (an imported ONNX model)
   } kind = Unsupported;
   const char *op = "";
   std::vector<TraceAttr> attrs;
-  std::vector<Tensor> operands; // tensors the function holds, after the inputs (labels)
+  std::vector<Tensor> operands;        // tensors the function holds, after the inputs (labels)
+  const trace::Graph *graph = nullptr; // Graph: owned by the function
 };
 
 /// A differentiable operation. Subclasses implement forward on tensors and backward on

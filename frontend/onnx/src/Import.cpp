@@ -255,8 +255,12 @@ std::optional<Tensor> Importer::evaluate(Value v) const {
   llvm::SetVector<mlir::BlockArgument> args;
   const bool given = !options.input_values.empty();
   if (!options.evaluate || type.getNumElements() > kMaxConstantRead ||
-      !collect_constant_ops(v, ops, given ? &args : nullptr))
+      !collect_constant_ops(v, ops, &args))
     return std::nullopt;
+  const size_t num_inputs = argument_of.size();
+  for (mlir::BlockArgument arg : args)
+    if (arg.getArgNumber() < num_inputs && !given)
+      return std::nullopt;
   mlir::OpBuilder fb(&ctx);
   mlir::OwningOpRef<mlir::ModuleOp> scratch = mlir::ModuleOp::create(fb.getUnknownLoc());
   fb.setInsertionPointToEnd(scratch->getBody());
@@ -264,11 +268,17 @@ std::optional<Tensor> Importer::evaluate(Value v) const {
       mlir::func::FuncOp::create(fb, fb.getUnknownLoc(), "fold", fb.getFunctionType({}, {type}));
   fb.setInsertionPointToEnd(fn.addEntryBlock());
   mlir::IRMapping map;
+  auto value_of_argument = [this, num_inputs](unsigned i) -> Tensor {
+    if (i < num_inputs)
+      return options.input_values[i];
+    const std::string &name = options.initializer_arguments.at(i - num_inputs);
+    return tensor_from_proto(*initializers.at(name), "initializer '" + name + "'");
+  };
   for (mlir::BlockArgument arg : args)
-    if (options.input_values.at(arg.getArgNumber()).size() > kMaxConstantRead)
+    if (value_of_argument(arg.getArgNumber()).size() > kMaxConstantRead)
       return std::nullopt;
   for (mlir::BlockArgument arg : args) {
-    const Tensor &value = options.input_values[arg.getArgNumber()];
+    const Tensor value = value_of_argument(arg.getArgNumber());
     mark_read(arg.getArgNumber());
     map.map(Value(arg), Value(ir::ConstantOp::create(fb, fb.getUnknownLoc(),
                                                      mlir::ElementsAttr(elements_of(ctx, value)))));
@@ -334,6 +344,17 @@ mlir::OwningOpRef<mlir::ModuleOp> Importer::run() {
     if (!values.emplace(inputs[i]->name(), body->getArgument(unsigned(i))).second)
       throw dz::Error("graph input '" + inputs[i]->name() + "' is listed twice");
     argument_of[inputs[i]->name()] = i;
+  }
+  for (const std::string &name : options.initializer_arguments) {
+    auto it = initializers.find(name);
+    if (it == initializers.end())
+      throw dz::Error("'" + name + "' is not an initializer of the graph");
+    if (values.count(name))
+      throw dz::Error("initializer '" + name + "' is listed twice");
+    Tensor t = tensor_from_proto(*it->second, "initializer '" + name + "'");
+    auto type = mlir::RankedTensorType::get(t.shape(), elements_of(ctx, t).getElementType());
+    argument_types.push_back(type);
+    values[name] = body->addArgument(type, mlir::NameLoc::get(b.getStringAttr(name)));
   }
   b.setInsertionPointToEnd(body);
   for (int i = 0; i < graph.node_size(); ++i)

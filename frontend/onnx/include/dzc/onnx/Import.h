@@ -42,6 +42,12 @@ struct ImportOptions {
   /// an op needs as a constant but that is computed from constants only (Shape -> Slice
   /// -> Reshape chains) is evaluated at import time. Empty: such operands are unsupported.
   std::function<Tensor(mlir::func::FuncOp)> evaluate;
+  /// Initializers that become arguments of the function after the graph inputs, in this
+  /// order (fine-tuning: their values are passed at each call), instead of dz.constant
+  /// ops. Each must name an initializer of the graph. When an op needs one of them as a
+  /// constant operand (a shape, a scale), its value is used there and `values_read` marks
+  /// entry (graph inputs + k) for the k-th of them.
+  std::vector<std::string> initializer_arguments;
 };
 
 /// The model in `path` as a module of one func.func: graph inputs (not initializers)
