@@ -11,6 +11,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -46,6 +47,7 @@ void value_info(::onnx::ValueInfoProto *v, const std::string &name, int32_t elem
   v->set_name(name);
   auto *t = v->mutable_type()->mutable_tensor_type();
   t->set_elem_type(elem);
+  t->mutable_shape(); // a 0-d tensor has a shape too, of no dimensions
   for (int64_t d : dims)
     t->mutable_shape()->add_dim()->set_dim_value(d);
 }
