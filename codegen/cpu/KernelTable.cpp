@@ -312,8 +312,7 @@ FailureOr<Kernel> lower_softmax_cross_entropy(OpView &v) {
 } // namespace
 
 bool labelsCheckedBefore(mlir::Operation *one_hot) {
-  const int64_t classes =
-      mlir::cast<mlir::ShapedType>(one_hot->getResult(0).getType()).getDimSize(1);
+  const int64_t classes = mlir::cast<mlir::ShapedType>(one_hot->getResult(0).getType()).getDimSize(1);
   mlir::Value labels = one_hot->getOperand(0);
   for (mlir::Operation *user : labels.getUsers())
     if (user->getName().getStringRef() == "dz.softmax_cross_entropy" &&
