@@ -45,6 +45,57 @@ class Activations(nn.Module):
         return self.l3(self.acts[4](self.acts[3](self.acts[2](h))))
 
 
+class ResidualBlock(nn.Module):
+    """A ResNet basic block with batch norm (its running statistics in eval mode)."""
+
+    def __init__(self):
+        super().__init__()
+        self.c1, self.b1 = nn.Conv2d(4, 4, 3, padding=1, bias=False), nn.BatchNorm2d(4)
+        self.c2, self.b2 = nn.Conv2d(4, 4, 3, padding=1, bias=False), nn.BatchNorm2d(4)
+
+    def forward(self, x):
+        h = torch.relu(self.b1(self.c1(x)))
+        return torch.relu(x + self.b2(self.c2(h)))
+
+
+class LstmLast(nn.Module):
+    """nn.LSTM (batch_first) and a linear layer on the last step."""
+
+    def __init__(self):
+        super().__init__()
+        self.lstm, self.fc = nn.LSTM(3, 6, batch_first=True), nn.Linear(6, 2)
+
+    def forward(self, x):
+        return self.fc(self.lstm(x)[0][:, -1])
+
+
+class Tcn(nn.Module):
+    """A 1-D convolution net with dilations 1, 2, 4 (a TCN without its causal crop)."""
+
+    def __init__(self):
+        super().__init__()
+        self.convs = nn.ModuleList(nn.Conv1d(3 if d == 1 else 5, 5, 3, dilation=d, padding=d)
+                                   for d in (1, 2, 4))
+
+    def forward(self, x):
+        for c in self.convs:
+            x = torch.relu(c(x))
+        return x
+
+
+class CausalDecoder(nn.Module):
+    """nn.TransformerDecoderLayer attending to its own input, with a causal mask."""
+
+    def __init__(self):
+        super().__init__()
+        self.layer = nn.TransformerDecoderLayer(16, 2, dim_feedforward=32, batch_first=True)
+
+    def forward(self, x):
+        t = x.shape[1]
+        mask = torch.triu(torch.full((t, t), float("-inf")), diagonal=1)
+        return self.layer(x, x, tgt_mask=mask)
+
+
 def transformer():
     return nn.TransformerEncoderLayer(32, 4, dim_feedforward=64, activation="gelu",
                                       batch_first=True)
@@ -55,6 +106,10 @@ MODELS = {
     "gru2": (Gru2, 13, (5, 2, 4), (7, 3, 4), {0: "T", 1: "N"}),
     "transformer_encoder": (transformer, 14, (2, 6, 32), (3, 9, 32), {0: "N", 1: "T"}),
     "mlp_activations": (Activations, 14, (5, 8), (2, 8), {0: "N"}),
+    "resnet_block": (ResidualBlock, 15, (2, 4, 6, 6), (3, 4, 6, 6), {0: "N"}),
+    "lstm_last": (LstmLast, 13, (2, 5, 3), (4, 7, 3), {0: "N", 1: "T"}),
+    "tcn": (Tcn, 17, (2, 3, 12), (1, 3, 20), {0: "N", 2: "T"}),
+    "causal_decoder": (CausalDecoder, 14, (2, 5, 16), (3, 8, 16), {0: "N", 1: "T"}),
 }
 
 
