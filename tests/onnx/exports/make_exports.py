@@ -96,6 +96,48 @@ class CausalDecoder(nn.Module):
         return self.layer(x, x, tgt_mask=mask)
 
 
+class PaddedAttention(nn.Module):
+    """nn.MultiheadAttention with a key-padding mask computed from the input."""
+
+    def __init__(self):
+        super().__init__()
+        self.attn = nn.MultiheadAttention(16, 4, batch_first=True)
+
+    def forward(self, x):
+        padding = x[:, :, 0] > 0.3  # keys whose first feature exceeds 0.3 are padding
+        return self.attn(x, x, x, key_padding_mask=padding, need_weights=False)[0]
+
+
+class PatchEmbedding(nn.Module):
+    """A ViT-style patch embedding: Conv with stride = kernel, flatten, transpose, a class
+    token concatenated in front, positional embeddings added."""
+
+    def __init__(self):
+        super().__init__()
+        self.proj = nn.Conv2d(3, 8, 4, stride=4)
+        self.cls = nn.Parameter(torch.randn(1, 1, 8))
+        self.pos = nn.Parameter(torch.randn(1, 5, 8))
+
+    def forward(self, x):
+        p = self.proj(x).flatten(2).transpose(1, 2)
+        return torch.cat([self.cls.expand(x.shape[0], -1, -1), p], dim=1) + self.pos
+
+
+class UNetBlock(nn.Module):
+    """A UNet-style block: down by a strided Conv, up by ConvTranspose, the skip joined by
+    Concat."""
+
+    def __init__(self):
+        super().__init__()
+        self.down = nn.Conv2d(2, 4, 3, stride=2, padding=1)
+        self.up = nn.ConvTranspose2d(4, 2, 2, stride=2)
+        self.out = nn.Conv2d(4, 2, 3, padding=1)
+
+    def forward(self, x):
+        u = self.up(torch.relu(self.down(x)))
+        return self.out(torch.cat([x, u], dim=1))
+
+
 def transformer():
     return nn.TransformerEncoderLayer(32, 4, dim_feedforward=64, activation="gelu",
                                       batch_first=True)
@@ -110,6 +152,9 @@ MODELS = {
     "lstm_last": (LstmLast, 13, (2, 5, 3), (4, 7, 3), {0: "N", 1: "T"}),
     "tcn": (Tcn, 17, (2, 3, 12), (1, 3, 20), {0: "N", 2: "T"}),
     "causal_decoder": (CausalDecoder, 14, (2, 5, 16), (3, 8, 16), {0: "N", 1: "T"}),
+    "padded_attention": (PaddedAttention, 14, (2, 6, 16), (3, 4, 16), {0: "N", 1: "T"}),
+    "patch_embedding": (PatchEmbedding, 13, (2, 3, 8, 8), (3, 3, 8, 8), {0: "N"}),
+    "unet_block": (UNetBlock, 13, (2, 2, 8, 8), (1, 2, 8, 8), {0: "N"}),
 }
 
 
