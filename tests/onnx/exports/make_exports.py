@@ -138,6 +138,32 @@ class UNetBlock(nn.Module):
         return self.out(torch.cat([x, u], dim=1))
 
 
+class MobileBlock(nn.Module):
+    """A MobileNet-style block: strided conv + BN, depthwise conv + BN + ReLU6, pointwise
+    conv, global average pool, linear."""
+
+    def __init__(self):
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Conv2d(3, 8, 3, stride=2, padding=1), nn.BatchNorm2d(8),
+            nn.Conv2d(8, 8, 3, padding=1, groups=8), nn.BatchNorm2d(8), nn.ReLU6(),
+            nn.Conv2d(8, 12, 1), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(12, 5))
+
+    def forward(self, x):
+        return self.net(x)
+
+
+class EmbeddingNorm(nn.Module):
+    """nn.Embedding of int64 ids, nn.LayerNorm, the mean over the sequence, a linear layer."""
+
+    def __init__(self):
+        super().__init__()
+        self.emb, self.norm, self.fc = nn.Embedding(20, 8), nn.LayerNorm(8), nn.Linear(8, 3)
+
+    def forward(self, ids):
+        return self.fc(self.norm(self.emb(ids)).mean(dim=1))
+
+
 def transformer():
     return nn.TransformerEncoderLayer(32, 4, dim_feedforward=64, activation="gelu",
                                       batch_first=True)
@@ -155,6 +181,8 @@ MODELS = {
     "padded_attention": (PaddedAttention, 14, (2, 6, 16), (3, 4, 16), {0: "N", 1: "T"}),
     "patch_embedding": (PatchEmbedding, 13, (2, 3, 8, 8), (3, 3, 8, 8), {0: "N"}),
     "unet_block": (UNetBlock, 13, (2, 2, 8, 8), (1, 2, 8, 8), {0: "N"}),
+    "mobile_block": (MobileBlock, 13, (2, 3, 8, 8), (3, 3, 8, 8), {0: "N"}),
+    "embedding_norm": (EmbeddingNorm, 13, (2, 5), (3, 7), {0: "N", 1: "T"}),
 }
 
 
@@ -165,7 +193,10 @@ def main():
     for i, (name, (make, opset, shape, shape2, axes)) in enumerate(MODELS.items()):
         torch.manual_seed(100 + i)
         model = make().eval()
-        x, x2 = torch.randn(*shape), torch.randn(*shape2)
+        if name == "embedding_norm":  # token ids
+            x, x2 = torch.randint(0, 20, shape), torch.randint(0, 20, shape2)
+        else:
+            x, x2 = torch.randn(*shape), torch.randn(*shape2)
         path = os.path.join(out, name + ".onnx")
         torch.onnx.export(model, (x,), path, opset_version=opset, input_names=["x"],
                           output_names=["y"], dynamic_axes={"x": axes, "y": axes})
