@@ -219,8 +219,12 @@ class Dz_UnaryPredicateOp<string mnemonic, string what> : Dz_Op<mnemonic, Dz_Reg
   let results = (outs Dz_BoolTensor:$result);
   let assemblyFormat = "$x attr-dict `:` type($x) `->` type($result)";
 }
+// Float ops take float operands only: integers divide with dz.trunc_divide or
+// dz.floor_divide, or are cast first (the tracer casts them to f64, as NumPy's true division).
 class Dz_BinaryFloatOp<string mnemonic, string what, list<Trait> traits>
-    : Dz_BinaryOp<mnemonic, what, !listconcat(Dz_RegistryTraits, traits)>;
+    : Dz_BinaryOp<mnemonic, what, !listconcat(Dz_RegistryTraits, traits)> {
+  let arguments = (ins Dz_FloatTensor:$lhs, Dz_FloatTensor:$rhs);
+}
 class Dz_BinaryNumericOp<string mnemonic, string what, list<Trait> traits>
     : Dz_BinaryOp<mnemonic, what, !listconcat(Dz_RegistryTraits, traits)>;
 class Dz_BinaryMaskOp<string mnemonic, string what, list<Trait> traits>

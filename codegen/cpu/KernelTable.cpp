@@ -194,8 +194,8 @@ FailureOr<Kernel> lower_reduction(OpView &v, bool is_sum, bool is_max) {
   if (failed(axes) || failed(keepdims))
     return failure();
   bool k = *keepdims;
-  if (is_sum)
-    return unary(v, [ax = *axes, k](const Tensor &x) { return x.sum(ax, k); });
+  if (is_sum) // the eager sum of int32 is int64 (NumPy's); dz.sum keeps the element type
+    return unary(v, [ax = *axes, k](const Tensor &x) { return x.sum(ax, k).to(x.dtype()); });
   if (is_max)
     return unary(v, [ax = *axes, k](const Tensor &x) { return x.max(ax, k); });
   return unary(v, [ax = *axes, k](const Tensor &x) { return x.min(ax, k); });

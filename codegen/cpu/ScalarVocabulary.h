@@ -115,6 +115,38 @@ inline SV Fmod(SV a, SV b) {
   SV r = a.make<mlir::arith::RemSIOp>(a.v, Sel(none, a.constant(1), b).v);
   return Sel(none, zero, r);
 }
+/// C's integer quotient (toward zero): divsi with 0 for b of 0 and the negation (wrapping)
+/// for b of -1, where divsi overflows; floats: a / b rounded toward zero.
+inline SV TruncDiv(SV a, SV b) {
+  if (a.isFloat()) {
+    SV q = a / b;
+    return Sel(q < a.constant(0), q.make<mlir::math::CeilOp>(q.v),
+               q.make<mlir::math::FloorOp>(q.v));
+  }
+  SV zero = a.constant(0), minus1 = a.constant(-1);
+  SV none = (b == zero) || (b == minus1);
+  SV q = a.make<mlir::arith::DivSIOp>(a.v, Sel(none, a.constant(1), b).v);
+  return Sel(b == zero, zero, Sel(b == minus1, zero - a, q));
+}
+/// NumPy's floor_divide: integers as TruncDiv, one less where the remainder is nonzero
+/// and the signs differ; floats by NumPy's divmod.
+inline SV FloorDiv(SV a, SV b) {
+  SV zero = a.constant(0), one = a.constant(1);
+  if (a.isFloat()) {
+    SV quotient = a / b;
+    SV mod = a.make<mlir::arith::RemFOp>(a.v, b.v);
+    SV div = (a - mod) / b;
+    div = Sel((mod != zero) && ((b < zero) != (mod < zero)), div - one, div);
+    SV floordiv = div.make<mlir::math::FloorOp>(div.v);
+    floordiv = Sel(div - floordiv > a.constant(0.5), floordiv + one, floordiv);
+    SV signedZero = a.make<mlir::math::CopySignOp>(zero.v, quotient.v);
+    return Sel(b == zero, quotient, Sel(div == zero, signedZero, floordiv));
+  }
+  SV none = (b == zero) || (b == a.constant(-1));
+  SV r = a.make<mlir::arith::RemSIOp>(a.v, Sel(none, one, b).v);
+  SV q = TruncDiv(a, b);
+  return Sel(!none && (r != zero) && ((a < zero) != (b < zero)), q - one, q);
+}
 #define DZ_VOCABULARY_MATH(Name, Op)                                                               \
   inline SV Name(SV x) { return x.make<mlir::math::Op>(x.v); }
 DZ_VOCABULARY_MATH(Exp, ExpOp)

@@ -440,6 +440,47 @@ const std::map<std::string_view, Rule> &table() {
          e.node("Add", {r, e.in(op, 1)}, {moved});
          e.node("Where", {fix, moved, r}, {e.out(op)});
        }},
+      // ONNX's Div truncates integers (a divisor of 0 is undefined there; dz gives 0).
+      // Floats: Floor / Ceil of the quotient (NumPy's // corrects the rounding of a / b
+      // where a is not a multiple of b; ONNX has no such op).
+      {"dz.trunc_divide",
+       [](Exporter &e, Operation *op) {
+         mlir::Type elem = typeOf(op->getOperand(0)).getElementType();
+         if (!llvm::isa<mlir::FloatType>(elem)) {
+           e.node("Div", {e.in(op, 0), e.in(op, 1)}, {e.out(op)});
+           return;
+         }
+         std::string q = e.temp(), neg = e.temp(), up = e.temp(), down = e.temp();
+         e.node("Div", {e.in(op, 0), e.in(op, 1)}, {q});
+         e.node("Less", {q, e.scalar(0, elem)}, {neg});
+         e.node("Ceil", {q}, {up});
+         e.node("Floor", {q}, {down});
+         e.node("Where", {neg, up, down}, {e.out(op)});
+       }},
+      {"dz.floor_divide",
+       [](Exporter &e, Operation *op) {
+         mlir::Type elem = typeOf(op->getOperand(0)).getElementType();
+         if (llvm::isa<mlir::FloatType>(elem)) {
+           std::string q = e.temp();
+           e.node("Div", {e.in(op, 0), e.in(op, 1)}, {q});
+           e.node("Floor", {q}, {e.out(op)});
+           return;
+         }
+         // the truncated quotient, one less where the remainder is nonzero and the signs differ
+         std::string q = e.temp(), r = e.temp(), zero = e.scalar(0, elem), rz = e.temp(),
+                     rnz = e.temp(), aneg = e.temp(), bneg = e.temp(), differ = e.temp(),
+                     fix = e.temp(), less = e.temp();
+         e.node("Div", {e.in(op, 0), e.in(op, 1)}, {q});
+         setAttr(e.node("Mod", {e.in(op, 0), e.in(op, 1)}, {r}), "fmod", int64_t(1));
+         e.node("Equal", {r, zero}, {rz});
+         e.node("Not", {rz}, {rnz});
+         e.node("Less", {e.in(op, 0), zero}, {aneg});
+         e.node("Less", {e.in(op, 1), zero}, {bneg});
+         e.node("Xor", {aneg, bneg}, {differ});
+         e.node("And", {rnz, differ}, {fix});
+         e.node("Sub", {q, e.scalar(1, elem)}, {less});
+         e.node("Where", {fix, less, q}, {e.out(op)});
+       }},
       {"dz.not_equal",
          [](Exporter &e, Operation *op) {
            std::string eq = e.temp();

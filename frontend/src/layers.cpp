@@ -484,6 +484,47 @@ Variable LSTM::forward(const Variable &x) {
 Variable LSTM::h() const { return state_->h; }
 Variable LSTM::c() const { return state_->c; }
 
+struct GRU::State {
+  Variable h;
+};
+
+GRU::GRU(int64_t hidden_size, RNNOptions opts)
+    : x2z(hidden_size, {.in_size = opts.in_size, .dtype = opts.dtype}),
+      x2r(hidden_size, {.in_size = opts.in_size, .dtype = opts.dtype}),
+      x2h(hidden_size, {.in_size = opts.in_size, .dtype = opts.dtype}),
+      h2z(hidden_size, {.nobias = true, .in_size = hidden_size, .dtype = opts.dtype}),
+      h2r(hidden_size, {.nobias = true, .in_size = hidden_size, .dtype = opts.dtype}),
+      h2h(hidden_size, {.nobias = true, .in_size = hidden_size, .dtype = opts.dtype}),
+      state_(std::make_shared<State>()) {
+  register_layer("x2z", x2z);
+  register_layer("x2r", x2r);
+  register_layer("x2h", x2h);
+  register_layer("h2z", h2z);
+  register_layer("h2r", h2r);
+  register_layer("h2h", h2h);
+  on_reset_state([s = state_] { s->h = Variable(); });
+}
+
+Variable GRU::forward(const Variable &x) {
+  const Variable &h = state_->h;
+  Variable h_new;
+  if (!h) { // h_prev = 0: r has nothing to reset, and z h_prev vanishes
+    if (!has_data(x2r.W))
+      x2r(x); // x2r's W takes its shape from the first input, as the others' do
+    Variable z = F::sigmoid(x2z(x));
+    h_new = (1.0 - z) * F::tanh(x2h(x));
+  } else {
+    Variable z = F::sigmoid(x2z(x) + h2z(h));
+    Variable r = F::sigmoid(x2r(x) + h2r(h));
+    Variable n = F::tanh(x2h(x) + h2h(r * h));
+    h_new = (1.0 - z) * n + z * h;
+  }
+  state_->h = h_new;
+  return h_new;
+}
+
+Variable GRU::h() const { return state_->h; }
+
 // ---- BatchNorm ---------------------------------------------------------------------------
 
 BatchNorm::BatchNorm(BatchNormOptions opts)

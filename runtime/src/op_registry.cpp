@@ -100,7 +100,7 @@ template <class C> __device__ inline C Abs(C x) { return x < (C)0 ? (C)-x : x; }
 __device__ inline float Abs(float x) { return fabsf(x); }
 __device__ inline double Abs(double x) { return fabs(x); }
 template <class C> __device__ inline C Mod(C a, C b) {
-  if (b == (C)0 || b == (C)-1) return (C)0;
+  if (b == (C)0 || ((C)-1 < (C)0 && b == (C)-1)) return (C)0;
   C r = (C)(a % b);
   return r != (C)0 && ((r < (C)0) != (b < (C)0)) ? (C)(r + b) : r;
 }
@@ -113,10 +113,23 @@ __device__ inline double Mod(double a, double b) {
   return r != 0.0 ? ((b < 0.0) != (r < 0.0) ? r + b : r) : copysign(0.0, b);
 }
 template <class C> __device__ inline C Fmod(C a, C b) {
-  return b == (C)0 || b == (C)-1 ? (C)0 : (C)(a % b);
+  return b == (C)0 || ((C)-1 < (C)0 && b == (C)-1) ? (C)0 : (C)(a % b);
 }
 __device__ inline float Fmod(float a, float b) { return fmodf(a, b); }
 __device__ inline double Fmod(double a, double b) { return fmod(a, b); }
+template <class C> __device__ inline C TruncDiv(C a, C b) {
+  if (b == (C)0) return (C)0;
+  if ((C)-1 < (C)0 && b == (C)-1) return (C)(0ull - (unsigned long long)a);
+  return (C)(a / b);
+}
+template <class C> __device__ inline C FloorDiv(C a, C b) {
+  C q = TruncDiv(a, b);
+  bool adjust = (C)-1 < (C)0 && b != (C)0 && b != (C)-1 && (C)(a % b) != (C)0 &&
+                ((a < (C)0) != (b < (C)0));
+  return adjust ? (C)(q - (C)1) : q;
+}
+__device__ inline float TruncDiv(float a, float b) { return truncf(a / b); }
+__device__ inline double TruncDiv(double a, double b) { return trunc(a / b); }
 __device__ inline float Pow(float a, float b) { return powf(a, b); }
 __device__ inline double Pow(double a, double b) { return pow(a, b); }
 #define DZ_OP_MATH(Name, fn) \
@@ -128,6 +141,18 @@ DZ_OP_MATH(Asin, asin) DZ_OP_MATH(Acos, acos) DZ_OP_MATH(Atan, atan) DZ_OP_MATH(
 DZ_OP_MATH(Cosh, cosh) DZ_OP_MATH(Asinh, asinh) DZ_OP_MATH(Acosh, acosh)
 DZ_OP_MATH(Atanh, atanh) DZ_OP_MATH(Ceil, ceil) DZ_OP_MATH(Floor, floor) DZ_OP_MATH(Rint, rint)
 #undef DZ_OP_MATH
+#define DZ_OP_FLOOR_DIV(F, suffix) \
+  __device__ inline F FloorDiv(F a, F b) { \
+    if (b == (F)0) return a / b; \
+    F mod = fmod##suffix(a, b); \
+    F div = (a - mod) / b; \
+    if (mod != (F)0 && ((b < (F)0) != (mod < (F)0))) div -= (F)1; \
+    if (div == (F)0) return copysign##suffix((F)0, a / b); \
+    F floordiv = floor##suffix(div); \
+    return div - floordiv > (F)0.5 ? floordiv + (F)1 : floordiv; \
+  }
+DZ_OP_FLOOR_DIV(float, f) DZ_OP_FLOOR_DIV(double, )
+#undef DZ_OP_FLOOR_DIV
 #endif
 )";
 

@@ -73,6 +73,45 @@ template <typename T> inline T Fmod(T a, T b) {
   }
 }
 
+/// C's integer quotient (toward zero); 0 for an integer b of 0, -a (wrapping) for b of -1.
+/// Floats: a / b rounded toward zero.
+template <typename T> inline T TruncDiv(T a, T b) {
+  if constexpr (kFloat<T>) {
+    return std::trunc(a / b);
+  } else {
+    if (b == 0)
+      return T(0);
+    if constexpr (std::is_signed_v<T>)
+      if (b == T(-1))
+        return T(std::make_unsigned_t<T>(0) - std::make_unsigned_t<T>(a));
+    return T(a / b);
+  }
+}
+
+/// NumPy's floor_divide (//): the quotient rounded toward -inf, so that
+/// FloorDiv(a, b) * b + Mod(a, b) == a. Integers: 0 for b of 0; floats: NumPy's divmod
+/// (a / b where b is 0).
+template <typename T> inline T FloorDiv(T a, T b) {
+  if constexpr (kFloat<T>) {
+    if (b == 0)
+      return a / b;
+    T mod = std::fmod(a, b);
+    T div = (a - mod) / b;
+    if (mod != 0 && ((b < 0) != (mod < 0)))
+      div -= T(1);
+    if (div == 0)
+      return std::copysign(T(0), a / b);
+    T floordiv = std::floor(div);
+    return div - floordiv > T(0.5) ? floordiv + T(1) : floordiv;
+  } else {
+    T q = TruncDiv(a, b);
+    if constexpr (std::is_signed_v<T>)
+      if (b != 0 && b != T(-1) && T(a % b) != 0 && ((a < 0) != (b < 0)))
+        q = T(q - 1);
+    return q;
+  }
+}
+
 // exp and tanh for float32 are the vectorising approximations of kernels.h; the rest is
 // <cmath> in the operand's type.
 inline float Exp(float x) { return detail::fast_expf(x); }

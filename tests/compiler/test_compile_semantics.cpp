@@ -268,6 +268,11 @@ TEST(CompileSemantics, LstmStateCarriesAcrossTruncatedBpttChunks) {
   EXPECT_EQ(o.traces, 2);
 }
 
+TEST(CompileSemantics, GruStateCarriesAcrossTruncatedBpttChunks) {
+  Outcome o = expect_compiled_equals_eager([] { return recurrent_run<L::GRU>(5); }, 8, "GRU");
+  EXPECT_EQ(o.traces, 2);
+}
+
 TEST(CompileSemantics, BackwardIntoAnEarlierCallsGraphIsRefused) {
   // Without unchain_backward the eager backward of chunk 2 goes on into chunk 1's graph
   // (full BPTT across calls); a compiled call cannot, so it refuses.

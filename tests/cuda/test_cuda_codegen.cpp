@@ -321,6 +321,21 @@ func.func @ints(%a: tensor<4x3xi64>, %b: tensor<3xi64>) -> (tensor<4xi64>, tenso
   return %1, %2 : tensor<4xi64>, tensor<3xi64>
 })";
 
+// The quotients and remainders: integers (i64, i32) and float32, fused with a product.
+const char *kQuotients = R"(
+func.func @quotients(%a: tensor<6xi64>, %b: tensor<6xi64>, %c: tensor<6xi32>, %x: tensor<6xf32>)
+    -> (tensor<6xi64>, tensor<6xi64>, tensor<6xi32>, tensor<6xf32>) {
+  %0 = dz.mul %a, %b : (tensor<6xi64>, tensor<6xi64>) -> tensor<6xi64>
+  %1 = dz.trunc_divide %0, %b : (tensor<6xi64>, tensor<6xi64>) -> tensor<6xi64>
+  %2 = dz.floor_divide %a, %b : (tensor<6xi64>, tensor<6xi64>) -> tensor<6xi64>
+  %3 = dz.mod %2, %b : (tensor<6xi64>, tensor<6xi64>) -> tensor<6xi64>
+  %4 = dz.floor_divide %c, %c : (tensor<6xi32>, tensor<6xi32>) -> tensor<6xi32>
+  %5 = dz.fmod %4, %c : (tensor<6xi32>, tensor<6xi32>) -> tensor<6xi32>
+  %6 = dz.floor_divide %x, %x : (tensor<6xf32>, tensor<6xf32>) -> tensor<6xf32>
+  %7 = dz.trunc_divide %6, %x : (tensor<6xf32>, tensor<6xf32>) -> tensor<6xf32>
+  return %1, %3, %5, %7 : tensor<6xi64>, tensor<6xi64>, tensor<6xi32>, tensor<6xf32>
+})";
+
 // Elementwise chains whose sizes are not multiples of a vector (16 bytes): f32 with a
 // broadcast bias, f64, i64.
 const char *kVectors = R"(
@@ -409,6 +424,16 @@ TEST(CudaCodegen, IntegerKernelsCompile) {
   EXPECT_NE(f.source.find("long long acc = 0LL;"), std::string::npos) << f.source;
   EXPECT_NE(f.source.find("long long acc = (-9223372036854775807LL - 1);"), std::string::npos)
       << f.source;
+  expectCompiles(f);
+}
+
+TEST(CudaCodegen, IntegerAndFloatQuotientsCompile) {
+  FusedModule m = fuse(kQuotients);
+  CudaFunction f = dz::codegen::cuda::generateCudaOrThrow(m.first());
+  // i64 and f32 in generated kernels; the int32 ops run on the host
+  for (const char *expr :
+       {"dz_op_trunc_divide(", "dz_op_floor_divide(", "dz_op_mod(", "TruncDiv(", "FloorDiv("})
+    EXPECT_NE(f.source.find(expr), std::string::npos) << expr << "\n" << f.source;
   expectCompiles(f);
 }
 

@@ -68,6 +68,20 @@ double np_remainder(double a, double b) {
   return (b < 0) != (r < 0) ? r + b : r;
 }
 
+// np.floor_divide: NumPy's divmod (npy_divmod), a / b where b is 0.
+double np_floor_divide(double a, double b) {
+  if (b == 0)
+    return a / b;
+  const double mod = std::fmod(a, b);
+  double div = (a - mod) / b;
+  if (mod != 0 && (b < 0) != (mod < 0))
+    div -= 1;
+  if (div == 0)
+    return std::copysign(0.0, a / b);
+  const double floordiv = std::floor(div);
+  return div - floordiv > 0.5 ? floordiv + 1 : floordiv;
+}
+
 std::vector<double> row_softmax(const std::vector<double> &x) {
   double m = x[0];
   for (double v : x)
@@ -215,6 +229,10 @@ const BinaryOp kBinaryOps[] = {
      true},
     {"fmod", [](const Tensor &a, const Tensor &b) { return dz::fmod(a, b); },
      [](double a, double b) { return std::fmod(a, b); }, kAllPaths, true},
+    {"floor_divide", [](const Tensor &a, const Tensor &b) { return dz::floor_divide(a, b); },
+     np_floor_divide, kAllPaths, true},
+    {"trunc_divide", [](const Tensor &a, const Tensor &b) { return dz::trunc_divide(a, b); },
+     [](double a, double b) { return std::trunc(a / b); }, kAllPaths, true},
 };
 
 /// Ops over the rows of a (rows, cols) tensor along `axis` (1: the rows as stored; 0: the
@@ -635,7 +653,126 @@ void check_loss(unsigned path, DType dt) {
   EXPECT_TRUE(errors.empty()) << report(errors);
 }
 
+// ---- integers: quotients, remainders and comparisons, exactly -----------------------------
+
+/// The integer ops: NumPy's // and %, C's / and %, true division (float64) and two
+/// comparisons. The references compute in 128 bits and wrap into the dtype; a divisor of 0
+/// gives 0.
+struct IntegerOp {
+  const char *name;
+  Tensor (*eager)(const Tensor &, const Tensor &);
+  __int128 (*reference)(__int128, __int128);
+};
+
+__int128 floor_q(__int128 a, __int128 b) {
+  if (b == 0)
+    return 0;
+  __int128 q = a / b;
+  return a % b != 0 && ((a < 0) != (b < 0)) ? q - 1 : q;
+}
+
+const IntegerOp kIntegerOps[] = {
+    {"floor_divide", [](const Tensor &a, const Tensor &b) { return dz::floor_divide(a, b); },
+     floor_q},
+    {"trunc_divide", [](const Tensor &a, const Tensor &b) { return dz::trunc_divide(a, b); },
+     [](__int128 a, __int128 b) { return b == 0 ? __int128(0) : a / b; }},
+    {"mod", [](const Tensor &a, const Tensor &b) { return dz::mod(a, b); },
+     [](__int128 a, __int128 b) { return b == 0 ? __int128(0) : a - floor_q(a, b) * b; }},
+    {"fmod", [](const Tensor &a, const Tensor &b) { return dz::fmod(a, b); },
+     [](__int128 a, __int128 b) { return b == 0 ? __int128(0) : a % b; }},
+    {"less", [](const Tensor &a, const Tensor &b) { return a < b; },
+     [](__int128 a, __int128 b) { return __int128(a < b); }},
+    {"equal", [](const Tensor &a, const Tensor &b) { return a == b; },
+     [](__int128 a, __int128 b) { return __int128(a == b); }},
+};
+
+/// The reference wrapped into `dt` (two's complement), as int64.
+int64_t wrapped(__int128 v, DType dt) {
+  const auto u = static_cast<uint64_t>(static_cast<unsigned __int128>(v));
+  return dt == dz::i32 ? int64_t(int32_t(uint32_t(u))) : int64_t(u);
+}
+
+void check_integers(unsigned path) {
+  const bool cuda = path == kCudaEager || path == kCudaCompiled;
+  const Device dev = cuda ? kGpu : Device::cpu();
+  for (DType dt : {dz::i64, dz::i32}) {
+    const int64_t lo = dt == dz::i64 ? std::numeric_limits<int64_t>::min() : INT32_MIN,
+                  hi = dt == dz::i64 ? std::numeric_limits<int64_t>::max() : INT32_MAX;
+    const std::vector<int64_t> v = {lo, -7, -2, -1, 0, 1, 2, 3, 7, hi};
+    std::vector<int64_t> a, b;
+    for (int64_t x : v)
+      for (int64_t y : v) {
+        a.push_back(x);
+        b.push_back(y);
+      }
+    const int64_t n = int64_t(a.size());
+    Tensor ta = Tensor::from_i64(a, {n}).to(dt).to(dev),
+           tb = Tensor::from_i64(b, {n}).to(dt).to(dev);
+    std::vector<Tensor> alone, fused;
+    if (path & kEagerPaths) {
+      for (const IntegerOp &op : kIntegerOps)
+        alone.push_back(op.eager(ta, tb));
+    } else {
+      dz::CompiledFunction f({.warn_retraces = false, .name = "integers"});
+      auto body = [&](const std::vector<Variable> &vs) {
+        std::vector<Variable> out;
+        for (const IntegerOp &op : kIntegerOps) {
+          out.push_back(Variable(op.eager(vs[0].data(), vs[1].data())));
+          // fused after maximum(a, a) (the same values, no overflow anywhere)
+          out.push_back(Variable(op.eager(dz::maximum(vs[0].data(), vs[0].data()), vs[1].data())));
+        }
+        return out;
+      };
+      // int32 runs op by op (the fused kernels compute in f32, f64 and i64)
+      std::vector<Variable> args = {Variable(ta), Variable(tb)}, out;
+      if (dt == dz::i64) {
+        out = run_compiled(f, args, body, path);
+      } else {
+        f.call(args, body);
+        out = f.call(args, body);
+      }
+      for (size_t k = 0; k < out.size(); ++k)
+        (k % 2 ? fused : alone).push_back(out[k].data());
+    }
+    std::vector<std::string> errors;
+    auto check = [&](const IntegerOp &op, const Tensor &got, const std::string &what) {
+      const bool predicate = std::string(op.name) == "less" || std::string(op.name) == "equal";
+      if (got.dtype() != (predicate ? dz::b8 : dt)) {
+        errors.push_back(what + ": dtype " + dz::dtype_name(got.dtype()));
+        return;
+      }
+      Tensor g = got.to(Device::cpu()).to(dz::i64);
+      for (int64_t i = 0; i < n; ++i) {
+        const int64_t want = wrapped(op.reference(a[size_t(i)], b[size_t(i)]), dt);
+        if (g.data<int64_t>()[i] != want)
+          errors.push_back(what + " at (" + std::to_string(a[size_t(i)]) + ", " +
+                           std::to_string(b[size_t(i)]) + "): got " +
+                           std::to_string(g.data<int64_t>()[i]) + ", expected " +
+                           std::to_string(want));
+      }
+    };
+    for (size_t o = 0; o < std::size(kIntegerOps); ++o) {
+      const std::string what = std::string(kIntegerOps[o].name) + " (" + path_name(path) + ", " +
+                               dz::dtype_name(dt) + ")";
+      check(kIntegerOps[o], alone[o], what);
+      if (!fused.empty())
+        check(kIntegerOps[o], fused[o], what + " fused");
+    }
+    // True division: float64, inf and nan for a divisor of 0.
+    Tensor q = ta / tb;
+    EXPECT_EQ(q.dtype(), dz::f64);
+    std::vector<double> qv = values_of(q);
+    for (int64_t i = 0; i < n; ++i) {
+      const double want = double(a[size_t(i)]) / double(b[size_t(i)]);
+      if (!(qv[size_t(i)] == want || (std::isnan(want) && std::isnan(qv[size_t(i)]))))
+        errors.push_back("true division at " + std::to_string(i));
+    }
+    EXPECT_TRUE(errors.empty()) << report(errors);
+  }
+}
+
 void check_all(unsigned path) {
+  check_integers(path);
   for (DType dt : {dz::f32, dz::f64}) {
     SCOPED_TRACE(dz::dtype_name(dt));
     check_unary(path, dt);

@@ -302,6 +302,66 @@ TEST(Layers, LSTMMatchesDeZeroEquationsAndResets) {
   EXPECT_TRUE(same(lstm(x).data(), h1.data()));
 }
 
+TEST(Layers, GRUMatchesItsEquationsAndResets) {
+  L::GRU gru(5, {.in_size = 3});
+  EXPECT_EQ(names_of(gru), (std::vector<std::string>{"x2z/W", "x2z/b", "x2r/W", "x2r/b", "x2h/W",
+                                                     "x2h/b", "h2z/W", "h2r/W", "h2h/W"}));
+  EXPECT_FALSE(gru.h().defined());
+  const Variable x = input({2, 3});
+  const Variable h1 = gru(x);
+  EXPECT_EQ(h1.shape(), (dz::Shape{2, 5}));
+  EXPECT_TRUE(gru.h().same_node(h1));
+  auto xl = [&](const L::Linear &l) { return dz::matmul(x.data(), l.W.data()) + l.b.data(); };
+  // The first step: h_prev = 0.
+  const Tensor z1 = dz::sigmoid(xl(gru.x2z));
+  EXPECT_TRUE(dz::allclose(h1.data(), (1.0 - z1) * dz::tanh(xl(gru.x2h)), 1e-5, 1e-6));
+  const Variable h2 = gru(x);
+  const Tensor h = h1.data();
+  const Tensor z = dz::sigmoid(xl(gru.x2z) + dz::matmul(h, gru.h2z.W.data()));
+  const Tensor r = dz::sigmoid(xl(gru.x2r) + dz::matmul(h, gru.h2r.W.data()));
+  const Tensor n = dz::tanh(xl(gru.x2h) + dz::matmul(r * h, gru.h2h.W.data()));
+  EXPECT_TRUE(dz::allclose(h2.data(), (1.0 - z) * n + z * h, 1e-5, 1e-6));
+  gru.reset_state();
+  EXPECT_FALSE(gru.h().defined());
+  EXPECT_TRUE(same(gru(x).data(), h1.data()));
+}
+
+TEST(Layers, GRUGradientsMatchCentralDifferencesInFloat64) {
+  dz::manual_seed(7);
+  L::GRU gru(4, {.in_size = 3, .dtype = dz::f64});
+  const Tensor xs = dz::randn({3, 2, 3}, dz::f64, 5); // 3 steps of a batch of 2
+  // Three steps from no state; each step's h weighted differently, so every step counts.
+  auto run = [&](const Variable &x) {
+    gru.reset_state();
+    Variable y;
+    for (int64_t t = 0; t < 3; ++t) {
+      Variable h = gru(F::get_item(x, {t})) * double(t + 1);
+      y = y.defined() ? y + h : h;
+    }
+    return y;
+  };
+  const dz::utils::GradCheckOptions tol{.rtol = 1e-4, .atol = 1e-5, .eps = 1e-4};
+  dz::utils::GradCheckResult in = dz::utils::gradient_check(run, xs, tol);
+  EXPECT_TRUE(in) << in.report;
+  for (dz::Parameter p : gru.params()) {
+    SCOPED_TRACE(p.name());
+    const Tensor saved = p.data();
+    gru.cleargrads();
+    F::sum(run(Variable(xs))).backward();
+    ASSERT_TRUE(p.has_grad());
+    const Tensor analytic = p.grad().data();
+    const Tensor numeric = dz::utils::numerical_diff(
+        [&](const Variable &v) {
+          p.set_data(v.data());
+          return run(Variable(xs));
+        },
+        saved, tol.eps);
+    p.set_data(saved);
+    EXPECT_TRUE(dz::allclose(analytic, numeric, tol.rtol, tol.atol))
+        << "max difference " << dz::max_abs_diff(analytic, numeric);
+  }
+}
+
 // ---- models: Sequential, MLP --------------------------------------------------------------
 
 TEST(Models, SequentialRunsLayersAndFunctionsInOrder) {

@@ -141,6 +141,66 @@ TEST(OpRegistry, FloatOpsComputeIntegersInFloat64AndNumericOpsKeepTheirDtype) {
   EXPECT_THROW(dz::sign(Tensor::from({1.0}, {1}).to(dz::b8)), dz::Error);
 }
 
+TEST(OpRegistry, IntegerQuotientsFollowNumPyAndCAndTrueDivisionGivesFloat64) {
+  auto ints = [](const Tensor &t) {
+    Tensor c = t.to(dz::i64);
+    return std::vector<int64_t>(c.data<int64_t>(), c.data<int64_t>() + c.size());
+  };
+  for (dz::DType dt : {dz::i64, dz::i32}) {
+    SCOPED_TRACE(dz::dtype_name(dt));
+    Tensor a = Tensor::from_i64({7, -7, 7, -7, 5, -5, 0}).to(dt);
+    Tensor b = Tensor::from_i64({2, 2, -2, -2, 0, 1, -3}).to(dt);
+    Tensor fl = dz::floor_divide(a, b), tr = dz::trunc_divide(a, b);
+    EXPECT_EQ(fl.dtype(), dt);
+    EXPECT_EQ(tr.dtype(), dt);
+    EXPECT_EQ(ints(fl), (std::vector<int64_t>{3, -4, -4, 3, 0, -5, 0})); // NumPy's //
+    EXPECT_EQ(ints(tr), (std::vector<int64_t>{3, -3, -3, 3, 0, -5, 0})); // C's /
+    EXPECT_EQ(ints(dz::mod(a, b)), (std::vector<int64_t>{1, 1, -1, -1, 0, 0, 0}));
+    EXPECT_EQ(ints(dz::fmod(a, b)), (std::vector<int64_t>{1, -1, 1, -1, 0, 0, 0}));
+    // a == q * b + r for both pairs wherever b != 0
+    for (size_t i = 0; i < 7; ++i) {
+      const int64_t ai = ints(a)[i], bi = ints(b)[i];
+      if (bi == 0)
+        continue;
+      EXPECT_EQ(ints(fl)[i] * bi + ints(dz::mod(a, b))[i], ai);
+      EXPECT_EQ(ints(tr)[i] * bi + ints(dz::fmod(a, b))[i], ai);
+    }
+    // true division: float64, inf for a divisor of 0
+    Tensor q = a / b;
+    EXPECT_EQ(q.dtype(), dz::f64);
+    EXPECT_EQ(q.data<double>()[0], 3.5);
+    EXPECT_EQ(q.data<double>()[4], std::numeric_limits<double>::infinity());
+  }
+  // The minimum over -1 wraps to itself (the hardware's division would trap).
+  const int64_t lo = std::numeric_limits<int64_t>::min();
+  Tensor m = Tensor::from_i64({lo, lo}), minus1 = Tensor::from_i64({-1, 1});
+  EXPECT_EQ(ints(dz::floor_divide(m, minus1)), (std::vector<int64_t>{lo, lo}));
+  EXPECT_EQ(ints(dz::trunc_divide(m, minus1)), (std::vector<int64_t>{lo, lo}));
+  Tensor m32 = Tensor::from_i64({INT32_MIN}).to(dz::i32), n32 = Tensor::from_i64({-1}).to(dz::i32);
+  EXPECT_EQ(ints(dz::trunc_divide(m32, n32)), (std::vector<int64_t>{INT32_MIN}));
+  // Floats: NumPy's floor_divide (1 // 0.1 is 9, not floor(1 / 0.1) = 10), C's trunc.
+  const double inf = std::numeric_limits<double>::infinity();
+  Tensor fa = Tensor::from({1.0, -7.0, 1.0, -1.0, -2.0, 0.0}, {6});
+  Tensor fb = Tensor::from({0.1, 2.0, 0.0, 0.0, inf, -1.0}, {6});
+  Tensor ff = dz::floor_divide(fa, fb);
+  const std::vector<double> want = {9.0, -4.0, inf, -inf, -1.0, -0.0};
+  for (size_t i = 0; i < want.size(); ++i) {
+    EXPECT_EQ(ff.data<double>()[i], want[i]) << i;
+    EXPECT_EQ(std::signbit(ff.data<double>()[i]), std::signbit(want[i])) << i;
+  }
+  Tensor ft = dz::trunc_divide(Tensor::from({-7.0, 7.5}, {2}), Tensor::from({2.0, 2.0}, {2}));
+  EXPECT_EQ(ft.data<double>()[0], -3.0);
+  EXPECT_EQ(ft.data<double>()[1], 3.0);
+  // Comparisons of int64 beyond 2^53 are exact (no float64 detour).
+  Tensor big = Tensor::from_i64({(int64_t(1) << 53) + 1}),
+         big0 = Tensor::from_i64({int64_t(1) << 53});
+  EXPECT_TRUE((big > big0).item<bool>());
+  EXPECT_FALSE((big == big0).item<bool>());
+  // bool operands are refused, naming the op
+  Tensor t = Tensor::from({1.0}, {1}).to(dz::b8);
+  EXPECT_THROW(dz::floor_divide(t, t), dz::Error);
+}
+
 TEST(OpRegistry, Float64EvaluationIsTheEagerKernel) {
   // evaluate_op is the reference other paths compare with: it must be the eager value.
   for (const dz::OpInfo &info : dz::registry_ops()) {

@@ -1,6 +1,6 @@
 // dzc/layers.h - dz::Layer, a container of parameters and sub-layers registered by name,
-// and DeZero's layers (dz::layers, L::): Linear, Conv2d, Deconv2d, RNN, LSTM, BatchNorm,
-// EmbedID.
+// and DeZero's layers (dz::layers, L::): Linear, Conv2d, Deconv2d, RNN, LSTM, GRU,
+// BatchNorm, EmbedID.
 //
 // A Layer is a handle, as a Python reference is: copies share the registry of parameters
 // and sub-layers (and every other piece of mutable state, such as an RNN's hidden state).
@@ -72,7 +72,7 @@ public:
   /// Moves every parameter's data to `dev`; parameters created later start there.
   Layer &to(Device dev);
   Device device() const;
-  /// Forgets recurrent state (RNN, LSTM) in this layer and all its sub-layers.
+  /// Forgets recurrent state (RNN, LSTM, GRU) in this layer and all its sub-layers.
   void reset_state();
 
   /// Writes every parameter as an .npz archive that numpy.load opens (keys are the
@@ -213,6 +213,24 @@ public:
   Variable c() const;
 
   Linear x2f, x2i, x2o, x2u, h2f, h2i, h2o, h2u;
+
+private:
+  struct State;
+  std::shared_ptr<State> state_;
+};
+
+/// A gated recurrent unit (Cho et al., ONNX's GRU with linear_before_reset = 0): update
+/// gate z = sigmoid(x2z(x) + h2z(h_prev)), reset gate r = sigmoid(x2r(x) + h2r(h_prev)),
+/// candidate n = tanh(x2h(x) + h2h(r h_prev)), h = (1 - z) n + z h_prev; x2* with bias,
+/// h2* without. The first step after construction or reset_state() has h_prev = 0.
+class GRU : public Layer {
+public:
+  explicit GRU(int64_t hidden_size, RNNOptions opts = {});
+  Variable forward(const Variable &x) override;
+  using Layer::forward;
+  Variable h() const; // the current hidden state (null before the first step)
+
+  Linear x2z, x2r, x2h, h2z, h2r, h2h;
 
 private:
   struct State;

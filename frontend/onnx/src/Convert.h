@@ -111,6 +111,11 @@ public:
   Value sub(Value x, Value y) { return make<ir::SubOp>(x, y); }
   Value mul(Value x, Value y) { return make<ir::MulOp>(x, y); }
   Value div(Value x, Value y) { return make<ir::DivOp>(x, y); }
+  /// ONNX's Div: x / y for floats; for integers the quotient truncated toward zero
+  /// (dz.trunc_divide; a divisor of 0 gives 0).
+  Value quotient(Value x, Value y) {
+    return is_float(x) ? div(x, y) : make<ir::TruncDivideOp>(x, y);
+  }
   Value neg(Value x) { return make<ir::NegOp>(x); }
   Value relu(Value x) { return make<ir::ReluOp>(x); }
   Value exp(Value x) { return make<ir::ExpOp>(x); }

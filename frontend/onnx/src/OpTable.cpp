@@ -37,11 +37,30 @@ template <typename OpTy> Value float_unary(NodeContext &c) {
 
 Value cast_to(NodeContext &c, Value x, mlir::Type to);
 
+/// Integer Pow as onnxruntime computes it: std::pow in float64, converted to the base's
+/// type (truncated toward zero: 2^-1 is 0), exact while the result is below 2^53. Results
+/// beyond the type's range saturate, NaN gives 0 (the conversion is then defined).
+Value integer_pow(NodeContext &c, Value x, Value y) {
+  mlir::Type f64 = c.b.getF64Type(), to = c.type(x).getElementType();
+  Value p = c.make<ir::PowOp>(cast_to(c, x, f64), cast_to(c, y, f64));
+  const int bits = int(to.getIntOrFloatBitWidth()) - (to.isUnsignedInteger() ? 0 : 1);
+  const double lo = to.isUnsignedInteger() ? 0 : -std::ldexp(1.0, bits);
+  // the type's maximum, or for 64 bits the largest double below 2^63
+  const double hi =
+      bits < 53 ? std::ldexp(1.0, bits) - 1 : std::nextafter(std::ldexp(1.0, bits), 0.0);
+  p = c.clip(p, lo, hi);
+  p = c.make<ir::SelectOp>(c.make<ir::IsNanOp>(p), c.scalar(0, p), p);
+  return cast_to(c, p, to);
+}
+
 /// A float base with a constant exponent of one value is dz.pow_scalar (x^2 a square, its
 /// gradient one power); any other exponent is dz.pow with the exponent converted to
-/// the base's element type (ONNX's result has the base's type).
+/// the base's element type (ONNX's result has the base's type). Integer bases:
+/// integer_pow.
 Value pow(NodeContext &c) {
   Value x = c.in(0), y = c.in(1);
+  if (!c.is_float(x))
+    return integer_pow(c, x, y);
   std::optional<Tensor> e = c.is_float(x) ? c.constant(1) : std::nullopt;
   if (e && e->size() > 0 && e->size() <= kMaxConstantRead) {
     Tensor e64 = e->to(f64);
@@ -149,7 +168,7 @@ template <Reduce kind> Value reduce(NodeContext &c) {
   case Reduce::Sum:
     return {c.sum(x, *norm, keep)};
   case Reduce::Mean:
-    return {c.div(c.sum(x, *norm, keep), c.scalar(double(count), x))};
+    return {c.quotient(c.sum(x, *norm, keep), c.scalar(double(count), x))};
   case Reduce::SumSquare:
     return {c.sum(c.mul(x, x), *norm, keep)};
   case Reduce::L1:
@@ -811,6 +830,9 @@ const OpEntry kOps[] = {
          return {c.make<ir::AndOp>(inf, c.make<ir::GreaterOp>(x, zero))};
        return {c.make<ir::AndOp>(inf, c.make<ir::NotOp>(inf))}; // false everywhere
      }},
+    // Integers: the quotient truncated toward zero, in the integer type (dz.div is true
+    // division on floats only).
+    {"Div", [](NodeContext &c) -> Value { return {c.quotient(c.in(0), c.in(1))}; }},
     {"Max", variadic<Fold::Max>},
     // fmod = 0: the sign of the divisor (NumPy's mod; integers only); 1: C's fmod.
     {"Mod",

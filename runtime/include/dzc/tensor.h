@@ -394,6 +394,8 @@ Tensor uniform(const Shape &shape, double low, double high, DType dtype = f32,
 Tensor operator+(const Tensor &a, const Tensor &b);
 Tensor operator-(const Tensor &a, const Tensor &b);
 Tensor operator*(const Tensor &a, const Tensor &b);
+/// True division, as NumPy's `/`: integer operands give float64 (7 / 2 is 3.5, 1 / 0 is
+/// inf). Integer quotients: floor_divide (NumPy's //) and trunc_divide (C's /).
 Tensor operator/(const Tensor &a, const Tensor &b);
 Tensor operator-(const Tensor &a);
 // A scalar takes the tensor's dtype (as a Python float does with a NumPy float32 array);
@@ -428,9 +430,11 @@ Tensor clip(const Tensor &x, double lo, double hi);
 // The ops of the registry (dzc/ops.def; docs/ops.md describes each), for every dtype
 // their domain admits, broadcasting as NumPy: exp log sin cos tan tanh sqrt erf sigmoid
 // asin acos atan sinh cosh asinh acosh atanh ceil floor round, neg abs square relu step
-// sign, isnan isinf (bool results), add sub mul div pow maximum minimum mod, equal_mask
-// (1 / 0 in the operands' dtype), equal not_equal less less_equal greater greater_equal
-// (bool results; also the operators).
+// sign, isnan isinf (bool results), add sub mul div pow maximum minimum mod fmod
+// floor_divide trunc_divide, equal_mask (1 / 0 in the operands' dtype), equal not_equal
+// less less_equal greater greater_equal (bool results; also the operators). div and pow
+// compute integer operands in float64 and return float64; floor_divide (NumPy's //),
+// trunc_divide (C's /), mod and fmod keep the integer dtype and give 0 for a divisor of 0.
 #define DZ_UNARY(name, ...) Tensor name(const Tensor &x);
 #define DZ_BINARY(name, ...) Tensor name(const Tensor &a, const Tensor &b);
 #include <dzc/ops.def>

@@ -82,8 +82,26 @@ func.func @erf_of_integers(%i: tensor<3xi64>) {
 
 // -----
 
-func.func @pow_types(%a: tensor<3xf32>, %b: tensor<3xi64>) {
-  // expected-error @+1 {{'dz.pow' op operands have different element types: tensor<3xf32> and tensor<3xi64>}}
-  %0 = dz.pow %a, %b : (tensor<3xf32>, tensor<3xi64>) -> tensor<3xf32>
+func.func @pow_types(%a: tensor<3xf32>, %b: tensor<3xf64>) {
+  // expected-error @+1 {{'dz.pow' op operands have different element types: tensor<3xf32> and tensor<3xf64>}}
+  %0 = dz.pow %a, %b : (tensor<3xf32>, tensor<3xf64>) -> tensor<3xf32>
+  return
+}
+
+// -----
+
+// dz.div and dz.pow are float ops (their kernels compute integers in float64): integer
+// quotients are dz.trunc_divide / dz.floor_divide.
+func.func @div_of_integers(%a: tensor<3xi64>, %b: tensor<3xi64>) {
+  // expected-error @+1 {{operand #0 must be statically shaped tensor of 32-bit float or 64-bit float values}}
+  %0 = dz.div %a, %b : (tensor<3xi64>, tensor<3xi64>) -> tensor<3xi64>
+  return
+}
+
+// -----
+
+func.func @pow_of_integers(%a: tensor<3xf32>, %b: tensor<3xi32>) {
+  // expected-error @+1 {{operand #1 must be statically shaped tensor of 32-bit float or 64-bit float values}}
+  %0 = dz.pow %a, %b : (tensor<3xf32>, tensor<3xi32>) -> tensor<3xf32>
   return
 }

@@ -34,8 +34,8 @@ func.func @integers(%i: tensor<4xi32>, %j: tensor<2x1xi32>, %p: tensor<4xi1>, %q
   %0 = dz.less %i, %j : (tensor<4xi32>, tensor<2x1xi32>) -> tensor<2x4xi1>
   // CHECK: dz.equal %{{.*}}, %{{.*}} : (tensor<4xi1>, tensor<4xi1>) -> tensor<4xi1>
   %1 = dz.equal %p, %q : (tensor<4xi1>, tensor<4xi1>) -> tensor<4xi1>
-  // CHECK: dz.pow %{{.*}}, %{{.*}} : (tensor<4xi32>, tensor<2x1xi32>) -> tensor<2x4xi32>
-  %2 = dz.pow %i, %j : (tensor<4xi32>, tensor<2x1xi32>) -> tensor<2x4xi32>
+  // CHECK: dz.floor_divide %{{.*}}, %{{.*}} : (tensor<4xi32>, tensor<2x1xi32>) -> tensor<2x4xi32>
+  %2 = dz.floor_divide %i, %j : (tensor<4xi32>, tensor<2x1xi32>) -> tensor<2x4xi32>
   return %0, %1, %2 : tensor<2x4xi1>, tensor<4xi1>, tensor<2x4xi32>
 }
 

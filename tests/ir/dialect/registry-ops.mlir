@@ -27,3 +27,14 @@ func.func @registry(%x: tensor<2x3xf32>, %r: tensor<3xf32>, %i: tensor<2x3xi64>)
   return %0, %1, %2, %3, %4, %5, %6, %7, %8 : tensor<2x3xf32>, tensor<2x3xf32>, tensor<2x3xf32>,
       tensor<2x3xi64>, tensor<2x3xi1>, tensor<2x3xi1>, tensor<2x3xf32>, tensor<2x3xi64>, tensor<2x3xi1>
 }
+
+// Integer quotients keep the integer type (dz.div is float only).
+// CHECK-LABEL: func.func @quotients
+// CHECK: dz.trunc_divide %{{.*}}, %{{.*}} : (tensor<2x3xi64>, tensor<3xi64>) -> tensor<2x3xi64>
+// CHECK: dz.floor_divide %{{.*}}, %{{.*}} : (tensor<4xi32>, tensor<4xi32>) -> tensor<4xi32>
+func.func @quotients(%i: tensor<2x3xi64>, %j: tensor<3xi64>, %k: tensor<4xi32>)
+    -> (tensor<2x3xi64>, tensor<4xi32>) {
+  %0 = dz.trunc_divide %i, %j : (tensor<2x3xi64>, tensor<3xi64>) -> tensor<2x3xi64>
+  %1 = dz.floor_divide %k, %k : (tensor<4xi32>, tensor<4xi32>) -> tensor<4xi32>
+  return %0, %1 : tensor<2x3xi64>, tensor<4xi32>
+}

@@ -42,8 +42,7 @@ func.func @main(%x: tensor<3xf32>, %y: tensor<3xf32>) -> (tensor<3xi1>, tensor<3
   %xm1 = dz.sub %x, %one : (tensor<3xf32>, tensor<f32>) -> tensor<3xf32>
   %erf = dz.erf %xm1 : tensor<3xf32>
   %xi = dz.cast %x {dtype = i32} : tensor<3xf32> -> tensor<3xi32>
-  %two = dz.constant dense<2> : tensor<i32>
-  %sq = dz.pow %xi, %two : (tensor<3xi32>, tensor<i32>) -> tensor<3xi32>
+  %sq = dz.mul %xi, %xi : (tensor<3xi32>, tensor<3xi32>) -> tensor<3xi32>
   %two_f = dz.constant dense<2.0> : tensor<f32>
   %le = dz.less_equal %x, %two_f : (tensor<3xf32>, tensor<f32>) -> tensor<3xi1>
   %lei = dz.cast %le {dtype = i32} : tensor<3xi1> -> tensor<3xi32>

@@ -1,0 +1,221 @@
+// integer_test.cpp - ONNX's integer arithmetic through dz::onnx::import_model and `dzc run`:
+// Div truncates toward zero and keeps the integer type, Mod with fmod = 0 takes the
+// divisor's sign (Python's %) and with fmod = 1 the dividend's (C's %), Pow on integers is
+// onnxruntime's (std::pow in float64, truncated), comparisons are exact, ReduceMean of
+// integers truncates; a divisor of 0 gives 0. A shape computation (Shape, Gather, Div)
+// feeding a Reshape, as PyTorch's transformer exports have, runs too.
+#include <dzc/dzc.h>
+#include <dzc/onnx.h>
+
+#include <onnx/onnx_pb.h>
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <string>
+#include <vector>
+
+namespace fs = std::filesystem;
+using dz::Tensor;
+
+namespace {
+
+class TempDir {
+public:
+  TempDir() {
+    std::string tmpl = (fs::temp_directory_path() / "dz-int-XXXXXX").string();
+    if (!mkdtemp(tmpl.data()))
+      throw dz::Error("cannot make a temporary directory");
+    path_ = tmpl;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+  std::string file(const std::string &name) const { return (path_ / name).string(); }
+
+private:
+  fs::path path_;
+};
+
+void value_info(::onnx::ValueInfoProto *v, const std::string &name, int32_t elem,
+                const std::vector<int64_t> &dims) {
+  v->set_name(name);
+  auto *t = v->mutable_type()->mutable_tensor_type();
+  t->set_elem_type(elem);
+  t->mutable_shape(); // a 0-d tensor has a shape too, of no dimensions
+  for (int64_t d : dims)
+    t->mutable_shape()->add_dim()->set_dim_value(d);
+}
+
+::onnx::NodeProto *node(::onnx::GraphProto *g, const std::string &op,
+                        const std::vector<std::string> &in, const std::string &out) {
+  ::onnx::NodeProto *n = g->add_node();
+  n->set_op_type(op);
+  n->set_name(out);
+  for (const std::string &i : in)
+    n->add_input(i);
+  n->add_output(out);
+  return n;
+}
+
+void int_attr(::onnx::NodeProto *n, const std::string &name, int64_t v) {
+  ::onnx::AttributeProto *a = n->add_attribute();
+  a->set_name(name);
+  a->set_type(::onnx::AttributeProto::INT);
+  a->set_i(v);
+}
+
+/// a, b (n) of `elem` in; Div, Mod (both modes), Pow, Less, Equal, Greater out, and
+/// ReduceMean of a.
+std::string arithmetic_model(int32_t elem, int64_t n) {
+  ::onnx::ModelProto m;
+  m.set_ir_version(8);
+  m.add_opset_import()->set_version(13);
+  ::onnx::GraphProto *g = m.mutable_graph();
+  g->set_name("integers");
+  value_info(g->add_input(), "a", elem, {n});
+  value_info(g->add_input(), "b", elem, {n});
+  node(g, "Div", {"a", "b"}, "div");
+  int_attr(node(g, "Mod", {"a", "b"}, "mod"), "fmod", 0);
+  int_attr(node(g, "Mod", {"a", "b"}, "fmod"), "fmod", 1);
+  node(g, "Pow", {"a", "b"}, "pow");
+  node(g, "Less", {"a", "b"}, "less");
+  node(g, "Equal", {"a", "b"}, "equal");
+  node(g, "Greater", {"a", "b"}, "greater");
+  int_attr(node(g, "ReduceMean", {"a"}, "mean"), "keepdims", 0);
+  for (const char *o : {"div", "mod", "fmod", "pow"})
+    value_info(g->add_output(), o, elem, {n});
+  for (const char *o : {"less", "equal", "greater"})
+    value_info(g->add_output(), o, ::onnx::TensorProto::BOOL, {n});
+  value_info(g->add_output(), "mean", elem, {});
+  return m.SerializeAsString();
+}
+
+std::vector<int64_t> ints_of(const Tensor &t) {
+  Tensor c = t.to(dz::i64);
+  return std::vector<int64_t>(c.data<int64_t>(), c.data<int64_t>() + c.size());
+}
+
+// The references: C's / and %, Python's % (b of 0: 0), and onnxruntime's integer Pow.
+int64_t trunc_q(int64_t a, int64_t b) { return b == 0 ? 0 : a / b; }
+int64_t py_mod(int64_t a, int64_t b) {
+  if (b == 0)
+    return 0;
+  int64_t r = a % b;
+  return r != 0 && ((r < 0) != (b < 0)) ? r + b : r;
+}
+int64_t c_mod(int64_t a, int64_t b) { return b == 0 ? 0 : a % b; }
+int64_t ort_pow(int64_t a, int64_t b) { return int64_t(std::pow(double(a), double(b))); }
+
+const std::vector<int64_t> kA = {7, -7, 7, -7, 9, -9, 5, 0, 3, -2, 2, 1};
+const std::vector<int64_t> kB = {2, 2, -2, -2, 3, 3, 0, 4, 3, 3, -1, -3};
+
+void expect_arithmetic(const std::vector<Tensor> &y, dz::DType dt) {
+  ASSERT_EQ(y.size(), 8u);
+  std::vector<int64_t> div, mod, fmod, pow, less, equal, greater;
+  int64_t sum = 0;
+  for (size_t i = 0; i < kA.size(); ++i) {
+    const int64_t a = kA[i], b = kB[i];
+    div.push_back(trunc_q(a, b));
+    mod.push_back(py_mod(a, b));
+    fmod.push_back(c_mod(a, b));
+    pow.push_back(ort_pow(a, b));
+    less.push_back(a < b);
+    equal.push_back(a == b);
+    greater.push_back(a > b);
+    sum += a;
+  }
+  for (size_t k = 0; k < 4; ++k)
+    EXPECT_EQ(y[k].dtype(), dt) << "output " << k;
+  for (size_t k = 4; k < 7; ++k)
+    EXPECT_EQ(y[k].dtype(), dz::b8) << "output " << k;
+  EXPECT_EQ(ints_of(y[0]), div) << "Div truncates toward zero";
+  EXPECT_EQ(ints_of(y[1]), mod) << "Mod fmod = 0: the divisor's sign";
+  EXPECT_EQ(ints_of(y[2]), fmod) << "Mod fmod = 1: the dividend's sign";
+  EXPECT_EQ(ints_of(y[3]), pow) << "Pow: float64 power truncated";
+  EXPECT_EQ(ints_of(y[4]), less);
+  EXPECT_EQ(ints_of(y[5]), equal);
+  EXPECT_EQ(ints_of(y[6]), greater);
+  EXPECT_EQ(y[7].dtype(), dt);
+  EXPECT_EQ(ints_of(y[7]), std::vector<int64_t>{trunc_q(sum, int64_t(kA.size()))});
+}
+
+int dzc(const std::string &args) {
+  return std::system((std::string(DZ_DZC) + " " + args + " 2>/dev/null").c_str());
+}
+
+} // namespace
+
+TEST(OnnxIntegers, DivModPowAndComparisonsFollowOnnxInInt64AndInt32) {
+  TempDir dir;
+  for (auto [elem, dt] : {std::pair{int32_t(::onnx::TensorProto::INT64), dz::i64},
+                          std::pair{int32_t(::onnx::TensorProto::INT32), dz::i32}}) {
+    SCOPED_TRACE(dz::dtype_name(dt));
+    const std::string path = dir.file(std::string("int_") + dz::dtype_name(dt) + ".onnx");
+    std::ofstream(path, std::ios::binary) << arithmetic_model(elem, int64_t(kA.size()));
+    Tensor a = Tensor::from_i64(kA).to(dt), b = Tensor::from_i64(kB).to(dt);
+    dz::onnx::ImportedModel model = dz::onnx::import_model(path);
+    expect_arithmetic(model({a, b}), dt);
+    EXPECT_NE(model.optimized_ir().find("dz.trunc_divide"), std::string::npos);
+  }
+}
+
+TEST(OnnxIntegers, DzcRunGivesTheSameIntegers) {
+  TempDir dir;
+  std::ofstream(dir.file("m.onnx"), std::ios::binary)
+      << arithmetic_model(::onnx::TensorProto::INT64, int64_t(kA.size()));
+  dz::save_npy(dir.file("a.npy"), Tensor::from_i64(kA));
+  dz::save_npy(dir.file("b.npy"), Tensor::from_i64(kB));
+  ASSERT_EQ(dzc("run " + dir.file("m.onnx") + " --input " + dir.file("a.npy") + " --input " +
+                dir.file("b.npy") + " --output-dir " + dir.file("out")),
+            0);
+  std::vector<Tensor> y;
+  for (int k = 0; k < 8; ++k)
+    y.push_back(dz::load_npy(dir.file("out/output_" + std::to_string(k) + ".npy")));
+  expect_arithmetic(y, dz::i64);
+}
+
+// x (2, 3, 8) reshaped to (2, 3, 2, 4) by a shape computed from Shape(x): the last
+// dimension divided by 4 heads, the shape arithmetic of an exported attention layer.
+TEST(OnnxIntegers, ShapeArithmeticWithDivFeedsAReshape) {
+  TempDir dir;
+  ::onnx::ModelProto m;
+  m.set_ir_version(8);
+  m.add_opset_import()->set_version(13);
+  ::onnx::GraphProto *g = m.mutable_graph();
+  g->set_name("heads");
+  value_info(g->add_input(), "x", ::onnx::TensorProto::FLOAT, {2, 3, 8});
+  auto constant = [&](const std::string &name, const std::vector<int64_t> &v, bool scalar) {
+    ::onnx::TensorProto *t = g->add_initializer();
+    t->set_name(name);
+    t->set_data_type(::onnx::TensorProto::INT64);
+    if (!scalar)
+      t->add_dims(int64_t(v.size()));
+    for (int64_t e : v)
+      t->add_int64_data(e);
+  };
+  constant("two", {2}, true);
+  constant("heads", {4}, true);
+  constant("lead", {0, 1}, false);
+  constant("axes", {0}, false);
+  node(g, "Shape", {"x"}, "shape");
+  node(g, "Gather", {"shape", "two"}, "last");
+  node(g, "Div", {"last", "heads"}, "per_head");
+  node(g, "Unsqueeze", {"per_head", "axes"}, "per_head_1");
+  node(g, "Unsqueeze", {"heads", "axes"}, "heads_1");
+  node(g, "Gather", {"shape", "lead"}, "lead_dims");
+  int_attr(node(g, "Concat", {"lead_dims", "per_head_1", "heads_1"}, "to"), "axis", 0);
+  node(g, "Reshape", {"x", "to"}, "y");
+  value_info(g->add_output(), "y", ::onnx::TensorProto::FLOAT, {2, 3, 2, 4});
+  std::ofstream(dir.file("heads.onnx"), std::ios::binary) << m.SerializeAsString();
+  Tensor x = dz::randn({2, 3, 8}, dz::f32, 3);
+  std::vector<Tensor> y = dz::onnx::import_model(dir.file("heads.onnx"))({x});
+  ASSERT_EQ(y.size(), 1u);
+  EXPECT_EQ(y[0].shape(), (dz::Shape{2, 3, 2, 4}));
+  EXPECT_EQ(dz::max_abs_diff(y[0], x.reshape({2, 3, 2, 4})), 0.0);
+}
