@@ -8,6 +8,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libmlir-22-dev mlir-22-tools llvm-22-dev llvm-22-tools
   libdnnl-dev opencl-headers ocl-icd-opencl-dev
+  libopenblas0-openmp # small float32 matrix products (loaded with dlopen; oneDNN runs them without it)
   libonnx-dev libprotobuf-dev protobuf-compiler libonnx-testdata
   libfmt-dev libcli11-dev zlib1g-dev
   dataset-fashion-mnist graphviz python3

@@ -319,9 +319,12 @@ CompiledFunction::CompiledFunction(CompileConfig config) : impl_(std::make_share
         config.arena = on;
       else if (name == "direct")
         config.direct = on;
+      else if (name == "small-gemm")
+        ; // the runtime's (matmul.cpp): products of a few thousand multiply-adds through OpenBLAS
       else if (!name.empty())
         throw Error(std::string(variable) + ": unknown optimisation '" + name +
-                    "'; the ones that can be switched are fuse, lower-conv, jit, arena and direct");
+                    "'; the ones that can be switched are fuse, lower-conv, jit, arena, direct "
+                    "and small-gemm");
       start = end + 1;
     }
   }

@@ -7,11 +7,14 @@
 #include <dzc/direct_kernels.h>
 #include <dzc/trace_hook.h>
 
+#include <dlfcn.h>
 #include <oneapi/dnnl/dnnl.h>
 #include <omp.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <exception>
+#include <string_view>
 
 namespace dz {
 
@@ -19,12 +22,54 @@ using namespace detail;
 
 namespace {
 
+/// Fortran BLAS's sgemm (column-major).
+using BlasSgemm = void (*)(const char *transa, const char *transb, const int *m, const int *n,
+                           const int *k, const float *alpha, const float *a, const int *lda,
+                           const float *b, const int *ldb, const float *beta, float *c,
+                           const int *ldc);
+
+/// Products of at most this many multiply-adds go to OpenBLAS's small-matrix kernels: a
+/// oneDNN sgemm call costs about 0.3 us whatever its size, OpenBLAS's 0.05-0.45 us up to
+/// here, and beyond it oneDNN is as fast or faster (docs/performance.md).
+constexpr int64_t kSmallGemm = 16384;
+
+/// OpenBLAS's sgemm from its OpenMP build (Debian's libopenblas0-openmp, whose threads are
+/// the OpenMP threads dzc and oneDNN use), loaded on first use; null where it is missing or
+/// $DZ_DISABLE names small-gemm, and then oneDNN runs every product.
+BlasSgemm small_sgemm() {
+  static const BlasSgemm fn = []() -> BlasSgemm {
+    if (const char *off = std::getenv("DZ_DISABLE")) {
+      const std::string_view list = off;
+      for (size_t start = 0; start <= list.size();) {
+        const size_t end = std::min(list.find(',', start), list.size());
+        if (list.substr(start, end - start) == "small-gemm")
+          return nullptr;
+        start = end + 1;
+      }
+    }
+    void *lib = dlopen("/usr/lib/x86_64-linux-gnu/openblas-openmp/libopenblas.so.0",
+                       RTLD_NOW | RTLD_LOCAL);
+    return lib ? reinterpret_cast<BlasSgemm>(dlsym(lib, "sgemm_")) : nullptr;
+  }();
+  return fn;
+}
+
 /// C[M,N] = alpha * op(A) op(B) + beta * C, row-major; lda/ldb are the stored row lengths.
 template <typename T>
 void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const T *A, const T *B, T *C,
           T beta) {
   if constexpr (std::is_same_v<T, float>) {
     int64_t lda = ta ? M : K, ldb = tb ? K : N;
+    if (M * N * K <= kSmallGemm && M > 0 && N > 0 && K > 0) {
+      if (BlasSgemm blas = small_sgemm()) {
+        // Row-major C = op(A) op(B) is column-major C^T = op(B)^T op(A)^T.
+        const int m = int(N), n = int(M), k = int(K), ia = int(ldb), ib = int(lda), ic = int(N);
+        const float one = 1.0f;
+        const char transa = tb ? 'T' : 'N', transb = ta ? 'T' : 'N';
+        blas(&transa, &transb, &m, &n, &k, &one, B, &ia, A, &ib, &beta, C, &ic);
+        return;
+      }
+    }
     dnnl_status_t st = dnnl_sgemm(ta ? 'T' : 'N', tb ? 'T' : 'N', M, N, K, 1.0f, A, lda, B,
                                   ldb, beta, C, N);
     if (st != dnnl_success)

@@ -260,3 +260,39 @@ TEST(ForwardValues, DropoutIsInvertedInTrainAndIdentityInTest) {
   dz::Generator gen3(7);
   EXPECT_EQ(dz::max_abs_diff(F::dropout(x, 0.9, gen3).data(), x.data()), 0.0);
 }
+
+TEST(ForwardValues, Float32ProductsOfEverySizeAndTransposeMatchFloat64) {
+  // Small products go to OpenBLAS's small-matrix kernels where it is installed, larger ones
+  // to oneDNN: both give the float64 product to float32 rounding, every transpose, with
+  // and without linear's bias (beta = 1).
+  struct Case {
+    int64_t m, n, k;
+  };
+  for (Case c : {Case{1, 1, 1}, Case{3, 5, 7}, Case{30, 10, 2}, Case{30, 3, 10}, Case{25, 25, 26},
+                 Case{26, 25, 26}, Case{40, 50, 60}}) {
+    for (bool ta : {false, true}) {
+      for (bool tb : {false, true}) {
+        Tensor a = dz::randn(ta ? Shape{c.k, c.m} : Shape{c.m, c.k}, dz::f64, 7);
+        Tensor b = dz::randn(tb ? Shape{c.n, c.k} : Shape{c.k, c.n}, dz::f64, 8);
+        std::vector<double> want = dz::matmul(a, b, ta, tb).to_vector();
+        std::vector<double> got = dz::matmul(a.to(dz::f32), b.to(dz::f32), ta, tb).to_vector();
+        const std::string at = std::to_string(c.m) + "x" + std::to_string(c.n) + "x" +
+                               std::to_string(c.k) + (ta ? " ta" : "") + (tb ? " tb" : "");
+        ASSERT_EQ(got.size(), want.size()) << at;
+        for (size_t i = 0; i < got.size(); ++i)
+          ASSERT_NEAR(got[i], want[i], 2e-5 * (1 + std::sqrt(double(c.k)))) << at << " at " << i;
+      }
+    }
+    if (c.k > 1) { // linear: x W + b with the bias broadcast first
+      Tensor x = dz::randn({c.m, c.k}, dz::f64, 9), w = dz::randn({c.k, c.n}, dz::f64, 10);
+      Tensor bias = dz::randn({c.n}, dz::f64, 11);
+      std::vector<double> want = (dz::matmul(x, w) + bias).to_vector();
+      std::vector<double> got =
+          F::linear(Variable(x.to(dz::f32)), Variable(w.to(dz::f32)), Variable(bias.to(dz::f32)))
+              .data()
+              .to_vector();
+      for (size_t i = 0; i < got.size(); ++i)
+        ASSERT_NEAR(got[i], want[i], 2e-5 * (1 + std::sqrt(double(c.k)))) << "linear at " << i;
+    }
+  }
+}
