@@ -8,8 +8,8 @@
 #include <dzc/trace_hook.h>
 
 #include <dlfcn.h>
-#include <oneapi/dnnl/dnnl.h>
 #include <omp.h>
+#include <oneapi/dnnl/dnnl.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -47,8 +47,8 @@ BlasSgemm small_sgemm() {
         start = end + 1;
       }
     }
-    void *lib = dlopen("/usr/lib/x86_64-linux-gnu/openblas-openmp/libopenblas.so.0",
-                       RTLD_NOW | RTLD_LOCAL);
+    void *lib =
+        dlopen("/usr/lib/x86_64-linux-gnu/openblas-openmp/libopenblas.so.0", RTLD_NOW | RTLD_LOCAL);
     return lib ? reinterpret_cast<BlasSgemm>(dlsym(lib, "sgemm_")) : nullptr;
   }();
   return fn;
