@@ -30,32 +30,9 @@ namespace fs = std::filesystem;
 using dz::Tensor;
 using dz::Variable;
 
+using dz::testing::TempDir;
+
 namespace {
-
-/// A fresh directory for one test's files, removed afterwards.
-class TempDir {
-public:
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "dz-export-XXXXXX").string();
-    if (!mkdtemp(tmpl.data()))
-      throw dz::Error("cannot make a temporary directory");
-    path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  std::string file(const std::string &name) const { return (path_ / name).string(); }
-  std::vector<std::string> entries() const {
-    std::vector<std::string> names;
-    for (const auto &e : fs::directory_iterator(path_))
-      names.push_back(e.path().filename().string());
-    return names;
-  }
-
-private:
-  fs::path path_;
-};
 
 ::onnx::ModelProto readModel(const std::string &path) {
   std::ifstream in(path, std::ios::binary);
@@ -163,7 +140,7 @@ void roundTrip(dz::Layer &model, const Tensor &x, const Tensor &x2, const std::s
 }
 
 TEST(Export, MlpRoundTripMatchesEagerAtTwoBatchSizes) {
-  TempDir dir;
+  TempDir dir("dz-export");
   M::MLP mlp({10, 3});
   Tensor x = dz::randn({5, 4}, dz::f32, 1), t = dz::randn({5, 3}, dz::f32, 2);
   train(mlp, x, t, false);
@@ -172,7 +149,7 @@ TEST(Export, MlpRoundTripMatchesEagerAtTwoBatchSizes) {
 }
 
 TEST(Export, CnnRoundTripMatchesEagerAtTwoBatchSizes) {
-  TempDir dir;
+  TempDir dir("dz-export");
   Cnn cnn;
   Tensor x = dz::randn({3, 1, 28, 28}, dz::f32, 4);
   train(cnn, x, Tensor::from_i64(std::vector<int64_t>{1, 4, 7}), true);
@@ -181,7 +158,7 @@ TEST(Export, CnnRoundTripMatchesEagerAtTwoBatchSizes) {
 }
 
 TEST(Export, LstmRoundTripMatchesEagerAtTwoBatchSizes) {
-  TempDir dir;
+  TempDir dir("dz-export");
   Lstm lstm;
   Tensor x = dz::randn({4, 3, 1}, dz::f32, 6), t = dz::randn({4, 1}, dz::f32, 7);
   train(lstm, x, t, false);
@@ -190,7 +167,7 @@ TEST(Export, LstmRoundTripMatchesEagerAtTwoBatchSizes) {
 }
 
 TEST(Export, StaticBatchAndOpset17) {
-  TempDir dir;
+  TempDir dir("dz-export");
   M::MLP mlp({6, 2}, F::relu);
   Tensor x = dz::randn({3, 4}, dz::f32, 9);
   dz::onnx::ExportOptions options;
@@ -211,7 +188,7 @@ TEST(Export, StaticBatchAndOpset17) {
 TEST(Export, LinearOnNDInputAppliesToTheLastAxis) {
   // F::linear of x (2, 5, 4) with W (4, 3): PyTorch's rule, exported as Reshape, Gemm and
   // Reshape, and a Linear layer on the same input.
-  TempDir dir;
+  TempDir dir("dz-export");
   Variable W(dz::randn({4, 3}, dz::f32, 20)), b(dz::randn({3}, dz::f32, 21));
   auto fn = [&](const std::vector<Variable> &xs) -> std::vector<Variable> {
     return {F::linear(xs[0], W, b)};
@@ -235,7 +212,7 @@ TEST(Export, LinearOnNDInputAppliesToTheLastAxis) {
 TEST(Export, PaddedMaxPoolingRoundTripsThroughMaxPool) {
   // dz.max_pooling and ONNX's MaxPool agree on padding (it never wins): the exported MaxPool
   // with pads, imported again, equals eager F::pooling on all-negative input.
-  TempDir dir;
+  TempDir dir("dz-export");
   auto pool = [](const std::vector<Variable> &xs) -> std::vector<Variable> {
     return {F::pooling(xs[0] - 3.0, 3, 2, 1)};
   };
@@ -260,7 +237,7 @@ TEST(Export, PaddedMaxPoolingRoundTripsThroughMaxPool) {
 
 TEST(Export, FunctionWithSeveralOutputsAndOps) {
   // Ops beyond the models': broadcasting, reductions, transposed matmul, softmax, clip.
-  TempDir dir;
+  TempDir dir("dz-export");
   Variable w(dz::randn({4, 4}, dz::f32, 10));
   auto fn = [&](const std::vector<Variable> &xs) -> std::vector<Variable> {
     Variable x = xs[0];
@@ -332,7 +309,7 @@ std::vector<Tensor> eagerOf(const ManyOps &f, const std::vector<Tensor> &inputs)
 }
 
 TEST(Export, ManyOpsRoundTripAtTwoBatchSizes) {
-  TempDir dir;
+  TempDir dir("dz-export");
   ManyOps f;
   std::vector<Tensor> in4 = manyOpsInputs(4, 30), in3 = manyOpsInputs(3, 31);
   std::vector<Variable> example;
@@ -370,7 +347,7 @@ template <typename Fn> std::string errorOf(Fn fn) {
 }
 
 TEST(ExportErrors, UnwritablePathNamesItAndLeavesNoFile) {
-  TempDir dir;
+  TempDir dir("dz-export");
   M::MLP mlp({3});
   Tensor x = dz::randn({2, 4}, dz::f32, 12);
   const std::string missing = dir.file("no/such/dir/m.onnx");
@@ -384,7 +361,7 @@ TEST(ExportErrors, UnwritablePathNamesItAndLeavesNoFile) {
 }
 
 TEST(ExportErrors, UnsupportedOpsAreListedAndNothingIsWritten) {
-  TempDir dir;
+  TempDir dir("dz-export");
   const std::string path = dir.file("m.onnx");
   { std::ofstream(path) << "old"; }
   auto fn = [](const std::vector<Variable> &xs) -> std::vector<Variable> {
@@ -400,7 +377,7 @@ TEST(ExportErrors, UnsupportedOpsAreListedAndNothingIsWritten) {
 }
 
 TEST(ExportErrors, OpsetOutOfRange) {
-  TempDir dir;
+  TempDir dir("dz-export");
   M::MLP mlp({3});
   Tensor x = dz::randn({2, 4}, dz::f32, 13);
   for (int opset : {12, 18}) {
@@ -415,7 +392,7 @@ TEST(ExportErrors, OpsetOutOfRange) {
 }
 
 TEST(ExportErrors, ImportOfAMissingFileOrWrongInputs) {
-  TempDir dir;
+  TempDir dir("dz-export");
   std::string e = errorOf([&] { dz::onnx::import_model(dir.file("none.onnx")); });
   EXPECT_NE(e.find("none.onnx"), std::string::npos) << e;
 
@@ -453,14 +430,15 @@ TEST(ImportModel, InputsWhoseValuesTheImportReadsAreNotReusedForOtherValues) {
   n->add_input("x");
   n->add_input("i");
   n->add_output("y");
-  TempDir dir;
+  TempDir dir("dz-export");
   {
     std::ofstream out(dir.file("gather.onnx"), std::ios::binary);
     model.SerializeToOstream(&out);
   }
   dz::onnx::ImportedModel m = dz::onnx::import_model(dir.file("gather.onnx"));
   Tensor x = Tensor::from({1, 2, 3, 4, 5, 6}, {2, 3}, dz::f32);
-  Tensor first = Tensor::from_i64({0, 1, 1, 0}, {2, 2}), second = Tensor::from_i64({1, 0, 0, 0}, {2, 2});
+  Tensor first = Tensor::from_i64({0, 1, 1, 0}, {2, 2}),
+         second = Tensor::from_i64({1, 0, 0, 0}, {2, 2});
   expectClose(m({x, first}).at(0), Tensor::from({1, 5, 4, 2}, {2, 2}, dz::f32), 0, 0);
   expectClose(m({x, second}).at(0), Tensor::from({4, 2, 1, 2}, {2, 2}, dz::f32), 0, 0);
   expectClose(m({x, first}).at(0), Tensor::from({1, 5, 4, 2}, {2, 2}, dz::f32), 0, 0);
@@ -474,7 +452,7 @@ int dzc(const std::string &args) {
 }
 
 TEST(DzcEmitOnnx, MlirAndOnnxFilesRoundTrip) {
-  TempDir dir;
+  TempDir dir("dz-export");
   {
     std::ofstream(dir.file("f.mlir")) << R"(
 func.func @f(%x: tensor<4x3xf32>, %w: tensor<3x2xf32>) -> tensor<4x2xf32> {
@@ -501,7 +479,7 @@ func.func @f(%x: tensor<4x3xf32>, %w: tensor<3x2xf32>) -> tensor<4x2xf32> {
 }
 
 TEST(DzcEmitOnnx, ComparisonsSelectAndErf) {
-  TempDir dir;
+  TempDir dir("dz-export");
   {
     std::ofstream(dir.file("f.mlir")) << R"(
 func.func @f(%x: tensor<4x3xf32>, %y: tensor<4x3xf32>) -> tensor<4x3xf32> {
@@ -526,7 +504,7 @@ func.func @f(%x: tensor<4x3xf32>, %y: tensor<4x3xf32>) -> tensor<4x3xf32> {
 }
 
 TEST(DzcEmitOnnx, UnsupportedOpsFailWithoutOutput) {
-  TempDir dir;
+  TempDir dir("dz-export");
   {
     std::ofstream(dir.file("f.mlir")) << R"(
 func.func @f(%x: tensor<1x1x3x3xf32>) -> tensor<4x4xf32> {
@@ -552,7 +530,7 @@ TEST(ExportOrt, MlpCnnLstmMatchEagerInOnnxruntime) {
   const std::string reason = dz::testing::ort_unavailable_reason();
   if (!reason.empty())
     GTEST_SKIP() << reason;
-  TempDir dir;
+  TempDir dir("dz-export");
   M::MLP mlp({10, 3});
   Cnn cnn;
   Lstm lstm;
@@ -602,7 +580,7 @@ TEST(ExportOrt, EveryLayerAndModelMatchesEagerInOnnxruntime) {
   const std::string reason = dz::testing::ort_unavailable_reason();
   if (!reason.empty())
     GTEST_SKIP() << reason;
-  TempDir dir;
+  TempDir dir("dz-export");
   L::Linear fc1{6}, fc2{3}, fc3{2};
   L::BatchNorm bn1, bn2;
   L::Conv2d conv{4, 3, {.stride = 1, .pad = 1}};
@@ -691,7 +669,7 @@ TEST(ExportOrt, ManyOpsAndPaddedMaxPoolingMatchEager) {
   const std::string reason = dz::testing::ort_unavailable_reason();
   if (!reason.empty())
     GTEST_SKIP() << reason;
-  TempDir dir;
+  TempDir dir("dz-export");
   ManyOps f;
   std::vector<Variable> example;
   for (const Tensor &t : manyOpsInputs(4, 40))
@@ -726,7 +704,7 @@ TEST(ExportOrt, MaskOpsFromMlirMatchDzcRun) {
   const std::string reason = dz::testing::ort_unavailable_reason();
   if (!reason.empty())
     GTEST_SKIP() << reason;
-  TempDir dir;
+  TempDir dir("dz-export");
   {
     std::ofstream(dir.file("f.mlir")) << R"(
 func.func @f(%x: tensor<4x3xf32>, %t: tensor<4xi64>, %b: tensor<2x3x5xf32>) -> (tensor<4x3xf32>, tensor<4x3xf32>, tensor<4x3xf32>, tensor<4x5xf32>, tensor<4x3xi64>, tensor<2x5x4xf32>, tensor<1x5xf32>) {

@@ -4,6 +4,8 @@
 // onnxruntime's (std::pow in float64, truncated), comparisons are exact, ReduceMean of
 // integers truncates; a divisor of 0 gives 0. A shape computation (Shape, Gather, Div)
 // feeding a Reshape, as PyTorch's transformer exports have, runs too.
+#include "temp_dir.h"
+
 #include <dzc/dzc.h>
 #include <dzc/onnx.h>
 
@@ -22,25 +24,9 @@
 namespace fs = std::filesystem;
 using dz::Tensor;
 
+using dz::testing::TempDir;
+
 namespace {
-
-class TempDir {
-public:
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "dz-int-XXXXXX").string();
-    if (!mkdtemp(tmpl.data()))
-      throw dz::Error("cannot make a temporary directory");
-    path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  std::string file(const std::string &name) const { return (path_ / name).string(); }
-
-private:
-  fs::path path_;
-};
 
 void value_info(::onnx::ValueInfoProto *v, const std::string &name, int32_t elem,
                 const std::vector<int64_t> &dims) {
@@ -152,7 +138,7 @@ int dzc(const std::string &args) {
 } // namespace
 
 TEST(OnnxIntegers, DivModPowAndComparisonsFollowOnnxInInt64AndInt32) {
-  TempDir dir;
+  TempDir dir("dz-int");
   for (auto [elem, dt] : {std::pair{int32_t(::onnx::TensorProto::INT64), dz::i64},
                           std::pair{int32_t(::onnx::TensorProto::INT32), dz::i32}}) {
     SCOPED_TRACE(dz::dtype_name(dt));
@@ -166,7 +152,7 @@ TEST(OnnxIntegers, DivModPowAndComparisonsFollowOnnxInInt64AndInt32) {
 }
 
 TEST(OnnxIntegers, DzcRunGivesTheSameIntegers) {
-  TempDir dir;
+  TempDir dir("dz-int");
   std::ofstream(dir.file("m.onnx"), std::ios::binary)
       << arithmetic_model(::onnx::TensorProto::INT64, int64_t(kA.size()));
   dz::save_npy(dir.file("a.npy"), Tensor::from_i64(kA));
@@ -183,7 +169,7 @@ TEST(OnnxIntegers, DzcRunGivesTheSameIntegers) {
 // x (2, 3, 8) reshaped to (2, 3, 2, 4) by a shape computed from Shape(x): the last
 // dimension divided by 4 heads, the shape arithmetic of an exported attention layer.
 TEST(OnnxIntegers, ShapeArithmeticWithDivFeedsAReshape) {
-  TempDir dir;
+  TempDir dir("dz-int");
   ::onnx::ModelProto m;
   m.set_ir_version(8);
   m.add_opset_import()->set_version(13);

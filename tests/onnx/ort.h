@@ -15,6 +15,8 @@
 // the reason when it is not empty.
 #pragma once
 
+#include "temp_dir.h"
+
 #include <dzc/io.h>
 #include <dzc/tensor.h>
 
@@ -76,27 +78,6 @@ inline std::string last_line(const std::string &path) {
   return nl == std::string::npos ? text : text.substr(nl + 1);
 }
 
-/// A fresh directory under $TMPDIR (or /tmp), removed with its contents on destruction.
-class TempDir {
-public:
-  TempDir() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "dz-ort-XXXXXX").string();
-    if (!mkdtemp(tmpl.data()))
-      throw dz::Error("run_ort: cannot create a temporary directory from '" + tmpl + "'");
-    path_ = tmpl;
-  }
-  TempDir(const TempDir &) = delete;
-  TempDir &operator=(const TempDir &) = delete;
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  const std::filesystem::path &path() const { return path_; }
-
-private:
-  std::filesystem::path path_;
-};
-
 inline std::string probe() {
   const std::string node = node_path();
   if (node.empty())
@@ -110,7 +91,7 @@ inline std::string probe() {
     return "onnxruntime-node not installed at '" + pkg +
            "' (scripts/install-deps.sh installs it; DZ_ORT_DIR overrides the place)";
   // Loading the package catches a binary that does not fit this node or machine.
-  TempDir dir;
+  TempDir dir("dz-ort");
   const std::string log = (dir.path() / "probe.log").string();
   if (run_command(runner_command("--check"), log) != 0) {
     const std::string why = last_line(log);
@@ -142,7 +123,7 @@ inline std::vector<dz::Tensor> run_ort(const std::string &model,
   const std::string reason = ort_unavailable_reason();
   if (!reason.empty())
     throw dz::Error("run_ort('" + model + "'): onnxruntime is unavailable: " + reason);
-  ort_detail::TempDir dir;
+  TempDir dir("dz-ort");
   std::string args = ort_detail::shell_quote(model);
   for (size_t i = 0; i < inputs.size(); ++i) {
     const std::string p = (dir.path() / ("input_" + std::to_string(i) + ".npy")).string();

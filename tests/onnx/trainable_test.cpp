@@ -30,25 +30,9 @@ namespace fs = std::filesystem;
 using dz::Tensor;
 using dz::Variable;
 
+using dz::testing::TempDir;
+
 namespace {
-
-class TempDir {
-public:
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "dz-trainable-XXXXXX").string();
-    if (!mkdtemp(tmpl.data()))
-      throw dz::Error("cannot make a temporary directory");
-    path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  std::string file(const std::string &name) const { return (path_ / name).string(); }
-
-private:
-  fs::path path_;
-};
 
 using Dims = std::vector<int64_t>;
 
@@ -203,7 +187,7 @@ std::map<std::string, Tensor> exported_statistics(dz::onnx::TrainableModel &m, c
 } // namespace
 
 TEST(ImportTrainable, ParametersAreTheFloatingInitializersNamedAsInTheFile) {
-  TempDir dir;
+  TempDir dir("dz-trainable");
   write_mlp(dir.file("mlp.onnx"));
   dz::onnx::TrainableModel m = dz::onnx::import_trainable(dir.file("mlp.onnx"));
   std::vector<std::pair<std::string, dz::Shape>> want = {
@@ -248,7 +232,7 @@ TEST(ImportTrainable, ValuesMatchPyTorch) {
 // the model built here and for PyTorch's (in test mode: BatchNormalization on its running
 // statistics), eagerly; the second-order gradient through the compiled backward too.
 TEST(ImportTrainable, GradientsMatchCentralDifferences) {
-  TempDir dir;
+  TempDir dir("dz-trainable");
   write_mlp(dir.file("mlp.onnx"));
   for (const std::string &path : {dir.file("mlp.onnx"), kTorchMlp}) {
     SCOPED_TRACE(path);
@@ -290,7 +274,7 @@ TEST(ImportTrainable, GradientsMatchCentralDifferences) {
 }
 
 TEST(ImportTrainable, DoubleBackpropThroughTheCompiledBackward) {
-  TempDir dir;
+  TempDir dir("dz-trainable");
   write_mlp(dir.file("mlp.onnx"));
   dz::onnx::TrainableModel m = dz::onnx::import_trainable(dir.file("mlp.onnx"));
   const Tensor xt = ramp({2, 3}, 0.7);
@@ -323,7 +307,7 @@ TEST(ImportTrainable, DoubleBackpropThroughTheCompiledBackward) {
 // The same 20 SGD steps (with a weight-decay hook) eagerly and inside dz::compile: the same
 // losses and weights; the compiled step traces once.
 TEST(ImportTrainable, SgdStepsEagerAndCompiledAgree) {
-  TempDir dir;
+  TempDir dir("dz-trainable");
   write_mlp(dir.file("mlp.onnx"));
   dz::onnx::TrainableModel eager = dz::onnx::import_trainable(dir.file("mlp.onnx"));
   dz::onnx::TrainableModel compiled = dz::onnx::import_trainable(dir.file("mlp.onnx"));
@@ -356,7 +340,7 @@ TEST(ImportTrainable, SgdStepsEagerAndCompiledAgree) {
 }
 
 TEST(ImportTrainable, ModelApiSaveLoadCleargradsTo) {
-  TempDir dir;
+  TempDir dir("dz-trainable");
   write_mlp(dir.file("mlp.onnx"));
   dz::onnx::TrainableModel m = dz::onnx::import_trainable(dir.file("mlp.onnx"));
   const Variable x(ramp({4, 3}, 1.0));
@@ -387,7 +371,7 @@ TEST(ImportTrainable, ModelApiSaveLoadCleargradsTo) {
 // Export writes the tuned weights under the original names into the original graph: ONNX's
 // checker accepts it, import_model and onnxruntime compute what the tuned model computes.
 TEST(ImportTrainable, ExportWritesTheTunedWeights) {
-  TempDir dir;
+  TempDir dir("dz-trainable");
   for (const std::string &source : {std::string("code"), kTorchMlp}) {
     SCOPED_TRACE(source);
     std::string path = source;
@@ -443,7 +427,7 @@ TEST(ImportTrainable, ExportWritesTheTunedWeights) {
 // running ones, as PyTorch (the running variance as ONNX defines it, with the biased batch
 // variance); in test mode it uses and keeps them.
 TEST(ImportTrainable, BatchNormalizationTrainsAsPyTorch) {
-  TempDir dir;
+  TempDir dir("dz-trainable");
   std::map<std::string, Tensor> io = torch_io();
   dz::onnx::TrainableModel m = dz::onnx::import_trainable(kTorchMlp);
   const Variable x(io.at("x"));
@@ -468,7 +452,7 @@ TEST(ImportTrainable, BatchNormalizationTrainsAsPyTorch) {
 // 10 SGD steps of PyTorch's model in training mode, eagerly and compiled: the same losses,
 // weights and running statistics (written back after each compiled call).
 TEST(ImportTrainable, BatchNormalizationEagerAndCompiledAgree) {
-  TempDir dir;
+  TempDir dir("dz-trainable");
   dz::onnx::TrainableModel eager = dz::onnx::import_trainable(kTorchMlp);
   dz::onnx::TrainableModel compiled = dz::onnx::import_trainable(kTorchMlp);
   O::SGD sgd_e(0.05), sgd_c(0.05);
@@ -500,7 +484,7 @@ TEST(ImportTrainable, BatchNormalizationEagerAndCompiledAgree) {
 }
 
 TEST(ImportTrainable, TrainModeRefusesDropoutAndNamesTheNode) {
-  TempDir dir;
+  TempDir dir("dz-trainable");
   Builder b;
   b.input("x", {-1, 3}).output("y", {-1, 3}).initializer("w", {3}, 5);
   b.node("Mul", {"x", "w"}, {"h"}, "scale");
@@ -527,7 +511,7 @@ TEST(ImportTrainable, TrainModeRefusesStatisticsThatAreParameters) {
 }
 
 TEST(ImportTrainableErrors, NoFloatingInitializers) {
-  TempDir dir;
+  TempDir dir("dz-trainable");
   Builder b;
   b.input("x", {2, 3}).output("y", {3, 2}).ints("perm", {1, 0});
   b.node("Transpose", {"x"}, {"y"}, "t");
@@ -538,7 +522,7 @@ TEST(ImportTrainableErrors, NoFloatingInitializers) {
 }
 
 TEST(ImportTrainableErrors, NotAnOnnxFileOrMissing) {
-  TempDir dir;
+  TempDir dir("dz-trainable");
   std::ofstream(dir.file("junk.onnx")) << "this is not a protobuf \x01\x02\xff";
   std::string msg = message_of([&] { dz::onnx::import_trainable(dir.file("junk.onnx")); });
   EXPECT_NE(msg.find("junk.onnx"), std::string::npos) << msg;
@@ -557,7 +541,7 @@ TEST(ImportTrainableErrors, NotAnOnnxFileOrMissing) {
 // A gradient that must pass through ArgMax is an error naming the node; a path through it
 // beside a differentiable one, and an output that needs no gradient, are fine.
 TEST(ImportTrainableErrors, GradientThroughArgMaxNamesTheNode) {
-  TempDir dir;
+  TempDir dir("dz-trainable");
   Builder b;
   b.input("x", {-1, 3}).output("y", {-1, 3}).output("idx", {-1, 1}, ::onnx::TensorProto::INT64);
   b.output("z", {-1, 1});
