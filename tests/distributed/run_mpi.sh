@@ -8,9 +8,13 @@ if ! command -v mpirun >/dev/null 2>&1; then
   echo "mpirun not found (apt-get install openmpi-bin libopenmpi-dev): skipped"
   exit 77
 fi
-# Under the sanitizers, OpenMPI's allocations that live until exit are not dzc's leaks.
+# Under the sanitizers the ranks run without leak checks: OpenMPI and PMIx unload their
+# components before the process exits, so LeakSanitizer cannot name the library of what
+# those kept until exit ("<unknown module>") and no suppression can match it. The same
+# tests run with leak checks as a world of one, without MPI (distributed.world_of_one);
+# the other AddressSanitizer and UBSan checks stay on in every rank.
 if [ -n "${ASAN_OPTIONS:-}" ]; then
-  export LSAN_OPTIONS="suppressions=$(dirname "${BASH_SOURCE[0]}")/lsan-openmpi.supp:print_suppressions=0"
+  export ASAN_OPTIONS="${ASAN_OPTIONS}:detect_leaks=0"
 fi
 # One thread per rank; a collective that waits 60 s for its peers ends the job.
 exec mpirun --allow-run-as-root --oversubscribe -np "$np" \
