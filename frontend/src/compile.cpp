@@ -65,6 +65,13 @@ std::string signature_str(const Signature &s) {
   return os.str();
 }
 
+/// The Variable a guard or a write-back is about: the call's argument `argument`, or
+/// `var` (null when it no longer exists).
+std::shared_ptr<VariableNode> variable_of(int argument, const std::weak_ptr<VariableNode> &var,
+                                          const std::vector<Variable> &args) {
+  return argument >= 0 ? args[size_t(argument)].node() : var.lock();
+}
+
 struct Program {
   Signature sig;
   std::unique_ptr<trace::Executable> exe;
@@ -158,8 +165,7 @@ Device program_device(const std::vector<Variable> &args, const detail::TraceResu
 bool bind_state(Program &p, const std::vector<Variable> &args, std::string &why, bool &dead) {
   const detail::TraceResult &trace = p.trace;
   for (const detail::Guard &g : trace.guards) {
-    std::shared_ptr<VariableNode> node =
-        g.argument >= 0 ? args[size_t(g.argument)].node() : g.var.lock();
+    std::shared_ptr<VariableNode> node = variable_of(g.argument, g.var, args);
     if (node && node->grad.defined() != g.had_grad) {
       why = std::string("a Variable's gradient was ") + (g.had_grad ? "cleared" : "set") +
             " since the trace (backward() accumulates onto it)";
@@ -501,8 +507,7 @@ std::vector<Variable> CompiledFunction::call(const std::vector<Variable> &args, 
   for (const detail::WriteBack &wb : p.trace.write_backs) {
     if (wb.kind != detail::WriteBack::SetGrad || !p.grad_only[size_t(wb.result)])
       continue;
-    const std::shared_ptr<VariableNode> &node =
-        wb.argument >= 0 ? args[size_t(wb.argument)].node() : wb.var.lock();
+    const std::shared_ptr<VariableNode> node = variable_of(wb.argument, wb.var, args);
     if (!node || !node->grad.defined())
       continue;
     const std::shared_ptr<VariableNode> &g = node->grad.node();
@@ -526,8 +531,7 @@ std::vector<Variable> CompiledFunction::call(const std::vector<Variable> &args, 
   for (const detail::WriteBack &wb : p.trace.write_backs) {
     if (wb.kind == detail::WriteBack::CopyIntoState)
       continue;
-    std::shared_ptr<VariableNode> node =
-        wb.argument >= 0 ? args[size_t(wb.argument)].node() : wb.var.lock();
+    std::shared_ptr<VariableNode> node = variable_of(wb.argument, wb.var, args);
     if (!node)
       continue;
     switch (wb.kind) {

@@ -189,18 +189,15 @@ void Tracer::grad_read(const Variable &v) {
 
 void Tracer::guard_gradient(const std::shared_ptr<VariableNode> &node, bool had_grad) {
   auto touched = touched_index_.find(node.get());
-  if (touched != touched_index_.end() && touched->second < touched_.size() &&
-      touched_[touched->second].grad_assigned)
+  if (touched != touched_index_.end() && touched_[touched->second].grad_assigned)
     return; // the trace set or cleared it itself: the same at every call
-  for (const Guard &g : guards_)
-    if (g.had_grad == had_grad && !g.var.owner_before(node) && !node.owner_before(g.var))
-      return;
   auto arg = std::find(args_.begin(), args_.end(), node.get());
   const int argument = arg == args_.end() ? -1 : int(arg - args_.begin());
-  if (argument >= 0)
-    for (const Guard &g : guards_)
-      if (g.argument == argument && g.had_grad == had_grad)
-        return;
+  for (const Guard &g : guards_) // one guard per Variable
+    if (g.had_grad == had_grad &&
+        (argument >= 0 ? g.argument == argument
+                       : !g.var.owner_before(node) && !node.owner_before(g.var)))
+      return;
   guards_.push_back(Guard{argument < 0 ? node : std::weak_ptr<VariableNode>(), argument, had_grad});
 }
 
@@ -480,12 +477,8 @@ void Tracer::backward(const Variable &y, BackwardOptions opts) {
   for (const Variable &v : vars) {
     touch(v);
     before.push_back(v.node()->grad); // not v.grad(): the tracer's own reads are no guards
-    // The trace depends on whether v has a gradient here (backward accumulates onto
-    // it), unless the trace itself cleared or set it.
-    const Touched &t = touched_[touched_index_[v.node().get()]];
-    if (!t.grad_assigned)
-      guards_.push_back(Guard{t.argument < 0 ? v.node() : std::weak_ptr<VariableNode>(), t.argument,
-                              v.node()->grad.defined()});
+    // The trace depends on whether v has a gradient here (backward accumulates onto it).
+    guard_gradient(v.node(), v.node()->grad.defined());
   }
   // 2. The eager backward, for the values of this first call.
   {
