@@ -63,6 +63,17 @@ WORKLOADS = ("mlp", "cnn", "spiral", "lstm", "tanh4", "tiny")
 
 
 # ---- the PyTorch side (runs in a subprocess under /usr/bin/python3) ---------------------
+def optimizer_step(loss_of, optimizer):
+    """A PyTorch training step: the loss, the gradients set to None, backward, the update."""
+    def step():
+        loss = loss_of()
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        return loss
+    return step
+
+
 def status_mb(field):
     with open("/proc/self/status") as f:
         for line in f:
@@ -171,13 +182,7 @@ def torch_step(workload, aot):
         else:
             loss_of = lambda: F.cross_entropy(l2(torch.sigmoid(l1(x))), t)  # noqa: E731
 
-        def step():
-            loss = loss_of()
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            return loss
-        return step
+        return optimizer_step(loss_of, optimizer)
 
     if workload == "lstm":  # step 60: one truncated-BPTT chunk, the state reset to zeros
         xs = torch.randn(30, 30, 1)
@@ -207,13 +212,7 @@ def torch_step(workload, aot):
                     loss = l if loss is None else loss + l
                 return loss
 
-        def step():
-            loss = loss_of()
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            return loss
-        return step
+        return optimizer_step(loss_of, optimizer)
 
     if workload == "tanh4":  # step 35: a fresh leaf each call, 4 create_graph gradients
         x = torch.tensor(1.0)
