@@ -284,6 +284,7 @@ void Program::run_direct(std::span<const Tensor *const> args, std::vector<Tensor
   // shares storage with no other argument, into the caller's buffer (`into`), or allocated
   // now and written by their step.
   results.resize(result_slots_.size());
+  // Per result, its buffer: several slots may hold it (a value whose reshape is the result).
   void *on_stack_out[64];
   std::unique_ptr<void *[]> on_heap_out;
   void **out = on_stack_out;
