@@ -121,11 +121,15 @@ void *output_buffer(Slots &slots, int32_t slot, const TensorSpec &type, Device d
 
 void call_fused(const FusedKernel &k, llvm::SmallVectorImpl<void *> &ptrs) {
   auto run = [&](int64_t lo, int64_t hi) {
-    llvm::SmallVector<void *, 18> args;
+    llvm::SmallVector<void *, 24> args;
     for (void *&p : ptrs)
       args.push_back(&p);
     args.push_back(&lo);
     args.push_back(&hi);
+    for (const int64_t &n : k.sizes)
+      args.push_back(const_cast<int64_t *>(&n));
+    for (const uint64_t &c : k.scalars)
+      args.push_back(const_cast<uint64_t *>(&c));
     k.fn(args.data());
   };
   int threads = omp_get_max_threads();
@@ -421,9 +425,11 @@ FailureOr<Program> ProgramBuilder::build(mlir::func::FuncOp fn, const BuildOptio
     fn.walk([&](Operation *op) { p.num_fused_kernels_ += kernels->lookup(op) != nullptr; });
     if (p.num_fused_kernels_) {
       char text[128];
-      std::snprintf(text, sizeof text, "JIT %zu groups in %zu kernels: MLIR %.1f ms, LLVM %.1f ms",
-                    p.num_fused_kernels_, kernels->num_functions(), kernels->mlir_ms(),
-                    kernels->llvm_ms());
+      std::snprintf(
+          text, sizeof text,
+          "JIT %zu groups in %zu kernels (%zu compiled before): MLIR %.1f ms, LLVM %.1f ms",
+          p.num_fused_kernels_, kernels->num_functions(), kernels->num_reused(), kernels->mlir_ms(),
+          kernels->llvm_ms());
       p.codegen_notes_ = text;
     }
     if (!kernels->skipped().empty())

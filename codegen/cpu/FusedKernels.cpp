@@ -255,6 +255,8 @@ bool evaluateBody(OpBuilder &b, Location l, Block &body, Operation *stop,
     StringRef name = op.getName().getStringRef();
     Type t = elementOf(op.getResult(0));
     if (auto constant = dyn_cast<ir::ConstantOp>(op)) {
+      if (scalar.count(op.getResult(0))) // a kernel argument (KernelEmitter::constants)
+        continue;
       auto splat = cast<DenseElementsAttr>(constant.getValue());
       scalar[op.getResult(0)] =
           isa<FloatType>(t)
@@ -311,10 +313,17 @@ private:
   /// depend on the shapes, so equal chains over tensors of any size share one kernel.
   FusedKernel emitFlat();
 
-  Value load(OpBuilder &b, Value memref, ArrayRef<int64_t> shape, ValueRange ivs);
-  /// Appends `func.func @name(data..., lo: index, hi: index)` to the module, the data
-  /// pointers noalias, and moves `b` to the start of its body; returns the body.
-  Block *startKernel(OpBuilder &b, ArrayRef<Type> data);
+  /// Appends `func.func @name(data..., lo: index, hi: index, sizes: index...,
+  /// constants...)` to the module (`sizes` index arguments, then one scalar argument per
+  /// entry of constants_), the data pointers noalias, and moves `b` to the start of its
+  /// body; returns the body.
+  Block *startKernel(OpBuilder &b, ArrayRef<Type> data, unsigned sizes = 0);
+  /// The group's scalar constants (f32, f64 or integer splats) become arguments of the
+  /// kernel, so that a constant that depends on the shapes (a mean's 1/N) does not make
+  /// a kernel of its own per size: seeds `scalar` with their argument values.
+  void seedConstants(Block *entry, DenseMap<Value, Value> &scalar);
+  /// The constants' values, as kernel arguments (FusedKernel::scalars).
+  std::vector<uint64_t> constantBits();
   Value indexOf(OpBuilder &b, int64_t i) { return arith::ConstantIndexOp::create(b, loc_, i); }
 
   ModuleOp module_;
@@ -322,12 +331,27 @@ private:
   std::string name_;
   Location loc_;
   SmallVector<int64_t> domain_;
+  SmallVector<ir::ConstantOp> constants_;
+  unsigned firstConstant_ = 0; // the argument number of constants_[0]
 };
 
-Block *KernelEmitter::startKernel(OpBuilder &b, ArrayRef<Type> data) {
+/// Whether a constant of the body may be a kernel argument: a scalar type the calling
+/// convention passes as 8 bytes or less.
+bool passableConstant(ir::ConstantOp c) {
+  Type t = elementOf(c.getResult());
+  return t.isF32() || t.isF64() || (t.isInteger() && t.getIntOrFloatBitWidth() <= 64);
+}
+
+Block *KernelEmitter::startKernel(OpBuilder &b, ArrayRef<Type> data, unsigned sizes) {
   SmallVector<Type> args(data);
-  args.push_back(b.getIndexType());
-  args.push_back(b.getIndexType());
+  args.append(2 + sizes, b.getIndexType());
+  constants_.clear();
+  firstConstant_ = unsigned(args.size());
+  for (Operation &op : fused_.getBody().front())
+    if (auto c = dyn_cast<ir::ConstantOp>(op); c && passableConstant(c)) {
+      constants_.push_back(c);
+      args.push_back(elementOf(c.getResult()));
+    }
   auto fn = func::FuncOp::create(b, loc_, name_, b.getFunctionType(args, {}));
   markNoAlias(fn, unsigned(data.size()));
   Block *entry = fn.addEntryBlock();
@@ -335,13 +359,29 @@ Block *KernelEmitter::startKernel(OpBuilder &b, ArrayRef<Type> data) {
   return entry;
 }
 
-/// memref.load of `memref` (shape `shape`) at the point `ivs` of the domain.
-Value KernelEmitter::load(OpBuilder &b, Value memref, ArrayRef<int64_t> shape, ValueRange ivs) {
-  SmallVector<Value> idx;
-  size_t lead = ivs.size() - shape.size();
-  for (size_t j = 0; j < shape.size(); ++j)
-    idx.push_back(shape[j] == 1 ? indexOf(b, 0) : ivs[lead + j]);
-  return memref::LoadOp::create(b, loc_, memref, idx);
+void KernelEmitter::seedConstants(Block *entry, DenseMap<Value, Value> &scalar) {
+  for (auto [i, c] : llvm::enumerate(constants_))
+    scalar[c.getResult()] = entry->getArgument(firstConstant_ + unsigned(i));
+}
+
+std::vector<uint64_t> KernelEmitter::constantBits() {
+  std::vector<uint64_t> bits;
+  for (ir::ConstantOp c : constants_) {
+    auto splat = cast<DenseElementsAttr>(c.getValue());
+    Type t = elementOf(c.getResult());
+    uint64_t word = 0; // the value in the low bytes (little-endian, as the callee reads it)
+    if (t.isF32()) {
+      float v = float(splat.getSplatValue<APFloat>().convertToDouble());
+      std::memcpy(&word, &v, sizeof v);
+    } else if (t.isF64()) {
+      double v = splat.getSplatValue<APFloat>().convertToDouble();
+      std::memcpy(&word, &v, sizeof v);
+    } else {
+      word = uint64_t(splat.getSplatValue<APInt>().getSExtValue());
+    }
+    bits.push_back(word);
+  }
+  return bits;
 }
 
 FailureOr<FusedKernel> KernelEmitter::emit(std::string &reason) {
@@ -394,29 +434,60 @@ FailureOr<FusedKernel> KernelEmitter::emit(std::string &reason) {
   MLIRContext *ctx = module_.getContext();
   OpBuilder b(ctx);
   b.setInsertionPointToEnd(module_.getBody());
-  SmallVector<Type> args;
-  for (Value v : fused_.getOperands())
-    args.push_back(MemRefType::get(shapeOf(v), elementOf(v)));
-  for (Value v : yield->getOperands())
-    args.push_back(MemRefType::get(
-        reduces && v == root->getResult(0) ? ArrayRef<int64_t>(kept) : shapeOf(v), elementOf(v)));
-  Block *entry = startKernel(b, args);
+  Type ptr = LLVM::LLVMPointerType::get(ctx);
+  Block *entry = startKernel(b, SmallVector<Type>(numIn + numOut, ptr), unsigned(rank));
   Value lo = entry->getArgument(numIn + numOut), hi = entry->getArgument(numIn + numOut + 1);
+  // The domain's sizes are arguments, so the kernel depends on the shapes only through
+  // which dimensions of each operand are broadcast (1): one kernel serves every size.
+  SmallVector<Value> size;
+  for (int64_t d = 0; d < rank; ++d)
+    size.push_back(entry->getArgument(numIn + numOut + 2 + unsigned(d)));
+
+  // The strides of a row-major tensor of `shape` (right-aligned with the domain; a
+  // dimension of 1 is broadcast), zero for a broadcast dimension.
+  auto strides = [&](ArrayRef<int64_t> shape) {
+    SmallVector<Value> s(shape.size());
+    Value running = indexOf(b, 1);
+    const size_t lead = size_t(rank) - shape.size();
+    for (size_t j = shape.size(); j-- > 0;) {
+      if (shape[j] == 1)
+        continue;
+      s[j] = running;
+      running = arith::MulIOp::create(b, loc_, running, size[lead + j]);
+    }
+    return s;
+  };
+  // The element of a tensor with `stride` (from strides()) at the domain point `ivs`.
+  auto at = [&](OpBuilder &ib, Location l, Value base, Type element, ArrayRef<Value> stride,
+                ValueRange ivs) -> Value {
+    Value index = indexOf(ib, 0);
+    const size_t lead = ivs.size() - stride.size();
+    for (size_t j = 0; j < stride.size(); ++j)
+      if (stride[j])
+        index = arith::AddIOp::create(ib, l, index,
+                                      arith::MulIOp::create(ib, l, ivs[lead + j], stride[j]));
+    Value i = arith::IndexCastOp::create(ib, l, ib.getI64Type(), index);
+    return LLVM::GEPOp::create(ib, l, ptr, element, base, ValueRange{i});
+  };
+  SmallVector<SmallVector<Value>> inStride;
+  for (BlockArgument arg : body.getArguments())
+    inStride.push_back(strides(shapeOf(arg)));
+  SmallVector<Value> domainStride = strides(domain_), keptStride = strides(kept);
 
   // The loop bounds: dimension 0 is [lo, hi); a 0-d domain is one point.
   auto bounds = [&](ArrayRef<int64_t> shape, SmallVector<Value> &lbs, SmallVector<Value> &ubs,
                     bool chunked) {
     for (size_t d = 0; d < shape.size(); ++d) {
       lbs.push_back(d == 0 && chunked ? lo : indexOf(b, 0));
-      ubs.push_back(d == 0 && chunked ? hi : indexOf(b, shape[d]));
+      ubs.push_back(d == 0 && chunked ? hi : shape[d] == 1 ? indexOf(b, 1) : size[d]);
     }
   };
   const bool splittable = rank > 0 && !reduced[0];
-  Value acc = reduces ? entry->getArgument(numIn + unsigned(std::find(yield->getOperands().begin(),
-                                                                      yield->getOperands().end(),
-                                                                      root->getResult(0)) -
-                                                            yield->getOperands().begin()))
-                      : Value();
+  const unsigned accIndex = reduces
+                                ? unsigned(llvm::find(yield->getOperands(), root->getResult(0)) -
+                                           yield->getOperands().begin())
+                                : 0;
+  Value acc = reduces ? entry->getArgument(numIn + accIndex) : Value();
   Type accType = reduces ? elementOf(root->getResult(0)) : Type();
   auto identity = [&](OpBuilder &ib) -> Value {
     if (rootName == "dz.sum")
@@ -437,7 +508,7 @@ FailureOr<FusedKernel> KernelEmitter::emit(std::string &reason) {
     bounds(kept, lbs, ubs, splittable);
     Value init = identity(b);
     scf::buildLoopNest(b, loc_, lbs, ubs, steps, [&](OpBuilder &ib, Location l, ValueRange ivs) {
-      memref::StoreOp::create(ib, l, init, acc, ivs);
+      LLVM::StoreOp::create(ib, l, init, at(ib, l, acc, accType, keptStride, ivs));
     });
   }
 
@@ -446,15 +517,16 @@ FailureOr<FusedKernel> KernelEmitter::emit(std::string &reason) {
   bounds(domain_, lbs, ubs, rank > 0);
   scf::buildLoopNest(b, loc_, lbs, ubs, steps, [&](OpBuilder &ib, Location l, ValueRange ivs) {
     DenseMap<Value, Value> scalar;
+    seedConstants(entry, scalar);
     for (auto [i, arg] : llvm::enumerate(body.getArguments()))
-      scalar[arg] = load(ib, entry->getArgument(unsigned(i)), shapeOf(arg), ivs);
+      scalar[arg] = LLVM::LoadOp::create(
+          ib, l, elementOf(arg),
+          at(ib, l, entry->getArgument(unsigned(i)), elementOf(arg), inStride[i], ivs));
     math |= evaluateBody(ib, l, body, reduces ? root : yield, scalar);
     if (reduces) {
-      SmallVector<Value> at;
-      for (int64_t d = 0; d < rank; ++d)
-        at.push_back(reduced[size_t(d)] ? indexOf(ib, 0) : ivs[size_t(d)]);
-      Value old = memref::LoadOp::create(ib, l, acc, at), v = scalar.lookup(root->getOperand(0)),
-            next;
+      Value where = at(ib, l, acc, accType, keptStride, ivs); // reduced: stride 0
+      Value old = LLVM::LoadOp::create(ib, l, accType, where),
+            v = scalar.lookup(root->getOperand(0)), next;
       if (rootName == "dz.sum")
         next = isa<FloatType>(accType) ? Value(arith::AddFOp::create(ib, l, old, v))
                                        : Value(arith::AddIOp::create(ib, l, old, v));
@@ -462,12 +534,13 @@ FailureOr<FusedKernel> KernelEmitter::emit(std::string &reason) {
         next = arith::MaximumFOp::create(ib, l, old, v);
       else
         next = arith::MinimumFOp::create(ib, l, old, v);
-      memref::StoreOp::create(ib, l, next, acc, at);
+      LLVM::StoreOp::create(ib, l, next, where);
     }
     for (auto [k, v] : llvm::enumerate(yield->getOperands()))
       if (!(reduces && v == root->getResult(0)))
-        memref::StoreOp::create(ib, l, scalar.lookup(v), entry->getArgument(numIn + unsigned(k)),
-                                ivs);
+        LLVM::StoreOp::create(
+            ib, l, scalar.lookup(v),
+            at(ib, l, entry->getArgument(numIn + unsigned(k)), elementOf(v), domainStride, ivs));
   });
   func::ReturnOp::create(b, loc_);
 
@@ -477,6 +550,8 @@ FailureOr<FusedKernel> KernelEmitter::emit(std::string &reason) {
   k.elements = 1;
   for (int64_t d : domain_)
     k.elements *= d;
+  k.sizes.assign(domain_.begin(), domain_.end());
+  k.scalars = constantBits();
   k.splittable = splittable;
   k.math = math;
   for (Value v : yield->getOperands())
@@ -509,6 +584,7 @@ FusedKernel KernelEmitter::emitFlat() {
     return LLVM::GEPOp::create(b, loc_, ptr, element, base, ValueRange{i});
   };
   DenseMap<Value, Value> scalar = invariant;
+  seedConstants(entry, scalar);
   for (auto [k, arg] : llvm::enumerate(body.getArguments()))
     if (!scalar.count(arg))
       scalar[arg] = LLVM::LoadOp::create(b, loc_, elementOf(arg),
@@ -523,6 +599,7 @@ FusedKernel KernelEmitter::emitFlat() {
   FusedKernel k;
   k.name = name_;
   k.elements = k.outer = numel(domain_);
+  k.scalars = constantBits();
   k.splittable = true;
   k.math = math;
   k.pointwise.assign(numOut, true);
@@ -566,6 +643,22 @@ struct KernelLibraryBuilder {
                                                          const JitOptions &options);
 };
 
+/// The kernels compiled in this process, by their MLIR text (the function renamed
+/// "kernel"): a later library whose group has the same text calls that code. An entry
+/// lives while a library holds its engine.
+struct KernelCache {
+  struct Entry {
+    std::weak_ptr<ExecutionEngine> engine;
+    FusedKernel::Fn fn = nullptr;
+  };
+  std::mutex mutex;
+  std::map<std::string, Entry, std::less<>> kernels;
+};
+KernelCache &kernelCache() {
+  static KernelCache *cache = new KernelCache; // never destroyed: libraries may outlive main
+  return *cache;
+}
+
 FailureOr<std::shared_ptr<KernelLibrary>> KernelLibraryBuilder::build(func::FuncOp fn,
                                                                       const JitOptions &options) {
   auto library = std::make_shared<KernelLibrary>();
@@ -580,83 +673,120 @@ FailureOr<std::shared_ptr<KernelLibrary>> KernelLibraryBuilder::build(func::Func
 
   SmallVector<std::pair<Operation *, FusedKernel>> emitted;
   std::map<std::string, std::string> kernel_of_text; // a kernel's IR -> its name
+  std::map<std::string, std::string> compiled;       // name -> IR of the kernels compiled here
+  std::map<std::string, FusedKernel::Fn> reused;     // name -> code compiled before
+  KernelCache &cache = kernelCache();
   size_t functions = 0;
   fn.walk([&](ir::FusedOp fused) {
     std::string name = "fused_" + std::to_string(functions), reason;
     KernelEmitter emitter(*module, fused, name);
     FailureOr<FusedKernel> k = emitter.emit(reason);
-    if (succeeded(k)) {
-      // The same kernel twice (equal chains: SGD updates of every parameter, say) is
-      // compiled once.
-      auto kernel = cast<func::FuncOp>(module->getBody()->back());
-      kernel.setSymName("kernel");
-      std::string text;
-      llvm::raw_string_ostream os(text);
-      kernel.print(os);
-      auto [it, fresh] = kernel_of_text.try_emplace(text, name);
-      if (fresh) {
-        kernel.setSymName(name);
-        ++functions;
-      } else {
-        kernel.erase();
-        k->name = it->second;
-      }
-      emitted.push_back({fused.getOperation(), std::move(*k)});
-    } else
+    if (failed(k)) {
       library->skipped_ += "dz.fused with " +
                            std::to_string(fused.getBody().front().getOperations().size() - 1) +
                            " ops: " + reason + "\n";
+      return;
+    }
+    // The same kernel twice (equal chains: SGD updates of every parameter, say) is
+    // compiled once; one that this process compiled before is not compiled again.
+    auto kernel = cast<func::FuncOp>(module->getBody()->back());
+    kernel.setSymName("kernel");
+    std::string text;
+    llvm::raw_string_ostream os(text);
+    kernel.print(os);
+    auto [it, fresh] = kernel_of_text.try_emplace(text, name);
+    if (!fresh) {
+      kernel.erase();
+      k->name = it->second;
+    } else {
+      ++functions;
+      std::shared_ptr<ExecutionEngine> engine;
+      FusedKernel::Fn code = nullptr;
+      if (!options.keep_llvm_ir) {
+        std::lock_guard<std::mutex> lock(cache.mutex);
+        auto found = cache.kernels.find(text);
+        if (found != cache.kernels.end() && (engine = found->second.engine.lock()))
+          code = found->second.fn;
+      }
+      if (engine) {
+        kernel.erase();
+        reused[name] = code;
+        if (llvm::find(library->engines_, engine) == library->engines_.end())
+          library->engines_.push_back(std::move(engine));
+      } else {
+        kernel.setSymName(name);
+        compiled[name] = std::move(text);
+      }
+    }
+    emitted.push_back({fused.getOperation(), std::move(*k)});
   });
+  library->num_functions_ = functions;
+  library->num_reused_ = reused.size();
   if (emitted.empty())
     return library;
 
-  if (failed(lowerToLLVM(*module)))
-    return fn.emitOpError() << "the fused kernels could not be lowered to the LLVM dialect";
-
-  library->mlir_ms_ = ms_since(t0);
-  t0 = std::chrono::steady_clock::now();
-  initializeNativeTarget();
-  registerBuiltinDialectTranslation(*ctx);
-  registerLLVMDialectTranslation(*ctx);
-  auto tmBuilder = llvm::orc::JITTargetMachineBuilder::detectHost();
-  if (!tmBuilder)
-    return fn.emitOpError() << "no JIT target for this host: "
-                            << llvm::toString(tmBuilder.takeError());
-  tmBuilder->setCodeGenOptLevel(llvm::CodeGenOptLevel::Default);
-  auto tm = tmBuilder->createTargetMachine();
-  if (!tm)
-    return fn.emitOpError() << "no JIT target machine: " << llvm::toString(tm.takeError());
-  auto optimize = makeOptimizingTransformer(/*optLevel=*/2, /*sizeLevel=*/0, tm->get());
-  std::string &llvmText = library->llvm_ir_;
-  auto transformer = [&](llvm::Module *m) -> llvm::Error {
-    if (llvm::Error e = optimize(m))
-      return e;
-    if (options.keep_llvm_ir) {
-      llvm::raw_string_ostream os(llvmText);
-      m->print(os, nullptr);
-    }
-    return llvm::Error::success();
-  };
-  ExecutionEngineOptions engineOptions;
-  engineOptions.transformer = transformer;
-  engineOptions.jitCodeGenOptLevel = llvm::CodeGenOptLevel::Default;
-  engineOptions.enableGDBNotificationListener = false;
-  engineOptions.enablePerfNotificationListener = false;
-  auto engine = ExecutionEngine::create(*module, engineOptions, std::move(*tm));
-  if (!engine)
-    return fn.emitOpError() << "the JIT could not compile the fused kernels: "
-                            << llvm::toString(engine.takeError());
-  library->engine_ = std::move(*engine);
+  std::shared_ptr<ExecutionEngine> engine;
+  if (!compiled.empty()) {
+    if (failed(lowerToLLVM(*module)))
+      return fn.emitOpError() << "the fused kernels could not be lowered to the LLVM dialect";
+    library->mlir_ms_ = ms_since(t0);
+    t0 = std::chrono::steady_clock::now();
+    initializeNativeTarget();
+    registerBuiltinDialectTranslation(*ctx);
+    registerLLVMDialectTranslation(*ctx);
+    auto tmBuilder = llvm::orc::JITTargetMachineBuilder::detectHost();
+    if (!tmBuilder)
+      return fn.emitOpError() << "no JIT target for this host: "
+                              << llvm::toString(tmBuilder.takeError());
+    tmBuilder->setCodeGenOptLevel(llvm::CodeGenOptLevel::Default);
+    auto tm = tmBuilder->createTargetMachine();
+    if (!tm)
+      return fn.emitOpError() << "no JIT target machine: " << llvm::toString(tm.takeError());
+    auto optimize = makeOptimizingTransformer(/*optLevel=*/2, /*sizeLevel=*/0, tm->get());
+    std::string &llvmText = library->llvm_ir_;
+    auto transformer = [&](llvm::Module *m) -> llvm::Error {
+      if (llvm::Error e = optimize(m))
+        return e;
+      if (options.keep_llvm_ir) {
+        llvm::raw_string_ostream os(llvmText);
+        m->print(os, nullptr);
+      }
+      return llvm::Error::success();
+    };
+    ExecutionEngineOptions engineOptions;
+    engineOptions.transformer = transformer;
+    engineOptions.jitCodeGenOptLevel = llvm::CodeGenOptLevel::Default;
+    engineOptions.enableGDBNotificationListener = false;
+    engineOptions.enablePerfNotificationListener = false;
+    auto created = ExecutionEngine::create(*module, engineOptions, std::move(*tm));
+    if (!created)
+      return fn.emitOpError() << "the JIT could not compile the fused kernels: "
+                              << llvm::toString(created.takeError());
+    engine = std::move(*created);
+    library->engines_.push_back(engine);
+  } else {
+    library->mlir_ms_ = ms_since(t0);
+    t0 = std::chrono::steady_clock::now();
+  }
+  std::map<std::string, FusedKernel::Fn> &code = reused; // name -> its code
   for (auto &[op, k] : emitted) {
-    auto packed = library->engine_->lookupPacked(k.name);
-    if (!packed)
-      return fn.emitOpError() << "the JIT has no symbol " << k.name << ": "
-                              << llvm::toString(packed.takeError());
-    k.fn = *packed;
+    if (!code.count(k.name)) {
+      auto packed = engine->lookupPacked(k.name);
+      if (!packed)
+        return fn.emitOpError() << "the JIT has no symbol " << k.name << ": "
+                                << llvm::toString(packed.takeError());
+      code[k.name] = *packed;
+    }
+    k.fn = code[k.name];
     library->kernels_[op] = std::move(k);
   }
   library->llvm_ms_ = ms_since(t0); // the machine code is generated at the first lookup
-  library->num_functions_ = functions;
+  if (!compiled.empty()) {
+    std::lock_guard<std::mutex> lock(cache.mutex);
+    std::erase_if(cache.kernels, [](const auto &entry) { return entry.second.engine.expired(); });
+    for (auto &[name, text] : compiled)
+      cache.kernels[text] = {engine, code[name]};
+  }
   return library;
 }
 

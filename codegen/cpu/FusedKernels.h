@@ -20,13 +20,17 @@ namespace dz::codegen {
 
 /// A compiled kernel: fn(args) with args[i] pointing at the i-th argument of the
 /// generated function, which are the data pointers of the group's inputs, then of its
-/// outputs, then two int64: the range [lo, hi) of the outermost domain loop it runs.
+/// outputs, then two int64: the range [lo, hi) of the outermost domain loop it runs, then
+/// (a loop nest, not the flat form) one int64 per dimension of the domain: its size, then
+/// the group's scalar constants (`scalars`).
 struct FusedKernel {
   using Fn = void (*)(void **);
   std::string name;       // the symbol ("fused_3")
   Fn fn = nullptr;        // valid while the KernelLibrary lives
   int64_t outer = 1;      // trip count of the outermost loop (1 for a 0-d domain)
   int64_t elements = 1;   // points of the domain
+  std::vector<int64_t> sizes;    // the domain's sizes, passed after [lo, hi) (empty: flat)
+  std::vector<uint64_t> scalars; // the constants' values (each in its low bytes), last
   bool splittable = true; // iterations of the outermost loop are independent
   bool math = false;      // evaluates a transcendental function per point
   /// Per output: computed elementwise over the domain (point p from the inputs at p, so
@@ -50,16 +54,21 @@ public:
   /// optimiser and the machine-code generator of the JIT).
   double mlir_ms() const { return mlir_ms_; }
   double llvm_ms() const { return llvm_ms_; }
-  /// Functions compiled: groups whose kernels are the same share one.
+  /// Functions its groups call: groups whose kernels are the same share one.
   size_t num_functions() const { return num_functions_; }
+  /// Of those, the ones compiled earlier in this process (for a program of another
+  /// signature or function) and called from there, not compiled again.
+  size_t num_reused() const { return num_reused_; }
 
 private:
   friend struct KernelLibraryBuilder;
-  std::unique_ptr<mlir::ExecutionEngine> engine_;
+  /// The engines whose code the kernels call: this library's own, and those of the
+  /// kernels it reuses from the process's cache (see buildKernelLibrary).
+  std::vector<std::shared_ptr<mlir::ExecutionEngine>> engines_;
   llvm::DenseMap<mlir::Operation *, FusedKernel> kernels_;
   std::string skipped_, llvm_ir_;
   double mlir_ms_ = 0, llvm_ms_ = 0;
-  size_t num_functions_ = 0;
+  size_t num_functions_ = 0, num_reused_ = 0;
 };
 
 struct JitOptions {
@@ -69,8 +78,13 @@ struct JitOptions {
 /// Generates and compiles a kernel for every dz.fused op of `fn` whose ops and dtypes
 /// have a scalar form (every elementwise op of FusibleOps.h on f32/f64, most on i64,
 /// and a trailing sum/max/min). Groups without one are listed in skipped() and run op
-/// by op. Fails, after an error diagnostic, only when MLIR cannot lower or the JIT
-/// cannot compile the module (a bug of this file).
+/// by op. A kernel takes the sizes of its domain as arguments, so it depends on the
+/// shapes only through which dimensions are broadcast: the process keeps every kernel it
+/// compiled (while a library uses it) by its MLIR text, and a later function with the
+/// same kernel (the same step traced at another batch size, say) calls that code instead
+/// of compiling it again (not with keep_llvm_ir, which compiles everything to print it). Fails,
+/// after an error diagnostic, only when MLIR cannot lower or the JIT cannot compile the module (a
+/// bug of this file).
 mlir::FailureOr<std::shared_ptr<KernelLibrary>> buildKernelLibrary(mlir::func::FuncOp fn,
                                                                    const JitOptions &options = {});
 

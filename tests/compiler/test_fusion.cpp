@@ -17,6 +17,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -235,6 +236,72 @@ func.func @f(%x: tensor<4x3xf32>, %b: tensor<3xf32>, %k: tensor<4x3xi64>) -> (te
                       {dz::randn({4, 3}, dz::f32, 60), dz::randn({3}, dz::f32, 61),
                        Tensor::from_i64({0, 1, 2, 1, 1, 0, 3, 1, 2, 0, 0, 1}).reshape({4, 3})},
                       1);
+}
+
+TEST(Fusion, OneKernelServesEverySizeAndEveryConstant) {
+  // The same groups at three batch sizes, each with its mean's 1/N as a constant: a
+  // broadcast bias, a row reduction and a column reduction (loop nests), and a flat chain
+  // with an integer constant. The kernels take the sizes and constants as arguments, so
+  // the programs of the second and third size compile nothing and still compute their own
+  // results.
+  auto ir = [](int n) {
+    std::string N = std::to_string(n), inv = std::to_string(1.0 / n);
+    return R"(
+func.func @f(%x: tensor<)" +
+           N + R"(x5xf64>, %b: tensor<5xf64>, %k: tensor<)" + N + R"(x5xi64>) -> (tensor<)" + N +
+           R"(xf64>, tensor<5xf64>, tensor<)" + N + R"(x5xi64>) {
+  %c = dz.constant dense<)" +
+           inv + R"(> : tensor<f64>
+  %three = dz.constant dense<3> : tensor<i64>
+  %0 = dz.add %x, %b : (tensor<)" +
+           N + R"(x5xf64>, tensor<5xf64>) -> tensor<)" + N + R"(x5xf64>
+  %1 = dz.tanh %0 : tensor<)" +
+           N + R"(x5xf64>
+  %2 = dz.mul %1, %c : (tensor<)" +
+           N + R"(x5xf64>, tensor<f64>) -> tensor<)" + N + R"(x5xf64>
+  %rows = dz.sum %2 {axes = array<i64: 1>, keepdims = false} : tensor<)" +
+           N + R"(x5xf64> -> tensor<)" + N + R"(xf64>
+  %3 = dz.square %x : tensor<)" +
+           N + R"(x5xf64>
+  %4 = dz.mul %3, %c : (tensor<)" +
+           N + R"(x5xf64>, tensor<f64>) -> tensor<)" + N + R"(x5xf64>
+  %cols = dz.sum %4 {axes = array<i64: 0>, keepdims = false} : tensor<)" +
+           N + R"(x5xf64> -> tensor<5xf64>
+  %5 = dz.mul %k, %three : (tensor<)" +
+           N + R"(x5xi64>, tensor<i64>) -> tensor<)" + N + R"(x5xi64>
+  %6 = dz.add %5, %k : (tensor<)" +
+           N + R"(x5xi64>, tensor<)" + N + R"(x5xi64>) -> tensor<)" + N + R"(x5xi64>
+  return %rows, %cols, %6 : tensor<)" +
+           N + R"(xf64>, tensor<5xf64>, tensor<)" + N + R"(x5xi64>
+})";
+  };
+  std::vector<Compiled> kept; // the first program keeps the kernels the others reuse
+  for (int n : {6, 9, 2}) {
+    SCOPED_TRACE("batch " + std::to_string(n));
+    Compiled jit = compile(ir(n), Mode::FusedJit), plain = compile(ir(n), Mode::Unfused);
+    EXPECT_GE(jit.compiled, 3) << jit.program.str();
+    EXPECT_EQ(jit.compiled, jit.fused_ops) << jit.program.str();
+    const std::string &notes = jit.program.codegen_notes();
+    size_t groups = 0, kernels = 0, before = 0;
+    ASSERT_EQ(std::sscanf(notes.c_str(), "JIT %zu groups in %zu kernels (%zu compiled before)",
+                          &groups, &kernels, &before),
+              3)
+        << notes;
+    if (!kept.empty()) { // (the first size may meet kernels of the tests run before it)
+      EXPECT_EQ(before, kernels) << notes;
+    }
+    std::vector<int64_t> labels;
+    for (int i = 0; i < n * 5; ++i)
+      labels.push_back((i * 7 + n) % 9 - 4);
+    std::vector<Tensor> args = {dz::randn({n, 5}, dz::f64, 70 + uint64_t(n)),
+                                dz::randn({5}, dz::f64, 80 + uint64_t(n)),
+                                Tensor::from_i64(labels).reshape({n, 5})};
+    std::vector<Tensor> got = jit.program.run(args), want = plain.program.run(args);
+    ASSERT_EQ(got.size(), want.size());
+    for (size_t i = 0; i < got.size(); ++i)
+      expect_jit_close(got[i], want[i], i);
+    kept.push_back(std::move(jit));
+  }
 }
 
 TEST(Fusion, EveryGradientRuleOfGradcheckMatchesUnfused) {

@@ -21,8 +21,11 @@
 // PLAN-NEXT: %1 16 0 [1, 2] in-place %0
 // PLAN-NEXT: peak 64 naive 128
 
+// @f's loop nest takes the range of its outer loop (%3, %4), then the domain's sizes
+// (%5, %6: 4 and 8 at run time), so one kernel serves every batch size; @g's flat loop
+// only the range.
 // LLVM:      ; the fused kernels of @f
-// LLVM:      define void @fused_0(ptr noalias {{.*}}%0, ptr noalias {{.*}}%1, ptr noalias {{.*}}%2, i64 %3, i64 %4)
+// LLVM:      define void @fused_0(ptr noalias {{.*}}%0, ptr noalias {{.*}}%1, ptr noalias {{.*}}%2, i64 %3, i64 %4, i64 %5, i64 %6)
 // LLVM:      define void @_mlir_fused_0(ptr
 // LLVM:      ; the fused kernels of @g
 // LLVM:      define void @fused_0(ptr noalias {{.*}}%0, ptr noalias {{.*}}%1, ptr noalias {{.*}}%2, i64 %3, i64 %4)
