@@ -335,11 +335,12 @@ private:
   unsigned firstConstant_ = 0; // the argument number of constants_[0]
 };
 
-/// Whether a constant of the body may be a kernel argument: a scalar type the calling
-/// convention passes as 8 bytes or less.
+/// Whether a constant of the body may be a kernel argument: f32, f64 or an integer of 8
+/// to 64 bits (an i1 stays in the code: LLVM reads a stored i1 only as 0 or 1).
 bool passableConstant(ir::ConstantOp c) {
   Type t = elementOf(c.getResult());
-  return t.isF32() || t.isF64() || (t.isInteger() && t.getIntOrFloatBitWidth() <= 64);
+  return t.isF32() || t.isF64() ||
+         (t.isInteger() && t.getIntOrFloatBitWidth() >= 8 && t.getIntOrFloatBitWidth() <= 64);
 }
 
 Block *KernelEmitter::startKernel(OpBuilder &b, ArrayRef<Type> data, unsigned sizes) {
