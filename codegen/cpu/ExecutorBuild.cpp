@@ -424,12 +424,12 @@ FailureOr<Program> ProgramBuilder::build(mlir::func::FuncOp fn, const BuildOptio
     p.llvm_ir_ = kernels->llvm_ir();
     fn.walk([&](Operation *op) { p.num_fused_kernels_ += kernels->lookup(op) != nullptr; });
     if (p.num_fused_kernels_) {
-      char text[128];
-      std::snprintf(
-          text, sizeof text,
-          "JIT %zu groups in %zu kernels (%zu compiled before): MLIR %.1f ms, LLVM %.1f ms",
-          p.num_fused_kernels_, kernels->num_functions(), kernels->num_reused(), kernels->mlir_ms(),
-          kernels->llvm_ms());
+      char text[160];
+      std::snprintf(text, sizeof text,
+                    "JIT %zu groups in %zu kernels (%zu compiled before, %zu from the disk "
+                    "cache): MLIR %.1f ms, LLVM %.1f ms",
+                    p.num_fused_kernels_, kernels->num_functions(), kernels->num_reused(),
+                    kernels->num_loaded(), kernels->mlir_ms(), kernels->llvm_ms());
       p.codegen_notes_ = text;
     }
     if (!kernels->skipped().empty())

@@ -45,17 +45,28 @@
 #include <mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h>
 #include <mlir/Transforms/GreedyPatternRewriteDriver.h>
 
+#include <dzc/io.h>
+
+#include <llvm/ADT/StringExtras.h>
 #include <llvm/ADT/StringMap.h>
+#include <llvm/Config/llvm-config.h>
+#include <llvm/ExecutionEngine/Orc/ExecutionUtils.h>
 #include <llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h>
+#include <llvm/ExecutionEngine/Orc/LLJIT.h>
+#include <llvm/Support/SHA256.h>
 #include <llvm/IR/Module.h>
 #include <llvm/Support/TargetSelect.h>
 #include <llvm/Support/raw_ostream.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstring>
+#include <filesystem>
 #include <limits>
 #include <map>
 #include <mutex>
+
+#include <unistd.h>
 
 namespace dz::codegen {
 
@@ -649,7 +660,7 @@ struct KernelLibraryBuilder {
 /// lives while a library holds its engine.
 struct KernelCache {
   struct Entry {
-    std::weak_ptr<ExecutionEngine> engine;
+    std::weak_ptr<void> engine; // what keeps the code: an ExecutionEngine or an LLJIT
     FusedKernel::Fn fn = nullptr;
   };
   std::mutex mutex;
@@ -658,6 +669,79 @@ struct KernelCache {
 KernelCache &kernelCache() {
   static KernelCache *cache = new KernelCache; // never destroyed: libraries may outlive main
   return *cache;
+}
+
+/// The object code of a module of kernels lives on disk between processes, in
+/// dz::cache_dir()/cpu/KEY.o, where KEY hashes the kernels' IR (names included), the host
+/// CPU and its features, and LLVM's version: another CPU or another LLVM compiles anew.
+/// `DZ_DISABLE=kernel-cache` turns it off.
+std::string objectKey(const std::map<std::string, std::string> &kernels,
+                      const llvm::orc::JITTargetMachineBuilder &host) {
+  llvm::SHA256 hash;
+  hash.update("dzc cpu kernels 1\n" LLVM_VERSION_STRING "\n");
+  hash.update(host.getCPU() + "\n" + host.getFeatures().getString() + "\n");
+  for (const auto &[name, text] : kernels) {
+    hash.update(name + "\n");
+    hash.update(text);
+  }
+  return llvm::toHex(hash.final(), /*LowerCase=*/true).substr(0, 32);
+}
+
+/// The kernels of an object file written by an earlier process, in a JIT of their own:
+/// `names` to their code in `code`. Null (the caller compiles) when the file is missing or
+/// does not load or link.
+std::shared_ptr<llvm::orc::LLJIT> loadKernels(const std::string &path,
+                                              const std::map<std::string, std::string> &names,
+                                              std::map<std::string, FusedKernel::Fn> &code) {
+  auto buffer = llvm::MemoryBuffer::getFile(path);
+  if (!buffer)
+    return nullptr;
+  auto jit = llvm::orc::LLJITBuilder().create();
+  if (!jit) {
+    llvm::consumeError(jit.takeError());
+    return nullptr;
+  }
+  // A file that does not link is a miss: its errors are dropped, not printed.
+  (*jit)->getExecutionSession().setErrorReporter([](llvm::Error e) { llvm::consumeError(std::move(e)); });
+  auto process = llvm::orc::DynamicLibrarySearchGenerator::GetForCurrentProcess(
+      (*jit)->getDataLayout().getGlobalPrefix());
+  if (!process) {
+    llvm::consumeError(process.takeError());
+    return nullptr;
+  }
+  (*jit)->getMainJITDylib().addGenerator(std::move(*process));
+  if (llvm::Error e = (*jit)->addObjectFile(std::move(*buffer))) {
+    llvm::consumeError(std::move(e));
+    return nullptr;
+  }
+  std::map<std::string, FusedKernel::Fn> found;
+  for (const auto &[name, text] : names) {
+    auto address = (*jit)->lookup("_mlir_" + name); // ExecutionEngine's packed wrapper
+    if (!address) {
+      llvm::consumeError(address.takeError());
+      return nullptr;
+    }
+    found[name] = address->toPtr<FusedKernel::Fn>();
+  }
+  code.insert(found.begin(), found.end());
+  return std::shared_ptr<llvm::orc::LLJIT>(std::move(*jit));
+}
+
+/// Writes the object code of `engine` (built with enableObjectDump) to `path`, atomically
+/// (a temporary name, then rename); a cache that cannot be written only costs the next
+/// process a compile.
+void storeKernels(ExecutionEngine &engine, const std::string &path) {
+  static std::atomic<unsigned> counter{0};
+  std::error_code ec;
+  std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
+  if (ec)
+    return;
+  std::string tmp =
+      path + ".tmp." + std::to_string(::getpid()) + "." + std::to_string(counter++);
+  engine.dumpToObjectFile(tmp);
+  std::filesystem::rename(tmp, path, ec);
+  if (ec)
+    std::filesystem::remove(tmp, ec);
 }
 
 FailureOr<std::shared_ptr<KernelLibrary>> KernelLibraryBuilder::build(func::FuncOp fn,
@@ -701,7 +785,7 @@ FailureOr<std::shared_ptr<KernelLibrary>> KernelLibraryBuilder::build(func::Func
       k->name = it->second;
     } else {
       ++functions;
-      std::shared_ptr<ExecutionEngine> engine;
+      std::shared_ptr<void> engine;
       FusedKernel::Fn code = nullptr;
       if (!options.keep_llvm_ir) {
         std::lock_guard<std::mutex> lock(cache.mutex);
@@ -726,50 +810,69 @@ FailureOr<std::shared_ptr<KernelLibrary>> KernelLibraryBuilder::build(func::Func
   if (emitted.empty())
     return library;
 
+  std::shared_ptr<void> owner; // what keeps the code of the kernels compiled or loaded here
   std::shared_ptr<ExecutionEngine> engine;
+  std::map<std::string, FusedKernel::Fn> &code = reused; // name -> its code
+  const bool onDisk = !options.keep_llvm_ir && !env_list_has("DZ_DISABLE", "kernel-cache");
+  std::string objectPath;
   if (!compiled.empty()) {
-    if (failed(lowerToLLVM(*module)))
-      return fn.emitOpError() << "the fused kernels could not be lowered to the LLVM dialect";
     library->mlir_ms_ = ms_since(t0);
     t0 = std::chrono::steady_clock::now();
     initializeNativeTarget();
-    registerBuiltinDialectTranslation(*ctx);
-    registerLLVMDialectTranslation(*ctx);
     auto tmBuilder = llvm::orc::JITTargetMachineBuilder::detectHost();
     if (!tmBuilder)
       return fn.emitOpError() << "no JIT target for this host: "
                               << llvm::toString(tmBuilder.takeError());
-    tmBuilder->setCodeGenOptLevel(llvm::CodeGenOptLevel::Default);
-    auto tm = tmBuilder->createTargetMachine();
-    if (!tm)
-      return fn.emitOpError() << "no JIT target machine: " << llvm::toString(tm.takeError());
-    auto optimize = makeOptimizingTransformer(/*optLevel=*/2, /*sizeLevel=*/0, tm->get());
-    std::string &llvmText = library->llvm_ir_;
-    auto transformer = [&](llvm::Module *m) -> llvm::Error {
-      if (llvm::Error e = optimize(m))
-        return e;
-      if (options.keep_llvm_ir) {
-        llvm::raw_string_ostream os(llvmText);
-        m->print(os, nullptr);
+    if (onDisk) {
+      objectPath = (std::filesystem::path(dz::cache_dir()) / "cpu" /
+                    (objectKey(compiled, *tmBuilder) + ".o"))
+                       .string();
+      if (std::shared_ptr<llvm::orc::LLJIT> jit = loadKernels(objectPath, compiled, code)) {
+        owner = std::move(jit);
+        library->num_loaded_ = compiled.size();
       }
-      return llvm::Error::success();
-    };
-    ExecutionEngineOptions engineOptions;
-    engineOptions.transformer = transformer;
-    engineOptions.jitCodeGenOptLevel = llvm::CodeGenOptLevel::Default;
-    engineOptions.enableGDBNotificationListener = false;
-    engineOptions.enablePerfNotificationListener = false;
-    auto created = ExecutionEngine::create(*module, engineOptions, std::move(*tm));
-    if (!created)
-      return fn.emitOpError() << "the JIT could not compile the fused kernels: "
-                              << llvm::toString(created.takeError());
-    engine = std::move(*created);
-    library->engines_.push_back(engine);
+    }
+    if (!owner) {
+      t0 = std::chrono::steady_clock::now();
+      if (failed(lowerToLLVM(*module)))
+        return fn.emitOpError() << "the fused kernels could not be lowered to the LLVM dialect";
+      library->mlir_ms_ += ms_since(t0);
+      t0 = std::chrono::steady_clock::now();
+      registerBuiltinDialectTranslation(*ctx);
+      registerLLVMDialectTranslation(*ctx);
+      tmBuilder->setCodeGenOptLevel(llvm::CodeGenOptLevel::Default);
+      auto tm = tmBuilder->createTargetMachine();
+      if (!tm)
+        return fn.emitOpError() << "no JIT target machine: " << llvm::toString(tm.takeError());
+      auto optimize = makeOptimizingTransformer(/*optLevel=*/2, /*sizeLevel=*/0, tm->get());
+      std::string &llvmText = library->llvm_ir_;
+      auto transformer = [&](llvm::Module *m) -> llvm::Error {
+        if (llvm::Error e = optimize(m))
+          return e;
+        if (options.keep_llvm_ir) {
+          llvm::raw_string_ostream os(llvmText);
+          m->print(os, nullptr);
+        }
+        return llvm::Error::success();
+      };
+      ExecutionEngineOptions engineOptions;
+      engineOptions.transformer = transformer;
+      engineOptions.jitCodeGenOptLevel = llvm::CodeGenOptLevel::Default;
+      engineOptions.enableObjectDump = onDisk; // the object code, for storeKernels
+      engineOptions.enableGDBNotificationListener = false;
+      engineOptions.enablePerfNotificationListener = false;
+      auto created = ExecutionEngine::create(*module, engineOptions, std::move(*tm));
+      if (!created)
+        return fn.emitOpError() << "the JIT could not compile the fused kernels: "
+                                << llvm::toString(created.takeError());
+      engine = std::move(*created);
+      owner = engine;
+    }
+    library->engines_.push_back(owner);
   } else {
     library->mlir_ms_ = ms_since(t0);
     t0 = std::chrono::steady_clock::now();
   }
-  std::map<std::string, FusedKernel::Fn> &code = reused; // name -> its code
   for (auto &[op, k] : emitted) {
     if (!code.count(k.name)) {
       auto packed = engine->lookupPacked(k.name);
@@ -782,11 +885,13 @@ FailureOr<std::shared_ptr<KernelLibrary>> KernelLibraryBuilder::build(func::Func
     library->kernels_[op] = std::move(k);
   }
   library->llvm_ms_ = ms_since(t0); // the machine code is generated at the first lookup
+  if (engine && onDisk)
+    storeKernels(*engine, objectPath);
   if (!compiled.empty()) {
     std::lock_guard<std::mutex> lock(cache.mutex);
     std::erase_if(cache.kernels, [](const auto &entry) { return entry.second.engine.expired(); });
     for (auto &[name, text] : compiled)
-      cache.kernels[text] = {engine, code[name]};
+      cache.kernels[text] = {owner, code[name]};
   }
   return library;
 }

@@ -59,16 +59,18 @@ public:
   /// Of those, the ones compiled earlier in this process (for a program of another
   /// signature or function) and called from there, not compiled again.
   size_t num_reused() const { return num_reused_; }
+  /// Of the others, the ones whose object code an earlier process left in the disk cache.
+  size_t num_loaded() const { return num_loaded_; }
 
 private:
   friend struct KernelLibraryBuilder;
   /// The engines whose code the kernels call: this library's own, and those of the
   /// kernels it reuses from the process's cache (see buildKernelLibrary).
-  std::vector<std::shared_ptr<mlir::ExecutionEngine>> engines_;
+  std::vector<std::shared_ptr<void>> engines_; // an mlir::ExecutionEngine or an LLJIT
   llvm::DenseMap<mlir::Operation *, FusedKernel> kernels_;
   std::string skipped_, llvm_ir_;
   double mlir_ms_ = 0, llvm_ms_ = 0;
-  size_t num_functions_ = 0, num_reused_ = 0;
+  size_t num_functions_ = 0, num_reused_ = 0, num_loaded_ = 0;
 };
 
 struct JitOptions {
@@ -82,7 +84,10 @@ struct JitOptions {
 /// shapes only through which dimensions are broadcast: the process keeps every kernel it
 /// compiled (while a library uses it) by its MLIR text, and a later function with the
 /// same kernel (the same step traced at another batch size, say) calls that code instead
-/// of compiling it again (not with keep_llvm_ir, which compiles everything to print it). Fails,
+/// of compiling it again (not with keep_llvm_ir, which compiles everything to print it).
+/// The object code of what it compiles is also kept on disk (dz::cache_dir()/cpu), and a
+/// later process with the same kernels on the same CPU and LLVM loads it instead of
+/// compiling (`DZ_DISABLE=kernel-cache` turns that off). Fails,
 /// after an error diagnostic, only when MLIR cannot lower or the JIT cannot compile the module (a
 /// bug of this file).
 mlir::FailureOr<std::shared_ptr<KernelLibrary>> buildKernelLibrary(mlir::func::FuncOp fn,

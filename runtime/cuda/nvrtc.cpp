@@ -7,6 +7,7 @@
 // found (DZ_CUDA_LIBRARY_DIR). The cache key hashes everything the PTX depends on: the
 // source, the architecture, the options and NVRTC's version.
 #include <dzc/cuda/nvrtc.h>
+#include <dzc/io.h>
 
 #include "dynlib.h"
 
@@ -162,13 +163,7 @@ std::string nvrtc_compile(const std::string &source, const std::string &arch) {
 
 KernelCache::KernelCache(std::filesystem::path dir) : dir_(std::move(dir)) {}
 
-std::filesystem::path KernelCache::default_dir() {
-  if (const char *xdg = std::getenv("XDG_CACHE_HOME"); xdg && *xdg)
-    return std::filesystem::path(xdg) / "dzc";
-  if (const char *home = std::getenv("HOME"); home && *home)
-    return std::filesystem::path(home) / ".cache" / "dzc";
-  return std::filesystem::temp_directory_path() / "dzc-cache";
-}
+std::filesystem::path KernelCache::default_dir() { return dz::cache_dir(); }
 
 std::filesystem::path KernelCache::file_of(const std::string &source,
                                            const std::string &arch) const {

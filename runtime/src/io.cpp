@@ -2,10 +2,12 @@
 #include <dzc/io.h>
 #include <dzc/tensor.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <cstdlib>
 #include <fstream>
 #include <mutex>
 #include <sstream>
@@ -93,6 +95,26 @@ std::string read_file(const std::string &path, const char *op) {
   if (in.bad())
     throw Error(std::string(op) + ": error reading '" + path + "'");
   return ss.str();
+}
+
+std::string cache_dir() {
+  if (const char *xdg = std::getenv("XDG_CACHE_HOME"); xdg && *xdg)
+    return (std::filesystem::path(xdg) / "dzc").string();
+  if (const char *home = std::getenv("HOME"); home && *home)
+    return (std::filesystem::path(home) / ".cache" / "dzc").string();
+  return (std::filesystem::temp_directory_path() / "dzc-cache").string();
+}
+
+bool env_list_has(const char *variable, std::string_view name) {
+  const char *value = std::getenv(variable);
+  const std::string_view list = value ? value : "";
+  for (size_t start = 0; value && start <= list.size();) {
+    const size_t end = std::min(list.find(',', start), list.size());
+    if (list.substr(start, end - start) == name)
+      return true;
+    start = end + 1;
+  }
+  return false;
 }
 
 } // namespace dz

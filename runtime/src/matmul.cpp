@@ -4,6 +4,7 @@
 #include "device_ops.h"
 #include "kernels.h"
 
+#include <dzc/io.h>
 #include <dzc/direct_kernels.h>
 #include <dzc/trace_hook.h>
 
@@ -38,15 +39,8 @@ constexpr int64_t kSmallGemm = 16384;
 /// $DZ_DISABLE names small-gemm, and then oneDNN runs every product.
 BlasSgemm small_sgemm() {
   static const BlasSgemm fn = []() -> BlasSgemm {
-    if (const char *off = std::getenv("DZ_DISABLE")) {
-      const std::string_view list = off;
-      for (size_t start = 0; start <= list.size();) {
-        const size_t end = std::min(list.find(',', start), list.size());
-        if (list.substr(start, end - start) == "small-gemm")
-          return nullptr;
-        start = end + 1;
-      }
-    }
+    if (env_list_has("DZ_DISABLE", "small-gemm"))
+      return nullptr;
     void *lib =
         dlopen("/usr/lib/x86_64-linux-gnu/openblas-openmp/libopenblas.so.0", RTLD_NOW | RTLD_LOCAL);
     return lib ? reinterpret_cast<BlasSgemm>(dlsym(lib, "sgemm_")) : nullptr;

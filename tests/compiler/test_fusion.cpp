@@ -19,6 +19,10 @@
 
 #include <cstdio>
 #include <cstring>
+#include <cstdlib>
+#include <unistd.h>
+#include <fstream>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -283,7 +287,7 @@ func.func @f(%x: tensor<)" +
     EXPECT_EQ(jit.compiled, jit.fused_ops) << jit.program.str();
     const std::string &notes = jit.program.codegen_notes();
     size_t groups = 0, kernels = 0, before = 0;
-    ASSERT_EQ(std::sscanf(notes.c_str(), "JIT %zu groups in %zu kernels (%zu compiled before)",
+    ASSERT_EQ(std::sscanf(notes.c_str(), "JIT %zu groups in %zu kernels (%zu compiled before,",
                           &groups, &kernels, &before),
               3)
         << notes;
@@ -302,6 +306,91 @@ func.func @f(%x: tensor<)" +
       expect_jit_close(got[i], want[i], i);
     kept.push_back(std::move(jit));
   }
+}
+
+/// The counts of a program's codegen notes: "JIT G groups in K kernels (B compiled
+/// before, D from the disk cache)".
+struct JitCounts {
+  size_t groups = 0, kernels = 0, before = 0, disk = 0;
+};
+JitCounts jit_counts(const Program &p) {
+  JitCounts c;
+  int n = std::sscanf(p.codegen_notes().c_str(),
+                      "JIT %zu groups in %zu kernels (%zu compiled before, %zu from the disk cache)",
+                      &c.groups, &c.kernels, &c.before, &c.disk);
+  EXPECT_EQ(n, 4) << p.codegen_notes();
+  return c;
+}
+
+TEST(Fusion, ALaterCompileLoadsTheKernelsFromTheDiskCacheAndACorruptFileIsRecompiled) {
+  // Kernels of their own (sin, cos and erf appear in no other test's groups; f64 erf
+  // calls libm, which a loaded object finds in the process) in a cache folder of this test. Once no program of the process holds them, compiling again
+  // loads their object code from disk, as another process would; a corrupt file is
+  // compiled again and replaced; DZ_DISABLE=kernel-cache writes nothing.
+  const std::string ir = R"(
+func.func @f(%x: tensor<7x3xf64>, %y: tensor<3xf32>) -> (tensor<7x3xf64>, tensor<3xf32>) {
+  %0 = dz.sin %x : tensor<7x3xf64>
+  %1 = dz.erf %0 : tensor<7x3xf64>
+  %2 = dz.mul %1, %x : (tensor<7x3xf64>, tensor<7x3xf64>) -> tensor<7x3xf64>
+  %3 = dz.cos %y : tensor<3xf32>
+  %4 = dz.sin %3 : tensor<3xf32>
+  return %2, %4 : tensor<7x3xf64>, tensor<3xf32>
+})";
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::temp_directory_path() / ("dz-kernel-cache-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  const char *old = std::getenv("XDG_CACHE_HOME");
+  const std::string saved = old ? old : "";
+  ::setenv("XDG_CACHE_HOME", dir.c_str(), 1);
+  std::vector<Tensor> args = {dz::randn({7, 3}, dz::f64, 5), dz::randn({3}, dz::f32, 6)};
+  std::vector<Tensor> want = compile(ir, Mode::Unfused).program.run(args);
+  auto check = [&](const Program &p) {
+    std::vector<Tensor> got = p.run(args);
+    ASSERT_EQ(got.size(), want.size());
+    for (size_t i = 0; i < got.size(); ++i)
+      expect_jit_close(got[i], want[i], i);
+  };
+  auto objects = [&] {
+    std::vector<fs::path> files;
+    for (const auto &e : fs::directory_iterator(dir / "dzc" / "cpu"))
+      files.push_back(e.path());
+    return files;
+  };
+  {
+    Compiled first = compile(ir, Mode::FusedJit);
+    JitCounts c = jit_counts(first.program);
+    EXPECT_EQ(c.before + c.disk, 0u) << first.program.codegen_notes();
+    check(first.program);
+  }
+  ASSERT_EQ(objects().size(), 1u);
+  {
+    Compiled loaded = compile(ir, Mode::FusedJit);
+    JitCounts c = jit_counts(loaded.program);
+    EXPECT_EQ(c.disk, c.kernels) << loaded.program.codegen_notes();
+    check(loaded.program);
+  }
+  const fs::path file = objects().at(0);
+  const auto size = fs::file_size(file);
+  { std::ofstream(file, std::ios::binary | std::ios::trunc) << "not an object file"; }
+  {
+    Compiled recompiled = compile(ir, Mode::FusedJit);
+    JitCounts c = jit_counts(recompiled.program);
+    EXPECT_EQ(c.disk, 0u) << recompiled.program.codegen_notes();
+    check(recompiled.program);
+  }
+  EXPECT_EQ(fs::file_size(file), size); // written again, whole
+  fs::remove_all(dir);
+  ::setenv("DZ_DISABLE", "kernel-cache", 1);
+  {
+    Compiled uncached = compile(ir, Mode::FusedJit);
+    check(uncached.program);
+  }
+  ::unsetenv("DZ_DISABLE");
+  EXPECT_FALSE(fs::exists(dir / "dzc" / "cpu"));
+  if (old)
+    ::setenv("XDG_CACHE_HOME", saved.c_str(), 1);
+  else
+    ::unsetenv("XDG_CACHE_HOME");
 }
 
 TEST(Fusion, EveryGradientRuleOfGradcheckMatchesUnfused) {

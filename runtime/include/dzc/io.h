@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <string>
+#include <string_view>
 
 namespace dz {
 
@@ -24,5 +25,14 @@ size_t remove_stale_temporaries(const std::string &path);
 
 /// The whole contents of `path`; dz::Error naming `op`, the path and the reason otherwise.
 std::string read_file(const std::string &path, const char *op);
+
+/// Where dzc caches compiled code between processes (PTX, the CPU kernels' object code):
+/// $XDG_CACHE_HOME/dzc, else $HOME/.cache/dzc, else a dzc-cache folder in the temp dir.
+/// Read at each call, so a test may point it elsewhere.
+std::string cache_dir();
+
+/// Whether the comma-separated list in environment variable `variable` ($DZ_DISABLE, say)
+/// names `name`.
+bool env_list_has(const char *variable, std::string_view name);
 
 } // namespace dz
