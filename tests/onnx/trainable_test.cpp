@@ -594,6 +594,36 @@ TEST(ImportTrainable, DropoutMasksFollowTheSeedEagerAndCompiled) {
   EXPECT_NE(eager[0].to_vector(), eager[1].to_vector());
 }
 
+// Dropout as PyTorch exports it in training mode: the ratio from a Constant node and
+// training_mode true. Training mode drops as F::dropout; test mode is the identity.
+TEST(ImportTrainable, DropoutWithTrainingModeInput) {
+  TempDir dir("dz-trainable");
+  ModelBuilder b(kDouble);
+  b.input("x", {-1, 4}).output("y", {-1, 4}).initializer("w", {4}, wave(4, 9));
+  ::onnx::TensorProto *on = b.model().mutable_graph()->add_initializer();
+  on->set_name("training_mode");
+  on->set_data_type(::onnx::TensorProto::BOOL);
+  on->add_int32_data(1);
+  ::onnx::NodeProto &ratio = b.node("Constant", {}, {"ratio"}, "ratio_constant");
+  ::onnx::AttributeProto *value = ratio.add_attribute();
+  value->set_name("value");
+  value->set_type(::onnx::AttributeProto::TENSOR);
+  value->mutable_t()->set_data_type(::onnx::TensorProto::FLOAT);
+  value->mutable_t()->add_float_data(0.25f);
+  b.node("Mul", {"x", "w"}, {"h"}, "scale");
+  b.node("Dropout", {"h", "ratio", "training_mode"}, {"y"}, "drop");
+  b.save(dir.file("torch_dropout.onnx"));
+  dz::onnx::TrainableModel m = dz::onnx::import_trainable(dir.file("torch_dropout.onnx"));
+  EXPECT_EQ(m.parameter_names(), std::vector<std::string>{"w"});
+  const Variable x(ramp({8, 4}, 1.0)), w = m.param("w");
+  dz::manual_seed(3);
+  const Tensor y = m(x).data();
+  dz::manual_seed(3);
+  expectClose(y, F::dropout(x * w, 0.25).data(), 1e-12, 1e-15);
+  dz::TestMode test;
+  expectClose(m(x).data(), (x * w).data(), 1e-12, 1e-15);
+}
+
 // 10 SGD steps through Dropout in training mode, eagerly and compiled after the same seeds.
 TEST(ImportTrainable, DropoutSgdStepsEagerAndCompiledAgree) {
   TempDir dir("dz-trainable");
