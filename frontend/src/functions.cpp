@@ -755,8 +755,6 @@ Generator *detail::rng_generator_of(const Tensor &t) {
 }
 } // namespace dz
 
-namespace dz::functions {} // namespace dz::functions
-
 namespace dz::detail {
 
 Tensor reserve_rng_state(Generator &gen, int64_t groups, TraceHook *trace) {
