@@ -9,7 +9,7 @@
 #include <dzc/onnx/Import.h>
 #include <dzc/onnx/Model.h>
 
-#include "Proto.h" // frontend/onnx/src: ModelProto parsing, TensorProto <-> Tensor
+#include "Convert.h" // frontend/onnx/src: ModelProto parsing, constants <-> Tensor
 
 #include <mlir/IR/BuiltinAttributes.h>
 #include <mlir/IR/DialectRegistry.h>
@@ -32,25 +32,14 @@ bool is_trainable_dtype(int32_t elem_type) {
   return elem_type == ::onnx::TensorProto::FLOAT || elem_type == ::onnx::TensorProto::DOUBLE;
 }
 
-/// Nodes whose training form dz does not import: Dropout (a ratio of 0 computes the same).
-std::vector<std::string> train_mode_nodes(const ::onnx::GraphProto &graph) {
-  std::vector<std::string> out;
-  for (int i = 0; i < graph.node_size(); ++i) {
-    const ::onnx::NodeProto &n = graph.node(i);
-    if (!n.domain().empty() && n.domain() != "ai.onnx")
-      continue;
-    bool differs = false;
-    if (n.op_type() == "Dropout") {
-      differs = true;
-      for (const ::onnx::AttributeProto &a : n.attribute())
-        if (a.name() == "ratio" && a.f() == 0.0f)
-          differs = false;
-    }
-    if (differs)
-      out.push_back("node '" + (n.name().empty() ? "#" + std::to_string(i) : n.name()) + "' (" +
-                    n.op_type() + ")");
-  }
-  return out;
+bool default_domain(const ::onnx::NodeProto &n) {
+  return n.domain().empty() || n.domain() == "ai.onnx";
+}
+
+/// "node 'name' (Op)", or "node 'name' (Op, <detail>)".
+std::string node_label(const ::onnx::NodeProto &n, int index, const std::string &detail = "") {
+  return "node '" + (n.name().empty() ? "#" + std::to_string(index) : n.name()) + "' (" +
+         n.op_type() + (detail.empty() ? "" : ", " + detail) + ")";
 }
 
 onnx::TrainableSource readTrainable(const std::string &path,
@@ -68,16 +57,25 @@ onnx::TrainableSource readTrainable(const std::string &path,
   const ::onnx::GraphProto &graph = model.graph();
   onnx::TrainableSource src;
   std::map<std::string, const ::onnx::TensorProto *> initializers;
-  // BatchNormalization's running mean and variance are statistics, not weights.
-  std::set<std::string> statistics;
-  for (const ::onnx::NodeProto &n : graph.node())
-    if (n.op_type() == "BatchNormalization" && (n.domain().empty() || n.domain() == "ai.onnx"))
+  // BatchNormalization's running mean and variance are statistics, not weights; Dropout's
+  // ratio is a setting.
+  std::set<std::string> statistics, settings;
+  for (int i = 0; i < graph.node_size(); ++i) {
+    const ::onnx::NodeProto &n = graph.node(i);
+    if (n.op_type() == "BatchNormalization" && default_domain(n))
       for (int k = 3; k < 5 && k < n.input_size(); ++k)
         statistics.insert(n.input(k));
+    if (n.op_type() == "Dropout" && default_domain(n)) {
+      src.dropout_nodes.push_back(node_label(n, i));
+      if (n.input_size() > 1)
+        settings.insert(n.input(1));
+    }
+  }
   std::vector<std::string> floating; // in file order
   for (const ::onnx::TensorProto &t : graph.initializer()) {
     initializers[t.name()] = &t;
-    if (is_trainable_dtype(t.data_type()) && !statistics.count(t.name()))
+    if (is_trainable_dtype(t.data_type()) && !statistics.count(t.name()) &&
+        !settings.count(t.name()))
       floating.push_back(t.name());
   }
   for (const ::onnx::ValueInfoProto &v : graph.input())
@@ -123,56 +121,20 @@ onnx::TrainableSource readTrainable(const std::string &path,
       src.statistics.push_back(t.name());
       src.statistic_values.push_back(onnx::tensor_from_proto(t, "initializer '" + t.name() + "'"));
     }
-  src.train_mode_nodes = train_mode_nodes(graph);
   // A BatchNormalization whose running statistics were made Parameters cannot update them.
   for (int i = 0; i < graph.node_size(); ++i) {
     const ::onnx::NodeProto &n = graph.node(i);
-    if (n.op_type() != "BatchNormalization" || !(n.domain().empty() || n.domain() == "ai.onnx"))
+    if (n.op_type() != "BatchNormalization" || !default_domain(n))
       continue;
     for (int k = 3; k < 5 && k < n.input_size(); ++k)
       if (std::find(src.parameters.begin(), src.parameters.end(), n.input(k)) !=
           src.parameters.end()) {
         src.train_mode_nodes.push_back(
-            "node '" + (n.name().empty() ? "#" + std::to_string(i) : n.name()) +
-            "' (BatchNormalization, whose running statistic '" + n.input(k) + "' is a Parameter)");
+            node_label(n, i, "whose running statistic '" + n.input(k) + "' is a Parameter"));
         break;
       }
   }
   return src;
-}
-
-/// The values of a dz.constant.
-Tensor constantTensor(mlir::DenseElementsAttr attr) {
-  auto type = llvm::cast<mlir::RankedTensorType>(attr.getType());
-  mlir::Type e = type.getElementType();
-  DType dtype;
-  if (e.isF32())
-    dtype = f32;
-  else if (e.isF64())
-    dtype = f64;
-  else if (e.isInteger(64))
-    dtype = i64;
-  else if (e.isInteger(32))
-    dtype = i32;
-  else if (e.isInteger(8))
-    dtype = u8;
-  else if (e.isInteger(1))
-    dtype = b8;
-  else
-    throw Error("dz::onnx::import_trainable: a constant of an element type dz tensors lack");
-  Tensor t(Shape(type.getShape().begin(), type.getShape().end()), dtype);
-  if (dtype == b8) {
-    bool *p = static_cast<bool *>(t.raw());
-    int64_t k = 0;
-    for (bool v : attr.getValues<bool>())
-      p[k++] = v;
-    return t;
-  }
-  llvm::ArrayRef<char> raw = attr.getRawData();
-  const size_t width = dtype_size(dtype);
-  for (size_t off = 0; off < t.nbytes(); off += width) // a splat holds one element
-    std::memcpy(static_cast<char *>(t.raw()) + off, raw.data() + (attr.isSplat() ? 0 : off), width);
-  return t;
 }
 
 DType dtypeOf(mlir::Type e) {
@@ -226,7 +188,7 @@ std::string trainingModel(const std::string &bytes, const std::string &path,
   bool any = false;
   for (int i = 0; i < graph.node_size(); ++i) {
     ::onnx::NodeProto &n = *graph.mutable_node(i);
-    if (n.op_type() != "BatchNormalization" || !(n.domain().empty() || n.domain() == "ai.onnx"))
+    if (n.op_type() != "BatchNormalization" || !default_domain(n))
       continue;
     if (n.input_size() < 5)
       continue; // malformed: the importer reports it
@@ -293,9 +255,12 @@ onnx::ImportedGraph importGraph(const std::string &path, const std::vector<std::
   import.initializer_arguments = parameters;
   import.initializer_arguments.insert(import.initializer_arguments.end(), statistics.begin(),
                                       statistics.end());
+  import.dropout =
+      training ? onnx::ImportOptions::Dropout::Training : onnx::ImportOptions::Dropout::Inference;
   mlir::OwningOpRef<mlir::ModuleOp> module = onnx::importOnnxBytes(ctx, bytes, path, import);
   auto fn = module->lookupSymbol<mlir::func::FuncOp>("model");
-  const size_t num_inputs = fn.getNumArguments() - parameters.size() - statistics.size();
+  const size_t num_inputs =
+      fn.getNumArguments() - parameters.size() - statistics.size() - (training ? 1 : 0);
   if (num_inputs != inputs.size())
     throw Error(quoted(path) + ": the model takes " + std::to_string(num_inputs) + " inputs, " +
                 std::to_string(inputs.size()) + " were given");
@@ -324,6 +289,8 @@ onnx::ImportedGraph importGraph(const std::string &path, const std::vector<std::
   for (mlir::BlockArgument a : fn.getArguments())
     g.arguments.push_back(add_value(a));
   for (mlir::Operation &op : fn.getBody().front()) {
+    if (auto next = llvm::dyn_cast<ir::RngNextOp>(op))
+      out.rng_groups += int64_t(next.getGroups());
     if (auto ret = llvm::dyn_cast<mlir::func::ReturnOp>(op)) {
       for (mlir::Value v : ret.getOperands())
         g.results.push_back(ids.at(v));
@@ -348,13 +315,19 @@ onnx::ImportedGraph importGraph(const std::string &path, const std::vector<std::
       node.outputs.push_back(add_value(v));
     for (const mlir::NamedAttribute &a : op.getAttrs()) {
       if (node.op == "constant" && a.getName() == "value") {
-        node.constant = constantTensor(llvm::cast<mlir::DenseElementsAttr>(a.getValue()));
+        node.constant = onnx::tensor_of(llvm::cast<mlir::DenseElementsAttr>(a.getValue()));
         continue;
       }
       node.attrs.push_back({a.getName().str(), attrValue(a.getValue(), origin)});
     }
     g.nodes.push_back(std::move(node));
     out.origins.push_back(origin);
+  }
+  // The RNG state argument (training), when no Dropout draws from it.
+  if (training) {
+    out.rng_state = !fn.getArguments().back().use_empty();
+    if (!out.rng_state)
+      g.arguments.pop_back();
   }
   return out;
 }

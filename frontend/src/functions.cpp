@@ -755,6 +755,37 @@ Generator *detail::rng_generator_of(const Tensor &t) {
 }
 } // namespace dz
 
+namespace dz::detail {
+
+Tensor reserve_rng_state(Generator &gen, int64_t groups, TraceHook *trace) {
+  const Generator::Position at = gen.reserve(uint64_t(groups));
+  if (!trace)
+    return Tensor::from_i64({int64_t(at.seed), int64_t(at.offset)});
+  functions::RngStates &rs = functions::rng_states();
+  Tensor state;
+  {
+    std::lock_guard lock(rs.mu);
+    state = rs.states.try_emplace({&gen, std::this_thread::get_id()}, Tensor::from_i64({0, 0}))
+                .first->second;
+  }
+  int64_t *s = state.data<int64_t>();
+  s[0] = int64_t(at.seed);
+  s[1] = int64_t(at.offset);
+  return state;
+}
+
+void advance_rng_state(const Tensor &state, int64_t groups, TraceHook *trace) {
+  if (!trace)
+    return;
+  const int64_t *s = state.data<int64_t>();
+  Tensor next = Tensor::from_i64({s[0], s[1] + groups});
+  trace->op("rng_next", {&state}, next, {{"groups", groups}});
+  trace->inplace("assign", state, next); // before the write: the old value stays
+  Tensor(state).data<int64_t>()[1] += groups;
+}
+
+} // namespace dz::detail
+
 namespace dz::functions {
 
 Variable dropout(const Variable &x, double ratio, Generator &gen) {
@@ -767,14 +798,6 @@ Variable dropout(const Variable &x, double ratio, Generator &gen) {
   {
     // Traced as dz.dropout_mask of the RNG state and dz.rng_next of it (docs/ir.md).
     TraceScope trace;
-    Tensor state;
-    if (trace) {
-      RngStates &rs = rng_states();
-      std::lock_guard lock(rs.mu);
-      auto it =
-          rs.states.try_emplace({&gen, std::this_thread::get_id()}, Tensor::from_i64({0, 0})).first;
-      state = it->second;
-    }
     // Drawn where x is (on a device by a Philox kernel): the same stream on every device.
     // A trace reserves the counters first, so that it knows which ones the mask used even
     // when other threads draw from the same Generator.
@@ -782,19 +805,14 @@ Variable dropout(const Variable &x, double ratio, Generator &gen) {
     if (!trace) {
       mask = dropout_mask(x.shape(), dt, ratio, gen, x.device());
     } else {
-      const Generator::Position at = gen.reserve(uint64_t(groups));
-      Generator from(at.seed);
-      from.advance(at.offset);
+      const Tensor state = detail::reserve_rng_state(gen, groups, trace.operator->());
+      const int64_t *s = state.data<int64_t>();
+      Generator from{uint64_t(s[0])};
+      from.advance(uint64_t(s[1]));
       mask = dropout_mask(x.shape(), dt, ratio, from, x.device());
-      int64_t *s = state.data<int64_t>();
-      s[0] = int64_t(at.seed);
-      s[1] = int64_t(at.offset);
       trace->op("dropout_mask", {&state}, mask,
                 {{"ratio", ratio}, {"shape", x.shape()}, {"dtype", dt}});
-      Tensor next = Tensor::from_i64({s[0], s[1] + groups});
-      trace->op("rng_next", {&state}, next, {{"groups", groups}});
-      trace->inplace("assign", state, next); // before the write: the old value stays
-      s[1] += groups;
+      detail::advance_rng_state(state, groups, trace.operator->());
     }
   }
   return x * Variable::constant(mask);

@@ -22,6 +22,7 @@
 #include <dlfcn.h>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <tuple>
 
@@ -69,14 +70,16 @@ const Library &library() {
 /// vector-Jacobian products (one per choice of inputs and outputs).
 class GraphProgram {
 public:
-  /// `origins` names each node's ONNX node, `arguments` each argument ("input 'x'").
+  /// `origins` names each node's ONNX node, `arguments` each argument ("input 'x'");
+  /// argument `rng` (or none: -1) is an RNG state, which stays on the CPU.
   GraphProgram(trace::Graph graph, std::vector<std::string> origins,
-               std::vector<std::string> arguments, std::string what)
+               std::vector<std::string> arguments, std::string what, int rng)
       : graph_(std::move(graph)), origins_(std::move(origins)), arguments_(std::move(arguments)),
-        what_(std::move(what)) {}
+        what_(std::move(what)), rng_(rng) {}
 
   const trace::Graph &graph() const { return graph_; }
   const std::string &what() const { return what_; }
+  int rng_argument() const { return rng_; }
 
   /// Runs the graph. `quick`: for the one eager run of a dz::compile trace, compiled
   /// without native code for the fused groups (their ops run one by one), which compiles
@@ -84,7 +87,7 @@ public:
   std::vector<Tensor> run(const std::vector<Tensor> &args, bool quick) {
     const Device dev = args.empty() ? Device::cpu() : args[0].device();
     for (size_t i = 0; i < args.size(); ++i)
-      if (args[i].device() != dev)
+      if (args[i].device() != dev && int(i) != rng_)
         throw Error(what_ + ": argument 0 is on " + dev.str() + " but argument " +
                     std::to_string(i) + " is on " + args[i].device().str() +
                     "; move the model and the data to one device first");
@@ -95,6 +98,8 @@ public:
       opts.name = "onnx_graph";
       opts.device = dev;
       opts.jit = !quick;
+      if (rng_ >= 0)
+        opts.host_args.push_back(rng_);
       try {
         exe = trace::compile_graph(graph_, opts);
       } catch (const Error &e) {
@@ -154,7 +159,7 @@ public:
       for (size_t k : outs)
         arguments.push_back("the gradient of output " + std::to_string(k));
       p = std::make_shared<GraphProgram>(std::move(g), std::move(origins), std::move(arguments),
-                                         what_ + " (backward)");
+                                         what_ + " (backward)", rng_);
     }
     return p;
   }
@@ -245,6 +250,7 @@ private:
   trace::Graph graph_;
   std::vector<std::string> origins_, arguments_;
   std::string what_;
+  int rng_ = -1;
   std::mutex mu_;
   std::map<std::pair<std::string, bool>, std::unique_ptr<trace::Executable>> programs_;
   std::map<std::pair<std::vector<size_t>, std::vector<size_t>>, std::shared_ptr<GraphProgram>>
@@ -259,6 +265,12 @@ public:
       : program_(std::move(program)), tracing_(tracing) {}
   std::string name() const override { return "onnx_graph"; }
   std::vector<Tensor> forward(const std::vector<Tensor> &xs) override {
+    // The backward recomputes the forward: it draws the same masks from the RNG state as it
+    // was here (inside dz::compile the state itself moves on after the call).
+    if (const int r = program_->rng_argument(); r >= 0) {
+      TraceScope off;
+      rng_state_ = xs.at(size_t(r)).copy();
+    }
     return program_->run(xs, tracing_);
   }
   FunctionTrace trace() const override {
@@ -286,6 +298,8 @@ public:
                     " tensor: an integer result passes no gradient");
     std::shared_ptr<GraphProgram> vjp = program_->vjp(ins, outs);
     std::vector<Variable> args(inputs().begin(), inputs().end());
+    if (const int r = program_->rng_argument(); r >= 0)
+      args[size_t(r)] = Variable::constant(rng_state_);
     for (size_t k : outs) {
       const trace::ValueType &t = g.values[size_t(g.results[k])];
       Variable gy = gys[k];
@@ -304,6 +318,7 @@ public:
 private:
   std::shared_ptr<GraphProgram> program_;
   bool tracing_;
+  Tensor rng_state_;
 };
 
 /// Registers `p` under `name` in `root`; '/' separates sub-layers (made as needed).
@@ -350,6 +365,7 @@ struct TrainableModel::Impl {
   struct Compiled {
     std::shared_ptr<GraphProgram> program;
     std::vector<size_t> updates; // the statistic each result after the outputs updates
+    int64_t rng_groups = 0;      // the Philox counters its Dropouts draw (training)
   };
   // By input shapes and dtypes, and training mode.
   std::map<std::pair<std::vector<std::tuple<Shape, DType>>, bool>, Compiled> programs;
@@ -392,6 +408,8 @@ struct TrainableModel::Impl {
       arguments.push_back("parameter '" + name + "'");
     for (const std::string &name : source.statistics)
       arguments.push_back("statistic '" + name + "'");
+    if (g.rng_state)
+      arguments.push_back("the RNG state of Dropout");
     for (const std::string &name : g.updates) {
       auto it = std::find(source.statistics.begin(), source.statistics.end(), name);
       if (it == source.statistics.end()) {
@@ -402,8 +420,10 @@ struct TrainableModel::Impl {
       }
       c.updates.push_back(size_t(it - source.statistics.begin()));
     }
+    c.rng_groups = g.rng_groups;
+    const int rng = g.rng_state ? int(arguments.size()) - 1 : -1;
     c.program = std::make_shared<GraphProgram>(std::move(g.graph), std::move(g.origins),
-                                               std::move(arguments), what());
+                                               std::move(arguments), what(), rng);
     return c;
   }
 };
@@ -420,10 +440,10 @@ std::vector<Variable> TrainableModel::forward(const std::vector<Variable> &xs) {
     std::string nodes;
     for (const std::string &n : im.source.train_mode_nodes)
       nodes += (nodes.empty() ? "" : ", ") + n;
-    throw Error(im.what() + ": called in training mode, but dz imports " + nodes +
-                " in its inference form only; call the model in dz::TestMode to fine-tune it "
-                "(Dropout is then the identity, BatchNormalization uses its running "
-                "statistics)");
+    throw Error(im.what() + ": called in training mode, but " + nodes +
+                " cannot train; call the model in dz::TestMode to fine-tune it "
+                "(BatchNormalization then uses its running statistics), or import it without "
+                "its statistics in TrainableOptions::parameters");
   }
   std::vector<Variable> args = xs;
   for (const Parameter &p : im.params)
@@ -437,9 +457,22 @@ std::vector<Variable> TrainableModel::forward(const std::vector<Variable> &xs) {
     args.push_back(Variable::constant(t));
   }
   const bool tracing = detail::Tracer::recording() != nullptr;
-  const bool training = Config::train() && !im.statistics.empty();
+  const bool training =
+      Config::train() && (!im.statistics.empty() || !im.source.dropout_nodes.empty());
   const Impl::Compiled &c = im.program(xs, training);
+  // Dropout's masks: counters reserved from the default generator as F::dropout reserves
+  // them (inside dz::compile: the generator's traced state, reserved anew at each call).
+  std::optional<Tensor> rng;
+  if (c.program->rng_argument() >= 0) {
+    TraceScope trace;
+    rng = detail::reserve_rng_state(default_generator(), c.rng_groups, trace.operator->());
+    args.push_back(Variable::constant(*rng));
+  }
   std::vector<Variable> ys = call<GraphFunction>(std::move(args), c.program, tracing);
+  if (rng) {
+    TraceScope trace;
+    detail::advance_rng_state(*rng, c.rng_groups, trace.operator->());
+  }
   // The running statistics, in place (inside dz::compile: written back after each call).
   const size_t outputs = ys.size() - c.updates.size();
   for (size_t j = 0; j < c.updates.size(); ++j)

@@ -41,6 +41,14 @@ void run_backward(const Variable &y, BackwardOptions opts);
 /// The Generator whose compiled-mode RNG state `t` is (functions.cpp), or null.
 Generator *rng_generator_of(const Tensor &t);
 
+/// An RNG state (seed, first counter) of `groups` Philox counters reserved from `gen`, as
+/// dz.dropout_mask reads it (functions.cpp). Eagerly (`trace` null) a fresh tensor; while
+/// `trace` records (the hook a TraceScope suspended), the Generator's traced state for this
+/// thread, set to the reserved counters: each compiled call reserves them anew. After the
+/// ops that draw from it, advance_rng_state records the state's advance past them.
+Tensor reserve_rng_state(Generator &gen, int64_t groups, TraceHook *trace);
+void advance_rng_state(const Tensor &state, int64_t groups, TraceHook *trace);
+
 /// Reads a host number the framework owns (an optimizer's learning rate) at each call.
 using HostRead = std::function<Tensor()>;
 

@@ -11,6 +11,8 @@
 
 #include <gtest/gtest.h>
 
+#include "onnx_model_builder.h"
+
 #include <cstdlib>
 #include <fstream>
 #include <random>
@@ -19,64 +21,14 @@ namespace {
 
 using dz::onnx::importOnnxBytes;
 
-/// A model of one graph, built field by field.
-class ModelBuilder {
-public:
-  explicit ModelBuilder(const std::string &name, int64_t opset = 13) {
-    model_.set_ir_version(8);
-    model_.add_opset_import()->set_version(opset);
-    model_.mutable_graph()->set_name(name);
-  }
-  ModelBuilder &input(const std::string &name, std::vector<int64_t> dims) {
-    value_info(model_.mutable_graph()->add_input(), name, dims);
-    return *this;
-  }
-  ModelBuilder &output(const std::string &name, std::vector<int64_t> dims) {
-    value_info(model_.mutable_graph()->add_output(), name, dims);
-    return *this;
-  }
-  ModelBuilder &initializer(const std::string &name, std::vector<int64_t> dims,
-                            std::vector<float> values) {
-    onnx::TensorProto *t = model_.mutable_graph()->add_initializer();
-    t->set_name(name);
-    t->set_data_type(onnx::TensorProto::FLOAT);
-    for (int64_t d : dims)
-      t->add_dims(d);
-    for (float v : values)
-      t->add_float_data(v);
-    return *this;
-  }
-  onnx::NodeProto &node(const std::string &op, std::vector<std::string> inputs,
-                        std::vector<std::string> outputs, const std::string &name) {
-    onnx::NodeProto *n = model_.mutable_graph()->add_node();
-    n->set_op_type(op);
-    n->set_name(name);
-    for (const std::string &i : inputs)
-      n->add_input(i);
-    for (const std::string &o : outputs)
-      n->add_output(o);
-    return *n;
-  }
-  /// A graph input of one dimension, its type to be set by the caller.
-  onnx::ValueInfoProto *mutable_input(const std::string &name) {
-    onnx::ValueInfoProto *v = model_.mutable_graph()->add_input();
-    v->set_name(name);
-    v->mutable_type()->mutable_tensor_type()->mutable_shape()->add_dim()->set_dim_value(2);
-    return v;
-  }
-  std::string bytes() const { return model_.SerializeAsString(); }
+using dz::onnx_test::ModelBuilder;
 
-private:
-  static void value_info(onnx::ValueInfoProto *v, const std::string &name,
-                         const std::vector<int64_t> &dims) {
-    v->set_name(name);
-    auto *t = v->mutable_type()->mutable_tensor_type();
-    t->set_elem_type(onnx::TensorProto::FLOAT);
-    for (int64_t d : dims)
-      t->mutable_shape()->add_dim()->set_dim_value(d);
-  }
-  onnx::ModelProto model_;
-};
+/// A float32 model named `name`.
+ModelBuilder model(const std::string &name, int64_t opset = 13) {
+  ModelBuilder m(onnx::TensorProto::FLOAT, opset);
+  m.name(name);
+  return m;
+}
 
 void set_attr(onnx::NodeProto &n, const std::string &name, float value) {
   onnx::AttributeProto *a = n.add_attribute();
@@ -87,7 +39,7 @@ void set_attr(onnx::NodeProto &n, const std::string &name, float value) {
 
 /// relu(x + w): x (2, 3) an input, w (3) an initializer.
 std::string relu_add_model() {
-  ModelBuilder m("relu-add net");
+  ModelBuilder m = model("relu-add net");
   m.input("x", {2, 3}).initializer("w", {3}, {1, -2, 3}).output("y", {2, 3});
   m.node("Add", {"x", "w"}, {"s"}, "add");
   m.node("Relu", {"s"}, {"y"}, "relu");
@@ -146,7 +98,7 @@ TEST_F(ImporterTest, TruncatedModelIsAnError) {
 }
 
 TEST_F(ImporterTest, DanglingInputNamesTheNodeAndTheName) {
-  ModelBuilder m("g");
+  ModelBuilder m = model("g");
   m.input("x", {2}).output("y", {2});
   m.node("Relu", {"nowhere"}, {"y"}, "r1");
   dz::onnx::ImportOptions unchecked;
@@ -157,7 +109,7 @@ TEST_F(ImporterTest, DanglingInputNamesTheNodeAndTheName) {
 }
 
 TEST_F(ImporterTest, WrongAttributeTypeNamesTheAttribute) {
-  ModelBuilder m("g");
+  ModelBuilder m = model("g");
   m.input("x", {2, 3}).output("y", {2, 3});
   set_attr(m.node("Softmax", {"x"}, {"y"}, "sm"), "axis", 1.0f); // axis is an INT
   dz::onnx::ImportOptions unchecked;
@@ -168,7 +120,7 @@ TEST_F(ImporterTest, WrongAttributeTypeNamesTheAttribute) {
 }
 
 TEST_F(ImporterTest, DeclaredShapeConflictIsAnError) {
-  ModelBuilder m("g");
+  ModelBuilder m = model("g");
   m.input("x", {2, 3}).output("y", {3, 2});
   m.node("Relu", {"x"}, {"y"}, "r1");
   const std::string msg = error_of([&] { importOnnxBytes(ctx, m.bytes(), "m.onnx"); });
@@ -176,7 +128,7 @@ TEST_F(ImporterTest, DeclaredShapeConflictIsAnError) {
 }
 
 TEST_F(ImporterTest, ShapeConflictWithoutCheckerNamesTheNode) {
-  ModelBuilder m("g", 18); // newer than ONNX 1.12: neither checked nor shape-inferred
+  ModelBuilder m = model("g", 18); // newer than ONNX 1.12: neither checked nor shape-inferred
   m.input("x", {2, 3}).output("y", {3, 2});
   m.node("Relu", {"x"}, {"y"}, "r1");
   const std::string msg = error_of([&] { importOnnxBytes(ctx, m.bytes(), "m.onnx"); });
@@ -185,7 +137,7 @@ TEST_F(ImporterTest, ShapeConflictWithoutCheckerNamesTheNode) {
 }
 
 TEST_F(ImporterTest, UnsupportedOpsAreListedTogether) {
-  ModelBuilder m("g");
+  ModelBuilder m = model("g");
   m.input("x", {2, 2}).output("z", {2, 2});
   m.node("Det", {"x"}, {"d1"}, "det_a");
   m.node("Det", {"x"}, {"d2"}, "det_b");
@@ -205,7 +157,7 @@ TEST_F(ImporterTest, UnsupportedOpsAreListedTogether) {
 
 /// Reshape's shape as a graph input: unsupported without its value, baked in with it.
 TEST_F(ImporterTest, ShapeOperandGivenAsInputNeedsItsValue) {
-  ModelBuilder m("g");
+  ModelBuilder m = model("g");
   m.input("x", {2, 3}).output("y", {3, 2});
   onnx::ValueInfoProto *shape = m.mutable_input("shape");
   shape->mutable_type()->mutable_tensor_type()->set_elem_type(onnx::TensorProto::INT64);
@@ -228,9 +180,9 @@ TEST_F(ImporterTest, ShapeOperandGivenAsInputNeedsItsValue) {
 /// Valid seed models: those built here and a few ONNX node tests when installed.
 std::vector<std::string> seed_models() {
   std::vector<std::string> seeds = {relu_add_model()};
-  ModelBuilder conv("conv", 11);
+  ModelBuilder conv = model("conv", 11);
   conv.input("x", {1, 1, 5, 5})
-      .initializer("w", {1, 1, 3, 3}, std::vector<float>(9, 0.5f))
+      .initializer("w", {1, 1, 3, 3}, std::vector<double>(9, 0.5))
       .output("y", {1, 1, 3, 3});
   conv.node("Conv", {"x", "w"}, {"y"}, "conv");
   seeds.push_back(conv.bytes());

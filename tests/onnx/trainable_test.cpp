@@ -3,30 +3,29 @@
 // one exported by PyTorch (data/torch_mlp.onnx, data/make_torch_mlp.py): parameter names
 // and shapes, values against PyTorch, gradients of every parameter against central
 // differences in float64, 20 SGD steps eager and compiled, the Model API (optimizer hooks,
-// save/load_weights, to), export of the tuned weights (onnx::checker, import_model,
-// onnxruntime where installed), and the errors.
+// save/load_weights, to, on cuda:0 where it is available or emulated), export of the tuned
+// weights (onnx::checker, import_model, onnxruntime where installed), BatchNormalization and
+// Dropout in training mode, and the errors.
+#include <dzc/device_backend.h>
 #include <dzc/dzc.h>
 #include <dzc/npz.h>
 #include <dzc/onnx.h>
 
 #include <onnx/checker.h>
-#include <onnx/onnx_pb.h>
 
 #include <gtest/gtest.h>
 
 #include <cmath>
-#include <filesystem>
+#include <cstring>
 #include <fstream>
 #include <map>
 #include <set>
 
-#ifdef DZ_NODE
+#include "onnx_model_builder.h"
 #include "ort.h"
-#endif
 
 namespace F = dz::functions;
 namespace O = dz::optimizers;
-namespace fs = std::filesystem;
 using dz::Tensor;
 using dz::Variable;
 
@@ -34,97 +33,48 @@ using dz::testing::TempDir;
 
 namespace {
 
-using Dims = std::vector<int64_t>;
+using dz::onnx_test::int_attr;
+using dz::onnx_test::ModelBuilder;
+constexpr int32_t kDouble = ::onnx::TensorProto::DOUBLE;
 
-/// A model built field by field; dimension -1 of an input or output is the symbolic "N".
-class Builder {
-public:
-  explicit Builder(int32_t elem = ::onnx::TensorProto::DOUBLE) : elem_(elem) {
-    model_.set_ir_version(8);
-    model_.add_opset_import()->set_version(13);
-    model_.mutable_graph()->set_name("trainable");
-  }
-  Builder &input(const std::string &name, const Dims &dims, int32_t elem = -1) {
-    value_info(model_.mutable_graph()->add_input(), name, dims, elem < 0 ? elem_ : elem);
-    return *this;
-  }
-  Builder &output(const std::string &name, const Dims &dims, int32_t elem = -1) {
-    value_info(model_.mutable_graph()->add_output(), name, dims, elem < 0 ? elem_ : elem);
-    return *this;
-  }
-  Builder &initializer(const std::string &name, const Dims &dims, uint32_t seed) {
-    ::onnx::TensorProto *t = model_.mutable_graph()->add_initializer();
-    t->set_name(name);
-    t->set_data_type(elem_);
-    int64_t n = 1;
-    for (int64_t d : dims) {
-      t->add_dims(d);
-      n *= d;
-    }
-    for (int64_t i = 0; i < n; ++i) {
-      const double v = std::sin(double(seed * 131 + uint32_t(i) * 17)) * 0.8;
-      elem_ == ::onnx::TensorProto::FLOAT ? t->add_float_data(float(v)) : t->add_double_data(v);
-    }
-    return *this;
-  }
-  Builder &ints(const std::string &name, const std::vector<int64_t> &values) {
-    ::onnx::TensorProto *t = model_.mutable_graph()->add_initializer();
-    t->set_name(name);
-    t->set_data_type(::onnx::TensorProto::INT64);
-    t->add_dims(int64_t(values.size()));
-    for (int64_t v : values)
-      t->add_int64_data(v);
-    return *this;
-  }
-  ::onnx::NodeProto &node(const std::string &op, const std::vector<std::string> &inputs,
-                          const std::vector<std::string> &outputs, const std::string &name) {
-    ::onnx::NodeProto *n = model_.mutable_graph()->add_node();
-    n->set_op_type(op);
-    n->set_name(name);
-    for (const std::string &i : inputs)
-      n->add_input(i);
-    for (const std::string &o : outputs)
-      n->add_output(o);
-    return *n;
-  }
-  void save(const std::string &path) const {
-    std::ofstream(path, std::ios::binary) << model_.SerializeAsString();
-  }
-
-private:
-  static void value_info(::onnx::ValueInfoProto *v, const std::string &name, const Dims &dims,
-                         int32_t elem) {
-    v->set_name(name);
-    auto *t = v->mutable_type()->mutable_tensor_type();
-    t->set_elem_type(elem);
-    for (int64_t d : dims) {
-      auto *dim = t->mutable_shape()->add_dim();
-      d < 0 ? dim->set_dim_param("N") : dim->set_dim_value(d);
-    }
-  }
-  int32_t elem_;
-  ::onnx::ModelProto model_;
-};
-
-void int_attr(::onnx::NodeProto &n, const std::string &name, int64_t v) {
-  ::onnx::AttributeProto *a = n.add_attribute();
-  a->set_name(name);
-  a->set_type(::onnx::AttributeProto::INT);
-  a->set_i(v);
+/// n smooth values in [-0.8, 0.8], different for each seed.
+std::vector<double> wave(int64_t n, uint32_t seed) {
+  std::vector<double> v;
+  for (int64_t i = 0; i < n; ++i)
+    v.push_back(std::sin(double(seed * 131 + uint32_t(i) * 17)) * 0.8);
+  return v;
 }
 
 /// x (N, 3) -> Gemm(fc1.weight, fc1.bias) -> Tanh -> MatMul(head/W) -> Add(head/b) ->
 /// Reshape(shape, an int64 initializer) -> y (N, 2).
-void write_mlp(const std::string &path, int32_t elem = ::onnx::TensorProto::DOUBLE) {
-  Builder b(elem);
+void write_mlp(const std::string &path) {
+  ModelBuilder b(kDouble);
   b.input("x", {-1, 3}).output("y", {-1, 2});
-  b.initializer("fc1.weight", {4, 3}, 1).initializer("fc1.bias", {4}, 2);
-  b.initializer("head/W", {4, 2}, 3).initializer("head/b", {2}, 4).ints("shape", {-1, 2});
+  b.initializer("fc1.weight", {4, 3}, wave(12, 1)).initializer("fc1.bias", {4}, wave(4, 2));
+  b.initializer("head/W", {4, 2}, wave(8, 3)).initializer("head/b", {2}, wave(2, 4));
+  b.int_initializer("shape", {2}, {-1, 2});
   int_attr(b.node("Gemm", {"x", "fc1.weight", "fc1.bias"}, {"h1"}, "fc1"), "transB", 1);
   b.node("Tanh", {"h1"}, {"h2"}, "act");
   b.node("MatMul", {"h2", "head/W"}, {"h3"}, "head_mm");
   b.node("Add", {"h3", "head/b"}, {"h4"}, "head_add");
   b.node("Reshape", {"h4", "shape"}, {"y"}, "flatten");
+  b.save(path);
+}
+
+/// x (N, 4) -> Mul(w) -> Dropout(ratio, an initializer; opset 13) -> Tanh -> y (N, 4), and
+/// Dropout's mask as the output `mask` when `mask` is set.
+void write_dropout(const std::string &path, double ratio, bool mask = false) {
+  ModelBuilder b(kDouble);
+  b.input("x", {-1, 4}).output("y", {-1, 4});
+  if (mask)
+    b.output("mask", {-1, 4}, ::onnx::TensorProto::BOOL);
+  b.initializer("w", {4}, wave(4, 5)).initializer("ratio", {}, {ratio});
+  b.node("Mul", {"x", "w"}, {"h"}, "scale");
+  std::vector<std::string> outs = {"d"};
+  if (mask)
+    outs.push_back("mask");
+  b.node("Dropout", {"h", "ratio"}, outs, "drop");
+  b.node("Tanh", {"d"}, {"y"}, "act");
   b.save(path);
 }
 
@@ -184,6 +134,88 @@ std::map<std::string, Tensor> exported_statistics(dz::onnx::TrainableModel &m, c
     }
   return out;
 }
+
+/// The gradients of sum(m(x) * k) with respect to every parameter of `m` and to x against
+/// central differences (float64, eagerly, in the current Config mode).
+void expect_gradients_match(dz::onnx::TrainableModel &m, const Tensor &xt) {
+  Variable x(xt);
+  const dz::Shape y_shape = m(Variable(xt)).shape();
+  const Variable k = Variable::constant(ramp(y_shape, 1.0, 0.5));
+  auto loss_of = [&](const Variable &input) { return F::sum(m(input) * k); };
+  m.cleargrads();
+  loss_of(x).backward();
+  std::vector<std::pair<std::string, Variable>> checked;
+  for (const auto &[name, p] : m.named_params())
+    checked.push_back({name, p});
+  checked.push_back({"x", x});
+  for (const auto &[name, v] : checked) {
+    SCOPED_TRACE(name);
+    ASSERT_TRUE(v.has_grad());
+    const Tensor analytic = v.grad().data();
+    Tensor data = v.data(); // shares the storage
+    double *p = static_cast<double *>(data.raw());
+    std::vector<double> numeric(size_t(data.size()));
+    dz::NoGrad no_grad;
+    for (size_t i = 0; i < numeric.size(); ++i) {
+      const double keep = p[i], eps = 1e-4;
+      p[i] = keep + eps;
+      // x is read through `xt`, which shares its storage
+      const double up = loss_of(Variable::constant(xt)).data().item<double>();
+      p[i] = keep - eps;
+      const double down = loss_of(Variable::constant(xt)).data().item<double>();
+      p[i] = keep;
+      numeric[i] = (up - down) / (2 * eps);
+    }
+    expectClose(analytic, Tensor::from(numeric, data.shape(), dz::f64), 1e-4, 1e-5);
+  }
+}
+
+/// One SGD step on the mean squared error of m(x) against t.
+Variable sgd_step(dz::onnx::TrainableModel &m, O::SGD &opt, const Variable &x, const Variable &t) {
+  Variable loss = F::mean_squared_error(m(x), t);
+  m.cleargrads();
+  loss.backward();
+  opt.update();
+  return loss;
+}
+
+/// `steps` SGD steps of the model in `path` eagerly and inside dz::compile (one trace), on
+/// inputs of `in` and targets of `out` columns, each after manual_seed(seed + step): the
+/// same losses (1e-6 relative) and weights; `hook` adds a hook to both optimizers. Returns
+/// the two models.
+std::pair<dz::onnx::TrainableModel, dz::onnx::TrainableModel>
+expect_eager_and_compiled_agree(const std::string &path, int steps, double lr, int64_t in,
+                                int64_t out, const std::function<void(O::SGD &)> &hook = nullptr) {
+  dz::onnx::TrainableModel eager = dz::onnx::import_trainable(path);
+  dz::onnx::TrainableModel compiled = dz::onnx::import_trainable(path);
+  O::SGD sgd_e(lr), sgd_c(lr);
+  sgd_e.setup(eager);
+  sgd_c.setup(compiled);
+  if (hook) {
+    hook(sgd_e);
+    hook(sgd_c);
+  }
+  auto compiled_step = dz::compile(
+      [&](const Variable &x, const Variable &t) { return sgd_step(compiled, sgd_c, x, t); });
+  for (int i = 0; i < steps; ++i) {
+    const Variable x(ramp({8, in}, 1.0, i)), t(ramp({8, out}, 0.5, 2 * i));
+    dz::manual_seed(uint64_t(100 + i));
+    const double le = sgd_step(eager, sgd_e, x, t).item<double>();
+    dz::manual_seed(uint64_t(100 + i));
+    const double lc = compiled_step(x, t).item<double>();
+    EXPECT_NEAR(lc, le, 1e-6 * std::abs(le)) << "step " << i;
+  }
+  EXPECT_EQ(compiled_step.retraces(), 1);
+  for (const std::string &name : eager.parameter_names())
+    expectClose(compiled.param(name).data(), eager.param(name).data(), 1e-9, 1e-12);
+  // The weights moved.
+  dz::onnx::TrainableModel fresh = dz::onnx::import_trainable(path);
+  const std::string last = eager.parameter_names().back();
+  EXPECT_GT(
+      std::abs(fresh.param(last).data().to_vector()[0] - eager.param(last).data().to_vector()[0]),
+      1e-5);
+  return {eager, compiled};
+}
 } // namespace
 
 TEST(ImportTrainable, ParametersAreTheFloatingInitializersNamedAsInTheFile) {
@@ -231,46 +263,25 @@ TEST(ImportTrainable, ValuesMatchPyTorch) {
 // Every parameter's gradient (and the input's) against central differences, float64, for
 // the model built here and for PyTorch's (in test mode: BatchNormalization on its running
 // statistics), eagerly; the second-order gradient through the compiled backward too.
+
+// Every parameter's gradient (and the input's) against central differences, float64, for
+// the model built here, for PyTorch's (in test mode: BatchNormalization on its running
+// statistics), and for a model with Dropout in test mode and with a ratio of 0 in training
+// mode (both the identity), eagerly.
 TEST(ImportTrainable, GradientsMatchCentralDifferences) {
   TempDir dir("dz-trainable");
   write_mlp(dir.file("mlp.onnx"));
-  for (const std::string &path : {dir.file("mlp.onnx"), kTorchMlp}) {
+  write_dropout(dir.file("dropout.onnx"), 0.5);
+  write_dropout(dir.file("dropout0.onnx"), 0.0);
+  for (const std::string &path : {dir.file("mlp.onnx"), kTorchMlp, dir.file("dropout.onnx")}) {
     SCOPED_TRACE(path);
     dz::TestMode test;
     dz::onnx::TrainableModel m = dz::onnx::import_trainable(path);
-    const int64_t in = path == kTorchMlp ? 4 : 3;
-    const Tensor xt = ramp({5, in}, 0.9);
-    Variable x(xt);
-    const dz::Shape y_shape = m(Variable(xt)).shape();
-    const Variable k = Variable::constant(ramp(y_shape, 1.0, 0.5));
-    auto loss_of = [&](const Variable &input) { return F::sum(m(input) * k); };
-    m.cleargrads();
-    loss_of(x).backward();
-    std::vector<std::pair<std::string, Variable>> checked;
-    for (const auto &[name, p] : m.named_params())
-      checked.push_back({name, p});
-    checked.push_back({"x", x});
-    for (const auto &[name, v] : checked) {
-      SCOPED_TRACE(name);
-      ASSERT_TRUE(v.has_grad());
-      const Tensor analytic = v.grad().data();
-      Tensor data = v.data(); // shares the storage
-      double *p = static_cast<double *>(data.raw());
-      std::vector<double> numeric(size_t(data.size()));
-      dz::NoGrad no_grad;
-      for (size_t i = 0; i < numeric.size(); ++i) {
-        const double keep = p[i], eps = 1e-4;
-        p[i] = keep + eps;
-        // x is read through `xt`, which shares its storage
-        const double up = loss_of(Variable::constant(xt)).data().item<double>();
-        p[i] = keep - eps;
-        const double down = loss_of(Variable::constant(xt)).data().item<double>();
-        p[i] = keep;
-        numeric[i] = (up - down) / (2 * eps);
-      }
-      expectClose(analytic, Tensor::from(numeric, data.shape(), dz::f64), 1e-4, 1e-5);
-    }
+    const int64_t in = path == dir.file("mlp.onnx") ? 3 : 4;
+    expect_gradients_match(m, ramp({5, in}, 0.9));
   }
+  dz::onnx::TrainableModel m = dz::onnx::import_trainable(dir.file("dropout0.onnx"));
+  expect_gradients_match(m, ramp({5, 4}, 0.9));
 }
 
 TEST(ImportTrainable, DoubleBackpropThroughTheCompiledBackward) {
@@ -306,37 +317,14 @@ TEST(ImportTrainable, DoubleBackpropThroughTheCompiledBackward) {
 
 // The same 20 SGD steps (with a weight-decay hook) eagerly and inside dz::compile: the same
 // losses and weights; the compiled step traces once.
+
+// The same 20 SGD steps (with a weight-decay hook) eagerly and inside dz::compile: the same
+// losses and weights; the compiled step traces once.
 TEST(ImportTrainable, SgdStepsEagerAndCompiledAgree) {
   TempDir dir("dz-trainable");
   write_mlp(dir.file("mlp.onnx"));
-  dz::onnx::TrainableModel eager = dz::onnx::import_trainable(dir.file("mlp.onnx"));
-  dz::onnx::TrainableModel compiled = dz::onnx::import_trainable(dir.file("mlp.onnx"));
-  O::SGD sgd_e(0.1), sgd_c(0.1);
-  sgd_e.setup(eager).add_hook(O::WeightDecay(1e-3));
-  sgd_c.setup(compiled).add_hook(O::WeightDecay(1e-3));
-  auto step = [](dz::onnx::TrainableModel &m, O::SGD &opt, const Variable &x, const Variable &t) {
-    Variable loss = F::mean_squared_error(m(x), t);
-    m.cleargrads();
-    loss.backward();
-    opt.update();
-    return loss;
-  };
-  auto compiled_step = dz::compile(
-      [&](const Variable &x, const Variable &t) { return step(compiled, sgd_c, x, t); });
-  for (int i = 0; i < 20; ++i) {
-    const Variable x(ramp({8, 3}, 1.0, i)), t(ramp({8, 2}, 0.5, 2 * i));
-    const double le = step(eager, sgd_e, x, t).item<double>();
-    const double lc = compiled_step(x, t).item<double>();
-    EXPECT_NEAR(lc, le, 1e-6 * std::abs(le)) << "step " << i;
-  }
-  EXPECT_EQ(compiled_step.retraces(), 1);
-  for (const std::string &name : eager.parameter_names())
-    expectClose(compiled.param(name).data(), eager.param(name).data(), 1e-9, 1e-12);
-  // The weights moved.
-  dz::onnx::TrainableModel fresh = dz::onnx::import_trainable(dir.file("mlp.onnx"));
-  EXPECT_GT(std::abs(fresh.param("head/W").data().to_vector()[0] -
-                     eager.param("head/W").data().to_vector()[0]),
-            1e-4);
+  expect_eager_and_compiled_agree(dir.file("mlp.onnx"), 20, 0.1, 3, 2,
+                                  [](O::SGD &opt) { opt.add_hook(O::WeightDecay(1e-3)); });
 }
 
 TEST(ImportTrainable, ModelApiSaveLoadCleargradsTo) {
@@ -368,31 +356,101 @@ TEST(ImportTrainable, ModelApiSaveLoadCleargradsTo) {
   EXPECT_EQ(m.compilations(), 1);
 }
 
+// to(cuda:0): the parameters move, and the forward, the gradients, a compiled SGD step and
+// Dropout's masks (the same Philox stream on every device) match the CPU's. ctest runs it
+// on the host emulation of a GPU (onnx.trainable.emulated_cuda) and, where there is one, on
+// the GPU.
+TEST(ImportTrainable, ToCudaMatchesTheCpu) {
+  const dz::Device gpu = dz::Device::cuda(0);
+  std::string why;
+  if (!dz::device_available(gpu, &why))
+    GTEST_SKIP() << "cuda:0 is not available: " << why;
+  TempDir dir("dz-trainable");
+  write_mlp(dir.file("mlp.onnx"));
+  write_dropout(dir.file("dropout.onnx"), 0.4);
+  for (const std::string &path : {dir.file("mlp.onnx"), kTorchMlp, dir.file("dropout.onnx")}) {
+    SCOPED_TRACE(path);
+    const int64_t in = path == dir.file("mlp.onnx") ? 3 : 4;
+    dz::onnx::TrainableModel cpu = dz::onnx::import_trainable(path);
+    dz::onnx::TrainableModel dev = dz::onnx::import_trainable(path);
+    dev.to(gpu);
+    for (const dz::Parameter &p : dev.params())
+      EXPECT_EQ(p.device(), gpu) << p.name();
+    const Tensor xt = ramp({6, in}, 1.0);
+    Variable xc(xt.copy()), xg(xt.to(gpu));
+    dz::manual_seed(7);
+    Variable yc = cpu(xc);
+    dz::manual_seed(7);
+    Variable yg = dev(xg);
+    EXPECT_EQ(yg.device(), gpu);
+    expectClose(yg.data().to(dz::Device::cpu()), yc.data(), 1e-9, 1e-12);
+    F::sum(yc * yc).backward();
+    F::sum(yg * yg).backward();
+    expectClose(xg.grad().data().to(dz::Device::cpu()), xc.grad().data(), 1e-9, 1e-12);
+    for (const std::string &name : cpu.parameter_names())
+      expectClose(dev.param(name).grad().data().to(dz::Device::cpu()),
+                  cpu.param(name).grad().data(), 1e-9, 1e-12);
+    // One compiled SGD step on each.
+    O::SGD sgd_c(0.1), sgd_g(0.1);
+    sgd_c.setup(cpu);
+    sgd_g.setup(dev);
+    auto step_c = dz::compile(
+        [&](const Variable &x, const Variable &t) { return sgd_step(cpu, sgd_c, x, t); });
+    auto step_g = dz::compile(
+        [&](const Variable &x, const Variable &t) { return sgd_step(dev, sgd_g, x, t); });
+    const Tensor tt = ramp(yc.shape(), 0.5, 1.0);
+    dz::manual_seed(8);
+    const double lc = step_c(Variable(xt), Variable(tt)).item<double>();
+    dz::manual_seed(8);
+    const double lg = step_g(Variable(xt.to(gpu)), Variable(tt.to(gpu))).item<double>();
+    EXPECT_NEAR(lg, lc, 1e-9 * std::abs(lc));
+    for (const std::string &name : cpu.parameter_names())
+      expectClose(dev.param(name).data().to(dz::Device::cpu()), cpu.param(name).data(), 1e-9,
+                  1e-12);
+  }
+}
+
+namespace {
+/// The model of `path` (inputs of `in` columns) after 3 SGD steps in test mode, exported to
+/// `out`; its outputs for `x`.
+Tensor tune_and_export(const std::string &path, const Variable &x, const std::string &out,
+                       dz::onnx::TrainableModel *tuned = nullptr) {
+  dz::TestMode test; // PyTorch's model has BatchNormalization
+  dz::onnx::TrainableModel m = dz::onnx::import_trainable(path);
+  O::SGD sgd(0.2);
+  sgd.setup(m);
+  for (int i = 0; i < 3; ++i) {
+    Variable loss = F::sum(m(x) * m(x));
+    m.cleargrads();
+    loss.backward();
+    sgd.update();
+  }
+  dz::onnx::export_model(m, {x}, out);
+  if (tuned)
+    *tuned = m;
+  dz::NoGrad no_grad;
+  return m(x).data();
+}
+
+/// The models the export tests tune: built here (an MLP, and one with Dropout) and PyTorch's,
+/// each with the number of its input columns.
+std::vector<std::pair<std::string, int64_t>> export_sources(const TempDir &dir) {
+  write_mlp(dir.file("mlp.onnx"));
+  write_dropout(dir.file("dropout.onnx"), 0.3);
+  return {{dir.file("mlp.onnx"), 3}, {dir.file("dropout.onnx"), 4}, {kTorchMlp, 4}};
+}
+} // namespace
+
 // Export writes the tuned weights under the original names into the original graph: ONNX's
-// checker accepts it, import_model and onnxruntime compute what the tuned model computes.
+// checker accepts it, import_model and import_trainable compute what the tuned model computes.
 TEST(ImportTrainable, ExportWritesTheTunedWeights) {
   TempDir dir("dz-trainable");
-  for (const std::string &source : {std::string("code"), kTorchMlp}) {
-    SCOPED_TRACE(source);
-    std::string path = source;
-    if (source == "code") {
-      path = dir.file("mlp.onnx");
-      write_mlp(path);
-    }
-    dz::TestMode test; // PyTorch's model has BatchNormalization
-    dz::onnx::TrainableModel m = dz::onnx::import_trainable(path);
-    const int64_t in = source == kTorchMlp ? 4 : 3;
+  for (const auto &[path, in] : export_sources(dir)) {
+    SCOPED_TRACE(path);
     const Variable x(ramp({6, in}, 1.0));
-    O::SGD sgd(0.2);
-    sgd.setup(m);
-    for (int i = 0; i < 3; ++i) {
-      Variable loss = F::sum(m(x) * m(x));
-      m.cleargrads();
-      loss.backward();
-      sgd.update();
-    }
     const std::string out = dir.file("tuned.onnx");
-    dz::onnx::export_model(m, {x}, out);
+    dz::onnx::TrainableModel m = dz::onnx::import_trainable(path);
+    const Tensor want = tune_and_export(path, x, out, &m);
     ::onnx::ModelProto proto;
     {
       std::ifstream f(out, std::ios::binary);
@@ -410,22 +468,29 @@ TEST(ImportTrainable, ExportWritesTheTunedWeights) {
         }
     EXPECT_EQ(found, int(m.parameter_names().size()));
 
-    dz::NoGrad no_grad;
-    const Tensor want = m(x).data();
+    dz::TestMode test;
     dz::onnx::ImportedModel g = dz::onnx::import_model(out);
     expectClose(g({x.data()}).at(0), want, 1e-12, 1e-12);
     dz::onnx::TrainableModel again = dz::onnx::import_trainable(out);
     expectClose(again(x).data(), want, 1e-12, 1e-12);
-#ifdef DZ_NODE
-    if (dz::testing::ort_unavailable_reason().empty())
-      expectClose(dz::testing::run_ort(out, {x.data()}).at(0), want, 1e-9, 1e-9);
-#endif
   }
 }
 
-// In training mode BatchNormalization normalizes with the batch's statistics and updates its
-// running ones, as PyTorch (the running variance as ONNX defines it, with the biased batch
-// variance); in test mode it uses and keeps them.
+// onnxruntime runs the exported files and computes the tuned model's outputs.
+TEST(ImportTrainable, ExportRunsInOnnxRuntime) {
+  const std::string why = dz::testing::ort_unavailable_reason();
+  if (!why.empty())
+    GTEST_SKIP() << "onnxruntime is unavailable: " << why;
+  TempDir dir("dz-trainable");
+  for (const auto &[path, in] : export_sources(dir)) {
+    SCOPED_TRACE(path);
+    const Variable x(ramp({6, in}, 1.0));
+    const std::string out = dir.file("tuned.onnx");
+    const Tensor want = tune_and_export(path, x, out);
+    expectClose(dz::testing::run_ort(out, {x.data()}).at(0), want, 1e-9, 1e-9);
+  }
+}
+
 TEST(ImportTrainable, BatchNormalizationTrainsAsPyTorch) {
   TempDir dir("dz-trainable");
   std::map<std::string, Tensor> io = torch_io();
@@ -451,55 +516,121 @@ TEST(ImportTrainable, BatchNormalizationTrainsAsPyTorch) {
 
 // 10 SGD steps of PyTorch's model in training mode, eagerly and compiled: the same losses,
 // weights and running statistics (written back after each compiled call).
+
+// 10 SGD steps of PyTorch's model in training mode, eagerly and compiled: the same losses,
+// weights and running statistics (written back after each compiled call).
 TEST(ImportTrainable, BatchNormalizationEagerAndCompiledAgree) {
   TempDir dir("dz-trainable");
-  dz::onnx::TrainableModel eager = dz::onnx::import_trainable(kTorchMlp);
-  dz::onnx::TrainableModel compiled = dz::onnx::import_trainable(kTorchMlp);
-  O::SGD sgd_e(0.05), sgd_c(0.05);
-  sgd_e.setup(eager);
-  sgd_c.setup(compiled);
-  auto step = [](dz::onnx::TrainableModel &m, O::SGD &opt, const Variable &x, const Variable &t) {
-    Variable loss = F::mean_squared_error(m(x), t);
-    m.cleargrads();
-    loss.backward();
-    opt.update();
-    return loss;
-  };
-  auto compiled_step = dz::compile(
-      [&](const Variable &x, const Variable &t) { return step(compiled, sgd_c, x, t); });
-  for (int i = 0; i < 10; ++i) {
-    const Variable x(ramp({8, 4}, 1.0, i)), t(ramp({8, 3}, 0.5, 2 * i));
-    const double le = step(eager, sgd_e, x, t).item<double>();
-    const double lc = compiled_step(x, t).item<double>();
-    EXPECT_NEAR(lc, le, 1e-6 * std::abs(le)) << "step " << i;
-  }
-  EXPECT_EQ(compiled_step.retraces(), 1);
+  auto [eager, compiled] = expect_eager_and_compiled_agree(kTorchMlp, 10, 0.05, 4, 3);
   const Variable x(ramp({2, 4}, 1.0));
   std::map<std::string, Tensor> se = exported_statistics(eager, x, dir.file("e.onnx")),
                                 sc = exported_statistics(compiled, x, dir.file("c.onnx"));
   for (const std::string name : {"bn.running_mean", "bn.running_var"})
     expectClose(sc.at(name), se.at(name), 1e-9, 1e-12);
-  for (const std::string &name : eager.parameter_names())
-    expectClose(compiled.param(name).data(), eager.param(name).data(), 1e-9, 1e-12);
 }
 
-TEST(ImportTrainable, TrainModeRefusesDropoutAndNamesTheNode) {
+// Dropout in training mode: each element of its input is dropped (0) or scaled by
+// 1 / (1 - ratio), about `ratio` of them dropped; the mask output says which; the gradient
+// is 0 exactly where the output was dropped and scaled by 1 / (1 - ratio) elsewhere. In test
+// mode it is the identity, and Dropout's ratio is not a Parameter.
+TEST(ImportTrainable, DropoutDropsInTrainingMode) {
   TempDir dir("dz-trainable");
-  Builder b;
-  b.input("x", {-1, 3}).output("y", {-1, 3}).initializer("w", {3}, 5);
-  b.node("Mul", {"x", "w"}, {"h"}, "scale");
-  b.node("Dropout", {"h"}, {"y"}, "drop");
-  b.save(dir.file("dropout.onnx"));
+  const double ratio = 0.3, scale = 1 / (1 - ratio);
+  write_dropout(dir.file("dropout.onnx"), ratio, /*mask=*/true);
   dz::onnx::TrainableModel m = dz::onnx::import_trainable(dir.file("dropout.onnx"));
-  const Variable x(ramp({3, 3}, 1.0));
-  const std::string msg = message_of([&] { m(x); });
-  EXPECT_NE(msg.find("node 'drop' (Dropout)"), std::string::npos) << msg;
-  EXPECT_NE(msg.find("TestMode"), std::string::npos) << msg;
+  EXPECT_EQ(m.parameter_names(), std::vector<std::string>{"w"});
+  const int64_t n = 1000;
+  const Tensor xt = ramp({n, 4}, 1.0, 0.1);
+  const std::vector<double> w = m.param("w").data().to_vector(), xv = xt.to_vector();
+  Variable x(xt.copy());
+  std::vector<Variable> ys = m(std::vector<Variable>{x});
+  ASSERT_EQ(ys.size(), 2u);
+  const std::vector<double> y = ys[0].data().to_vector();
+  const Tensor mask = ys[1].data();
+  ASSERT_EQ(mask.dtype(), dz::b8);
+  F::sum(ys[0]).backward();
+  const std::vector<double> gx = x.grad().data().to_vector();
+  int64_t dropped = 0;
+  for (size_t i = 0; i < y.size(); ++i) {
+    const double h = xv[i] * w[i % 4];
+    const bool kept = mask.data<bool>()[i];
+    dropped += !kept;
+    // y = tanh(h * mask); dy/dx = (1 - y^2) * mask * w
+    EXPECT_DOUBLE_EQ(y[i], kept ? std::tanh(h * scale) : 0.0) << i;
+    EXPECT_DOUBLE_EQ(gx[i], kept ? (1 - y[i] * y[i]) * scale * w[i % 4] : 0.0) << i;
+  }
+  // Binomial(4000, 0.3): mean 1200, standard deviation 29; 5 sigma either side.
+  EXPECT_NEAR(double(dropped), ratio * double(4 * n), 145.0);
+  // Another call draws another mask.
+  const std::vector<double> y2 = m(std::vector<Variable>{x})[0].data().to_vector();
+  EXPECT_NE(y2, y);
+
   dz::TestMode test;
-  EXPECT_NO_THROW(m(x));
+  const std::vector<double> ye = m(std::vector<Variable>{x})[0].data().to_vector();
+  for (size_t i = 0; i < ye.size(); ++i)
+    EXPECT_DOUBLE_EQ(ye[i], std::tanh(xv[i] * w[i % 4])) << i;
 }
 
-// Running statistics made Parameters cannot be updated: training mode names the node.
+// After the same dz::manual_seed, the imported Dropout draws the masks F::dropout draws, and
+// the same ones eagerly and inside dz::compile (where each call draws a new one).
+TEST(ImportTrainable, DropoutMasksFollowTheSeedEagerAndCompiled) {
+  TempDir dir("dz-trainable");
+  write_dropout(dir.file("dropout.onnx"), 0.5);
+  dz::onnx::TrainableModel m = dz::onnx::import_trainable(dir.file("dropout.onnx"));
+  const Variable x(ramp({16, 4}, 1.0));
+  const Variable w = m.param("w");
+  dz::manual_seed(42);
+  std::vector<Tensor> eager;
+  for (int i = 0; i < 3; ++i)
+    eager.push_back(m(x).data());
+  dz::manual_seed(42);
+  for (int i = 0; i < 3; ++i)
+    expectClose(eager[size_t(i)], F::tanh(F::dropout(x * w, 0.5)).data(), 1e-12, 1e-15);
+  auto f = dz::compile([&](const Variable &input) { return m(input); });
+  dz::manual_seed(42);
+  for (int i = 0; i < 3; ++i)
+    expectClose(f(x).data(), eager[size_t(i)], 1e-12, 1e-15);
+  EXPECT_EQ(f.retraces(), 1);
+  EXPECT_NE(eager[0].to_vector(), eager[1].to_vector());
+}
+
+// Dropout as PyTorch exports it in training mode: the ratio from a Constant node and
+// training_mode true. Training mode drops as F::dropout; test mode is the identity.
+TEST(ImportTrainable, DropoutWithTrainingModeInput) {
+  TempDir dir("dz-trainable");
+  ModelBuilder b(kDouble);
+  b.input("x", {-1, 4}).output("y", {-1, 4}).initializer("w", {4}, wave(4, 9));
+  ::onnx::TensorProto *on = b.model().mutable_graph()->add_initializer();
+  on->set_name("training_mode");
+  on->set_data_type(::onnx::TensorProto::BOOL);
+  on->add_int32_data(1);
+  ::onnx::NodeProto &ratio = b.node("Constant", {}, {"ratio"}, "ratio_constant");
+  ::onnx::AttributeProto *value = ratio.add_attribute();
+  value->set_name("value");
+  value->set_type(::onnx::AttributeProto::TENSOR);
+  value->mutable_t()->set_data_type(::onnx::TensorProto::FLOAT);
+  value->mutable_t()->add_float_data(0.25f);
+  b.node("Mul", {"x", "w"}, {"h"}, "scale");
+  b.node("Dropout", {"h", "ratio", "training_mode"}, {"y"}, "drop");
+  b.save(dir.file("torch_dropout.onnx"));
+  dz::onnx::TrainableModel m = dz::onnx::import_trainable(dir.file("torch_dropout.onnx"));
+  EXPECT_EQ(m.parameter_names(), std::vector<std::string>{"w"});
+  const Variable x(ramp({8, 4}, 1.0)), w = m.param("w");
+  dz::manual_seed(3);
+  const Tensor y = m(x).data();
+  dz::manual_seed(3);
+  expectClose(y, F::dropout(x * w, 0.25).data(), 1e-12, 1e-15);
+  dz::TestMode test;
+  expectClose(m(x).data(), (x * w).data(), 1e-12, 1e-15);
+}
+
+// 10 SGD steps through Dropout in training mode, eagerly and compiled after the same seeds.
+TEST(ImportTrainable, DropoutSgdStepsEagerAndCompiledAgree) {
+  TempDir dir("dz-trainable");
+  write_dropout(dir.file("dropout.onnx"), 0.25);
+  expect_eager_and_compiled_agree(dir.file("dropout.onnx"), 10, 0.1, 4, 4);
+}
+
 TEST(ImportTrainable, TrainModeRefusesStatisticsThatAreParameters) {
   dz::onnx::TrainableModel m =
       dz::onnx::import_trainable(kTorchMlp, {.parameters = {"fc1.weight", "bn.running_mean"}});
@@ -512,8 +643,8 @@ TEST(ImportTrainable, TrainModeRefusesStatisticsThatAreParameters) {
 
 TEST(ImportTrainableErrors, NoFloatingInitializers) {
   TempDir dir("dz-trainable");
-  Builder b;
-  b.input("x", {2, 3}).output("y", {3, 2}).ints("perm", {1, 0});
+  ModelBuilder b(kDouble);
+  b.input("x", {2, 3}).output("y", {3, 2}).int_initializer("perm", {2}, {1, 0});
   b.node("Transpose", {"x"}, {"y"}, "t");
   b.save(dir.file("none.onnx"));
   const std::string msg = message_of([&] { dz::onnx::import_trainable(dir.file("none.onnx")); });
@@ -542,10 +673,10 @@ TEST(ImportTrainableErrors, NotAnOnnxFileOrMissing) {
 // beside a differentiable one, and an output that needs no gradient, are fine.
 TEST(ImportTrainableErrors, GradientThroughArgMaxNamesTheNode) {
   TempDir dir("dz-trainable");
-  Builder b;
+  ModelBuilder b(kDouble);
   b.input("x", {-1, 3}).output("y", {-1, 3}).output("idx", {-1, 1}, ::onnx::TensorProto::INT64);
   b.output("z", {-1, 1});
-  b.initializer("w", {3}, 7);
+  b.initializer("w", {3}, wave(3, 7));
   b.node("Mul", {"x", "w"}, {"h"}, "scale");
   b.node("Identity", {"h"}, {"y"}, "copy");
   int_attr(b.node("ArgMax", {"h"}, {"idx"}, "pick"), "axis", 1);
@@ -566,4 +697,17 @@ TEST(ImportTrainableErrors, GradientThroughArgMaxNamesTheNode) {
   std::vector<Variable> both = m(std::vector<Variable>{x});
   EXPECT_NO_THROW(F::sum(both[0] + both[2]).backward());
   EXPECT_TRUE(m.param("w").has_grad());
+}
+
+// A Dropout ratio outside [0, 1) is an error naming the node when training mode needs it.
+TEST(ImportTrainableErrors, DropoutRatioOutOfRangeNamesTheNode) {
+  TempDir dir("dz-trainable");
+  write_dropout(dir.file("dropout.onnx"), 1.0);
+  dz::onnx::TrainableModel m = dz::onnx::import_trainable(dir.file("dropout.onnx"));
+  const Variable x(ramp({2, 4}, 1.0));
+  const std::string msg = message_of([&] { m(x); });
+  EXPECT_NE(msg.find("node 'drop' (Dropout"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("[0, 1)"), std::string::npos) << msg;
+  dz::TestMode test;
+  EXPECT_NO_THROW(m(x));
 }

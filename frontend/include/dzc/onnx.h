@@ -102,8 +102,10 @@ struct TrainableOptions {
 ///
 /// Training mode (Config::train()): BatchNormalization normalizes with the batch's
 /// statistics and updates its running ones (ONNX's training_mode; written back after each
-/// compiled call inside dz::compile); in TestMode it uses them. Dropout is imported in its
-/// inference form only: calling a model that has one in training mode throws dz::Error.
+/// compiled call inside dz::compile); in TestMode it uses them. Dropout drops with its ratio
+/// in training mode, its masks drawn from dz::default_generator() as F::dropout draws them
+/// (the same masks eagerly and compiled after the same manual_seed); in TestMode it is the
+/// identity.
 /// backward() throws dz::Error naming the node when a gradient must reach a parameter or
 /// input through a node that passes none (ArgMax, Shape, a cast to integers).
 /// Copies share the model (parameters and compiled programs).
@@ -174,21 +176,26 @@ struct TrainableSource {
   std::vector<Tensor> values;                // their values
   std::vector<std::string> statistics;       // BatchNormalization's running means and variances
   std::vector<Tensor> statistic_values;      // their values
-  std::vector<std::string> train_mode_nodes; // "node 'drop' (Dropout)": no training form
+  std::vector<std::string> dropout_nodes;    // "node 'drop' (Dropout)"
+  std::vector<std::string> train_mode_nodes; // nodes with no training form
 };
 TrainableSource read_trainable(const std::string &path, const TrainableOptions &options);
 
 /// The model's graph for inputs of these shapes: arguments are the graph inputs, the
-/// parameters, then the statistics; results the graph outputs, then (`training`) the new
-/// value of each statistic named in `updates`; `origins` names each node's ONNX node
-/// ("node 'fc1' (Gemm)"). `frozen` lists the parameters the import read as constants.
-/// `training`: BatchNormalization normalizes with the batch's statistics and updates the
-/// running ones (its training_mode).
+/// parameters, the statistics, then (`rng_state`) an RNG state; results the graph outputs,
+/// then (`training`) the new value of each statistic named in `updates`; `origins` names
+/// each node's ONNX node ("node 'fc1' (Gemm)"). `frozen` lists the parameters the import
+/// read as constants. `training`: BatchNormalization normalizes with the batch's statistics
+/// and updates the running ones (its training_mode), and Dropout drops: its masks are drawn
+/// from the RNG state (seed, first counter; int64, on the CPU) as F::dropout draws them,
+/// `rng_groups` Philox counters in all.
 struct ImportedGraph {
   trace::Graph graph;
   std::vector<std::string> origins;
   std::vector<std::string> frozen;
   std::vector<std::string> updates;
+  bool rng_state = false;
+  int64_t rng_groups = 0;
 };
 ImportedGraph import_graph(const std::string &path, const std::vector<std::string> &parameters,
                            const std::vector<std::string> &statistics,

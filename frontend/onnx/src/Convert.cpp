@@ -5,6 +5,8 @@
 #include <cstring>
 #include <numeric>
 
+#include <llvm/Support/raw_ostream.h>
+
 namespace dz::onnx {
 
 using mlir::RankedTensorType;
@@ -227,9 +229,18 @@ mlir::DenseElementsAttr elements_of(mlir::MLIRContext &ctx, const Tensor &t) {
 Tensor tensor_of(mlir::DenseElementsAttr attr) {
   auto type = llvm::cast<RankedTensorType>(attr.getType());
   mlir::Type e = type.getElementType();
+  if (!e.isF32() && !e.isF64() && !e.isInteger(64) && !e.isInteger(32) && !e.isInteger(8) &&
+      !e.isInteger(1)) {
+    std::string s;
+    llvm::raw_string_ostream os(s);
+    os << e;
+    throw dz::Error("a constant of element type " + s +
+                    ", which dz tensors lack (float32, float64, int64, int32, uint8, bool)");
+  }
   const DType dtype = e.isF32()         ? f32
                       : e.isF64()       ? f64
                       : e.isInteger(32) ? i32
+                      : e.isInteger(8)  ? u8
                       : e.isInteger(1)  ? b8
                                         : i64;
   Tensor t(Shape(type.getShape().begin(), type.getShape().end()), dtype);

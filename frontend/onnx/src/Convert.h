@@ -7,6 +7,7 @@
 #include "Proto.h"
 
 #include <dzc/ir/DzOps.h>
+#include <dzc/onnx/Import.h>
 #include <dzc/onnx/Model.h>
 
 #include <mlir/IR/Builders.h>
@@ -37,6 +38,10 @@ public:
   const int64_t opset;
   mlir::OpBuilder &b;
   const mlir::Location loc;
+  /// How Dropout computes (ImportOptions::dropout), and with Training the RNG state that
+  /// the next Dropout draws from (the converter advances it).
+  ImportOptions::Dropout dropout = ImportOptions::Dropout::AsInFile;
+  Value *rng_state = nullptr;
 
   // ---- errors: both name the node ----
   /// A malformed node: dz::Error.
@@ -256,7 +261,8 @@ std::optional<int64_t> element_count(llvm::ArrayRef<int64_t> shape);
 /// The values of an integer tensor (int64, int32); nullopt for other dtypes.
 std::optional<std::vector<int64_t>> integers_of(const Tensor &t);
 
-/// The IR constant of a tensor (float32, float64, int64), and back.
+/// The IR constant of a tensor (float32, float64, int64, int32, bool), and back (also uint8;
+/// dz::Error for an element type dz tensors lack).
 mlir::DenseElementsAttr elements_of(mlir::MLIRContext &ctx, const Tensor &t);
 Tensor tensor_of(mlir::DenseElementsAttr attr);
 

@@ -94,6 +94,7 @@ private:
   std::map<std::string, const ::onnx::TensorProto *> initializers;
   std::map<std::string, size_t> argument_of;
   std::map<std::string, const ::onnx::ValueInfoProto *> declared;
+  Value rng_state; // ImportOptions::Dropout::Training: the state the next Dropout draws from
 };
 
 void Importer::check_supported() const {
@@ -209,6 +210,8 @@ void Importer::convert(int index) {
   };
   NodeContext c(node, name, opset, b, mlir::NameLoc::get(b.getStringAttr(name)), inputs, known,
                 diagnostics);
+  c.dropout = options.dropout;
+  c.rng_state = rng_state ? &rng_state : nullptr;
   // Output #0 may be left out ("") when a later one is named (LSTM's Y_h without Y).
   if (std::all_of(node.output().begin(), node.output().end(),
                   [](const std::string &out) { return out.empty(); }))
@@ -259,7 +262,8 @@ std::optional<Tensor> Importer::evaluate(Value v) const {
     return std::nullopt;
   const size_t num_inputs = argument_of.size();
   for (mlir::BlockArgument arg : args)
-    if (arg.getArgNumber() < num_inputs && !given)
+    if ((arg.getArgNumber() < num_inputs && !given) ||
+        arg.getArgNumber() >= num_inputs + options.initializer_arguments.size()) // the RNG state
       return std::nullopt;
   mlir::OpBuilder fb(&ctx);
   mlir::OwningOpRef<mlir::ModuleOp> scratch = mlir::ModuleOp::create(fb.getUnknownLoc());
@@ -355,6 +359,11 @@ mlir::OwningOpRef<mlir::ModuleOp> Importer::run() {
     auto type = mlir::RankedTensorType::get(t.shape(), elements_of(ctx, t).getElementType());
     argument_types.push_back(type);
     values[name] = body->addArgument(type, mlir::NameLoc::get(b.getStringAttr(name)));
+  }
+  if (options.dropout == ImportOptions::Dropout::Training) {
+    auto type = mlir::RankedTensorType::get({2}, b.getI64Type());
+    argument_types.push_back(type);
+    rng_state = body->addArgument(type, mlir::NameLoc::get(b.getStringAttr("dz_rng_state")));
   }
   b.setInsertionPointToEnd(body);
   for (int i = 0; i < graph.node_size(); ++i)

@@ -46,9 +46,12 @@ template <typename Field> void copy_typed(const Field &field, int64_t n, Tensor 
       t.data<int32_t>()[i] = int32_t(field.Get(int(i)));
     break;
   case DType::u8:
-  case DType::b8:
     for (int64_t i = 0; i < n; ++i)
       t.data<uint8_t>()[i] = uint8_t(field.Get(int(i)));
+    break;
+  case DType::b8:
+    for (int64_t i = 0; i < n; ++i)
+      t.data<bool>()[i] = field.Get(int(i)) != 0;
     break;
   }
 }

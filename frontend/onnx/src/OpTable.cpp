@@ -619,25 +619,62 @@ template <bool is_max> Value global_pool(NodeContext &c) {
   return {c.div(c.sum(x, axes, true), c.scalar(double(product(c.shape(x).drop_front(2))), x))};
 }
 
-/// Dropout in inference: the input, and its mask (output #1) all true (before opset 10
-/// the mask has the input's type: all ones).
+/// Dropout. In inference (ImportOptions::Dropout AsInFile, Inference) the input, and its
+/// mask (output #1) all true (before opset 10 the mask has the input's type: all ones). In
+/// training form (Training) the input times dz.dropout_mask of the RNG state, which
+/// dz.rng_next then advances; the mask output is where that mask is nonzero.
 Value dropout(NodeContext &c) {
-  if (c.opset >= 12 && c.has(2)) {
+  using Form = ImportOptions::Dropout;
+  if (c.dropout == Form::AsInFile && c.opset >= 12 && c.has(2)) {
     Tensor training = c.required_constant(2, "training_mode");
     const auto *bytes = static_cast<const uint8_t *>(training.raw());
     if (std::any_of(bytes, bytes + training.nbytes(), [](uint8_t b) { return b != 0; }))
       c.unsupported("training mode draws a random mask", "Dropout training");
   }
   Value x = c.in(0);
-  if (c.node.output_size() > 1 && !c.node.output(1).empty()) {
-    mlir::Type element = c.opset >= 10 ? c.b.getI1Type() : c.type(x).getElementType();
-    auto type = mlir::RankedTensorType::get(c.shape(x), element);
-    mlir::Attribute one =
-        c.opset >= 10 ? mlir::Attribute(c.b.getBoolAttr(true)) : c.b.getFloatAttr(element, 1.0);
-    c.add_output(c.make<ir::ConstantOp>(
-        mlir::ElementsAttr(mlir::DenseElementsAttr::get(type, llvm::ArrayRef(one)))));
+  const bool mask_wanted = c.node.output_size() > 1 && !c.node.output(1).empty();
+  mlir::Type mask_element = c.opset >= 10 ? c.b.getI1Type() : c.type(x).getElementType();
+  auto mask_type = mlir::RankedTensorType::get(c.shape(x), mask_element);
+  double ratio = 0;
+  if (c.dropout == Form::Training) {
+    if (c.opset >= 12) {
+      ratio = 0.5;
+      if (c.has(1)) {
+        Tensor r = c.required_constant(1, "ratio");
+        if (r.size() != 1 || !is_floating(r.dtype()))
+          c.fail(std::string("its ratio must be one float, got ") + dz::dtype_name(r.dtype()) +
+                 " of " + std::to_string(r.size()) + " elements");
+        ratio = r.to(f64).item<double>();
+      }
+    } else {
+      ratio = c.float_attr("ratio", 0.5);
+    }
+    if (!(ratio >= 0 && ratio < 1))
+      c.fail("its ratio must be in [0, 1), got " + std::to_string(ratio));
   }
-  return {x};
+  if (ratio == 0) { // inference, or a ratio that drops nothing
+    if (mask_wanted) {
+      mlir::Attribute one = c.opset >= 10 ? mlir::Attribute(c.b.getBoolAttr(true))
+                                          : c.b.getFloatAttr(mask_element, 1.0);
+      c.add_output(c.make<ir::ConstantOp>(
+          mlir::ElementsAttr(mlir::DenseElementsAttr::get(mask_type, llvm::ArrayRef(one)))));
+    }
+    return {x};
+  }
+  c.require_float(x);
+  if (!c.rng_state)
+    c.fail("training form without an RNG state (a bug in dzc; please report it)");
+  const int64_t groups = (product(c.shape(x)) + 3) / 4; // Philox draws 4 numbers a counter
+  Value mask = c.make<ir::DropoutMaskOp>(*c.rng_state, c.b.getF64FloatAttr(ratio),
+                                         c.b.getDenseI64ArrayAttr(c.shape(x)),
+                                         mlir::TypeAttr::get(c.type(x).getElementType()));
+  *c.rng_state = c.make<ir::RngNextOp>(*c.rng_state, c.b.getI64IntegerAttr(groups));
+  if (mask_wanted) {
+    Value kept = c.make<ir::GreaterOp>(mask, c.scalar(0, mask));
+    c.add_output(c.opset >= 10 ? kept
+                               : c.make<ir::CastOp>(kept, mlir::TypeAttr::get(mask_element)));
+  }
+  return {c.mul(x, mask)};
 }
 
 // ---- the optimizers of ai.onnx.preview.training -----------------------------------------

@@ -48,6 +48,23 @@ struct ImportOptions {
   /// constant operand (a shape, a scale), its value is used there and `values_read` marks
   /// entry (graph inputs + k) for the k-th of them.
   std::vector<std::string> initializer_arguments;
+  /// How Dropout nodes compute.
+  enum class Dropout {
+    /// The identity (its mask all true); a node whose training_mode input is true is
+    /// unsupported.
+    AsInFile,
+    /// The identity, whatever training_mode says (a trainable model in dz::TestMode).
+    Inference,
+    /// Training form, whatever training_mode says: the function takes one more argument
+    /// after the initializer arguments, an RNG state (tensor<2xi64>: seed and first
+    /// counter, as dz.dropout_mask reads it). A Dropout of ratio r > 0 multiplies its input
+    /// by the dz.dropout_mask of the state (zero with probability r, else 1 / (1 - r)) and
+    /// dz.rng_next advances the state past the counters it drew for the next Dropout, in
+    /// node order: the masks that successive F::dropout calls draw from a Generator at
+    /// that state. A ratio of 0 is the identity and draws nothing.
+    Training,
+  };
+  Dropout dropout = Dropout::AsInFile;
 };
 
 /// The model in `path` as a module of one func.func: graph inputs (not initializers)
