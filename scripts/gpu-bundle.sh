@@ -50,9 +50,10 @@ if [ "$reduced" = 0 ]; then
   echo "gpu-bundle: building ${build} (MLIR/LLVM static, $((${DZ_JOBS:-2})) jobs)"
   bash "$ROOT/scripts/install-deps.sh"
   # No RPATH: the bundle's programs find their libraries through LD_LIBRARY_PATH only.
+  mkdir -p "$build"
   cmake -S "$ROOT" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DDZ_STATIC_MLIR=ON \
-    -DDZ_BUILD_MODELS=OFF -DCMAKE_SKIP_RPATH=ON > "$build.configure.log" 2>&1 ||
-    { cat "$build.configure.log"; exit 1; }
+    -DDZ_BUILD_MODELS=OFF -DCMAKE_SKIP_RPATH=ON > "$build/configure.log" 2>&1 ||
+    { cat "$build/configure.log"; exit 1; }
   cmake --build "$build" -j "${DZ_JOBS:-2}" --target "${tests[@]}" "${benches[@]}" \
     dzc_compiler dzc_cuda_runtime
   echo "gpu-bundle: built in $((SECONDS - start)) s"
