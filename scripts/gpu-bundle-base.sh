@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # scripts/gpu-bundle-base.sh - sourced by scripts/gpu-bundle.sh and the bundle's run.sh: the
 # libraries of the system's base, which the GPU bundle does not ship and may load from the
 # machine it runs on (glibc, libstdc++, libgcc_s, zlib), and those a GPU run loads from the

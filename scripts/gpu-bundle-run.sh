@@ -13,6 +13,8 @@
 #   steps.jsonl    MLP and CNN steps, eager and compiled, on the CPU and on cuda:0 (median of
 #                  50 after warm-up; bench/steps.cpp)
 #   bandwidth.json the fused elementwise kernel against a device-to-device copy
+#   torch_steps.jsonl  the same MLP and CNN steps in PyTorch on the GPU, eager and
+#                  torch.compile (bench/torch_cuda_steps.py), where python3 has PyTorch
 #   nvidia-smi.txt, summary.txt
 # Everything runs within DZ_BUNDLE_BUDGET seconds (default 420, with --check 1800); the exit
 # status is 0 when every check passed. DZ_BUNDLE_TEST_FILTER: a --gtest_filter for the tests.
@@ -53,6 +55,7 @@ else # python3's tarfile reads xz where the xz program is missing
   python3 -c 'import sys, tarfile; tarfile.open(sys.argv[1]).extractall(sys.argv[2])' \
     "$here/dzc-gpu.tar.xz" "$D" || { fail "unpacking"; exit 1; }
 fi
+# shellcheck source=scripts/gpu-bundle-base.sh
 source "$D/base.sh"
 export LD_LIBRARY_PATH="$D/lib"
 export XDG_CACHE_HOME="$D/cache" # a fresh kernel cache: the first run compiles
@@ -181,6 +184,23 @@ if [ -x "$D/bin/dz_bench_gpu_bandwidth" ]; then
     say "bandwidth: $(cat "$OUT_DIR/bandwidth.json")"
   else
     fail "bandwidth: $(tail -3 "$OUT_DIR/bandwidth.json")"
+  fi
+fi
+
+# 6. PyTorch's side of the comparison on the same GPU: the same MLP and CNN steps, eager and
+# torch.compile (bench/torch_cuda_steps.py), where the machine's python3 has PyTorch.
+if [ "$check" = 0 ] && [ -f "$here/torch_cuda_steps.py" ]; then
+  if python3 -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)' 2> /dev/null; then
+    s=$(limit 150)
+    # PyTorch loads its own libraries: not the bundle's.
+    if [ "$s" -ge 5 ] && env -u LD_LIBRARY_PATH timeout "$s" python3 "$here/torch_cuda_steps.py" \
+      > "$OUT_DIR/torch_steps.jsonl" 2> "$OUT_DIR/torch_steps.err"; then
+      say "pytorch: $(wc -l < "$OUT_DIR/torch_steps.jsonl") runs in torch_steps.jsonl"
+    else
+      fail "pytorch steps (torch_steps.jsonl, torch_steps.err)"
+    fi
+  else
+    say "pytorch: no python3 with PyTorch on a GPU here, skipped"
   fi
 fi
 
