@@ -8,6 +8,8 @@
 #include <dzc/direct_kernels.h>
 
 #include <cstring>
+#include <memory>
+#include <vector>
 
 namespace dz::codegen {
 
@@ -104,6 +106,41 @@ void run_gather(const Step &s, void **buf) {
                  dtype_size(s.direct_args.dtype), in(buf, s, 0), out(buf, s));
 }
 
+/// A gather whose offsets are runs of one length L of consecutive elements (a slice along
+/// the last axes: the query, key and value thirds of a fused projection): a copy per run.
+struct GatherRuns {
+  size_t run_bytes = 0;
+  std::vector<int64_t> starts; // in bytes
+};
+
+void run_gather_runs(const Step &s, void **buf) {
+  const GatherRuns &g = *static_cast<const GatherRuns *>(s.direct_args.data);
+  const char *from = static_cast<const char *>(in(buf, s, 0));
+  char *to = static_cast<char *>(out(buf, s));
+  const int64_t n = int64_t(g.starts.size());
+#pragma omp parallel for if (n * int64_t(g.run_bytes) > (1 << 20))
+  for (int64_t i = 0; i < n; ++i)
+    std::memcpy(to + i * int64_t(g.run_bytes), from + g.starts[size_t(i)], g.run_bytes);
+}
+
+/// The runs of `offsets`, or null when they are not runs of one length of at least 8.
+std::shared_ptr<GatherRuns> gather_runs(const std::vector<int64_t> &offsets, size_t elem) {
+  size_t run = 1;
+  while (run < offsets.size() && offsets[run] == offsets[0] + int64_t(run))
+    ++run;
+  if (run < 8 || offsets.size() % run)
+    return nullptr;
+  auto g = std::make_shared<GatherRuns>();
+  g->run_bytes = run * elem;
+  for (size_t i = 0; i < offsets.size(); i += run) {
+    for (size_t j = 1; j < run; ++j)
+      if (offsets[i + j] != offsets[i] + int64_t(j))
+        return nullptr;
+    g->starts.push_back(offsets[i] * int64_t(elem));
+  }
+  return g;
+}
+
 bool same_dtypes(const OpView &v) {
   for (const TensorSpec &t : v.in_types)
     if (t.dtype != v.out.dtype)
@@ -174,7 +211,17 @@ bool setDirectForm(OpView &v, Step &step, const Tensor *constant) {
     auto ta = v.bool_attr("transpose_a", false), tb = v.bool_attr("transpose_b", false);
     const bool plain = (x.size() == 2 && y.size() == 2) ||
                        (x.size() == 3 && y.size() == 3 && x[0] == y[0]);
-    if (succeeded(ta) && succeeded(tb) && plain && a.dtype != b8 && a.dtype != u8) {
+    // (..., M, K) x (K, N): the batch dimensions fold into M, one GEMM (the projections of
+    // a transformer's (batch, sequence, feature) activations).
+    const bool folded = x.size() > 2 && y.size() == 2 && succeeded(ta) && !*ta;
+    if (succeeded(ta) && succeeded(tb) && folded && a.dtype != b8 && a.dtype != u8) {
+      a.n[0] = 1;
+      a.n[1] = shape_size(Shape(x.begin(), x.end() - 1));
+      a.n[2] = *tb ? y[0] : y[1];
+      a.n[3] = x.back();
+      a.code = *tb ? 2 : 0;
+      fn = run_matmul;
+    } else if (succeeded(ta) && succeeded(tb) && plain && a.dtype != b8 && a.dtype != u8) {
       const size_t r = x.size();
       a.n[0] = r == 3 ? x[0] : 1;
       a.n[1] = *ta ? x[r - 1] : x[r - 2];         // M
@@ -231,6 +278,12 @@ bool setDirectForm(OpView &v, Step &step, const Tensor *constant) {
     if (succeeded(offsets) && int64_t(offsets->size()) == size &&
         std::all_of(offsets->begin(), offsets->end(),
                     [&](int64_t o) { return o >= 0 && o < in_size; })) {
+      if (auto runs = gather_runs(*offsets, dtype_size(a.dtype))) {
+        a.data = runs.get();
+        a.keep = std::move(runs);
+        step.direct = run_gather_runs;
+        return true;
+      }
       auto plan = std::make_shared<IndexPlan>(
           IndexPlan{v.in_types[0].shape, v.out.shape, std::move(*offsets)});
       a.data = plan.get();

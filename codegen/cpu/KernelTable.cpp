@@ -262,6 +262,13 @@ FailureOr<Kernel> lower_matmul(OpView &v) {
   if ((a.size() == 2 && b.size() == 2) || (a.size() == 3 && b.size() == 3 && a[0] == b[0]))
     return binary(v,
                   [fa, fb](const Tensor &x, const Tensor &y) { return dz::matmul(x, y, fa, fb); });
+  if (a.size() > 2 && b.size() == 2 && !fa) {
+    // (..., M, K) x (K, N): one GEMM over the rows of every batch (no broadcast copies of b).
+    Shape rows{shape_size(Shape(a.begin(), a.end() - 1)), a.back()}, out = v.out.shape;
+    return binary(v, [fb, rows, out](const Tensor &x, const Tensor &y) {
+      return dz::matmul(x.reshape(rows), y, false, fb).reshape(out);
+    });
+  }
   auto swap_last = [](size_t rank) {
     std::vector<int64_t> perm(rank);
     std::iota(perm.begin(), perm.end(), 0);

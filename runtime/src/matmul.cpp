@@ -206,6 +206,13 @@ Tensor matmul(const Tensor &a0, const Tensor &b0) {
   Tensor out;
   if (a.ndim() == 2 && b.ndim() == 2) {
     out = matmul(a, b, false, false);
+  } else if (b.ndim() == 2) {
+    // (..., M, K) x (K, N): the batch dimensions fold into M, one GEMM without broadcast
+    // copies of b.
+    Shape os = a.shape();
+    os.back() = b.shape(1);
+    const int64_t rows = shape_size(Shape(a.shape().begin(), a.shape().end() - 1));
+    out = matmul(a.reshape({rows, a.shape(-1)}), b, false, false).reshape(os);
   } else {
     // Broadcast the batch dimensions, then run one GEMM per batch.
     Shape ba(a.shape().begin(), a.shape().end() - 2), bb(b.shape().begin(), b.shape().end() - 2);
