@@ -619,14 +619,20 @@ template <bool is_max> Value global_pool(NodeContext &c) {
   return {c.div(c.sum(x, axes, true), c.scalar(double(product(c.shape(x).drop_front(2))), x))};
 }
 
-/// Dropout in inference: the input, and its mask (output #1) all true (before opset 10
-/// the mask has the input's type: all ones).
+/// Dropout in inference, or in training with a ratio of 0 (nothing dropped, the scale
+/// 1 / (1 - 0)): the input, and its mask (output #1) all true (before opset 10 the mask
+/// has the input's type: all ones).
 Value dropout(NodeContext &c) {
   if (c.opset >= 12 && c.has(2)) {
     Tensor training = c.required_constant(2, "training_mode");
     const auto *bytes = static_cast<const uint8_t *>(training.raw());
-    if (std::any_of(bytes, bytes + training.nbytes(), [](uint8_t b) { return b != 0; }))
-      c.unsupported("training mode draws a random mask", "Dropout training");
+    std::optional<Tensor> ratio = c.has(1) ? c.constant(1) : std::optional<Tensor>(Tensor());
+    const bool nothing_dropped =
+        c.has(1) && ratio && ratio->size() == 1 && ratio->to(f64).item_double() == 0.0;
+    if (!nothing_dropped &&
+        std::any_of(bytes, bytes + training.nbytes(), [](uint8_t b) { return b != 0; }))
+      c.unsupported("training mode with a ratio other than a constant 0 draws a random mask",
+                    "Dropout training");
   }
   Value x = c.in(0);
   if (c.node.output_size() > 1 && !c.node.output(1).empty()) {
