@@ -299,4 +299,32 @@ def Dz_RngNextOp : Dz_Op<"rng_next"> {
   let assemblyFormat = "$state attr-dict `:` type($state)";
 }
 
+//===----------------------------------------------------------------------===//
+// Attention
+//===----------------------------------------------------------------------===//
+
+def Dz_AttentionOp : Dz_Op<"attention"> {
+  let summary = "softmax(scale * q k + mask) v: scaled dot-product attention in one kernel";
+  let description = [{
+    `q: (..., M, D)`, `k: (..., D, N)` (the keys already transposed, as the right operand
+    of the scores' matrix product), `v: (..., N, E)` with the same leading (batch)
+    dimensions and element type, and an optional additive `mask` of that element type
+    that broadcasts to the scores' shape `(..., M, N)`. The result `(..., M, E)` is
+    `matmul(softmax(scale * matmul(q, k) + mask, axis = -1), v)`.
+
+    `--dz-fuse-attention` makes it from that chain of ops (after `--dz-autodiff`); the
+    CPU kernel computes a block of query rows at a time, so the `(..., M, N)` scores are
+    never stored whole. Its gradient rule is the unfused chain's.
+
+    ```mlir
+    %0 = dz.attention %q, %k, %v, %mask {scale = 0.125 : f64} : (tensor<16x128x64xf32>, tensor<16x64x128xf32>, tensor<16x128x64xf32>, tensor<128x128xf32>) -> tensor<16x128x64xf32>
+    %1 = dz.attention %q, %k, %v {scale = 1.0 : f64} : (tensor<4x6x8xf32>, tensor<4x8x6xf32>, tensor<4x6x8xf32>) -> tensor<4x6x8xf32>
+    ```
+  }];
+  let arguments = (ins Dz_FloatTensor:$q, Dz_FloatTensor:$k, Dz_FloatTensor:$v,
+                   Optional<Dz_FloatTensor>:$mask, F64Attr:$scale);
+  let results = (outs Dz_FloatTensor:$result);
+  let assemblyFormat = "$q `,` $k `,` $v (`,` $mask^)? attr-dict `:` functional-type(operands, results)";
+}
+
 #endif // DZ_NN_OPS_TD

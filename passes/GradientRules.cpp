@@ -289,6 +289,26 @@ const RuleTable &rules() {
           return {e.matmul(g, b, false, false), e.matmul(g, a, true, false)};
         return {e.matmul(b, g, true, true), e.matmul(g, a, true, true)};
       }),
+      // The unfused chain's rules: P = softmax(scale q k + mask), result = P v (the scores
+      // recomputed, as the fused forward keeps none).
+      rule<ir::AttentionOp>([](Emit &e, ir::AttentionOp op, Value g) -> OperandGrads {
+        Value q = op.getQ(), k = op.getK(), v = op.getV(), mask = op.getMask();
+        const int64_t last = int64_t(shapeOf(q).size()) - 1;
+        Value scale = e.scalar(op.getScale().convertToDouble(), q);
+        Value scores = e.mul(e.matmul(q, k, false, false), scale);
+        if (mask)
+          scores = e.add(scores, mask);
+        Value p = e.softmax(scores, last);
+        Value gp = e.matmul(g, v, false, true);
+        Value pgp = e.mul(p, gp);
+        Value gs = e.sub(pgp, e.mul(p, e.sum(pgp, {last}, true)));
+        Value gqk = e.mul(gs, scale);
+        OperandGrads grads{e.matmul(gqk, k, false, true), e.matmul(q, gqk, true, false),
+                           e.matmul(p, g, true, false)};
+        if (mask)
+          grads.push_back(gs); // summed to the mask's shape by the caller
+        return grads;
+      }),
       rule<ir::LinearOp>([](Emit &e, ir::LinearOp op, Value g) -> OperandGrads {
         OperandGrads grads{e.matmul(g, op.getW(), false, true),
                            e.matmul(op.getX(), g, true, false)};

@@ -72,6 +72,31 @@ def Fusion : Pass<"dz-fuse"> {
   let dependentDialects = ["::dz::ir::DzDialect"];
 }
 
+def FuseAttention : Pass<"dz-fuse-attention"> {
+  let summary = "Rewrites matmul, scale, mask add, softmax, matmul into one dz.attention";
+  let description = [{
+    The scaled dot-product attention of a transformer: `matmul(softmax(scale * matmul(q,
+    k) + mask, -1), v)`, with the scale an optional multiplication or division by a
+    one-element constant of q or of the scores and the additive mask optional, becomes a
+    `dz.attention` (ir/DzNNOps.td), whose CPU kernel computes a block of query rows at a
+    time without storing the scores. Only chains whose intermediates have no other reader
+    are rewritten, and only q, k, v of one rank with equal batch dimensions. Part of
+    --dz-pipeline after autodiff, before dz-fuse (so a training step's forward, whose
+    scores the backward reads, is left as it is).
+
+    ```mlir
+    %a = dz.div %q, %c : (tensor<8x16x4xf32>, tensor<f32>) -> tensor<8x16x4xf32>
+    %s = dz.matmul %a, %k : (tensor<8x16x4xf32>, tensor<8x4x16xf32>) -> tensor<8x16x16xf32>
+    %m = dz.add %s, %mask : (tensor<8x16x16xf32>, tensor<16x16xf32>) -> tensor<8x16x16xf32>
+    %p = dz.softmax %m {axis = 2 : i64} : tensor<8x16x16xf32>
+    %o = dz.matmul %p, %v : (tensor<8x16x16xf32>, tensor<8x16x4xf32>) -> tensor<8x16x4xf32>
+    // becomes (%c = 2.0)
+    %o = dz.attention %q, %k, %v, %mask {scale = 5.000000e-01 : f64} : (...) -> tensor<8x16x4xf32>
+    ```
+  }];
+  let dependentDialects = ["::dz::ir::DzDialect"];
+}
+
 def SharePoolingIndexes : Pass<"dz-share-pooling-indexes"> {
   let summary = "Computes a max pooling's window argmax once for forward and backward";
   let description = [{

@@ -8,6 +8,8 @@
 #include <dzc/direct_kernels.h>
 
 #include <cstring>
+#include <memory>
+#include <vector>
 
 namespace dz::codegen {
 
@@ -90,8 +92,8 @@ void run_softmax_cross_entropy(const Step &s, void **buf) {
 
 void run_one_hot(const Step &s, void **buf) {
   const Args &a = s.direct_args;
-  direct::one_hot(a.dtype, static_cast<const int64_t *>(in(buf, s, 0)), out(buf, s), a.n[0],
-                  a.n[1], a.code != 0);
+  direct::one_hot(a.dtype, static_cast<const int64_t *>(in(buf, s, 0)), out(buf, s), a.n[0], a.n[1],
+                  a.code != 0);
 }
 
 void run_mean_squared_error(const Step &s, void **buf) {
@@ -102,6 +104,10 @@ void run_mean_squared_error(const Step &s, void **buf) {
 void run_gather(const Step &s, void **buf) {
   direct::gather(*static_cast<const IndexPlan *>(s.direct_args.data),
                  dtype_size(s.direct_args.dtype), in(buf, s, 0), out(buf, s));
+}
+
+void run_gather_runs(const Step &s, void **buf) {
+  static_cast<const GatherRuns *>(s.direct_args.data)->copy(in(buf, s, 0), out(buf, s));
 }
 
 bool same_dtypes(const OpView &v) {
@@ -140,6 +146,32 @@ bool sum_to_as_3d(const Shape &from, const Shape &to, int64_t n[3]) {
 
 } // namespace
 
+void GatherRuns::copy(const void *from, void *to) const {
+  const char *src = static_cast<const char *>(from);
+  char *dst = static_cast<char *>(to);
+  const int64_t n = int64_t(starts.size()), run = int64_t(run_bytes);
+#pragma omp parallel for if (n * run > (1 << 20))
+  for (int64_t i = 0; i < n; ++i)
+    std::memcpy(dst + i * run, src + starts[size_t(i)], run_bytes);
+}
+
+std::shared_ptr<GatherRuns> gatherRuns(const std::vector<int64_t> &offsets, size_t elem_bytes) {
+  size_t run = 1;
+  while (run < offsets.size() && offsets[run] == offsets[0] + int64_t(run))
+    ++run;
+  if (run < 8 || offsets.size() % run)
+    return nullptr;
+  auto g = std::make_shared<GatherRuns>();
+  g->run_bytes = run * elem_bytes;
+  for (size_t i = 0; i < offsets.size(); i += run) {
+    for (size_t j = 1; j < run; ++j)
+      if (offsets[i + j] != offsets[i] + int64_t(j))
+        return nullptr;
+    g->starts.push_back(offsets[i] * int64_t(elem_bytes));
+  }
+  return g;
+}
+
 bool setDirectForm(OpView &v, Step &step, const Tensor *constant) {
   const std::string_view name = step.op_name();
   Args &a = step.direct_args;
@@ -172,14 +204,24 @@ bool setDirectForm(OpView &v, Step &step, const Tensor *constant) {
   } else if (name == "dz.matmul" && same_dtypes(v)) {
     const Shape &x = v.in_types[0].shape, &y = v.in_types[1].shape;
     auto ta = v.bool_attr("transpose_a", false), tb = v.bool_attr("transpose_b", false);
-    const bool plain = (x.size() == 2 && y.size() == 2) ||
-                       (x.size() == 3 && y.size() == 3 && x[0] == y[0]);
-    if (succeeded(ta) && succeeded(tb) && plain && a.dtype != b8 && a.dtype != u8) {
+    const bool plain =
+        (x.size() == 2 && y.size() == 2) || (x.size() == 3 && y.size() == 3 && x[0] == y[0]);
+    // (..., M, K) x (K, N): the batch dimensions fold into M, one GEMM (the projections of
+    // a transformer's (batch, sequence, feature) activations).
+    const bool folded = x.size() > 2 && y.size() == 2 && succeeded(ta) && !*ta;
+    if (succeeded(ta) && succeeded(tb) && folded && a.dtype != b8 && a.dtype != u8) {
+      a.n[0] = 1;
+      a.n[1] = shape_size(Shape(x.begin(), x.end() - 1));
+      a.n[2] = *tb ? y[0] : y[1];
+      a.n[3] = x.back();
+      a.code = *tb ? 2 : 0;
+      fn = run_matmul;
+    } else if (succeeded(ta) && succeeded(tb) && plain && a.dtype != b8 && a.dtype != u8) {
       const size_t r = x.size();
       a.n[0] = r == 3 ? x[0] : 1;
-      a.n[1] = *ta ? x[r - 1] : x[r - 2];         // M
-      a.n[2] = *tb ? y[r - 2] : y[r - 1];         // N
-      a.n[3] = *ta ? x[r - 2] : x[r - 1];         // K
+      a.n[1] = *ta ? x[r - 1] : x[r - 2]; // M
+      a.n[2] = *tb ? y[r - 2] : y[r - 1]; // N
+      a.n[3] = *ta ? x[r - 2] : x[r - 1]; // K
       a.code = (*ta ? 1 : 0) | (*tb ? 2 : 0);
       fn = run_matmul;
     }
@@ -193,7 +235,8 @@ bool setDirectForm(OpView &v, Step &step, const Tensor *constant) {
              v.in_types[0].dtype == a.dtype) {
     a.n[0] = size * int64_t(dtype_size(a.dtype));
     fn = run_copy;
-  } else if (name == "dz.sum_to" && a.dtype == (is_floating(v.in_types[0].dtype) ? v.in_types[0].dtype : i64) &&
+  } else if (name == "dz.sum_to" &&
+             a.dtype == (is_floating(v.in_types[0].dtype) ? v.in_types[0].dtype : i64) &&
              sum_to_as_3d(v.in_types[0].shape, v.out.shape, a.n)) {
     a.dtype = v.in_types[0].dtype;
     fn = run_sum;
@@ -231,6 +274,12 @@ bool setDirectForm(OpView &v, Step &step, const Tensor *constant) {
     if (succeeded(offsets) && int64_t(offsets->size()) == size &&
         std::all_of(offsets->begin(), offsets->end(),
                     [&](int64_t o) { return o >= 0 && o < in_size; })) {
+      if (auto runs = gatherRuns(*offsets, dtype_size(a.dtype))) {
+        a.data = runs.get();
+        a.keep = std::move(runs);
+        step.direct = run_gather_runs;
+        return true;
+      }
       auto plan = std::make_shared<IndexPlan>(
           IndexPlan{v.in_types[0].shape, v.out.shape, std::move(*offsets)});
       a.data = plan.get();

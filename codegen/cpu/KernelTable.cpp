@@ -262,6 +262,13 @@ FailureOr<Kernel> lower_matmul(OpView &v) {
   if ((a.size() == 2 && b.size() == 2) || (a.size() == 3 && b.size() == 3 && a[0] == b[0]))
     return binary(v,
                   [fa, fb](const Tensor &x, const Tensor &y) { return dz::matmul(x, y, fa, fb); });
+  if (a.size() > 2 && b.size() == 2 && !fa) {
+    // (..., M, K) x (K, N): one GEMM over the rows of every batch (no broadcast copies of b).
+    Shape rows{shape_size(Shape(a.begin(), a.end() - 1)), a.back()}, out = v.out.shape;
+    return binary(v, [fb, rows, out](const Tensor &x, const Tensor &y) {
+      return dz::matmul(x.reshape(rows), y, false, fb).reshape(out);
+    });
+  }
   auto swap_last = [](size_t rank) {
     std::vector<int64_t> perm(rank);
     std::iota(perm.begin(), perm.end(), 0);
@@ -283,6 +290,23 @@ FailureOr<Kernel> lower_linear(OpView &v) {
     });
   }
   return Kernel([x, W](const Slots &s) { return dz::linear(s[size_t(x)], s[size_t(W)], nullptr); });
+}
+
+/// dz.attention: the one-kernel scaled dot-product attention of the runtime.
+FailureOr<Kernel> lower_attention(OpView &v) {
+  auto scale = v.f64_attr("scale");
+  if (failed(scale))
+    return failure();
+  int32_t q = v.in[0], k = v.in[1], val = v.in[2];
+  if (v.in.size() == 4) {
+    int32_t m = v.in[3];
+    return Kernel([q, k, val, m, c = *scale](const Slots &s) {
+      return dz::attention(s[size_t(q)], s[size_t(k)], s[size_t(val)], &s[size_t(m)], c);
+    });
+  }
+  return Kernel([q, k, val, c = *scale](const Slots &s) {
+    return dz::attention(s[size_t(q)], s[size_t(k)], s[size_t(val)], nullptr, c);
+  });
 }
 
 FailureOr<Kernel> lower_softmax(OpView &v, bool log) {
@@ -312,7 +336,8 @@ FailureOr<Kernel> lower_softmax_cross_entropy(OpView &v) {
 } // namespace
 
 bool labelsCheckedBefore(mlir::Operation *one_hot) {
-  const int64_t classes = mlir::cast<mlir::ShapedType>(one_hot->getResult(0).getType()).getDimSize(1);
+  const int64_t classes =
+      mlir::cast<mlir::ShapedType>(one_hot->getResult(0).getType()).getDimSize(1);
   mlir::Value labels = one_hot->getOperand(0);
   for (mlir::Operation *user : labels.getUsers())
     if (user->getName().getStringRef() == "dz.softmax_cross_entropy" &&
@@ -388,6 +413,19 @@ FailureOr<Kernel> lower_get_item(OpView &v, bool grad) {
   IndexPlan plan{grad ? v.out.shape : in, grad ? in : v.out.shape, std::move(*offsets)};
   if (grad)
     return unary(v, [plan](const Tensor &gy) { return scatter_add(plan, gy); });
+  const int64_t in_size = shape_size(in);
+  std::shared_ptr<GatherRuns> runs = std::all_of(plan.offsets.begin(), plan.offsets.end(),
+                                                 [&](int64_t o) { return o >= 0 && o < in_size; })
+                                         ? gatherRuns(plan.offsets, dtype_size(v.out.dtype))
+                                         : nullptr; // out-of-range offsets: gather's error
+  if (runs)
+    return unary(v, [plan, runs](const Tensor &x) {
+      if (!x.device().is_cpu() || x.shape() != plan.in_shape)
+        return gather(x, plan); // the device's gather; or the shape error
+      Tensor y(plan.out_shape, x.dtype());
+      runs->copy(x.raw(), y.raw());
+      return y;
+    });
   return unary(v, [plan](const Tensor &x) { return gather(x, plan); });
 }
 
@@ -571,6 +609,7 @@ const OpLowering kLowerings[] = {
     {"dz.min", 1, 1, [](OpView &v) { return lower_reduction(v, false, false); }},
     {"dz.matmul", 2, 2, lower_matmul},
     {"dz.linear", 2, 3, lower_linear},
+    {"dz.attention", 3, 4, lower_attention},
     {"dz.softmax", 1, 1, [](OpView &v) { return lower_softmax(v, false); }},
     {"dz.log_softmax", 1, 1, [](OpView &v) { return lower_softmax(v, true); }},
     {"dz.softmax_cross_entropy", 2, 2, lower_softmax_cross_entropy},

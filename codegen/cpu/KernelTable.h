@@ -7,7 +7,9 @@
 #include <mlir/IR/BuiltinAttributes.h>
 #include <mlir/IR/Operation.h>
 
+#include <memory>
 #include <optional>
+#include <vector>
 
 namespace dz::codegen {
 
@@ -54,6 +56,20 @@ bool labelsCheckedBefore(mlir::Operation *one_hot);
 /// dzc/direct_kernels.h for its static types (DirectSteps.cpp). `constant` is the value
 /// of a dz.constant. False leaves the step as it was.
 bool setDirectForm(OpView &v, Step &step, const Tensor *constant);
+
+/// A gather whose offsets are runs of one length of consecutive elements (a slice along the
+/// last axes, such as the query, key and value thirds of a fused projection): a copy per
+/// run instead of an offset per element.
+struct GatherRuns {
+  size_t run_bytes = 0;
+  std::vector<int64_t> starts; // byte offsets of the runs in the source
+  /// Copies the runs of `from` into `to` (contiguous, starts.size() * run_bytes bytes).
+  void copy(const void *from, void *to) const;
+};
+
+/// The runs of `offsets` (elements of `elem_bytes`), or null when they are not runs of one
+/// length of at least 8 elements.
+std::shared_ptr<GatherRuns> gatherRuns(const std::vector<int64_t> &offsets, size_t elem_bytes);
 
 /// The lowering of the op named `name` ("dz.add"), or null when there is none.
 const OpLowering *find_lowering(llvm::StringRef name);

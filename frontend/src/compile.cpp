@@ -325,14 +325,16 @@ CompiledFunction::CompiledFunction(CompileConfig config) : impl_(std::make_share
         config.arena = on;
       else if (name == "direct")
         config.direct = on;
+      else if (name == "fuse-attention")
+        ; // the pipeline's (passes/Pipeline.cpp): dz.attention
       else if (name == "small-gemm")
         ; // the runtime's (matmul.cpp): products of a few thousand multiply-adds through OpenBLAS
       else if (name == "kernel-cache")
         ; // the code generator's (FusedKernels.cpp): the kernels' object code kept on disk
       else if (!name.empty())
         throw Error(std::string(variable) + ": unknown optimisation '" + name +
-                    "'; the ones that can be switched are fuse, lower-conv, jit, arena, direct, "
-                    "small-gemm and kernel-cache");
+                    "'; the ones that can be switched are fuse, fuse-attention, lower-conv, jit, "
+                    "arena, direct, small-gemm and kernel-cache");
       start = end + 1;
     }
   }

@@ -103,7 +103,6 @@ LogicalResult sameElement(std::optional<Location> loc, RankedTensorType a, Ranke
 
 } // namespace
 
-
 //===----------------------------------------------------------------------===//
 // Indexing
 //===----------------------------------------------------------------------===//
@@ -427,6 +426,46 @@ DZ_INFER(RngNextOp) {
   if (!groups || groups.getInt() < 0)
     return fail<RngNextOp>(loc, "needs the attribute groups >= 0");
   types.push_back(adaptor.getState().getType());
+  return success();
+}
+
+DZ_INFER(AttentionOp) {
+  auto q = tensorOf(adaptor.getQ()), k = tensorOf(adaptor.getK()), v = tensorOf(adaptor.getV());
+  if (!q || !k || !v)
+    return fail<AttentionOp>(loc, "q, k and v must be ranked tensors");
+  if (q.getRank() < 2 || k.getRank() != q.getRank() || v.getRank() != q.getRank())
+    return fail<AttentionOp>(loc,
+                             "q (..., M, D), k (..., D, N) and v (..., N, E) must have one "
+                             "rank >= 2, got ",
+                             q, ", ", k, " and ", v);
+  if (failed(sameElement<AttentionOp>(loc, q, k)) || failed(sameElement<AttentionOp>(loc, q, v)))
+    return failure();
+  const int64_t r = q.getRank();
+  if (q.getShape().drop_back(2) != k.getShape().drop_back(2) ||
+      q.getShape().drop_back(2) != v.getShape().drop_back(2))
+    return fail<AttentionOp>(loc, "q, k and v must have the same batch dimensions, got ", q, ", ",
+                             k, " and ", v);
+  const int64_t m = q.getDimSize(r - 2), d = q.getDimSize(r - 1), n = k.getDimSize(r - 1);
+  if (k.getDimSize(r - 2) != d)
+    return fail<AttentionOp>(loc, "k must be (..., D, N) with q's D = ", d, ", got ", q, " and ",
+                             k);
+  if (v.getDimSize(r - 2) != n)
+    return fail<AttentionOp>(loc, "v must be (..., N, E) with k's N = ", n, ", got ", k, " and ",
+                             v);
+  llvm::SmallVector<int64_t> scores(q.getShape().drop_back(2));
+  scores.append({m, n});
+  if (Value maskValue = adaptor.getMask()) {
+    auto mask = tensorOf(maskValue);
+    if (!mask || failed(sameElement<AttentionOp>(loc, q, mask)))
+      return failure();
+    auto shape = broadcastShapes(mask.getShape(), scores);
+    if (mask.getRank() > r || !shape || ArrayRef<int64_t>(*shape) != ArrayRef<int64_t>(scores))
+      return fail<AttentionOp>(loc, "mask ", mask, " does not broadcast to the scores' shape ",
+                               formatShape(scores));
+  }
+  llvm::SmallVector<int64_t> out(q.getShape().drop_back(1));
+  out.push_back(v.getDimSize(r - 1));
+  types.push_back(RankedTensorType::get(out, q.getElementType()));
   return success();
 }
 

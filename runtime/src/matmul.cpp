@@ -3,6 +3,7 @@
 // transposed-operand form that the gradients use to avoid copies.
 #include "device_ops.h"
 #include "kernels.h"
+#include "scalar_ops.h"
 
 #include <dzc/io.h>
 #include <dzc/direct_kernels.h>
@@ -15,7 +16,9 @@
 #include <algorithm>
 #include <cstdlib>
 #include <exception>
+#include <limits>
 #include <string_view>
+#include <vector>
 
 namespace dz {
 
@@ -50,8 +53,7 @@ BlasSgemm small_sgemm() {
 
 /// C[M,N] = alpha * op(A) op(B) + beta * C, row-major; lda/ldb are the stored row lengths.
 template <typename T>
-void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const T *A, const T *B, T *C,
-          T beta) {
+void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const T *A, const T *B, T *C, T beta) {
   if constexpr (std::is_same_v<T, float>) {
     int64_t lda = ta ? M : K, ldb = tb ? K : N;
     if (M * N * K <= kSmallGemm && M > 0 && N > 0 && K > 0) {
@@ -64,8 +66,8 @@ void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const T *A, const T
         return;
       }
     }
-    dnnl_status_t st = dnnl_sgemm(ta ? 'T' : 'N', tb ? 'T' : 'N', M, N, K, 1.0f, A, lda, B,
-                                  ldb, beta, C, N);
+    dnnl_status_t st =
+        dnnl_sgemm(ta ? 'T' : 'N', tb ? 'T' : 'N', M, N, K, 1.0f, A, lda, B, ldb, beta, C, N);
     if (st != dnnl_success)
       throw Error("matmul: oneDNN sgemm failed with status " + std::to_string(int(st)));
   } else {
@@ -137,8 +139,8 @@ Tensor matmul_transposed(const Tensor &a0, const Tensor &b0, bool ta, bool tb) {
   int64_t Kb = tb ? b.shape(-1) : b.shape(-2), N = tb ? b.shape(-2) : b.shape(-1);
   if (K != Kb)
     throw Error("matmul: inner dimensions differ: " + operands(a, b) +
-                (ta || tb ? std::string(" (with transposes a:") + (ta ? "T" : "N") + " b:" +
-                                (tb ? "T" : "N") + ")"
+                (ta || tb ? std::string(" (with transposes a:") + (ta ? "T" : "N") +
+                                " b:" + (tb ? "T" : "N") + ")"
                           : std::string()) +
                 " has K = " + std::to_string(K) + " vs " + std::to_string(Kb));
   if (device::op_device("matmul", {&a0, &b0}) != Device::cpu())
@@ -200,6 +202,13 @@ Tensor matmul(const Tensor &a0, const Tensor &b0) {
   Tensor out;
   if (a.ndim() == 2 && b.ndim() == 2) {
     out = matmul(a, b, false, false);
+  } else if (b.ndim() == 2) {
+    // (..., M, K) x (K, N): the batch dimensions fold into M, one GEMM without broadcast
+    // copies of b.
+    Shape os = a.shape();
+    os.back() = b.shape(1);
+    const int64_t rows = shape_size(Shape(a.shape().begin(), a.shape().end() - 1));
+    out = matmul(a.reshape({rows, a.shape(-1)}), b, false, false).reshape(os);
   } else {
     // Broadcast the batch dimensions, then run one GEMM per batch.
     Shape ba(a.shape().begin(), a.shape().end() - 2), bb(b.shape().begin(), b.shape().end() - 2);
@@ -208,8 +217,7 @@ Tensor matmul(const Tensor &a0, const Tensor &b0) {
       batch = broadcast_shapes(ba, bb, "matmul");
     } catch (const Error &) {
       throw Error("matmul: batch dimensions of " + operands(a0, b0) +
-                  " cannot be broadcast together (" + shape_str(ba) + " vs " + shape_str(bb) +
-                  ")");
+                  " cannot be broadcast together (" + shape_str(ba) + " vs " + shape_str(bb) + ")");
     }
     int64_t M = a.shape(-2), K = a.shape(-1), N = b.shape(-1), nb = shape_size(batch);
     Shape sa = batch, sb = batch;
@@ -256,6 +264,156 @@ Tensor linear_impl(const Tensor &x0, const Tensor &W0, const Tensor *b0) {
 }
 
 } // namespace
+
+// ---- attention ----------------------------------------------------------------------------
+
+namespace {
+
+/// Query rows per block of the attention kernel: the block's scores (rows x N) stay in
+/// the cache between the two products.
+constexpr int64_t kAttentionRows = 64;
+
+/// One block of query rows of one batch: S = q k (rows x N), S = softmax(scale S + mask),
+/// out = S v. `mask` points at the block's first row (null: none), with strides mr (rows)
+/// and mn (columns), 0 along broadcast axes.
+template <typename T>
+void attention_block(const T *q, const T *k, const T *v, const T *mask, int64_t mr, int64_t mn,
+                     T *out, T *S, int64_t rows, int64_t D, int64_t N, int64_t E, T scale) {
+  gemm<T>(false, false, rows, N, D, q, k, S, T(0));
+  for (int64_t i = 0; i < rows; ++i) {
+    T *s = S + i * N;
+    if (mask) {
+      const T *mrow = mask + i * mr;
+      if (mn == 1) {
+#pragma omp simd
+        for (int64_t j = 0; j < N; ++j)
+          s[j] = s[j] * scale + mrow[j];
+      } else {
+        for (int64_t j = 0; j < N; ++j)
+          s[j] = s[j] * scale + mrow[j * mn];
+      }
+    } else {
+#pragma omp simd
+      for (int64_t j = 0; j < N; ++j)
+        s[j] *= scale;
+    }
+    // softmax of the row, as dz::softmax computes it
+    T m = -std::numeric_limits<T>::infinity();
+    for (int64_t j = 0; j < N; ++j)
+      m = std::max(m, s[j]);
+    T sum = 0;
+#pragma omp simd reduction(+ : sum)
+    for (int64_t j = 0; j < N; ++j) {
+      s[j] = scalar::Exp(s[j] - m);
+      sum += s[j];
+    }
+    const T inv = T(1) / sum;
+#pragma omp simd
+    for (int64_t j = 0; j < N; ++j)
+      s[j] *= inv;
+  }
+  gemm<T>(false, false, rows, E, N, S, v, out, T(0));
+}
+
+} // namespace
+
+Tensor attention(const Tensor &q0, const Tensor &k0, const Tensor &v0, const Tensor *mask0,
+                 double scale) {
+  const int64_t r = q0.ndim();
+  auto shapes = [&] {
+    return shape_str(q0.shape()) + ", " + shape_str(k0.shape()) + ", " + shape_str(v0.shape()) +
+           (mask0 ? " and mask " + shape_str(mask0->shape()) : std::string());
+  };
+  if (r < 2 || k0.ndim() != r || v0.ndim() != r)
+    throw Error("attention: q (..., M, D), k (..., D, N) and v (..., N, E) need one rank >= 2, "
+                "got " +
+                shapes());
+  const Shape batch(q0.shape().begin(), q0.shape().end() - 2);
+  if (Shape(k0.shape().begin(), k0.shape().end() - 2) != batch ||
+      Shape(v0.shape().begin(), v0.shape().end() - 2) != batch)
+    throw Error("attention: q, k and v need the same batch dimensions, got " + shapes());
+  const int64_t M = q0.shape(-2), D = q0.shape(-1), N = k0.shape(-1), E = v0.shape(-1);
+  if (k0.shape(-2) != D || v0.shape(-2) != N)
+    throw Error("attention: need q (..., M, D), k (..., D, N), v (..., N, E), got " + shapes());
+  Shape scores = batch, out_shape = batch;
+  scores.insert(scores.end(), {M, N});
+  out_shape.insert(out_shape.end(), {M, E});
+  bool mask_fits = !mask0 || mask0->ndim() <= r;
+  if (mask0 && mask_fits) {
+    try {
+      mask_fits = broadcast_shapes(mask0->shape(), scores, "attention") == scores;
+    } catch (const Error &) {
+      mask_fits = false;
+    }
+  }
+  if (!mask_fits)
+    throw Error("attention: the mask does not broadcast to the scores' shape " + shape_str(scores) +
+                ", got " + shapes());
+  DType dt = promote(promote(q0.dtype(), k0.dtype()), v0.dtype());
+  if (mask0)
+    dt = promote(dt, mask0->dtype());
+  const bool cpu = device::op_device("attention", {&q0, &k0, &v0, mask0}) == Device::cpu();
+  if (!cpu || !is_floating(dt)) { // the unfused chain, on the operands' device
+    Tensor s = matmul(q0.to(dt), k0.to(dt)) * scale;
+    if (mask0)
+      s = s + mask0->to(dt);
+    return matmul(softmax(s, -1), v0.to(dt));
+  }
+  Tensor q = q0.to(dt), k = k0.to(dt), v = v0.to(dt), mask = mask0 ? mask0->to(dt) : Tensor();
+  Tensor out(out_shape, dt);
+  const int64_t nb = shape_size(batch);
+  // The mask's strides in the scores' index space (0 along broadcast axes).
+  std::vector<int64_t> mstride(size_t(r), 0);
+  if (mask0) {
+    int64_t st = 1;
+    for (int64_t d = mask.ndim() - 1, e = r - 1; d >= 0; --d, --e) {
+      if (mask.shape(d) != 1)
+        mstride[size_t(e)] = st;
+      st *= mask.shape(d);
+    }
+  }
+  std::vector<int64_t> mbase(size_t(nb), 0); // per batch, the mask's offset
+  for (int64_t b = 0; b < nb && mask0; ++b) {
+    int64_t rem = b, off = 0;
+    for (int64_t d = r - 3; d >= 0; --d) {
+      off += (rem % batch[size_t(d)]) * mstride[size_t(d)];
+      rem /= batch[size_t(d)];
+    }
+    mbase[size_t(b)] = off;
+  }
+  if (out.size() == 0)
+    return out;
+  visit_float(dt, "attention", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    const T *pq = q.data<T>(), *pk = k.data<T>(), *pv = v.data<T>();
+    const T *pm = mask0 ? mask.data<T>() : nullptr;
+    T *po = out.data<T>();
+    const int64_t blocks = (M + kAttentionRows - 1) / kAttentionRows, tasks = nb * blocks;
+    const bool parallel = tasks > 1 && !omp_in_parallel() && nb * M * N * (D + E) > kParallelGrain;
+    std::exception_ptr failure; // an exception must not leave the parallel region
+#pragma omp parallel if (parallel)
+    {
+      std::vector<T> S(size_t(std::min(M, kAttentionRows) * N));
+#pragma omp for schedule(static)
+      for (int64_t t = 0; t < tasks; ++t) {
+        const int64_t b = t / blocks, i0 = (t % blocks) * kAttentionRows;
+        const int64_t rows = std::min(kAttentionRows, M - i0);
+        try {
+          attention_block<T>(pq + (b * M + i0) * D, pk + b * D * N, pv + b * N * E,
+                             pm ? pm + mbase[size_t(b)] + i0 * mstride[size_t(r - 2)] : nullptr,
+                             mstride[size_t(r - 2)], mstride[size_t(r - 1)], po + (b * M + i0) * E,
+                             S.data(), rows, D, N, E, T(scale));
+        } catch (...) {
+#pragma omp critical(dz_attention_failure)
+          failure = std::current_exception();
+        }
+      }
+    }
+    if (failure)
+      std::rethrow_exception(failure);
+  });
+  return out;
+}
 
 Tensor Tensor::matmul(const Tensor &o) const { return dz::matmul(*this, o); }
 

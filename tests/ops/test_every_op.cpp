@@ -47,6 +47,7 @@ const std::map<std::string, std::string> kNoOnnxExport = {
     {"dz.average_pooling_grad", "a gradient"},
     // Made by passes after export's pipeline point, or by training only.
     {"dz.im2col", "made by --dz-lower-conv, which export does not run"},
+    {"dz.attention", "made by --dz-fuse-attention, which export does not run"},
     {"dz.col2im", "made by --dz-lower-conv, which export does not run"},
     {"dz.max_pooling_indexes", "made by --dz-share-pooling-indexes for training"},
     {"dz.max_pooling_with_indexes", "made by --dz-share-pooling-indexes for training"},

@@ -620,16 +620,23 @@ template <bool is_max> Value global_pool(NodeContext &c) {
 }
 
 /// Dropout. In inference (ImportOptions::Dropout AsInFile, Inference) the input, and its
-/// mask (output #1) all true (before opset 10 the mask has the input's type: all ones). In
-/// training form (Training) the input times dz.dropout_mask of the RNG state, which
-/// dz.rng_next then advances; the mask output is where that mask is nonzero.
+/// mask (output #1) all true (before opset 10 the mask has the input's type: all ones); a
+/// file in training mode (AsInFile) with a constant ratio of 0 is the same (nothing is
+/// dropped, the scale is 1 / (1 - 0)). In training form (Training) the input times
+/// dz.dropout_mask of the RNG state, which dz.rng_next then advances; the mask output is
+/// where that mask is nonzero.
 Value dropout(NodeContext &c) {
   using Form = ImportOptions::Dropout;
   if (c.dropout == Form::AsInFile && c.opset >= 12 && c.has(2)) {
     Tensor training = c.required_constant(2, "training_mode");
     const auto *bytes = static_cast<const uint8_t *>(training.raw());
-    if (std::any_of(bytes, bytes + training.nbytes(), [](uint8_t b) { return b != 0; }))
-      c.unsupported("training mode draws a random mask", "Dropout training");
+    std::optional<Tensor> ratio = c.has(1) ? c.constant(1) : std::optional<Tensor>(Tensor());
+    const bool nothing_dropped =
+        c.has(1) && ratio && ratio->size() == 1 && ratio->to(f64).item_double() == 0.0;
+    if (!nothing_dropped &&
+        std::any_of(bytes, bytes + training.nbytes(), [](uint8_t b) { return b != 0; }))
+      c.unsupported("training mode with a ratio other than a constant 0 draws a random mask",
+                    "Dropout training");
   }
   Value x = c.in(0);
   const bool mask_wanted = c.node.output_size() > 1 && !c.node.output(1).empty();

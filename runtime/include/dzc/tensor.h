@@ -466,6 +466,13 @@ Tensor matmul(const Tensor &a, const Tensor &b);
 Tensor matmul(const Tensor &a, const Tensor &b, bool trans_a, bool trans_b);
 /// x @ W + b in one GEMM (b broadcast over rows; may be undefined).
 Tensor linear(const Tensor &x, const Tensor &W, const Tensor *b);
+/// Scaled dot-product attention, matmul(softmax(scale * matmul(q, k) + mask, -1), v), for
+/// q (..., M, D), k (..., D, N) (the keys transposed), v (..., N, E) with the same batch
+/// dimensions, and an optional additive mask (may be null) that broadcasts to (..., M, N).
+/// On the CPU one kernel: per block of query rows the scores, their softmax and the
+/// weighted sum, so the (..., M, N) scores are never stored whole (dz.attention).
+Tensor attention(const Tensor &q, const Tensor &k, const Tensor &v, const Tensor *mask,
+                 double scale);
 
 // ---- indexing ---------------------------------------------------------------------------
 Tensor gather(const Tensor &x, const IndexPlan &plan);

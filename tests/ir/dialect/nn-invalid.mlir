@@ -134,3 +134,27 @@ func.func @rng_state(%state: tensor<3xi64>) {
   %0 = dz.rng_next %state {groups = 1 : i64} : tensor<3xi64>
   return
 }
+
+// -----
+
+func.func @attention_inner(%q: tensor<2x3x4xf32>, %k: tensor<2x5x3xf32>, %v: tensor<2x3x4xf32>) {
+  // expected-error @+1 {{'dz.attention' op k must be (..., D, N) with q's D = 4, got tensor<2x3x4xf32> and tensor<2x5x3xf32>}}
+  %0 = dz.attention %q, %k, %v {scale = 1.0 : f64} : (tensor<2x3x4xf32>, tensor<2x5x3xf32>, tensor<2x3x4xf32>) -> tensor<2x3x4xf32>
+  return
+}
+
+// -----
+
+func.func @attention_batch(%q: tensor<2x3x4xf32>, %k: tensor<1x4x3xf32>, %v: tensor<2x3x4xf32>) {
+  // expected-error @+1 {{'dz.attention' op q, k and v must have the same batch dimensions}}
+  %0 = dz.attention %q, %k, %v {scale = 1.0 : f64} : (tensor<2x3x4xf32>, tensor<1x4x3xf32>, tensor<2x3x4xf32>) -> tensor<2x3x4xf32>
+  return
+}
+
+// -----
+
+func.func @attention_mask(%q: tensor<2x3x4xf32>, %k: tensor<2x4x5xf32>, %v: tensor<2x5x4xf32>, %m: tensor<3x4xf32>) {
+  // expected-error @+1 {{'dz.attention' op mask tensor<3x4xf32> does not broadcast to the scores' shape [2, 3, 5]}}
+  %0 = dz.attention %q, %k, %v, %m {scale = 1.0 : f64} : (tensor<2x3x4xf32>, tensor<2x4x5xf32>, tensor<2x5x4xf32>, tensor<3x4xf32>) -> tensor<2x3x4xf32>
+  return
+}

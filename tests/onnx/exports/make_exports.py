@@ -1,8 +1,8 @@
 #!/usr/bin/python3
 """Writes the ONNX exports of small PyTorch models that tests/onnx/exports_test.cpp runs.
 
-Each model NAME gives NAME.onnx (torch.onnx.export, eval mode, the batch and sequence axes
-dynamic), NAME.x.npy and NAME.y.npy (an input and PyTorch's output at the exported shape),
+Each model NAME gives NAME.onnx (torch.onnx.export, eval mode except the models in TRAINING,
+exported with training=TrainingMode.TRAINING; the batch and sequence axes dynamic), NAME.x.npy and NAME.y.npy (an input and PyTorch's output at the exported shape),
 and NAME.x2.npy and NAME.y2.npy (at a second batch size / sequence length). The files are
 committed: CI runs them without PyTorch. Regenerate with Debian's PyTorch (python3-torch):
 
@@ -164,6 +164,21 @@ class EmbeddingNorm(nn.Module):
         return self.fc(self.norm(self.emb(ids)).mean(dim=1))
 
 
+class TrainMode(nn.Module):
+    """Linear, BatchNorm1d, ReLU, Dropout, Linear, exported in training mode: the batch norm
+    normalises by the batch's own statistics (BatchNormalization training_mode=1). The
+    dropout's ratio is 0, so the export's Dropout (training_mode true) is deterministic and
+    the output comparable with PyTorch's; a ratio above 0 draws a random mask in both."""
+
+    def __init__(self):
+        super().__init__()
+        self.l1, self.bn, self.l2 = nn.Linear(6, 8), nn.BatchNorm1d(8), nn.Linear(8, 3)
+        self.drop = nn.Dropout(0.0)
+
+    def forward(self, x):
+        return self.l2(self.drop(torch.relu(self.bn(self.l1(x)))))
+
+
 def transformer():
     return nn.TransformerEncoderLayer(32, 4, dim_feedforward=64, activation="gelu",
                                       batch_first=True)
@@ -183,7 +198,11 @@ MODELS = {
     "unet_block": (UNetBlock, 13, (2, 2, 8, 8), (1, 2, 8, 8), {0: "N"}),
     "mobile_block": (MobileBlock, 13, (2, 3, 8, 8), (3, 3, 8, 8), {0: "N"}),
     "embedding_norm": (EmbeddingNorm, 13, (2, 5), (3, 7), {0: "N", 1: "T"}),
+    "train_mode": (TrainMode, 15, (5, 6), (7, 6), {0: "N"}),
 }
+
+# Exported with training=TrainingMode.TRAINING, run in train mode.
+TRAINING = {"train_mode"}
 
 
 def main():
@@ -192,14 +211,16 @@ def main():
     warnings.filterwarnings("ignore")
     for i, (name, (make, opset, shape, shape2, axes)) in enumerate(MODELS.items()):
         torch.manual_seed(100 + i)
-        model = make().eval()
+        model = make().train() if name in TRAINING else make().eval()
         if name == "embedding_norm":  # token ids
             x, x2 = torch.randint(0, 20, shape), torch.randint(0, 20, shape2)
         else:
             x, x2 = torch.randn(*shape), torch.randn(*shape2)
         path = os.path.join(out, name + ".onnx")
+        mode = torch.onnx.TrainingMode.TRAINING if name in TRAINING else torch.onnx.TrainingMode.EVAL
         torch.onnx.export(model, (x,), path, opset_version=opset, input_names=["x"],
-                          output_names=["y"], dynamic_axes={"x": axes, "y": axes})
+                          output_names=["y"], dynamic_axes={"x": axes, "y": axes},
+                          training=mode, do_constant_folding=name not in TRAINING)
         with torch.no_grad():
             for suffix, inp in (("", x), ("2", x2)):
                 np.save(os.path.join(out, f"{name}.x{suffix}.npy"), inp.numpy())

@@ -23,6 +23,8 @@ struct PipelineOptions {
   /// the runtime's convolution kernels, which choose im2col + GEMM or oneDNN per shape.
   bool lower_conv = false;
   bool fuse = true; // --dz-fuse
+  /// --dz-fuse-attention, before --dz-fuse (off with fuse).
+  bool fuse_attention = true;
 };
 
 /// The pipeline of compiled mode, shared by dz::compile, dzc and dz-opt's
@@ -36,6 +38,9 @@ std::unique_ptr<mlir::Pass> createAutodiffPass();
 
 /// `--dz-fuse`: groups chains of elementwise ops into dz.fused (docs/ir.md, "Fusion").
 std::unique_ptr<mlir::Pass> createFusionPass();
+
+/// `--dz-fuse-attention`: matmul, scale, mask add, softmax, matmul as one dz.attention.
+std::unique_ptr<mlir::Pass> createFuseAttentionPass();
 
 /// `--dz-share-pooling-indexes`: one window argmax for a max pooling and its gradient.
 std::unique_ptr<mlir::Pass> createSharePoolingIndexesPass();
