@@ -55,6 +55,12 @@ bool labelsCheckedBefore(mlir::Operation *one_hot);
 /// of a dz.constant. False leaves the step as it was.
 bool setDirectForm(OpView &v, Step &step, const Tensor *constant);
 
+/// Whether the kernel of the dz.all_reduce `op` reduces its operand's tensor in place:
+/// the operand is an intermediate (not an argument, a constant or a view) that only `op`
+/// reads. The step's result then shares the operand's storage (Step::view), as the memory
+/// plan joins them (passes::writesInPlace).
+bool reducesOperandInPlace(mlir::Operation *op);
+
 /// The lowering of the op named `name` ("dz.add"), or null when there is none.
 const OpLowering *find_lowering(llvm::StringRef name);
 

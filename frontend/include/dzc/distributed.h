@@ -42,8 +42,13 @@
 #include <dzc/variable.h>
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
+
+namespace dz::detail {
+class Tracer;
+}
 
 namespace dz::distributed {
 
@@ -85,7 +90,16 @@ struct DataParallelOptions {
   /// Gradients are packed into buckets of at most this many bytes (one parameter larger
   /// than that gets a bucket of its own), one all-reduce per bucket, as PyTorch's DDP.
   int64_t bucket_bytes = 25 * 1024 * 1024;
+  /// Eager backward passes start a bucket's all-reduce, on a thread of DataParallel's
+  /// own, as soon as the bucket's gradients are final, overlapping the rest of the
+  /// backward pass; all_reduce_grads() then waits for them and reduces the rest. One
+  /// backward() per all_reduce_grads() (a second one before it is a dz::Error), on the
+  /// thread that made the DataParallel. Off by default: on the 2-core machine of
+  /// docs/performance.md it does not pay (the numbers are there).
+  bool overlap = false;
 };
+
+struct OverlapState;
 
 /// What one call of all_reduce_grads() moved.
 struct DataParallelStats {
@@ -131,12 +145,17 @@ private:
     int64_t numel = 0;
   };
   void plan_buckets();
+  static Tensor pack(const std::vector<Parameter> &params, const Bucket &b);
+  static void unpack(const std::vector<Parameter> &params, const Bucket &b, const Tensor &buf);
+  void all_reduce_grads_traced(detail::Tracer &tracer);
+  friend struct OverlapState;
 
   Layer model_; // a handle sharing the model's registry
   DataParallelOptions options_;
   std::vector<Parameter> params_;
   std::vector<Bucket> buckets_;
   DataParallelStats stats_;
+  std::shared_ptr<OverlapState> overlap_; // with options_.overlap and several ranks
 };
 
 } // namespace dz::distributed
