@@ -385,6 +385,33 @@ TEST(Distributed, AllReduceOfATensorInsideCompileRunsAtEveryCall) {
   }
 }
 
+// A compiled program on the CUDA device: its dz.all_reduce reduces a device tensor (NCCL on
+// a GPU, through host memory on the emulation). Skips, saying why, where neither exists.
+TEST(Distributed, AllReduceInsideACompiledCudaProgram) {
+  try {
+    device_backend(Device::cuda());
+  } catch (const Error &e) {
+    GTEST_SKIP() << "no CUDA device: " << e.what();
+  }
+  const int w = D::world_size(), r = D::rank();
+  auto f = compile([&](Variable x) {
+    Variable y = x * 3.0;
+    D::all_reduce(y, D::ReduceOp::Mean);
+    return y;
+  });
+  for (int call = 0; call < 2; ++call) {
+    Variable out = f(Variable(rank_tensor(r + call, 9, f64).to(Device::cuda())));
+    ASSERT_FALSE(out.data().device().is_cpu());
+    const std::vector<double> got = out.data().to(Device::cpu()).to_vector();
+    for (int64_t i = 0; i < 9; ++i) {
+      double sum = 0;
+      for (int k = 0; k < w; ++k)
+        sum += 3 * value(k + call, i, f64);
+      ASSERT_DOUBLE_EQ(got[size_t(i)], sum / w) << "call " << call << " element " << i;
+    }
+  }
+}
+
 TEST(Distributed, BroadcastInsideCompileIsAnErrorWithSeveralRanks) {
   if (D::world_size() == 1)
     GTEST_SKIP() << "a world of one has nothing to exchange";

@@ -78,6 +78,8 @@ void finalize();
 /// mean or the maximum. Every rank must call it with the same shape and dtype. float32,
 /// float64, int32, int64 and uint8 reduce with every op (the Mean of an integer tensor is
 /// an error: use Sum); bool reduces with Max (any rank true). CUDA tensors use NCCL.
+/// Inside dz::compile it is traced as a dz.all_reduce that every call runs (not for uint8,
+/// which the dz dialect lacks); broadcast() and barrier() are not traced.
 void all_reduce(const Tensor &t, ReduceOp op = ReduceOp::Sum);
 void all_reduce(const Variable &v, ReduceOp op = ReduceOp::Sum);
 /// Copies rank `root`'s values of `t` into `t` on every rank, in place.
@@ -121,8 +123,10 @@ public:
   explicit DataParallel(Layer &model, DataParallelOptions options = {});
 
   /// After backward(): replaces every parameter's gradient by its mean over the ranks. A
-  /// parameter without a gradient counts as a zero gradient, and gets the mean too. Inside
-  /// dz::compile with more than one rank this is an error (the all-reduce is not traced).
+  /// parameter without a gradient counts as a zero gradient, and gets the mean too (one
+  /// that no rank has a gradient for keeps none). Inside dz::compile it is traced: one
+  /// dz.all_reduce "mean" per parameter, run by every call of the compiled step (there every
+  /// parameter ends with a gradient; docs/distributed.md).
   void all_reduce_grads();
   /// Copies rank 0's parameter values into every replica again.
   void broadcast_params();
