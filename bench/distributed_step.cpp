@@ -6,8 +6,14 @@
 //   mpirun -np 2 -x OMP_NUM_THREADS=1 build/bench/dz_bench_distributed_step
 //
 // Usage: dz_bench_distributed_step [STEPS=200] [GLOBAL_BATCH=100] [--per-rank]
+//                                  [--mode=split|eager|overlap|whole] [--bucket-bytes=N]
 //   GLOBAL_BATCH samples per step over all ranks (each takes GLOBAL_BATCH / ranks); with
 //   --per-rank every rank takes GLOBAL_BATCH (the global batch grows with the ranks).
+//   --mode: split (the default): forward and backward compiled, all_reduce_grads() and the
+//   update eager; eager: everything eager; overlap: everything eager, DataParallel's
+//   overlap option on (buckets reduced during backward); whole: the whole step compiled,
+//   the all-reduces inside (the all-reduce time is then not measured apart).
+//   --bucket-bytes: DataParallelOptions::bucket_bytes (default 25 MB: one bucket here).
 // Prints, from rank 0: ranks, the median step time, samples/s over all ranks, the median
 // times of the compiled forward+backward and of all_reduce_grads() (the rest of the step is
 // the eager SGD update), and the gradient bytes each rank exchanges per step. Each median is
@@ -29,12 +35,19 @@ int main(int argc, char **argv) try {
   int steps = 200;
   int64_t batch = 100;
   bool per_rank = false;
+  std::string mode = "split";
+  int64_t bucket_bytes = 25 << 20;
   std::vector<std::string> pos;
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--per-rank") == 0)
       per_rank = true;
+    else if (std::strncmp(argv[i], "--mode=", 7) == 0)
+      mode = argv[i] + 7;
+    else if (std::strncmp(argv[i], "--bucket-bytes=", 15) == 0)
+      bucket_bytes = std::atoll(argv[i] + 15);
     else if (std::strcmp(argv[i], "--help") == 0) {
-      std::printf("usage: dz_bench_distributed_step [STEPS=200] [GLOBAL_BATCH=100] [--per-rank]\n");
+      std::printf("usage: dz_bench_distributed_step [STEPS=200] [GLOBAL_BATCH=100] [--per-rank] "
+                  "[--mode=split|eager|overlap|whole] [--bucket-bytes=N]\n");
       return 0;
     } else
       pos.push_back(argv[i]);
@@ -42,6 +55,17 @@ int main(int argc, char **argv) try {
   if (pos.size() > 2 || (pos.size() > 0 && (steps = std::atoi(pos[0].c_str())) < 10) ||
       (pos.size() > 1 && (batch = std::atoll(pos[1].c_str())) < 1)) {
     std::fprintf(stderr, "dz_bench_distributed_step: STEPS >= 10 and GLOBAL_BATCH >= 1 expected\n");
+    return 2;
+  }
+  if (mode != "split" && mode != "eager" && mode != "overlap" && mode != "whole") {
+    std::fprintf(stderr,
+                 "dz_bench_distributed_step: --mode is split, eager, overlap or whole, "
+                 "not '%s'\n",
+                 mode.c_str());
+    return 2;
+  }
+  if (bucket_bytes < 1) {
+    std::fprintf(stderr, "dz_bench_distributed_step: --bucket-bytes must be positive\n");
     return 2;
   }
   D::init();
@@ -57,7 +81,7 @@ int main(int argc, char **argv) try {
   dz::Tensor x = dz::randn({local, 784}, dz::f32);
   dz::Tensor t = dz::Tensor::from_i64(std::vector<int64_t>(size_t(local), 3), {local});
   model(dz::Variable(x)); // sizes the layers
-  D::DataParallel dp(model);
+  D::DataParallel dp(model, {.bucket_bytes = bucket_bytes, .overlap = mode == "overlap"});
   dz::optimizers::SGD opt(0.01);
   opt.setup(model);
   auto fwd_bwd = dz::compile([&](dz::Variable xv, dz::Variable tv) {
@@ -66,14 +90,33 @@ int main(int argc, char **argv) try {
     loss.backward();
     return loss;
   });
-  std::vector<double> step_s, reduce_s, compute_s;
+  auto whole = dz::compile([&](dz::Variable xv, dz::Variable tv) {
+    dz::Variable loss = F::softmax_cross_entropy(model(xv), tv);
+    model.cleargrads();
+    loss.backward();
+    dp.all_reduce_grads();
+    opt.update();
+    return loss;
+  });
+  const bool eager = mode == "eager" || mode == "overlap";
+  std::vector<double> step_s, reduce_s, compute_s; // compute: until all_reduce_grads()
   for (int s = 0; s < steps + 5; ++s) {
     D::barrier(); // every rank starts the step together
     const auto t0 = std::chrono::steady_clock::now();
-    fwd_bwd(dz::Variable(x), dz::Variable(t));
+    if (mode == "whole") {
+      whole(dz::Variable(x), dz::Variable(t));
+    } else if (eager) {
+      dz::Variable loss = F::softmax_cross_entropy(model(dz::Variable(x)), dz::Variable(t));
+      model.cleargrads();
+      loss.backward();
+    } else {
+      fwd_bwd(dz::Variable(x), dz::Variable(t));
+    }
     const auto t1 = std::chrono::steady_clock::now();
-    dp.all_reduce_grads();
-    opt.update();
+    if (mode != "whole") {
+      dp.all_reduce_grads();
+      opt.update();
+    }
     const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (s >= 5) { // after the trace and warm-up
       step_s.push_back(dt);
@@ -97,12 +140,13 @@ int main(int argc, char **argv) try {
   const std::vector<double> rv = rs.to_vector();
   const double red_best = *std::min_element(rv.begin(), rv.end());
   if (D::rank() == 0)
-    std::printf("ranks %d  batch %lld per rank  step %.2f ms  %.0f samples/s  forward+backward "
-                "%.2f ms  all-reduce %.2f ms (%.0f%% of the step; fastest %.2f ms)  %lld gradient "
-                "bytes per rank and step in %lld buckets\n",
-                w, (long long)local, step * 1e3, double(local * w) / step, compute * 1e3, red * 1e3,
-                100 * red / step, red_best * 1e3, (long long)(w > 1 ? dp.stats().bytes : 0),
-                (long long)dp.stats().buckets);
+    std::printf(
+        "mode %s  ranks %d  batch %lld per rank  step %.2f ms  %.0f samples/s  forward+backward "
+        "%.2f ms  all-reduce %.2f ms (%.0f%% of the step; fastest %.2f ms)  %lld gradient "
+        "bytes per rank and step in %lld buckets\n",
+        mode.c_str(), w, (long long)local, step * 1e3, double(local * w) / step, compute * 1e3,
+        red * 1e3, 100 * red / step, red_best * 1e3, (long long)(w > 1 ? dp.stats().bytes : 0),
+        (long long)dp.stats().buckets);
   D::finalize();
   return 0;
 } catch (const std::exception &e) {

@@ -429,6 +429,36 @@ def Dz_MeanSquaredErrorOp : Dz_Op<"mean_squared_error"> {
 }
 
 //===----------------------------------------------------------------------===//
+// Collectives (data-parallel training, <dzc/distributed.h>)
+//===----------------------------------------------------------------------===//
+
+// Not Pure: every rank must run the same collectives in the same order, so canonicalize,
+// CSE and DCE neither remove, merge nor move it (a result nobody reads is still reduced).
+def Dz_AllReduceOp : Op<Dz_Dialect, "all_reduce",
+    [Dz_InferredTypesCheck, InferTypeOpAdaptor, MemoryEffects<[MemRead, MemWrite]>]> {
+  let summary = "reduction of a tensor over the ranks of a data-parallel job";
+  let description = [{
+    Every rank of the communicator `comm` (0: all the ranks of the job, the only one
+    there is) passes its `x`; every rank's result is their elementwise `reduction`:
+    `"sum"`, `"mean"` (float types only) or `"max"` (i1: any rank true; `"sum"` and
+    `"mean"` of i1 are errors). The executor calls the collective of `dz::distributed`
+    (OpenMPI for host tensors, NCCL for CUDA ones) in program order; in a world of one
+    the result is `x`. It works in place: the result takes `x`'s buffer when this is
+    `x`'s last use (the memory plan joins them).
+
+    The gradient of a `"sum"` or `"mean"` is the same all-reduce of the cotangent;
+    `"max"` has none (the autodiff pass refuses it).
+
+    ```mlir
+    %g = dz.all_reduce %grad {comm = 0 : i64, reduction = "mean"} : tensor<4x3xf32>
+    ```
+  }];
+  let arguments = (ins Dz_Tensor:$x, StrAttr:$reduction, I64Attr:$comm);
+  let results = (outs Dz_Tensor:$result);
+  let assemblyFormat = "$x attr-dict `:` type($x)";
+}
+
+//===----------------------------------------------------------------------===//
 // Gradients
 //===----------------------------------------------------------------------===//
 

@@ -108,6 +108,10 @@ LogicalResult expand(ir::GradOp grad) {
     Value gy = grads.lookup(op->getResult(0));
     if (!gy)
       continue; // its result reaches y only through ops that pass no gradient
+    if (auto reduce = dyn_cast<ir::AllReduceOp>(op); reduce && reduce.getReduction() == "max")
+      return op->emitError("dz-autodiff: the all-reduce \"max\" has no gradient here (it would "
+                           "flow to the rank holding each maximum); differentiate through a "
+                           "\"sum\" or \"mean\" all-reduce, or reduce after the backward pass");
     std::optional<OperandGrads> operandGrads = buildOperandGrads(b, op, gy);
     if (!operandGrads)
       return op->emitError("dz-autodiff: no gradient rule for '") << op->getName() << "'";

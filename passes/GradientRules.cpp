@@ -417,6 +417,12 @@ const RuleTable &rules() {
           }),
       noGradient<ir::DropoutMaskOp>(),
       noGradient<ir::RngNextOp>(),
+      // The loss of the job is the sum of the ranks' losses: the gradient of rank r's x is
+      // the sum (mean) over the ranks of their cotangents of the result, itself an
+      // all-reduce. "max" has no rule here: Autodiff.cpp refuses it, naming the op.
+      rule<ir::AllReduceOp>([](Emit &e, ir::AllReduceOp op, Value gy) -> OperandGrads {
+        return {e.build<ir::AllReduceOp>(gy, op.getReductionAttr(), op.getCommAttr())};
+      }),
   });
   return table;
 }

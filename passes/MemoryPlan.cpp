@@ -26,6 +26,12 @@ bool isElementwise(Operation *op) {
              ir::ClipMaskOp>(op);
 }
 
+} // namespace
+
+bool writesInPlace(Operation *op) { return isa<ir::AllReduceOp>(op); }
+
+namespace {
+
 /// A group of values in one buffer (one value, or a chain of in-place values); `first` is
 /// the position of its first value.
 using Buffer = ArenaBuffer;
@@ -121,7 +127,8 @@ FailureOr<MemoryPlan> planMemory(func::FuncOp fn, MemoryPlanOptions options) {
     PlannedValue &pv = plan.values[i];
     Operation *op = pv.value.getDefiningOp();
     bool view = isa<ir::ReshapeOp>(op);
-    if (options.in_place && op->getNumResults() == 1 && (view || isElementwise(op))) {
+    if (options.in_place && op->getNumResults() == 1 &&
+        (view || isElementwise(op) || writesInPlace(op))) {
       for (Value operand : op->getOperands()) {
         auto it = plan.index.find(operand);
         if (it == plan.index.end())

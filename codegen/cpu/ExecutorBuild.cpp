@@ -589,7 +589,8 @@ FailureOr<Program> ProgramBuilder::build(mlir::func::FuncOp fn, const BuildOptio
     step.into = {-1};
     // A view-like op may return its operand's storage; a sum_to that sums some axis
     // never does.
-    step.view = view_like && !(name == "dz.sum_to" && view.in_types[0].shape != view.out.shape);
+    step.view = (view_like && !(name == "dz.sum_to" && view.in_types[0].shape != view.out.shape)) ||
+                reducesOperandInPlace(&op);
     p.steps_.push_back(std::move(step));
     step_of[slot] = p.steps_.size() - 1;
   }

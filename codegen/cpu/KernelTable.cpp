@@ -5,7 +5,9 @@
 #include "KernelTable.h"
 
 #include <dzc/codegen/ExecutorBuild.h>
+#include <dzc/ir/DzOps.h>
 
+#include <dzc/collectives.h>
 #include <dzc/nn_kernels.h>
 
 #include <mlir/IR/BuiltinTypes.h>
@@ -540,6 +542,36 @@ FailureOr<Kernel> lower_rng_next(OpView &v) {
   });
 }
 
+/// dz.all_reduce: the job's collective (dzc/collectives.h, installed by
+/// dz::distributed::init()), in program order. In place on the operand's tensor when
+/// reducesOperandInPlace (the step then shares the operand's storage); else on a copy.
+FailureOr<Kernel> lower_all_reduce(OpView &v) {
+  auto reduction = llvm::dyn_cast_or_null<mlir::StringAttr>(v.attr("reduction"));
+  if (!reduction)
+    return v.error() << "needs the StrAttr attribute 'reduction'" << got(v.attr("reduction"));
+  CollectiveReduce op;
+  if (reduction.getValue() == "sum")
+    op = CollectiveReduce::Sum;
+  else if (reduction.getValue() == "mean")
+    op = CollectiveReduce::Mean;
+  else if (reduction.getValue() == "max")
+    op = CollectiveReduce::Max;
+  else
+    return v.error() << "reduction must be \"sum\", \"mean\" or \"max\", not " << reduction;
+  auto comm = v.i64_attr("comm");
+  if (failed(comm))
+    return failure();
+  if (*comm != 0)
+    return v.error() << "comm " << *comm
+                     << " does not exist; the only communicator is 0 (all the ranks of the job)";
+  const bool in_place = reducesOperandInPlace(v.op);
+  return unary(v, [op, c = *comm, in_place](In x) {
+    Tensor y = in_place ? x : x.copy();
+    all_reduce_in_place(y, op, c);
+    return y;
+  });
+}
+
 #define DZ_KERNEL_UNARY(expr)                                                                      \
   [](OpView &v) -> FailureOr<Kernel> { return unary(v, [](In x) { return expr; }); }
 #define DZ_KERNEL_BINARY(expr)                                                                     \
@@ -635,12 +667,24 @@ const OpLowering kLowerings[] = {
     {"dz.average_pooling_grad", 1, 1, [](OpView &v) { return lower_pool(v, Pool::AverageGrad); }},
     {"dz.dropout_mask", 1, 1, lower_dropout_mask},
     {"dz.rng_next", 1, 1, lower_rng_next},
+    {"dz.all_reduce", 1, 1, lower_all_reduce},
 };
 // clang-format on
 #undef DZ_KERNEL_UNARY
 #undef DZ_KERNEL_BINARY
 
 } // namespace
+
+bool reducesOperandInPlace(mlir::Operation *op) {
+  if (op->getName().getStringRef() != "dz.all_reduce" || op->getNumOperands() != 1)
+    return false;
+  mlir::Value x = op->getOperand(0);
+  mlir::Operation *def = x.getDefiningOp();
+  // An argument (the caller's tensor), a constant, or a view (of either, perhaps) keeps
+  // its values; so does an operand that other ops read too.
+  return def && x.hasOneUse() && def->getName().getStringRef() != "dz.constant" &&
+         !def->hasTrait<dz::ir::OpTrait::ViewLike>();
+}
 
 const OpLowering *find_lowering(StringRef name) {
   static const llvm::StringMap<const OpLowering *> table = [] {

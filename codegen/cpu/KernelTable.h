@@ -71,6 +71,12 @@ struct GatherRuns {
 /// length of at least 8 elements.
 std::shared_ptr<GatherRuns> gatherRuns(const std::vector<int64_t> &offsets, size_t elem_bytes);
 
+/// Whether the kernel of the dz.all_reduce `op` reduces its operand's tensor in place:
+/// the operand is an intermediate (not an argument, a constant or a view) that only `op`
+/// reads. The step's result then shares the operand's storage (Step::view), as the memory
+/// plan joins them (passes::writesInPlace).
+bool reducesOperandInPlace(mlir::Operation *op);
+
 /// The lowering of the op named `name` ("dz.add"), or null when there is none.
 const OpLowering *find_lowering(llvm::StringRef name);
 

@@ -51,6 +51,8 @@ mlir::Attribute attribute(mlir::MLIRContext &ctx, const trace::AttrValue &v) {
           return b.getF64FloatAttr(x);
         else if constexpr (std::is_same_v<T, std::vector<int64_t>>)
           return b.getDenseI64ArrayAttr(llvm::ArrayRef<int64_t>(x.data(), x.size()));
+        else if constexpr (std::is_same_v<T, std::string>)
+          return b.getStringAttr(x);
         else
           return mlir::TypeAttr::get(elementType(ctx, x));
       },

@@ -159,7 +159,7 @@ trace::ValueType valueType(mlir::Value v) {
 }
 
 /// The attribute as a trace attribute (the kinds dz ops have: bool, i64, f64, i64 arrays,
-/// element types).
+/// element types, strings).
 trace::AttrValue attrValue(mlir::Attribute a, const std::string &where) {
   if (auto b = llvm::dyn_cast<mlir::BoolAttr>(a))
     return b.getValue();
@@ -171,6 +171,8 @@ trace::AttrValue attrValue(mlir::Attribute a, const std::string &where) {
     return std::vector<int64_t>(arr.asArrayRef().begin(), arr.asArrayRef().end());
   if (auto t = llvm::dyn_cast<mlir::TypeAttr>(a))
     return dtypeOf(t.getValue());
+  if (auto str = llvm::dyn_cast<mlir::StringAttr>(a))
+    return str.getValue().str();
   std::string s;
   llvm::raw_string_ostream os(s);
   os << a;

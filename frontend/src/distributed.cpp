@@ -9,6 +9,10 @@
 // non-blocking all-reduce is ten times slower for a 7 MB gradient here), each watched by a
 // thread: a rank that waits longer than DZ_DISTRIBUTED_TIMEOUT seconds for a dead or
 // diverged peer prints what it waited for and exits, and mpirun then ends the job.
+#include "gradient_ready.h"
+#include "tracer.h"
+
+#include <dzc/collectives.h>
 #include <dzc/device_backend.h>
 #include <dzc/distributed.h>
 #include <dzc/trace_hook.h>
@@ -26,6 +30,7 @@
 #include <map>
 #include <mutex>
 #include <thread>
+#include <unordered_map>
 
 #ifndef DZ_CUDA_LIBRARY_DIR
 #define DZ_CUDA_LIBRARY_DIR "/usr/local/cuda/lib64"
@@ -267,9 +272,29 @@ void refuse_in_trace(const char *who) {
   if (trace_hook() && state().size > 1)
     throw Error(std::string("dz::distributed::") + who + ": called inside dz::compile with " +
                 std::to_string(state().size) +
-                " ranks; collectives are not traced, so the compiled step would not "
-                "exchange anything. Call it outside the compiled function (compile the "
-                "forward and backward, then all_reduce_grads(), then the update)");
+                " ranks; it is not traced (only all_reduce and DataParallel::all_reduce_grads "
+                "are), so the compiled step would not exchange anything. Call it outside the "
+                "compiled function");
+}
+
+const char *reduction_name(ReduceOp op) {
+  return op == ReduceOp::Sum ? "sum" : op == ReduceOp::Mean ? "mean" : "max";
+}
+
+/// Inside dz::compile: whether the IR can hold an all-reduce of `t`.
+void check_traceable(const Tensor &t, const char *who) {
+  if (t.dtype() == u8)
+    throw Error(std::string("dz::distributed::") + who +
+                ": a uint8 tensor cannot be reduced inside dz::compile (the dz dialect has no "
+                "uint8); convert it to int32 first, or reduce it outside the compiled function");
+}
+
+/// dz.all_reduce's hook (dzc/collectives.h): a compiled program's all-reduce.
+void program_all_reduce(const Tensor &t, CollectiveReduce op, int64_t comm) {
+  (void)comm; // 0, checked by the runtime
+  all_reduce(t, op == CollectiveReduce::Sum    ? ReduceOp::Sum
+                : op == CollectiveReduce::Mean ? ReduceOp::Mean
+                                               : ReduceOp::Max);
 }
 
 Handle mpi_type(DType dt) {
@@ -491,6 +516,7 @@ void init() {
   check_mpi(s.mpi.Comm_size(s.mpi.comm_world, &s.size), "init");
   if (const char *l = std::getenv("OMPI_COMM_WORLD_LOCAL_RANK"))
     s.local_rank = std::atoi(l);
+  set_all_reduce_hook(program_all_reduce);
   s.previous_terminate = std::set_terminate(terminate_handler);
   s.watch_stop = false;
   s.watchdog = std::thread(watchdog_loop);
@@ -522,6 +548,7 @@ void finalize() {
     nccl.CommDestroy(s.nccl_comm);
     s.nccl_comm = nullptr;
   }
+  set_all_reduce_hook(nullptr);
   std::set_terminate(s.previous_terminate);
   {
     std::lock_guard<std::mutex> watch_lock(s.watch_mu);
@@ -545,7 +572,16 @@ void all_reduce(const Tensor &t, ReduceOp op) {
   std::lock_guard<std::recursive_mutex> lock(s.mu);
   require_init("all_reduce");
   check_reduce(t, op, "all_reduce");
-  refuse_in_trace("all_reduce");
+  // Inside dz::compile: a dz.all_reduce that overwrites t, then the reduction now (the
+  // trace runs on real data, and the first call returns real values).
+  if (detail::Tracer *tracer = detail::Tracer::recording()) {
+    check_traceable(t, "all_reduce");
+    tracer->inplace_unary("all_reduce", t,
+                          {{"reduction", std::string(reduction_name(op))}, {"comm", int64_t(0)}});
+  } else {
+    refuse_in_trace("all_reduce");
+  }
+  TraceScope off;
   if (s.size == 1 || t.size() == 0)
     return;
   const Device dev = t.device();
@@ -671,6 +707,141 @@ void write_host(void *dst, const void *src_host, size_t bytes, Device dev) {
 
 } // namespace
 
+// ---- overlap: all-reduces started during backward() ----------------------------------------
+
+/// Listens to this thread's eager backward passes: when the last gradient of the next bucket
+/// (in bucket order, the same on every rank) is final, packs the bucket and hands it to a
+/// thread that all-reduces it while backward() goes on. finish() (all_reduce_grads) waits
+/// for that thread, reduces the buckets not started (a parameter without a gradient here)
+/// on this thread, in order, and unpacks every bucket.
+struct OverlapState final : detail::GradientReadyListener {
+  using Bucket = DataParallel::Bucket;
+  std::vector<Parameter> params;
+  std::vector<Bucket> buckets;
+  std::unordered_map<const VariableNode *, size_t> index; // parameter -> its index
+  std::vector<size_t> bucket_of;                          // parameter index -> bucket
+  std::vector<bool> ready;                                // per parameter, this step
+  std::vector<int64_t> missing;                           // per bucket: not ready yet
+  std::vector<Tensor> bufs;                               // per bucket, once packed
+  size_t started = 0;                                     // buckets handed to the thread
+  detail::GradientReadyListener *previous = nullptr;
+  // The reducing thread.
+  std::thread thread;
+  std::mutex mu;
+  std::condition_variable cv;
+  size_t reduced = 0; // buckets the thread has reduced
+  bool stop = false;
+  std::exception_ptr failure;
+
+  OverlapState(const std::vector<Parameter> &ps, const std::vector<Bucket> &bs)
+      : params(ps), buckets(bs), bucket_of(ps.size()), ready(ps.size(), false) {
+    for (size_t k = 0; k < params.size(); ++k)
+      index.emplace(params[k].node().get(), k);
+    for (size_t b = 0; b < buckets.size(); ++b)
+      for (size_t k : buckets[b].params)
+        bucket_of[k] = b;
+    reset();
+    thread = std::thread([this] { run(); });
+    previous = detail::set_gradient_ready_listener(this);
+  }
+  ~OverlapState() override {
+    if (detail::gradient_ready_listener() == this)
+      detail::set_gradient_ready_listener(previous);
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      stop = true;
+    }
+    cv.notify_all();
+    thread.join();
+  }
+  OverlapState(const OverlapState &) = delete;
+  OverlapState &operator=(const OverlapState &) = delete;
+
+  void reset() {
+    std::fill(ready.begin(), ready.end(), false);
+    missing.assign(buckets.size(), 0);
+    for (size_t b = 0; b < buckets.size(); ++b)
+      missing[b] = int64_t(buckets[b].params.size());
+    bufs.assign(buckets.size(), Tensor());
+    started = 0;
+    std::lock_guard<std::mutex> lock(mu);
+    reduced = 0;
+  }
+
+  void gradient_ready(const std::shared_ptr<VariableNode> &leaf) override {
+    auto it = index.find(leaf.get());
+    if (it == index.end())
+      return; // not one of the model's parameters
+    const size_t k = it->second;
+    if (ready[k])
+      throw Error("DataParallel (overlap): a second backward() before all_reduce_grads(); with "
+                  "the overlap option the gradients of one backward() are reduced as they "
+                  "become final, so accumulating several is not possible (turn overlap off)");
+    ready[k] = true;
+    --missing[bucket_of[k]];
+    // Start the ready buckets, in bucket order.
+    while (started < buckets.size() && missing[started] == 0) {
+      bufs[started] = DataParallel::pack(params, buckets[started]);
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        ++started;
+      }
+      cv.notify_all();
+    }
+  }
+
+  void run() {
+    std::unique_lock<std::mutex> lock(mu);
+    for (;;) {
+      cv.wait(lock, [&] { return stop || reduced < started; });
+      if (stop)
+        return;
+      const size_t b = reduced;
+      Tensor buf = bufs[b];
+      lock.unlock();
+      try {
+        all_reduce(buf, ReduceOp::Sum);
+      } catch (...) {
+        lock.lock();
+        if (!failure)
+          failure = std::current_exception();
+        ++reduced;
+        cv.notify_all();
+        continue;
+      }
+      lock.lock();
+      ++reduced;
+      cv.notify_all();
+    }
+  }
+
+  void finish() {
+    size_t begun;
+    {
+      std::unique_lock<std::mutex> lock(mu);
+      begun = started;
+      cv.wait(lock, [&] { return reduced == begun; });
+    }
+    std::exception_ptr failed;
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      failed = failure;
+      failure = nullptr;
+    }
+    if (failed) {
+      reset();
+      std::rethrow_exception(failed);
+    }
+    for (size_t b = begun; b < buckets.size(); ++b) {
+      bufs[b] = DataParallel::pack(params, buckets[b]);
+      all_reduce(bufs[b], ReduceOp::Sum);
+    }
+    for (size_t b = 0; b < buckets.size(); ++b)
+      DataParallel::unpack(params, buckets[b], bufs[b]);
+    reset();
+  }
+};
+
 DataParallel::DataParallel(Layer &model, DataParallelOptions options)
     : model_(model), options_(options) {
   if (options_.bucket_bytes <= 0)
@@ -734,6 +905,8 @@ DataParallel::DataParallel(Layer &model, DataParallelOptions options)
     }
   plan_buckets();
   broadcast_params();
+  if (options_.overlap && world_size() > 1)
+    overlap_ = std::make_shared<OverlapState>(params_, buckets_);
 }
 
 void DataParallel::plan_buckets() {
@@ -761,63 +934,58 @@ void DataParallel::broadcast_params() {
     broadcast(p.data(), 0);
 }
 
+void DataParallel::all_reduce_grads_traced(detail::Tracer &tracer) {
+  // One dz.all_reduce "mean" per parameter, in the buckets' order: the eager run below (the
+  // trace's, on real data) makes the same MPI calls, of the same sizes, as every run of the
+  // compiled program, so a rank that traces again (its last batch has another shape)
+  // still meets its peers' compiled all-reduces. A parameter without a gradient reduces
+  // zeros, and gets the mean.
+  for (const Bucket &b : buckets_)
+    for (size_t k : b.params) {
+      Parameter p = params_[k];
+      const Variable g = p.grad();
+      Tensor x;
+      {
+        TraceScope off;
+        x = g.node() && g.data().defined() ? g.data()
+                                           : zeros(p.data().shape(), b.dtype).to(b.device);
+      }
+      if (x.shape() != p.data().shape() || x.dtype() != b.dtype || !(x.device() == b.device))
+        throw Error("DataParallel::all_reduce_grads: the gradient of a " +
+                    shape_str(p.data().shape()) + " " + dtype_name(b.dtype) + " parameter is " +
+                    shape_str(x.shape()) + " " + dtype_name(x.dtype()) + " on " + x.device().str());
+      Tensor y;
+      {
+        TraceScope off;
+        y = x.copy();
+      }
+      tracer.op("all_reduce", {&x}, y, {{"reduction", std::string("mean")}, {"comm", int64_t(0)}});
+      {
+        TraceScope off;
+        all_reduce(y, ReduceOp::Mean);
+      }
+      p.set_grad(Variable(y));
+    }
+}
+
 void DataParallel::all_reduce_grads() {
   const int w = world_size();
+  if (detail::Tracer *tracer = detail::Tracer::recording()) {
+    all_reduce_grads_traced(*tracer);
+    return;
+  }
   if (trace_hook() && w > 1)
-    throw Error("DataParallel::all_reduce_grads: called inside dz::compile with " +
-                std::to_string(w) +
-                " ranks; the all-reduce is not traced, so a compiled step would train each "
-                "replica on its own shard. Compile the forward and backward pass, and call "
-                "all_reduce_grads() and the optimizer's update outside the compiled function");
+    throw Error("DataParallel::all_reduce_grads: called while another trace than dz::compile's "
+                "records (" +
+                std::to_string(w) + " ranks); call it outside");
   const auto start = std::chrono::steady_clock::now();
-  if (w > 1) {
+  if (w > 1 && overlap_) {
+    overlap_->finish(); // the buckets started during backward(), then the others
+  } else if (w > 1) {
     for (const Bucket &b : buckets_) {
-      // The gradients, then one presence flag per parameter (1 where this rank has a
-      // gradient): after the sum, a zero flag means no rank had one.
-      const size_t es = dtype_size(b.dtype);
-      const int64_t np = int64_t(b.params.size());
-      Tensor buf({b.numel + np}, b.dtype, b.device);
-      std::vector<char> flags(size_t(np) * es, 0);
-      std::vector<char> zeros;
-      size_t off = 0;
-      for (size_t j = 0; j < b.params.size(); ++j) {
-        const Parameter &p = params_[b.params[j]];
-        const size_t bytes = size_t(p.data().size()) * es;
-        char *dst = static_cast<char *>(buf.raw()) + off;
-        const Variable g = p.grad();
-        if (g.node() && g.data().defined()) {
-          const Tensor &gd = g.data();
-          if (gd.shape() != p.data().shape() || gd.dtype() != b.dtype || !(gd.device() == b.device))
-            throw Error("DataParallel::all_reduce_grads: the gradient of a " +
-                        shape_str(p.data().shape()) + " " + dtype_name(b.dtype) + " parameter is " +
-                        shape_str(gd.shape()) + " " + dtype_name(gd.dtype()) + " on " +
-                        gd.device().str());
-          copy_bytes(dst, gd.raw(), bytes, b.device);
-          const double one = 1;
-          Tensor o = Tensor::scalar(one, b.dtype);
-          std::memcpy(flags.data() + j * es, o.raw(), es);
-        } else {
-          zeros.assign(bytes, 0);
-          write_host(dst, zeros.data(), bytes, b.device);
-        }
-        off += bytes;
-      }
-      write_host(static_cast<char *>(buf.raw()) + off, flags.data(), flags.size(), b.device);
+      Tensor buf = pack(params_, b);
       all_reduce(buf, ReduceOp::Sum);
-      Tensor values = Tensor::on_storage(buf.storage(), buf.offset(), {b.numel}, b.dtype);
-      values /= double(w);
-      // Presence counts, on the host.
-      Tensor present =
-          Tensor::on_storage(buf.storage(), buf.offset() + off, {np}, b.dtype).to(Device::cpu());
-      off = 0;
-      for (size_t j = 0; j < b.params.size(); ++j) {
-        Parameter p = params_[b.params[j]];
-        const Tensor &d = p.data();
-        if (present.at(int64_t(j)) != 0)
-          p.set_grad(
-              Variable(Tensor::on_storage(buf.storage(), buf.offset() + off, d.shape(), b.dtype)));
-        off += size_t(d.size()) * es;
-      }
+      unpack(params_, b, buf);
     }
   }
   const double secs =
@@ -825,6 +993,62 @@ void DataParallel::all_reduce_grads() {
   stats_.last_seconds = secs;
   stats_.total_seconds += secs;
   ++stats_.calls;
+}
+
+Tensor DataParallel::pack(const std::vector<Parameter> &params, const Bucket &b) {
+  // The gradients, then one presence flag per parameter (1 where this rank has a
+  // gradient): after the sum, a zero flag means no rank had one.
+  const size_t es = dtype_size(b.dtype);
+  const int64_t np = int64_t(b.params.size());
+  Tensor buf({b.numel + np}, b.dtype, b.device);
+  std::vector<char> flags(size_t(np) * es, 0);
+  std::vector<char> zeros;
+  size_t off = 0;
+  for (size_t j = 0; j < b.params.size(); ++j) {
+    const Parameter &p = params[b.params[j]];
+    const size_t bytes = size_t(p.data().size()) * es;
+    char *dst = static_cast<char *>(buf.raw()) + off;
+    const Variable g = p.grad();
+    if (g.node() && g.data().defined()) {
+      const Tensor &gd = g.data();
+      if (gd.shape() != p.data().shape() || gd.dtype() != b.dtype || !(gd.device() == b.device))
+        throw Error("DataParallel::all_reduce_grads: the gradient of a " +
+                    shape_str(p.data().shape()) + " " + dtype_name(b.dtype) + " parameter is " +
+                    shape_str(gd.shape()) + " " + dtype_name(gd.dtype()) + " on " +
+                    gd.device().str());
+      copy_bytes(dst, gd.raw(), bytes, b.device);
+      const double one = 1;
+      Tensor o = Tensor::scalar(one, b.dtype);
+      std::memcpy(flags.data() + j * es, o.raw(), es);
+    } else {
+      zeros.assign(bytes, 0);
+      write_host(dst, zeros.data(), bytes, b.device);
+    }
+    off += bytes;
+  }
+  write_host(static_cast<char *>(buf.raw()) + off, flags.data(), flags.size(), b.device);
+  return buf;
+}
+
+void DataParallel::unpack(const std::vector<Parameter> &params, const Bucket &b,
+                          const Tensor &buf) {
+  const size_t es = dtype_size(b.dtype);
+  const int64_t np = int64_t(b.params.size());
+  Tensor values = Tensor::on_storage(buf.storage(), buf.offset(), {b.numel}, b.dtype);
+  values /= double(world_size());
+  // Presence counts, on the host.
+  Tensor present =
+      Tensor::on_storage(buf.storage(), buf.offset() + size_t(b.numel) * es, {np}, b.dtype)
+          .to(Device::cpu());
+  size_t off = 0;
+  for (size_t j = 0; j < b.params.size(); ++j) {
+    Parameter p = params[b.params[j]];
+    const Tensor &d = p.data();
+    if (present.at(int64_t(j)) != 0)
+      p.set_grad(
+          Variable(Tensor::on_storage(buf.storage(), buf.offset() + off, d.shape(), b.dtype)));
+    off += size_t(d.size()) * es;
+  }
 }
 
 void DataParallel::save_weights(const std::string &path, bool compressed) const {

@@ -1,5 +1,6 @@
 // tracer.cpp - dz::compile's tracer (the algorithm is in tracer.h).
 #include "tracer.h"
+#include "gradient_ready.h"
 
 #include <dzc/op_registry.h>
 #include <dzc/tensor.h>
@@ -287,6 +288,16 @@ void Tracer::inplace(const char *op_name, const Tensor &target, const Tensor &op
     int b = cast_to(value_of(operand), target.dtype());
     result = emit(op, {cast_to(before, target.dtype()), b}, target.shape(), target.dtype());
   }
+  written_in_place(before, target, result);
+}
+
+void Tracer::inplace_unary(const char *op, const Tensor &target, std::vector<trace::Attr> attrs) {
+  const int before = value_of(target);
+  written_in_place(before, target,
+                   emit(op, {before}, target.shape(), target.dtype(), std::move(attrs)));
+}
+
+void Tracer::written_in_place(int before, const Tensor &target, int result) {
   // A leaf overwritten in place keeps its first content (a constant needs it) and is
   // marked, so that state is written back after each call. A tensor the trace has not seen
   // and that is written whole (creation, or an outside buffer reset) becomes such a leaf,
@@ -483,7 +494,16 @@ void Tracer::backward(const Variable &y, BackwardOptions opts) {
   // 2. The eager backward, for the values of this first call.
   {
     TraceScope off;
-    run_backward(y, opts);
+    // Not a backward pass of the job's steps: DataParallel's overlap must not start
+    // all-reduces for it (the traced all_reduce_grads() records its own).
+    GradientReadyListener *listener = set_gradient_ready_listener(nullptr);
+    try {
+      run_backward(y, opts);
+    } catch (...) {
+      set_gradient_ready_listener(listener);
+      throw;
+    }
+    set_gradient_ready_listener(listener);
   }
   // 3. One dz.grad for the variables whose gradient changed.
   std::vector<size_t> changed;

@@ -145,6 +145,10 @@ public:
   /// afresh at every call; `what` names it in messages.
   void host_input(const Tensor &t, HostRead read, std::string what);
 
+  /// `target` is overwritten in place by the unary dz op `op` of itself, with `attrs` (a
+  /// collective: dz.all_reduce): recorded as inplace() records an in-place tensor update.
+  void inplace_unary(const char *op, const Tensor &target, std::vector<trace::Attr> attrs);
+
   /// Keeps the node each rebound handle held before the trace, for initial_bindings.
   void keep_initial() { keep_initial_ = true; }
 
@@ -210,6 +214,8 @@ private:
   int lookup(const Tensor &t) const; // -1 when unmapped
   int value_of(const Tensor &t, const std::shared_ptr<VariableNode> &via = nullptr);
   int new_value(const Shape &shape, DType dtype);
+  /// The end of an in-place write of `target` (its value `before`) that computed `result`.
+  void written_in_place(int before, const Tensor &target, int result);
   void bind(const Tensor &t, int value);
   int emit(const std::string &op, std::vector<int> inputs, const Shape &shape, DType dtype,
            std::vector<trace::Attr> attrs = {});

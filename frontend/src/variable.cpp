@@ -1,5 +1,6 @@
 // variable.cpp - Variable, Function::apply, the backward engine (generation order, each
 // function once, out-of-place accumulation), Config and the arithmetic operators.
+#include "gradient_ready.h"
 #include "rebinding.h"
 #include "tracer.h"
 #include <dzc/functions.h>
@@ -8,6 +9,7 @@
 #include <ostream>
 #include <queue>
 #include <sstream>
+#include <unordered_map>
 #include <unordered_set>
 
 namespace dz {
@@ -130,8 +132,42 @@ void Variable::backward(BackwardOptions opts) const {
     detail::run_backward(*this, opts);
 }
 
+namespace {
+thread_local detail::GradientReadyListener *tl_gradient_ready = nullptr;
+} // namespace
+
+detail::GradientReadyListener *
+detail::set_gradient_ready_listener(GradientReadyListener *listener) {
+  GradientReadyListener *previous = tl_gradient_ready;
+  tl_gradient_ready = listener;
+  return previous;
+}
+detail::GradientReadyListener *detail::gradient_ready_listener() { return tl_gradient_ready; }
+
 void detail::run_backward(const Variable &y, BackwardOptions opts) {
   const std::shared_ptr<VariableNode> &node_ = y.node();
+  // With a listener: how many functions of the graph read each leaf that needs a
+  // gradient; the leaf's gradient is final when the last of them has run its backward.
+  GradientReadyListener *const listener = tl_gradient_ready;
+  std::unordered_map<const VariableNode *, int> pending;
+  if (listener && node_->creator) {
+    std::vector<const Function *> stack{node_->creator.get()};
+    std::unordered_set<const Function *> reached{node_->creator.get()};
+    while (!stack.empty()) {
+      const Function *f = stack.back();
+      stack.pop_back();
+      for (const Variable &x : f->inputs()) {
+        if (!x.node()->requires_grad)
+          continue;
+        if (std::shared_ptr<Function> c = x.creator()) {
+          if (reached.insert(c.get()).second)
+            stack.push_back(c.get());
+        } else {
+          ++pending[x.node().get()];
+        }
+      }
+    }
+  }
   if (!node_->grad.defined()) {
     node_->grad = Variable::constant(ones_like(node_->data));
   }
@@ -178,6 +214,10 @@ void detail::run_backward(const Variable &y, BackwardOptions opts) {
         x.node()->grad = x.has_grad() ? x.grad() + gx : gx;
         add_func(x.creator());
       }
+      if (listener)
+        for (const Variable &x : inputs)
+          if (auto it = pending.find(x.node().get()); it != pending.end() && --it->second == 0)
+            listener->gradient_ready(x.node());
     }
     if (!opts.retain_grad)
       for (auto &y : outputs)

@@ -469,6 +469,30 @@ DZ_INFER(AttentionOp) {
   return success();
 }
 
+DZ_INFER(AllReduceOp) {
+  auto x = tensorOf(adaptor.getX());
+  auto reduction = DZ_ATTR(adaptor, reduction);
+  auto comm = DZ_ATTR(adaptor, comm);
+  if (!x || !reduction || !comm)
+    return fail<AllReduceOp>(loc, "needs a ranked tensor operand and the attributes reduction, "
+                                  "comm");
+  const llvm::StringRef r = reduction.getValue();
+  if (r != "sum" && r != "mean" && r != "max")
+    return fail<AllReduceOp>(loc, "reduction must be \"sum\", \"mean\" or \"max\", not \"", r.str(),
+                             "\"");
+  if (comm.getInt() < 0)
+    return fail<AllReduceOp>(loc, "comm must be a communicator id >= 0 (0: all ranks), not ",
+                             comm.getInt());
+  if (r == "mean" && !llvm::isa<FloatType>(x.getElementType()))
+    return fail<AllReduceOp>(loc, "the mean of ", x,
+                             " is not representable in place; use reduction \"sum\"");
+  if (r != "max" && x.getElementType().isInteger(1))
+    return fail<AllReduceOp>(loc, "an i1 tensor reduces with \"max\" (any rank true) only, not \"",
+                             r.str(), "\"");
+  types.push_back(x);
+  return success();
+}
+
 #undef DZ_INFER
 
 } // namespace dz::ir

@@ -211,6 +211,41 @@ TEST(Distributed, TenSgdStepsEqualOneProcessOnTheUnionOfShards) {
   expect_close(weights(model), reference(n, b, 10), 1e-10);
 }
 
+TEST(Distributed, OverlappedReductionsEqualOneProcessOnTheUnionOfShards) {
+  // Buckets of 200 bytes start their all-reduce during backward(), on DataParallel's
+  // thread: the same sums as without overlap.
+  const int64_t n = 120, b = 4;
+  TwoLayer model(uint64_t(D::rank()) + 1);
+  D::DataParallel dp(model, {.bucket_bytes = 200, .overlap = true});
+  optimizers::SGD opt(0.1);
+  opt.setup(model);
+  DataLoader loader(data(n), b, true, 1234, {.rank = D::rank(), .world_size = D::world_size()});
+  loader.reset();
+  for (int s = 0; s < 10; ++s) {
+    auto [x, t] = *loader.next();
+    Variable loss = F::softmax_cross_entropy(model(Variable(x)), Variable(t));
+    model.cleargrads();
+    loss.backward();
+    dp.all_reduce_grads();
+    opt.update();
+  }
+  expect_close(weights(model), reference(n, b, 10), 1e-10);
+  if (D::world_size() > 1) {
+    // A second backward() before all_reduce_grads() would reduce partial gradients.
+    loader.reset();
+    auto [x, t] = *loader.next();
+    model.cleargrads();
+    F::softmax_cross_entropy(model(Variable(x)), Variable(t)).backward();
+    try {
+      F::softmax_cross_entropy(model(Variable(x)), Variable(t)).backward();
+      FAIL() << "a second backward() was accepted";
+    } catch (const Error &e) {
+      EXPECT_NE(std::string(e.what()).find("second backward()"), std::string::npos) << e.what();
+    }
+    dp.all_reduce_grads(); // the buckets the first backward() started, and the rest
+  }
+}
+
 TEST(Distributed, TenCompiledStepsEqualOneProcessOnTheUnionOfShards) {
   // The forward and backward pass compiled; the all-reduce and the update outside.
   const int64_t n = 120, b = 4;
@@ -236,22 +271,157 @@ TEST(Distributed, TenCompiledStepsEqualOneProcessOnTheUnionOfShards) {
   expect_close(weights(model), reference(n, b, 10), 1e-10);
 }
 
-TEST(Distributed, AllReduceGradsInsideCompileIsAnErrorWithSeveralRanks) {
-  if (D::world_size() == 1)
-    GTEST_SKIP() << "a world of one has nothing to exchange";
-  TwoLayer model(1);
-  D::DataParallel dp(model);
+TEST(Distributed, TenCompiledStepsWithTheAllReduceInsideEqualOneProcess) {
+  // The whole step compiled: forward, backward, all_reduce_grads() (a dz.all_reduce per
+  // gradient) and the update. Buckets of 200 bytes, as the eager test.
+  const int64_t n = 120, b = 4;
+  TwoLayer model(uint64_t(D::rank()) + 1);
+  D::DataParallel dp(model, {.bucket_bytes = 200});
+  optimizers::SGD opt(0.1);
+  opt.setup(model);
   auto step = compile([&](Variable x, Variable t) {
     Variable loss = F::softmax_cross_entropy(model(x), t);
     model.cleargrads();
     loss.backward();
     dp.all_reduce_grads();
+    opt.update();
     return loss;
   });
-  manual_seed(3);
+  DataLoader loader(data(n), b, true, 1234, {.rank = D::rank(), .world_size = D::world_size()});
+  loader.reset();
+  for (int s = 0; s < 10; ++s) {
+    auto [x, t] = *loader.next();
+    step(Variable(x), Variable(t));
+  }
+  EXPECT_EQ(step.retraces(), 1); // traced once, run compiled 9 times
+  const std::string ir = step.ir();
+  size_t reduces = 0;
+  for (size_t at = ir.find("dz.all_reduce"); at != std::string::npos;
+       at = ir.find("dz.all_reduce", at + 1))
+    ++reduces;
+  EXPECT_EQ(reduces, model.params().size()) << ir;
+  EXPECT_NE(ir.find("reduction = \"mean\""), std::string::npos) << ir;
+  expect_close(weights(model), reference(n, b, 10), 1e-10);
+}
+
+TEST(Distributed, CompiledStepMeetsARetracingRank) {
+  // 10 samples in batches of 2 per rank: with 3 ranks the last global batch of 4 splits
+  // 1/1/2, so ranks 0 and 1 trace a new signature while rank 2 runs its compiled step:
+  // the trace's all-reduces meet the compiled ones (the same calls, of the same sizes).
+  const int64_t n = 10, b = 2;
+  TwoLayer model(uint64_t(D::rank()) + 1);
+  D::DataParallel dp(model);
+  optimizers::SGD opt(0.1);
+  opt.setup(model);
+  auto step = compile([&](Variable x, Variable t) {
+    Variable loss = F::softmax_cross_entropy(model(x), t);
+    model.cleargrads();
+    loss.backward();
+    dp.all_reduce_grads();
+    opt.update();
+    return loss;
+  });
+  DataLoader loader(data(n), b, true, 7, {.rank = D::rank(), .world_size = D::world_size()});
+  loader.reset();
+  int steps = 0;
+  while (auto batch = loader.next()) {
+    auto [x, t] = *batch;
+    ASSERT_GT(x.shape(0), 0);
+    step(Variable(x), Variable(t));
+    ++steps;
+  }
+  // The same as eager data-parallel steps on the same shards.
+  TwoLayer eager(uint64_t(D::rank()) + 1);
+  D::DataParallel dpe(eager);
+  optimizers::SGD opte(0.1);
+  opte.setup(eager);
+  DataLoader again(data(n), b, true, 7, {.rank = D::rank(), .world_size = D::world_size()});
+  again.reset();
+  while (auto batch = again.next()) {
+    auto [x, t] = *batch;
+    eager.cleargrads();
+    F::softmax_cross_entropy(eager(Variable(x)), Variable(t)).backward();
+    dpe.all_reduce_grads();
+    opte.update();
+  }
+  EXPECT_GT(steps, 1);
+  expect_close(weights(model), weights(eager), 1e-12);
+}
+
+TEST(Distributed, AllReduceOfATensorInsideCompileRunsAtEveryCall) {
+  const int w = D::world_size(), r = D::rank();
+  auto f = compile([&](Variable x) {
+    Variable y = x * 2.0;
+    D::all_reduce(y, D::ReduceOp::Sum);
+    Variable m = x + 0.0;
+    D::all_reduce(m, D::ReduceOp::Max);
+    return y + m;
+  });
+  for (int call = 0; call < 3; ++call) {
+    Variable out = f(Variable(rank_tensor(r + call, 7, f64)));
+    for (int64_t i = 0; i < 7; ++i) {
+      double sum = 0, max = -1e300;
+      for (int k = 0; k < w; ++k) {
+        sum += 2 * value(k + call, i, f64);
+        max = std::max(max, value(k + call, i, f64));
+      }
+      ASSERT_EQ(out.data().at(i), sum + max) << "call " << call << " element " << i;
+    }
+  }
+  EXPECT_EQ(f.retraces(), 1);
+  EXPECT_NE(f.ir().find("dz.all_reduce"), std::string::npos) << f.ir();
+  // uint8 has no dz type: refused inside a trace, with what to do.
+  Tensor u = Tensor({3}, u8);
+  u.fill_(1);
+  auto g = compile([&](Variable x) {
+    D::all_reduce(u, D::ReduceOp::Sum);
+    return x;
+  });
   try {
-    step(Variable(randn({4, 3}, f64)), Variable(Tensor::from_i64({0, 1, 2, 3})));
-    FAIL() << "all_reduce_grads was traced silently";
+    g(Variable(rank_tensor(r, 3, f64)));
+    FAIL() << "a uint8 all-reduce was traced";
+  } catch (const Error &e) {
+    EXPECT_NE(std::string(e.what()).find("uint8"), std::string::npos) << e.what();
+  }
+}
+
+// A compiled program on the CUDA device: its dz.all_reduce reduces a device tensor (NCCL on
+// a GPU, through host memory on the emulation). Skips, saying why, where neither exists.
+TEST(Distributed, AllReduceInsideACompiledCudaProgram) {
+  try {
+    device_backend(Device::cuda());
+  } catch (const Error &e) {
+    GTEST_SKIP() << "no CUDA device: " << e.what();
+  }
+  const int w = D::world_size(), r = D::rank();
+  auto f = compile([&](Variable x) {
+    Variable y = x * 3.0;
+    D::all_reduce(y, D::ReduceOp::Mean);
+    return y;
+  });
+  for (int call = 0; call < 2; ++call) {
+    Variable out = f(Variable(rank_tensor(r + call, 9, f64).to(Device::cuda())));
+    ASSERT_FALSE(out.data().device().is_cpu());
+    const std::vector<double> got = out.data().to(Device::cpu()).to_vector();
+    for (int64_t i = 0; i < 9; ++i) {
+      double sum = 0;
+      for (int k = 0; k < w; ++k)
+        sum += 3 * value(k + call, i, f64);
+      ASSERT_DOUBLE_EQ(got[size_t(i)], sum / w) << "call " << call << " element " << i;
+    }
+  }
+}
+
+TEST(Distributed, BroadcastInsideCompileIsAnErrorWithSeveralRanks) {
+  if (D::world_size() == 1)
+    GTEST_SKIP() << "a world of one has nothing to exchange";
+  auto step = compile([&](Variable x) {
+    D::broadcast(x, 0);
+    return x;
+  });
+  try {
+    step(Variable(rank_tensor(D::rank(), 3, f64)));
+    FAIL() << "broadcast was traced silently";
   } catch (const Error &e) {
     EXPECT_NE(std::string(e.what()).find("inside dz::compile"), std::string::npos) << e.what();
   }
@@ -261,31 +431,34 @@ TEST(Distributed, GradientsAveragedInUnevenBuckets) {
   // Parameters of 18, 6, 24 and 4 float64 values with buckets of 7 * 8 bytes: buckets
   // hold parameters whole, so they split as [4], [24], [6], [18].
   TwoLayer model(5);
-  for (int64_t bucket : {int64_t(56), int64_t(200), int64_t(1) << 20}) {
-    D::DataParallel dp(model, {.bucket_bytes = bucket});
-    const int w = D::world_size(), r = D::rank();
-    const std::vector<Parameter> ps = model.params();
-    for (size_t k = 0; k < ps.size(); ++k) {
-      Parameter p = ps[k];
-      if (k == 1 && r != 0) // l1/b has a gradient on rank 0 only
+  for (int64_t bucket : {int64_t(56), int64_t(200), int64_t(1) << 20})
+    for (bool overlap : {false, true}) {
+      SCOPED_TRACE(overlap ? "overlap" : "no overlap");
+      D::DataParallel dp(model, {.bucket_bytes = bucket, .overlap = overlap});
+      const int w = D::world_size(), r = D::rank();
+      const std::vector<Parameter> ps = model.params();
+      for (size_t k = 0; k < ps.size(); ++k) {
+        Parameter p = ps[k];
+        if (k == 1 && r != 0) // l1/b has a gradient on rank 0 only
+          p.cleargrad();
+        else
+          p.set_grad(Variable(full(p.shape(), double(r + 1) * double(k + 1), f64)));
+      }
+      dp.all_reduce_grads();
+      for (size_t k = 0; k < ps.size(); ++k) {
+        ASSERT_TRUE(ps[k].has_grad()) << k;
+        const double want = k == 1 ? double(k + 1) / w : double(k + 1) * (w + 1) / 2.0;
+        for (int64_t i = 0; i < ps[k].size(); ++i)
+          ASSERT_DOUBLE_EQ(ps[k].grad().data().at(i), want)
+              << "bucket " << bucket << " param " << k;
+      }
+      // No rank has a gradient: none after the reduction either.
+      for (Parameter p : ps)
         p.cleargrad();
-      else
-        p.set_grad(Variable(full(p.shape(), double(r + 1) * double(k + 1), f64)));
+      dp.all_reduce_grads();
+      for (const Parameter &p : ps)
+        EXPECT_FALSE(p.has_grad());
     }
-    dp.all_reduce_grads();
-    for (size_t k = 0; k < ps.size(); ++k) {
-      ASSERT_TRUE(ps[k].has_grad()) << k;
-      const double want = k == 1 ? double(k + 1) / w : double(k + 1) * (w + 1) / 2.0;
-      for (int64_t i = 0; i < ps[k].size(); ++i)
-        ASSERT_DOUBLE_EQ(ps[k].grad().data().at(i), want) << "bucket " << bucket << " param " << k;
-    }
-    // No rank has a gradient: none after the reduction either.
-    for (Parameter p : ps)
-      p.cleargrad();
-    dp.all_reduce_grads();
-    for (const Parameter &p : ps)
-      EXPECT_FALSE(p.has_grad());
-  }
 }
 
 TEST(Distributed, MismatchedModelsAreAnErrorNamingRankAndParameter) {

@@ -53,6 +53,7 @@ const std::map<std::string, std::string> kNoOnnxExport = {
     {"dz.max_pooling_with_indexes", "made by --dz-share-pooling-indexes for training"},
     {"dz.dropout_mask", "dropout is the identity at inference"},
     {"dz.rng_next", "random state, training only"},
+    {"dz.all_reduce", "a collective of data-parallel training; a model runs alone"},
 };
 
 } // namespace

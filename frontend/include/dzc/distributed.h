@@ -42,8 +42,13 @@
 #include <dzc/variable.h>
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
+
+namespace dz::detail {
+class Tracer;
+}
 
 namespace dz::distributed {
 
@@ -73,6 +78,8 @@ void finalize();
 /// mean or the maximum. Every rank must call it with the same shape and dtype. float32,
 /// float64, int32, int64 and uint8 reduce with every op (the Mean of an integer tensor is
 /// an error: use Sum); bool reduces with Max (any rank true). CUDA tensors use NCCL.
+/// Inside dz::compile it is traced as a dz.all_reduce that every call runs (not for uint8,
+/// which the dz dialect lacks); broadcast() and barrier() are not traced.
 void all_reduce(const Tensor &t, ReduceOp op = ReduceOp::Sum);
 void all_reduce(const Variable &v, ReduceOp op = ReduceOp::Sum);
 /// Copies rank `root`'s values of `t` into `t` on every rank, in place.
@@ -85,7 +92,16 @@ struct DataParallelOptions {
   /// Gradients are packed into buckets of at most this many bytes (one parameter larger
   /// than that gets a bucket of its own), one all-reduce per bucket, as PyTorch's DDP.
   int64_t bucket_bytes = 25 * 1024 * 1024;
+  /// Eager backward passes start a bucket's all-reduce, on a thread of DataParallel's
+  /// own, as soon as the bucket's gradients are final, overlapping the rest of the
+  /// backward pass; all_reduce_grads() then waits for them and reduces the rest. One
+  /// backward() per all_reduce_grads() (a second one before it is a dz::Error), on the
+  /// thread that made the DataParallel. Off by default: on the 2-core machine of
+  /// docs/performance.md it does not pay (the numbers are there).
+  bool overlap = false;
 };
+
+struct OverlapState;
 
 /// What one call of all_reduce_grads() moved.
 struct DataParallelStats {
@@ -107,8 +123,10 @@ public:
   explicit DataParallel(Layer &model, DataParallelOptions options = {});
 
   /// After backward(): replaces every parameter's gradient by its mean over the ranks. A
-  /// parameter without a gradient counts as a zero gradient, and gets the mean too. Inside
-  /// dz::compile with more than one rank this is an error (the all-reduce is not traced).
+  /// parameter without a gradient counts as a zero gradient, and gets the mean too (one
+  /// that no rank has a gradient for keeps none). Inside dz::compile it is traced: one
+  /// dz.all_reduce "mean" per parameter, run by every call of the compiled step (there every
+  /// parameter ends with a gradient; docs/distributed.md).
   void all_reduce_grads();
   /// Copies rank 0's parameter values into every replica again.
   void broadcast_params();
@@ -131,12 +149,17 @@ private:
     int64_t numel = 0;
   };
   void plan_buckets();
+  static Tensor pack(const std::vector<Parameter> &params, const Bucket &b);
+  static void unpack(const std::vector<Parameter> &params, const Bucket &b, const Tensor &buf);
+  void all_reduce_grads_traced(detail::Tracer &tracer);
+  friend struct OverlapState;
 
   Layer model_; // a handle sharing the model's registry
   DataParallelOptions options_;
   std::vector<Parameter> params_;
   std::vector<Bucket> buckets_;
   DataParallelStats stats_;
+  std::shared_ptr<OverlapState> overlap_; // with options_.overlap and several ranks
 };
 
 } // namespace dz::distributed

@@ -7,6 +7,7 @@
 #pragma once
 #include <cstdint>
 #include <initializer_list>
+#include <string>
 #include <variant>
 #include <vector>
 
@@ -14,10 +15,10 @@
 
 namespace dz {
 
-/// An attribute of a recorded op ("axes", "keepdims", "exponent", ...).
+/// An attribute of a recorded op ("axes", "keepdims", "exponent", "reduction", ...).
 struct TraceAttr {
   const char *name;
-  std::variant<bool, int64_t, double, std::vector<int64_t>, DType> value;
+  std::variant<bool, int64_t, double, std::vector<int64_t>, DType, std::string> value;
 };
 
 class TraceHook {

@@ -15,6 +15,8 @@
 //     intermediate of the result's type that dies at this op, or a dz.reshape whose
 //     operand dies there, writes into that operand's buffer (the first such operand).
 //     Such values form one buffer whose range is the union of theirs.
+//     A dz.all_reduce (the collective reduces its buffer in place) joins its operand's
+//     buffer under the same condition (writesInPlace).
 //  4. Offsets: greedy by size, best fit (TFLite's arena planner, Pisarchyk & Lee 2020):
 //     buffers by decreasing size (ties: earlier start, then program order); each goes
 //     into the smallest gap, between the already placed buffers whose ranges overlap its
@@ -82,6 +84,11 @@ struct ArenaBuffer {
 /// size (the highest offset + size). Offsets are multiples of the sizes' common alignment
 /// when every size is a multiple of it.
 int64_t placeBuffers(std::vector<ArenaBuffer> &buffers);
+
+/// Whether `op` works in place: its result takes the buffer of its operand when that
+/// operand is an intermediate of the result's type that dies at `op` (a dz.all_reduce;
+/// the CPU executor reduces that operand's tensor itself then).
+bool writesInPlace(mlir::Operation *op);
 
 struct MemoryPlanOptions {
   bool in_place = true; // step 3; off, every value has a buffer of its own
