@@ -142,24 +142,12 @@ onnx::TrainableSource readTrainable(const std::string &path,
 }
 
 /// The values of a dz.constant.
+DType dtypeOf(mlir::Type e);
+
 Tensor constantTensor(mlir::DenseElementsAttr attr) {
   auto type = llvm::cast<mlir::RankedTensorType>(attr.getType());
   mlir::Type e = type.getElementType();
-  DType dtype;
-  if (e.isF32())
-    dtype = f32;
-  else if (e.isF64())
-    dtype = f64;
-  else if (e.isInteger(64))
-    dtype = i64;
-  else if (e.isInteger(32))
-    dtype = i32;
-  else if (e.isInteger(8))
-    dtype = u8;
-  else if (e.isInteger(1))
-    dtype = b8;
-  else
-    throw Error("dz::onnx::import_trainable: a constant of an element type dz tensors lack");
+  const DType dtype = dtypeOf(e);
   Tensor t(Shape(type.getShape().begin(), type.getShape().end()), dtype);
   if (dtype == b8) {
     bool *p = static_cast<bool *>(t.raw());
@@ -184,10 +172,24 @@ DType dtypeOf(mlir::Type e) {
     return i64;
   if (e.isInteger(32))
     return i32;
-  if (e.isInteger(8))
+  if (e.isUnsignedInteger(8))
     return u8;
   if (e.isInteger(1))
     return b8;
+  if (e.isSignlessInteger(8))
+    return i8;
+  if (e.isSignlessInteger(16))
+    return i16;
+  if (e.isUnsignedInteger(16))
+    return u16;
+  if (e.isUnsignedInteger(32))
+    return u32;
+  if (e.isUnsignedInteger(64))
+    return u64;
+  if (e.isF16())
+    return f16;
+  if (e.isBF16())
+    return bf16;
   throw Error("dz::onnx::import_trainable: a value of an element type dz tensors lack");
 }
 
