@@ -212,7 +212,7 @@ bool computes_on_floats(const std::string &op) { return op == "Clip" || op == "M
 /// Outputs that keep their own type whatever the inputs' (indices, shapes, counts).
 bool index_output(const std::string &op, int k) {
   return op == "Shape" || op == "Size" || op == "ArgMax" || op == "ArgMin" || op == "NonZero" ||
-         (k == 1 && (op == "TopK" || op == "MaxPool"));
+         (k == 1 && (op == "TopK" || op == "MaxPool")) || (k >= 1 && op == "Unique");
 }
 
 } // namespace

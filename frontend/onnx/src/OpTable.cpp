@@ -1014,6 +1014,7 @@ const OpEntry kOps[] = {
     {"Min", variadic<Fold::Min>},
     {"NegativeLogLikelihoodLoss",
      [](NodeContext &c) { return nll_loss(c, c.in(0), c.in(1), c.has(2) ? c.in(2) : Value()); }},
+    {"NonMaxSuppression", index_ops::non_max_suppression},
     {"NonZero", index_ops::non_zero},
     {"Not", unary<ir::NotOp>},
     {"OneHot", index_ops::one_hot},
@@ -1093,7 +1094,9 @@ const OpEntry kOps[] = {
     {"Tile", shape_ops::tile},
     {"TopK", top_k, 2}, // Values, Indices
     {"Transpose", shape_ops::transpose},
+    {"TfIdfVectorizer", index_ops::tfidf_vectorizer},
     {"Trilu", index_ops::trilu},
+    {"Unique", index_ops::unique, 4}, // Y, indices, inverse_indices, counts
     {"Unsqueeze", shape_ops::unsqueeze},
     {"Upsample", resize_ops::upsample},
     {"Where",
