@@ -6,6 +6,7 @@
 
 #include <array>
 #include <cstring>
+#include <limits>
 #include <string>
 #include <type_traits>
 
@@ -127,14 +128,31 @@ template <typename T> inline double to_double(T v) { return double(v); }
 template <> inline double to_double(Float16 v) { return f16_bits_to_float(v.bits); }
 template <> inline double to_double(BFloat16 v) { return bf16_bits_to_float(v.bits); }
 
+/// A float to an integer type: truncated toward zero; NaN gives 0 and values outside the
+/// type's range its nearest end (C++ leaves both undefined).
+template <typename D> inline D float_to_integer(double v) {
+  if (v != v)
+    return D(0);
+  if (v <= double(std::numeric_limits<D>::lowest()))
+    return std::numeric_limits<D>::lowest();
+  if (v >= double(std::numeric_limits<D>::max()))
+    return std::numeric_limits<D>::max();
+  return static_cast<D>(v);
+}
+
 /// One element converted as Tensor::to does: C++'s conversion (integers wrap around,
-/// floats truncate toward zero, nonzero is true); to and from the 16-bit floats through
-/// float32 (float64 to float16 rounds twice, exactly in all but halfway cases).
+/// floats truncate toward zero, nonzero is true; a float outside an integer type's range
+/// saturates, NaN gives 0); to and from the 16-bit floats through float32 (float64 to
+/// float16 rounds twice, exactly in all but halfway cases).
 template <typename D, typename S> inline D convert_element(S v) {
+  constexpr bool from_float =
+      std::is_floating_point_v<S> || std::is_same_v<S, Float16> || std::is_same_v<S, BFloat16>;
   if constexpr (std::is_same_v<D, Float16>) {
     return Float16{float_to_f16_bits(float(to_double(v)))};
   } else if constexpr (std::is_same_v<D, BFloat16>) {
     return BFloat16{float_to_bf16_bits(float(to_double(v)))};
+  } else if constexpr (from_float && std::is_integral_v<D> && !std::is_same_v<D, bool>) {
+    return float_to_integer<D>(to_double(v));
   } else if constexpr (std::is_same_v<S, Float16> || std::is_same_v<S, BFloat16>) {
     return static_cast<D>(float(to_double(v)));
   } else {

@@ -20,8 +20,9 @@ float from_bits(uint32_t b) {
   return f;
 }
 
+/// The tensor's bytes as elements of T (T's size may differ from the dtype's: raw bytes).
 template <typename T> std::vector<T> values(const Tensor &t) {
-  std::vector<T> v(size_t(t.size()));
+  std::vector<T> v(t.nbytes() / sizeof(T));
   std::memcpy(v.data(), t.raw(), t.nbytes());
   return v;
 }
@@ -65,8 +66,9 @@ TEST(Dtypes, Float16ToFloatIsExact) {
   EXPECT_TRUE(std::signbit(f16_bits_to_float(0x8000)));
   for (uint32_t h = 0; h < 0x10000; ++h) { // every non-NaN float16 survives the round trip
     const float f = f16_bits_to_float(uint16_t(h));
-    if (!std::isnan(f))
+    if (!std::isnan(f)) {
       ASSERT_EQ(float_to_f16_bits(f), h) << h;
+    }
   }
 }
 
@@ -109,6 +111,11 @@ TEST(Dtypes, FloatConversionsFollowNumPy) {
   const Tensor b = Tensor::from({3.14159, -0.0}, {2}, f64).to(bf16);
   EXPECT_EQ(values<uint16_t>(b), (std::vector<uint16_t>{0x4049, 0x8000}));
   EXPECT_EQ(b.at(0), 3.140625);
+  // Floats outside an integer type's range saturate, NaN gives 0 (C++ leaves both undefined).
+  const Tensor wild = Tensor::from({300.0, -1.0, NAN, INFINITY, -1e30, 1e30}, {6}, f64);
+  EXPECT_EQ(values<uint8_t>(wild.to(u8)), (std::vector<uint8_t>{255, 0, 0, 255, 0, 255}));
+  EXPECT_EQ(values<int64_t>(wild.to(i64))[4], std::numeric_limits<int64_t>::lowest());
+  EXPECT_EQ(values<int64_t>(wild.to(i64))[5], std::numeric_limits<int64_t>::max());
   // float16 to an integer truncates toward zero, to bool: nonzero.
   EXPECT_EQ(Tensor::from({-2.75, 3.5}, {2}, f16).to(i8).at(0), -2.0);
   EXPECT_EQ(Tensor::from({0.0, 0.5}, {2}, f16).to(b8).at(1), 1.0);
