@@ -38,5 +38,10 @@ def Dz_Tensor : StaticShapeTensorOf<[F32, F64, I64, I32, I1]>;
 def Dz_FloatTensor : StaticShapeTensorOf<[F32, F64]>;
 def Dz_IndexTensor : StaticShapeTensorOf<[I64]>;
 def Dz_BoolTensor : StaticShapeTensorOf<[I1]>;
+// Storage types: the rest of ONNX's numeric types (i8, i16, ui8 to ui64, f16, bf16). Only
+// dz.constant and dz.cast take them: imported values of these types are computed on in a
+// wider type and converted back.
+def Dz_AnyTensor : StaticShapeTensorOf<[F32, F64, I64, I32, I1, I8, I16, UI8, UI16, UI32, UI64,
+                                        F16, BF16]>;
 
 #endif // DZ_DIALECT_TD

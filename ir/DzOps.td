@@ -60,7 +60,7 @@ def Dz_ConstantOp : Dz_Op<"constant", [ConstantLike, Dz_Fusible]> {
     ```
   }];
   let arguments = (ins ElementsAttr:$value);
-  let results = (outs Dz_Tensor:$result);
+  let results = (outs Dz_AnyTensor:$result);
   let assemblyFormat = "$value attr-dict";
   let hasFolder = 1;
 }
@@ -241,15 +241,17 @@ include "DzRegistryOps.td"
 def Dz_CastOp : Dz_Op<"cast", [Dz_Elementwise, Dz_Fusible, Dz_ViewLike]> {
   let summary = "elementwise conversion to another element type";
   let description = [{
-    `x` converted to the element type `dtype` (f32, f64, i64, i32 or i1; to i1 a nonzero
-    value is true, from i1 true is 1); the shape stays.
+    `x` converted to the element type `dtype` (f32, f64, i64, i32 or i1, or a storage type:
+    i8, i16, ui8, ui16, ui32, ui64, f16, bf16; to i1 a nonzero value is true, from i1 true is
+    1; to a narrower integer the value wraps around; to f16 / bf16 it rounds to nearest
+    even); the shape stays.
 
     ```mlir
     %0 = dz.cast %t {dtype = f32} : tensor<8xi64> -> tensor<8xf32>
     ```
   }];
-  let arguments = (ins Dz_Tensor:$x, TypeAttr:$dtype);
-  let results = (outs Dz_Tensor:$result);
+  let arguments = (ins Dz_AnyTensor:$x, TypeAttr:$dtype);
+  let results = (outs Dz_AnyTensor:$result);
   let assemblyFormat = "$x attr-dict `:` type($x) `->` type($result)";
 }
 

@@ -31,6 +31,20 @@ const char *element_type_str(DType t) {
     return "ui8";
   case DType::b8:
     return "i1";
+  case DType::i8:
+    return "i8";
+  case DType::i16:
+    return "i16";
+  case DType::u16:
+    return "ui16";
+  case DType::u32:
+    return "ui32";
+  case DType::u64:
+    return "ui64";
+  case DType::f16:
+    return "f16";
+  case DType::bf16:
+    return "bf16";
   }
   return "?";
 }
@@ -336,7 +350,8 @@ void Program::run_direct(std::span<const Tensor *const> args, std::vector<Tensor
     ++profile_->runs;
   for (size_t si = 0; si < steps_.size(); ++si) {
     const Step &s = steps_[si];
-    const auto t0 = profile_ ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point();
+    const auto t0 =
+        profile_ ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point();
     try {
       s.direct(s, buf);
     } catch (const Error &e) {

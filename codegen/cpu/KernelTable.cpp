@@ -17,6 +17,7 @@
 #include <llvm/Support/raw_ostream.h>
 
 #include <algorithm>
+#include <cstring>
 #include <numeric>
 
 namespace dz::codegen {
@@ -43,6 +44,22 @@ std::optional<TensorSpec> spec_of(mlir::Type type) {
     spec.dtype = i32;
   else if (e.isSignlessInteger(1))
     spec.dtype = b8;
+  else if (e.isSignlessInteger(8))
+    spec.dtype = i8;
+  else if (e.isSignlessInteger(16))
+    spec.dtype = i16;
+  else if (e.isUnsignedInteger(8))
+    spec.dtype = u8;
+  else if (e.isUnsignedInteger(16))
+    spec.dtype = u16;
+  else if (e.isUnsignedInteger(32))
+    spec.dtype = u32;
+  else if (e.isUnsignedInteger(64))
+    spec.dtype = u64;
+  else if (e.isF16())
+    spec.dtype = f16;
+  else if (e.isBF16())
+    spec.dtype = bf16;
   else
     return std::nullopt;
   return spec;
@@ -154,6 +171,24 @@ std::optional<Tensor> elements_as(mlir::ElementsAttr attr, const TensorSpec &spe
   return t;
 }
 
+/// The elements of a dense constant of a storage dtype (i8, ui16, f16, ...), by their bytes.
+std::optional<Tensor> elements_raw(mlir::ElementsAttr attr, const TensorSpec &spec) {
+  auto dense = llvm::dyn_cast<mlir::DenseElementsAttr>(attr);
+  if (!dense)
+    return std::nullopt;
+  llvm::ArrayRef<char> raw = dense.getRawData();
+  const size_t width = dtype_size(spec.dtype), n = size_t(shape_size(spec.shape));
+  if (dense.isSplat() && raw.size() == width) {
+    Tensor t(spec.shape, spec.dtype);
+    for (size_t i = 0; i < n; ++i)
+      std::memcpy(static_cast<char *>(t.raw()) + i * width, raw.data(), width);
+    return t;
+  }
+  if (raw.size() == n * width)
+    return Tensor::from_buffer(raw.data(), spec.shape, spec.dtype);
+  return std::nullopt;
+}
+
 FailureOr<Kernel> lower_constant(OpView &v) {
   auto value = llvm::dyn_cast_or_null<mlir::ElementsAttr>(v.attr("value"));
   if (!value)
@@ -179,6 +214,7 @@ FailureOr<Kernel> lower_constant(OpView &v) {
     t = elements_as<bool>(value, v.out);
     break;
   default:
+    t = elements_raw(value, v.out);
     break;
   }
   if (!t)

@@ -27,6 +27,20 @@ mlir::Type elementType(mlir::MLIRContext &ctx, DType dtype) {
     return b.getIntegerType(8, /*isSigned=*/false);
   case b8:
     return b.getI1Type();
+  case i8:
+    return b.getIntegerType(8);
+  case i16:
+    return b.getIntegerType(16);
+  case u16:
+    return b.getIntegerType(16, /*isSigned=*/false);
+  case u32:
+    return b.getIntegerType(32, /*isSigned=*/false);
+  case u64:
+    return b.getIntegerType(64, /*isSigned=*/false);
+  case f16:
+    return b.getF16Type();
+  case bf16:
+    return b.getBF16Type();
   }
   return b.getF32Type();
 }

@@ -130,9 +130,14 @@ void Exporter::addConstant(Operation *op) {
   else if (elem.isInteger(32))
     for (int32_t x : dense.getValues<int32_t>())
       append(x);
-  else // i1: one byte per bool
+  else if (elem.isInteger(1)) // one byte per bool
     for (bool x : dense.getValues<bool>())
       append(uint8_t(x));
+  else // i8, i16, ui8, ui16, f16, bf16: the raw little-endian elements, a splat repeated
+    for (int64_t i = 0, n = dense.getNumElements(); i < n; ++i)
+      raw.append(dense.getRawData().data() +
+                     (dense.isSplat() ? 0 : i) * (elem.getIntOrFloatBitWidth() / 8),
+                 elem.getIntOrFloatBitWidth() / 8);
   t.set_raw_data(raw);
   names_[op->getResult(0)] = t.name();
 }

@@ -39,14 +39,30 @@ inline int32_t onnxElementType(mlir::Type t) {
     return ::onnx::TensorProto::FLOAT;
   if (t.isF64())
     return ::onnx::TensorProto::DOUBLE;
-  if (t.isInteger(64))
+  if (t.isSignlessInteger(64))
     return ::onnx::TensorProto::INT64;
-  if (t.isInteger(32))
+  if (t.isSignlessInteger(32))
     return ::onnx::TensorProto::INT32;
   if (t.isInteger(1))
     return ::onnx::TensorProto::BOOL;
-  throw Error("dz::onnx export: element type without an ONNX mapping (f32, f64, i64, i32 and "
-              "i1 have one)");
+  if (t.isF16())
+    return ::onnx::TensorProto::FLOAT16;
+  if (t.isBF16())
+    return ::onnx::TensorProto::BFLOAT16;
+  if (t.isSignlessInteger(8))
+    return ::onnx::TensorProto::INT8;
+  if (t.isSignlessInteger(16))
+    return ::onnx::TensorProto::INT16;
+  if (t.isUnsignedInteger(8))
+    return ::onnx::TensorProto::UINT8;
+  if (t.isUnsignedInteger(16))
+    return ::onnx::TensorProto::UINT16;
+  if (t.isUnsignedInteger(32))
+    return ::onnx::TensorProto::UINT32;
+  if (t.isUnsignedInteger(64))
+    return ::onnx::TensorProto::UINT64;
+  throw Error("dz::onnx export: element type without an ONNX mapping (f32, f64, i64, i32, i1, "
+              "i8, i16, ui8 to ui64, f16 and bf16 have one)");
 }
 
 inline int32_t onnxElementType(DType d) {
@@ -63,6 +79,20 @@ inline int32_t onnxElementType(DType d) {
     return ::onnx::TensorProto::UINT8;
   case b8:
     return ::onnx::TensorProto::BOOL;
+  case i8:
+    return ::onnx::TensorProto::INT8;
+  case i16:
+    return ::onnx::TensorProto::INT16;
+  case u16:
+    return ::onnx::TensorProto::UINT16;
+  case u32:
+    return ::onnx::TensorProto::UINT32;
+  case u64:
+    return ::onnx::TensorProto::UINT64;
+  case f16:
+    return ::onnx::TensorProto::FLOAT16;
+  case bf16:
+    return ::onnx::TensorProto::BFLOAT16;
   }
   return ::onnx::TensorProto::UNDEFINED;
 }

@@ -146,10 +146,24 @@ DType dtypeOf(mlir::Type e) {
     return i64;
   if (e.isInteger(32))
     return i32;
-  if (e.isInteger(8))
+  if (e.isUnsignedInteger(8))
     return u8;
   if (e.isInteger(1))
     return b8;
+  if (e.isSignlessInteger(8))
+    return i8;
+  if (e.isSignlessInteger(16))
+    return i16;
+  if (e.isUnsignedInteger(16))
+    return u16;
+  if (e.isUnsignedInteger(32))
+    return u32;
+  if (e.isUnsignedInteger(64))
+    return u64;
+  if (e.isF16())
+    return f16;
+  if (e.isBF16())
+    return bf16;
   throw Error("dz::onnx::import_trainable: a value of an element type dz tensors lack");
 }
 

@@ -311,6 +311,9 @@ Handle mpi_type(DType dt) {
   case u8:
   case b8:
     return m.t_uint8;
+  default:
+    throw Error(std::string("all_reduce: dtype ") + dtype_name(dt) +
+                " is not reduced across ranks (float32, float64, int32, int64, uint8, bool are)");
   }
   return nullptr;
 }
@@ -468,6 +471,9 @@ int nccl_type(DType dt) {
   case u8:
   case b8:
     return ncclUint8;
+  default:
+    throw Error(std::string("all_reduce: dtype ") + dtype_name(dt) +
+                " is not reduced across ranks (float32, float64, int32, int64, uint8, bool are)");
   }
   return ncclUint8;
 }

@@ -30,7 +30,7 @@ static bool hasKernelTypes(Operation *op) {
   auto kernelType = [](Type t) {
     auto tensor = dyn_cast<RankedTensorType>(t);
     Type e = tensor ? tensor.getElementType() : Type();
-    return e && (e.isF32() || e.isF64() || e.isInteger(64));
+    return e && (e.isF32() || e.isF64() || e.isSignlessInteger(64));
   };
   return llvm::all_of(op->getOperandTypes(), kernelType) &&
          llvm::all_of(op->getResultTypes(), kernelType);

@@ -27,6 +27,16 @@ bool isDzElementType(Type type) {
          type.isInteger(1);
 }
 
+/// The element types dz.constant and dz.cast take besides those: ONNX's other numbers.
+bool isDzStorageType(Type type) {
+  if (isDzElementType(type) || type.isF16() || type.isBF16())
+    return true;
+  auto i = dyn_cast<IntegerType>(type);
+  return i && (i.isUnsigned() ? (i.getWidth() == 8 || i.getWidth() == 16 || i.getWidth() == 32 ||
+                                 i.getWidth() == 64)
+                              : i.isSignless() && (i.getWidth() == 8 || i.getWidth() == 16));
+}
+
 bool isBool(RankedTensorType t) { return t.getElementType().isInteger(1); }
 
 bool isIdentityPermutation(llvm::ArrayRef<int64_t> perm) {
@@ -144,7 +154,6 @@ LogicalResult inferSoftmax(std::optional<Location> loc, typename OpTy::Adaptor a
 // Type inference
 //===----------------------------------------------------------------------===//
 
-
 DZ_INFER(ConstantOp) {
   auto value = DZ_ATTR(adaptor, value);
   if (!value)
@@ -222,8 +231,11 @@ DZ_INFER(CastOp) {
   auto dtype = DZ_ATTR(adaptor, dtype);
   if (!x || !dtype)
     return fail<CastOp>(loc, "needs a ranked tensor operand and the attribute dtype");
-  if (!isDzElementType(dtype.getValue()))
-    return fail<CastOp>(loc, "dtype must be f32, f64, i64, i32 or i1, not ", dtype.getValue());
+  if (!isDzStorageType(dtype.getValue()))
+    return fail<CastOp>(loc,
+                        "dtype must be f32, f64, i64, i32, i1, i8, i16, ui8, ui16, ui32, ui64, "
+                        "f16 or bf16, not ",
+                        dtype.getValue());
   types.push_back(RankedTensorType::get(x.getShape(), dtype.getValue()));
   return success();
 }

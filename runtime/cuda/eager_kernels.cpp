@@ -32,8 +32,22 @@ const char *ctype(DType t) {
     return "unsigned char";
   case DType::b8:
     return "bool";
+  case DType::i8:
+    return "signed char";
+  case DType::i16:
+    return "short";
+  case DType::u16:
+    return "unsigned short";
+  case DType::u32:
+    return "unsigned int";
+  case DType::u64:
+    return "unsigned long long";
+  case DType::f16:
+  case DType::bf16:
+    break;
   }
-  return "?";
+  throw Error(std::string("CUDA kernels: dtype ") + dtype_name(t) +
+              " is stored but not computed on; convert it on the CPU first");
 }
 
 /// A short dtype tag for kernel names: f32, f64, i64, i32, u8, b8.
@@ -51,6 +65,20 @@ const char *tag(DType t) {
     return "u8";
   case DType::b8:
     return "b8";
+  case DType::i8:
+    return "i8";
+  case DType::i16:
+    return "i16";
+  case DType::u16:
+    return "u16";
+  case DType::u32:
+    return "u32";
+  case DType::u64:
+    return "u64";
+  case DType::f16:
+    return "f16";
+  case DType::bf16:
+    return "bf16";
   }
   return "?";
 }

@@ -152,8 +152,7 @@ IndexPlan plan_index(const Shape &shape, const IndexList &index) {
   try {
     return plan_index_impl(shape, index);
   } catch (const Error &e) {
-    throw Error(std::string(e.what()) + " (indexing a tensor of shape " + shape_str(shape) +
-                ")");
+    throw Error(std::string(e.what()) + " (indexing a tensor of shape " + shape_str(shape) + ")");
   }
 }
 
@@ -414,6 +413,10 @@ Tensor scatter_add(const IndexPlan &plan, const Tensor &src) {
   case b8:
     scatter_add_typed<bool>(y.raw(), src.raw(), plan.offsets);
     break;
+  default:
+    throw Error(std::string("scatter_add: dtype ") + dtype_name(src.dtype()) +
+                " is stored but not computed on: convert it first (astype float32, float64 or "
+                "int64)");
   }
   return y;
 }

@@ -6,6 +6,7 @@
 
 #include <array>
 #include <cstring>
+#include <limits>
 #include <string>
 #include <type_traits>
 
@@ -71,8 +72,92 @@ template <typename Fn> decltype(auto) visit_dtype(DType dt, Fn &&fn) {
     return fn(TypeTag<uint8_t>{});
   case DType::b8:
     return fn(TypeTag<bool>{});
+  default:
+    throw Error(std::string("dtype ") + dtype_name(dt) +
+                " is stored but not computed on: convert it first (astype float32, float64 or "
+                "int64)");
   }
-  throw Error("internal: unknown dtype");
+}
+
+/// A float16 or bfloat16 element: its bits (see float_to_f16_bits).
+struct Float16 {
+  uint16_t bits;
+};
+struct BFloat16 {
+  uint16_t bits;
+};
+
+/// Calls fn(TypeTag<T>{}) for the C++ type of any dtype, the storage-only ones included
+/// (Float16 / BFloat16 for the 16-bit floats): for copies and conversions.
+template <typename Fn> decltype(auto) visit_all(DType dt, Fn &&fn) {
+  switch (dt) {
+  case DType::i8:
+    return fn(TypeTag<int8_t>{});
+  case DType::i16:
+    return fn(TypeTag<int16_t>{});
+  case DType::u16:
+    return fn(TypeTag<uint16_t>{});
+  case DType::u32:
+    return fn(TypeTag<uint32_t>{});
+  case DType::u64:
+    return fn(TypeTag<uint64_t>{});
+  case DType::f16:
+    return fn(TypeTag<Float16>{});
+  case DType::bf16:
+    return fn(TypeTag<BFloat16>{});
+  default:
+    return visit_dtype(dt, std::forward<Fn>(fn));
+  }
+}
+
+/// Calls fn(TypeTag<T>{}) with an unsigned integer type of the dtype's size: for moves.
+template <typename Fn> decltype(auto) visit_bytes(DType dt, Fn &&fn) {
+  switch (dtype_size(dt)) {
+  case 1:
+    return fn(TypeTag<uint8_t>{});
+  case 2:
+    return fn(TypeTag<uint16_t>{});
+  case 4:
+    return fn(TypeTag<uint32_t>{});
+  default:
+    return fn(TypeTag<uint64_t>{});
+  }
+}
+
+template <typename T> inline double to_double(T v) { return double(v); }
+template <> inline double to_double(Float16 v) { return f16_bits_to_float(v.bits); }
+template <> inline double to_double(BFloat16 v) { return bf16_bits_to_float(v.bits); }
+
+/// A float to an integer type: truncated toward zero; NaN gives 0 and values outside the
+/// type's range its nearest end (C++ leaves both undefined).
+template <typename D> inline D float_to_integer(double v) {
+  if (v != v)
+    return D(0);
+  if (v <= double(std::numeric_limits<D>::lowest()))
+    return std::numeric_limits<D>::lowest();
+  if (v >= double(std::numeric_limits<D>::max()))
+    return std::numeric_limits<D>::max();
+  return static_cast<D>(v);
+}
+
+/// One element converted as Tensor::to does: C++'s conversion (integers wrap around,
+/// floats truncate toward zero, nonzero is true; a float outside an integer type's range
+/// saturates, NaN gives 0); to and from the 16-bit floats through float32 (float64 to
+/// float16 rounds twice, exactly in all but halfway cases).
+template <typename D, typename S> inline D convert_element(S v) {
+  constexpr bool from_float =
+      std::is_floating_point_v<S> || std::is_same_v<S, Float16> || std::is_same_v<S, BFloat16>;
+  if constexpr (std::is_same_v<D, Float16>) {
+    return Float16{float_to_f16_bits(float(to_double(v)))};
+  } else if constexpr (std::is_same_v<D, BFloat16>) {
+    return BFloat16{float_to_bf16_bits(float(to_double(v)))};
+  } else if constexpr (from_float && std::is_integral_v<D> && !std::is_same_v<D, bool>) {
+    return float_to_integer<D>(to_double(v));
+  } else if constexpr (std::is_same_v<S, Float16> || std::is_same_v<S, BFloat16>) {
+    return static_cast<D>(float(to_double(v)));
+  } else {
+    return static_cast<D>(v);
+  }
 }
 
 /// The same for float32/float64 only; other dtypes throw naming `op`.
@@ -83,16 +168,14 @@ template <typename Fn> decltype(auto) visit_float(DType dt, const char *op, Fn &
   case DType::f64:
     return fn(TypeTag<double>{});
   default:
-    throw Error(std::string(op) + ": expected a float32 or float64 tensor, got " +
-                dtype_name(dt));
+    throw Error(std::string(op) + ": expected a float32 or float64 tensor, got " + dtype_name(dt));
   }
 }
 
 /// Numeric dtypes (everything but bool).
 template <typename Fn> decltype(auto) visit_numeric(DType dt, const char *op, Fn &&fn) {
   if (dt == DType::b8)
-    throw Error(std::string(op) +
-                ": not defined for bool tensors (convert with astype first)");
+    throw Error(std::string(op) + ": not defined for bool tensors (convert with astype first)");
   return visit_dtype(dt, std::forward<Fn>(fn));
 }
 
@@ -107,8 +190,8 @@ Shape reduced_shape(const Shape &s, const std::vector<int64_t> &axes, bool keepd
 /// An n-ary strided iteration over an output shape, with adjacent dimensions merged
 /// where every operand allows it. The last dimension is the inner loop.
 template <size_t N> struct StridedPlan {
-  Shape shape;                    // merged output shape (at least one dimension)
-  std::array<Shape, N> strides;   // per operand, in elements
+  Shape shape;                  // merged output shape (at least one dimension)
+  std::array<Shape, N> strides; // per operand, in elements
   int64_t inner() const { return shape.back(); }
   int64_t outer() const {
     int64_t n = 1;

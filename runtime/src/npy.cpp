@@ -27,7 +27,8 @@ constexpr char kMagic[] = "\x93NUMPY";
 constexpr size_t kMagicLen = 6;
 constexpr size_t kAlign = 64;
 constexpr size_t kGrowthAxisMaxDigits = 21; // numpy pads the header for in-place growth
-constexpr const char *kSupported = "'<f4', '<f8', '<i8', '<i4', '|u1', '|b1'";
+constexpr const char *kSupported =
+    "'<f4', '<f8', '<f2', '<i8', '<i4', '<i2', '|i1', '|u1', '<u2', '<u4', '<u8', '|b1'";
 
 const char *descr_of(DType t) {
   switch (t) {
@@ -43,6 +44,20 @@ const char *descr_of(DType t) {
     return "|u1";
   case b8:
     return "|b1";
+  case i8:
+    return "|i1";
+  case i16:
+    return "<i2";
+  case u16:
+    return "<u2";
+  case u32:
+    return "<u4";
+  case u64:
+    return "<u8";
+  case f16:
+    return "<f2";
+  case bf16: // NumPy has no bfloat16: its bits, as ONNX's test data store it
+    return "<u2";
   }
   return "?";
 }
@@ -162,7 +177,7 @@ DType dtype_of_descr(const Value &descr, const std::string &what) {
   if (d.size() == 3) {
     const char order = d[0];
     const std::string code = d.substr(1);
-    const bool one_byte = code == "u1" || code == "b1";
+    const bool one_byte = code == "u1" || code == "b1" || code == "i1";
     if (order == '>' && !one_byte)
       throw Error(where + "big-endian descr '" + d +
                   "' is not supported; save it little-endian (arr.astype(arr.dtype."
@@ -177,6 +192,18 @@ DType dtype_of_descr(const Value &descr, const std::string &what) {
         return i64;
       if (code == "i4" && order != '|')
         return i32;
+      if (code == "f2" && order != '|')
+        return f16;
+      if (code == "i2" && order != '|')
+        return i16;
+      if (code == "u2" && order != '|')
+        return u16;
+      if (code == "u4" && order != '|')
+        return u32;
+      if (code == "u8" && order != '|')
+        return u64;
+      if (code == "i1")
+        return i8;
       if (code == "u1")
         return u8;
       if (code == "b1")

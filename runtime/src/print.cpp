@@ -27,8 +27,14 @@ constexpr int kPrecision = 8;
 // ---- reading elements -----------------------------------------------------------------
 
 double float_at(const Tensor &t, int64_t i) {
-  return t.dtype() == f32 ? double(static_cast<const float *>(t.raw())[i])
-                          : static_cast<const double *>(t.raw())[i];
+  switch (t.dtype()) {
+  case f32:
+    return double(static_cast<const float *>(t.raw())[i]);
+  case f64:
+    return static_cast<const double *>(t.raw())[i];
+  default: // float16, bfloat16
+    return t.at(i);
+  }
 }
 
 int64_t int_at(const Tensor &t, int64_t i) {
@@ -37,6 +43,16 @@ int64_t int_at(const Tensor &t, int64_t i) {
     return static_cast<const int64_t *>(t.raw())[i];
   case i32:
     return static_cast<const int32_t *>(t.raw())[i];
+  case i8:
+    return static_cast<const int8_t *>(t.raw())[i];
+  case i16:
+    return static_cast<const int16_t *>(t.raw())[i];
+  case u16:
+    return static_cast<const uint16_t *>(t.raw())[i];
+  case u32:
+    return static_cast<const uint32_t *>(t.raw())[i];
+  case u64: // above 2^63 printed wrapped to negative
+    return int64_t(static_cast<const uint64_t *>(t.raw())[i]);
   default:
     return static_cast<const uint8_t *>(t.raw())[i];
   }

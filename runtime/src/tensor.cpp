@@ -22,14 +22,22 @@ using namespace detail;
 
 size_t dtype_size(DType t) {
   switch (t) {
-  case DType::f32:
-  case DType::i32:
-    return 4;
   case DType::f64:
   case DType::i64:
+  case DType::u64:
     return 8;
+  case DType::f32:
+  case DType::i32:
+  case DType::u32:
+    return 4;
+  case DType::i16:
+  case DType::u16:
+  case DType::f16:
+  case DType::bf16:
+    return 2;
   case DType::u8:
   case DType::b8:
+  case DType::i8:
     return 1;
   }
   return 0;
@@ -49,31 +57,118 @@ const char *dtype_name(DType t) {
     return "uint8";
   case DType::b8:
     return "bool";
+  case DType::i8:
+    return "int8";
+  case DType::i16:
+    return "int16";
+  case DType::u16:
+    return "uint16";
+  case DType::u32:
+    return "uint32";
+  case DType::u64:
+    return "uint64";
+  case DType::f16:
+    return "float16";
+  case DType::bf16:
+    return "bfloat16";
   }
   return "?";
 }
 
-bool is_floating(DType t) { return t == DType::f32 || t == DType::f64; }
+bool is_floating(DType t) {
+  return t == DType::f32 || t == DType::f64 || t == DType::f16 || t == DType::bf16;
+}
+
+bool is_compute_dtype(DType t) {
+  return t == DType::f32 || t == DType::f64 || t == DType::i64 || t == DType::i32 ||
+         t == DType::u8 || t == DType::b8;
+}
 
 DType promote(DType a, DType b) {
-  auto rank = [](DType t) {
-    switch (t) {
-    case DType::b8:
-      return 0;
-    case DType::u8:
-      return 1;
-    case DType::i32:
-      return 2;
-    case DType::i64:
-      return 3;
-    case DType::f32:
-      return 4;
-    case DType::f64:
-      return 5;
-    }
-    return 0;
+  if (a == b || b == DType::b8)
+    return a;
+  if (a == DType::b8)
+    return b;
+  if (is_floating(a) || is_floating(b)) {
+    if (!is_floating(a))
+      return b;
+    if (!is_floating(b))
+      return a;
+    if (a == DType::f64 || b == DType::f64)
+      return DType::f64;
+    return DType::f32; // f32 with a 16-bit float, or float16 with bfloat16
+  }
+  auto is_signed = [](DType t) {
+    return t == DType::i8 || t == DType::i16 || t == DType::i32 || t == DType::i64;
   };
-  return rank(a) >= rank(b) ? a : b;
+  const size_t sa = dtype_size(a), sb = dtype_size(b);
+  if (is_signed(a) == is_signed(b))
+    return sa >= sb ? a : b;
+  const DType s = is_signed(a) ? a : b, u = is_signed(a) ? b : a;
+  if (dtype_size(s) > dtype_size(u))
+    return s;
+  switch (dtype_size(u)) {
+  case 1:
+    return DType::i16;
+  case 2:
+    return DType::i32;
+  case 4:
+    return DType::i64;
+  default:
+    return DType::f64;
+  }
+}
+
+uint16_t float_to_f16_bits(float v) {
+  uint32_t x;
+  std::memcpy(&x, &v, sizeof x);
+  const uint16_t sign = uint16_t((x >> 16) & 0x8000u);
+  uint32_t a = x & 0x7fffffffu;
+  if (a > 0x7f800000u) // NaN: quiet, with the payload's top bits
+    return uint16_t(sign | 0x7e00u | ((a >> 13) & 0x3ffu));
+  if (a >= 0x477ff000u) // at least 65520, halfway to 2^16: infinity
+    return uint16_t(sign | 0x7c00u);
+  if (a < 0x38800000u) { // below 2^-14: a subnormal (or zero) float16
+    float f;
+    std::memcpy(&f, &a, sizeof f);
+    return uint16_t(sign | uint32_t(std::nearbyint(f * 16777216.0f))); // units of 2^-24
+  }
+  a += 0xc8000fffu + ((a >> 13) & 1u); // exponent - 112, then round to nearest even
+  return uint16_t(sign | (a >> 13));
+}
+
+float f16_bits_to_float(uint16_t h) {
+  const uint32_t sign = uint32_t(h & 0x8000u) << 16;
+  const uint32_t exp = (h >> 10) & 0x1fu, mant = h & 0x3ffu;
+  uint32_t bits;
+  if (exp == 0) {
+    const float f = float(mant) * (1.0f / 16777216.0f);
+    std::memcpy(&bits, &f, sizeof bits);
+    bits |= sign;
+  } else if (exp == 31) {
+    bits = sign | 0x7f800000u | (mant << 13);
+  } else {
+    bits = sign | ((exp + 112) << 23) | (mant << 13);
+  }
+  float f;
+  std::memcpy(&f, &bits, sizeof f);
+  return f;
+}
+
+uint16_t float_to_bf16_bits(float v) {
+  uint32_t x;
+  std::memcpy(&x, &v, sizeof x);
+  if ((x & 0x7fffffffu) > 0x7f800000u) // NaN: quiet
+    return uint16_t((x >> 16) | 0x0040u);
+  x += 0x7fffu + ((x >> 16) & 1u); // round to nearest even; overflows to infinity
+  return uint16_t(x >> 16);
+}
+
+float bf16_bits_to_float(uint16_t bits) {
+  const uint32_t x = uint32_t(bits) << 16;
+  float f;
+  std::memcpy(&f, &x, sizeof f);
+  return f;
 }
 
 std::string Device::str() const {
@@ -107,8 +202,8 @@ Shape broadcast_shapes(const Shape &a, const Shape &b, const char *op) {
     int64_t db = i < n - b.size() ? 1 : b[i - (n - b.size())];
     if (da != db && da != 1 && db != 1)
       throw Error(std::string(op) + ": shapes " + shape_str(a) + " and " + shape_str(b) +
-                  " cannot be broadcast together (dimension " + std::to_string(i) +
-                  ": " + std::to_string(da) + " vs " + std::to_string(db) +
+                  " cannot be broadcast together (dimension " + std::to_string(i) + ": " +
+                  std::to_string(da) + " vs " + std::to_string(db) +
                   "; sizes must match or one must be 1)");
     out[i] = da == 1 ? db : da;
   }
@@ -152,8 +247,8 @@ int64_t normalize_axis(int64_t axis, const Shape &shape, const char *op) {
   int64_t ndim = int64_t(shape.size());
   if (axis < -ndim || axis >= std::max<int64_t>(ndim, 1))
     throw Error(std::string(op) + ": axis " + std::to_string(axis) +
-                " is out of range for a tensor of shape " + shape_str(shape) + " (valid: " +
-                std::to_string(-ndim) + " to " + std::to_string(ndim - 1) + ")");
+                " is out of range for a tensor of shape " + shape_str(shape) +
+                " (valid: " + std::to_string(-ndim) + " to " + std::to_string(ndim - 1) + ")");
   return axis < 0 ? axis + ndim : axis;
 }
 
@@ -169,7 +264,7 @@ Tensor strided_copy(const Tensor &src, const Shape &src_strides, const Shape &ou
   char *d = static_cast<char *>(out.raw());
   int64_t inner = plan.inner(), rows = plan.outer();
   int64_t sin = plan.strides[0].back();
-  visit_dtype(src.dtype(), [&](auto tag) {
+  visit_bytes(src.dtype(), [&](auto tag) {
     using T = typename decltype(tag)::type;
     const T *sp = reinterpret_cast<const T *>(s);
     T *dp = reinterpret_cast<T *>(d);
@@ -439,15 +534,14 @@ Tensor Tensor::on_storage(std::shared_ptr<Storage> storage, size_t offset, Shape
 
 Tensor Tensor::from(const std::vector<double> &values, Shape shape, DType dtype) {
   if (int64_t(values.size()) != shape_size(shape))
-    throw Error("Tensor::from: " + std::to_string(values.size()) +
-                " values do not fill shape " + shape_str(shape) + " (" +
-                std::to_string(shape_size(shape)) + " elements)");
+    throw Error("Tensor::from: " + std::to_string(values.size()) + " values do not fill shape " +
+                shape_str(shape) + " (" + std::to_string(shape_size(shape)) + " elements)");
   Tensor t(std::move(shape), dtype);
-  visit_dtype(dtype, [&](auto tag) {
+  visit_all(dtype, [&](auto tag) {
     using T = typename decltype(tag)::type;
     T *p = static_cast<T *>(t.raw());
     for (size_t i = 0; i < values.size(); ++i)
-      p[i] = static_cast<T>(values[i]);
+      p[i] = convert_element<T>(values[i]);
   });
   return t;
 }
@@ -494,13 +588,13 @@ double Tensor::at(int64_t flat) const {
     throw Error("Tensor::at: index " + std::to_string(flat) + " out of range for size " +
                 std::to_string(numel_));
   if (!device().is_cpu()) {
-    Tensor one = Tensor::on_storage(storage_, offset_ + size_t(flat) * dtype_size(dtype_), {},
-                                    dtype_);
+    Tensor one =
+        Tensor::on_storage(storage_, offset_ + size_t(flat) * dtype_size(dtype_), {}, dtype_);
     return one.to(Device::cpu()).at(0);
   }
-  return visit_dtype(dtype_, [&](auto tag) {
+  return visit_all(dtype_, [&](auto tag) {
     using T = typename decltype(tag)::type;
-    return double(static_cast<const T *>(raw())[flat]);
+    return to_double(static_cast<const T *>(raw())[flat]);
   });
 }
 
@@ -520,7 +614,8 @@ double Tensor::item_double() const {
     h->host_read(*this, "item()");
   if (numel_ != 1)
     throw Error("item(): only a tensor with one element can be converted to a scalar, got "
-                "shape " + shape_str(shape_));
+                "shape " +
+                shape_str(shape_));
   return at(0);
 }
 
@@ -530,11 +625,11 @@ std::vector<double> Tensor::to_vector() const {
   if (!device().is_cpu())
     return to(Device::cpu()).to_vector();
   std::vector<double> v(static_cast<size_t>(numel_));
-  visit_dtype(dtype_, [&](auto tag) {
+  visit_all(dtype_, [&](auto tag) {
     using T = typename decltype(tag)::type;
     const T *p = static_cast<const T *>(raw());
     for (int64_t i = 0; i < numel_; ++i)
-      v[size_t(i)] = double(p[i]);
+      v[size_t(i)] = to_double(p[i]);
   });
   return v;
 }
@@ -553,15 +648,15 @@ Tensor Tensor::to(DType dtype) const {
   if (trace)
     trace->op("cast", {this}, out, {{"dtype", dtype}});
   int64_t n = numel_;
-  visit_dtype(dtype_, [&](auto in_tag) {
+  visit_all(dtype_, [&](auto in_tag) {
     using S = typename decltype(in_tag)::type;
-    visit_dtype(dtype, [&](auto out_tag) {
+    visit_all(dtype, [&](auto out_tag) {
       using D = typename decltype(out_tag)::type;
       const S *s = static_cast<const S *>(raw());
       D *d = static_cast<D *>(out.raw());
 #pragma omp parallel for simd if (n > kParallelGrain)
       for (int64_t i = 0; i < n; ++i)
-        d[i] = static_cast<D>(s[i]);
+        d[i] = convert_element<D>(s[i]);
     });
   });
   return out;
@@ -641,8 +736,7 @@ Tensor Tensor::transpose(const std::vector<int64_t> &axes) const {
   std::string given = shape_str(Shape(axes.begin(), axes.end()));
   if (int64_t(axes.size()) != n)
     throw Error("transpose: axes " + given + " do not match a tensor of shape " +
-                shape_str(shape_) + " (need a permutation of " + std::to_string(n) +
-                " axes)");
+                shape_str(shape_) + " (need a permutation of " + std::to_string(n) + " axes)");
   Shape out_shape(static_cast<size_t>(n)), strides(static_cast<size_t>(n));
   Shape cs = contiguous_strides(shape_);
   for (int64_t i = 0; i < n; ++i) {

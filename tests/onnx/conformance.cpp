@@ -5,9 +5,10 @@
 //
 // Each case is DATA_DIR/<name>/model.onnx with test_data_set_0/{input,output}_N.pb. A case
 // passes when every output has the expected dtype and shape and each value is within
-// ONNX's tolerance |a - b| <= 1e-7 + 1e-3 |b|; it is skipped when the model is valid but dz
-// cannot express it (an unsupported op, attribute or dtype: UnsupportedError, or a dtype
-// the CPU executor lacks), and fails otherwise. Prints one line per skip and failure, the
+// ONNX's tolerance |a - b| <= 1e-7 + 1e-3 |b| (integers and bool exactly; bfloat16 data,
+// which ONNX stores as the uint16 of its bits, compared as bfloat16); it is skipped when the
+// model is valid but dz cannot express it (an unsupported op, attribute or dtype:
+// UnsupportedError), and fails otherwise. Prints one line per skip and failure, the
 // counts and a summary of the skip reasons. Exit status 1 when a case of the expected-pass
 // list does not pass; the cases that pass but are not listed are printed as candidates.
 #include <dzc/codegen/ExecutorBuild.h>
@@ -20,6 +21,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -48,8 +50,12 @@ std::string one_line(std::string s) {
   return s;
 }
 
-bool executor_dtype(dz::DType t) {
-  return t == dz::f32 || t == dz::f64 || t == dz::i64 || t == dz::i32 || t == dz::b8;
+/// The same bytes as another dtype of the same size (bfloat16 <-> its uint16 bits).
+dz::Tensor with_dtype(const dz::Tensor &t, dz::DType dtype) {
+  dz::Tensor out(t.shape(), dtype);
+  if (t.nbytes() > 0)
+    std::memcpy(out.raw(), t.raw(), t.nbytes());
+  return out;
 }
 
 std::vector<dz::Tensor> load_all(const fs::path &dir, const std::string &prefix) {
@@ -67,34 +73,28 @@ template <typename T> double value_at(const dz::Tensor &t, int64_t i) {
 }
 
 /// Empty when `got` matches `want` by ONNX's rule, else what differs.
-std::string compare(const dz::Tensor &got, const dz::Tensor &want) {
+std::string compare(const dz::Tensor &got, const dz::Tensor &want_given) {
+  // ONNX's test data store bfloat16 as the uint16 of its bits.
+  const dz::Tensor want = got.dtype() == dz::bf16 && want_given.dtype() == dz::u16
+                              ? with_dtype(want_given, dz::bf16)
+                              : want_given;
   if (got.dtype() != want.dtype())
     return std::string("dtype ") + dz::dtype_name(got.dtype()) + ", expected " +
            dz::dtype_name(want.dtype());
   if (got.shape() != want.shape())
     return "shape " + dz::codegen::type_str({got.shape(), got.dtype()}) + ", expected " +
            dz::codegen::type_str({want.shape(), want.dtype()});
+  if (!dz::is_floating(want.dtype())) { // integers and bool: exact (uint64 as its int64 bits)
+    const dz::Tensor g = got.to(dz::i64), w = want.to(dz::i64);
+    for (int64_t i = 0; i < want.size(); ++i)
+      if (g.data<int64_t>()[i] != w.data<int64_t>()[i])
+        return "element " + std::to_string(i) + " is " + std::to_string(g.data<int64_t>()[i]) +
+               ", expected " + std::to_string(w.data<int64_t>()[i]);
+    return "";
+  }
+  const dz::Tensor g = got.to(dz::f64), w = want.to(dz::f64);
   for (int64_t i = 0; i < want.size(); ++i) {
-    double a, b;
-    switch (want.dtype()) {
-    case dz::DType::f32:
-      a = value_at<float>(got, i), b = value_at<float>(want, i);
-      break;
-    case dz::DType::f64:
-      a = value_at<double>(got, i), b = value_at<double>(want, i);
-      break;
-    case dz::DType::i32:
-    case dz::DType::b8: // exact in a double
-      if (got.at(i) != want.at(i))
-        return "element " + std::to_string(i) + " is " + std::to_string(got.at(i)) + ", expected " +
-               std::to_string(want.at(i));
-      continue;
-    default:
-      if (got.data<int64_t>()[i] != want.data<int64_t>()[i])
-        return "element " + std::to_string(i) + " is " + std::to_string(got.data<int64_t>()[i]) +
-               ", expected " + std::to_string(want.data<int64_t>()[i]);
-      continue;
-    }
+    const double a = g.data<double>()[i], b = w.data<double>()[i];
     const bool same =
         (std::isnan(a) && std::isnan(b)) || a == b || std::abs(a - b) <= 1e-7 + 1e-3 * std::abs(b);
     if (!same)
@@ -117,12 +117,6 @@ Result run_case(const fs::path &dir) {
   } catch (const dz::Error &e) {
     return {Outcome::Skip, "test data not a tensor", one_line(e.what())};
   }
-  for (const std::vector<dz::Tensor> *list : {&inputs, &expected})
-    for (const dz::Tensor &t : *list)
-      if (!executor_dtype(t.dtype()))
-        return {Outcome::Skip, std::string("dtype ") + dz::dtype_name(t.dtype()),
-                "the CPU executor runs float32, float64, int64, int32 and bool only"};
-
   mlir::MLIRContext ctx(mlir::MLIRContext::Threading::DISABLED);
   std::string diagnostics;
   mlir::ScopedDiagnosticHandler collect(&ctx, [&](mlir::Diagnostic &d) {
@@ -142,6 +136,10 @@ Result run_case(const fs::path &dir) {
     if (mlir::failed(pm.run(*module)))
       return {Outcome::Fail, "pipeline", one_line(diagnostics)};
     auto fn = *module->getOps<mlir::func::FuncOp>().begin();
+    for (size_t i = 0; i < inputs.size() && i < fn.getNumArguments(); ++i)
+      if (inputs[i].dtype() == dz::u16 &&
+          llvm::cast<mlir::RankedTensorType>(fn.getArgumentTypes()[i]).getElementType().isBF16())
+        inputs[i] = with_dtype(inputs[i], dz::bf16);
     dz::codegen::Program program = dz::codegen::buildProgramOrThrow(fn);
     std::vector<dz::Tensor> got = program.run(inputs);
     if (got.size() != expected.size())

@@ -205,3 +205,84 @@ TEST(OnnxIntegers, ShapeArithmeticWithDivFeedsAReshape) {
   EXPECT_EQ(y[0].shape(), (dz::Shape{2, 3, 2, 4}));
   EXPECT_EQ(dz::max_abs_diff(y[0], x.reshape({2, 3, 2, 4})), 0.0);
 }
+
+// uint8, int8 and float16 nodes compute in a wide type and convert back: integer results
+// wrap around (also in an intermediate without a declared type), float16 rounds to nearest
+// even with NaN and infinity kept; BitShift's LEFT wraps too. Through import_model and
+// through `dzc run` with `.npy` files (`|u1`, `<f2`).
+TEST(OnnxIntegers, NarrowTypesWrapAroundAndRoundAsOnnxSays) {
+  TempDir dir("dz-int");
+  ::onnx::ModelProto m;
+  m.set_ir_version(8);
+  m.add_opset_import()->set_version(13);
+  ::onnx::GraphProto *g = m.mutable_graph();
+  g->set_name("narrow");
+  value_info(g->add_input(), "a", ::onnx::TensorProto::UINT8, {4});
+  value_info(g->add_input(), "b", ::onnx::TensorProto::UINT8, {4});
+  value_info(g->add_input(), "p", ::onnx::TensorProto::INT8, {4});
+  value_info(g->add_input(), "h", ::onnx::TensorProto::FLOAT16, {4});
+  ::onnx::TensorProto *s = g->add_initializer();
+  s->set_name("s");
+  s->set_data_type(::onnx::TensorProto::UINT8);
+  s->add_dims(4);
+  for (int v : {1, 1, 7, 8})
+    s->add_int32_data(v);
+  node(g, "Add", {"a", "b"}, "add");
+  node(g, "Mul", {"add", "b"}, "mul"); // no declared type: the inputs' uint8
+  node(g, "Sub", {"mul", "a"}, "sub");
+  ::onnx::NodeProto *shl = node(g, "BitShift", {"a", "s"}, "shl");
+  ::onnx::AttributeProto *dir_attr = shl->add_attribute();
+  dir_attr->set_name("direction");
+  dir_attr->set_type(::onnx::AttributeProto::STRING);
+  dir_attr->set_s("LEFT");
+  node(g, "Sub", {"p", "p2"}, "psub");
+  node(g, "Neg", {"p"}, "p2");
+  node(g, "Add", {"h", "h"}, "hadd");
+  int_attr(node(g, "Cast", {"h"}, "hf"), "to", ::onnx::TensorProto::FLOAT);
+  for (const char *o : {"add", "sub", "shl"})
+    value_info(g->add_output(), o, ::onnx::TensorProto::UINT8, {4});
+  value_info(g->add_output(), "psub", ::onnx::TensorProto::INT8, {4});
+  value_info(g->add_output(), "hadd", ::onnx::TensorProto::FLOAT16, {4});
+  value_info(g->add_output(), "hf", ::onnx::TensorProto::FLOAT, {4});
+  // p2 is defined after its use above: move Neg first.
+  g->mutable_node()->SwapElements(4, 5);
+  const std::string path = dir.file("narrow.onnx");
+  std::ofstream(path, std::ios::binary) << m.SerializeAsString();
+
+  const Tensor a = Tensor::from({200, 255, 3, 0}, {4}, dz::u8);
+  const Tensor b = Tensor::from({100, 1, 250, 1}, {4}, dz::u8);
+  const Tensor p = Tensor::from({100, -128, 5, 127}, {4}, dz::i8);
+  const Tensor h = Tensor::from({1.0, 65504.0, 0.1, NAN}, {4}, dz::f16);
+  auto check = [&](const std::vector<Tensor> &y) {
+    ASSERT_EQ(y.size(), 6u);
+    EXPECT_EQ(y[0].dtype(), dz::u8);
+    EXPECT_EQ(ints_of(y[0]), (std::vector<int64_t>{44, 0, 253, 1}));
+    // (a + b) * b wraps to [48, 0, 18, 1], minus a wraps again.
+    EXPECT_EQ(ints_of(y[1]), (std::vector<int64_t>{104, 1, 15, 1}));
+    EXPECT_EQ(ints_of(y[2]), (std::vector<int64_t>{144, 254, 128, 0}));
+    EXPECT_EQ(y[3].dtype(), dz::i8);
+    EXPECT_EQ(ints_of(y[3]), (std::vector<int64_t>{-56, 0, 10, -2})); // p - (-p)
+    EXPECT_EQ(y[4].dtype(), dz::f16);
+    EXPECT_EQ(y[4].at(0), 2.0);
+    EXPECT_EQ(y[4].at(1), INFINITY); // 131008 overflows float16
+    EXPECT_EQ(y[4].at(2), double(dz::f16_bits_to_float(dz::float_to_f16_bits(
+                              2 * dz::f16_bits_to_float(dz::float_to_f16_bits(0.1f))))));
+    EXPECT_TRUE(std::isnan(y[4].at(3)));
+    EXPECT_EQ(y[5].dtype(), dz::f32);
+    EXPECT_EQ(y[5].at(2), 0.0999755859375);
+  };
+  check(dz::onnx::import_model(path)({a, b, p, h}));
+
+  int k = 0;
+  std::string inputs;
+  for (const Tensor &t : {a, b, p, h}) {
+    const std::string f = dir.file("in" + std::to_string(k++) + ".npy");
+    dz::save_npy(f, t);
+    inputs += " --input " + f;
+  }
+  ASSERT_EQ(dzc("run " + path + inputs + " --output-dir " + dir.file("out")), 0);
+  std::vector<Tensor> y;
+  for (int i = 0; i < 6; ++i)
+    y.push_back(dz::load_npy(dir.file("out/output_" + std::to_string(i) + ".npy")));
+  check(y);
+}

@@ -21,6 +21,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <iostream>
 #include <limits>
@@ -167,6 +168,12 @@ int run(const RunOptions &o) {
     return fail(kError, *unreadable);
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string which = "--input #" + std::to_string(i + 1) + " ('" + o.inputs[i] + "')";
+    if (args[i].dtype() == u16 && want[i].dtype == bf16) { // bfloat16's bits, as .npy holds them
+      Tensor bits(args[i].shape(), bf16);
+      if (bits.nbytes() > 0)
+        std::memcpy(bits.raw(), args[i].raw(), bits.nbytes());
+      args[i] = bits;
+    }
     if (args[i].shape() != want[i].shape || args[i].dtype() != want[i].dtype)
       return fail(kError, which + " is " + typeOf(args[i]) + ", but argument " + std::to_string(i) +
                               " of @" + program->name() + " is " + codegen::type_str(want[i]));

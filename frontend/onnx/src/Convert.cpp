@@ -181,42 +181,93 @@ std::optional<int64_t> element_count(llvm::ArrayRef<int64_t> shape) {
 }
 
 std::optional<std::vector<int64_t>> integers_of(const Tensor &t) {
-  if (t.dtype() != i64 && t.dtype() != i32)
+  if (is_floating(t.dtype()) || t.dtype() == b8)
     return std::nullopt;
-  std::vector<int64_t> v(size_t(t.size()));
-  for (size_t k = 0; k < v.size(); ++k)
-    v[k] = t.dtype() == i64 ? t.data<int64_t>()[k] : t.data<int32_t>()[k];
-  return v;
+  const Tensor wide = t.to(i64); // uint64 above 2^63 wraps to negative
+  return std::vector<int64_t>(wide.data<int64_t>(), wide.data<int64_t>() + wide.size());
+}
+
+mlir::Type element_type_of(mlir::MLIRContext &ctx, DType dtype) {
+  switch (dtype) {
+  case f32:
+    return mlir::Float32Type::get(&ctx);
+  case f64:
+    return mlir::Float64Type::get(&ctx);
+  case f16:
+    return mlir::Float16Type::get(&ctx);
+  case bf16:
+    return mlir::BFloat16Type::get(&ctx);
+  case i64:
+    return mlir::IntegerType::get(&ctx, 64);
+  case i32:
+    return mlir::IntegerType::get(&ctx, 32);
+  case i16:
+    return mlir::IntegerType::get(&ctx, 16);
+  case i8:
+    return mlir::IntegerType::get(&ctx, 8);
+  case b8:
+    return mlir::IntegerType::get(&ctx, 1);
+  case u8:
+    return mlir::IntegerType::get(&ctx, 8, mlir::IntegerType::Unsigned);
+  case u16:
+    return mlir::IntegerType::get(&ctx, 16, mlir::IntegerType::Unsigned);
+  case u32:
+    return mlir::IntegerType::get(&ctx, 32, mlir::IntegerType::Unsigned);
+  case u64:
+    return mlir::IntegerType::get(&ctx, 64, mlir::IntegerType::Unsigned);
+  }
+  return {};
+}
+
+std::optional<DType> dtype_of_element(mlir::Type e) {
+  if (e.isF32())
+    return f32;
+  if (e.isF64())
+    return f64;
+  if (e.isF16())
+    return f16;
+  if (e.isBF16())
+    return bf16;
+  auto i = llvm::dyn_cast<mlir::IntegerType>(e);
+  if (!i)
+    return std::nullopt;
+  const unsigned w = i.getWidth();
+  if (i.isUnsigned())
+    return w == 8    ? std::optional(u8)
+           : w == 16 ? std::optional(u16)
+           : w == 32 ? std::optional(u32)
+           : w == 64 ? std::optional(u64)
+                     : std::nullopt;
+  if (!i.isSignless())
+    return std::nullopt;
+  return w == 1    ? std::optional(b8)
+         : w == 8  ? std::optional(i8)
+         : w == 16 ? std::optional(i16)
+         : w == 32 ? std::optional(i32)
+         : w == 64 ? std::optional(i64)
+                   : std::nullopt;
+}
+
+bool is_narrow(mlir::Type e) {
+  std::optional<DType> d = dtype_of_element(e);
+  return d && (*d == u8 || !is_compute_dtype(*d));
+}
+
+mlir::Type wide_type(mlir::Type e, bool float_compute) {
+  mlir::MLIRContext &ctx = *e.getContext();
+  if (llvm::isa<mlir::FloatType>(e))
+    return mlir::Float32Type::get(&ctx);
+  return float_compute ? mlir::Type(mlir::Float64Type::get(&ctx))
+                       : mlir::Type(mlir::IntegerType::get(&ctx, 64));
 }
 
 mlir::Type dz_element_type(mlir::MLIRContext &ctx, int32_t elem_type) {
-  switch (elem_type) {
-  case ::onnx::TensorProto::FLOAT:
-    return mlir::Float32Type::get(&ctx);
-  case ::onnx::TensorProto::DOUBLE:
-    return mlir::Float64Type::get(&ctx);
-  case ::onnx::TensorProto::INT64:
-    return mlir::IntegerType::get(&ctx, 64);
-  case ::onnx::TensorProto::INT32:
-    return mlir::IntegerType::get(&ctx, 32);
-  case ::onnx::TensorProto::BOOL:
-    return mlir::IntegerType::get(&ctx, 1);
-  default:
-    return {};
-  }
+  std::optional<DType> d = tensor_dtype(elem_type);
+  return d ? element_type_of(ctx, *d) : mlir::Type();
 }
 
 mlir::DenseElementsAttr elements_of(mlir::MLIRContext &ctx, const Tensor &t) {
-  mlir::Type element = t.dtype() == f32   ? mlir::Type(mlir::Float32Type::get(&ctx))
-                       : t.dtype() == f64 ? mlir::Type(mlir::Float64Type::get(&ctx))
-                       : t.dtype() == i64 ? mlir::Type(mlir::IntegerType::get(&ctx, 64))
-                       : t.dtype() == i32 ? mlir::Type(mlir::IntegerType::get(&ctx, 32))
-                       : t.dtype() == b8  ? mlir::Type(mlir::IntegerType::get(&ctx, 1))
-                                          : mlir::Type();
-  if (!element)
-    throw UnsupportedError(std::string("a constant of dtype ") + dz::dtype_name(t.dtype()) +
-                               " (dz IR holds float32, float64, int64, int32, bool)",
-                           std::string("dtype ") + dz::dtype_name(t.dtype()));
+  mlir::Type element = element_type_of(ctx, t.dtype());
   auto type = RankedTensorType::get(t.shape(), element);
   if (t.dtype() == b8) { // i1 elements are stored as packed bits, not one byte each
     const bool *p = static_cast<const bool *>(t.raw());
@@ -229,20 +280,14 @@ mlir::DenseElementsAttr elements_of(mlir::MLIRContext &ctx, const Tensor &t) {
 Tensor tensor_of(mlir::DenseElementsAttr attr) {
   auto type = llvm::cast<RankedTensorType>(attr.getType());
   mlir::Type e = type.getElementType();
-  if (!e.isF32() && !e.isF64() && !e.isInteger(64) && !e.isInteger(32) && !e.isInteger(8) &&
-      !e.isInteger(1)) {
+  const std::optional<DType> known = dtype_of_element(e);
+  if (!known) {
     std::string s;
     llvm::raw_string_ostream os(s);
     os << e;
-    throw dz::Error("a constant of element type " + s +
-                    ", which dz tensors lack (float32, float64, int64, int32, uint8, bool)");
+    throw dz::Error("a constant of element type " + s + ", which dz tensors lack");
   }
-  const DType dtype = e.isF32()         ? f32
-                      : e.isF64()       ? f64
-                      : e.isInteger(32) ? i32
-                      : e.isInteger(8)  ? u8
-                      : e.isInteger(1)  ? b8
-                                        : i64;
+  const DType dtype = *known;
   Tensor t(Shape(type.getShape().begin(), type.getShape().end()), dtype);
   if (dtype == b8) { // packed bits
     bool *p = static_cast<bool *>(t.raw());

@@ -75,6 +75,10 @@ public:
   std::optional<std::vector<std::string>> strings_attr(const std::string &name) const;
   const ::onnx::TensorProto *tensor_attr(const std::string &name) const;
 
+  /// Replaces the inputs (a converter that runs another op's converter on values it made:
+  /// ConvInteger runs Conv's on its inputs minus their zero points).
+  void set_inputs(std::vector<Value> inputs) { inputs_ = std::move(inputs); }
+
   /// Output #1, #2, ... of the node, in order (op types whose entry has outputs > 1).
   void add_output(Value v) { outputs_.push_back(v); }
   llvm::ArrayRef<Value> added_outputs() const { return outputs_; }
@@ -204,6 +208,9 @@ Value trilu(NodeContext &c);
 Value cum_sum(NodeContext &c);
 Value compress(NodeContext &c);
 Value non_zero(NodeContext &c);
+Value unique(NodeContext &c);
+Value non_max_suppression(NodeContext &c);
+Value tfidf_vectorizer(NodeContext &c);
 Value range(NodeContext &c);
 Value eye_like(NodeContext &c);
 Value pad(NodeContext &c);
@@ -258,11 +265,21 @@ constexpr int64_t kMaxConstantRead = int64_t(1) << 24;
 /// exceeds kMaxElements.
 std::optional<int64_t> element_count(llvm::ArrayRef<int64_t> shape);
 
-/// The values of an integer tensor (int64, int32); nullopt for other dtypes.
+/// The values of an integer tensor (any width and signedness); nullopt for other dtypes.
 std::optional<std::vector<int64_t>> integers_of(const Tensor &t);
 
-/// The IR constant of a tensor (float32, float64, int64, int32, bool), and back (also uint8;
-/// dz::Error for an element type dz tensors lack).
+/// The MLIR element type of a dtype (uint8 to uint64 as unsigned integers), and back.
+mlir::Type element_type_of(mlir::MLIRContext &ctx, DType dtype);
+std::optional<DType> dtype_of_element(mlir::Type e);
+/// An element type that dz ops other than dz.constant and dz.cast do not take (int8,
+/// int16, uint8 to uint64, float16, bfloat16): "narrow". The importer computes on such
+/// values in wide_type and converts the results back.
+bool is_narrow(mlir::Type e);
+/// float32 for the 16-bit floats; int64 for the integers, or float64 when the op
+/// computes on floats only (float_compute).
+mlir::Type wide_type(mlir::Type e, bool float_compute);
+
+/// The IR constant of a tensor (any dtype), and back.
 mlir::DenseElementsAttr elements_of(mlir::MLIRContext &ctx, const Tensor &t);
 Tensor tensor_of(mlir::DenseElementsAttr attr);
 

@@ -73,6 +73,8 @@ private:
   Value value_of(const std::string &name, const std::string &user);
   void convert(int index);
   void check_declared(const std::string &name, Value v, const std::string &who) const;
+  /// v converted to the element type `to` (a constant at import time, else dz.cast).
+  Value convert_element_type(Value v, mlir::Type to, mlir::Location loc);
   std::optional<Tensor> evaluate(Value v) const;
   /// Records in ImportOptions::values_read that graph input i's value was read.
   void mark_read(size_t i) const {
@@ -137,7 +139,7 @@ mlir::RankedTensorType Importer::argument_type(const ::onnx::ValueInfoProto &inp
   mlir::Type element = dz_element_type(ctx, tensor.elem_type());
   if (!element)
     throw UnsupportedError(what + " has element type " + dtype_name(tensor.elem_type()) +
-                               " (dz has float, double, int64)",
+                               " (dz has the numeric types and bool)",
                            "dtype " + dtype_name(tensor.elem_type()));
   llvm::SmallVector<int64_t> shape;
   std::string symbolic;
@@ -149,7 +151,10 @@ mlir::RankedTensorType Importer::argument_type(const ::onnx::ValueInfoProto &inp
   if (!given && !element_count(shape) && symbolic.empty())
     throw dz::Error(what + " is too large (more than 2^40 elements)");
   if (given) {
-    if (tensor_dtype(tensor.elem_type()) != given->dtype())
+    // bfloat16 may come as the uint16 of its bits, as ONNX's test data store it.
+    const bool bf16_bits =
+        tensor.elem_type() == ::onnx::TensorProto::BFLOAT16 && given->dtype() == u16;
+    if (tensor_dtype(tensor.elem_type()) != given->dtype() && !bf16_bits)
       throw dz::Error(what + " is " + dtype_name(tensor.elem_type()) + ", its given value " +
                       dz::dtype_name(given->dtype()));
     bool fits = !tensor.has_shape() || shape.size() == given->shape().size();
@@ -192,6 +197,41 @@ Value Importer::value_of(const std::string &name, const std::string &user) {
   return c;
 }
 
+namespace {
+
+/// Ops that take a narrow element type (ir: Dz_AnyTensor) as it is.
+bool takes_narrow(const std::string &op) {
+  return op == "Cast" || op == "CastLike" || op == "Identity" || op == "QuantizeLinear" ||
+         op == "DequantizeLinear" || op == "DynamicQuantizeLinear" || op == "MatMulInteger" ||
+         op == "ConvInteger" || op == "QLinearMatMul" || op == "QLinearConv";
+}
+
+/// Ops whose converters compute on floats only: narrow integers widen to float64 (exact up
+/// to 32 bits) instead of int64.
+bool computes_on_floats(const std::string &op) { return op == "Clip" || op == "MaxPool"; }
+
+/// Outputs that keep their own type whatever the inputs' (indices, shapes, counts).
+bool index_output(const std::string &op, int k) {
+  return op == "Shape" || op == "Size" || op == "ArgMax" || op == "ArgMin" || op == "NonZero" ||
+         (k == 1 && (op == "TopK" || op == "MaxPool")) || (k >= 1 && op == "Unique");
+}
+
+} // namespace
+
+Value Importer::convert_element_type(Value v, mlir::Type to, mlir::Location loc) {
+  auto type = llvm::cast<mlir::RankedTensorType>(v.getType());
+  if (type.getElementType() == to)
+    return v;
+  // A constant converts at import time (a converter may read it as a constant).
+  if (auto c = v.getDefiningOp<ir::ConstantOp>())
+    if (auto dense = llvm::dyn_cast<mlir::DenseElementsAttr>(c.getValue());
+        dense && dense.getNumElements() <= kMaxConstantRead)
+      if (std::optional<DType> d = dtype_of_element(to))
+        return ir::ConstantOp::create(
+            b, loc, mlir::ElementsAttr(elements_of(ctx, tensor_of(dense).to(*d))));
+  return ir::CastOp::create(b, loc, v, mlir::TypeAttr::get(to));
+}
+
 void Importer::convert(int index) {
   const ::onnx::NodeProto &node = graph.node(index);
   const std::string name = label(index);
@@ -199,6 +239,24 @@ void Importer::convert(int index) {
   for (const std::string &in : node.input())
     inputs.push_back(in.empty() ? Value()
                                 : value_of(in, "node '" + name + "' (" + node.op_type() + ")"));
+  // Narrow element types (int8, int16, uint8 to uint64, float16, bfloat16) are computed on
+  // in a wide type (int64, float64 or float32): the inputs widen here, the results narrow
+  // below, with the conversion's wrap-around and rounding to nearest even.
+  const mlir::Location loc = mlir::NameLoc::get(b.getStringAttr(name));
+  const std::string &op = node.op_type();
+  mlir::Type narrow; // the first narrow input's element type
+  const bool float_compute = computes_on_floats(op);
+  if (!takes_narrow(op) && (node.domain().empty() || node.domain() == "ai.onnx"))
+    for (Value &v : inputs) {
+      if (!v)
+        continue;
+      mlir::Type e = llvm::cast<mlir::RankedTensorType>(v.getType()).getElementType();
+      if (!is_narrow(e))
+        continue;
+      if (!narrow)
+        narrow = e;
+      v = convert_element_type(v, wide_type(e, float_compute), loc);
+    }
   auto known = [this, &node, inputs](size_t i) -> std::optional<Tensor> {
     auto it = argument_of.find(node.input(int(i)));
     if (it == argument_of.end())
@@ -224,6 +282,23 @@ void Importer::convert(int index) {
   for (int k = 0; k < node.output_size(); ++k) {
     if (node.output(k).empty())
       continue;
+    if (size_t(k) < outs.size() && outs[size_t(k)]) {
+      // Back to the narrow type: the declared one, else the inputs' when the result has
+      // their wide type.
+      Value &out = outs[size_t(k)];
+      mlir::Type e = llvm::cast<mlir::RankedTensorType>(out.getType()).getElementType();
+      mlir::Type to;
+      if (auto it = declared.find(node.output(k));
+          it != declared.end() && it->second->type().has_tensor_type()) {
+        mlir::Type d = dz_element_type(ctx, it->second->type().tensor_type().elem_type());
+        if (d && is_narrow(d) && wide_type(d, float_compute) == e)
+          to = d;
+      } else if (narrow && !index_output(op, k) && wide_type(narrow, float_compute) == e) {
+        to = narrow;
+      }
+      if (to)
+        out = convert_element_type(out, to, loc);
+    }
     check_declared(node.output(k), outs[size_t(k)], c.where());
     values[node.output(k)] = outs[size_t(k)];
   }

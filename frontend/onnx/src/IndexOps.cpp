@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <cstring>
 #include <map>
 #include <numeric>
 
@@ -454,6 +455,219 @@ Value non_zero(NodeContext &c) {
     }
   });
   return c.constant_of(Tensor::from_i64(coords, {r, n}));
+}
+
+/// Unique of a value known at import time (the result's shape depends on it): the distinct
+/// elements (or slices along `axis`, compared as rows in C order), sorted or in the order
+/// of their first occurrence, as constants: Y in x's type, and the int64 indices of the
+/// first occurrences, inverse_indices and counts. NaNs are one value, after the others.
+Value unique(NodeContext &c) {
+  const Tensor x = c.required_constant(0, "input (its distinct values fix the result's shape)");
+  const bool sorted = c.int_attr("sorted", 1) != 0;
+  Shp s(x.shape().begin(), x.shape().end());
+  int64_t outer = 1, n = x.size(), inner = 1, a = -1;
+  if (c.has_attr("axis")) {
+    a = c.axis(c.int_attr("axis", 0), int64_t(s.size()));
+    n = s[size_t(a)];
+    outer = product(ArrayRef<int64_t>(s).take_front(size_t(a)));
+    inner = product(ArrayRef<int64_t>(s).drop_front(size_t(a) + 1));
+  }
+  const Tensor v = x.to(f64);
+  const double *pv = v.data<double>();
+  std::vector<std::vector<double>> rows(static_cast<size_t>(n));
+  for (int64_t p = 0; p < n; ++p)
+    for (int64_t o = 0; o < outer; ++o)
+      for (int64_t i = 0; i < inner; ++i)
+        rows[size_t(p)].push_back(pv[(o * n + p) * inner + i]);
+  auto less = [](const std::vector<double> &l, const std::vector<double> &r) {
+    return std::lexicographical_compare(
+        l.begin(), l.end(), r.begin(), r.end(),
+        [](double p, double q) { return !std::isnan(p) && (std::isnan(q) || p < q); });
+  };
+  std::map<std::vector<double>, int64_t, decltype(less)> first(less); // row -> unique #
+  std::vector<int64_t> first_index, counts, inverse(static_cast<size_t>(n));
+  for (int64_t p = 0; p < n; ++p) {
+    auto [it, inserted] = first.try_emplace(rows[size_t(p)], int64_t(first_index.size()));
+    if (inserted) {
+      first_index.push_back(p);
+      counts.push_back(0);
+    }
+    ++counts[size_t(it->second)];
+    inverse[size_t(p)] = it->second;
+  }
+  const int64_t k = int64_t(first_index.size());
+  std::vector<int64_t> order(static_cast<size_t>(k)),
+      rank(static_cast<size_t>(k)); // output j holds unique order[j]
+  std::iota(order.begin(), order.end(), 0);
+  if (sorted) {
+    int64_t j = 0;
+    for (const auto &[row, u] : first)
+      order[size_t(j++)] = u;
+  }
+  for (int64_t j = 0; j < k; ++j)
+    rank[size_t(order[size_t(j)])] = j;
+  Shp ys = a < 0 ? Shp{k} : s;
+  if (a >= 0)
+    ys[size_t(a)] = k;
+  check_table(c, {product(ys)});
+  Tensor y(Shape(ys.begin(), ys.end()), x.dtype());
+  const size_t w = dtype_size(x.dtype());
+  const char *src = static_cast<const char *>(x.raw());
+  char *dst = static_cast<char *>(y.raw());
+  for (int64_t o = 0; o < outer; ++o)
+    for (int64_t j = 0; j < k; ++j)
+      std::memcpy(dst + size_t((o * k + j) * inner) * w,
+                  src + size_t((o * n + first_index[size_t(order[size_t(j)])]) * inner) * w,
+                  size_t(inner) * w);
+  std::vector<int64_t> indices(static_cast<size_t>(k)), sorted_counts(static_cast<size_t>(k)),
+      inv(static_cast<size_t>(n));
+  for (int64_t j = 0; j < k; ++j) {
+    indices[size_t(j)] = first_index[size_t(order[size_t(j)])];
+    sorted_counts[size_t(j)] = counts[size_t(order[size_t(j)])];
+  }
+  for (int64_t p = 0; p < n; ++p)
+    inv[size_t(p)] = rank[size_t(inverse[size_t(p)])];
+  c.add_output(c.constant_of(Tensor::from_i64(indices, {k})));
+  c.add_output(c.constant_of(Tensor::from_i64(inv, {n})));
+  c.add_output(c.constant_of(Tensor::from_i64(sorted_counts, {k})));
+  return c.constant_of(y);
+}
+
+/// NonMaxSuppression of boxes and scores known at import time: per batch and class, the
+/// boxes whose score is above score_threshold, by descending score (ties: lower index
+/// first), each kept unless its IoU with a kept box exceeds iou_threshold, at most
+/// max_output_boxes_per_class; an int64 constant (selected, 3) of (batch, class, box).
+Value non_max_suppression(NodeContext &c) {
+  const Tensor boxes = c.required_constant(0, "boxes").to(f64);
+  const Tensor scores = c.required_constant(1, "scores").to(f64);
+  auto scalar = [&](size_t i, double dflt) {
+    if (!c.has(i))
+      return dflt;
+    const Tensor t = c.required_constant(i, "threshold");
+    if (t.size() != 1)
+      c.fail("input #" + std::to_string(i) + " must hold one value, got " +
+             std::to_string(t.size()));
+    return t.at(0);
+  };
+  const double max_out = scalar(2, 0), iou_threshold = scalar(3, 0);
+  const bool has_score_threshold = c.has(4);
+  const double score_threshold = scalar(4, 0);
+  const bool center = c.int_attr("center_point_box", 0) != 0;
+  if (boxes.shape().size() != 3 || boxes.shape()[2] != 4 || scores.shape().size() != 3 ||
+      scores.shape()[0] != boxes.shape()[0] || scores.shape()[2] != boxes.shape()[1])
+    c.fail("boxes must be (batches, boxes, 4) and scores (batches, classes, boxes), got " +
+           shape_str(boxes.shape()) + " and " + shape_str(scores.shape()));
+  const int64_t nb = boxes.shape()[0], nbox = boxes.shape()[1], nc = scores.shape()[1];
+  const double *pb = boxes.data<double>(), *ps = scores.data<double>();
+  struct Box {
+    double y1, x1, y2, x2;
+  };
+  auto box = [&](int64_t b, int64_t i) {
+    const double *q = pb + (b * nbox + i) * 4;
+    if (center)
+      return Box{q[1] - q[3] / 2, q[0] - q[2] / 2, q[1] + q[3] / 2, q[0] + q[2] / 2};
+    return Box{std::min(q[0], q[2]), std::min(q[1], q[3]), std::max(q[0], q[2]),
+               std::max(q[1], q[3])};
+  };
+  auto iou = [](const Box &p, const Box &q) {
+    const double area_p = (p.y2 - p.y1) * (p.x2 - p.x1), area_q = (q.y2 - q.y1) * (q.x2 - q.x1);
+    if (area_p <= 0 || area_q <= 0)
+      return 0.0;
+    const double h = std::max(0.0, std::min(p.y2, q.y2) - std::max(p.y1, q.y1));
+    const double w = std::max(0.0, std::min(p.x2, q.x2) - std::max(p.x1, q.x1));
+    const double inter = h * w;
+    return inter / (area_p + area_q - inter);
+  };
+  std::vector<int64_t> selected;
+  for (int64_t b = 0; b < nb; ++b)
+    for (int64_t k = 0; k < nc; ++k) {
+      const double *sc = ps + (b * nc + k) * nbox;
+      std::vector<int64_t> cand;
+      for (int64_t i = 0; i < nbox; ++i)
+        if (!has_score_threshold || sc[i] > score_threshold)
+          cand.push_back(i);
+      std::stable_sort(cand.begin(), cand.end(),
+                       [&](int64_t p, int64_t q) { return sc[p] > sc[q]; });
+      std::vector<int64_t> kept;
+      for (int64_t i : cand) {
+        if (double(kept.size()) >= max_out)
+          break;
+        const Box bi = box(b, i);
+        if (std::none_of(kept.begin(), kept.end(),
+                         [&](int64_t j) { return iou(bi, box(b, j)) > iou_threshold; }))
+          kept.push_back(i);
+      }
+      for (int64_t i : kept)
+        selected.insert(selected.end(), {b, k, i});
+    }
+  const int64_t m = int64_t(selected.size() / 3);
+  return c.constant_of(Tensor::from_i64(selected, {m, 3}));
+}
+
+/// TfIdfVectorizer of integer input known at import time: per row, the n-grams of lengths
+/// min_gram_length..max_gram_length (items skip + 1 apart, skip 0..max_skip_count; 1-grams
+/// once) that are in the pool, counted at their ngram_indexes; TF counts, IDF the weight
+/// (1 without weights) of each n-gram present, TFIDF count · weight. A float32 constant.
+Value tfidf_vectorizer(NodeContext &c) {
+  const Tensor x = c.required_constant(0, "input");
+  std::optional<std::vector<int64_t>> items = integers_of(x);
+  std::optional<std::vector<int64_t>> pool = c.ints_attr("pool_int64s");
+  if (!items || !pool)
+    c.unsupported("dz counts integer n-grams only (pool_int64s and an integer input)",
+                  "TfIdfVectorizer of strings");
+  const std::string mode = c.string_attr("mode", "TF");
+  if (mode != "TF" && mode != "IDF" && mode != "TFIDF")
+    c.fail("attribute 'mode' must be TF, IDF or TFIDF, got '" + mode + "'");
+  const int64_t min_n = c.int_attr("min_gram_length", 1), max_n = c.int_attr("max_gram_length", 1);
+  const int64_t max_skip = c.int_attr("max_skip_count", 0);
+  const std::vector<int64_t> starts = c.ints_attr("ngram_counts").value_or(std::vector<int64_t>{});
+  const std::vector<int64_t> indexes =
+      c.ints_attr("ngram_indexes").value_or(std::vector<int64_t>{});
+  const std::vector<double> weights = c.floats_attr("weights").value_or(std::vector<double>{});
+  if (min_n < 1 || max_n < min_n || max_skip < 0 || x.shape().empty() || x.shape().size() > 2)
+    c.fail("needs 1 <= min_gram_length <= max_gram_length, max_skip_count >= 0 and a 1-D or "
+           "2-D input");
+  std::map<std::vector<int64_t>, int64_t> table; // n-gram -> its number in the pool
+  int64_t k = 0;
+  for (size_t g = 0; g < starts.size(); ++g) {
+    const int64_t n = int64_t(g) + 1;
+    const int64_t end = g + 1 < starts.size() ? starts[g + 1] : int64_t(pool->size());
+    if (starts[g] < 0 || end > int64_t(pool->size()) || starts[g] > end)
+      c.fail("ngram_counts does not split pool_int64s");
+    for (int64_t p = starts[g]; p + n <= end; p += n, ++k)
+      table[std::vector<int64_t>(pool->begin() + p, pool->begin() + p + n)] = k;
+  }
+  if (int64_t(indexes.size()) < k || (!weights.empty() && int64_t(weights.size()) < k))
+    c.fail("ngram_indexes (and weights) need one entry per n-gram of the pool");
+  int64_t width = 0;
+  for (int64_t i : indexes) {
+    if (i < 0)
+      c.fail("ngram_indexes must not be negative");
+    width = std::max(width, i + 1);
+  }
+  const int64_t rows = x.shape().size() == 2 ? x.shape()[0] : 1, len = x.shape().back();
+  check_table(c, {rows, width});
+  std::vector<double> counts(size_t(rows * k), 0.0);
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t n = min_n; n <= max_n; ++n)
+      for (int64_t skip = 0; skip <= (n == 1 ? 0 : max_skip); ++skip)
+        for (int64_t start = 0; start + (n - 1) * (skip + 1) < len; ++start) {
+          std::vector<int64_t> gram;
+          for (int64_t j = 0; j < n; ++j)
+            gram.push_back((*items)[size_t(r * len + start + j * (skip + 1))]);
+          if (auto it = table.find(gram); it != table.end())
+            counts[size_t(r * k + it->second)] += 1;
+        }
+  std::vector<double> out(size_t(rows * width), 0.0);
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t g = 0; g < k; ++g) {
+      const double n = counts[size_t(r * k + g)], w = weights.empty() ? 1.0 : weights[size_t(g)];
+      out[size_t(r * width + indexes[size_t(g)])] = mode == "TF"    ? n
+                                                    : mode == "IDF" ? (n > 0 ? w : 0.0)
+                                                                    : n * w;
+    }
+  return c.constant_of(
+      Tensor::from(out, x.shape().size() == 2 ? Shape{rows, width} : Shape{width}, f32));
 }
 
 /// Range of known start, limit and delta: a constant of start's type.

@@ -27,32 +27,42 @@ int64_t element_count(const ::onnx::TensorProto &proto, const std::string &what)
   return n;
 }
 
+template <typename T, typename Field> void copy_as(const Field &field, int64_t n, Tensor &t) {
+  T *p = static_cast<T *>(t.raw());
+  for (int64_t i = 0; i < n; ++i)
+    p[i] = T(field.Get(int(i)));
+}
+
+/// The values of a typed field into t. The 16-bit floats come as their bits (ONNX keeps
+/// them in int32_data); the narrower integers wrap as C++ conversions do.
 template <typename Field> void copy_typed(const Field &field, int64_t n, Tensor &t) {
   switch (t.dtype()) {
   case DType::f32:
-    for (int64_t i = 0; i < n; ++i)
-      t.data<float>()[i] = float(field.Get(int(i)));
-    break;
+    return copy_as<float>(field, n, t);
   case DType::f64:
-    for (int64_t i = 0; i < n; ++i)
-      t.data<double>()[i] = double(field.Get(int(i)));
-    break;
+    return copy_as<double>(field, n, t);
   case DType::i64:
-    for (int64_t i = 0; i < n; ++i)
-      t.data<int64_t>()[i] = int64_t(field.Get(int(i)));
-    break;
+    return copy_as<int64_t>(field, n, t);
   case DType::i32:
-    for (int64_t i = 0; i < n; ++i)
-      t.data<int32_t>()[i] = int32_t(field.Get(int(i)));
-    break;
+    return copy_as<int32_t>(field, n, t);
   case DType::u8:
-    for (int64_t i = 0; i < n; ++i)
-      t.data<uint8_t>()[i] = uint8_t(field.Get(int(i)));
-    break;
-  case DType::b8:
+    return copy_as<uint8_t>(field, n, t);
+  case DType::b8: // stored in int32_data: any nonzero value is true
     for (int64_t i = 0; i < n; ++i)
       t.data<bool>()[i] = field.Get(int(i)) != 0;
-    break;
+    return;
+  case DType::i8:
+    return copy_as<int8_t>(field, n, t);
+  case DType::i16:
+    return copy_as<int16_t>(field, n, t);
+  case DType::u16:
+  case DType::f16:
+  case DType::bf16:
+    return copy_as<uint16_t>(field, n, t);
+  case DType::u32:
+    return copy_as<uint32_t>(field, n, t);
+  case DType::u64:
+    return copy_as<uint64_t>(field, n, t);
   }
 }
 
@@ -128,6 +138,20 @@ std::optional<DType> tensor_dtype(int32_t elem_type) {
     return u8;
   case ::onnx::TensorProto::BOOL:
     return b8;
+  case ::onnx::TensorProto::INT8:
+    return i8;
+  case ::onnx::TensorProto::INT16:
+    return i16;
+  case ::onnx::TensorProto::UINT16:
+    return u16;
+  case ::onnx::TensorProto::UINT32:
+    return u32;
+  case ::onnx::TensorProto::UINT64:
+    return u64;
+  case ::onnx::TensorProto::FLOAT16:
+    return f16;
+  case ::onnx::TensorProto::BFLOAT16:
+    return bf16;
   default:
     return std::nullopt;
   }
@@ -136,9 +160,11 @@ std::optional<DType> tensor_dtype(int32_t elem_type) {
 Tensor tensor_from_proto(const ::onnx::TensorProto &proto, const std::string &what) {
   std::optional<DType> dtype = tensor_dtype(proto.data_type());
   if (!dtype)
-    throw UnsupportedError(what + " has element type " + dtype_name(proto.data_type()) +
-                               " (dz tensors hold float, double, int64, int32, uint8, bool)",
-                           "dtype " + dtype_name(proto.data_type()));
+    throw UnsupportedError(
+        what + " has element type " + dtype_name(proto.data_type()) +
+            " (dz tensors hold float, double, float16, bfloat16, int8 to int64, uint8 to uint64, "
+            "bool)",
+        "dtype " + dtype_name(proto.data_type()));
   if (proto.data_location() == ::onnx::TensorProto::EXTERNAL)
     throw UnsupportedError(what + " keeps its data in an external file", "external data");
   if (proto.has_segment())
@@ -170,6 +196,11 @@ Tensor tensor_from_proto(const ::onnx::TensorProto &proto, const std::string &wh
   case DType::i64:
     need(proto.int64_data_size(), "int64_data");
     copy_typed(proto.int64_data(), n, t);
+    break;
+  case DType::u32:
+  case DType::u64:
+    need(proto.uint64_data_size(), "uint64_data");
+    copy_typed(proto.uint64_data(), n, t);
     break;
   default:
     need(proto.int32_data_size(), "int32_data");

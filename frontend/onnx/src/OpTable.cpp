@@ -128,11 +128,168 @@ Value cast_to(NodeContext &c, Value x, mlir::Type to) {
   return {c.make<ir::CastOp>(x, mlir::TypeAttr::get(to))};
 }
 
+/// x << s as x · 2^s and x >> s as x / 2^s (truncated: the operands are unsigned), in the
+/// wide integer type the importer computes narrow unsigned types in; the result wraps to
+/// the narrow type on the way back. The shift amounts must be known at import time.
+Value bit_shift(NodeContext &c) {
+  Value x = c.in(0);
+  const std::string direction = c.string_attr("direction", "");
+  if (direction != "LEFT" && direction != "RIGHT")
+    c.fail("attribute 'direction' must be \"LEFT\" or \"RIGHT\", got \"" + direction + "\"");
+  if (c.is_float(x) || c.type(x).getElementType().isInteger(1))
+    c.fail("it shifts unsigned integers, got a float or bool x");
+  const Tensor shift = c.required_constant(1, "shift amounts");
+  std::optional<std::vector<int64_t>> s = integers_of(shift);
+  if (!s)
+    c.fail(std::string("its shift amounts must be integers, got ") + dz::dtype_name(shift.dtype()));
+  Tensor factor(shift.shape(), i64);
+  for (size_t k = 0; k < s->size(); ++k) {
+    if ((*s)[k] < 0 || (*s)[k] > 62)
+      c.unsupported("shift amount " + std::to_string((*s)[k]) + " (dz shifts by 0 to 62 bits)",
+                    "BitShift amount");
+    factor.data<int64_t>()[k] = int64_t(1) << (*s)[k];
+  }
+  Value f = cast_to(c, c.constant_of(factor), c.type(x).getElementType());
+  return {direction == "LEFT" ? c.mul(x, f) : c.make<ir::TruncDivideOp>(x, f)};
+}
+
+// ---- quantization: computed in float32 (the scales' type), exact for 8-bit data ----------
+
+/// A scale or zero point for x of rank `rank`: a scalar as it is, a 1-D one (one value per
+/// slice along `axis`) reshaped to broadcast along that axis.
+Value along_axis(NodeContext &c, Value p, int64_t axis, int64_t rank) {
+  if (c.rank(p) == 0 || (c.rank(p) == 1 && c.shape(p)[0] == 1))
+    return c.reshape(p, {});
+  if (c.rank(p) != 1)
+    c.fail("a scale or zero point must be a scalar or 1-D, got shape " + dims_str(c.shape(p)));
+  llvm::SmallVector<int64_t> shape(size_t(rank), 1);
+  shape[size_t(c.axis(axis, rank))] = c.shape(p)[0];
+  return c.reshape(p, shape);
+}
+
+/// (x - zero_point) · scale in the scale's float type.
+Value dequantize(NodeContext &c, Value x, Value scale, Value zero_point, int64_t axis) {
+  mlir::Type f = c.type(scale).getElementType();
+  if (!llvm::isa<mlir::FloatType>(f))
+    c.fail("its scale must be float");
+  const int64_t r = c.rank(x);
+  Value v = cast_to(c, x, f);
+  if (zero_point)
+    v = c.sub(v, along_axis(c, cast_to(c, zero_point, f), axis, r));
+  return c.mul(v, along_axis(c, scale, axis, r));
+}
+
+/// saturate(round_half_even(x / scale) + zero_point) in the integer type `to`.
+Value quantize(NodeContext &c, Value x, Value scale, Value zero_point, mlir::Type to,
+               int64_t axis) {
+  mlir::Type f = c.type(scale).getElementType();
+  if (!llvm::isa<mlir::FloatType>(f))
+    c.fail("its scale must be float");
+  std::optional<DType> d = dtype_of_element(to);
+  if (!d || is_floating(*d) || *d == b8)
+    c.fail("it quantizes to an integer type");
+  const double lo = *d == u8 || *d == u16 || *d == u32 || *d == u64
+                        ? 0.0
+                        : -std::ldexp(1.0, int(dtype_size(*d)) * 8 - 1);
+  const double hi = (*d == u8 || *d == u16 || *d == u32 || *d == u64
+                         ? std::ldexp(1.0, int(dtype_size(*d)) * 8)
+                         : std::ldexp(1.0, int(dtype_size(*d)) * 8 - 1)) -
+                    1;
+  const int64_t r = c.rank(x);
+  Value q = c.make<ir::RoundOp>(c.div(cast_to(c, x, f), along_axis(c, scale, axis, r)));
+  if (zero_point)
+    q = c.add(q, along_axis(c, cast_to(c, zero_point, f), axis, r));
+  return cast_to(c, c.clip(q, lo, hi), to);
+}
+
+mlir::Type uint8_type(NodeContext &c) {
+  return mlir::IntegerType::get(c.b.getContext(), 8, mlir::IntegerType::Unsigned);
+}
+
+Value quantize_linear(NodeContext &c) {
+  Value zp = c.has(2) ? c.in(2) : Value();
+  return quantize(c, c.in(0), c.in(1), zp, zp ? c.type(zp).getElementType() : uint8_type(c),
+                  c.int_attr("axis", 1));
+}
+
+Value dequantize_linear(NodeContext &c) {
+  return dequantize(c, c.in(0), c.in(1), c.has(2) ? c.in(2) : Value(), c.int_attr("axis", 1));
+}
+
+/// The scale and zero point that map [min(x, 0), max(x, 0)] onto [0, 255], and x by them.
+Value dynamic_quantize_linear(NodeContext &c) {
+  Value x = c.in(0);
+  c.require_float(x);
+  llvm::SmallVector<int64_t> all;
+  for (int64_t d = 0; d < c.rank(x); ++d)
+    all.push_back(d);
+  auto axes = c.b.getDenseI64ArrayAttr(all);
+  Value zero = c.scalar(0, x);
+  Value hi = c.maximum(c.make<ir::MaxOp>(x, axes, c.b.getBoolAttr(false)), zero);
+  Value lo = c.neg(c.maximum(c.neg(c.make<ir::MinOp>(x, axes, c.b.getBoolAttr(false))), zero));
+  Value scale = c.div(c.sub(hi, lo), c.scalar(255, x));
+  Value zp =
+      cast_to(c, c.clip(c.make<ir::RoundOp>(c.neg(c.div(lo, scale))), 0, 255), uint8_type(c));
+  c.add_output(scale);
+  c.add_output(zp);
+  return quantize(c, x, scale, zp, uint8_type(c), 1);
+}
+
+/// (A - a_zero_point) @ (B - b_zero_point) in int32, computed in float64 (exact while the
+/// sums stay below 2^53).
+Value matmul_integer(NodeContext &c) {
+  mlir::Type f64 = c.b.getF64Type();
+  Value a = cast_to(c, c.in(0), f64), b = cast_to(c, c.in(1), f64);
+  if (c.has(2)) // a scalar, or one per row of A
+    a = c.sub(a, c.rank(c.in(2)) == 1 && c.shape(c.in(2))[0] > 1
+                     ? along_axis(c, cast_to(c, c.in(2), f64), -2, c.rank(a))
+                     : along_axis(c, cast_to(c, c.in(2), f64), 0, 0));
+  if (c.has(3)) // a scalar, or one per column of B
+    b = c.sub(b, cast_to(c, c.in(3), f64));
+  c.set_inputs({a, b});
+  return cast_to(c, find_op("MatMul")->convert(c), c.b.getI32Type());
+}
+
+Value qlinear_matmul(NodeContext &c) {
+  Value a = dequantize(c, c.in(0), c.in(1), c.in(2), 1);
+  Value b = dequantize(c, c.in(3), c.in(4), c.in(5), 1);
+  Value y_scale = c.in(6), y_zp = c.in(7);
+  c.set_inputs({a, b});
+  Value y = find_op("MatMul")->convert(c);
+  return quantize(c, y, y_scale, y_zp, c.type(y_zp).getElementType(), 1);
+}
+
+/// Conv of (x - x_zero_point) and (w - w_zero_point, one per output channel) in float32
+/// (exact while the sums stay below 2^24), as int32.
+Value conv_integer(NodeContext &c) {
+  mlir::Type f32 = c.b.getF32Type();
+  Value x = cast_to(c, c.in(0), f32), w = cast_to(c, c.in(1), f32);
+  if (c.has(2))
+    x = c.sub(x, along_axis(c, cast_to(c, c.in(2), f32), 1, c.rank(x)));
+  if (c.has(3))
+    w = c.sub(w, along_axis(c, cast_to(c, c.in(3), f32), 0, c.rank(w)));
+  c.set_inputs({x, w});
+  return cast_to(c, find_op("Conv")->convert(c), c.b.getI32Type());
+}
+
+Value qlinear_conv(NodeContext &c) {
+  Value x = dequantize(c, c.in(0), c.in(1), c.in(2), 1);
+  Value w = dequantize(c, c.in(3), c.in(4), c.in(5), 0);
+  Value y_scale = c.in(6), y_zp = c.in(7);
+  std::vector<Value> inputs = {x, w};
+  if (c.has(8)) // int32 bias in units of x_scale · w_scale
+    inputs.push_back(
+        c.mul(cast_to(c, c.in(8), c.type(x).getElementType()), c.mul(c.in(1), c.in(4))));
+  c.set_inputs(inputs);
+  Value y = find_op("Conv")->convert(c);
+  return quantize(c, y, y_scale, y_zp, c.type(y_zp).getElementType(), 1);
+}
+
 Value cast(NodeContext &c) {
   const int64_t to = c.int_attr("to", 0);
   mlir::Type t = dz_element_type(*c.b.getContext(), int32_t(to));
   if (!t)
-    c.unsupported("casts to " + dtype_name(int32_t(to)) + " (dz has float32, float64, int64)",
+    c.unsupported("casts to " + dtype_name(int32_t(to)) + " (dz has the numeric types and bool)",
                   "Cast to " + dtype_name(int32_t(to)));
   return cast_to(c, c.in(0), t);
 }
@@ -803,6 +960,14 @@ const OpEntry kOps[] = {
     {"ArgMin", arg_extremum<false>},
     {"AveragePool", window_ops::average_pool},
     {"BatchNormalization", batch_norm, 3}, // Y, running_mean, running_var (training)
+    {"BitShift", bit_shift},
+    {"ConvInteger", conv_integer},
+    {"DequantizeLinear", dequantize_linear},
+    {"DynamicQuantizeLinear", dynamic_quantize_linear, 3}, // y, y_scale, y_zero_point
+    {"MatMulInteger", matmul_integer},
+    {"QLinearConv", qlinear_conv},
+    {"QLinearMatMul", qlinear_matmul},
+    {"QuantizeLinear", quantize_linear},
     {"Cast", cast},
     {"BlackmanWindow", index_ops::window<2>},
     {"CastLike",
@@ -893,6 +1058,7 @@ const OpEntry kOps[] = {
     {"Min", variadic<Fold::Min>},
     {"NegativeLogLikelihoodLoss",
      [](NodeContext &c) { return nll_loss(c, c.in(0), c.in(1), c.has(2) ? c.in(2) : Value()); }},
+    {"NonMaxSuppression", index_ops::non_max_suppression},
     {"NonZero", index_ops::non_zero},
     {"Not", unary<ir::NotOp>},
     {"OneHot", index_ops::one_hot},
@@ -972,7 +1138,9 @@ const OpEntry kOps[] = {
     {"Tile", shape_ops::tile},
     {"TopK", top_k, 2}, // Values, Indices
     {"Transpose", shape_ops::transpose},
+    {"TfIdfVectorizer", index_ops::tfidf_vectorizer},
     {"Trilu", index_ops::trilu},
+    {"Unique", index_ops::unique, 4}, // Y, indices, inverse_indices, counts
     {"Unsqueeze", shape_ops::unsqueeze},
     {"Upsample", resize_ops::upsample},
     {"Where",

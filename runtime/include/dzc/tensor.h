@@ -27,19 +27,45 @@ public:
   using std::runtime_error::runtime_error;
 };
 
-enum class DType : uint8_t { f32, f64, i64, i32, u8, b8 };
+/// Element types. f32, f64, i64, i32, u8 and b8 are computed on by every kernel; the
+/// others (the rest of ONNX's numeric types) are stored, copied, converted with `to` /
+/// `astype` (integers wrap around as C++ conversions do, float16 and bfloat16 round to
+/// nearest even), read with `at` and saved; compute on them after converting to a wider
+/// type.
+enum class DType : uint8_t { f32, f64, i64, i32, u8, b8, i8, i16, u16, u32, u64, f16, bf16 };
 inline constexpr DType f32 = DType::f32;
 inline constexpr DType f64 = DType::f64;
 inline constexpr DType i64 = DType::i64;
 inline constexpr DType i32 = DType::i32;
 inline constexpr DType u8 = DType::u8;
 inline constexpr DType b8 = DType::b8; // bool, one byte per element
+inline constexpr DType i8 = DType::i8;
+inline constexpr DType i16 = DType::i16;
+inline constexpr DType u16 = DType::u16;
+inline constexpr DType u32 = DType::u32;
+inline constexpr DType u64 = DType::u64;
+inline constexpr DType f16 = DType::f16;   // IEEE binary16
+inline constexpr DType bf16 = DType::bf16; // bfloat16: the upper half of a float32
 
 size_t dtype_size(DType t);
-const char *dtype_name(DType t); // "float32", "float64", "int64", "int32", "uint8", "bool"
+/// "float32", "float64", "int64", "int32", "uint8", "bool", "int8", "int16", "uint16",
+/// "uint32", "uint64", "float16", "bfloat16".
+const char *dtype_name(DType t);
 bool is_floating(DType t);
-/// NumPy's promotion for two arrays: bool < uint8 < int32 < int64 < float32 < float64.
+/// True for the dtypes every kernel computes on: f32, f64, i64, i32, u8, b8.
+bool is_compute_dtype(DType t);
+/// NumPy's promotion for two arrays: bool < integers < floats; two integers of one
+/// signedness give the wider, a signed and an unsigned one the smallest signed type that
+/// holds both (uint64 with a signed type: float64); an integer with a float gives the float;
+/// float16 with bfloat16 gives float32.
 DType promote(DType a, DType b);
+
+/// IEEE float16 and bfloat16 bit patterns to and from float32: rounding to nearest even,
+/// overflow to infinity, NaN stays NaN (quiet), subnormals kept.
+uint16_t float_to_f16_bits(float v);
+float f16_bits_to_float(uint16_t bits);
+uint16_t float_to_bf16_bits(float v);
+float bf16_bits_to_float(uint16_t bits);
 
 template <typename T> struct dtype_of;
 template <> struct dtype_of<float> { static constexpr DType value = f32; };
@@ -48,6 +74,11 @@ template <> struct dtype_of<int64_t> { static constexpr DType value = i64; };
 template <> struct dtype_of<int32_t> { static constexpr DType value = i32; };
 template <> struct dtype_of<uint8_t> { static constexpr DType value = u8; };
 template <> struct dtype_of<bool> { static constexpr DType value = b8; };
+template <> struct dtype_of<int8_t> { static constexpr DType value = i8; };
+template <> struct dtype_of<int16_t> { static constexpr DType value = i16; };
+template <> struct dtype_of<uint16_t> { static constexpr DType value = u16; };
+template <> struct dtype_of<uint32_t> { static constexpr DType value = u32; };
+template <> struct dtype_of<uint64_t> { static constexpr DType value = u64; };
 
 struct Device {
   enum class Kind : uint8_t { CPU, CUDA };

@@ -194,8 +194,8 @@ func.func @one_hot_classes(%t: tensor<4xi64>) {
 // -----
 
 func.func @cast_dtype(%x: tensor<4xf32>) {
-  // expected-error @+1 {{'dz.cast' op dtype must be f32, f64, i64, i32 or i1, not i16}}
-  %0 = dz.cast %x {dtype = i16} : tensor<4xf32> -> tensor<4xf32>
+  // expected-error @+1 {{'dz.cast' op dtype must be f32, f64, i64, i32, i1, i8, i16, ui8, ui16, ui32, ui64, f16 or bf16, not i4}}
+  %0 = dz.cast %x {dtype = i4} : tensor<4xf32> -> tensor<4xf32>
   return
 }
 
