@@ -18,7 +18,8 @@ using Kernel = std::function<Tensor(const std::vector<Tensor> &slots)>;
 /// The executor's view of a builtin tensor type; nullopt when it cannot run it.
 std::optional<TensorSpec> spec_of(mlir::Type type);
 inline constexpr const char *kSupportedTypes =
-    "the CPU executor runs statically shaped tensors of f32, f64, i64, i32 or i1";
+    "the CPU executor runs statically shaped tensors of f32, f64, i64, i32 or i1 (and "
+    "holds i8, i16, ui8 to ui64, f16 and bf16, which only dz.constant and dz.cast take)";
 
 /// One op as a lowering sees it: operand slots and types, the result type, and readers
 /// of its attributes that report a missing or mistyped attribute at the op.
